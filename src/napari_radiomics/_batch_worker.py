@@ -1,0 +1,95 @@
+"""What runs inside a batch worker process (a local process pool or a Dask worker).
+
+Kept apart from the scheduling code so a worker imports only what extraction needs. Each worker
+builds one feature engine per settings and reuses it for every case it is given: building a
+pyradiomics extractor (parameter validation, filter setup) costs as much as a small slice.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from napari_radiomics.engine import FeatureEngine
+from napari_radiomics.io.cases import Case, load_case
+from napari_radiomics.settings import ExtractionSettings
+
+# Per thread, because a Dask worker may run several tasks at once in threads.
+_LOCAL = threading.local()
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case, small enough to send back cheaply: plain lists, no DataFrame."""
+
+    case_id: str
+    path: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    feature_columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def quiet_pyradiomics() -> None:
+    """pyradiomics logs every case at INFO/WARNING; thousands of cases would drown the
+    progress bar, and failures are reported in the errors file instead."""
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+
+
+def init_worker(key: str, params: dict[str, Any]) -> None:
+    """Process-pool initializer: Ctrl-C is the parent's to handle (it stops the pool and keeps
+    the rows written so far), and the engine is built before the first case arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    engine_for(key, params)
+
+
+def engine_for(key: str, params: dict[str, Any]) -> FeatureEngine:
+    """This process's engine for the settings fingerprinted by `key` (built once)."""
+    cached: tuple[str, FeatureEngine] | None = getattr(_LOCAL, "engine", None)
+    if cached is None or cached[0] != key:
+        quiet_pyradiomics()
+        cached = (key, FeatureEngine(ExtractionSettings.from_params(params)))
+        _LOCAL.engine = cached
+    return cached[1]
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python numbers (exact, and cheaper to pickle)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
+    """Read and measure one case. Never raises for a bad case: one corrupt file must not stop
+    a 3000-case run, so any failure becomes an error message for the errors file."""
+    start = time.perf_counter()
+    result = CaseResult(case.case_id, case.path)
+    try:
+        image, mask, metadata = load_case(case)
+        labels = None if case.roi_label is None else [case.roi_label]
+        frame = engine.extract(image, mask, labels=labels, metadata=metadata)
+    except Exception as exc:  # reported per case; see docstring
+        result.errors.append(str(exc) or type(exc).__name__)
+    else:
+        features = [c for c in frame.columns if c not in metadata]
+        result.metadata = metadata
+        result.feature_columns = [str(c) for c in features]
+        result.rows = [[_plain(v) for v in row] for row in frame[features].itertuples(False)]
+        result.errors.extend(
+            f"roi_label {label}: {message}"
+            for label, message in frame.attrs.get("errors", {}).items()
+        )
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_chunk(key: str, params: dict[str, Any], cases: list[Case]) -> list[CaseResult]:
+    """Task function for both the process pool and Dask: several cases per round trip."""
+    engine = engine_for(key, params)
+    return [run_case(engine, case) for case in cases]

@@ -1,0 +1,186 @@
+"""Whole-dataset extraction: run the feature engine over many cases, safely and in parallel.
+
+`run_batch` is the one-call API (the CLI and scripts); `iter_batch` is the same run as a
+generator of progress events, which is what a GUI worker thread needs to show progress and to
+cancel (closing the generator stops the workers; everything finished is already on disk).
+
+Parallel by default over local processes; `jobs=1` runs in this process; `dask="local"` or a
+scheduler address runs on Dask. Output, resume and errors files: see `batch_output`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from napari_radiomics._batch_worker import CaseResult, quiet_pyradiomics
+from napari_radiomics._executors import default_jobs, run_dask, run_process_pool, run_serial
+from napari_radiomics.batch_output import BatchError, BatchOutput, settings_hash
+from napari_radiomics.io.cases import Case, metadata_columns
+from napari_radiomics.settings import ExtractionSettings
+
+__all__ = ["BatchError", "BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """One step of a run: `done` of `total` cases of this run finished; `case` is the case
+    that just finished (None for the first event, which announces `total`)."""
+
+    done: int
+    total: int
+    case: str | None
+    ok: bool
+    message: str
+
+
+@dataclass
+class BatchSummary:
+    """What a run did. `failed` counts cases (or ROI labels) listed in the errors file."""
+
+    output: Path
+    errors_path: Path
+    total: int
+    skipped: int
+    succeeded: int
+    failed: int
+    rows: int
+    seconds: float
+    backend: str
+
+    @property
+    def cases_per_second(self) -> float:
+        """Throughput of this run (cases it processed, per wall-clock second)."""
+        processed = self.total - self.skipped
+        return processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no case failed."""
+        return self.failed == 0
+
+
+def _check_unique(cases: list[Case]) -> None:
+    dupes = [cid for cid, n in Counter(c.case_id for c in cases).items() if n > 1]
+    if dupes:
+        raise BatchError(f"case ids must be unique (resume relies on them); repeated: {dupes[:5]}")
+
+
+def iter_batch(
+    cases: Iterable[Case],
+    settings: ExtractionSettings | None,
+    output: str | Path,
+    *,
+    jobs: int | None = None,
+    dask: str | None = None,
+    resume: bool = False,
+    limit: int | None = None,
+    overwrite: bool = False,
+    chunksize: int | None = None,
+) -> Generator[BatchProgress, None, BatchSummary]:
+    """Run a batch, yielding a BatchProgress after each case; returns the BatchSummary.
+
+    Raises BatchError before any work when the output cannot be used (exists without
+    resume/overwrite, was written with other settings, Dask missing).
+    """
+    start = time.perf_counter()
+    settings = settings if settings is not None else ExtractionSettings()
+    todo = list(cases) if limit is None else list(cases)[: max(limit, 0)]
+    _check_unique(todo)
+    params = settings.to_params()
+    key = settings_hash(params)
+    out = BatchOutput(output, params, metadata_columns(todo), resume=resume, overwrite=overwrite)
+    pending = [c for c in todo if c.case_id not in out.done]
+    out.prune_errors(c.case_id for c in pending)
+    workers = min(jobs or default_jobs(), max(len(pending), 1))
+    quiet_pyradiomics()
+    if dask:
+        results = run_dask(pending, key, params, jobs or default_jobs(), dask)
+        backend = f"dask ({dask})"
+    elif workers > 1:
+        results = run_process_pool(pending, key, params, workers, chunksize)
+        backend = f"{workers} processes"
+    else:
+        results = run_serial(pending, key, params)
+        backend = "serial"
+    yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
+    done = succeeded = 0
+    try:
+        for result in results:
+            errors = _store(out, result)
+            done += 1
+            succeeded += not errors
+            message = f"{result.case_id}: " + (errors[0] if errors else "ok")
+            yield BatchProgress(done, len(pending), result.case_id, not errors, message)
+    finally:
+        results.close()
+    out.finish()
+    return BatchSummary(
+        output=out.output,
+        errors_path=out.errors_path,
+        total=len(todo),
+        skipped=len(todo) - len(pending),
+        succeeded=succeeded,
+        failed=len(out.failed_cases),
+        rows=out.rows_written,
+        seconds=time.perf_counter() - start,
+        backend=backend,
+    )
+
+
+def _store(out: BatchOutput, result: CaseResult) -> list[str]:
+    """Write a result's rows, then its errors; returns the error messages."""
+    errors = list(result.errors)
+    if result.rows:
+        problem = out.add(result.case_id, result.metadata, result.feature_columns, result.rows)
+        if problem:
+            errors.insert(0, problem)
+    for message in errors:
+        out.add_error(result.case_id, result.path, message)
+    return errors
+
+
+def run_batch(
+    cases: Iterable[Case],
+    settings: ExtractionSettings | None,
+    output: str | Path,
+    *,
+    jobs: int | None = None,
+    dask: str | None = None,
+    resume: bool = False,
+    limit: int | None = None,
+    overwrite: bool = False,
+    chunksize: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> BatchSummary:
+    """Extract features for every case into `output` (CSV, or Parquet by suffix).
+
+    `jobs`: worker processes (default: the usable CPUs; 1 = serial in this process).
+    `dask`: "local" for a LocalCluster of `jobs` workers, or a scheduler address.
+    `resume`: skip cases already in `output` (same settings required). `limit`: only the
+    first N cases. `progress(done, total, message)` is called after each case; if it
+    raises, the run stops (finished rows stay written) and the exception propagates.
+    """
+    run = iter_batch(
+        cases,
+        settings,
+        output,
+        jobs=jobs,
+        dask=dask,
+        resume=resume,
+        limit=limit,
+        overwrite=overwrite,
+        chunksize=chunksize,
+    )
+    try:
+        while True:
+            event = next(run)
+            if progress is not None:
+                progress(event.done, event.total, event.message)
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        run.close()

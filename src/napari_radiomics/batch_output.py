@@ -1,0 +1,259 @@
+"""The files a batch run writes, designed so that no finished case is ever lost.
+
+For `features.csv` a run writes:
+
+- `features.csv` — one row per case and ROI label, appended as each case finishes. All rows of
+  a case go to the file in one `os.write` on an append-only descriptor, so a crash, Ctrl-C or
+  SIGKILL leaves at worst one truncated last line; `--resume` cuts that line off and re-runs
+  its case. Values are written with `repr` precision, so floats read back bit-identical.
+- `features.params.yaml` — the pyradiomics parameters of the run (a valid pyradiomics params
+  file). `--resume` compares it with the current settings and refuses to mix settings.
+- `features.errors.csv` — `case`, `path`, `message` for every case (or ROI label) that failed;
+  only created when something fails.
+
+For `features.parquet` the rows are journaled to `features.partial.csv` the same way and
+converted to Parquet when the run ends; an interrupted run leaves the journal, which `--resume`
+continues. Parquet cannot be appended to row by row without holding row groups open, and a
+crash would then lose the file's footer, i.e. everything.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+#: Columns read as text (ids such as "017" or "MR048994B" must not become numbers).
+TEXT_COLUMNS = ("case", "patient_id", "tumor_type")
+
+
+class BatchError(ValueError):
+    """A batch run cannot start: the message names the file and what to do about it."""
+
+
+def settings_hash(params: dict[str, Any]) -> str:
+    """A short fingerprint of pyradiomics parameters, stable across a YAML round trip."""
+    normal = yaml.safe_load(yaml.safe_dump(params))
+    text = json.dumps(normal, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def companion_paths(output: Path) -> tuple[Path, Path, Path]:
+    """(journal CSV, params sidecar, errors CSV) that belong to `output`."""
+    journal = output if output.suffix.lower() != ".parquet" else output.with_suffix(".partial.csv")
+    return journal, output.with_suffix(".params.yaml"), output.with_suffix(".errors.csv")
+
+
+def read_output(path: str | Path) -> pd.DataFrame:
+    """Read a batch output (CSV or Parquet) with identifying columns kept as text."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    head = pd.read_csv(path, nrows=0).columns
+    dtypes = {c: str for c in TEXT_COLUMNS if c in head}
+    return pd.read_csv(path, dtype=dtypes, float_precision="round_trip", keep_default_na=True)
+
+
+def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        # One record per physical line is what makes a truncated tail detectable.
+        writer.writerow(
+            [v.replace("\n", " ").replace("\r", " ") if isinstance(v, str) else v for v in row]
+        )
+    return buffer.getvalue()
+
+
+def _append(path: Path, text: str) -> None:
+    """Append `text` with a single write on an O_APPEND descriptor (no partial lines behind)."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
+def _scan_journal(path: Path) -> tuple[list[str] | None, set[str]]:
+    """Header and finished case ids of a journal; repairs a tail cut off by a crash.
+
+    A truncated last line means the process died inside the write of one case: that line and
+    the complete lines of the same case before it are removed, so the case runs again.
+    """
+    header: list[str] | None = None
+    done: set[str] = set()
+    offset = 0
+    tail_start, tail_case, keep = 0, None, 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):  # cut off mid-write
+                keep = tail_start if tail_case is not None else offset
+                if tail_case is not None:
+                    done.discard(tail_case)
+                break
+            fields = next(csv.reader([raw.decode("utf-8")]))
+            if header is None:
+                header = fields
+            elif fields:
+                if fields[0] != tail_case:
+                    tail_start, tail_case = offset, fields[0]
+                done.add(fields[0])
+            offset += len(raw)
+            keep = offset
+    if keep != path.stat().st_size:
+        os.truncate(path, keep)
+        if keep == 0:
+            header = None
+    return header, done
+
+
+class BatchOutput:
+    """Append-only results and errors of one batch run (see the module docstring)."""
+
+    def __init__(
+        self,
+        output: str | Path,
+        params: dict[str, Any],
+        metadata_columns: Sequence[str],
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+    ) -> None:
+        self.output = Path(output)
+        self.journal, self.sidecar, self.errors_path = companion_paths(self.output)
+        self.metadata_columns = list(metadata_columns)
+        self.header: list[str] | None = None
+        self.done: set[str] = set()
+        self.rows_written = 0
+        self.failed_cases: set[str] = set()
+        self._params = params
+        existing = [p for p in (self.output, self.journal) if p.exists()]
+        if existing and not (resume or overwrite):
+            raise BatchError(
+                f"{existing[0]}: already exists; pass --resume to continue it "
+                "or --overwrite to start again"
+            )
+        if not self.output.parent.is_dir():
+            raise BatchError(f"{self.output}: folder {self.output.parent} does not exist")
+        if resume and existing:
+            self._resume()
+        else:
+            for path in (self.output, self.journal, self.errors_path):
+                path.unlink(missing_ok=True)
+            self._write_sidecar()
+
+    def _write_sidecar(self) -> None:
+        text = (
+            "# pyradiomics parameters of this batch run (usable with pyradiomics -p).\n"
+            f"# settings-hash: {settings_hash(self._params)}\n"
+        ) + yaml.safe_dump(self._params, sort_keys=False)
+        self.sidecar.write_text(text, encoding="utf-8")
+
+    def _resume(self) -> None:
+        if not self.sidecar.exists():
+            raise BatchError(
+                f"{self.output}: cannot resume, {self.sidecar.name} (the settings of the "
+                "earlier run) is missing; use --overwrite to start again"
+            )
+        before = yaml.safe_load(self.sidecar.read_text(encoding="utf-8")) or {}
+        if settings_hash(before) != settings_hash(self._params):
+            raise BatchError(
+                f"{self.output}: was written with different settings ({self.sidecar.name}: "
+                f"{_difference(before, self._params)}); resume with the same settings, "
+                "choose another output, or use --overwrite"
+            )
+        if not self.journal.exists():  # a finished Parquet run being extended
+            frame = pd.read_parquet(self.output)
+            _append(self.journal, _csv_text([list(frame.columns), *frame.itertuples(False)]))
+        self.header, self.done = _scan_journal(self.journal)
+        if self.header is not None:
+            self.metadata_columns = self.header[: self.header.index("roi_label")]
+
+    def prune_errors(self, retried: Iterable[str]) -> None:
+        """Forget earlier errors of cases this run tries again (they get a fresh verdict)."""
+        if not self.errors_path.exists():
+            return
+        retried = set(retried)
+        with self.errors_path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        keep = [r for r in rows[1:] if r and r[0] not in retried]
+        if keep:
+            tmp = self.errors_path.with_suffix(".tmp")
+            tmp.write_text(_csv_text([rows[0], *keep]), encoding="utf-8")
+            tmp.replace(self.errors_path)
+        else:
+            self.errors_path.unlink()
+
+    def add(
+        self,
+        case_id: str,
+        metadata: dict[str, Any],
+        feature_columns: list[str],
+        rows: list[list[Any]],
+    ) -> str | None:
+        """Append the rows of one finished case (identifying columns from `metadata`, then
+        `roi_label` and features). Returns a problem message instead when its feature columns
+        differ from the file's (e.g. a 3D image among 2D slices: shape vs shape2D)."""
+        ids = [metadata.get(c) for c in self.metadata_columns]
+        text_rows: list[Sequence[Any]] = []
+        if self.header is None:
+            self.header = self.metadata_columns + feature_columns
+            text_rows.append(self.header)
+        features = self.header[len(self.metadata_columns) :]
+        if feature_columns != features:
+            if set(feature_columns) != set(features):
+                missing = sorted(set(features) - set(feature_columns))[:3]
+                extra = sorted(set(feature_columns) - set(features))[:3]
+                return (
+                    "its feature columns differ from the first case's (missing "
+                    f"{missing}, extra {extra}); write such cases to a separate output"
+                )
+            order = [feature_columns.index(c) for c in features]
+            rows = [[row[i] for i in order] for row in rows]
+        text_rows.extend(ids + list(row) for row in rows)
+        _append(self.journal, _csv_text(text_rows))
+        self.done.add(case_id)
+        self.rows_written += len(rows)
+        return None
+
+    def add_error(self, case_id: str, path: str, message: str) -> None:
+        """Record one failure in the errors file, right away (it survives a crash too)."""
+        rows: list[Sequence[Any]] = []
+        if not self.errors_path.exists():
+            rows.append(["case", "path", "message"])
+        rows.append([case_id, path, message])
+        _append(self.errors_path, _csv_text(rows))
+        self.failed_cases.add(case_id)
+
+    def finish(self) -> None:
+        """Convert the journal to Parquet when that is the requested format."""
+        if self.journal != self.output and self.journal.exists():
+            read_output(self.journal).to_parquet(self.output, index=False)
+            self.journal.unlink()
+
+
+def _difference(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """Name the first differing parameter keys, so the user sees what changed."""
+    diffs = []
+    for section in sorted(set(before) | set(now)):
+        a, b = before.get(section) or {}, now.get(section) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            if a != b:
+                diffs.append(f"{section}: {a!r} -> {b!r}")
+            continue
+        diffs.extend(
+            f"{section}.{k}: {a.get(k)!r} -> {b.get(k)!r}"
+            for k in sorted(set(a) | set(b), key=str)
+            if a.get(k) != b.get(k)
+        )
+    return "; ".join(diffs[:4]) or "parameters differ"

@@ -1,0 +1,220 @@
+"""Batch inputs: turn what a user names on the command line into small, picklable cases.
+
+A batch run ships one `Case` per unit of work to a worker process (or a Dask worker on another
+machine), so a case is a description, never pixel data: a path, an index into a NumPy bundle, the
+ROI label to measure and the columns a batch CSV passes through. `load_case` reads the pixels in
+the worker, one case at a time, which is what keeps a 3000-slice run in bounded memory.
+
+Case ids are the keys `--resume` uses to recognise finished work, so they are derived only from
+the inputs (file stems, bundle indices, CSV rows), never from run order or timing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
+from napari_radiomics.io.errors import ReadError
+from napari_radiomics.io.folder import find_mat_files
+from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mat
+
+#: Image formats SimpleITK reads that pyradiomics users keep their scans in.
+IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+#: Identifying columns every output row starts with, in this order.
+METADATA_COLUMNS = ("case", "patient_id", "label", "tumor_type")
+
+#: The file in the dataset's folder that holds cross-validation indices, not a slice.
+_NOT_A_CASE = "cvind.mat"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One unit of batch work, cheap to pickle and to send to another process.
+
+    `kind` is "mat" (a brain-tumour .mat file), "bundle" (slice `index` of a NumPy bundle
+    folder) or "image" (an image file read by SimpleITK, with `mask`). `roi_label` restricts
+    extraction to one label of the mask (a batch CSV's `Label`); None measures every label.
+    `extra` holds a batch CSV's other columns, passed through into the output row.
+    """
+
+    case_id: str
+    kind: str
+    path: str
+    mask: str | None = None
+    index: int | None = None
+    roi_label: int | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def image_suffix(path: Path) -> str:
+    """The image-format suffix of `path`, including double suffixes like `.nii.gz`."""
+    name = path.name.lower()
+    return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), path.suffix.lower())
+
+
+def _image_stem(path: Path) -> str:
+    return path.name[: len(path.name) - len(image_suffix(path))]
+
+
+def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = None) -> list[Case]:
+    """Expand files and folders into cases, in input order.
+
+    Accepted inputs: `.mat` files; folders searched recursively for `.mat` files (`cvind.mat`
+    skipped); a NumPy bundle folder (or its `images.npy`), one case per slice; image files
+    (NRRD/NIfTI/MHA) measured against `mask`; a pyradiomics batch CSV (`Image`, `Mask`,
+    optional `Label`, other columns passed through). Raises ReadError naming the input that
+    cannot be used, so a typo fails before any work starts.
+    """
+    found: list[tuple[Case, str]] = []  # (case, a more specific id used if the first collides)
+    images = 0
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            raise ReadError(path, "no such file or folder")
+        if path.is_dir() or path.name == "images.npy":
+            found.extend(_folder_cases(path if path.is_dir() else path.parent))
+        elif path.suffix.lower() == ".mat":
+            if path.name.lower() != _NOT_A_CASE:
+                found.append((Case(path.stem, "mat", str(path)), str(path.with_suffix(""))))
+        elif path.suffix.lower() == ".csv":
+            found.extend(_csv_cases(path))
+        elif image_suffix(path) in IMAGE_SUFFIXES:
+            if mask is None:
+                raise ReadError(path, "an image file needs a mask: pass --mask MASK")
+            if not Path(mask).is_file():
+                raise ReadError(Path(mask), "mask file not found")
+            stem = _image_stem(path)
+            found.append((Case(stem, "image", str(path), mask=str(mask)), str(path)))
+            images += 1
+        else:
+            raise ReadError(
+                path,
+                "not a batch input (expected .mat, a folder, a NumPy bundle, "
+                f"{'/'.join(IMAGE_SUFFIXES)} with --mask, or a batch .csv)",
+            )
+    if mask is not None and images == 0:
+        raise ReadError(Path(mask), "--mask only applies to NRRD/NIfTI/MHA image inputs")
+    return _unique(found)
+
+
+def _folder_cases(folder: Path) -> list[tuple[Case, str]]:
+    if is_npy_bundle(folder):
+        bundle = read_npy_bundle(folder)
+        return [
+            (Case(str(i), "bundle", str(folder), index=i), f"{folder}:{i}")
+            for i in range(len(bundle.labels))
+        ]
+    files = find_mat_files(folder, recursive=True)
+    if not files:
+        raise ReadError(folder, "holds no .mat files and is not a NumPy bundle")
+    return [
+        (Case(f.stem, "mat", str(f)), str(f.relative_to(folder).with_suffix(""))) for f in files
+    ]
+
+
+def _csv_cases(path: Path) -> list[tuple[Case, str]]:
+    """Rows of a pyradiomics batch CSV; relative paths start at the CSV, as in pyradiomics."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = list(rows[0]) if rows else []
+    missing = [c for c in ("Image", "Mask") if c not in columns]
+    if missing:
+        raise ReadError(path, f"a batch CSV needs the columns Image and Mask; missing {missing}")
+    cases = []
+    for number, row in enumerate(rows, start=1):
+        image, mask = (path.parent / row["Image"], path.parent / row["Mask"])
+        label_text = (row.get("Label") or "").strip()
+        try:
+            label = int(float(label_text)) if label_text else None
+        except ValueError:
+            problem = f"row {number}: Label {label_text!r} is not an integer"
+            raise ReadError(path, problem) from None
+        extra = tuple(
+            (k, v) for k, v in row.items() if k not in ("Image", "Mask", "Label", "case")
+        )
+        case_id = (row.get("case") or "").strip() or _image_stem(image)
+        if label is not None and not row.get("case"):
+            case_id = f"{case_id}:label{label}"
+        case = Case(case_id, "image", str(image), mask=str(mask), roi_label=label, extra=extra)
+        cases.append((case, f"{path.stem}:{number}"))
+    return cases
+
+
+def _unique(found: list[tuple[Case, str]]) -> list[Case]:
+    """Keep short ids where they are unique; fall back to a longer, still input-derived id."""
+    counts = Counter(case.case_id for case, _ in found)
+    cases = [replace(c, case_id=alt) if counts[c.case_id] > 1 else c for c, alt in found]
+    seen: Counter[str] = Counter()
+    unique = []
+    for case in cases:
+        seen[case.case_id] += 1
+        n = seen[case.case_id]
+        unique.append(case if n == 1 else replace(case, case_id=f"{case.case_id}#{n}"))
+    return unique
+
+
+def metadata_columns(cases: Iterable[Case]) -> list[str]:
+    """The identifying columns of an output: the fixed ones, then passed-through CSV columns."""
+    columns = list(METADATA_COLUMNS)
+    for case in cases:
+        columns.extend(k for k, _ in case.extra if k not in columns)
+    return columns
+
+
+@lru_cache(maxsize=4)
+def _bundle(folder: str) -> NpyBundle:
+    """One open (memory-mapped) bundle per worker process, reused for all its slices."""
+    return read_npy_bundle(Path(folder))
+
+
+def load_case(case: Case) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]:
+    """Read one case: (image, mask, metadata).
+
+    The image is a 2D ndarray (spacing 1, as the .mat files store none) or a SimpleITK image
+    (its spacing, origin and direction kept); the mask is uint8 so its label is 1. Metadata
+    holds the identifying columns in output order. Raises ReadError naming the file.
+    """
+    metadata: dict[str, Any] = dict.fromkeys(METADATA_COLUMNS)
+    if case.kind == "mat":
+        tumor = read_tumor_mat(case.path)
+        image, mask = tumor.image, tumor.mask.astype(np.uint8)
+        metadata.update(patient_id=tumor.patient_id, label=tumor.label)
+        metadata["tumor_type"] = tumor.tumor_type
+    elif case.kind == "bundle":
+        bundle = _bundle(case.path)
+        index = case.index if case.index is not None else -1
+        if not 0 <= index < len(bundle.labels):
+            raise ReadError(Path(case.path), f"no slice {case.index} in this NumPy bundle")
+        image = np.array(bundle.images[index])  # reads one slice from the memory map
+        mask = np.asarray(bundle.masks[index]).astype(np.uint8)
+        label = int(bundle.labels[index])
+        metadata.update(patient_id=str(bundle.patient_ids[index]), label=label)
+        metadata["tumor_type"] = TUMOR_TYPES.get(label)
+    elif case.kind == "image":
+        image = _read_image(Path(case.path))
+        mask = _read_image(Path(case.mask or ""))
+    else:
+        raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
+    metadata.update(case.extra)
+    metadata["case"] = case.case_id
+    return image, mask, metadata
+
+
+def _read_image(path: Path) -> sitk.Image:
+    if not path.is_file():
+        raise ReadError(path, "file not found")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise ReadError(path, f"SimpleITK cannot read it ({problem})") from None
