@@ -1,0 +1,208 @@
+"""Whole-dataset extraction throughput: `napari-radiomics extract` against the alternatives.
+
+Writes N synthetic 512x512 brain-tumour slices as MATLAB v7.3 .mat files (the dataset's own
+layout) into a temporary folder, then measures cases per second of:
+
+  (a) the seed workflow: a serial loop that, per file, reads it with h5py, transposes,
+      builds SimpleITK images, builds RadiomicsFeatureExtractor(normalize=True, binWidth=32)
+      (Original image only, spacing 1), executes it and collects the dicts; one CSV at the end;
+  (b) `napari-radiomics extract --jobs J` (the same run as an in-process `run_batch` call);
+  (c) pyradiomics' own batch CLI, `pyradiomics batch.csv -o out.csv -f csv --jobs J -p
+      params.yaml`, on the same slices converted to NRRD beforehand (outside the timing);
+  (d) `run_batch` on a Dask LocalCluster of J single-threaded worker processes on loopback.
+
+It checks that (a) and (b) give identical features and prints the ratios the project targets:
+(b)/(a) >= 2.5, (b)/(c) >= 1.0, (d) within 15% of (b). It also measures the peak resident
+memory of a batch parent process (a fresh interpreter running `run_batch` over the slices).
+
+    python benchmarks/bench_batch.py            # 300 slices, 2 jobs
+    python benchmarks/bench_batch.py --n 40     # a quick check while developing
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import h5py
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from napari_radiomics.io.mat import TUMOR_TYPES, write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.settings import ExtractionSettings
+from radiomics import featureextractor
+
+from napari_radiomics.batch import run_batch
+from napari_radiomics.batch_output import read_output
+from napari_radiomics.io.cases import discover_cases
+
+T = TypeVar("T")
+
+SEED_PARAMS = {
+    "setting": {"normalize": True, "binWidth": 32},
+    "imageType": {"Original": {}},
+    "featureClass": {},
+}
+
+_PEAK_RSS = """
+import resource, sys
+from napari_radiomics.batch import run_batch
+from napari_radiomics.io.cases import discover_cases
+from napari_radiomics.settings import ExtractionSettings
+settings = ExtractionSettings.from_params({params})
+run_batch(discover_cases([sys.argv[1]]), settings, sys.argv[2], jobs={jobs})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def write_dataset(folder: Path, n: int) -> list[Path]:
+    """N synthetic slices as v7.3 .mat files, labels cycling through the three tumour types."""
+    paths = []
+    for i in range(n):
+        tumor = make_synthetic_slice(seed=i, shape=(512, 512), label=i % 3 + 1)
+        paths.append(write_tumor_mat(folder / f"{i + 1}.mat", tumor))
+    return paths
+
+
+def seed_loop(paths: list[Path], out_csv: Path) -> pd.DataFrame:
+    """The seed workflow, as written before this project (kept deliberately naive)."""
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+    rows = []
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            image = np.array(f["cjdata/image"]).T
+            mask = np.array(f["cjdata/tumorMask"]).T
+            label = int(np.array(f["cjdata/label"]).item())
+            pid = "".join(chr(c) for c in np.array(f["cjdata/PID"]).ravel())
+        extractor = featureextractor.RadiomicsFeatureExtractor(normalize=True, binWidth=32)
+        extractor.disableAllImageTypes()
+        extractor.enableImageTypeByName("Original")
+        result = extractor.execute(
+            sitk.GetImageFromArray(image), sitk.GetImageFromArray(mask.astype(np.uint8))
+        )
+        row = {"case": path.stem, "patient": pid, "disease": TUMOR_TYPES[label]}
+        row.update({k: float(v) for k, v in result.items() if not k.startswith("diagnostics")})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out_csv, index=False)
+    return frame
+
+
+def to_nrrd(paths: list[Path], folder: Path, params_file: Path) -> Path:
+    """pyradiomics' CLI reads NRRD/NIfTI: convert the slices and write its batch CSV."""
+    from napari_radiomics.io.mat import read_tumor_mat
+
+    folder.mkdir()
+    batch = folder / "batch.csv"
+    with batch.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ID", "Image", "Mask"])
+        for path in paths:
+            tumor = read_tumor_mat(path)
+            image, mask = folder / f"{path.stem}.nrrd", folder / f"{path.stem}_mask.nrrd"
+            sitk.WriteImage(sitk.GetImageFromArray(tumor.image), str(image))
+            sitk.WriteImage(sitk.GetImageFromArray(tumor.mask.astype(np.uint8)), str(mask))
+            writer.writerow([path.stem, image.name, mask.name])
+    params_file.write_text(json.dumps(SEED_PARAMS))
+    return batch
+
+
+def timed(label: str, n: int, func: Callable[[], T]) -> tuple[float, T]:
+    """Run `func` once; print and return its throughput in cases per second."""
+    start = time.perf_counter()
+    value = func()
+    seconds = time.perf_counter() - start
+    print(f"{label:<58} {seconds:7.2f} s  {n / seconds:7.2f} cases/s", flush=True)
+    return n / seconds, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300, help="number of slices (default 300)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+    args = parser.parse_args()
+    n, jobs = args.n, args.jobs
+    settings = ExtractionSettings.from_params(SEED_PARAMS)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "mat").mkdir()
+        paths = write_dataset(root / "mat", n)
+        params_file = root / "params.json"
+        batch_csv = to_nrrd(paths, root / "nrrd", params_file)
+        cases = discover_cases([root / "mat"])
+        print(f"{n} synthetic 512x512 slices (v7.3 .mat), {jobs} jobs")
+
+        seed_rate, seed = timed(
+            "(a) seed serial loop", n, lambda: seed_loop(paths, root / "a.csv")
+        )
+        ours_rate, summary = timed(
+            f"(b) napari-radiomics extract --jobs {jobs}",
+            n,
+            lambda: run_batch(cases, settings, root / "b.csv", jobs=jobs),
+        )
+        assert summary.ok and summary.rows == n, summary
+        cli = [
+            sys.executable,
+            "-m",
+            "radiomics.scripts",
+            str(batch_csv),
+            "-o",
+            str(root / "c.csv"),
+        ]
+        cli += ["-f", "csv", "--jobs", str(jobs), "-p", str(params_file)]
+        pyrad_rate, _ = timed(
+            f"(c) pyradiomics batch CLI --jobs {jobs}",
+            n,
+            lambda: subprocess.run(cli, check=True, capture_output=True),
+        )
+        from distributed import LocalCluster
+
+        with LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster:  # fmt: skip
+            dask_rate, _ = timed(
+                f"(d) Dask LocalCluster, {jobs} workers (started beforehand)",
+                n,
+                lambda: run_batch(cases, settings, root / "d.csv", dask=cluster.scheduler_address),
+            )
+        dask_cold_rate, _ = timed(
+            "(d') --dask local (cluster start-up included)",
+            n,
+            lambda: run_batch(cases, settings, root / "d2.csv", dask="local", jobs=jobs),
+        )
+
+        ours = read_output(root / "b.csv").set_index("case").sort_index()
+        seed = seed.assign(case=seed["case"].astype(str)).set_index("case").sort_index()
+        features = [c for c in seed.columns if c.startswith("original_")]
+        assert list(ours.index) == list(seed.index)
+        pd.testing.assert_frame_equal(ours[features], seed[features], check_exact=True)
+        dask_rows = read_output(root / "d.csv").set_index("case").sort_index()
+        pd.testing.assert_frame_equal(dask_rows[features], ours[features], check_exact=True)
+        print(f"features identical: seed loop == extract == Dask ({len(features)} features)")
+
+        script = _PEAK_RSS.format(params=repr(SEED_PARAMS), jobs=jobs)
+        peak = subprocess.run(
+            [sys.executable, "-c", script, str(root / "mat"), str(root / "rss.csv")],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()[-1]  # fmt: skip
+        print(f"peak RSS of the batch parent process over {n} cases: {int(peak) / 1024:.0f} MiB")
+
+    print(f"(b)/(a) extract vs seed loop:      {ours_rate / seed_rate:5.2f}x  (target >= 2.5)")
+    print(f"(b)/(c) extract vs pyradiomics CLI: {ours_rate / pyrad_rate:5.2f}x  (target >= 1.0)")
+    print(f"(d)/(b) Dask vs process pool:       {dask_rate / ours_rate:5.2f}x  (target 0.85-1.15)")
+    print(f"(d')/(b) --dask local incl. start-up: {dask_cold_rate / ours_rate:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""The "Batch extraction" dock widget: the CLI's `extract`, from inside napari.
+
+The run itself is `napari_radiomics.batch.iter_batch` in a napari thread worker: each finished
+case is yielded back to the GUI thread (progress bar here and in the activity dock), Cancel
+closes the generator, which stops the worker processes; everything finished is already in the
+output file, so a cancelled run can be resumed. The finished table lands in the results dock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from napari.qt.threading import GeneratorWorker, create_worker
+from napari.utils import progress
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_radiomics._executors import default_jobs
+from napari_radiomics.batch import BatchProgress, BatchSummary, iter_batch
+from napari_radiomics.batch_output import read_output
+from napari_radiomics.io.cases import Case, discover_cases
+from napari_radiomics.settings import PRESETS, ExtractionSettings
+
+if TYPE_CHECKING:
+    import napari
+
+FOLDER = "Folder…"
+PARAMS_FILE = "Params file…"
+
+
+def cases_from_layer(layer: Any) -> list[Case]:
+    """The cases behind an open stack or slice: the files its reader recorded in metadata
+    (`slices` table of a folder or bundle stack, or the `path` of a single .mat slice)."""
+    metadata = getattr(layer, "metadata", {}) or {}
+    slices = metadata.get("slices")
+    if slices is not None and "path" in slices:
+        paths = list(dict.fromkeys(str(p) for p in slices["path"]))
+    elif metadata.get("path"):
+        paths = [str(metadata["path"])]
+    else:
+        raise ValueError(f"layer {layer.name!r}: it records no source files to run a batch on")
+    return discover_cases(paths)
+
+
+def _with_picker(edit: QLineEdit, pick: Any) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton("Browse…")
+    button.clicked.connect(lambda: (path := pick()) and edit.setText(path))
+    layout.addWidget(edit)
+    layout.addWidget(button)
+    return row
+
+
+class BatchWidget(QWidget):
+    """Choose cases (a folder, or an open stack), settings and an output file; run; cancel."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.worker: GeneratorWorker | None = None
+        self.summary: BatchSummary | None = None
+        self._pbar: progress | None = None
+
+        self.source = QComboBox()
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("folder of .mat files or a NumPy bundle")
+        self.settings = QComboBox()
+        self.settings.addItems([*sorted(PRESETS), PARAMS_FILE])
+        if "brain-tumor-mri" in PRESETS:
+            self.settings.setCurrentText("brain-tumor-mri")
+        self.params = QLineEdit()
+        self.params.setPlaceholderText("pyradiomics params .yaml/.json")
+        self.output = QLineEdit()
+        self.output.setPlaceholderText("features.csv or .parquet")
+        self.jobs = QSpinBox()
+        self.jobs.setRange(1, max(default_jobs(), 1) * 4)
+        self.jobs.setValue(default_jobs())
+        self.resume = QCheckBox("Resume (skip cases already in the output)")
+        self.overwrite = QCheckBox("Overwrite an existing output")
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.bar = QProgressBar()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Cases", self.source)
+        form.addRow("Folder", _with_picker(self.folder, self._pick_folder))
+        form.addRow("Settings", self.settings)
+        form.addRow("Params file", _with_picker(self.params, self._pick_params))
+        form.addRow("Output", _with_picker(self.output, self._pick_output))
+        form.addRow("Processes", self.jobs)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.resume)
+        layout.addWidget(self.overwrite)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addStretch()
+
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        viewer.layers.events.inserted.connect(self._refresh_sources)
+        viewer.layers.events.removed.connect(self._refresh_sources)
+        self._refresh_sources()
+
+    # -- choices --------------------------------------------------------------------------
+    def _refresh_sources(self, *_: Any) -> None:
+        """Offer the folder and every image layer that knows the files it came from."""
+        current = self.source.currentText()
+        names = [
+            layer.name
+            for layer in self.viewer.layers
+            if layer._type_string == "image"
+            and ("slices" in layer.metadata or layer.metadata.get("path"))
+        ]
+        self.source.clear()
+        self.source.addItems([FOLDER, *names])
+        if current in names:
+            self.source.setCurrentText(current)
+
+    def _pick_folder(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Folder of cases")
+
+    def _pick_params(self) -> str:
+        return QFileDialog.getOpenFileName(self, "pyradiomics params", "", "*.yaml *.yml *.json")[
+            0
+        ]
+
+    def _pick_output(self) -> str:
+        return QFileDialog.getSaveFileName(self, "Features table", "", "*.csv *.parquet")[0]
+
+    def selected_cases(self) -> list[Case]:
+        """The cases of the chosen folder or open stack (raises ValueError naming the input)."""
+        if self.source.currentText() == FOLDER:
+            if not self.folder.text().strip():
+                raise ValueError("choose a folder of cases (or an open stack)")
+            return discover_cases([self.folder.text().strip()])
+        return cases_from_layer(self.viewer.layers[self.source.currentText()])
+
+    def selected_settings(self) -> ExtractionSettings:
+        """The chosen preset, or the chosen pyradiomics params file."""
+        if self.settings.currentText() == PARAMS_FILE:
+            if not self.params.text().strip():
+                raise ValueError("choose a pyradiomics params file")
+            return ExtractionSettings.load(self.params.text().strip())
+        return ExtractionSettings.preset(self.settings.currentText())
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> GeneratorWorker | None:
+        """Start the batch in a worker thread; returns the worker (None if inputs are bad)."""
+        try:
+            if not self.output.text().strip():
+                raise ValueError("choose an output file (.csv or .parquet)")
+            cases, settings = self.selected_cases(), self.selected_settings()
+        except (ValueError, OSError) as exc:
+            self.status.setText(f"Cannot start: {exc}")
+            return None
+        output = Path(self.output.text().strip())
+        self.summary = None
+        self.bar.setRange(0, max(len(cases), 1))
+        self.bar.setValue(0)
+        self._pbar = progress(total=len(cases), desc="Batch extraction")
+        self.worker = create_worker(
+            iter_batch,
+            cases,
+            settings,
+            output,
+            jobs=self.jobs.value(),
+            resume=self.resume.isChecked(),
+            overwrite=self.overwrite.isChecked(),
+            _start_thread=False,
+        )
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(self._on_done)
+        self.worker.errored.connect(self._on_error)
+        self.worker.aborted.connect(self._on_cancelled)
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Running {len(cases)} cases…")
+        self.worker.start()
+        return self.worker
+
+    def cancel(self) -> None:
+        """Stop after the cases in progress; rows already written stay (resume later)."""
+        if self.worker is not None:
+            self.status.setText("Cancelling…")
+            self.worker.quit()
+
+    def _on_progress(self, event: BatchProgress) -> None:
+        if event.case is None:  # the first event announces how many cases remain
+            self.bar.setRange(0, max(event.total, 1))
+            if self._pbar is not None:
+                self._pbar.total = event.total
+            self.status.setText(event.message)
+            return
+        self.bar.setValue(event.done)
+        if self._pbar is not None:
+            self._pbar.update(1)
+        if not event.ok:
+            self.status.setText(f"failed: {event.message}")
+
+    def _on_done(self, summary: BatchSummary) -> None:
+        self.summary = summary
+        text = f"{summary.rows} rows for {summary.succeeded} cases in {summary.output.name}"
+        if summary.skipped:
+            text += f" ({summary.skipped} already done)"
+        if summary.failed:
+            text += f"; {summary.failed} failed, see {summary.errors_path.name}"
+        self.status.setText(text)
+        if summary.output.exists():
+            frame = read_output(summary.output)
+            from napari_radiomics._napari._results import get_results_widget
+
+            get_results_widget(self.viewer).add_run(frame, summary.output.name)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.status.setText(f"Batch failed: {exc}")
+
+    def _on_cancelled(self) -> None:
+        self.status.setText(
+            "Cancelled; finished cases are in the output. Tick Resume and Run to continue."
+        )
+
+    def _on_finished(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
