@@ -150,15 +150,10 @@ def main() -> None:
             n,
             lambda: run_batch(cases, settings, root / "b.csv", jobs=jobs),
         )
-        assert summary.ok and summary.rows == n, summary
-        cli = [
-            sys.executable,
-            "-m",
-            "radiomics.scripts",
-            str(batch_csv),
-            "-o",
-            str(root / "c.csv"),
-        ]
+        assert summary.ok, summary
+        assert summary.rows == n, summary
+        pyradiomics = shutil.which("pyradiomics", path=str(Path(sys.executable).parent))
+        cli = [pyradiomics or "pyradiomics", str(batch_csv), "-o", str(root / "c.csv")]
         cli += ["-f", "csv", "--jobs", str(jobs), "-p", str(params_file)]
         pyrad_rate, _ = timed(
             f"(c) pyradiomics batch CLI --jobs {jobs}",
