@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
