@@ -1,0 +1,192 @@
+"""The `napari-radiomics` command: in-process via main(), and as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from napari_radiomics.engine import extract_features
+from napari_radiomics.settings import ExtractionSettings
+
+from batch_data import corrupt_mat, write_mat_folder
+from napari_radiomics import __version__
+from napari_radiomics.batch import run_batch
+from napari_radiomics.batch_output import read_output
+from napari_radiomics.cli import main
+from napari_radiomics.io.cases import discover_cases, load_case
+
+N = 4
+
+
+@pytest.fixture(scope="module")
+def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mats")
+    write_mat_folder(folder, N)
+    return folder
+
+
+def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the command in a fresh interpreter, as a user (or a scheduler) would."""
+    command = [sys.executable, "-m", "napari_radiomics.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["case", "roi_label"]).reset_index(drop=True)
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"napari-radiomics {__version__}"
+    assert main(["extract", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--params", "--preset", "--set", "--jobs", "--dask", "--resume", "--limit"):
+        assert option in text
+    assert "cvind.mat is skipped" in text
+    assert "Exit status" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["extract", "x.mat"], "the following arguments are required: -o/--output"),
+        (["extract", "missing.mat", "-o", "f.csv"], "missing.mat: no such file or folder"),
+        (["extract", "IN", "-o", "f.csv", "--jobs", "0"], "expected a positive integer"),
+        (["extract", "IN", "-o", "f.csv", "--preset", "nope"], "invalid choice: 'nope'"),
+        (["extract", "IN", "-o", "f.csv", "--set", "binWidth"], "expected key=value"),
+        (["extract", "IN", "-o", "f.csv", "--set", "binWidht=3"], "binWidht"),
+        (["extract", "IN", "-o", "f.csv", "--set", "binWidth=-1"], "binWidth"),
+        (["extract", "IN", "-o", "f.csv", "--params", "nope.yaml"], "nope.yaml"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], message: str, mat_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(mat_folder) if a == "IN" else a for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_extract_in_process_with_preset_limit_and_set(
+    mat_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "f.csv"
+    argv = ["extract", str(mat_folder), "-o", str(out), "--preset", "brain-tumor-mri"]
+    assert main([*argv, "--limit", "2", "--set", "binWidth=64", "--jobs", "1"]) == 0
+    frame = read_output(out)
+    assert sorted(frame["case"]) == ["1", "2"]
+    params = yaml.safe_load((tmp_path / "f.params.yaml").read_text())
+    assert params["setting"]["binWidth"] == 64
+    preset = ExtractionSettings.preset("brain-tumor-mri").to_params()
+    preset["setting"]["binWidth"] = 64
+    assert params == preset
+    settings = ExtractionSettings.from_params(params)
+    image, mask, metadata = load_case(discover_cases([mat_folder])[0])
+    expected = extract_features(image, mask, settings, metadata=metadata)
+    features = [c for c in expected.columns if c.startswith("original_")]
+    row = frame[frame["case"] == "1"]
+    pd.testing.assert_frame_equal(
+        row[features].reset_index(drop=True), expected[features], check_dtype=False
+    )
+    assert "2 rows for 2 cases written" in capsys.readouterr().err
+    # The file exists now: a second run must say how to continue.
+    assert main(argv) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_params_file_round_trips_through_pyradiomics_format(
+    mat_folder: Path, tmp_path: Path
+) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("setting:\n  binWidth: 20\n  normalize: true\nimageType:\n  Original: {}\n")
+    out = tmp_path / "f.csv"
+    assert (
+        main(["extract", str(mat_folder / "1.mat"), "-o", str(out), "--params", str(params)]) == 0
+    )
+    written = yaml.safe_load((tmp_path / "f.params.yaml").read_text())
+    assert written["setting"]["binWidth"] == 20
+    assert written["setting"]["normalize"] is True
+
+
+def test_nrrd_with_mask_and_batch_csv(tmp_path: Path, pyradiomics_data: Path) -> None:
+    image, mask = pyradiomics_data / "brain1_image.nrrd", pyradiomics_data / "brain1_label.nrrd"
+    out = tmp_path / "one.csv"
+    assert main(["extract", str(image), "--mask", str(mask), "-o", str(out), "-q"]) == 0
+    one = read_output(out)
+    assert one["case"].tolist() == ["brain1_image"]
+    expected = extract_features(*load_case(discover_cases([image], mask=mask)[0])[:2])
+    features = [c for c in expected.columns if c.startswith("original_")]
+    assert "original_shape_VoxelVolume" in features  # 3D: shape, not shape2D
+    pd.testing.assert_frame_equal(one[features], expected[features], check_dtype=False)
+
+    table = tmp_path / "cases.csv"
+    table.write_text(f"Image,Mask,Label,Reader\n{image},{mask},1,alice\n")
+    out = tmp_path / "csv.csv"
+    assert main(["extract", str(table), "-o", str(out), "-q"]) == 0
+    frame = read_output(out)
+    assert frame["Reader"].tolist() == ["alice"]
+    assert list(frame.columns[:6]) == [
+        "case", "patient_id", "label", "tumor_type", "Reader", "roi_label"
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(frame[features], expected[features], check_dtype=False)
+
+
+def test_subprocess_exit_statuses(mat_folder: Path, tmp_path: Path) -> None:
+    ok = _cli("extract", mat_folder, "-o", tmp_path / "ok.csv", "--jobs", "2")
+    assert ok.returncode == 0, ok.stderr
+    assert len(read_output(tmp_path / "ok.csv")) == N
+    assert "cases/s" in ok.stderr
+
+    bad = corrupt_mat(tmp_path / "77.mat")
+    some = _cli("extract", mat_folder, bad, "-o", tmp_path / "some.csv", "--jobs", "2")
+    assert some.returncode == 3, some.stderr
+    assert len(read_output(tmp_path / "some.csv")) == N
+    errors = pd.read_csv(tmp_path / "some.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["77"]
+    assert "77.mat" in some.stderr
+
+    usage = _cli("extract", "-o", tmp_path / "x.csv")
+    assert usage.returncode == 2
+    assert "usage:" in usage.stderr
+
+
+def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    """Kill the whole command (parent and workers) after a few rows, then --resume."""
+    folder = tmp_path / "mats"
+    write_mat_folder(folder, 12, shape=(96, 96))
+    out = tmp_path / "f.csv"
+    # Wavelet filters make each case slow enough to be caught mid-run.
+    slow = ["--set", "imageType.Wavelet={}", "--jobs", "2"]
+    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
+    command += ["-o", str(out), *slow, "-q"]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    interrupted = read_output(out)
+    assert 3 <= len(interrupted) < 12
+
+    resumed = _cli("extract", folder, "-o", out, *slow, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(interrupted)} already done" in resumed.stderr
+
+    settings = ExtractionSettings.from_params(
+        yaml.safe_load((tmp_path / "f.params.yaml").read_text())
+    )
+    run_batch(discover_cases([folder]), settings, tmp_path / "whole.csv", jobs=2)
+    pd.testing.assert_frame_equal(
+        _sorted(read_output(out)), _sorted(read_output(tmp_path / "whole.csv")), check_exact=True
+    )
