@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.io.cases import Case, load_case
 from napari_radiomics.settings import ExtractionSettings
@@ -60,11 +58,6 @@ def engine_for(key: str, params: dict[str, Any]) -> FeatureEngine:
     return cached[1]
 
 
-def _plain(value: Any) -> Any:
-    """NumPy scalars as Python numbers (exact, and cheaper to pickle)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
     """Read and measure one case. Never raises for a bad case: one corrupt file must not stop
     a 3000-case run, so any failure becomes an error message for the errors file."""
@@ -77,14 +70,15 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
     except Exception as exc:  # reported per case; see docstring
         result.errors.append(str(exc) or type(exc).__name__)
     else:
+        errors = frame.attrs.get("errors", {})
+        # Without attrs: pandas deep-copies them on every column access (~30 ms per case).
+        frame.attrs = {}
         features = [c for c in frame.columns if c not in metadata]
+        columns = [frame[c].tolist() for c in features]  # Python scalars, exact
         result.metadata = metadata
         result.feature_columns = [str(c) for c in features]
-        result.rows = [[_plain(v) for v in row] for row in frame[features].itertuples(False)]
-        result.errors.extend(
-            f"roi_label {label}: {message}"
-            for label, message in frame.attrs.get("errors", {}).items()
-        )
+        result.rows = [list(row) for row in zip(*columns, strict=True)]
+        result.errors.extend(f"roi_label {label}: {message}" for label, message in errors.items())
     result.seconds = time.perf_counter() - start
     return result
 

@@ -59,7 +59,7 @@ def read_output(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     head = pd.read_csv(path, nrows=0).columns
     dtypes = {c: str for c in TEXT_COLUMNS if c in head}
-    return pd.read_csv(path, dtype=dtypes, float_precision="round_trip", keep_default_na=True)
+    return pd.read_csv(path, dtype=dtypes)
 
 
 def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
