@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -71,12 +72,23 @@ class _ChunkSizer:
         return max(1, min(wanted, _MAX_CHUNK, balance))
 
 
+def start_method() -> str:
+    """How to start workers: `fork` when this process runs a single thread (the CLI, a
+    script): workers start in milliseconds with pyradiomics already imported. Otherwise (napari,
+    whose batch runs in a worker thread; Jupyter; a Dask client) forking could copy a lock held
+    by another thread and deadlock, so a forkserver starts them from a clean process."""
+    methods = multiprocessing.get_all_start_methods()
+    single = threading.current_thread() is threading.main_thread()
+    if "fork" in methods and single and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecutor:
-    # forkserver, not fork: the caller may be napari (Qt threads) or a Dask client, and forking
-    # a threaded process can deadlock. The server preloads the worker module once, so each
-    # worker starts with pyradiomics already imported.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["napari_radiomics._batch_worker"])
+    context = multiprocessing.get_context(start_method())
+    if context.get_start_method() == "forkserver":
+        # The server imports the worker module once; each worker then forks from it.
+        context.set_forkserver_preload(["napari_radiomics._batch_worker"])
     return ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=init_worker, initargs=(key, params)
     )

@@ -180,6 +180,8 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         first = next(run)
     except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError are ValueErrors
         parser.error(str(exc))
+    # No tqdm monitor thread: a single-threaded parent may fork its workers (fast start-up).
+    tqdm.monitor_interval = 0
     bar = tqdm(
         total=first.total, unit="case", file=sys.stderr, disable=args.quiet,
         desc="extract", mininterval=0.5, smoothing=0.1,
