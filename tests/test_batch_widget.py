@@ -1,0 +1,120 @@
+"""The Batch extraction dock widget in a real napari viewer (run under Xvfb)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics.io.mat import read_tumor_mat
+
+from batch_data import write_mat_folder
+from napari_radiomics._napari._batch_widget import FOLDER, PARAMS_FILE, BatchWidget
+from napari_radiomics.batch_output import read_output
+
+N = 4
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mats")
+    write_mat_folder(folder, N)
+    return folder
+
+
+@pytest.fixture
+def widget(make_napari_viewer) -> BatchWidget:
+    viewer = make_napari_viewer()
+    widget = BatchWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+def _run(widget: BatchWidget, qtbot) -> None:
+    worker = widget.run()
+    assert worker is not None, widget.status.text()
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+
+
+def test_folder_run_lands_in_the_results_dock(
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
+) -> None:
+    widget.folder.setText(str(mat_folder))
+    widget.output.setText(str(tmp_path / "features.csv"))
+    widget.jobs.setValue(2)
+    _run(widget, qtbot)
+    assert widget.summary is not None
+    assert widget.summary.ok
+    frame = read_output(tmp_path / "features.csv")
+    assert sorted(frame["case"]) == [str(i) for i in range(1, N + 1)]
+    assert widget.bar.value() == N
+    assert f"{N} rows for {N} cases" in widget.status.text()
+    results = get_results_widget(widget.viewer)
+    (run,) = results.runs
+    assert run.name == "features.csv"
+    assert widget.run_button.isEnabled()
+    assert not widget.cancel_button.isEnabled()
+
+
+def test_open_stack_and_params_file(
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
+) -> None:
+    paths = sorted(mat_folder.rglob("[0-9]*.mat"))[:2]
+    slices = pd.DataFrame({"case": [p.stem for p in paths], "path": [str(p) for p in paths]})
+    images = np.stack([read_tumor_mat(p).image for p in paths])
+    widget.viewer.add_image(images, name="stack", metadata={"slices": slices})
+    widget.viewer.add_image(images[0], name="no source")
+    assert [widget.source.itemText(i) for i in range(widget.source.count())] == [FOLDER, "stack"]
+    widget.source.setCurrentText("stack")
+    params = tmp_path / "params.yaml"
+    params.write_text("setting:\n  binWidth: 16\nimageType:\n  Original: {}\n")
+    widget.settings.setCurrentText(PARAMS_FILE)
+    widget.params.setText(str(params))
+    widget.output.setText(str(tmp_path / "stack.csv"))
+    widget.jobs.setValue(1)
+    _run(widget, qtbot)
+    assert sorted(read_output(tmp_path / "stack.csv")["case"]) == sorted(p.stem for p in paths)
+    assert "binWidth: 16" in (tmp_path / "stack.params.yaml").read_text()
+
+
+def test_cancel_keeps_finished_rows_and_resume_completes(
+    widget: BatchWidget, tmp_path: Path, qtbot
+) -> None:
+    folder = tmp_path / "mats"
+    write_mat_folder(folder, 10, shape=(96, 96))
+    params = tmp_path / "slow.yaml"  # wavelets: slow enough per case to cancel mid-run
+    params.write_text("imageType:\n  Original: {}\n  Wavelet: {}\n")
+    widget.folder.setText(str(folder))
+    widget.settings.setCurrentText(PARAMS_FILE)
+    widget.params.setText(str(params))
+    widget.output.setText(str(tmp_path / "f.csv"))
+    widget.jobs.setValue(1)
+    worker = widget.run()
+    assert worker is not None
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        worker.yielded.connect(lambda event: event.done == 1 and widget.cancel())
+    kept = read_output(tmp_path / "f.csv")
+    assert 1 <= len(kept) < 10
+    assert widget.summary is None
+    assert "Cancelled" in widget.status.text()
+
+    widget.resume.setChecked(True)
+    _run(widget, qtbot)
+    assert widget.summary is not None
+    assert widget.summary.skipped == len(kept)
+    assert len(read_output(tmp_path / "f.csv")) == 10
+
+
+def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path) -> None:
+    assert widget.run() is None
+    assert "choose an output file" in widget.status.text()
+    widget.output.setText(str(tmp_path / "f.csv"))
+    assert widget.run() is None
+    assert "choose a folder" in widget.status.text()
+    widget.folder.setText(str(tmp_path / "missing"))
+    assert widget.run() is None
+    assert "missing: no such file or folder" in widget.status.text()
