@@ -56,16 +56,23 @@ SEED_PARAMS = {
 }
 
 _PEAK_RSS = """
-import resource, sys
+import sys
 from napari_radiomics.batch import run_batch
 from napari_radiomics.io.cases import discover_cases
 from napari_radiomics.settings import ExtractionSettings
+
+def peak_kib():
+    # VmHWM: this process's own peak RSS. (ru_maxrss would not do: Linux carries the high-water
+    # mark of the process that started us across exec.)
+    with open("/proc/self/status") as status:
+        return next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+
 if __name__ == "__main__":
-    imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    imported = peak_kib()
     settings = ExtractionSettings.from_params({params})
     summary = run_batch(discover_cases([sys.argv[1]]), settings, sys.argv[2], jobs={jobs})
     assert summary.ok and summary.rows == {n}, summary
-    print(imported, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(imported, peak_kib())
 """
 
 
