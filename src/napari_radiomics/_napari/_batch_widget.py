@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from napari.layers import Image
 from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils import progress
 from qtpy.QtWidgets import (
@@ -131,7 +132,7 @@ class BatchWidget(QWidget):
         names = [
             layer.name
             for layer in self.viewer.layers
-            if layer._type_string == "image"
+            if isinstance(layer, Image)
             and ("slices" in layer.metadata or layer.metadata.get("path"))
         ]
         self.source.clear()
