@@ -16,6 +16,7 @@ from napari_radiomics.settings import ExtractionSettings
 from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch_output import read_output
+from napari_radiomics.cli import main
 from napari_radiomics.io.cases import discover_cases, load_case
 
 N = 6
@@ -79,19 +80,29 @@ def test_process_pool_equals_serial(
 def test_dask_local_cluster_equals_serial(
     serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
 ) -> None:
+    """`dask="local"`: a LocalCluster of 2 single-threaded worker processes on loopback."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask.csv"
+    summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, dask="local", jobs=2)
+    assert summary.backend == "dask (local)"
+    assert summary.ok
+    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+
+
+def test_dask_scheduler_address_from_the_command_line(
+    serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
+) -> None:
+    """`--dask tcp://...`: an already running cluster, as on a real multi-machine setup."""
     distributed = pytest.importorskip("distributed")
+    params = SETTINGS.save(tmp_path / "params.yaml")
+    out = tmp_path / "dask.csv"
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:  # fmt: skip
-        summary = run_batch(
-            discover_cases([mat_folder]), SETTINGS, tmp_path / "dask.csv",
-            dask=cluster.scheduler_address,
-        )  # fmt: skip
-    assert summary.backend.startswith("dask (tcp://127.0.0.1:")
-    assert summary.ok
-    frame = read_output(tmp_path / "dask.csv")
-    pd.testing.assert_frame_equal(_sorted(frame), _sorted(serial), check_exact=True)
+        argv = ["extract", str(mat_folder), "-o", str(out), "--params", str(params)]
+        assert main([*argv, "--dask", cluster.scheduler_address, "-q"]) == 0
+    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
 
 
 def test_failures_go_to_the_errors_file_and_the_run_goes_on(
