@@ -158,24 +158,46 @@ def test_subprocess_exit_statuses(mat_folder: Path, tmp_path: Path) -> None:
     assert "usage:" in usage.stderr
 
 
+def _interrupt(folder: Path, out: Path, sig: signal.Signals, *extra: str) -> str:
+    """Start the command, send `sig` to its process group once 3 rows are written (what
+    Ctrl-C in a terminal or a scheduler's kill does); returns its stderr."""
+    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
+    command += ["-o", str(out), *extra]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
+            os.killpg(proc.pid, sig)
+            break
+        time.sleep(0.02)
+    _, stderr = proc.communicate(timeout=60)
+    expected = 130 if sig == signal.SIGINT else -sig
+    assert proc.returncode == expected, f"the run was not interrupted mid-way: {stderr}"
+    return stderr
+
+
+#: Wavelet filters make each case slow enough to be caught mid-run.
+SLOW = ("--set", "imageType.Wavelet={}", "--jobs", "2")
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
+    folder = tmp_path / "mats"
+    write_mat_folder(folder, 8, shape=(96, 96))
+    stderr = _interrupt(folder, tmp_path / "f.csv", signal.SIGINT, *SLOW)
+    assert "rerun with --resume" in stderr
+    assert "Traceback" not in stderr
+    kept = read_output(tmp_path / "f.csv")
+    assert 3 <= len(kept) < 8
+    assert (tmp_path / "f.csv").read_text().endswith("\n")
+
+
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     """Kill the whole command (parent and workers) after a few rows, then --resume."""
     folder = tmp_path / "mats"
     write_mat_folder(folder, 12, shape=(96, 96))
     out = tmp_path / "f.csv"
-    # Wavelet filters make each case slow enough to be caught mid-run.
-    slow = ["--set", "imageType.Wavelet={}", "--jobs", "2"]
-    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
-    command += ["-o", str(out), *slow, "-q"]
-    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    slow = list(SLOW)
+    _interrupt(folder, out, signal.SIGKILL, *slow, "-q")
     interrupted = read_output(out)
     assert 3 <= len(interrupted) < 12
 

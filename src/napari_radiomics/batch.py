@@ -97,7 +97,7 @@ def iter_batch(
     out.prune_errors(c.case_id for c in pending)
     workers = min(jobs or default_jobs(), max(len(pending), 1))
     quiet_pyradiomics()
-    if dask:
+    if dask and pending:
         results = run_dask(pending, key, params, jobs or default_jobs(), dask)
         backend = f"dask ({dask})"
     elif workers > 1:
