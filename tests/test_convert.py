@@ -46,7 +46,7 @@ def test_round_trip_is_exact(pyradiomics_data: Path, filename: str) -> None:
 def test_brain2_direction_goes_to_the_affine(pyradiomics_data: Path) -> None:
     original = sitk.ReadImage(str(pyradiomics_data / "brain2_image.nrrd"))
     assert original.GetDirection() != (1, 0, 0, 0, 1, 0, 0, 0, 1)
-    data, kwargs = sitk_to_layer_data(original)
+    _data, kwargs = sitk_to_layer_data(original)
     affine = kwargs["affine"]
     # napari world = affine @ (scale * index + translate): must be SimpleITK's physical point.
     index_zyx = np.array([3, 40, 17])

@@ -1,7 +1,7 @@
 """napari layer data <-> SimpleITK images, keeping the physical grid exact.
 
-pyradiomics works on SimpleITK images, whose size, spacing and origin are in (x, y, z) order; napari
-arrays are (..., z, y, x). Anisotropic spacing changes texture and shape features, so the grid must
+pyradiomics works on SimpleITK images, whose size, spacing and origin are in (x, y, z) order;
+napari arrays are (..., z, y, x). Anisotropic spacing changes texture and shape features, so the grid must
 survive the trip unchanged, bit for bit:
 
 * ``layer.scale == spacing[::-1]`` and ``layer.translate == origin[::-1]``.
@@ -11,8 +11,8 @@ survive the trip unchanged, bit for bit:
   ``point = origin + D @ (spacing * i)``. With ``A = D`` reversed to napari axis order
   (``D[::-1, ::-1]``) and ``b = (I - A) @ translate`` both formulas give the same point, so the
   napari world coordinates are the physical coordinates in (z, y, x) order, and reading the layer
-  back uses ``translate`` as the origin unchanged. A layer whose affine translation is anything else
-  (a user's own affine) gets the origin ``A @ translate + b``, which is where napari draws it.
+  back uses ``translate`` as the origin unchanged. A layer whose affine translation is anything
+  else (a user's own affine) gets the origin ``A @ translate + b``, where napari draws it.
 
 The module is Qt- and napari-free: anything with ``data``, ``scale`` and ``translate`` (and
 optionally ``affine``, ``multiscale``, ``rgb``, ``name``) is accepted.
