@@ -1,8 +1,8 @@
 """napari layer data <-> SimpleITK images, keeping the physical grid exact.
 
 pyradiomics works on SimpleITK images, whose size, spacing and origin are in (x, y, z) order;
-napari arrays are (..., z, y, x). Anisotropic spacing changes texture and shape features, so the grid must
-survive the trip unchanged, bit for bit:
+napari arrays are (..., z, y, x). Anisotropic spacing changes texture and shape features, so the
+grid must survive the trip unchanged, bit for bit:
 
 * ``layer.scale == spacing[::-1]`` and ``layer.translate == origin[::-1]``.
 * The direction cosines go into the layer's ``affine``. napari maps a data index ``i`` to world
