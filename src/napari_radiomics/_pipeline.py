@@ -118,11 +118,11 @@ def _shape_features(job: Job, image: sitk.Image, mask: sitk.Image, sizes: np.nda
     ndim = mask.GetDimension()
     if "shape" in job.features and ndim == 3:
         compute("shape")
-    if "shape2D" in job.features:
-        if ndim == 2:
-            compute("shape2D")
-        elif settings.get("force2D", False) and sizes[settings.get("force2Ddimension", 0)] > 1:
-            compute("shape2D")
+    # In 3D, pyradiomics computes shape2D only with force2D and (sic) checks the bounding box
+    # size along force2Ddimension counted in (x, y, z) order.
+    forced = settings.get("force2D", False) and sizes[settings.get("force2Ddimension", 0)] > 1
+    if "shape2D" in job.features and (ndim == 2 or forced):
+        compute("shape2D")
     return out
 
 

@@ -118,9 +118,8 @@ def _label_array(mask: sitk.Image, what: str) -> np.ndarray:
     array = sitk.GetArrayViewFromImage(mask)
     if array.size == 0:
         raise ExtractionError(f"{what} is empty")
-    if not np.issubdtype(array.dtype, np.integer):
-        if not np.array_equal(array, np.floor(array)):
-            raise ExtractionError(f"{what} holds non-integer values; a mask needs integer labels")
+    if not np.issubdtype(array.dtype, np.integer) and not np.array_equal(array, np.floor(array)):
+        raise ExtractionError(f"{what} holds non-integer values; a mask needs integer labels")
     low, high = array.min(), array.max()
     if low < 0 or high > _UINT32_MAX:
         raise ExtractionError(
