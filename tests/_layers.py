@@ -38,3 +38,24 @@ def case_layers(folder: Path, case: str) -> tuple[LayerLike, LayerLike]:
         layer_from_file(folder / f"{case}_image.nrrd", case),
         layer_from_file(folder / f"{case}_label.nrrd", f"{case} mask"),
     )
+
+
+def assert_same_features(
+    ours: dict, reference: dict, rel: float = 1e-12, skip: tuple[str, ...] = ()
+) -> None:
+    """Every feature pyradiomics returned is in ``ours`` with the same value (1e-12 relative),
+    and ``ours`` has no feature pyradiomics did not compute. ``skip``: metadata columns."""
+    expected = {k: v for k, v in reference.items() if not k.startswith("diagnostics_")}
+    got = {
+        k: v
+        for k, v in ours.items()
+        if k != "roi_label" and k not in skip and not k.startswith("diagnostics_")
+    }
+    assert expected, "pyradiomics computed nothing"
+    assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:10]
+    for name, value in expected.items():
+        want, have = float(value), float(got[name])
+        if np.isnan(want):
+            assert np.isnan(have), name
+        else:
+            assert abs(have - want) <= rel * abs(want), (name, want, have)

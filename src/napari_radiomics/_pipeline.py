@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,8 +59,9 @@ class Job:
     base: sitk.Image  # the image after normalisation (what filters and features see)
     derived: Callable[[str, sitk.Image, sitk.Image, dict[str, Any], bool], list[Derived]]
     step: Step
+    #: Starts ``shape_features_from_arrays`` (maybe in another process); returns a result getter.
+    shape_async: Callable[..., Callable[[], dict[str, Any]]]
     diagnostics: bool = False
-    info: collections.OrderedDict = field(default_factory=collections.OrderedDict)
 
 
 def crop_to(image: sitk.Image, array: np.ndarray, box: tuple[slice, ...]) -> sitk.Image:
@@ -101,29 +102,51 @@ def box_from_sitk(bounding_box: np.ndarray) -> tuple[slice, ...]:
     )
 
 
-def _shape_features(job: Job, image: sitk.Image, mask: sitk.Image, sizes: np.ndarray) -> dict:
+def shape_features(
+    image: sitk.Image,
+    mask: sitk.Image,
+    sizes: np.ndarray,
+    settings: dict[str, Any],
+    features: dict[str, list[str] | None],
+) -> dict[str, Any]:
     """``RadiomicsFeatureExtractor.computeShape`` on an already cropped image and mask."""
     out: dict[str, Any] = collections.OrderedDict()
     classes = getFeatureClasses()
-    settings = job.settings
 
     def compute(shape_type: str) -> None:
-        job.step(f"original {shape_type}")
         instance = classes[shape_type](image, mask, **settings)
-        for feature in job.features[shape_type] or []:
+        for feature in features[shape_type] or []:
             instance.enableFeatureByName(feature)
         for name, value in instance.execute().items():
             out[f"original_{shape_type}_{name}"] = value
 
     ndim = mask.GetDimension()
-    if "shape" in job.features and ndim == 3:
+    if "shape" in features and ndim == 3:
         compute("shape")
     # In 3D, pyradiomics computes shape2D only with force2D and (sic) checks the bounding box
     # size along force2Ddimension counted in (x, y, z) order.
     forced = settings.get("force2D", False) and sizes[settings.get("force2Ddimension", 0)] > 1
-    if "shape2D" in job.features and (ndim == 2 or forced):
+    if "shape2D" in features and (ndim == 2 or forced):
         compute("shape2D")
     return out
+
+
+def shape_features_from_arrays(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, ...],
+    sizes: np.ndarray,
+    settings: dict[str, Any],
+    features: dict[str, list[str] | None],
+) -> dict[str, float]:
+    """``shape_features`` on numpy crops (picklable inputs and outputs, for a worker process)."""
+    images = []
+    for array in (image, mask):
+        converted = sitk.GetImageFromArray(array)
+        converted.SetSpacing(spacing)
+        images.append(converted)
+    values = shape_features(images[0], images[1], sizes, settings, features)
+    return {name: float(value) for name, value in values.items()}
 
 
 def _class_features(
@@ -164,12 +187,20 @@ def direct_route(job: Job, mask_array: np.ndarray, box: tuple[slice, ...]) -> di
     mask_image.SetDirection(job.base.GetDirection())
     sizes = np.array([s.stop - s.start for s in box[::-1]])  # (x, y, z) like pyradiomics
     base_array = sitk.GetArrayViewFromImage(job.base)
-    out = _shape_features(job, crop_to(job.base, base_array, box), mask_image, sizes)
-    for image_type in job.image_types:
-        kwargs = job.settings | job.image_types[image_type]
-        for derived in job.derived(image_type, job.base, job.mask, kwargs, True):
-            image = crop_to(derived.image, derived.array, box)
-            out.update(_class_features(job, derived.name, image, mask_image, kwargs))
+    job.step("original shape")
+    shape = job.shape_async(
+        base_array[box], mask_crop, job.base.GetSpacing(), sizes, job.settings, job.features
+    )
+    textures: dict[str, Any] = collections.OrderedDict()
+    try:
+        for image_type in job.image_types:
+            kwargs = job.settings | job.image_types[image_type]
+            for derived in job.derived(image_type, job.base, job.mask, kwargs, True):
+                image = crop_to(derived.image, derived.array, box)
+                textures.update(_class_features(job, derived.name, image, mask_image, kwargs))
+    finally:
+        out = shape()  # always collected, also when cancelled: it frees the shape worker
+    out.update(textures)
     return out
 
 
@@ -219,7 +250,8 @@ def replica_route(job: Job) -> dict:
         mask = resegmented
     image_crop, mask_crop = imageoperations.cropToTumorMask(image, mask, bounding_box)
     sizes = bounding_box[1::2] - bounding_box[0::2] + 1
-    out.update(_shape_features(job, image_crop, mask_crop, sizes))
+    job.step("original shape")
+    out.update(shape_features(image_crop, mask_crop, sizes, settings, job.features))
     if resegmented is not None:
         mask = resegmented
     for image_type in job.image_types:
