@@ -16,7 +16,9 @@ quiet_pyradiomics_logging()
 
 
 def extractor_state(extractor: RadiomicsFeatureExtractor) -> tuple[dict, dict, dict]:
-    return extractor.settings, extractor.enabledImagetypes, extractor.enabledFeatures
+    """What an extractor will do; a feature list of None and [] both mean "all features"."""
+    features = {name: names or [] for name, names in extractor.enabledFeatures.items()}
+    return extractor.settings, extractor.enabledImagetypes, features
 
 
 def rich_settings() -> ExtractionSettings:

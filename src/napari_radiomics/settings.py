@@ -8,8 +8,9 @@ and a pyradiomics file loads here. Every params dict this module produces or rea
 with pyradiomics' own schema (``radiomics/schemas/paramSchema.yaml``, through pykwalify), so
 "valid here" means "valid in pyradiomics".
 
-Only settings that differ from pyradiomics' defaults are written to ``setting``; pyradiomics then
-applies the same defaults itself, so the numbers are the same and files stay short.
+Only settings that differ from pyradiomics' defaults (or that a loaded file spelled out) are
+written to ``setting``; pyradiomics applies the same defaults itself, so the numbers are the same
+and files stay short.
 
 One deliberate difference: ``label`` is ``None`` by default, meaning "every ROI label present in
 the mask" (one result row per label). A params file without ``label`` therefore loads as "all
@@ -113,6 +114,9 @@ class ExtractionSettings:
     feature_classes: dict[str, list[str]] = field(default_factory=_default_feature_classes)
     extra_settings: dict[str, Any] = field(default_factory=dict)
     voxel_settings: dict[str, Any] = field(default_factory=dict)
+    #: pyradiomics keys a loaded file spelled out, kept even when they equal the default, so
+    #: a file saved back says what it said before.
+    given_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     SUFFIXES: ClassVar[tuple[str, ...]] = (".yaml", ".yml", ".json")
 
@@ -124,7 +128,7 @@ class ExtractionSettings:
             value = getattr(self, attribute)
             if isinstance(value, tuple):
                 value = list(value)
-            if value == default and type(value) is type(default):
+            if value == default and type(value) is type(default) and key not in self.given_keys:
                 continue  # pyradiomics applies its own default
             setting[key] = value
         for key, value in self.extra_settings.items():
@@ -153,6 +157,7 @@ class ExtractionSettings:
             raise SettingsError(f"params must be a mapping, got {type(params).__name__}")
         validate_params(params)
         kwargs: dict[str, Any] = {"extra_settings": {}}
+        kwargs["given_keys"] = frozenset(params.get("setting") or {})
         for key, value in (params.get("setting") or {}).items():
             if key in _KEY_TO_ATTRIBUTE:
                 kwargs[_KEY_TO_ATTRIBUTE[key]] = value
@@ -222,7 +227,7 @@ class ExtractionSettings:
 
     def describe(self) -> dict[str, Any]:
         """Attribute values as plain data (for display and provenance)."""
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.compare}
 
 
 def _brain_tumor_mri() -> ExtractionSettings:
