@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from _layers import LayerLike, assert_same_features, case_layers
-from napari_radiomics import _parallel
 from napari_radiomics.convert import layer_to_sitk
 from napari_radiomics.engine import ExtractionError, FeatureEngine, extract_features
 from napari_radiomics.settings import ExtractionSettings
@@ -67,22 +65,6 @@ def test_cache_invalidated_when_settings_or_image_change(pyradiomics_data: Path)
     coarser_mask = LayerLike(mask.data, (4.0, 1.0, 1.0), mask.translate, affine=mask.affine)
     row = engine.extract(coarser, coarser_mask).iloc[0].to_dict()
     assert_same_features(row, fresh(coarser, coarser_mask, settings))
-
-
-def test_shape_worker_gives_the_same_numbers(pyradiomics_data: Path) -> None:
-    image, mask = case_layers(pyradiomics_data, "brain1")
-    engine = FeatureEngine(ExtractionSettings(), parallel_shape=True)
-    worker = _parallel._worker
-    if worker is None:
-        pytest.fail("a shape worker should start on this multi-core machine")
-    deadline = time.monotonic() + 60
-    while not worker.is_ready():
-        assert time.monotonic() < deadline, "shape worker did not start"
-        time.sleep(0.1)
-    changed = edited(mask, 2)
-    row = engine.extract(image, changed).iloc[0].to_dict()
-    assert_same_features(row, fresh(image, changed, ExtractionSettings()))
-    assert not worker.lock.locked()  # the answer was collected
 
 
 def test_progress_reports_and_cancels(pyradiomics_data: Path) -> None:

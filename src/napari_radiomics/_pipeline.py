@@ -31,6 +31,8 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
+from napari_radiomics._shape import FastShape
+
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})
 
@@ -59,8 +61,6 @@ class Job:
     base: sitk.Image  # the image after normalisation (what filters and features see)
     derived: Callable[[str, sitk.Image, sitk.Image, dict[str, Any], bool], list[Derived]]
     step: Step
-    #: Starts ``shape_features_from_arrays`` (maybe in another process); returns a result getter.
-    shape_async: Callable[..., Callable[[], dict[str, Any]]]
     diagnostics: bool = False
 
 
@@ -114,7 +114,8 @@ def shape_features(
     classes = getFeatureClasses()
 
     def compute(shape_type: str) -> None:
-        instance = classes[shape_type](image, mask, **settings)
+        feature_class = FastShape if shape_type == "shape" else classes[shape_type]
+        instance = feature_class(image, mask, **settings)
         for feature in features[shape_type] or []:
             instance.enableFeatureByName(feature)
         for name, value in instance.execute().items():
@@ -129,24 +130,6 @@ def shape_features(
     if "shape2D" in features and (ndim == 2 or forced):
         compute("shape2D")
     return out
-
-
-def shape_features_from_arrays(
-    image: np.ndarray,
-    mask: np.ndarray,
-    spacing: tuple[float, ...],
-    sizes: np.ndarray,
-    settings: dict[str, Any],
-    features: dict[str, list[str] | None],
-) -> dict[str, float]:
-    """``shape_features`` on numpy crops (picklable inputs and outputs, for a worker process)."""
-    images = []
-    for array in (image, mask):
-        converted = sitk.GetImageFromArray(array)
-        converted.SetSpacing(spacing)
-        images.append(converted)
-    values = shape_features(images[0], images[1], sizes, settings, features)
-    return {name: float(value) for name, value in values.items()}
 
 
 def _class_features(
@@ -188,19 +171,14 @@ def direct_route(job: Job, mask_array: np.ndarray, box: tuple[slice, ...]) -> di
     sizes = np.array([s.stop - s.start for s in box[::-1]])  # (x, y, z) like pyradiomics
     base_array = sitk.GetArrayViewFromImage(job.base)
     job.step("original shape")
-    shape = job.shape_async(
-        base_array[box], mask_crop, job.base.GetSpacing(), sizes, job.settings, job.features
+    out = shape_features(
+        crop_to(job.base, base_array, box), mask_image, sizes, job.settings, job.features
     )
-    textures: dict[str, Any] = collections.OrderedDict()
-    try:
-        for image_type in job.image_types:
-            kwargs = job.settings | job.image_types[image_type]
-            for derived in job.derived(image_type, job.base, job.mask, kwargs, True):
-                image = crop_to(derived.image, derived.array, box)
-                textures.update(_class_features(job, derived.name, image, mask_image, kwargs))
-    finally:
-        out = shape()  # always collected, also when cancelled: it frees the shape worker
-    out.update(textures)
+    for image_type in job.image_types:
+        kwargs = job.settings | job.image_types[image_type]
+        for derived in job.derived(image_type, job.base, job.mask, kwargs, True):
+            image = crop_to(derived.image, derived.array, box)
+            out.update(_class_features(job, derived.name, image, mask_image, kwargs))
     return out
 
 

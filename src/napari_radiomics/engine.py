@@ -35,7 +35,7 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
-from napari_radiomics import _parallel, _pipeline
+from napari_radiomics import _pipeline
 from napari_radiomics.convert import ConversionError, as_sitk, describe_grid_mismatch
 from napari_radiomics.settings import ExtractionSettings
 
@@ -151,17 +151,10 @@ class FeatureEngine:
     """
 
     def __init__(
-        self,
-        settings: ExtractionSettings | None = None,
-        *,
-        cache_bytes: int = 2 << 30,
-        parallel_shape: bool = True,
+        self, settings: ExtractionSettings | None = None, *, cache_bytes: int = 2 << 30
     ) -> None:
         self.settings = settings if settings is not None else ExtractionSettings()
         self.cache_bytes = cache_bytes
-        self.parallel_shape = parallel_shape
-        if parallel_shape:
-            _parallel.start()
         self._state_key: tuple | None = None
         self._base: sitk.Image | None = None
         self._filters: dict[str, list[_pipeline.Derived]] = {}
@@ -368,7 +361,6 @@ class FeatureEngine:
             base=self._base,
             derived=self._derived,
             step=step,
-            shape_async=_parallel.shape_async if self.parallel_shape else _inline_shape,
             diagnostics=diagnostics,
         )
         if direct:
@@ -387,11 +379,6 @@ class FeatureEngine:
         while len(self._rows) > 256:
             self._rows.popitem(last=False)
         return values
-
-
-def _inline_shape(*args: Any) -> Callable[[], dict[str, Any]]:
-    values = _pipeline.shape_features_from_arrays(*args)
-    return lambda: values
 
 
 def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
@@ -440,6 +427,6 @@ def extract_features(
 ) -> pd.DataFrame:
     """pyradiomics features of ``image`` for every ROI label of ``mask``; see
     ``FeatureEngine.extract``. ``settings=None`` means pyradiomics' defaults."""
-    return FeatureEngine(settings, parallel_shape=False).extract(
+    return FeatureEngine(settings).extract(
         image, mask, labels=labels, progress=progress, metadata=metadata, diagnostics=diagnostics
     )
