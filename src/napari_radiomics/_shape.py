@@ -132,7 +132,18 @@ def _per_plane(points: np.ndarray, axis: int) -> float:
     order = np.argsort(points[:, axis], kind="stable")
     ordered = points[order]
     cuts = np.flatnonzero(ordered[1:, axis] != ordered[:-1, axis]) + 1
-    return max(_max_squared_distance(group) for group in np.split(ordered, cuts))
+    groups = [group for group in np.split(ordered, cuts) if len(group) > 1]
+    # No pair in a plane is farther apart than the corners of the plane's bounding box (also in
+    # floating point: rounding is monotonic), so planes are visited largest box first and the
+    # search stops once no box can beat the best pair found.
+    extent = [group.max(axis=0) - group.min(axis=0) for group in groups]
+    bounds = [float(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]) for e in extent]
+    best = 0.0
+    for bound, group in sorted(zip(bounds, groups, strict=True), key=lambda item: -item[0]):
+        if bound <= best:
+            break
+        best = max(best, _max_squared_distance(group))
+    return best
 
 
 def _hull_points(points: np.ndarray) -> np.ndarray:
