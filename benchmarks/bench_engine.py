@@ -6,8 +6,9 @@ Run (pyradiomics' test cases in NAPARI_RADIOMICS_TEST_DATA):
 
 For every case it prints pyradiomics' time, ours, the ratio, and asserts that the features are
 identical: the same names, and every value equal to pyradiomics' within 1e-12 relative (the
-project's parity bar; all but the mesh surface/volume-based shape values are bit-identical). Times are the best of N runs (time.perf_counter), inputs already in
-memory for both sides (SimpleITK images for pyradiomics, layer-like objects for us).
+project's parity bar; all but the mesh surface/volume-based shape values are bit-identical).
+Times are the best of N runs (time.perf_counter), inputs already in memory for both sides
+(SimpleITK images for pyradiomics, layer-like objects for us).
 
 1. one-shot: ``RadiomicsFeatureExtractor().execute`` vs ``extract_features(layer, layer)``,
    pyradiomics' default settings;

@@ -146,7 +146,8 @@ def test_arrays_and_provenance() -> None:
     image = rng.integers(0, 200, size=(64, 64)).astype(np.int16)
     mask = np.zeros((64, 64), np.uint8)
     mask[20:40, 15:45] = 2
-    frame = extract_features(image, mask, metadata={"case": "17", "patient_id": "100360"})
+    with pytest.warns(UserWarning, match="is 2D: pyradiomics' 3D shape features"):
+        frame = extract_features(image, mask, metadata={"case": "17", "patient_id": "100360"})
     assert list(frame.columns[:3]) == ["case", "patient_id", "roi_label"]
     assert frame["roi_label"].tolist() == [2]
     provenance = frame.attrs["provenance"]

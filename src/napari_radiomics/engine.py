@@ -3,7 +3,8 @@
 ``extract_features`` is the one-shot call; ``FeatureEngine`` keeps what depends on the image
 alone between calls, so re-extracting after a mask edit only redoes the work the mask touches.
 The numbers are pyradiomics' own: its feature classes compute them, on the same crops, with the
-same settings, after the same preprocessing (see ``_pipeline``).
+same settings, after the same preprocessing (see ``_pipeline``); only the shape class gets its
+mesh coefficients from a faster implementation of the same definitions (see ``_shape``).
 
 What the engine caches (for the last image and the current settings only):
 
@@ -33,23 +34,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage
 
 from napari_radiomics import _pipeline
+from napari_radiomics._masks import (
+    ExtractionError,
+    image_key,
+    label_array,
+    label_boxes,
+    wanted_labels,
+)
 from napari_radiomics.convert import ConversionError, as_sitk, describe_grid_mismatch
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["ExtractionError", "FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
 
 Progress = Callable[[int, int, str], None]
-
-#: Largest label value for which bounding boxes come from one pass of ``ndimage.find_objects``.
-_FIND_OBJECTS_MAX_LABEL = 1 << 20
-_UINT32_MAX = np.iinfo(np.uint32).max
-
-
-class ExtractionError(ValueError):
-    """Nothing could be computed (bad inputs, or every requested ROI label failed)."""
 
 
 def quiet_pyradiomics_logging() -> None:
@@ -97,50 +96,6 @@ def _versions() -> dict[str, str]:
 def _name(obj: Any, default: str) -> str:
     name = getattr(obj, "name", None)
     return f"{default} {name!r}" if name else default
-
-
-def _image_key(image: sitk.Image) -> tuple:
-    """Identity of an image's content and grid (sha1 of the pixels: ~2 ms for 1.6 M voxels)."""
-    array = sitk.GetArrayViewFromImage(image)
-    digest = hashlib.sha1(np.ascontiguousarray(array).data).hexdigest()
-    return (
-        digest,
-        array.dtype.str,
-        image.GetSize(),
-        image.GetSpacing(),
-        image.GetOrigin(),
-        image.GetDirection(),
-    )
-
-
-def _label_array(mask: sitk.Image, what: str) -> np.ndarray:
-    """The mask's pixels, checked to survive pyradiomics' cast to UInt32 unchanged."""
-    array = sitk.GetArrayViewFromImage(mask)
-    if array.size == 0:
-        raise ExtractionError(f"{what} is empty")
-    if not np.issubdtype(array.dtype, np.integer) and not np.array_equal(array, np.floor(array)):
-        raise ExtractionError(f"{what} holds non-integer values; a mask needs integer labels")
-    low, high = array.min(), array.max()
-    if low < 0 or high > _UINT32_MAX:
-        raise ExtractionError(
-            f"{what} holds labels from {low} to {high}; pyradiomics reads masks as unsigned "
-            "32-bit labels (0 = background), so labels must be within 0..4294967295"
-        )
-    return array
-
-
-def _label_boxes(array: np.ndarray) -> dict[int, tuple[slice, ...]]:
-    """Bounding box (numpy slices) of every non-zero label in one pass."""
-    if array.max() <= _FIND_OBJECTS_MAX_LABEL:
-        integers = array if np.issubdtype(array.dtype, np.integer) else array.astype(np.int64)
-        boxes = ndimage.find_objects(integers)
-        return {index + 1: box for index, box in enumerate(boxes) if box is not None}
-    out = {}
-    for label in np.unique(array):
-        if label:
-            where = np.nonzero(array == label)
-            out[int(label)] = tuple(slice(int(w.min()), int(w.max()) + 1) for w in where)
-    return out
 
 
 class FeatureEngine:
@@ -220,11 +175,17 @@ class FeatureEngine:
                 f"{mask_sitk.GetDimension()}D"
             )
         settings, image_types, features = _pyradiomics_config(params)
+        if image_sitk.GetDimension() == 2 and "shape" in features and "shape2D" not in features:
+            warnings.warn(
+                f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
+                "enable the shape2D feature class for 2D shape features",
+                stacklevel=2,
+            )
         self._prepare(image_sitk, params, settings)
         assert self._base is not None
-        mask_array = _label_array(mask_sitk, mask_name)
-        boxes = _label_boxes(mask_array)
-        wanted = _wanted_labels(labels, self.settings.label, boxes, mask_name)
+        mask_array = label_array(mask_sitk, mask_name)
+        boxes = label_boxes(mask_array)
+        wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
 
         tolerance = settings.get("geometryTolerance") or (
             sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
@@ -305,7 +266,7 @@ class FeatureEngine:
         """Make the cache belong to this image and these settings (normalising once)."""
         from radiomics import imageoperations
 
-        key = (_image_key(image), json.dumps(params, sort_keys=True))
+        key = (image_key(image), json.dumps(params, sort_keys=True))
         if key == self._state_key:
             return
         self.clear()
@@ -391,29 +352,6 @@ def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
     image_types = params.get("imageType") or {"Original": {}}
     features = params.get("featureClass") or {}
     return settings, image_types, features
-
-
-def _wanted_labels(
-    labels: Sequence[int] | None,
-    setting_label: int | None,
-    boxes: Mapping[int, Any],
-    mask_name: str,
-) -> list[int]:
-    """Requested labels, else the settings' label, else every label present."""
-    if labels is not None:
-        wanted = [int(v) for v in labels]
-    elif setting_label is not None:
-        wanted = [int(setting_label)]
-    else:
-        wanted = sorted(boxes)
-    if not wanted:
-        raise ExtractionError(f"{mask_name} has no ROI: every voxel is 0 (background)")
-    for value in wanted:
-        if value <= 0:
-            raise ExtractionError(
-                f"ROI label {value} is not allowed: labels are positive integers"
-            )
-    return list(dict.fromkeys(wanted))
 
 
 def extract_features(
