@@ -36,7 +36,22 @@ from napari_radiomics._shape import FastShape
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})
 
-Step = Callable[[str], None]
+
+class Steps:
+    """Progress over the whole extraction: one step per label for shape and one per image type;
+    messages name the image and feature class being computed."""
+
+    def __init__(self, progress: Callable[[int, int, str], None] | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def report(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total, message)
+
+    def advance(self) -> None:
+        self.done = min(self.done + 1, self.total)
 
 
 @dataclass
@@ -60,7 +75,7 @@ class Job:
     mask: sitk.Image  # the mask as given
     base: sitk.Image  # the image after normalisation (what filters and features see)
     derived: Callable[[str, sitk.Image, sitk.Image, dict[str, Any], bool], list[Derived]]
-    step: Step
+    steps: Steps
     diagnostics: bool = False
 
 
@@ -132,6 +147,18 @@ def shape_features(
     return out
 
 
+def _shape_step(
+    job: Job, image: sitk.Image, mask: sitk.Image, sizes: np.ndarray, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Shape features as one progress step (when a shape class is enabled)."""
+    if not any(name.startswith("shape") for name in job.features):
+        return collections.OrderedDict()
+    job.steps.report("original shape")
+    out = shape_features(image, mask, sizes, settings, job.features)
+    job.steps.advance()
+    return out
+
+
 def _class_features(
     job: Job, name: str, image: sitk.Image, mask: sitk.Image, kwargs: dict[str, Any]
 ) -> dict:
@@ -142,7 +169,7 @@ def _class_features(
     for class_name, names in job.features.items():
         if class_name.startswith("shape") or class_name not in classes:
             continue
-        job.step(f"{name} {class_name}")
+        job.steps.report(f"{name} {class_name}")
         instance = classes[class_name](image, mask, **kwargs)
         for feature in names or []:
             instance.enableFeatureByName(feature)
@@ -170,15 +197,13 @@ def direct_route(job: Job, mask_array: np.ndarray, box: tuple[slice, ...]) -> di
     mask_image.SetDirection(job.base.GetDirection())
     sizes = np.array([s.stop - s.start for s in box[::-1]])  # (x, y, z) like pyradiomics
     base_array = sitk.GetArrayViewFromImage(job.base)
-    job.step("original shape")
-    out = shape_features(
-        crop_to(job.base, base_array, box), mask_image, sizes, job.settings, job.features
-    )
+    out = _shape_step(job, crop_to(job.base, base_array, box), mask_image, sizes, job.settings)
     for image_type in job.image_types:
         kwargs = job.settings | job.image_types[image_type]
         for derived in job.derived(image_type, job.base, job.mask, kwargs, True):
             image = crop_to(derived.image, derived.array, box)
             out.update(_class_features(job, derived.name, image, mask_image, kwargs))
+        job.steps.advance()
     return out
 
 
@@ -228,8 +253,7 @@ def replica_route(job: Job) -> dict:
         mask = resegmented
     image_crop, mask_crop = imageoperations.cropToTumorMask(image, mask, bounding_box)
     sizes = bounding_box[1::2] - bounding_box[0::2] + 1
-    job.step("original shape")
-    out.update(shape_features(image_crop, mask_crop, sizes, settings, job.features))
+    out.update(_shape_step(job, image_crop, mask_crop, sizes, settings))
     if resegmented is not None:
         mask = resegmented
     for image_type in job.image_types:
@@ -239,4 +263,5 @@ def replica_route(job: Job) -> dict:
                 derived.image, mask, bounding_box, padDistance=0
             )
             out.update(_class_features(job, derived.name, image_crop, mask_crop, kwargs))
+        job.steps.advance()
     return out

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import platform
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata as importlib_metadata
@@ -115,6 +116,7 @@ class FeatureEngine:
         self._filters: dict[str, list[_pipeline.Derived]] = {}
         self._filter_bytes = 0
         self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
+        self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
 
     # -- cache -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -163,6 +165,18 @@ class FeatureEngine:
         label that could not be computed to pyradiomics' reason; ``df.attrs["provenance"]``
         holds the params and library versions.
         """
+        with self._lock:
+            return self._extract(image, mask, labels, progress, metadata, diagnostics)
+
+    def _extract(
+        self,
+        image: Any,
+        mask: Any,
+        labels: Sequence[int] | None,
+        progress: Progress | None,
+        metadata: Mapping[str, Any] | None,
+        diagnostics: bool,
+    ) -> pd.DataFrame:
         params = self.settings.to_params()
         image_name, mask_name = _name(image, "image"), _name(mask, "mask")
         try:
@@ -208,15 +222,8 @@ class FeatureEngine:
             )
         )
 
-        steps_per_label = len(image_types) + (
-            1 if any(c.startswith("shape") for c in features) else 0
-        )
-        total = max(1, steps_per_label * len(wanted))
-        counter = {"done": 0}
-
-        def step(message: str) -> None:
-            if progress is not None:
-                progress(counter["done"], total, message)
+        per_label = len(image_types) + any(c.startswith("shape") for c in features)
+        steps = _pipeline.Steps(progress, max(1, per_label * len(wanted)))
 
         rows, errors = [], {}
         for label in wanted:
@@ -232,20 +239,20 @@ class FeatureEngine:
                     image_sitk,
                     direct,
                     diagnostics,
-                    step,
+                    steps,
                 )
             except ValueError as err:  # pyradiomics' verdict on this label's ROI
                 errors[label] = str(err)
                 warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=2)
                 values = None
-            counter["done"] = (wanted.index(label) + 1) * steps_per_label
+            steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
             if values is not None:
                 row = dict(metadata or {})
                 row["roi_label"] = label
                 row.update(values)
                 rows.append(row)
-        if progress is not None:
-            progress(total, total, "done")
+        steps.done = steps.total
+        steps.report("done")
         if not rows:
             raise ExtractionError(
                 f"no ROI label of {mask_name} could be computed: "
@@ -292,7 +299,7 @@ class FeatureEngine:
         image_sitk: sitk.Image,
         direct: bool,
         diagnostics: bool,
-        step: _pipeline.Step,
+        steps: _pipeline.Steps,
     ) -> dict[str, Any]:
         """One label's features: from the cache when this label's voxels are unchanged."""
         if label not in boxes:
@@ -321,7 +328,7 @@ class FeatureEngine:
             mask=mask_sitk,
             base=self._base,
             derived=self._derived,
-            step=step,
+            steps=steps,
             diagnostics=diagnostics,
         )
         if direct:
