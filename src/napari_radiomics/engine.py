@@ -193,7 +193,7 @@ class FeatureEngine:
             warnings.warn(
                 f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
                 "enable the shape2D feature class for 2D shape features",
-                stacklevel=2,
+                stacklevel=3,
             )
         self._prepare(image_sitk, params, settings)
         assert self._base is not None
@@ -243,7 +243,7 @@ class FeatureEngine:
                 )
             except ValueError as err:  # pyradiomics' verdict on this label's ROI
                 errors[label] = str(err)
-                warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=2)
+                warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=3)
                 values = None
             steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
             if values is not None:
