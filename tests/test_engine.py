@@ -126,6 +126,9 @@ def test_bad_inputs_are_named(pyradiomics_data: Path) -> None:
     negative = LayerLike(-mask.data.astype(np.int16), mask.scale, mask.translate, name="neg")
     with pytest.raises(ExtractionError, match="'neg' holds labels from -1"):
         extract_features(image, negative)
+    flat_spacing = ExtractionSettings(resampled_pixel_spacing=[1.0, 1.0])
+    with pytest.raises(ExtractionError, match=r"resampledPixelSpacing \[1.0, 1.0\] has 2 values"):
+        extract_features(image, mask, flat_spacing)
     rgb = LayerLike(np.zeros((4, 4, 3), np.uint8), (1, 1), (0, 0), rgb=True, name="photo")
     with pytest.raises(ExtractionError, match="'photo' is an RGB"):
         extract_features(rgb, mask)

@@ -109,14 +109,6 @@ def check_box(box: tuple[slice, ...], count: int, settings: dict[str, Any]) -> N
         )
 
 
-def box_from_sitk(bounding_box: np.ndarray) -> tuple[slice, ...]:
-    """pyradiomics' (L_x, U_x, L_y, U_y, ...) bounding box as numpy slices in (z, y, x) order."""
-    lower, upper = bounding_box[0::2], bounding_box[1::2]
-    return tuple(
-        slice(int(lo), int(hi) + 1) for lo, hi in zip(lower[::-1], upper[::-1], strict=True)
-    )
-
-
 def shape_features(
     image: sitk.Image,
     mask: sitk.Image,

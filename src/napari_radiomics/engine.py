@@ -189,6 +189,13 @@ class FeatureEngine:
                 f"{mask_sitk.GetDimension()}D"
             )
         settings, image_types, features = _pyradiomics_config(params)
+        spacing = settings.get("resampledPixelSpacing")
+        if spacing is not None and len(spacing) != image_sitk.GetDimension():
+            raise ExtractionError(
+                f"setting resampledPixelSpacing {list(spacing)} has {len(spacing)} values but "
+                f"{image_name} is {image_sitk.GetDimension()}D: give one spacing per dimension, "
+                "in (x, y, z) order (0 keeps a dimension's spacing)"
+            )
         if image_sitk.GetDimension() == 2 and "shape" in features and "shape2D" not in features:
             warnings.warn(
                 f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
