@@ -8,7 +8,7 @@ mesh coefficients from a faster implementation of the same definitions (see ``_s
 
 What the engine caches (for the last image and the current settings only):
 
-* the image as SimpleITK and its normalised version (``normalize``);
+* the normalised image (``normalize``), recognised by a SHA-1 of the pixels plus the grid;
 * every filtered image (LoG, Wavelet, Square, ..., not LBP3D, which reads the mask) of the whole
   normalised image. Not cached when the filters run on a mask-dependent grid: with resampling
   (``resampledPixelSpacing``; the grid is the ROI's bounding box) or ``preCrop``;
