@@ -156,3 +156,17 @@ def test_grid_mismatch_described() -> None:
     assert describe_grid_mismatch(image, shifted, 1e-2) is None
     smaller = as_sitk(np.zeros((3, 4, 4)))
     assert "size" in describe_grid_mismatch(image, smaller, 1e-6)
+
+
+def test_layer_rotate_joins_the_direction() -> None:
+    from napari.layers import Image
+
+    layer = Image(np.arange(20.0).reshape(4, 5), scale=(2.0, 0.5), translate=(3.0, 1.0), rotate=30)
+    image = layer_to_sitk(layer)
+    index = np.array([2, 3])  # (row, column)
+    world = layer.data_to_world(index)
+    physical = image.TransformIndexToPhysicalPoint([int(i) for i in index[::-1]])
+    np.testing.assert_allclose(np.asarray(world)[::-1], physical, atol=1e-12)
+    sheared = Image(np.zeros((4, 5)), shear=[0.5])
+    with pytest.raises(ConversionError, match="sheared"):
+        layer_to_sitk(sheared)

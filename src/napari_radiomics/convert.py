@@ -14,8 +14,11 @@ grid must survive the trip unchanged, bit for bit:
   back uses ``translate`` as the origin unchanged. A layer whose affine translation is anything
   else (a user's own affine) gets the origin ``A @ translate + b``, where napari draws it.
 
+A layer's own ``rotate`` (napari applies it before ``translate``) joins the direction too; a
+sheared layer is refused, as no image grid is sheared.
+
 The module is Qt- and napari-free: anything with ``data``, ``scale`` and ``translate`` (and
-optionally ``affine``, ``multiscale``, ``rgb``, ``name``) is accepted.
+optionally ``affine``, ``rotate``, ``shear``, ``multiscale``, ``rgb``, ``name``) is accepted.
 """
 
 from __future__ import annotations
@@ -113,18 +116,21 @@ def layer_to_sitk(layer: Any) -> sitk.Image:
         parts = _affine_parts(getattr(layer, "affine", None), ndim)
     except ValueError as err:
         raise ConversionError(f"{what}: {err}") from None
-    direction = np.eye(ndim)
+    if np.any(np.asarray(getattr(layer, "shear", 0.0), dtype=float) != 0):
+        raise ConversionError(f"{what} is sheared; a SimpleITK image grid cannot be sheared")
+    rotate = getattr(layer, "rotate", None)
+    rotation = np.eye(ndim) if rotate is None else np.asarray(rotate, dtype=float)[-ndim:, -ndim:]
+    linear, offset = parts if parts is not None else (np.eye(ndim), np.zeros(ndim))
+    # napari: world = A @ (R @ (scale * index) + translate) + b, so the direction is A @ R.
+    direction = linear @ rotation
+    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE):
+        raise ConversionError(
+            f"{what}: the affine's linear part is not a rotation/reflection (it scales or "
+            "shears); put the voxel size into layer.scale so it becomes the image spacing."
+        )
     origin = translate
-    if parts is not None:
-        linear, offset = parts
-        if not np.allclose(linear @ linear.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE):
-            raise ConversionError(
-                f"{what}: the affine's linear part is not a rotation/reflection (it scales or "
-                "shears); put the voxel size into layer.scale so it becomes the image spacing."
-            )
-        direction = linear
-        if not np.array_equal(offset, (np.eye(ndim) - linear) @ translate):
-            origin = linear @ translate + offset
+    if not np.array_equal(offset, (np.eye(ndim) - linear) @ translate):
+        origin = linear @ translate + offset
 
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(tuple(float(s) for s in scale[::-1]))
