@@ -12,15 +12,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from napari_radiomics.engine import extract_features
-from napari_radiomics.settings import ExtractionSettings
 
 from batch_data import corrupt_mat, write_mat_folder
 from napari_radiomics import __version__
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch_output import read_output
 from napari_radiomics.cli import main
+from napari_radiomics.engine import extract_features
 from napari_radiomics.io.cases import discover_cases, load_case
+from napari_radiomics.settings import ExtractionSettings
 
 N = 4
 
