@@ -49,11 +49,9 @@ from napari_radiomics.settings import ExtractionSettings
 
 T = TypeVar("T")
 
-SEED_PARAMS = {
-    "setting": {"normalize": True, "binWidth": 32},
-    "imageType": {"Original": {}},
-    "featureClass": {},
-}
+#: The seed's extractor, RadiomicsFeatureExtractor(normalize=True, binWidth=32): pyradiomics'
+#: defaults otherwise (Original image, every feature class but shape2D), as explicit params.
+SEED_PARAMS = ExtractionSettings(normalize=True, bin_width=32).to_params()
 
 _PEAK_RSS = """
 import sys
@@ -224,6 +222,7 @@ def main() -> None:
         ours = read_output(root / "b.csv").set_index("case").sort_index()
         seed = seed.assign(case=seed["case"].astype(str)).set_index("case").sort_index()
         features = [c for c in seed.columns if c.startswith("original_")]
+        assert sorted(features) == sorted(c for c in ours.columns if c.startswith("original_"))
         assert list(ours.index) == list(seed.index)
         pd.testing.assert_frame_equal(ours[features], seed[features], check_exact=True)
         dask_rows = read_output(root / "d.csv").set_index("case").sort_index()

@@ -213,3 +213,15 @@ def test_closing_the_generator_stops_the_run(mat_folder: Path, tmp_path: Path) -
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, resume=True, jobs=1)
     assert summary.skipped == len(kept)
     assert len(read_output(out)) == N
+
+
+def test_a_warning_shared_by_every_case_is_shown_once(mat_folder: Path, tmp_path: Path) -> None:
+    """pyradiomics' defaults on 2D slices: no 3D shape features, said once, not N times."""
+    with pytest.warns(UserWarning, match="is 2D") as caught:
+        summary = run_batch(
+            discover_cases([mat_folder]), ExtractionSettings(), tmp_path / "f.csv", jobs=2
+        )
+    assert summary.ok
+    assert len([w for w in caught if "is 2D" in str(w.message)]) == 1
+    columns = read_output(tmp_path / "f.csv").columns
+    assert not any("shape" in c for c in columns)

@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +33,13 @@ class CaseResult:
     feature_columns: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def quiet_pyradiomics() -> None:
-    """pyradiomics logs every case at INFO/WARNING; thousands of cases would drown the
-    progress bar, and failures are reported in the errors file instead."""
+    """In worker processes only: pyradiomics logs a WARNING for every ROI it rejects, which
+    over thousands of cases would drown the progress bar; those go to the errors file."""
     logging.getLogger("radiomics").setLevel(logging.ERROR)
 
 
@@ -45,6 +47,7 @@ def init_worker(key: str, params: dict[str, Any]) -> None:
     """Process-pool initializer: Ctrl-C is the parent's to handle (it stops the pool and keeps
     the rows written so far), and the engine is built before the first case arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_pyradiomics()
     engine_for(key, params)
 
 
@@ -52,7 +55,6 @@ def engine_for(key: str, params: dict[str, Any]) -> FeatureEngine:
     """This process's engine for the settings fingerprinted by `key` (built once)."""
     cached: tuple[str, FeatureEngine] | None = getattr(_LOCAL, "engine", None)
     if cached is None or cached[0] != key:
-        quiet_pyradiomics()
         cached = (key, FeatureEngine(ExtractionSettings.from_params(params)))
         _LOCAL.engine = cached
     return cached[1]
@@ -63,27 +65,38 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
     a 3000-case run, so any failure becomes an error message for the errors file."""
     start = time.perf_counter()
     result = CaseResult(case.case_id, case.path)
-    try:
-        image, mask, metadata = load_case(case)
-        labels = None if case.roi_label is None else [case.roi_label]
-        frame = engine.extract(image, mask, labels=labels, metadata=metadata)
-    except Exception as exc:  # reported per case; see docstring
-        result.errors.append(str(exc) or type(exc).__name__)
-    else:
-        errors = frame.attrs.get("errors", {})
-        # Without attrs: pandas deep-copies them on every column access (~30 ms per case).
-        frame.attrs = {}
-        features = [c for c in frame.columns if c not in metadata]
-        columns = [frame[c].tolist() for c in features]  # Python scalars, exact
-        result.metadata = metadata
-        result.feature_columns = [str(c) for c in features]
-        result.rows = [list(row) for row in zip(*columns, strict=True)]
-        result.errors.extend(f"roi_label {label}: {message}" for label, message in errors.items())
+    label_errors: dict[int, str] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            image, mask, metadata = load_case(case)
+            labels = None if case.roi_label is None else [case.roi_label]
+            frame = engine.extract(image, mask, labels=labels, metadata=metadata)
+        except Exception as exc:  # reported per case; see docstring
+            result.errors.append(str(exc) or type(exc).__name__)
+        else:
+            label_errors = frame.attrs.get("errors", {})
+            # Without attrs: pandas deep-copies them on every column access (~30 ms per case).
+            frame.attrs = {}
+            features = [c for c in frame.columns if c not in metadata]
+            columns = [frame[c].tolist() for c in features]  # Python scalars, exact
+            result.metadata = metadata
+            result.feature_columns = [str(c) for c in features]
+            result.rows = [list(row) for row in zip(*columns, strict=True)]
+            result.errors.extend(f"roi_label {k}: {v}" for k, v in label_errors.items())
+    # A label's failure is already an error; other warnings (e.g. "2D: no 3D shape features")
+    # go back to the caller, which shows each distinct one once.
+    result.warnings = [
+        text
+        for text in dict.fromkeys(str(w.message) for w in caught)
+        if not any(text.endswith(f"ROI label {k}: {v}") for k, v in label_errors.items())
+    ]
     result.seconds = time.perf_counter() - start
     return result
 
 
 def run_chunk(key: str, params: dict[str, Any], cases: list[Case]) -> list[CaseResult]:
     """Task function for both the process pool and Dask: several cases per round trip."""
+    quiet_pyradiomics()  # this runs in a worker process (pool or Dask), never in the caller's
     engine = engine_for(key, params)
     return [run_case(engine, case) for case in cases]

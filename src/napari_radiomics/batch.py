@@ -11,12 +11,13 @@ scheduler address runs on Dask. Output, resume and errors files: see `batch_outp
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_radiomics._batch_worker import CaseResult, quiet_pyradiomics
+from napari_radiomics._batch_worker import CaseResult
 from napari_radiomics._executors import default_jobs, run_dask, run_process_pool, run_serial
 from napari_radiomics.batch_output import BatchError, BatchOutput, settings_hash
 from napari_radiomics.io.cases import Case, metadata_columns
@@ -96,7 +97,6 @@ def iter_batch(
     pending = [c for c in todo if c.case_id not in out.done]
     out.prune_errors(c.case_id for c in pending)
     workers = min(jobs or default_jobs(), max(len(pending), 1))
-    quiet_pyradiomics()
     if dask and pending:
         results = run_dask(pending, key, params, jobs or default_jobs(), dask)
         backend = f"dask ({dask})"
@@ -108,8 +108,12 @@ def iter_batch(
         backend = "serial"
     yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
     done = succeeded = 0
+    seen_warnings: set[str] = set()
     try:
         for result in results:
+            for text in set(result.warnings) - seen_warnings:
+                seen_warnings.add(text)
+                warnings.warn(f"{text} (case {result.case_id}; shown once)", stacklevel=2)
             errors = _store(out, result)
             done += 1
             succeeded += not errors

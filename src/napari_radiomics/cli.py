@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -186,12 +187,18 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         total=first.total, unit="case", file=sys.stderr, disable=args.quiet,
         desc="extract", mininterval=0.5, smoothing=0.1,
     )  # fmt: skip
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        bar.write(f"warning: {message}", file=sys.stderr)
+
     try:
-        while True:
-            event = next(run)
-            bar.update(1)
-            if not event.ok:
-                bar.write(f"failed: {event.message}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.showwarning = show  # one line above the bar, not a source excerpt
+            while True:
+                event = next(run)
+                bar.update(1)
+                if not event.ok:
+                    bar.write(f"failed: {event.message}", file=sys.stderr)
     except StopIteration as stop:
         summary = stop.value
     except KeyboardInterrupt:
