@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import SimpleITK as sitk
+
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.io.cases import Case, load_case
 from napari_radiomics.settings import ExtractionSettings
@@ -37,17 +39,20 @@ class CaseResult:
     seconds: float = 0.0
 
 
-def quiet_pyradiomics() -> None:
-    """In worker processes only: pyradiomics logs a WARNING for every ROI it rejects, which
-    over thousands of cases would drown the progress bar; those go to the errors file."""
+def setup_worker_process() -> None:
+    """In worker processes only (never the caller's): pyradiomics logs a WARNING for every ROI
+    it rejects, which over thousands of cases would drown the progress bar (those go to the
+    errors file); and parallelism comes from one process per core, so SimpleITK filters run
+    single-threaded instead of oversubscribing the cores."""
     logging.getLogger("radiomics").setLevel(logging.ERROR)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 def init_worker(key: str, params: dict[str, Any]) -> None:
     """Process-pool initializer: Ctrl-C is the parent's to handle (it stops the pool and keeps
     the rows written so far), and the engine is built before the first case arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    quiet_pyradiomics()
+    setup_worker_process()
     engine_for(key, params)
 
 
@@ -97,6 +102,6 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
 
 def run_chunk(key: str, params: dict[str, Any], cases: list[Case]) -> list[CaseResult]:
     """Task function for both the process pool and Dask: several cases per round trip."""
-    quiet_pyradiomics()  # this runs in a worker process (pool or Dask), never in the caller's
+    setup_worker_process()  # runs in a worker process (pool or Dask), never in the caller's
     engine = engine_for(key, params)
     return [run_case(engine, case) for case in cases]

@@ -139,8 +139,13 @@ def run_process_pool(
                     suspects.extend(lost)
             if not in_flight:
                 testing = None
-    finally:
+        # Done: wait for the idle workers to exit, so no pool thread outlives the run (a later
+        # pool in this process can then fork again; see start_method).
         if pool is not None:
+            pool.shutdown(wait=True)
+            pool = None
+    finally:
+        if pool is not None:  # interrupted or cancelled: do not wait for cases in progress
             pool.shutdown(wait=False, cancel_futures=True)
 
 
