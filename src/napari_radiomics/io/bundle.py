@@ -19,6 +19,7 @@ from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.mat import TUMOR_TYPES
 
 BUNDLE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy")
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ def read_npy_bundle(folder: str | Path) -> NpyBundle:
 
 
 def _load(path: Path) -> np.ndarray:
+    with path.open("rb") as fh:
+        if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:  # np.load would take it for a pickle
+            raise ReadError(path, "not a .npy file (no NumPy header)")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:

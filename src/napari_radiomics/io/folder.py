@@ -77,7 +77,11 @@ def open_mat_stack(source: str | Path | Sequence[str | Path]) -> MatStack:
             broken[str(path)] = exc.problem
     good = [h for h in headers if h is not None]
     if not good:
-        raise ReadError(paths[0].parent, f"none of the {len(paths)} .mat files could be read")
+        first, problem = next(iter(broken.items()))
+        raise ReadError(
+            paths[0].parent,
+            f"none of the {len(paths)} .mat files could be read (first: {first}: {problem})",
+        )
     shape, _ = Counter(h.shape for h in good).most_common(1)[0]
     dtype = next(h.dtype for h in good if h.shape == shape)
     resized = tuple(str(p) for p, h in zip(paths, headers, strict=True) if h and h.shape != shape)
