@@ -9,20 +9,7 @@ import pytest
 
 from napari_radiomics.io.bundle import is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.errors import ReadError
-
-
-def write_bundle(folder: Path, n: int = 3, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    arrays = {
-        "images": rng.integers(0, 1000, size=(n, 24, 32)).astype(np.int16),
-        "masks": rng.random((n, 24, 32)) > 0.7,
-        "labels": np.arange(n) % 3 + 1,
-        "patient_ids": np.array([f"P{i}" for i in range(n)]) if ids is None else ids,
-    }
-    folder.mkdir(exist_ok=True)
-    for name, array in arrays.items():
-        np.save(folder / f"{name}.npy", array)
-    return arrays
+from sample_files import write_bundle
 
 
 def test_reads_memory_mapped_arrays_and_a_slice_table(tmp_path: Path) -> None:

@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from matfiles import case_arrays, write_v5, write_v73
-from napari_radiomics import write_tumor_mat
 from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning, find_mat_files, open_mat_stack
-from napari_radiomics.io.synthetic import make_synthetic_slice
+from sample_files import case_arrays, write_mixed_folder, write_v5, write_v73
 
 
 def test_find_mat_files_sorts_naturally_and_skips_the_split_file(tmp_path: Path) -> None:
@@ -27,18 +25,6 @@ def test_find_mat_files_sorts_naturally_and_skips_the_split_file(tmp_path: Path)
     assert recursive == ["1.mat", "2.mat", "10.mat", "sub/3.mat"]
     with pytest.raises(ReadError, match=r"not a folder"):
         find_mat_files(tmp_path / "1.mat")
-
-
-def write_mixed_folder(folder: Path) -> dict[str, object]:
-    """Three 64x64 v7.3 slices, one 32x32 (the odd one) and one v5 slice."""
-    slices = {}
-    for i, (shape, fmt) in enumerate(
-        [((64, 64), "7.3"), ((64, 64), "7.3"), ((32, 32), "7.3"), ((64, 64), "5")], start=1
-    ):
-        tumor = make_synthetic_slice(seed=i, shape=shape, label=1 + i % 3, patient_id=f"P{i}")
-        write_tumor_mat(folder / f"{i}.mat", tumor, format=fmt)
-        slices[f"{i}.mat"] = tumor
-    return slices
 
 
 def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class _FileError(ValueError):
+class _FileError(Exception):
     """A problem with one file: ``str()`` is ``"{path}: {problem}"``."""
 
     def __init__(self, path: str | Path | None, problem: str) -> None:
@@ -22,9 +22,13 @@ class _FileError(ValueError):
         return (type(self), (self.path, self.problem))
 
 
-class ReadError(_FileError):
+class ReadError(_FileError, ValueError):
     """A file cannot be read as the format it claims to be (names the file and the problem)."""
 
 
 class WriteError(_FileError):
-    """A layer cannot be written to the requested file (names the file and the problem)."""
+    """A layer cannot be written to the requested file (names the file and the problem).
+
+    Deliberately not a ValueError: napari takes a ValueError from a writer to mean "this
+    plugin cannot write that" and replaces the message with a generic one.
+    """

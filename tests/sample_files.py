@@ -1,7 +1,8 @@
-"""Test-side writers of brain-tumour ``.mat`` files, independent of the package's writer.
+"""Files the tests open: brain-tumour ``.mat`` cases, mixed folders and NumPy bundles.
 
-They spell out the dataset's layout by hand (h5py for v7.3, ``scipy.io.savemat`` for v5), so a
-bug shared by the package's reader and writer cannot hide behind a symmetric round trip.
+The ``.mat`` writers here are independent of the package's writer: they spell out the
+dataset's layout by hand (h5py for v7.3, ``scipy.io.savemat`` for v5), so a bug shared by the
+package's reader and writer cannot hide behind a symmetric round trip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import scipy.io
+
+from napari_radiomics import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
 
 # An asymmetric 40x56 case: any transpose or flip changes the pixels, the mask or the border.
 ROWS, COLS = 40, 56
@@ -77,3 +81,29 @@ def write_v5(path: Path, fields: dict[str, object], omit: Iterable[str] = ()) ->
         cjdata.pop(name)
     scipy.io.savemat(path, {"cjdata": cjdata}, format="5")
     return path
+
+
+def write_bundle(folder: Path, n: int = 3, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = {
+        "images": rng.integers(0, 1000, size=(n, 24, 32)).astype(np.int16),
+        "masks": rng.random((n, 24, 32)) > 0.7,
+        "labels": np.arange(n) % 3 + 1,
+        "patient_ids": np.array([f"P{i}" for i in range(n)]) if ids is None else ids,
+    }
+    folder.mkdir(exist_ok=True)
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+    return arrays
+
+
+def write_mixed_folder(folder: Path) -> dict[str, object]:
+    """Three 64x64 v7.3 slices, one 32x32 (the odd one) and one v5 slice."""
+    slices = {}
+    for i, (shape, fmt) in enumerate(
+        [((64, 64), "7.3"), ((64, 64), "7.3"), ((32, 32), "7.3"), ((64, 64), "5")], start=1
+    ):
+        tumor = make_synthetic_slice(seed=i, shape=shape, label=1 + i % 3, patient_id=f"P{i}")
+        write_tumor_mat(folder / f"{i}.mat", tumor, format=fmt)
+        slices[f"{i}.mat"] = tumor
+    return slices
