@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from napari.layers import Labels
-from sample_files import case_arrays, write_v5, write_v73
 from skimage.draw import polygon
 
 from napari_radiomics import read_tumor_mat
 from napari_radiomics._napari._reader import read_paths
 from napari_radiomics.io.errors import WriteError
+from sample_files import case_arrays, write_v5, write_v73
 
 PLUGIN = "napari-radiomics"
 pytestmark = pytest.mark.gui
@@ -97,7 +97,7 @@ def test_source_files_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_mat_needs_a_source_case_a_2d_slice_and_a_tumour(tmp_path: Path) -> None:
     orphan = Labels(np.ones((4, 5), dtype=np.uint8), name="drawn")
-    with pytest.raises(WriteError, match="'drawn' was not opened from a brain-tumour .mat"):
+    with pytest.raises(WriteError, match=r"'drawn' was not opened from a brain-tumour \.mat"):
         orphan.save(str(tmp_path / "a.mat"), plugin=PLUGIN)
     source = write_v73(tmp_path / "17.mat", case_arrays())
     stack = Labels(np.ones((2, 40, 56), dtype=np.uint8), metadata={"path": str(source)})
