@@ -11,6 +11,7 @@ non-MATLAB tools write.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 import time
@@ -157,10 +158,16 @@ def read_mat_header(path: str | Path) -> MatHeader:
         )
 
 
-def _read_hdf5_header(path: Path) -> MatHeader:
+@functools.cache
+def _file_access() -> h5py.h5p.PropFAID:
+    """File-access properties that close the file with its handle, made once and reused."""
     access = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     access.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
-    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, access)
+    return access
+
+
+def _read_hdf5_header(path: Path) -> MatHeader:
+    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, _file_access())
     try:
         image = h5py.h5d.open(fid, b"cjdata/image")
         label = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/label"), np.float64)
