@@ -35,8 +35,15 @@ def make_synthetic_slice(
     image[head < 1.0] = 900.0  # scalp fat is bright on T1
     image[head < 0.95] = 120.0  # skull bone is dark
     brain = head < 0.89
-    folds = 60.0 * np.sin(rows / height * 40.0 + 3.0 * np.sin(cols / width * 9.0))
-    tissue = 420.0 + folds + 80.0 * _smooth_noise(rng, shape, sigma=min(shape) / 40.0)
+    # White matter (brighter on T1) inside a folded grey-matter ribbon, with fine texture.
+    angle = np.arctan2(rows - height * 0.5, cols - width * 0.5)
+    folds = sum(
+        rng.uniform(0.005, 0.02) * np.sin(k * angle + rng.uniform(0.0, 2.0 * np.pi))
+        for k in range(5, 19)
+    )
+    white = head < 0.72 + folds
+    tissue = 380.0 + 110.0 * white + 25.0 * _smooth_noise(rng, shape, sigma=min(shape) / 128.0)
+    tissue += 30.0 * _smooth_noise(rng, shape, sigma=min(shape) / 24.0)
     image[brain] = tissue[brain]
     for side in (-1.0, 1.0):  # lateral ventricles hold dark cerebrospinal fluid
         ventricle = np.hypot(
