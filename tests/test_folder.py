@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import dask.array as da
@@ -35,7 +36,8 @@ def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:
     assert isinstance(stack.mask, da.Array)
     assert stack.image.shape == stack.mask.shape == (4, 64, 64)
     assert stack.image.dtype == np.int16
-    assert stack.resized == (str(tmp_path / "3.mat"),)
+    assert stack.resized == [str(tmp_path / "3.mat")]
+    assert stack.wait(timeout=0)  # everything was scanned before returning
     np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
     np.testing.assert_array_equal(stack.mask[3].compute(), slices["4.mat"].mask)  # v5 file
     odd = slices["3.mat"]
@@ -93,3 +95,23 @@ def test_list_of_files_and_folders_without_cases(tmp_path: Path) -> None:
     (tmp_path / "junk" / "1.mat").write_text("junk")
     with pytest.raises(ReadError, match=r"none of the 1 .mat files .*1\.mat: not a MATLAB"):
         open_mat_stack(tmp_path / "junk")
+
+
+def test_scan_past_its_budget_finishes_in_the_background(tmp_path: Path) -> None:
+    slices = write_mixed_folder(tmp_path)
+    (tmp_path / "5.mat").write_text("broken")
+    with warnings.catch_warnings(record=True) as record:  # warnings come from two threads
+        warnings.simplefilter("always")
+        stack = open_mat_stack(tmp_path, scan_budget=0.0)  # only the first file, synchronously
+        assert stack.image.shape == (5, 64, 64)
+        np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
+        assert stack.wait(timeout=30)
+    assert all(w.category is FolderWarning for w in record)
+    messages = " ".join(str(w.message) for w in record)
+    assert "3.mat" in messages
+    assert "5.mat (not a MATLAB .mat file" in messages
+    assert stack.resized == [str(tmp_path / "3.mat")]
+    assert list(stack.broken) == [str(tmp_path / "5.mat")]
+    assert stack.slices["patient_id"].tolist() == ["P1", "P2", "P3", "P4", ""]
+    assert stack.slices["height"].tolist()[:4] == [64, 64, 32, 64]
+    assert not stack.image[4].compute().any()

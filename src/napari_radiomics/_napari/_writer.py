@@ -19,7 +19,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics.io.errors import ReadError, WriteError
-from napari_radiomics.io.mat import TumorSlice, border_from_mask, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io.mat import (
+    HDF5_LOCK,
+    TumorSlice,
+    border_from_mask,
+    read_tumor_mat,
+    write_tumor_mat,
+)
 from napari_radiomics.io.medical import arrays_to_sitk, medical_suffix
 
 
@@ -111,5 +117,6 @@ def _write_mat(target: Path, labels: np.ndarray, source: Path | None, name: str)
         patient_id=original.patient_id,
         path=target,
     )
-    matlab_format = "7.3" if h5py.is_hdf5(source) else "5"
+    with HDF5_LOCK:
+        matlab_format = "7.3" if h5py.is_hdf5(source) else "5"
     write_tumor_mat(target, corrected, format=matlab_format, overwrite=True)

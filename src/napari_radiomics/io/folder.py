@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import time
 import uuid
 import warnings
 from collections import Counter
@@ -53,28 +55,46 @@ def _natural_key(path: Path) -> tuple[tuple[int, int | str], ...]:
 
 @dataclass(frozen=True)
 class MatStack:
-    """Lazy (N, H, W) image and mask stacks plus one table row per slice."""
+    """Lazy (N, H, W) image and mask stacks plus one table row per slice.
+
+    When the header scan did not finish within its time budget, the rest of the folder is
+    scanned in the background: ``slices``, ``resized`` and ``broken`` are completed in place
+    (and the warnings issued) when ``scanned`` is set; :meth:`wait` blocks until then.
+    """
 
     image: da.Array
     mask: da.Array
     slices: pd.DataFrame
-    resized: tuple[str, ...]
+    resized: list[str]
     broken: dict[str, str]
+    scanned: threading.Event
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every file's header has been read; False on timeout."""
+        return self.scanned.wait(timeout)
 
 
-def open_mat_stack(source: str | Path | Sequence[str | Path]) -> MatStack:
-    """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files."""
+def open_mat_stack(
+    source: str | Path | Sequence[str | Path], *, scan_budget: float | None = 0.75
+) -> MatStack:
+    """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
+
+    Every file's header is read to find the common shape and fill the per-slice table; that
+    costs a fraction of a millisecond per file, so a whole dataset usually fits in
+    ``scan_budget`` seconds. Past the budget (a slow disk, a busy machine, a huge folder) the
+    stack opens with the shape of the files seen so far and the rest is scanned in the
+    background, so the first slice still shows at once. ``None`` scans everything first.
+    """
     paths = find_mat_files(source) if isinstance(source, str | Path) else [Path(p) for p in source]
     if not paths:
         raise ReadError(source if isinstance(source, str | Path) else None, "no .mat files")
+    deadline = None if scan_budget is None else time.monotonic() + scan_budget
     headers: list[MatHeader | None] = []
     broken: dict[str, str] = {}
     for path in paths:
-        try:
-            headers.append(read_mat_header(path))
-        except ReadError as exc:
-            headers.append(None)
-            broken[str(path)] = exc.problem
+        if deadline is not None and time.monotonic() > deadline and any(headers):
+            break
+        headers.append(_read_header(path, broken))
     good = [h for h in headers if h is not None]
     if not good:
         first, problem = next(iter(broken.items()))
@@ -84,25 +104,71 @@ def open_mat_stack(source: str | Path | Sequence[str | Path]) -> MatStack:
         )
     shape, _ = Counter(h.shape for h in good).most_common(1)[0]
     dtype = next(h.dtype for h in good if h.shape == shape)
-    resized = tuple(str(p) for p, h in zip(paths, headers, strict=True) if h and h.shape != shape)
-    loader = _SliceLoader(tuple(paths), shape, dtype, frozenset(broken))
+    loader = _SliceLoader(tuple(paths), shape, dtype, broken)
     chunks = ((1,) * len(paths), (shape[0],), (shape[1],))
     token = uuid.uuid4().hex
-    image = da.map_blocks(
-        loader.image_block, chunks=chunks, dtype=dtype, name=f"mat-image-{token}"
+    stack = MatStack(
+        image=da.map_blocks(
+            loader.image_block, chunks=chunks, dtype=dtype, name=f"mat-image-{token}"
+        ),
+        mask=da.map_blocks(
+            loader.mask_block, chunks=chunks, dtype=np.uint8, name=f"mat-mask-{token}"
+        ),
+        slices=_slice_table(paths, headers + [None] * (len(paths) - len(headers)), broken),
+        resized=[],
+        broken=broken,
+        scanned=threading.Event(),
     )
-    mask = da.map_blocks(
-        loader.mask_block, chunks=chunks, dtype=np.uint8, name=f"mat-mask-{token}"
-    )
+    _report(stack, paths, headers, shape)
+    if len(headers) == len(paths):
+        stack.scanned.set()
+    else:
+        threading.Thread(
+            target=_scan_rest, args=(stack, paths, len(headers), shape), daemon=True
+        ).start()
+    return stack
+
+
+def _read_header(path: Path, broken: dict[str, str]) -> MatHeader | None:
+    try:
+        return read_mat_header(path)
+    except ReadError as exc:
+        broken[str(path)] = exc.problem
+        return None
+
+
+def _scan_rest(stack: MatStack, paths: list[Path], first: int, shape: tuple[int, int]) -> None:
+    """Background part of the scan: fill the remaining table rows, then warn."""
+    try:
+        problems: dict[str, str] = {}
+        headers = []
+        for path in paths[first:]:
+            headers.append(_read_header(path, problems))
+            time.sleep(0.001)  # a slice being shown waits for the same HDF5 lock: let it in
+        rest = _slice_table(paths[first:], headers, problems)
+        rest.index += first
+        for column in rest.columns:
+            stack.slices.loc[rest.index, column] = rest[column]
+        stack.broken.update(problems)
+        _report(stack, paths[first:], headers, shape, broken=problems)
+    finally:
+        stack.scanned.set()
+
+
+def _report(
+    stack: MatStack,
+    paths: Sequence[Path],
+    headers: Sequence[MatHeader | None],
+    shape: tuple[int, int],
+    *,
+    broken: dict[str, str] | None = None,
+) -> None:
+    """Record and warn about the odd-shaped and unreadable files among ``paths``."""
+    resized = [str(p) for p, h in zip(paths, headers, strict=False) if h and h.shape != shape]
+    stack.resized.extend(resized)
+    broken = stack.broken if broken is None else broken
     _warn(resized, f"resized to the folder's common shape {shape[0]}x{shape[1]}")
     _warn([f"{name} ({problem})" for name, problem in broken.items()], "could not be read")
-    return MatStack(
-        image=image,
-        mask=mask,
-        slices=_slice_table(paths, headers, broken),
-        resized=resized,
-        broken=broken,
-    )
 
 
 def _warn(names: Sequence[str], what: str) -> None:
@@ -142,7 +208,7 @@ class _SliceLoader:
         paths: tuple[Path, ...],
         shape: tuple[int, int],
         dtype: np.dtype,
-        broken: frozenset[str],
+        broken: dict[str, str],
     ) -> None:
         self.paths = paths
         self.shape = shape

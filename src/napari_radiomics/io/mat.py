@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ from napari_radiomics.io.errors import ReadError
 
 TUMOR_TYPES: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary tumor"}
 FIELDS: tuple[str, ...] = ("label", "PID", "image", "tumorBorder", "tumorMask")
+
+#: Serialises this package's HDF5 access. A folder's header scan, dask's workers and napari's
+#: slicing can all read files at once; h5py has its own global lock, but waiting on a plain
+#: Python lock instead keeps those threads from contending inside h5py (where garbage
+#: collection of HDF5 handles from another thread has been known to deadlock).
+HDF5_LOCK = threading.RLock()
 
 # h5py dtype -> MATLAB_class attribute, for the arrays MATLAB can hold.
 _MATLAB_CLASSES: dict[np.dtype, str] = {
@@ -147,7 +154,8 @@ def read_mat_header(path: str | Path) -> MatHeader:
     """
     path = Path(path)
     try:
-        return _read_hdf5_header(path)
+        with HDF5_LOCK:
+            return _read_hdf5_header(path)
     except (OSError, KeyError, ValueError, TypeError, RuntimeError):
         tumor = read_tumor_mat(path, allow_empty_mask=True)
         return MatHeader(
@@ -198,8 +206,9 @@ def _read_fields(path: Path) -> dict[str, Any]:
         raise ReadError(path, "file not found")
     with path.open("rb") as fh:
         head = fh.read(128)
-    if h5py.is_hdf5(path):
-        return _read_fields_hdf5(path)
+    with HDF5_LOCK:
+        if h5py.is_hdf5(path):
+            return _read_fields_hdf5(path)
     if head.startswith(b"MATLAB 7.3"):
         raise ReadError(path, "MATLAB 7.3 header but no readable HDF5 data (truncated file?)")
     return _read_fields_v5(path)
@@ -331,7 +340,8 @@ def write_tumor_mat(
     tmp = Path(tmp_name)
     try:
         if format == "7.3":
-            _write_hdf5(tmp, tumor)
+            with HDF5_LOCK:
+                _write_hdf5(tmp, tumor)
         else:
             _write_v5(tmp, tumor)
         tmp.replace(path)
