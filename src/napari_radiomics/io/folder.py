@@ -75,7 +75,7 @@ class MatStack:
 
 
 def open_mat_stack(
-    source: str | Path | Sequence[str | Path], *, scan_budget: float | None = 0.75
+    source: str | Path | Sequence[str | Path], *, scan_budget: float | None = 0.5
 ) -> MatStack:
     """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
 
@@ -142,9 +142,10 @@ def _scan_rest(stack: MatStack, paths: list[Path], first: int, shape: tuple[int,
     try:
         problems: dict[str, str] = {}
         headers = []
-        for path in paths[first:]:
+        for count, path in enumerate(paths[first:], start=1):
             headers.append(_read_header(path, problems))
-            time.sleep(0.001)  # a slice being shown waits for the same HDF5 lock: let it in
+            if count % 4 == 0:  # a slice being shown waits for the same HDF5 lock: let it in
+                time.sleep(0.001)
         rest = _slice_table(paths[first:], headers, problems)
         rest.index += first
         for column in rest.columns:

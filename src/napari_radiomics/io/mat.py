@@ -24,7 +24,6 @@ import h5py
 import numpy as np
 import scipy.io
 from scipy import ndimage
-from skimage.measure import approximate_polygon, find_contours
 
 from napari_radiomics.io.errors import ReadError
 
@@ -313,9 +312,15 @@ def border_from_mask(mask: np.ndarray) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.float64)
     sizes = np.bincount(components.ravel())[1:]
     largest = np.pad(components == (int(np.argmax(sizes)) + 1), 1)
+    # Imported here: scikit-image pulls in scipy.signal, seconds that opening a file must not pay.
+    from skimage.measure import find_contours
+
     closed = max(find_contours(largest.astype(np.float64), 0.5), key=len)
-    outline = approximate_polygon(closed, tolerance=0.01)[:-1] - 1.0  # open it, undo the pad
-    return np.ascontiguousarray(outline, dtype=np.float64)
+    outline = closed[:-1] - 1.0  # open the ring, undo the padding
+    before = outline - np.roll(outline, 1, axis=0)
+    after = np.roll(outline, -1, axis=0) - outline
+    turn = before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0]
+    return np.ascontiguousarray(outline[turn != 0], dtype=np.float64)  # corners only
 
 
 def write_tumor_mat(
