@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import h5py
@@ -228,3 +229,11 @@ def test_tumor_slice_rejects_inconsistent_arrays() -> None:
             tumor_type="meningioma",
             patient_id="1",
         )
+
+
+def test_read_error_survives_a_process_pool(tmp_path: Path) -> None:
+    """Batch workers send errors back pickled: path and problem must come through."""
+    error = pickle.loads(pickle.dumps(ReadError(tmp_path / "9.mat", "empty tumour mask")))
+    assert isinstance(error, ValueError)
+    assert (error.path, error.problem) == (tmp_path / "9.mat", "empty tumour mask")
+    assert str(error) == f"{tmp_path / '9.mat'}: empty tumour mask"

@@ -111,3 +111,25 @@ def test_mat_needs_a_source_case_a_2d_slice_and_a_tumour(tmp_path: Path) -> None
     with pytest.raises(WriteError, match="the mask is empty"):
         empty.save(str(tmp_path / "d.mat"), plugin=PLUGIN)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["17.mat"]
+
+
+def test_oblique_mask_read_and_saved_keeps_its_grid_exactly(
+    tmp_path: Path, pyradiomics_data: Path
+) -> None:
+    """pyradiomics' brain1 has a flipped direction: the saved mask lands on the same grid."""
+    source = pyradiomics_data / "brain1_label.nrrd"
+    ((data, kwargs, kind),) = read_paths(str(source))
+    assert kind == "labels"
+    layer = Labels(data, **kwargs)
+    target = tmp_path / "brain1_label_corrected.nii.gz"
+    layer.save(str(target), plugin=PLUGIN)
+    original, saved = sitk.ReadImage(str(source)), sitk.ReadImage(str(target))
+    assert saved.GetDirection() == original.GetDirection()
+    assert saved.GetOrigin() == pytest.approx(original.GetOrigin(), abs=1e-6)  # NIfTI is float32
+    assert saved.GetSpacing() == pytest.approx(original.GetSpacing(), abs=1e-6)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(saved), sitk.GetArrayFromImage(original))
+    nrrd = tmp_path / "brain1_label_corrected.nrrd"
+    layer.save(str(nrrd), plugin=PLUGIN)
+    exact = sitk.ReadImage(str(nrrd))
+    assert exact.GetOrigin() == original.GetOrigin()  # bit for bit through napari and back
+    assert exact.GetSpacing() == original.GetSpacing()

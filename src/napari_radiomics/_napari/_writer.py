@@ -50,7 +50,10 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
                 attributes.get("scale"),
                 attributes.get("translate"),
                 attributes.get("affine"),
+                attributes.get("rotate"),
             )
+            if np.any(np.asarray(attributes.get("shear", 0.0), dtype=float) != 0):
+                raise ValueError("the layer is sheared; an image grid cannot be sheared")
         except ValueError as exc:
             raise WriteError(target, str(exc)) from exc
         sitk.WriteImage(image, str(target), True)

@@ -108,7 +108,7 @@ def sitk_to_arrays(
     origin = np.asarray(translate)
     affine = np.eye(ndim + 1)
     affine[:ndim, :ndim] = linear
-    affine[:ndim, ndim] = origin - linear @ origin  # rotate about the origin, not about 0
+    affine[:ndim, ndim] = (np.eye(ndim) - linear) @ origin  # rotate about the origin, not 0
     return data, scale, translate, affine
 
 
@@ -117,11 +117,15 @@ def arrays_to_sitk(
     scale: Any = None,
     translate: Any = None,
     affine: Any = None,
+    rotate: Any = None,
 ) -> sitk.Image:
-    """Inverse of :func:`sitk_to_arrays` for any napari layer's data, scale, translate, affine.
+    """Inverse of :func:`sitk_to_arrays` for any napari layer's geometry.
 
-    napari maps ``world = A @ (scale * index + translate) + a``; SimpleITK maps
-    ``point = D @ (spacing * index) + origin``, so ``D = A`` and ``origin = A @ translate + a``.
+    napari maps ``world = A @ (R @ (scale * index) + translate) + a`` (``R``: the layer's
+    ``rotate``); SimpleITK maps ``point = D @ (spacing * index) + origin``, so ``D = A @ R`` and
+    ``origin = A @ translate + a``. When ``a`` is the rotation-about-the-origin offset that
+    :func:`sitk_to_arrays` writes, ``translate`` is taken as the origin unchanged, so a file
+    read and written back keeps its origin bit for bit.
     """
     data = np.asarray(data)
     ndim = data.ndim
@@ -131,15 +135,19 @@ def arrays_to_sitk(
     if matrix.shape != (ndim + 1, ndim + 1):
         raise ValueError(f"affine must be {ndim + 1}x{ndim + 1}, got {matrix.shape}")
     linear, offset = matrix[:ndim, :ndim], matrix[:ndim, ndim]
-    if not np.allclose(linear @ linear.T, np.eye(ndim), atol=1e-6):
+    rotation = np.eye(ndim) if rotate is None else np.asarray(rotate, dtype=np.float64)
+    direction = linear @ rotation[-ndim:, -ndim:]
+    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=1e-6):
         raise ValueError(
             "the layer's affine scales or shears; only rotations/flips can be stored as an "
             "image direction (put the voxel size in the layer's scale instead)"
         )
+    about_origin = np.array_equal(offset, (np.eye(ndim) - linear) @ shift)
+    origin = shift if about_origin else linear @ shift + offset
     image = sitk.GetImageFromArray(data)
     image.SetSpacing(tuple(float(s) for s in scale_arr[::-1]))
-    image.SetOrigin(tuple(float(o) for o in (linear @ shift + offset)[::-1]))
-    image.SetDirection(tuple(float(v) for v in linear[::-1, ::-1].ravel()))
+    image.SetOrigin(tuple(float(o) for o in origin[::-1]))
+    image.SetDirection(tuple(float(v) for v in direction[::-1, ::-1].ravel()))
     return image
 
 
