@@ -237,3 +237,23 @@ def test_read_error_survives_a_process_pool(tmp_path: Path) -> None:
     assert isinstance(error, ValueError)
     assert (error.path, error.problem) == (tmp_path / "9.mat", "empty tumour mask")
     assert str(error) == f"{tmp_path / '9.mat'}: empty tumour mask"
+
+
+@pytest.mark.parametrize("version", ["7.3", "5"])
+def test_empty_mask_and_border_round_trip_when_allowed(tmp_path: Path, version: str) -> None:
+    tumor = make_synthetic_slice(seed=0, shape=(40, 40))
+    empty = TumorSlice(
+        image=tumor.image,
+        mask=np.zeros_like(tumor.mask),
+        border=np.zeros((0, 2)),
+        label=1,
+        tumor_type="meningioma",
+        patient_id="P",
+    )
+    path = write_tumor_mat(tmp_path / "e.mat", empty, format=version)
+    if version == "7.3":
+        with h5py.File(path, "r") as f:
+            assert f["cjdata/tumorBorder"].attrs["MATLAB_empty"] == 1
+    back = read_tumor_mat(path, allow_empty_mask=True)
+    assert back.border.shape == (0, 2)
+    assert not back.mask.any()

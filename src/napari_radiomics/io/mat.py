@@ -15,7 +15,6 @@ import functools
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ import numpy as np
 import scipy.io
 from scipy import ndimage
 
+from napari_radiomics.io._matlab73 import write_struct
 from napari_radiomics.io.errors import ReadError
 
 TUMOR_TYPES: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary tumor"}
@@ -35,23 +35,6 @@ FIELDS: tuple[str, ...] = ("label", "PID", "image", "tumorBorder", "tumorMask")
 #: Python lock instead keeps those threads from contending inside h5py (where garbage
 #: collection of HDF5 handles from another thread has been known to deadlock).
 HDF5_LOCK = threading.RLock()
-
-# h5py dtype -> MATLAB_class attribute, for the arrays MATLAB can hold.
-_MATLAB_CLASSES: dict[np.dtype, str] = {
-    np.dtype(t): c
-    for t, c in [
-        ("float64", "double"),
-        ("float32", "single"),
-        ("int8", "int8"),
-        ("uint8", "uint8"),
-        ("int16", "int16"),
-        ("uint16", "uint16"),
-        ("int32", "int32"),
-        ("uint32", "uint32"),
-        ("int64", "int64"),
-        ("uint64", "uint64"),
-    ]
-}
 
 
 @dataclass(frozen=True)
@@ -368,47 +351,12 @@ def _write_v5(path: Path, tumor: TumorSlice) -> None:
         scipy.io.savemat(fh, {"cjdata": cjdata}, format="5", do_compression=True)
 
 
-def _matlab_header() -> bytes:
-    """The 128 bytes MATLAB puts in the HDF5 userblock: text, subsystem offset, version, 'IM'."""
-    created = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
-    text = f"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: {created} HDF5 schema 1.00 ."
-    return text.encode("ascii").ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
-
-
 def _write_hdf5(path: Path, tumor: TumorSlice) -> None:
-    with h5py.File(path, "w", userblock_size=512, libver="earliest") as f:
-        group = f.create_group("cjdata")
-        group.attrs["MATLAB_class"] = np.bytes_("struct")
-        group.attrs.create(
-            "MATLAB_fields",
-            [np.array(list(name), dtype="S1") for name in FIELDS],
-            dtype=h5py.vlen_dtype(np.dtype("S1")),
-        )
-        _matlab_dataset(group, "label", np.array([[float(tumor.label)]]), "double")
-        pid = np.array([[ord(c) for c in tumor.patient_id]], dtype=np.uint16)
-        _matlab_dataset(group, "PID", pid, "char").attrs["MATLAB_int_decode"] = np.int32(2)
-        image = np.asarray(tumor.image)
-        if image.dtype not in _MATLAB_CLASSES:
-            raise ValueError(f"image dtype {image.dtype} has no MATLAB class")
-        _matlab_dataset(group, "image", image, _MATLAB_CLASSES[image.dtype], compress=True)
-        border = _rowcol_to_border(tumor.border).reshape(-1, 1)
-        if border.size:
-            _matlab_dataset(group, "tumorBorder", border, "double")
-        else:  # MATLAB stores an empty array as its dimensions, flagged MATLAB_empty
-            empty = group.create_dataset("tumorBorder", data=np.zeros(2, dtype=np.uint64))
-            empty.attrs["MATLAB_class"] = np.bytes_("double")
-            empty.attrs["MATLAB_empty"] = np.uint8(1)
-        mask = np.asarray(tumor.mask, dtype=np.uint8)
-        _matlab_dataset(group, "tumorMask", mask, "logical", compress=True)
-    with path.open("r+b") as fh:
-        fh.write(_matlab_header())
-
-
-def _matlab_dataset(
-    group: h5py.Group, name: str, array: np.ndarray, matlab_class: str, *, compress: bool = False
-) -> h5py.Dataset:
-    """Store a MATLAB (row, col) array the way MATLAB does: transposed, with its class name."""
-    options: dict[str, Any] = {"compression": "gzip", "compression_opts": 3} if compress else {}
-    dataset = group.create_dataset(name, data=np.ascontiguousarray(array.T), **options)
-    dataset.attrs["MATLAB_class"] = np.bytes_(matlab_class)
-    return dataset
+    fields: dict[str, np.ndarray | str] = {
+        "label": np.array([[float(tumor.label)]]),
+        "PID": tumor.patient_id,
+        "image": np.asarray(tumor.image),
+        "tumorBorder": _rowcol_to_border(tumor.border).reshape(1, -1).T,  # h5py sees (1, 2K)
+        "tumorMask": np.asarray(tumor.mask, dtype=bool),
+    }
+    write_struct(path, "cjdata", fields)
