@@ -94,9 +94,21 @@ def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) 
 
 
 @pytest.mark.gui
+def test_viewer_stacks_selected_mat_files(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    paths = [write_v73(tmp_path / f"{i}.mat", case_arrays()) for i in (1, 2, 3)]
+    image, labels = viewer.open(paths, stack=True, plugin=PLUGIN)
+    assert image.data.shape == labels.data.shape == (3, 40, 56)
+    assert image.name == "3 .mat files (3 slices)"
+    assert image.metadata["slices"]["path"].tolist() == [str(p) for p in paths]
+
+
+@pytest.mark.gui
 def test_viewer_opens_a_numpy_bundle(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     arrays = write_bundle(tmp_path / "bundle", n=4)
+    members = [str(tmp_path / "bundle" / name) for name in ("images.npy", "masks.npy")]
+    assert len(get_reader(members)(members)) == 2  # two files of one bundle: one bundle
     image, labels = viewer.open(tmp_path / "bundle", plugin=PLUGIN)
     assert image.data.shape == (4, 24, 32)
     np.testing.assert_array_equal(np.asarray(image.data[2]), arrays["images"][2])

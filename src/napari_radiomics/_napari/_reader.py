@@ -53,7 +53,9 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     paths = [Path(p) for p in path]
     if len(paths) > 1 and all(p.is_file() and p.suffix.lower() == ".mat" for p in paths):
         return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files")
-    return [layer for p in paths for layer in _read_one(p)]
+    # The four files of a bundle, selected together, are one bundle.
+    unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)
+    return [layer for p in unique for layer in _read_one(p)]
 
 
 def _read_one(path: Path) -> list[LayerData]:
