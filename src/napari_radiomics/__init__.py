@@ -6,11 +6,24 @@ importing this package never imports napari or Qt.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
+from napari_radiomics.engine import FeatureEngine, extract_features
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
+from napari_radiomics.settings import ExtractionSettings
 
 try:
     __version__ = version("napari-radiomics")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "unknown"
 
-__all__ = ["TumorSlice", "__version__", "read_tumor_mat", "write_tumor_mat"]
+__all__ = [
+    "ExtractionSettings",
+    "FeatureEngine",
+    "TumorSlice",
+    "__version__",
+    "extract_features",
+    "layer_to_sitk",
+    "read_tumor_mat",
+    "sitk_to_layer_data",
+    "write_tumor_mat",
+]

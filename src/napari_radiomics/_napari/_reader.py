@@ -131,14 +131,13 @@ def _stack_pair(
 
 def _medical_layers(path: Path) -> list[LayerData]:
     medical = read_medical_image(path)
-    ndim = medical.data.ndim - int(medical.rgb)
-    axes = ("z", "y", "x")[-ndim:] if ndim <= 3 else tuple(f"axis {i}" for i in range(ndim))
+    axes = ("z", "y", "x")[-medical.data.ndim :] if medical.data.ndim <= 3 else None
     kwargs = {
         **medical.layer_kwargs,
         "name": medical.metadata["case"],
         "metadata": dict(medical.metadata),
-        "axis_labels": axes,
+        **({"axis_labels": axes} if axes else {}),
     }
     if medical.is_mask:
         return [(medical.data, {**kwargs, "opacity": 0.5}, "labels")]
-    return [(medical.data, {**kwargs, "rgb": medical.rgb}, "image")]
+    return [(medical.data, kwargs, "image")]

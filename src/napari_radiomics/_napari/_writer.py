@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import h5py
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.convert import ConversionError, layer_to_sitk
 from napari_radiomics.io.errors import ReadError, WriteError
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
@@ -26,7 +28,7 @@ from napari_radiomics.io.mat import (
     read_tumor_mat,
     write_tumor_mat,
 )
-from napari_radiomics.io.medical import arrays_to_sitk, medical_suffix
+from napari_radiomics.io.medical import medical_suffix
 
 
 def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
@@ -44,17 +46,19 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     if target.suffix.lower() == ".mat":
         _write_mat(target, labels, source, attributes.get("name", "labels"))
     elif medical_suffix(target):
+        ones, zeros = np.ones(labels.ndim), np.zeros(labels.ndim)
+        layer = SimpleNamespace(  # the layer as the engine's converter sees layers
+            data=labels,
+            name=attributes.get("name"),
+            scale=attributes.get("scale", ones),
+            translate=attributes.get("translate", zeros),
+            affine=attributes.get("affine"),
+            rotate=attributes.get("rotate"),
+            shear=attributes.get("shear", 0.0),
+        )
         try:
-            image = arrays_to_sitk(
-                labels,
-                attributes.get("scale"),
-                attributes.get("translate"),
-                attributes.get("affine"),
-                attributes.get("rotate"),
-            )
-            if np.any(np.asarray(attributes.get("shear", 0.0), dtype=float) != 0):
-                raise ValueError("the layer is sheared; an image grid cannot be sheared")
-        except ValueError as exc:
+            image = layer_to_sitk(layer)
+        except ConversionError as exc:
             raise WriteError(target, str(exc)) from exc
         sitk.WriteImage(image, str(target), True)
     else:

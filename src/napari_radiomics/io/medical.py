@@ -1,11 +1,11 @@
 """NRRD, NIfTI and MetaImage files through SimpleITK, with their geometry kept.
 
-Radiomics features depend on voxel spacing, so the geometry is never dropped: napari axes are
-(z, y, x) where SimpleITK's are (x, y, z), hence ``scale == spacing[::-1]`` and
-``translate == origin[::-1]``. A non-identity direction (an oblique or flipped acquisition)
-becomes a napari ``affine`` that rotates about the origin, so ``scale`` and ``translate`` keep
-their plain meaning and world coordinates equal SimpleITK's physical points:
-``world = D @ (scale * index) + origin`` (in z, y, x order).
+Radiomics features depend on voxel spacing, so the geometry is never dropped. The conversion is
+:mod:`napari_radiomics.convert`'s, the one the engine uses: ``scale == spacing[::-1]``,
+``translate == origin[::-1]``, and a non-identity direction (an oblique or flipped acquisition)
+becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
+SimpleITK's physical points. This module adds what a file reader needs on top: which files are
+masks, and errors that name the file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.convert import ConversionError, sitk_to_layer_data
 from napari_radiomics.io.errors import ReadError
 
 MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
@@ -35,7 +36,6 @@ class MedicalImage:
     affine: np.ndarray | None
     is_mask: bool
     path: Path
-    rgb: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,19 +70,13 @@ def read_medical_image(path: str | Path) -> MedicalImage:
     except RuntimeError as exc:
         problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
-    data, scale, translate, affine = sitk_to_arrays(image)
-    rgb = image.GetNumberOfComponentsPerPixel() > 1
-    if rgb and (data.shape[-1] not in (3, 4) or data.dtype != np.uint8):
-        raise ReadError(
-            path,
-            f"{image.GetNumberOfComponentsPerPixel()}-component {data.dtype} pixels are not "
-            "supported (only RGB/RGBA uint8 or single-component images)",
-        )
-    is_mask = False
-    if not rgb:
-        is_mask = looks_like_mask(path, data)
-        if is_mask:
-            data = _as_label_array(path, data)
+    try:
+        data, kwargs = sitk_to_layer_data(image)
+    except ConversionError as exc:
+        raise ReadError(path, f"{exc}; open a single-channel image") from exc
+    is_mask = looks_like_mask(path, data)
+    if is_mask:
+        data = _as_label_array(path, data)
     metadata = {
         "case": case_name(path),
         "path": str(path),
@@ -90,65 +84,15 @@ def read_medical_image(path: str | Path) -> MedicalImage:
         "origin": tuple(image.GetOrigin()),
         "direction": tuple(image.GetDirection()),
     }
-    return MedicalImage(data, scale, translate, affine, is_mask, path, rgb, metadata)
-
-
-def sitk_to_arrays(
-    image: sitk.Image,
-) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], np.ndarray | None]:
-    """Pixels (z, y, x) plus ``scale``, ``translate`` and the affine (None for identity)."""
-    data = sitk.GetArrayFromImage(image)
-    ndim = image.GetDimension()
-    scale = tuple(float(s) for s in image.GetSpacing()[::-1])
-    translate = tuple(float(o) for o in image.GetOrigin()[::-1])
-    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(ndim, ndim)
-    if np.allclose(direction, np.eye(ndim), atol=0.0, rtol=0.0):
-        return data, scale, translate, None
-    linear = direction[::-1, ::-1]  # (x, y, z) rows/columns -> (z, y, x)
-    origin = np.asarray(translate)
-    affine = np.eye(ndim + 1)
-    affine[:ndim, :ndim] = linear
-    affine[:ndim, ndim] = (np.eye(ndim) - linear) @ origin  # rotate about the origin, not 0
-    return data, scale, translate, affine
-
-
-def arrays_to_sitk(
-    data: np.ndarray,
-    scale: Any = None,
-    translate: Any = None,
-    affine: Any = None,
-    rotate: Any = None,
-) -> sitk.Image:
-    """Inverse of :func:`sitk_to_arrays` for any napari layer's geometry.
-
-    napari maps ``world = A @ (R @ (scale * index) + translate) + a`` (``R``: the layer's
-    ``rotate``); SimpleITK maps ``point = D @ (spacing * index) + origin``, so ``D = A @ R`` and
-    ``origin = A @ translate + a``. When ``a`` is the rotation-about-the-origin offset that
-    :func:`sitk_to_arrays` writes, ``translate`` is taken as the origin unchanged, so a file
-    read and written back keeps its origin bit for bit.
-    """
-    data = np.asarray(data)
-    ndim = data.ndim
-    scale_arr = np.ones(ndim) if scale is None else np.asarray(scale, dtype=np.float64)
-    shift = np.zeros(ndim) if translate is None else np.asarray(translate, dtype=np.float64)
-    matrix = np.eye(ndim + 1) if affine is None else np.asarray(affine, dtype=np.float64)
-    if matrix.shape != (ndim + 1, ndim + 1):
-        raise ValueError(f"affine must be {ndim + 1}x{ndim + 1}, got {matrix.shape}")
-    linear, offset = matrix[:ndim, :ndim], matrix[:ndim, ndim]
-    rotation = np.eye(ndim) if rotate is None else np.asarray(rotate, dtype=np.float64)
-    direction = linear @ rotation[-ndim:, -ndim:]
-    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=1e-6):
-        raise ValueError(
-            "the layer's affine scales or shears; only rotations/flips can be stored as an "
-            "image direction (put the voxel size in the layer's scale instead)"
-        )
-    about_origin = np.array_equal(offset, (np.eye(ndim) - linear) @ shift)
-    origin = shift if about_origin else linear @ shift + offset
-    image = sitk.GetImageFromArray(data)
-    image.SetSpacing(tuple(float(s) for s in scale_arr[::-1]))
-    image.SetOrigin(tuple(float(o) for o in origin[::-1]))
-    image.SetDirection(tuple(float(v) for v in direction[::-1, ::-1].ravel()))
-    return image
+    return MedicalImage(
+        data=data,
+        scale=tuple(kwargs["scale"]),
+        translate=tuple(kwargs["translate"]),
+        affine=kwargs.get("affine"),
+        is_mask=is_mask,
+        path=path,
+        metadata=metadata,
+    )
 
 
 def looks_like_mask(path: Path, data: np.ndarray) -> bool:
