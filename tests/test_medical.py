@@ -102,3 +102,12 @@ def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="SimpleITK cannot read it") as info:
         read_medical_image(path)
     assert info.value.path == path
+
+
+def test_multichannel_image_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "photo.nrrd"
+    rgb = np.zeros((6, 8, 3), dtype=np.uint8)
+    sitk.WriteImage(sitk.GetImageFromArray(rgb, isVector=True), str(path))
+    with pytest.raises(ReadError, match=r"photo\.nrrd: .*components per pixel") as info:
+        read_medical_image(path)
+    assert info.value.path == path
