@@ -39,13 +39,13 @@ import h5py
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from napari_radiomics.io.mat import TUMOR_TYPES, write_tumor_mat
-from napari_radiomics.io.synthetic import make_synthetic_slice
 from radiomics import featureextractor
 
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch_output import read_output
 from napari_radiomics.io.cases import discover_cases
+from napari_radiomics.io.mat import TUMOR_TYPES, write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
 
 T = TypeVar("T")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from napari_radiomics._napari._results import get_results_widget
-from napari_radiomics.io.mat import read_tumor_mat
 
 from batch_data import write_mat_folder
 from napari_radiomics._napari._batch_widget import FOLDER, PARAMS_FILE, BatchWidget
 from napari_radiomics.batch_output import read_output
+from napari_radiomics.io.mat import read_tumor_mat
 
 N = 4
 pytestmark = pytest.mark.gui
