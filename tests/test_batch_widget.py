@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from napari.layers import Image
 from napari_radiomics._napari._results import get_results_widget
 
 from batch_data import write_mat_folder
 from napari_radiomics._napari._batch_widget import FOLDER, PARAMS_FILE, BatchWidget
 from napari_radiomics.batch_output import read_output
-from napari_radiomics.io.mat import read_tumor_mat
 
 N = 4
 pytestmark = pytest.mark.gui
@@ -63,13 +62,15 @@ def test_folder_run_lands_in_the_results_dock(
 def test_open_stack_and_params_file(
     widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
 ) -> None:
-    paths = sorted(mat_folder.rglob("[0-9]*.mat"))[:2]
-    slices = pd.DataFrame({"case": [p.stem for p in paths], "path": [str(p) for p in paths]})
-    images = np.stack([read_tumor_mat(p).image for p in paths])
-    widget.viewer.add_image(images, name="stack", metadata={"slices": slices})
-    widget.viewer.add_image(images[0], name="no source")
-    assert [widget.source.itemText(i) for i in range(widget.source.count())] == [FOLDER, "stack"]
-    widget.source.setCurrentText("stack")
+    """A folder opened with the plugin's reader: the batch runs on the files of its stack."""
+    layers = widget.viewer.open(str(mat_folder), plugin="napari-radiomics")
+    stack = next(layer for layer in layers if isinstance(layer, Image))
+    widget.viewer.add_image(np.zeros((8, 8)), name="no source")
+    assert [widget.source.itemText(i) for i in range(widget.source.count())] == [
+        FOLDER,
+        stack.name,
+    ]
+    widget.source.setCurrentText(stack.name)
     params = tmp_path / "params.yaml"
     params.write_text("setting:\n  binWidth: 16\nimageType:\n  Original: {}\n")
     widget.settings.setCurrentText(PARAMS_FILE)
@@ -77,7 +78,8 @@ def test_open_stack_and_params_file(
     widget.output.setText(str(tmp_path / "stack.csv"))
     widget.jobs.setValue(1)
     _run(widget, qtbot)
-    assert sorted(read_output(tmp_path / "stack.csv")["case"]) == sorted(p.stem for p in paths)
+    expected = sorted(str(c) for c in stack.metadata["slices"]["case"])
+    assert sorted(read_output(tmp_path / "stack.csv")["case"]) == expected
     assert "binWidth: 16" in (tmp_path / "stack.params.yaml").read_text()
 
 
