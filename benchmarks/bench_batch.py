@@ -9,7 +9,8 @@ layout) into a temporary folder, then measures cases per second of:
   (b) `napari-radiomics extract --jobs J` (the same run as an in-process `run_batch` call);
   (c) pyradiomics' own batch CLI, `pyradiomics batch.csv -o out.csv -f csv --jobs J -p
       params.yaml`, on the same slices converted to NRRD beforehand (outside the timing);
-  (d) `run_batch` on a Dask LocalCluster of J single-threaded worker processes on loopback.
+  (d) `run_batch` on a Dask LocalCluster of J single-threaded worker processes on loopback
+      (the one `--dask local` starts), started before the timing; (d') `--dask local` itself.
 
 It checks that (a) and (b) give identical features and prints the ratios the project targets:
 (b)/(a) >= 2.5, (b)/(c) >= 1.0, (d) within 15% of (b). It also measures the peak resident
@@ -41,6 +42,7 @@ import pandas as pd
 import SimpleITK as sitk
 from radiomics import featureextractor
 
+from napari_radiomics._executors import local_cluster
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch_output import read_output
 from napari_radiomics.io.cases import discover_cases
@@ -56,6 +58,7 @@ SEED_PARAMS = ExtractionSettings(normalize=True, bin_width=32).to_params()
 
 _PEAK_RSS = """
 import sys
+from napari_radiomics._executors import local_cluster
 from napari_radiomics.batch import run_batch
 from napari_radiomics.io.cases import discover_cases
 from napari_radiomics.settings import ExtractionSettings
@@ -205,12 +208,7 @@ def main() -> None:
             n,
             lambda: subprocess.run(cli, check=True, capture_output=True),
         )
-        from distributed import LocalCluster
-
-        with LocalCluster(
-            n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster:  # fmt: skip
+        with local_cluster(jobs) as cluster:  # the cluster --dask local starts
             dask_rate, _ = timed(
                 f"(d) Dask LocalCluster, {jobs} workers (started beforehand)",
                 n,

@@ -149,6 +149,29 @@ def run_process_pool(
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def local_cluster(n_workers: int) -> Any:
+    """A Dask LocalCluster for extraction: `n_workers` single-threaded worker processes on
+    127.0.0.1, no dashboard.
+
+    Without Dask's default MALLOC_TRIM_THRESHOLD_ for its workers: with it, glibc maps and
+    unmaps every image-sized array instead of reusing memory, which made each case 10-20%
+    slower here. (Dask also writes it into this process's environment when it starts workers.)
+    """
+    import dask
+    from distributed import LocalCluster
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+
+
 def run_dask(
     cases: list[Case], key: str, params: dict[str, Any], jobs: int, address: str
 ) -> Iterator[CaseResult]:
@@ -156,20 +179,14 @@ def run_dask(
     processes on loopback; otherwise `address` is a running scheduler (`tcp://host:port`),
     whose workers need napari-radiomics installed and the input paths readable."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:
         raise BatchError(
             "--dask needs dask.distributed: pip install 'napari-radiomics[distributed]'"
         ) from None
     cluster = None
     if address == "local":
-        cluster = LocalCluster(
-            n_workers=jobs,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
+        cluster = local_cluster(jobs)
         client = Client(cluster)
     else:
         try:
