@@ -51,7 +51,8 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
     widget.filter_edit.setText("")
     widget.class_combo.setCurrentText("glcm")
     rows = visible_rows(widget)
-    assert rows and all(r.startswith("original_glcm_") for r in rows)
+    assert rows
+    assert all(r.startswith("original_glcm_") for r in rows)
     widget.class_combo.setCurrentText("(any)")
 
     # sorting by the difference: metadata rows stay on top, the largest change comes last
