@@ -42,8 +42,8 @@ class LayerView:
 class ExtractionJob:
     """Image and mask to extract, ROI labels (``None``: all), and metadata for the results."""
 
-    image: LayerView
-    mask: LayerView
+    image: Any  # a napari layer or a LayerView: anything the engine converts
+    mask: Any
     labels: tuple[int, ...] | None
     metadata: dict[str, Any]
     slice_index: int | None = None
@@ -98,15 +98,28 @@ def slice_metadata(layer: Any, index: int) -> dict[str, Any]:
     return metadata | {"slice": index}
 
 
-def view_of(layer: Any, slice_index: int | None = None) -> LayerView:
-    """The whole layer, or slice ``slice_index`` along its first axis (level 0 if multiscale)."""
+def view_of(layer: Any, slice_index: int | None = None) -> Any:
+    """The layer itself, or a :class:`LayerView` of slice ``slice_index`` along its first axis.
+
+    A whole layer goes to the engine as it is, so its affine (direction) is converted too; a
+    slice of a stack (the readers' stacks carry no affine) keeps the scale and translate of the
+    two remaining axes.
+    """
+    if slice_index is None:
+        return layer
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-    scale = tuple(float(s) for s in layer.scale)
-    translate = tuple(float(t) for t in layer.translate)
-    if slice_index is not None:
-        data = data[slice_index]
-        scale, translate = scale[1:], translate[1:]
-    return LayerView(np.asarray(data), scale, translate, layer.name)
+    return LayerView(
+        np.asarray(data[slice_index]),
+        tuple(float(s) for s in layer.scale[1:]),
+        tuple(float(t) for t in layer.translate[1:]),
+        layer.name,
+    )
+
+
+def _pixels(view: Any) -> np.ndarray:
+    """Level 0 of a (possibly multiscale or dask) layer's data, as a NumPy array."""
+    data = view.data[0] if getattr(view, "multiscale", False) else view.data
+    return np.asarray(data)
 
 
 def build_job(
@@ -155,19 +168,20 @@ def check_job(job: ExtractionJob, params: Mapping[str, Any]) -> Checked:
     """What pyradiomics would refuse (errors) or silently skip (notes) for this job."""
     checked = Checked()
     image, mask = job.image, job.mask
-    if image.data.ndim != mask.data.ndim or image.data.shape != mask.data.shape:
+    image_data, mask_data = _pixels(image), _pixels(mask)
+    if getattr(image, "rgb", False) or image_data.ndim not in (2, 3):
         checked.add(
             "error",
-            f"grid mismatch: image {image.name!r} is {_shape(image.data)} but labels "
-            f"{mask.name!r} are {_shape(mask.data)}; pick layers of the same case or resample "
-            "the mask first",
+            f"image {image.name!r} has shape {_shape(image_data)}; pyradiomics takes 2D or 3D "
+            "grey-level images (not RGB/multichannel)",
         )
         return checked
-    if image.data.ndim not in (2, 3):
+    if image_data.shape != mask_data.shape:
         checked.add(
             "error",
-            f"image {image.name!r} has {image.data.ndim} dimensions; "
-            "pyradiomics takes 2D or 3D images (RGB/multichannel are not supported)",
+            f"grid mismatch: image {image.name!r} is {_shape(image_data)} but labels "
+            f"{mask.name!r} are {_shape(mask_data)}; pick layers of the same case or resample "
+            "the mask first",
         )
         return checked
     setting = params.get("setting") or {}
@@ -181,13 +195,13 @@ def check_job(job: ExtractionJob, params: Mapping[str, Any]) -> Checked:
             f"{mask.translate}, image {image.name!r} has {image.scale} / {image.translate}; "
             "pyradiomics refuses a mask on another grid (its remedy: correctMask)",
         )
-    _check_labels(checked, job)
-    _check_image_types(checked, job, params)
+    _check_labels(checked, job, mask_data)
+    _check_image_types(checked, image_data.shape, tuple(image.scale), params)
     return checked
 
 
-def _check_labels(checked: Checked, job: ExtractionJob) -> None:
-    present = [int(v) for v in np.unique(job.mask.data) if v != 0]
+def _check_labels(checked: Checked, job: ExtractionJob, mask: np.ndarray) -> None:
+    present = [int(v) for v in np.unique(mask) if v != 0]
     where = f"labels layer {job.mask.name!r}" + (
         f" (slice {job.slice_index})" if job.slice_index is not None else ""
     )
@@ -204,7 +218,7 @@ def _check_labels(checked: Checked, job: ExtractionJob) -> None:
             f"present: {', '.join(map(str, present))}",
         )
     for value in wanted:
-        if value in present and int(np.count_nonzero(job.mask.data == value)) == 1:
+        if value in present and int(np.count_nonzero(mask == value)) == 1:
             checked.add(
                 "error",
                 f"label {value} in {where} is a single pixel; pyradiomics "
@@ -212,12 +226,14 @@ def _check_labels(checked: Checked, job: ExtractionJob) -> None:
             )
 
 
-def _check_image_types(checked: Checked, job: ExtractionJob, params: Mapping[str, Any]) -> None:
+def _check_image_types(
+    checked: Checked, size: tuple[int, ...], scale: tuple[float, ...], params: Mapping[str, Any]
+) -> None:
+    # Sizes in napari order; pyradiomics checks every axis the same way, so order is irrelevant.
     setting = params.get("setting") or {}
     image_types = params.get("imageType") or {"Original": {}}
     classes = params.get("featureClass")
-    size = job.image.data.shape  # napari order; pyradiomics checks every axis the same way
-    spacing = setting.get("resampledPixelSpacing") or job.image.scale
+    spacing = setting.get("resampledPixelSpacing") or scale
     ndim = len(size)
     force_2d = bool(setting.get("force2D"))
     if "LoG" in image_types:
