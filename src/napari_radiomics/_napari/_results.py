@@ -46,7 +46,7 @@ from napari_radiomics.results import (
 )
 
 if TYPE_CHECKING:
-    import napari
+    import napari.viewer
 
 PLUGIN_NAME = "napari-radiomics"
 #: Display name of this dock in napari.yaml (Plugins > napari-radiomics > Feature results).
@@ -60,7 +60,7 @@ class ResultsWidget(QWidget):
     #: Emitted after the table has been rebuilt (a run added or removed, a comparison changed).
     table_updated = Signal()
 
-    def __init__(self, viewer: napari.Viewer | None = None) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer | None = None) -> None:
         super().__init__()
         self.viewer = viewer
         self._runs: list[Run] = []
@@ -292,7 +292,7 @@ class ResultsWidget(QWidget):
         return difference_title(after, before), difference_title(after, before, percent=True)
 
 
-def get_results_widget(viewer: napari.Viewer) -> ResultsWidget:
+def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
     """The viewer's results dock, docking one (as Plugins > napari-radiomics does) if needed."""
     for widget in viewer.window.dock_widgets.values():
         if isinstance(widget, ResultsWidget):

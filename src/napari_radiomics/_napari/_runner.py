@@ -110,7 +110,8 @@ class ExtractionRunner:
                 )
                 return frame, time.perf_counter() - start
 
-        worker = create_worker(work, _progress={"desc": title})
+        # Errors are routed to our handlers (notifications), not re-raised in the event loop.
+        worker = create_worker(work, _progress={"desc": title}, _ignore_errors=True)
         worker.returned.connect(lambda result: self._returned(generation, result))
         worker.errored.connect(lambda exc: self._errored(generation, exc))
         self.worker, self._cancel = worker, cancel

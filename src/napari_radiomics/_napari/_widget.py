@@ -41,7 +41,7 @@ from napari_radiomics.results import FEATURE_CLASSES, layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:
-    import napari
+    import napari.viewer
     import pandas as pd
 
 IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm",
@@ -62,7 +62,7 @@ def _numbers(text: str) -> list[float]:
 class ExtractionWidget(Container):
     """Settings, layer pickers and the Extract/Cancel buttons (Plugins > napari-radiomics)."""
 
-    def __init__(self, viewer: napari.Viewer) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=False)
         self.viewer = viewer
         self.runner = ExtractionRunner()
