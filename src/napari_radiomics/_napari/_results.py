@@ -98,6 +98,9 @@ class ResultsWidget(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
+        # Size columns from the first rows only: measuring every cell of a long table on each
+        # new run would cost more than the re-extraction itself.
+        self.table.horizontalHeader().setResizeContentsPrecision(40)
         QShortcut(QKeySequence.StandardKey.Copy, self.table, activated=self.copy_selection)
 
         self.copy_button = QPushButton("Copy")

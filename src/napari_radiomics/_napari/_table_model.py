@@ -39,7 +39,12 @@ class DataFrameModel(QAbstractTableModel):
 
     def __init__(self, frame: pd.DataFrame | None = None, parent: Any = None) -> None:
         super().__init__(parent)
-        self._frame = pd.DataFrame() if frame is None else frame
+        self._frame = pd.DataFrame()
+        self._values = np.empty((0, 0), dtype=object)
+        self._rows: list[str] = []
+        self._columns: list[str] = []
+        if frame is not None:
+            self.set_frame(frame)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -50,25 +55,36 @@ class DataFrameModel(QAbstractTableModel):
         """Show another DataFrame; views and proxies are told the whole table changed."""
         self.beginResetModel()
         self._frame = frame
+        # Qt asks for cells one at a time, thousands of times per repaint or sort: read them from
+        # a plain object array, not through pandas' indexers (which cost microseconds each).
+        self._values = frame.to_numpy(dtype=object)
+        self._rows = [str(i) for i in frame.index]
+        self._columns = [str(c) for c in frame.columns]
         self.endResetModel()
+
+    def column_values(self, name: str) -> np.ndarray | None:
+        """The raw values of one column (``None`` if the table has no such column)."""
+        if name not in self._columns:
+            return None
+        return self._values[:, self._columns.index(name)]
 
     def rowCount(self, parent: QModelIndex | None = None) -> int:
         """Number of DataFrame rows (a table model has no children)."""
         if parent is not None and parent.isValid():
             return 0
-        return len(self._frame.index)
+        return len(self._rows)
 
     def columnCount(self, parent: QModelIndex | None = None) -> int:
         """Number of DataFrame columns."""
         if parent is not None and parent.isValid():
             return 0
-        return len(self._frame.columns)
+        return len(self._columns)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Formatted text for display, the raw value for :data:`RAW_ROLE`."""
         if not index.isValid():
             return None
-        value = self._frame.iat[index.row(), index.column()]
+        value = self._values[index.row(), index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return format_value(value)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -85,13 +101,8 @@ class DataFrameModel(QAbstractTableModel):
         """Column titles across the top, the DataFrame index down the side."""
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
-        if orientation == Qt.Orientation.Horizontal:
-            if section < len(self._frame.columns):
-                return str(self._frame.columns[section])
-            return None
-        if section < len(self._frame.index):
-            return str(self._frame.index[section])
-        return None
+        names = self._columns if orientation == Qt.Orientation.Horizontal else self._rows
+        return names[section] if section < len(names) else None
 
 
 def _is_number(value: Any) -> bool:
@@ -132,17 +143,15 @@ class FeatureFilterProxy(QSortFilterProxyModel):
 
     def _column_value(self, source_row: int, name: str) -> Any:
         model = self.sourceModel()
-        frame = model.frame if isinstance(model, DataFrameModel) else None
-        if frame is None or name not in frame.columns:
-            return None
-        return frame.iat[source_row, frame.columns.get_loc(name)]
+        values = model.column_values(name) if isinstance(model, DataFrameModel) else None
+        return None if values is None else values[source_row]
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         """Apply the name / class / image type filters."""
         model = self.sourceModel()
         if not isinstance(model, DataFrameModel):
             return True
-        name = str(model.frame.index[source_row]).lower()
+        name = str(model.headerData(source_row, Qt.Orientation.Vertical)).lower()
         if self._text and self._text not in name:
             return False
         feature_class = self._column_value(source_row, "feature_class")

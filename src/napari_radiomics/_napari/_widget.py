@@ -70,10 +70,10 @@ class ExtractionWidget(Container):
         self._watched: Any = None
         self._base_params: dict[str, Any] = {}
         self._applying = False
-        self._debounce = QTimer()
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._auto_extract)
+        self.debounce_timer = QTimer()
+        self.debounce_timer.setSingleShot(True)
+        self.debounce_timer.setInterval(DEBOUNCE_MS)
+        self.debounce_timer.timeout.connect(self._auto_extract)
         self._build()
         self.apply_params(ExtractionSettings.preset(self.preset.value).to_params())
         self._connect()
@@ -372,7 +372,7 @@ class ExtractionWidget(Container):
             self.status.value = "The mask changed during the run: that run was dropped."
         self.check()
         if self.auto.value:
-            self._debounce.start()
+            self.debounce_timer.start()
 
     def _auto_extract(self) -> None:
         if self.check():
