@@ -110,9 +110,11 @@ def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot) -> No
     viewer = make_napari_viewer()
     open_case(viewer, Path())
     widget = dock(viewer)
+    # LoG at five scales, wavelets and fine bins: seconds of work on a 512x512 slice
     widget.image_type_boxes["LoG"].value = True
     widget.image_type_boxes["Wavelet"].value = True
-    widget.sigmas.value = "1, 3"
+    widget.sigmas.value = "1, 2, 3, 4, 5"
+    widget.bin_value.value = 5
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
@@ -120,10 +122,9 @@ def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot) -> No
     steps = []
     widget.runner.signals.progressed.connect(lambda *args: steps.append(args))
     assert widget.extract()
-    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=TIMEOUT)
-    qtbot.wait(300)
-    assert widget.runner.running  # still extracting ...
-    assert len(ticks) >= 5  # ... while the event loop keeps running timers
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=TIMEOUT)  # progress reaches the UI ...
+    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=TIMEOUT)  # ... timers keep ticking ...
+    assert widget.runner.running  # ... while the extraction is still running
     assert widget.cancel_button.enabled
     with qtbot.waitSignal(widget.runner.signals.cancelled, timeout=TIMEOUT) as blocker:
         widget.cancel()
@@ -139,18 +140,24 @@ def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot) -> None:
     _, labels = open_case(viewer, Path())
     widget = dock(viewer)
     widget.preset.value = "brain-tumor-mri"
-    widget.image_type_boxes["Wavelet"].value = True  # slow enough to edit during the run
+    widget.image_type_boxes["LoG"].value = True  # slow enough to edit during the run
+    widget.sigmas.value = "1, 2, 3"
+    widget.bin_value.value = 8
     widget.auto.value = True
     results = get_results_widget(viewer)
     added = []
     results.table_updated.connect(lambda: added.append([r.name for r in results.runs]))
     steps = []
     widget.runner.signals.progressed.connect(lambda *args: steps.append(args))
+    dropped = []
+    widget.runner.signals.cancelled.connect(dropped.append)
     assert widget.extract()
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=TIMEOUT)
+    assert widget.runner.running  # the first run is in flight when the mask is edited
     labels.brush_size = 21
     labels.paint(edge_point(labels.data), 1)
     qtbot.waitUntil(lambda: bool(results.runs), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: dropped == ["superseded"], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT)
     qtbot.wait(200)
     assert len(results.runs) == 1  # only the run on the edited mask was shown
