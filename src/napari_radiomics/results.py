@@ -11,9 +11,11 @@ batch runner and scripts can use it too.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +85,34 @@ class Run:
 
     @classmethod
     def from_frame(cls, name: str, frame: pd.DataFrame) -> Run:
-        """Keep the frame's provenance next to it; pandas drops ``attrs`` on many operations."""
-        return cls(name, frame, dict(frame.attrs.get("provenance") or {}))
+        """Keep the frame's provenance next to it, and the frame without ``attrs``.
+
+        pandas deep-copies ``attrs`` into every column or row it hands out, so a frame that
+        carries its provenance is slow to iterate (napari's features table iterates columns).
+        """
+        plain = frame.copy(deep=False)
+        plain.attrs = {}
+        return cls(name, plain, copy.deepcopy(dict(frame.attrs.get("provenance") or {})))
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts, computed once: the table is rebuilt from them on every change."""
+        return self.frame.to_dict("records")
 
 
 def run_columns(run: Run) -> list[str]:
     """Column titles of a run in the wide table: one per row (case and ROI label)."""
     frame = run.frame
     many_cases = "case" in frame.columns and frame["case"].nunique(dropna=False) > 1
+    cases = frame["case"].tolist() if many_cases else [None] * len(frame)
+    rois = frame[ROI_COLUMN].tolist() if ROI_COLUMN in frame.columns else [None] * len(frame)
     titles: list[str] = []
-    for _, row in frame.iterrows():
+    for case, roi in zip(cases, rois, strict=True):
         parts = [run.name]
-        if many_cases:
-            parts.append(str(row["case"]))
-        if ROI_COLUMN in frame.columns:
-            parts.append(f"label {row[ROI_COLUMN]}")
+        if case is not None:
+            parts.append(str(case))
+        if roi is not None:
+            parts.append(f"label {roi}")
         title = " | ".join(parts)
         # Two rows with the same case and label (e.g. two files of one case) stay distinct.
         n = 2
@@ -126,8 +141,8 @@ def wide_table(runs: Sequence[Run]) -> pd.DataFrame:
         for name in feature_columns(run.frame):
             if name not in feature_names:
                 feature_names.append(name)
-        for title, (_, row) in zip(run_columns(run), run.frame.iterrows(), strict=True):
-            values[title] = row.to_dict()
+        for title, row in zip(run_columns(run), run.records, strict=True):
+            values[title] = row
 
     index = meta_names + feature_names
     described = [("", METADATA_CLASS, name) for name in meta_names]
@@ -232,6 +247,7 @@ def layer_features(frame: pd.DataFrame) -> pd.DataFrame:
     ``tumor_class``.
     """
     out = frame.reset_index(drop=True).copy()
+    out.attrs = {}  # see Run.from_frame: attrs make every column access deep-copy them
     if "label" in out.columns:
         out = out.rename(columns={"label": "tumor_class"})
     roi = out.pop(ROI_COLUMN) if ROI_COLUMN in out.columns else pd.Series(range(1, len(out) + 1))

@@ -64,6 +64,7 @@ class ResultsWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self._runs: list[Run] = []
+        self._sized: set[str] = set()
         self._model = DataFrameModel(parent=self)
         self._proxy = FeatureFilterProxy(self)
         self._proxy.setSourceModel(self._model)
@@ -238,7 +239,10 @@ class ResultsWidget(QWidget):
             table = add_difference(table, before, after)
         self._sync_image_types(table)
         self._model.set_frame(table)
-        self.table.resizeColumnsToContents()
+        for column, title in enumerate(table.columns):
+            if title not in self._sized:  # new columns only: keep widths the user set
+                self.table.resizeColumnToContents(column)
+                self._sized.add(title)
         if self._runs:
             self.status.setText(
                 f"{len(self._runs)} run(s), {len(titles)} column(s), "

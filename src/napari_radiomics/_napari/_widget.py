@@ -370,13 +370,13 @@ class ExtractionWidget(Container):
         if self.runner.running:
             self.runner.supersede()
             self.status.value = "The mask changed during the run: that run was dropped."
-        self.check()
         if self.auto.value:
-            self.debounce_timer.start()
+            self.debounce_timer.start()  # the run checks the edited mask when it starts
+        else:
+            self.check()
 
     def _auto_extract(self) -> None:
-        if self.check():
-            self.extract()
+        self.extract()
 
     def _load_dialog(self, *_: Any) -> None:
         path, _ = QFileDialog.getOpenFileName(
