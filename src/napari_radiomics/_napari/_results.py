@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMainWindow,
     QPushButton,
     QShortcut,
     QTableView,
@@ -83,7 +84,7 @@ class ResultsWidget(QWidget):
 
         self.run_list = QListWidget()
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.run_list.setMaximumHeight(90)
+        self.run_list.setMaximumHeight(64)
         self.remove_button = QPushButton("Remove selected runs")
         self.remove_button.clicked.connect(self._remove_selected)
 
@@ -97,8 +98,9 @@ class ResultsWidget(QWidget):
         self.table = QTableView()
         self.table.setModel(self._proxy)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # pyradiomics' order first
+        self.table.setMinimumHeight(180)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
         # Size columns from the first rows only: measuring every cell of a long table on each
         # new run would cost more than the re-extraction itself.
         self.table.horizontalHeader().setResizeContentsPrecision(40)
@@ -239,6 +241,8 @@ class ResultsWidget(QWidget):
             table = add_difference(table, before, after)
         self._sync_image_types(table)
         self._model.set_frame(table)
+        if "feature" in table.columns:  # the row title already says it; class/type stay
+            self.table.setColumnHidden(table.columns.get_loc("feature"), True)
         for column, title in enumerate(table.columns):
             if title not in self._sized:  # new columns only: keep widths the user set
                 self.table.resizeColumnToContents(column)
@@ -305,7 +309,11 @@ def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
         if isinstance(widget, ResultsWidget):
             return widget
     widget: Any = ResultsWidget(viewer)
-    viewer.window.add_dock_widget(
-        widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="right", tabify=False
+    # Below the canvas: the table grows a column per run and needs the width.
+    dock = viewer.window.add_dock_widget(
+        widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom"
     )
+    main_window = dock.parent()
+    if isinstance(main_window, QMainWindow):
+        main_window.resizeDocks([dock], [360], Qt.Orientation.Vertical)
     return widget

@@ -26,7 +26,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
 from napari_radiomics._napari._inputs import (
     ExtractionJob,
@@ -106,7 +106,9 @@ class ExtractionWidget(Container):
         self.problems = Label(value="")
         self.status = Label(value="")
         for label in (self.problems, self.status):
-            label.native.setWordWrap(True)
+            label.native.setWordWrap(True)  # long messages wrap in the dock's width
+            label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+            label.native.setMinimumWidth(240)
 
         def row(*widgets: Any) -> Container:
             return Container(widgets=list(widgets), layout="horizontal", labels=False)
