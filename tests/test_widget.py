@@ -233,3 +233,45 @@ def test_params_files_round_trip_through_pyradiomics(make_napari_viewer, tmp_pat
     widget.spacing.value = "1, x"
     with pytest.raises(ValueError, match="numbers"):
         widget.params()
+
+
+def test_a_failed_run_is_a_notification_naming_the_layers(
+    make_napari_viewer, qtbot, tmp_path
+) -> None:
+    viewer = make_napari_viewer()
+    image, labels = open_case(viewer, tmp_path)
+    widget = dock(viewer)
+    params = tmp_path / "strict.yaml"
+    params.write_text(yaml.safe_dump({"setting": {"minimumROISize": 10**7}}))
+    widget.load_params(str(params))  # a file's settings without a control are kept
+    assert widget.params()["setting"]["minimumROISize"] == 10**7
+    before = len(notification_manager.records)
+    with qtbot.waitSignal(widget.runner.signals.failed, timeout=TIMEOUT):
+        assert widget.extract()
+    message = str(notification_manager.records[before].message)
+    assert image.name in message
+    assert labels.name in message
+    assert "too small" in message
+    assert get_results_widget(viewer).runs == []
+
+
+def test_fill_in_3d_reextracts_the_volume(make_napari_viewer, qtbot) -> None:
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(5)
+    volume = rng.normal(400, 60, (12, 48, 48)).astype(np.int16)
+    mask = np.zeros(volume.shape, np.uint8)
+    mask[3:9, 10:30, 10:30] = 1
+    mask[5, 12:28, 12:28] = 0  # a hole on one slice
+    viewer.add_image(volume, name="volume", scale=(2.0, 0.8, 0.8))
+    labels = viewer.add_labels(mask, name="volume mask", scale=(2.0, 0.8, 0.8))
+    widget = dock(viewer)
+    assert not widget.current_slice.value  # a volume, not a stack of unrelated slices
+    widget.auto.value = True
+    results = get_results_widget(viewer)
+    with qtbot.waitSignal(results.table_updated, timeout=TIMEOUT):
+        widget.extract()
+    with qtbot.waitSignal(results.table_updated, timeout=TIMEOUT):
+        labels.fill((5, 20, 20), 1)  # fills the hole; napari emits the paint event
+    volume_feature = "original_shape_VoxelVolume"
+    first, second = (run.frame[volume_feature].iloc[0] for run in results.runs)
+    assert second - first == pytest.approx(16 * 16 * 2.0 * 0.8 * 0.8)  # spacing respected
