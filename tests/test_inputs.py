@@ -133,3 +133,18 @@ def test_label_lists() -> None:
     for bad in ("", "0", "1, x"):
         with pytest.raises(ValueError, match="label"):
             parse_label_list(bad)
+
+
+def test_a_whole_lazy_stack_is_checked_by_shape_only() -> None:
+    import dask.array as da
+
+    image, labels = stack_layers()
+    big = (5, 512, 512)  # a folder's stack: reading it on every click would freeze the viewer
+    lazy_image = Image(da.zeros(big, dtype=np.int16), name="folder", metadata=image.metadata)
+    lazy_mask = Labels(da.zeros(big, dtype=np.uint8), name="folder mask", metadata=labels.metadata)
+    notes = messages(build_job(lazy_image, lazy_mask))
+    assert any("stack of separate slices, not one volume" in n for n in notes)
+    assert any("read lazily" in n for n in notes)
+    one = build_job(lazy_image, lazy_mask, slice_index=2)  # one slice is read and checked
+    assert not one.stack
+    assert "is empty" in messages(one)[0]

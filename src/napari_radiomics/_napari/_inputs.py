@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+#: Largest lazy (e.g. dask) array whose content is read for the checks, in voxels.
+_LAZY_CHECK_LIMIT = 4 * 512 * 512
 #: Metadata keys the readers put on layers, in the order they appear in results.
 METADATA_KEYS = ("case", "patient_id", "label", "tumor_type", "path")
 
@@ -47,6 +49,8 @@ class ExtractionJob:
     labels: tuple[int, ...] | None
     metadata: dict[str, Any]
     slice_index: int | None = None
+    #: True for a whole stack of unrelated slices (a folder), not one volume
+    stack: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,20 @@ def view_of(layer: Any, slice_index: int | None = None) -> Any:
     )
 
 
-def _pixels(view: Any) -> np.ndarray:
-    """Level 0 of a (possibly multiscale or dask) layer's data, as a NumPy array."""
-    data = view.data[0] if getattr(view, "multiscale", False) else view.data
-    return np.asarray(data)
+def _level0(view: Any) -> Any:
+    """Level 0 of a (possibly multiscale) layer's data, not loaded."""
+    return view.data[0] if getattr(view, "multiscale", False) else view.data
+
+
+def _loaded(data: Any) -> np.ndarray | None:
+    """The data as NumPy if it is in memory or small; ``None`` for a large lazy array.
+
+    The checks run on every change of a control; reading a 3000-slice folder each time would
+    freeze the viewer, so lazy data is only checked by shape (the run itself reads it).
+    """
+    if isinstance(data, np.ndarray) or math.prod(data.shape) <= _LAZY_CHECK_LIMIT:
+        return np.asarray(data)
+    return None
 
 
 def build_job(
@@ -149,6 +163,7 @@ def build_job(
         labels=None if labels is None else tuple(int(v) for v in labels),
         metadata=metadata,
         slice_index=slice_index,
+        stack=slice_index is None and (is_stack(image_layer) or is_stack(labels_layer)),
     )
 
 
@@ -168,7 +183,7 @@ def check_job(job: ExtractionJob, params: Mapping[str, Any]) -> Checked:
     """What pyradiomics would refuse (errors) or silently skip (notes) for this job."""
     checked = Checked()
     image, mask = job.image, job.mask
-    image_data, mask_data = _pixels(image), _pixels(mask)
+    image_data, mask_data = _level0(image), _level0(mask)
     if getattr(image, "rgb", False) or image_data.ndim not in (2, 3):
         checked.add(
             "error",
@@ -195,8 +210,21 @@ def check_job(job: ExtractionJob, params: Mapping[str, Any]) -> Checked:
             f"{mask.translate}, image {image.name!r} has {image.scale} / {image.translate}; "
             "pyradiomics refuses a mask on another grid (its remedy: correctMask)",
         )
-    _check_labels(checked, job, mask_data)
-    _check_image_types(checked, image_data.shape, tuple(image.scale), params)
+    if job.stack:
+        checked.add(
+            "note",
+            f"{image.name!r} is a stack of separate slices, not one volume: "
+            "3D features across them mean little (tick 'current slice only')",
+        )
+    mask_array = _loaded(mask_data)
+    if mask_array is None:
+        checked.add(
+            "note",
+            f"labels {mask.name!r} are read lazily: their content is checked when the run starts",
+        )
+    else:
+        _check_labels(checked, job, mask_array)
+    _check_image_types(checked, tuple(image_data.shape), tuple(image.scale), params)
     return checked
 
 
