@@ -21,6 +21,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.engine import extract_features
+from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
 
@@ -29,12 +30,15 @@ TIMEOUT = 60_000
 
 
 def open_case(viewer, tmp_path: Path, seed: int = 1) -> tuple[Image, Labels]:
-    """A synthetic case as napari layers (the reader's layout: image + '<name> mask')."""
-    tumour = make_synthetic_slice(seed=seed, patient_id="100360", label=2)
-    meta = {**tumour.metadata, "case": str(seed)}
-    name = f"{seed} {tumour.tumor_type} (PID {tumour.patient_id})"
-    image = viewer.add_image(tumour.image, name=name, metadata=meta)
-    labels = viewer.add_labels(tumour.mask.astype(np.uint8), name=f"{name} mask", metadata=meta)
+    """Write a synthetic case as a real v7.3 .mat file and open it through the plugin's reader."""
+    path = write_tumor_mat(
+        tmp_path / "17.mat", make_synthetic_slice(seed=seed, label=2, patient_id="100360")
+    )
+    layers = viewer.open(path, plugin="napari-radiomics")
+    image = next(layer for layer in layers if isinstance(layer, Image))
+    labels = next(layer for layer in layers if isinstance(layer, Labels))
+    assert image.name == "17 glioma (PID 100360)"
+    assert labels.name == "17 glioma (PID 100360) mask"
     return image, labels
 
 
@@ -106,9 +110,9 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
     assert provenance  # the settings of each run travel with the export
 
 
-def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot) -> None:
+def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
-    open_case(viewer, Path())
+    open_case(viewer, tmp_path)
     widget = dock(viewer)
     # LoG at five scales, wavelets and fine bins: seconds of work on a 512x512 slice
     widget.image_type_boxes["LoG"].value = True
@@ -135,9 +139,9 @@ def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot) -> No
     assert get_results_widget(viewer).runs == []
 
 
-def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot) -> None:
+def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
-    _, labels = open_case(viewer, Path())
+    _, labels = open_case(viewer, tmp_path)
     widget = dock(viewer)
     widget.preset.value = "brain-tumor-mri"
     widget.image_type_boxes["LoG"].value = True  # slow enough to edit during the run
@@ -164,19 +168,16 @@ def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot) -> None:
     assert results.runs[0].frame[SURFACE].iloc[0] == np.count_nonzero(labels.data)
 
 
-def test_current_slice_of_a_stack(make_napari_viewer, qtbot) -> None:
+def test_current_slice_of_a_stack(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     cases = [make_synthetic_slice(seed=s, shape=(128, 128), label=s) for s in (1, 2, 3)]
-    slices = pd.DataFrame(
-        {"case": ["1", "2", "3"], "path": [f"/data/{s}.mat" for s in (1, 2, 3)],
-         "patient_id": [c.patient_id for c in cases], "label": [1, 2, 3],
-         "tumor_type": [c.tumor_type for c in cases]}
-    )  # fmt: skip
-    image = viewer.add_image(np.stack([c.image for c in cases]), name="stack",
-                             metadata={"slices": slices})  # fmt: skip
-    labels = viewer.add_labels(np.stack([c.mask for c in cases]).astype(np.uint8),
-                               name="stack mask", metadata={"slices": slices})  # fmt: skip
+    for number, case in enumerate(cases, start=1):
+        write_tumor_mat(tmp_path / f"{number}.mat", case)
+    layers = viewer.open(tmp_path, plugin="napari-radiomics")  # the folder: one lazy stack
+    image = next(layer for layer in layers if isinstance(layer, Image))
+    labels = next(layer for layer in layers if isinstance(layer, Labels))
     widget = dock(viewer)
+    assert widget.labels.value is labels
     assert widget.current_slice.value  # a stack of unrelated slices: one slice at a time
     viewer.dims.set_current_step(0, 1)
     with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT) as blocker:
@@ -184,6 +185,7 @@ def test_current_slice_of_a_stack(make_napari_viewer, qtbot) -> None:
     frame = blocker.args[0]
     assert frame["case"].tolist() == ["2"]
     assert frame["tumor_type"].tolist() == ["glioma"]
+    assert frame["patient_id"].tolist() == [cases[1].patient_id]
     assert frame["slice"].tolist() == [1]
     direct = extract_features(cases[1].image, cases[1].mask.astype(np.uint8))
     assert frame["original_firstorder_Mean"].iloc[0] == direct["original_firstorder_Mean"].iloc[0]
@@ -191,9 +193,9 @@ def test_current_slice_of_a_stack(make_napari_viewer, qtbot) -> None:
     assert image.data.shape[0] == 3
 
 
-def test_problems_are_explained_before_running(make_napari_viewer, qtbot) -> None:
+def test_problems_are_explained_before_running(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
-    _, labels = open_case(viewer, Path())
+    _, labels = open_case(viewer, tmp_path)
     widget = dock(viewer)
     widget.roi_mode.value = "these labels:"
     widget.roi_list.value = "3"
@@ -255,7 +257,7 @@ def test_a_failed_run_is_a_notification_naming_the_layers(
     assert get_results_widget(viewer).runs == []
 
 
-def test_fill_in_3d_reextracts_the_volume(make_napari_viewer, qtbot) -> None:
+def test_fill_in_3d_reextracts_the_volume(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     rng = np.random.default_rng(5)
     volume = rng.normal(400, 60, (12, 48, 48)).astype(np.int16)

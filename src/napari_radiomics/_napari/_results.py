@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -310,10 +311,15 @@ def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
             return widget
     widget: Any = ResultsWidget(viewer)
     # Below the canvas: the table grows a column per run and needs the width.
-    dock = viewer.window.add_dock_widget(
-        widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom"
-    )
-    main_window = dock.parent()
-    if isinstance(main_window, QMainWindow):
-        main_window.resizeDocks([dock], [360], Qt.Orientation.Vertical)
+    viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")
+    # Give it a useful height. Walk up from our own widget: a plugin's viewer is a proxy
+    # whose return values are not the Qt objects themselves.
+    dock, parent = None, widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QDockWidget):
+            dock = parent
+        if isinstance(parent, QMainWindow) and dock is not None:
+            parent.resizeDocks([dock], [360], Qt.Orientation.Vertical)
+            break
+        parent = parent.parentWidget()
     return widget
