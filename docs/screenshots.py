@@ -2,22 +2,25 @@
 
     PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py
 
-A synthetic case is opened, features are extracted, the mask is enlarged with the labels
-layer's brush, the automatic re-extraction adds a second run, and the dock widgets and the
-whole window are saved under docs/images/.
+A synthetic case is written as a .mat file and opened through the plugin's reader, features
+are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
+adds a second run, and the dock widgets and the whole window are saved under docs/images/.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import napari
+from napari.layers import Labels
 import numpy as np
 from qtpy.QtCore import QEventLoop, QTimer
 from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
+from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 
 IMAGES = Path(__file__).parent / "images"
@@ -32,13 +35,14 @@ def wait_for(signal, timeout_ms: int = 60_000) -> None:
 
 
 def main() -> None:
-    tumour = make_synthetic_slice(seed=3, label=2, patient_id="100360")
-    name = f"3 {tumour.tumor_type} (PID {tumour.patient_id})"
-    meta = {**tumour.metadata, "case": "3"}
+    folder = Path(tempfile.mkdtemp())
+    path = write_tumor_mat(
+        folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
+    )
     viewer = napari.Viewer(title="napari-radiomics")
     viewer.window.resize(1500, 950)
-    viewer.add_image(tumour.image, name=name, metadata=meta)
-    labels = viewer.add_labels(tumour.mask.astype(np.uint8), name=f"{name} mask", metadata=meta)
+    layers = viewer.open(path, plugin="napari-radiomics")
+    labels = next(layer for layer in layers if isinstance(layer, Labels))
     _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
     assert isinstance(widget, ExtractionWidget)
     widget.preset.value = "brain-tumor-mri"
