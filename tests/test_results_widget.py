@@ -31,17 +31,23 @@ def visible_rows(widget: ResultsWidget) -> list[str]:
 
 def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
-    widget = get_results_widget(viewer)
-    assert get_results_widget(viewer) is widget  # found again, not docked twice
+    # docked from Plugins > napari-radiomics > Feature results, then found by scripts
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature results")
+    assert get_results_widget(viewer) is widget
     with qtbot.waitSignal(widget.table_updated):
         assert widget.add_run(frames[0]) == "run 1"
     widget.add_run(frames[1], name="corrected")
     assert widget.add_run(frames[1], name="corrected") == "corrected (2)"
     widget.remove_run("corrected (2)")
     assert [run.name for run in widget.runs] == ["run 1", "corrected"]
-    assert widget.value_columns() == ["run 1 | label 1", "corrected | label 1"]
+    widget.remove_run("run 1")
+    assert widget.add_run(frames[0]) == "run 4"  # default names never come back
+    widget.remove_run("corrected")
+    widget.add_run(frames[1], name="corrected")
+    assert [run.name for run in widget.runs] == ["run 4", "corrected"]
+    assert widget.value_columns() == ["run 4 | label 1", "corrected | label 1"]
 
-    widget.set_comparison("run 1 | label 1", "corrected | label 1")
+    widget.set_comparison("run 4 | label 1", "corrected | label 1")
     delta, percent = widget.difference_columns()
     assert widget.frame.loc["original_shape2D_PixelSurface", delta] == 176.0
     assert widget.frame.loc["original_shape2D_PixelSurface", percent] == pytest.approx(44.0)
@@ -76,7 +82,7 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
 
     path, sidecar = widget.export(tmp_path / "runs.csv")
     back = pd.read_csv(path)
-    assert back["run"].tolist() == ["run 1", "corrected"]
+    assert back["run"].tolist() == ["run 4", "corrected"]
     assert back["original_shape2D_PixelSurface"].tolist() == [400.0, 576.0]
     assert sidecar.is_file()
     assert difference_title("b", "a") == "Δ (b) − (a)"

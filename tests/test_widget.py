@@ -18,7 +18,7 @@ from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QTimer
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._results import ResultsWidget, get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.engine import extract_features
 from napari_radiomics.io.mat import write_tumor_mat
@@ -96,6 +96,8 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
     assert results.frame.loc["patient_id", "run 2 | label 1"] == "100360"
     assert results.frame.loc["tumor_type", "run 2 | label 1"] == "glioma"
 
+    docks = [w for w in viewer.window.dock_widgets.values() if isinstance(w, ResultsWidget)]
+    assert docks == [results]  # both runs went to the one results dock
     results.set_comparison("run 1 | label 1", "run 2 | label 1")
     delta, _ = results.difference_columns()
     assert results.frame.loc[SURFACE, delta] == after - before

@@ -9,10 +9,12 @@ side; a difference column compares two chosen columns. The pandas work lives in
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QGuiApplication, QKeySequence
 from qtpy.QtWidgets import (
@@ -67,6 +69,7 @@ class ResultsWidget(QWidget):
         self.viewer = viewer
         self._runs: list[Run] = []
         self._sized: set[str] = set()
+        self._added = 0  # runs ever added: default names never repeat after a removal
         self._model = DataFrameModel(parent=self)
         self._proxy = FeatureFilterProxy(self)
         self._proxy.setSourceModel(self._model)
@@ -158,7 +161,8 @@ class ResultsWidget(QWidget):
         correcting a mask. Returns the name used.
         """
         used = {run.name for run in self._runs}
-        base = name or f"run {len(self._runs) + 1}"
+        self._added += 1
+        base = name or f"run {self._added}"
         unique, n = base, 2
         while unique in used:
             unique, n = f"{base} ({n})", n + 1
@@ -291,12 +295,18 @@ class ResultsWidget(QWidget):
         if not self._runs:
             self.status.setText("Nothing to export yet.")
             return
-        filters = "CSV (*.csv);;Parquet (*.parquet)"
+        filters = "CSV (*.csv)"
+        if importlib.util.find_spec("pyarrow") is not None:
+            filters += ";;Parquet (*.parquet)"
         path, _ = QFileDialog.getSaveFileName(
             self, "Export feature results", "features.csv", filters
         )
-        if path:
+        if not path:
+            return
+        try:
             self.export(path)
+        except (OSError, ValueError, ImportError) as exc:
+            show_error(f"Feature results: cannot export to {path}: {exc}")
 
     def difference_columns(self) -> tuple[str, str]:
         """Titles of the absolute and % difference columns currently shown."""
