@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import SimpleITK as sitk
 import yaml
-from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from napari_radiomics.engine import extract_features
 from napari_radiomics.results import (
     METADATA_CLASS,
     Run,
@@ -25,34 +24,16 @@ from napari_radiomics.results import (
     tidy_results,
     wide_table,
 )
+from napari_radiomics.settings import ExtractionSettings
 
 
-def pyradiomics_run(mask: np.ndarray, labels=(1,), case: str = "7") -> pd.DataFrame:
-    """A result frame shaped like the engine's, computed by pyradiomics itself."""
+def engine_run(mask: np.ndarray, labels=(1,), case: str = "7") -> pd.DataFrame:
+    """A result frame from the engine, with the identifying columns a .mat case gives."""
     rng = np.random.default_rng(3)
-    image = sitk.GetImageFromArray((rng.normal(300, 40, mask.shape)).astype(np.int16))
-    sitk_mask = sitk.GetImageFromArray(mask.astype(np.uint8))
-    extractor = RadiomicsFeatureExtractor({"setting": {"binWidth": 25}})
-    rows = []
-    for label in labels:
-        result = extractor.execute(image, sitk_mask, label=label)
-        features = {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
-        rows.append(
-            {
-                "case": case,
-                "patient_id": "100360",
-                "label": 2,
-                "tumor_type": "glioma",
-                "roi_label": label,
-                **features,
-            }
-        )
-    frame = pd.DataFrame(rows)
-    frame.attrs["provenance"] = {
-        "params": extractor.settings,
-        "versions": {"numpy": np.__version__},
-    }
-    return frame
+    image = rng.normal(300, 40, mask.shape).astype(np.int16)
+    metadata = {"case": case, "patient_id": "100360", "label": 2, "tumor_type": "glioma"}
+    settings = ExtractionSettings.preset("brain-tumor-mri")  # shape2D on, bin width 32
+    return extract_features(image, mask, settings, labels=list(labels), metadata=metadata)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +41,9 @@ def runs() -> list[Run]:
     mask = np.zeros((48, 48), np.uint8)
     mask[10:30, 10:30] = 1
     mask[34:44, 34:44] = 2
-    before = pyradiomics_run(mask, labels=(1, 2))
+    before = engine_run(mask, labels=(1, 2))
     mask[10:34, 10:34] = 1  # the correction: label 1 grows
-    after = pyradiomics_run(mask, labels=(1, 2))
+    after = engine_run(mask, labels=(1, 2))
     return [Run.from_frame("before", before), Run.from_frame("after", after)]
 
 
@@ -125,7 +106,7 @@ def test_export_csv_reads_back_with_pandas(runs: list[Run], tmp_path: Path) -> N
         np.testing.assert_allclose(back[name], expected[name].astype(float), rtol=1e-15)
     settings = yaml.safe_load(sidecar.read_text())
     assert settings["results"] == "features.csv"
-    assert settings["runs"]["after"]["params"]["binWidth"] == 25
+    assert settings["runs"]["after"]["params"]["setting"]["binWidth"] == 32
     assert read_results(path).attrs["runs"]["before"]["versions"]["numpy"] == np.__version__
 
 

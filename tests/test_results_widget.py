@@ -12,16 +12,16 @@ from qtpy.QtGui import QGuiApplication
 
 from napari_radiomics._napari._results import ResultsWidget, get_results_widget
 from napari_radiomics.results import difference_title
-from test_results import pyradiomics_run
+from test_results import engine_run
 
 
 @pytest.fixture(scope="module")
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     mask = np.zeros((48, 48), np.uint8)
     mask[10:30, 10:30] = 1
-    before = pyradiomics_run(mask)
+    before = engine_run(mask)
     mask[10:34, 10:34] = 1
-    return before, pyradiomics_run(mask)
+    return before, engine_run(mask)
 
 
 def visible_rows(widget: ResultsWidget) -> list[str]:
