@@ -68,6 +68,7 @@ class ExtractionWidget(Container):
         self.runner = ExtractionRunner()
         self.last_run: str | None = None
         self._watched: Any = None
+        self._run_layers: tuple[Any, Any] = (None, None)  # (image, labels) of the current run
         self._base_params: dict[str, Any] = {}
         self._applying = False
         self.debounce_timer = QTimer()
@@ -286,6 +287,7 @@ class ExtractionWidget(Container):
         key = (id(self.image.value), job.slice_index)
         title = f"Extracting {job.mask.name}"
         self.runner.start(job, key, params, title)
+        self._run_layers = (self.image.value, self.labels.value)
         self.cancel_button.enabled = True
         self.status.value = f"{title}…"
         return True
@@ -303,7 +305,7 @@ class ExtractionWidget(Container):
         self.cancel_button.enabled = False
         results = get_results_widget(self.viewer)
         self.last_run = results.add_run(frame)
-        labels_layer = self.labels.value
+        labels_layer = self._run_layers[1]  # the run's layer, even if the choice changed since
         if labels_layer is not None:
             labels_layer.features = layer_features(frame)  # a new frame: napari emits events
         errors = frame.attrs.get("errors") or {}
@@ -320,7 +322,7 @@ class ExtractionWidget(Container):
 
     def _failed(self, message: str) -> None:
         self.cancel_button.enabled = False
-        names = " / ".join(layer.name for layer in (self.image.value, self.labels.value) if layer)
+        names = " / ".join(layer.name for layer in self._run_layers if layer is not None)
         self.status.value = f"Failed: {message}"
         show_error(f"{names}: {message}")
 
