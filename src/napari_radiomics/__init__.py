@@ -11,4 +11,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "unknown"
 
-__all__ = ["__version__"]
+from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
+from napari_radiomics.engine import FeatureEngine, extract_features
+from napari_radiomics.settings import ExtractionSettings
+
+__all__ = [
+    "ExtractionSettings",
+    "FeatureEngine",
+    "__version__",
+    "extract_features",
+    "layer_to_sitk",
+    "sitk_to_layer_data",
+]

@@ -1,0 +1,93 @@
+"""The mask side of an extraction: which labels, where they are, and an identity for images.
+
+Kept out of ``engine`` so the engine module reads as the order of operations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+#: Largest label value for which bounding boxes come from one pass of ``ndimage.find_objects``.
+_FIND_OBJECTS_MAX_LABEL = 1 << 20
+_UINT32_MAX = np.iinfo(np.uint32).max
+
+
+class ExtractionError(ValueError):
+    """Nothing could be computed (bad inputs, or every requested ROI label failed).
+
+    Public as ``napari_radiomics.engine.ExtractionError``."""
+
+    __module__ = "napari_radiomics.engine"
+
+
+def image_key(image: sitk.Image) -> tuple:
+    """Identity of an image's content and grid (sha1 of the pixels: ~2 ms for 1.6 M voxels)."""
+    array = sitk.GetArrayViewFromImage(image)
+    digest = hashlib.sha1(np.ascontiguousarray(array).data).hexdigest()
+    return (
+        digest,
+        array.dtype.str,
+        image.GetSize(),
+        image.GetSpacing(),
+        image.GetOrigin(),
+        image.GetDirection(),
+    )
+
+
+def label_array(mask: sitk.Image, what: str) -> np.ndarray:
+    """The mask's pixels, checked to survive pyradiomics' cast to UInt32 unchanged."""
+    array = sitk.GetArrayViewFromImage(mask)
+    if array.size == 0:
+        raise ExtractionError(f"{what} is empty")
+    if not np.issubdtype(array.dtype, np.integer) and not np.array_equal(array, np.floor(array)):
+        raise ExtractionError(f"{what} holds non-integer values; a mask needs integer labels")
+    low, high = array.min(), array.max()
+    if low < 0 or high > _UINT32_MAX:
+        raise ExtractionError(
+            f"{what} holds labels from {low} to {high}; pyradiomics reads masks as unsigned "
+            "32-bit labels (0 = background), so labels must be within 0..4294967295"
+        )
+    return array
+
+
+def label_boxes(array: np.ndarray) -> dict[int, tuple[slice, ...]]:
+    """Bounding box (numpy slices) of every non-zero label in one pass."""
+    if array.max() <= _FIND_OBJECTS_MAX_LABEL:
+        integers = array if np.issubdtype(array.dtype, np.integer) else array.astype(np.int64)
+        boxes = ndimage.find_objects(integers)
+        return {index + 1: box for index, box in enumerate(boxes) if box is not None}
+    out = {}
+    for label in np.unique(array):
+        if label:
+            where = np.nonzero(array == label)
+            out[int(label)] = tuple(slice(int(w.min()), int(w.max()) + 1) for w in where)
+    return out
+
+
+def wanted_labels(
+    labels: Sequence[int] | None,
+    setting_label: int | None,
+    boxes: Mapping[int, Any],
+    mask_name: str,
+) -> list[int]:
+    """Requested labels, else the settings' label, else every label present."""
+    if labels is not None:
+        wanted = [int(v) for v in labels]
+    elif setting_label is not None:
+        wanted = [int(setting_label)]
+    else:
+        wanted = sorted(boxes)
+    if not wanted:
+        raise ExtractionError(f"{mask_name} has no ROI: every voxel is 0 (background)")
+    for value in wanted:
+        if value <= 0:
+            raise ExtractionError(
+                f"ROI label {value} is not allowed: labels are positive integers"
+            )
+    return list(dict.fromkeys(wanted))

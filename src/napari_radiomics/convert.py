@@ -1,0 +1,224 @@
+"""napari layer data <-> SimpleITK images, keeping the physical grid exact.
+
+pyradiomics works on SimpleITK images, whose size, spacing and origin are in (x, y, z) order;
+napari arrays are (..., z, y, x). Anisotropic spacing changes texture and shape features, so the
+grid must survive the trip unchanged, bit for bit:
+
+* ``layer.scale == spacing[::-1]`` and ``layer.translate == origin[::-1]``.
+* The direction cosines go into the layer's ``affine``. napari maps a data index ``i`` to world
+  coordinates as ``world = A @ (scale * i + translate) + b`` (``A``, ``b``: linear part and
+  translation of ``layer.affine``); SimpleITK maps it to physical space as
+  ``point = origin + D @ (spacing * i)``. With ``A = D`` reversed to napari axis order
+  (``D[::-1, ::-1]``) and ``b = (I - A) @ translate`` both formulas give the same point, so the
+  napari world coordinates are the physical coordinates in (z, y, x) order, and reading the layer
+  back uses ``translate`` as the origin unchanged. A layer whose affine translation is anything
+  else (a user's own affine) gets the origin ``A @ translate + b``, where napari draws it.
+
+A layer's own ``rotate`` (napari applies it before ``translate``) joins the direction too; a
+sheared layer is refused, as no image grid is sheared.
+
+The module is Qt- and napari-free: anything with ``data``, ``scale`` and ``translate`` (and
+optionally ``affine``, ``rotate``, ``shear``, ``multiscale``, ``rgb``, ``name``) is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+__all__ = [
+    "ConversionError",
+    "as_sitk",
+    "describe_grid_mismatch",
+    "layer_to_sitk",
+    "sitk_to_layer_data",
+]
+
+#: How far the affine's linear part may be from orthonormal and still count as a direction matrix.
+_ORTHONORMAL_TOLERANCE = 1e-6
+
+
+class ConversionError(ValueError):
+    """A layer or array cannot become a SimpleITK image that pyradiomics would accept."""
+
+
+def _name(obj: Any) -> str:
+    """A human name for error messages: the layer's name when it has one."""
+    name = getattr(obj, "name", None)
+    return f"layer {name!r}" if name else f"{type(obj).__name__} input"
+
+
+def _to_numpy(data: Any, multiscale: bool) -> np.ndarray:
+    """Materialise layer data: level 0 of a multiscale pyramid, dask arrays computed."""
+    if multiscale or (isinstance(data, list | tuple) and data and hasattr(data[0], "shape")):
+        data = data[0]
+    if hasattr(data, "compute"):
+        data = data.compute()
+    return np.asarray(data)
+
+
+def _pixel_array(array: np.ndarray, what: str) -> np.ndarray:
+    """Return an array SimpleITK can hold without changing a value, or refuse."""
+    if array.dtype == bool:
+        return array.astype(np.uint8)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)  # exact: every float16 is a float32
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ConversionError(
+            f"{what}: pixel type {array.dtype} is not supported; pyradiomics needs a grey-level "
+            "(integer or float) image"
+        )
+    return np.ascontiguousarray(array)
+
+
+def _affine_parts(affine: Any, ndim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Linear part and translation of a napari affine (Affine object or matrix), or None."""
+    if affine is None:
+        return None
+    matrix = getattr(affine, "affine_matrix", affine)
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape != (ndim + 1, ndim + 1):
+        # napari pads the affine of a layer to the layer's own dimensionality; anything else
+        # cannot be a spatial transform of this data.
+        raise ValueError(f"affine has shape {matrix.shape}, expected {(ndim + 1, ndim + 1)}")
+    return matrix[:ndim, :ndim], matrix[:ndim, ndim]
+
+
+def layer_to_sitk(layer: Any) -> sitk.Image:
+    """Build the SimpleITK image pyradiomics sees for a napari layer (or anything layer-like).
+
+    Raises ConversionError for RGB/multichannel data, unsupported pixel types, and affines that
+    are not a pure rotation/reflection (scaling belongs in ``layer.scale``).
+    """
+    what = _name(layer)
+    if getattr(layer, "rgb", False):
+        raise ConversionError(
+            f"{what} is an RGB(A) image; pyradiomics computes features of one grey-level channel. "
+            "Convert it to greyscale or split the channels into separate layers first."
+        )
+    array = _to_numpy(layer.data, bool(getattr(layer, "multiscale", False)))
+    if array.ndim not in (2, 3):
+        raise ConversionError(
+            f"{what} has {array.ndim} dimensions (shape {array.shape}); pyradiomics needs a 2D or "
+            "3D image. For multichannel or time series data, pick one channel/time point first."
+        )
+    array = _pixel_array(array, what)
+    ndim = array.ndim
+    scale = np.asarray(layer.scale, dtype=float)[-ndim:]
+    translate = np.asarray(layer.translate, dtype=float)[-ndim:]
+    if np.any(scale <= 0):
+        raise ConversionError(f"{what}: scale {tuple(scale)} must be positive (it is the spacing)")
+
+    try:
+        parts = _affine_parts(getattr(layer, "affine", None), ndim)
+    except ValueError as err:
+        raise ConversionError(f"{what}: {err}") from None
+    if np.any(np.asarray(getattr(layer, "shear", 0.0), dtype=float) != 0):
+        raise ConversionError(f"{what} is sheared; a SimpleITK image grid cannot be sheared")
+    rotate = getattr(layer, "rotate", None)
+    rotation = np.eye(ndim) if rotate is None else np.asarray(rotate, dtype=float)[-ndim:, -ndim:]
+    linear, offset = parts if parts is not None else (np.eye(ndim), np.zeros(ndim))
+    # napari: world = A @ (R @ (scale * index) + translate) + b, so the direction is A @ R.
+    direction = linear @ rotation
+    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE):
+        raise ConversionError(
+            f"{what}: the affine's linear part is not a rotation/reflection (it scales or "
+            "shears); put the voxel size into layer.scale so it becomes the image spacing."
+        )
+    origin = translate
+    if not np.array_equal(offset, (np.eye(ndim) - linear) @ translate):
+        origin = linear @ translate + offset
+
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(tuple(float(s) for s in scale[::-1]))
+    image.SetOrigin(tuple(float(o) for o in origin[::-1]))
+    image.SetDirection(tuple(float(d) for d in direction[::-1, ::-1].ravel()))
+    return image
+
+
+def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
+    """Array (z, y, x) and the layer kwargs (``scale``, ``translate``, and ``affine`` when the
+    direction is not the identity) that put the image where SimpleITK says it is."""
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise ConversionError(
+            f"SimpleITK image with {image.GetNumberOfComponentsPerPixel()} components per pixel "
+            "(vector/RGB); pyradiomics needs a scalar image"
+        )
+    ndim = image.GetDimension()
+    data = sitk.GetArrayFromImage(image)
+    kwargs: dict[str, Any] = {
+        "scale": tuple(image.GetSpacing())[::-1],
+        "translate": tuple(image.GetOrigin())[::-1],
+    }
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(ndim, ndim)
+    if not np.array_equal(direction, np.eye(ndim)):
+        linear = direction[::-1, ::-1]
+        affine = np.eye(ndim + 1)
+        affine[:ndim, :ndim] = linear
+        affine[:ndim, ndim] = (np.eye(ndim) - linear) @ np.asarray(kwargs["translate"])
+        kwargs["affine"] = affine
+    return data, kwargs
+
+
+def as_sitk(
+    obj: Any,
+    *,
+    spacing: Sequence[float] | None = None,
+    origin: Sequence[float] | None = None,
+) -> sitk.Image:
+    """SimpleITK image from a SimpleITK image (returned as is), a layer-like object, or an array.
+
+    ``spacing`` and ``origin`` apply to arrays only and are in napari axis order ((z, y, x) or
+    (y, x)), like a layer's ``scale`` and ``translate``; they default to 1 and 0.
+    """
+    if isinstance(obj, sitk.Image):
+        if spacing is not None or origin is not None:
+            raise ConversionError("spacing/origin are taken from the SimpleITK image itself")
+        return obj
+    if hasattr(obj, "data") and hasattr(obj, "scale"):
+        if spacing is not None or origin is not None:
+            raise ConversionError(f"{_name(obj)}: spacing/origin come from the layer's scale")
+        return layer_to_sitk(obj)
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        ndim = len(obj.shape)
+
+        class _ArrayLayer:  # the same checks and conversion as a layer with these attributes
+            data = obj
+            scale = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=float)
+            translate = np.zeros(ndim) if origin is None else np.asarray(origin, dtype=float)
+
+        for given, label in ((spacing, "spacing"), (origin, "origin")):
+            if given is not None and len(given) != ndim:
+                raise ConversionError(
+                    f"{label} {tuple(given)} has {len(given)} values for a {ndim}D array"
+                )
+        return layer_to_sitk(_ArrayLayer())
+    raise ConversionError(
+        f"cannot make an image from {type(obj).__name__}: expected a napari layer, a SimpleITK "
+        "image or a numpy/dask array"
+    )
+
+
+def describe_grid_mismatch(image: sitk.Image, mask: sitk.Image, tolerance: float) -> str | None:
+    """Why the mask is not on the image's voxel grid (as SimpleITK checks it), or None.
+
+    ``tolerance`` is SimpleITK's relative coordinate/direction tolerance (pyradiomics'
+    ``geometryTolerance``; SimpleITK's default is 1e-6). Positions are compared with
+    ``tolerance * spacing[0]``, like ITK does before any two-image filter.
+    """
+    if image.GetDimension() != mask.GetDimension():
+        return f"image is {image.GetDimension()}D but the mask is {mask.GetDimension()}D"
+    if image.GetSize() != mask.GetSize():
+        return f"image size {image.GetSize()} differs from mask size {mask.GetSize()} (x, y, z)"
+    coordinate_tolerance = tolerance * image.GetSpacing()[0]
+    for what, a, b, tol in (
+        ("spacing", image.GetSpacing(), mask.GetSpacing(), coordinate_tolerance),
+        ("origin", image.GetOrigin(), mask.GetOrigin(), coordinate_tolerance),
+        ("direction", image.GetDirection(), mask.GetDirection(), tolerance),
+    ):
+        if np.any(np.abs(np.subtract(a, b)) > tol):
+            return f"image {what} {a} differs from mask {what} {b} (x, y, z)"
+    return None

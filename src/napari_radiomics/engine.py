@@ -1,0 +1,384 @@
+"""Compute pyradiomics features for an image and a labels mask: one row per ROI label.
+
+``extract_features`` is the one-shot call; ``FeatureEngine`` keeps what depends on the image
+alone between calls, so re-extracting after a mask edit only redoes the work the mask touches.
+The numbers are pyradiomics' own: its feature classes compute them, on the same crops, with the
+same settings, after the same preprocessing (see ``_pipeline``); only the shape class gets its
+mesh coefficients from a faster implementation of the same definitions (see ``_shape``).
+
+What the engine caches (for the last image and the current settings only):
+
+* the normalised image (``normalize``), recognised by a SHA-1 of the pixels plus the grid;
+* every filtered image (LoG, Wavelet, Square, ..., not LBP3D, which reads the mask) of the whole
+  normalised image. Not cached when the filters run on a mask-dependent grid: with resampling
+  (``resampledPixelSpacing``; the grid is the ROI's bounding box) or ``preCrop``;
+* each ROI label's features, keyed by that label's voxels (bounding box and a hash of the
+  cropped binary mask): a label the edit did not touch is not recomputed at all.
+
+A different image (pixels or grid) or changed settings empty the cache. Filtered images cost one
+float image each in memory; past ``cache_bytes`` they are recomputed instead of kept.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import platform
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from napari_radiomics import _pipeline
+from napari_radiomics._masks import (
+    ExtractionError,
+    image_key,
+    label_array,
+    label_boxes,
+    wanted_labels,
+)
+from napari_radiomics.convert import ConversionError, as_sitk, describe_grid_mismatch
+from napari_radiomics.settings import ExtractionSettings
+
+__all__ = ["ExtractionError", "FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
+
+Progress = Callable[[int, int, str], None]
+
+
+def quiet_pyradiomics_logging() -> None:
+    """Keep pyradiomics' per-step INFO messages out of the log.
+
+    pyradiomics sets its logger to INFO on import and logs every step, which floods any handler
+    the application (or pytest) attaches to the root logger and costs time. Warnings and errors
+    still come through; a level the user chose (anything but INFO) is left alone.
+    """
+    logger = logging.getLogger("radiomics")
+    if logger.level in (logging.NOTSET, logging.INFO):
+        logger.setLevel(logging.WARNING)
+    glcm = logging.getLogger("radiomics.glcm")
+    if _SumAverageNote not in {type(f) for f in glcm.filters}:
+        glcm.addFilter(_SumAverageNote())
+
+
+class _SumAverageNote(logging.Filter):
+    """Drops glcm's per-call note that Sum Average = 2 * Joint Average for a symmetrical GLCM:
+    a remark about the definitions, printed on every extraction, not about the data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("GLCM is symmetrical")
+
+
+quiet_pyradiomics_logging()
+
+
+def _versions() -> dict[str, str]:
+    import radiomics
+
+    try:
+        ours = importlib_metadata.version("napari-radiomics")
+    except importlib_metadata.PackageNotFoundError:  # running from a source checkout
+        ours = "unknown"
+    return {
+        "napari-radiomics": ours,
+        "pyradiomics": radiomics.__version__,
+        "SimpleITK": sitk.Version().VersionString(),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _name(obj: Any, default: str) -> str:
+    name = getattr(obj, "name", None)
+    return f"{default} {name!r}" if name else default
+
+
+class FeatureEngine:
+    """Extract features with fixed settings, reusing image-only work between calls.
+
+    The settings object is read on every call; if it was changed in place, or the image differs
+    from the last call's, the cache is emptied first.
+    """
+
+    def __init__(
+        self, settings: ExtractionSettings | None = None, *, cache_bytes: int = 2 << 30
+    ) -> None:
+        self.settings = settings if settings is not None else ExtractionSettings()
+        self.cache_bytes = cache_bytes
+        self._state_key: tuple | None = None
+        self._base: sitk.Image | None = None
+        self._filters: dict[str, list[_pipeline.Derived]] = {}
+        self._filter_bytes = 0
+        self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
+        self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
+
+    # -- cache -----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget every cached image, filtered image and label result."""
+        self._state_key = None
+        self._base = None
+        self._filters = {}
+        self._filter_bytes = 0
+        self._rows.clear()
+
+    def _derived(
+        self,
+        image_type: str,
+        image: sitk.Image,
+        mask: sitk.Image,
+        kwargs: dict[str, Any],
+        whole_image: bool,
+    ) -> list[_pipeline.Derived]:
+        cacheable = whole_image and image_type not in _pipeline.MASK_DEPENDENT_TYPES
+        if cacheable and image_type in self._filters:
+            return self._filters[image_type]
+        derived = _pipeline.run_filters(image_type, image, mask, kwargs)
+        size = sum(d.array.nbytes for d in derived if d.image is not image)
+        if cacheable and self._filter_bytes + size <= self.cache_bytes:
+            self._filters[image_type] = derived
+            self._filter_bytes += size
+        return derived
+
+    # -- extraction -------------------------------------------------------------------------------
+    def extract(
+        self,
+        image: Any,
+        mask: Any,
+        labels: Sequence[int] | None = None,
+        progress: Progress | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        diagnostics: bool = False,
+    ) -> pd.DataFrame:
+        """Features of every ROI label in ``mask`` (or of ``labels``): one row per label.
+
+        ``image``/``mask``: napari layers (or layer-like), SimpleITK images, or arrays (spacing 1).
+        ``progress(done, total, message)`` is called per image type and feature class; an
+        exception it raises stops the extraction and propagates (that is how to cancel).
+        Columns: the ``metadata`` keys, ``roi_label``, pyradiomics' diagnostics (only with
+        ``diagnostics=True``) and pyradiomics' feature names. ``df.attrs["errors"]`` maps each
+        label that could not be computed to pyradiomics' reason; ``df.attrs["provenance"]``
+        holds the params and library versions.
+        """
+        with self._lock:
+            return self._extract(image, mask, labels, progress, metadata, diagnostics)
+
+    def _extract(
+        self,
+        image: Any,
+        mask: Any,
+        labels: Sequence[int] | None,
+        progress: Progress | None,
+        metadata: Mapping[str, Any] | None,
+        diagnostics: bool,
+    ) -> pd.DataFrame:
+        params = self.settings.to_params()
+        image_name, mask_name = _name(image, "image"), _name(mask, "mask")
+        try:
+            image_sitk, mask_sitk = as_sitk(image), as_sitk(mask)
+        except ConversionError as err:
+            raise ExtractionError(str(err)) from None
+        if image_sitk.GetDimension() != mask_sitk.GetDimension():
+            raise ExtractionError(
+                f"{image_name} is {image_sitk.GetDimension()}D but {mask_name} is "
+                f"{mask_sitk.GetDimension()}D"
+            )
+        settings, image_types, features = _pyradiomics_config(params)
+        spacing = settings.get("resampledPixelSpacing")
+        if spacing is not None and len(spacing) != image_sitk.GetDimension():
+            raise ExtractionError(
+                f"setting resampledPixelSpacing {list(spacing)} has {len(spacing)} values but "
+                f"{image_name} is {image_sitk.GetDimension()}D: give one spacing per dimension, "
+                "in (x, y, z) order (0 keeps a dimension's spacing)"
+            )
+        if image_sitk.GetDimension() == 2 and "shape" in features and "shape2D" not in features:
+            warnings.warn(
+                f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
+                "enable the shape2D feature class for 2D shape features",
+                stacklevel=3,
+            )
+        self._prepare(image_sitk, params, settings)
+        assert self._base is not None
+        mask_array = label_array(mask_sitk, mask_name)
+        boxes = label_boxes(mask_array)
+        wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
+
+        tolerance = settings.get("geometryTolerance") or (
+            sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
+        )
+        mismatch = describe_grid_mismatch(image_sitk, mask_sitk, tolerance)
+        if mismatch and not settings.get("correctMask", False):
+            raise ExtractionError(
+                f"{mask_name} is not on the voxel grid of {image_name}: {mismatch}. pyradiomics "
+                "can resample the mask onto the image (setting correctMask: true) or, for tiny "
+                "differences, accept them (setting geometryTolerance)."
+            )
+        direct = not (
+            mismatch
+            or diagnostics
+            or settings.get("preCrop", False)
+            or settings.get("resegmentRange") is not None
+            or (
+                settings.get("interpolator") is not None
+                and settings.get("resampledPixelSpacing") is not None
+            )
+        )
+
+        per_label = len(image_types) + any(c.startswith("shape") for c in features)
+        steps = _pipeline.Steps(progress, max(1, per_label * len(wanted)))
+
+        rows, errors = [], {}
+        for label in wanted:
+            try:
+                values = self._label_features(
+                    label,
+                    boxes,
+                    mask_array,
+                    mask_sitk,
+                    settings,
+                    image_types,
+                    features,
+                    image_sitk,
+                    direct,
+                    diagnostics,
+                    steps,
+                )
+            except ValueError as err:  # pyradiomics' verdict on this label's ROI
+                errors[label] = str(err)
+                warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=3)
+                values = None
+            steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
+            if values is not None:
+                row = dict(metadata or {})
+                row["roi_label"] = label
+                row.update(values)
+                rows.append(row)
+        steps.done = steps.total
+        steps.report("done")
+        if not rows:
+            raise ExtractionError(
+                f"no ROI label of {mask_name} could be computed: "
+                + "; ".join(f"label {k}: {v}" for k, v in errors.items())
+            )
+        frame = pd.DataFrame(rows)
+        frame.attrs["errors"] = errors
+        frame.attrs["provenance"] = {
+            "params": params,
+            "versions": _versions(),
+            "image": image_name,
+            "mask": mask_name,
+            "labels": [int(v) for v in frame["roi_label"]],
+        }
+        return frame
+
+    def _prepare(self, image: sitk.Image, params: dict, settings: dict) -> None:
+        """Make the cache belong to this image and these settings (normalising once)."""
+        from radiomics import imageoperations
+
+        key = (image_key(image), json.dumps(params, sort_keys=True))
+        if key == self._state_key:
+            return
+        self.clear()
+        base = image
+        if settings.get("normalize", False):
+            base = imageoperations.normalizeImage(image, **settings)
+        self._base = base
+        self._state_key = key
+        tolerance = settings.get("geometryTolerance")
+        if tolerance is not None:  # what RadiomicsFeatureExtractor does with it
+            sitk.ProcessObject.SetGlobalDefaultCoordinateTolerance(tolerance)
+            sitk.ProcessObject.SetGlobalDefaultDirectionTolerance(tolerance)
+
+    def _label_features(
+        self,
+        label: int,
+        boxes: dict[int, tuple[slice, ...]],
+        mask_array: np.ndarray,
+        mask_sitk: sitk.Image,
+        settings: dict[str, Any],
+        image_types: dict[str, dict[str, Any]],
+        features: dict[str, list[str] | None],
+        image_sitk: sitk.Image,
+        direct: bool,
+        diagnostics: bool,
+        steps: _pipeline.Steps,
+    ) -> dict[str, Any]:
+        """One label's features: from the cache when this label's voxels are unchanged."""
+        if label not in boxes:
+            present = sorted(boxes)
+            raise ValueError(f"Label ({label}) not present in mask. Choose from {present}")
+        box = boxes[label]
+        binary = mask_array[box] == label
+        key = (
+            label,
+            tuple((s.start, s.stop) for s in box),
+            hashlib.sha1(np.packbits(binary).data).hexdigest(),
+            mask_sitk.GetSize(),
+            mask_sitk.GetSpacing(),
+            mask_sitk.GetOrigin(),
+            mask_sitk.GetDirection(),
+            diagnostics,
+        )
+        if key in self._rows:
+            self._rows.move_to_end(key)
+            return self._rows[key]
+        job = _pipeline.Job(
+            settings=settings | {"label": label},
+            image_types=image_types,
+            features=features,
+            image=image_sitk,
+            mask=mask_sitk,
+            base=self._base,
+            derived=self._derived,
+            steps=steps,
+            diagnostics=diagnostics,
+        )
+        if direct:
+            values = _pipeline.direct_route(job, mask_array, box)
+        else:
+            values = _pipeline.replica_route(job)
+        values = {
+            name: (
+                float(value)
+                if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0
+                else value
+            )
+            for name, value in values.items()
+        }
+        self._rows[key] = values
+        while len(self._rows) > 256:
+            self._rows.popitem(last=False)
+        return values
+
+
+def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
+    """Settings, image types and features exactly as ``RadiomicsFeatureExtractor`` holds them."""
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    settings = RadiomicsFeatureExtractor._getDefaultSettings()
+    settings.update(params.get("setting") or {})
+    settings.update(params.get("voxelSetting") or {})
+    image_types = params.get("imageType") or {"Original": {}}
+    features = params.get("featureClass") or {}
+    return settings, image_types, features
+
+
+def extract_features(
+    image: Any,
+    mask: Any,
+    settings: ExtractionSettings | None = None,
+    labels: Sequence[int] | None = None,
+    progress: Progress | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    diagnostics: bool = False,
+) -> pd.DataFrame:
+    """pyradiomics features of ``image`` for every ROI label of ``mask``; see
+    ``FeatureEngine.extract``. ``settings=None`` means pyradiomics' defaults."""
+    return FeatureEngine(settings).extract(
+        image, mask, labels=labels, progress=progress, metadata=metadata, diagnostics=diagnostics
+    )

@@ -1,0 +1,338 @@
+"""Extraction settings: one typed object <-> pyradiomics' params dict and params files.
+
+pyradiomics is configured by a params dict (or YAML/JSON file) with the sections ``setting``,
+``imageType``, ``featureClass`` and ``voxelSetting``, using camelCase keys. ``ExtractionSettings``
+holds the same information with snake_case attributes so Python code and widgets can use it, and
+maps it back without loss: a file saved here runs unchanged in ``RadiomicsFeatureExtractor(path)``
+and a pyradiomics file loads here. Every params dict this module produces or reads is validated
+with pyradiomics' own schema (``radiomics/schemas/paramSchema.yaml``, through pykwalify), so
+"valid here" means "valid in pyradiomics".
+
+Only settings that differ from pyradiomics' defaults (or that a loaded file spelled out) are
+written to ``setting``; pyradiomics applies the same defaults itself, so the numbers are the same
+and files stay short.
+
+One deliberate difference: ``label`` is ``None`` by default, meaning "every ROI label present in
+the mask" (one result row per label). A params file without ``label`` therefore loads as "all
+labels", where pyradiomics would use label 1 only; a file that names a label keeps it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+__all__ = ["PRESETS", "ExtractionSettings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    """Invalid settings or params file; the message names the key and what is allowed."""
+
+
+#: attribute name -> (pyradiomics key, pyradiomics' default). pyradiomics applies these defaults
+#: itself when the key is absent (extractor defaults or the feature classes' ``kwargs.get``).
+_SETTINGS: dict[str, tuple[str, Any]] = {
+    "bin_width": ("binWidth", 25),
+    "bin_count": ("binCount", None),
+    "normalize": ("normalize", False),
+    "normalize_scale": ("normalizeScale", 1),
+    "remove_outliers": ("removeOutliers", None),
+    "resampled_pixel_spacing": ("resampledPixelSpacing", None),
+    "interpolator": ("interpolator", "sitkBSpline"),
+    "pad_distance": ("padDistance", 5),
+    "pre_crop": ("preCrop", False),
+    "force_2d": ("force2D", False),
+    "force_2d_dimension": ("force2Ddimension", 0),
+    "resegment_range": ("resegmentRange", None),
+    "resegment_mode": ("resegmentMode", "absolute"),
+    "resegment_shape": ("resegmentShape", False),
+    "minimum_roi_dimensions": ("minimumROIDimensions", 2),
+    "minimum_roi_size": ("minimumROISize", None),
+    "correct_mask": ("correctMask", False),
+    "geometry_tolerance": ("geometryTolerance", None),
+    "voxel_array_shift": ("voxelArrayShift", 0),
+    "symmetrical_glcm": ("symmetricalGLCM", True),
+    "distances": ("distances", [1]),
+    "label": ("label", None),
+}
+_KEY_TO_ATTRIBUTE = {key: attribute for attribute, (key, _) in _SETTINGS.items()}
+
+
+def _feature_class_names() -> list[str]:
+    from radiomics import getFeatureClasses
+
+    return list(getFeatureClasses())
+
+
+def _default_feature_classes() -> dict[str, list[str]]:
+    """What ``RadiomicsFeatureExtractor()`` enables: every class but shape2D, all features."""
+    return {name: [] for name in _feature_class_names() if name != "shape2D"}
+
+
+@dataclass
+class ExtractionSettings:
+    """pyradiomics settings, image types and feature classes, with pyradiomics' defaults.
+
+    ``image_types`` maps an image type (``Original``, ``LoG``, ``Wavelet``, ``Square``,
+    ``SquareRoot``, ``Logarithm``, ``Exponential``, ``Gradient``, ``LBP2D``, ``LBP3D``) to its
+    own setting overrides (e.g. ``{"LoG": {"sigma": [1.0, 3.0]}}``). ``feature_classes`` maps a
+    class name to the features to compute (an empty list = all of that class). ``extra_settings``
+    carries any other key pyradiomics' schema accepts (``gldm_a``, ``weightingNorm``, ``sigma``,
+    ``wavelet``, ...), ``voxel_settings`` the ``voxelSetting`` section.
+    """
+
+    bin_width: float = 25
+    bin_count: int | None = None
+    normalize: bool = False
+    normalize_scale: float = 1
+    remove_outliers: float | None = None
+    resampled_pixel_spacing: list[float] | None = None
+    interpolator: str | int | None = "sitkBSpline"
+    pad_distance: int = 5
+    pre_crop: bool = False
+    force_2d: bool = False
+    force_2d_dimension: int = 0
+    resegment_range: list[float] | None = None
+    resegment_mode: str = "absolute"
+    resegment_shape: bool = False
+    minimum_roi_dimensions: int = 2
+    minimum_roi_size: int | None = None
+    correct_mask: bool = False
+    geometry_tolerance: float | None = None
+    voxel_array_shift: int = 0
+    symmetrical_glcm: bool = True
+    distances: list[int] = field(default_factory=lambda: [1])
+    label: int | None = None
+    image_types: dict[str, dict[str, Any]] = field(default_factory=lambda: {"Original": {}})
+    feature_classes: dict[str, list[str]] = field(default_factory=_default_feature_classes)
+    extra_settings: dict[str, Any] = field(default_factory=dict)
+    voxel_settings: dict[str, Any] = field(default_factory=dict)
+    #: pyradiomics keys a loaded file spelled out, kept even when they equal the default, so
+    #: a file saved back says what it said before.
+    given_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    SUFFIXES: ClassVar[tuple[str, ...]] = (".yaml", ".yml", ".json")
+
+    # -- pyradiomics params dict --------------------------------------------------------------
+    def to_params(self) -> dict[str, Any]:
+        """The pyradiomics params dict (validated against pyradiomics' schema)."""
+        setting: dict[str, Any] = {}
+        for attribute, (key, default) in _SETTINGS.items():
+            value = getattr(self, attribute)
+            if isinstance(value, tuple):
+                value = list(value)
+            if value == default and type(value) is type(default) and key not in self.given_keys:
+                continue  # pyradiomics applies its own default
+            setting[key] = value
+        for key, value in self.extra_settings.items():
+            if key in _KEY_TO_ATTRIBUTE:
+                raise SettingsError(
+                    f"setting {key!r} in extra_settings has its own attribute: use "
+                    f"ExtractionSettings.{_KEY_TO_ATTRIBUTE[key]}"
+                )
+            setting[key] = list(value) if isinstance(value, tuple) else value
+        params: dict[str, Any] = {
+            "setting": setting,
+            "imageType": {name: dict(options or {}) for name, options in self.image_types.items()},
+            "featureClass": {
+                name: list(feats or []) for name, feats in self.feature_classes.items()
+            },
+        }
+        if self.voxel_settings:
+            params["voxelSetting"] = dict(self.voxel_settings)
+        validate_params(params)
+        return params
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ExtractionSettings:
+        """Settings from a pyradiomics params dict, read as pyradiomics reads it."""
+        if not isinstance(params, dict):
+            raise SettingsError(f"params must be a mapping, got {type(params).__name__}")
+        validate_params(params)
+        kwargs: dict[str, Any] = {"extra_settings": {}}
+        kwargs["given_keys"] = frozenset(params.get("setting") or {})
+        for key, value in (params.get("setting") or {}).items():
+            if key in _KEY_TO_ATTRIBUTE:
+                kwargs[_KEY_TO_ATTRIBUTE[key]] = value
+            else:
+                kwargs["extra_settings"][key] = value
+        image_types = params.get("imageType") or {}
+        kwargs["image_types"] = (
+            {name: dict(options or {}) for name, options in image_types.items()}
+            if image_types
+            else {"Original": {}}
+        )
+        feature_classes = params.get("featureClass") or {}
+        # An empty featureClass section enables every class in pyradiomics, shape2D included.
+        kwargs["feature_classes"] = (
+            {name: list(feats or []) for name, feats in feature_classes.items()}
+            if feature_classes
+            else {name: [] for name in _feature_class_names()}
+        )
+        kwargs["voxel_settings"] = dict(params.get("voxelSetting") or {})
+        return cls(**copy.deepcopy(kwargs))
+
+    # -- files --------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> ExtractionSettings:
+        """Read a pyradiomics params file (YAML or JSON, by suffix)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in cls.SUFFIXES:
+            raise SettingsError(f"{path}: params files end in {', '.join(cls.SUFFIXES)}")
+        try:
+            text = path.read_text(encoding="utf-8")
+            params = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except OSError as err:
+            raise SettingsError(f"{path}: cannot read ({err.strerror})") from None
+        except (json.JSONDecodeError, yaml.YAMLError) as err:
+            raise SettingsError(f"{path}: not valid {suffix[1:].upper()}: {err}") from None
+        try:
+            return cls.from_params(params if params is not None else {})
+        except SettingsError as err:
+            raise SettingsError(f"{path}: {err}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write a pyradiomics params file (YAML or JSON, by suffix) that pyradiomics can run."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in self.SUFFIXES:
+            raise SettingsError(f"{path}: params files end in {', '.join(self.SUFFIXES)}")
+        params = self.to_params()
+        if suffix == ".json":
+            text = json.dumps(params, indent=2) + "\n"
+        else:
+            text = yaml.safe_dump(params, sort_keys=False, default_flow_style=None)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    # -- presets ------------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str) -> ExtractionSettings:
+        """A fresh copy of a named preset (see ``PRESETS``)."""
+        if name not in PRESETS:
+            raise SettingsError(f"preset {name!r} does not exist; choose from {sorted(PRESETS)}")
+        return PRESETS[name]()
+
+    def copy(self) -> ExtractionSettings:
+        """An independent copy (the dict and list attributes are copied too)."""
+        return copy.deepcopy(self)
+
+    def describe(self) -> dict[str, Any]:
+        """Attribute values as plain data (for display and provenance)."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.compare}
+
+
+def _brain_tumor_mri() -> ExtractionSettings:
+    """The workflow this project started from: brain-tumour MRI slices (.mat), normalised
+    intensities, bin width 32, the original image only. Those files carry no pixel size, so the
+    layers (and SimpleITK images) have spacing 1 and no resampling is configured; every feature
+    class is on, so 2D slices get shape2D features."""
+    return ExtractionSettings(
+        normalize=True,
+        bin_width=32,
+        feature_classes={name: [] for name in _feature_class_names()},
+    )
+
+
+#: Named presets: name -> factory returning a fresh ExtractionSettings.
+PRESETS: dict[str, Any] = {
+    "pyradiomics-default": ExtractionSettings,
+    "brain-tumor-mri": _brain_tumor_mri,
+}
+
+
+# -- validation against pyradiomics' schema -----------------------------------------------------
+def validate_params(params: dict[str, Any]) -> None:
+    """Raise SettingsError unless pyradiomics would accept ``params``."""
+    _check_names(params)
+    if not any(params.values()):
+        return  # nothing to check (pykwalify refuses to validate empty data)
+    try:
+        key = json.dumps(params, sort_keys=True)
+    except TypeError as err:
+        raise SettingsError(f"params hold a value that is not plain data: {err}") from None
+    message = _schema_errors(key)
+    if message:
+        raise SettingsError(message)
+
+
+def _check_names(params: dict[str, Any]) -> None:
+    """Clear messages for the mistakes users make most: misspelt names."""
+    from radiomics import getFeatureClasses, getImageTypes
+
+    unknown = set(params) - {"setting", "imageType", "featureClass", "voxelSetting"}
+    if unknown:
+        raise SettingsError(
+            f"unknown section(s) {sorted(unknown)}; allowed: setting, imageType, featureClass, "
+            "voxelSetting"
+        )
+    for name in params.get("imageType") or {}:
+        if name not in getImageTypes():
+            raise SettingsError(f"imageType {name!r} is not known; allowed: {getImageTypes()}")
+    classes = getFeatureClasses()
+    for name, features in (params.get("featureClass") or {}).items():
+        if name not in classes:
+            raise SettingsError(f"featureClass {name!r} is not known; allowed: {list(classes)}")
+        allowed = classes[name].getFeatureNames()
+        for feature in features or []:
+            if feature not in allowed:
+                raise SettingsError(
+                    f"featureClass {name!r}: feature {feature!r} is not known; allowed: "
+                    f"{sorted(allowed)}"
+                )
+    setting_keys = _schema_setting_keys()
+    sections = [("setting", params.get("setting") or {})]
+    sections += [
+        (f"imageType {name}", options or {})
+        for name, options in (params.get("imageType") or {}).items()
+    ]
+    for where, section in sections:
+        for key in section:
+            if key not in setting_keys:
+                raise SettingsError(
+                    f"{where}: {key!r} is not a pyradiomics setting; "
+                    f"allowed: {sorted(setting_keys)}"
+                )
+
+
+@functools.cache
+def _schema_setting_keys() -> frozenset[str]:
+    from radiomics import getParameterValidationFiles
+
+    schema = yaml.safe_load(Path(getParameterValidationFiles()[0]).read_text(encoding="utf-8"))
+    return frozenset(schema["mapping"]["setting"]["mapping"])
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_errors(params_json: str) -> str | None:
+    """pykwalify's verdict on one params dict (cached: validation costs ~10 ms)."""
+    import pykwalify.core
+    from pykwalify.errors import PyKwalifyException
+    from radiomics import getParameterValidationFiles
+
+    schema_file, schema_funcs = getParameterValidationFiles()
+    log = logging.getLogger("pykwalify")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # its own log repeats what the exception says
+    try:
+        core = pykwalify.core.Core(
+            source_data=json.loads(params_json),
+            schema_files=[schema_file],
+            extensions=[schema_funcs],
+        )
+        core.validate(raise_exception=True)
+    except PyKwalifyException as err:
+        return f"invalid pyradiomics params: {getattr(err, 'msg', err)}"
+    except (ValueError, TypeError) as err:  # raised by pyradiomics' schema functions
+        return f"invalid pyradiomics params: {err}"
+    finally:
+        log.setLevel(level)
+    return None

@@ -1,0 +1,174 @@
+"""Settings <-> pyradiomics params dicts and files, both directions, with pyradiomics itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+from napari_radiomics.engine import quiet_pyradiomics_logging
+from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError
+
+quiet_pyradiomics_logging()
+
+
+def extractor_state(extractor: RadiomicsFeatureExtractor) -> tuple[dict, dict, dict]:
+    """What an extractor will do; a feature list of None and [] both mean "all features"."""
+    features = {name: names or [] for name, names in extractor.enabledFeatures.items()}
+    return extractor.settings, extractor.enabledImagetypes, features
+
+
+def rich_settings() -> ExtractionSettings:
+    return ExtractionSettings(
+        bin_width=10.0,
+        normalize=True,
+        normalize_scale=100,
+        remove_outliers=3.0,
+        resampled_pixel_spacing=[1.0, 1.0, 2.0],
+        interpolator="sitkLinear",
+        pad_distance=3,
+        pre_crop=True,
+        force_2d=True,
+        force_2d_dimension=0,
+        resegment_range=[-3.0, 3.0],
+        resegment_mode="sigma",
+        minimum_roi_dimensions=1,
+        minimum_roi_size=5,
+        correct_mask=True,
+        geometry_tolerance=1e-4,
+        voxel_array_shift=300,
+        symmetrical_glcm=False,
+        label=2,
+        image_types={"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {"binWidth": 5.0}},
+        feature_classes={"firstorder": ["Mean", "Entropy"], "glcm": [], "shape": []},
+        extra_settings={"gldm_a": 1, "weightingNorm": "euclidean"},
+        voxel_settings={"kernelRadius": 2},
+    )
+
+
+def test_defaults_equal_pyradiomics_defaults() -> None:
+    ours = RadiomicsFeatureExtractor(ExtractionSettings().to_params())
+    plain = RadiomicsFeatureExtractor()
+    # label=None (all labels) is not written, so pyradiomics keeps its default label 1.
+    assert extractor_state(ours) == extractor_state(plain)
+    assert ExtractionSettings.preset("pyradiomics-default") == ExtractionSettings()
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_saved_file_runs_in_pyradiomics(tmp_path: Path, suffix: str) -> None:
+    settings = rich_settings()
+    path = settings.save(tmp_path / f"params{suffix}")
+    from_file = RadiomicsFeatureExtractor(str(path))
+    from_dict = RadiomicsFeatureExtractor(settings.to_params())
+    assert extractor_state(from_file) == extractor_state(from_dict)
+    assert from_file.settings["binWidth"] == 10.0
+    assert from_file.settings["resegmentMode"] == "sigma"
+    assert from_file.settings["label"] == 2
+    assert from_file.enabledImagetypes["LoG"] == {"sigma": [1.0, 3.0]}
+    assert from_file.enabledFeatures["firstorder"] == ["Mean", "Entropy"]
+    assert ExtractionSettings.load(path) == settings
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_pyradiomics_file_loads_here(tmp_path: Path, suffix: str) -> None:
+    params = {
+        "imageType": {"Original": {}, "LoG": {"sigma": [2.0]}, "Square": {}},
+        "featureClass": {"shape": None, "glszm": ["ZonePercentage"]},
+        "setting": {
+            "binWidth": 25,
+            "interpolator": "sitkBSpline",
+            "resampledPixelSpacing": [1, 1, 1],
+            "label": 1,
+            "sigma": [1.0],
+            "wavelet": "haar",
+        },
+    }
+    path = tmp_path / f"pyradiomics{suffix}"
+    text = json.dumps(params) if suffix == ".json" else yaml.safe_dump(params)
+    path.write_text(text)
+    loaded = ExtractionSettings.load(path)
+    assert loaded.resampled_pixel_spacing == [1, 1, 1]
+    assert loaded.image_types == {"Original": {}, "LoG": {"sigma": [2.0]}, "Square": {}}
+    assert loaded.feature_classes == {"shape": [], "glszm": ["ZonePercentage"]}
+    assert loaded.extra_settings == {"sigma": [1.0], "wavelet": "haar"}
+    assert loaded.label == 1
+    assert extractor_state(RadiomicsFeatureExtractor(loaded.to_params())) == extractor_state(
+        RadiomicsFeatureExtractor(str(path))
+    )
+
+
+@pytest.mark.parametrize("text", ["", "setting: {}\n"])
+def test_empty_file_means_pyradiomics_defaults_with_all_classes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    loaded = ExtractionSettings.load(path)
+    assert loaded.image_types == {"Original": {}}
+    assert "shape2D" in loaded.feature_classes  # pyradiomics: empty featureClass = every class
+    # (pyradiomics itself cannot read an empty file; its reading of `setting: {}` is the same.)
+    assert extractor_state(RadiomicsFeatureExtractor(loaded.to_params())) == extractor_state(
+        RadiomicsFeatureExtractor({"setting": {}})
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"setting": {"binWidht": 25}}, ["binWidht", "binWidth"]),
+        (
+            {"setting": {"resegmentMode": "max"}},
+            ["resegmentMode", "absolute", "relative", "sigma"],
+        ),
+        ({"setting": {"interpolator": "cubic"}}, ["cubic", "sitkBSpline"]),
+        ({"setting": {"binWidth": -2}}, ["binWidth", "min limit"]),
+        ({"imageType": {"LoG2": {}}}, ["LoG2", "Wavelet"]),
+        ({"imageType": {"LoG": {"sigmas": [1]}}}, ["sigmas", "sigma"]),
+        ({"featureClass": {"glcm": ["Contrast", "Contrats"]}}, ["Contrats", "Autocorrelation"]),
+        ({"featureClass": {"texture": None}}, ["texture", "firstorder"]),
+        ({"settings": {}}, ["settings", "voxelSetting"]),
+    ],
+)
+def test_invalid_params_name_key_and_allowed_values(params: dict, names: list[str]) -> None:
+    with pytest.raises(SettingsError) as info:
+        ExtractionSettings.from_params(params)
+    for name in names:
+        assert name in str(info.value)
+    # pyradiomics refuses the same params.
+    with pytest.raises(Exception):  # noqa: B017, PT011 - pykwalify's errors have no common type
+        RadiomicsFeatureExtractor(params)
+
+
+def test_invalid_file_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("setting:\n  normalize: maybe\n")
+    with pytest.raises(SettingsError, match=r"(?s)bad\.yaml.*normalize"):
+        ExtractionSettings.load(path)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{setting: ")
+    with pytest.raises(SettingsError, match=r"broken\.json: not valid JSON"):
+        ExtractionSettings.load(broken)
+    with pytest.raises(SettingsError, match="end in"):
+        ExtractionSettings().save(tmp_path / "params.txt")
+
+
+def test_presets() -> None:
+    assert {"pyradiomics-default", "brain-tumor-mri"} <= set(PRESETS)
+    brain = ExtractionSettings.preset("brain-tumor-mri")
+    assert brain.normalize is True
+    assert brain.bin_width == 32
+    assert brain.image_types == {"Original": {}}
+    assert brain.resampled_pixel_spacing is None  # the slices' own spacing is 1
+    assert "shape2D" in brain.feature_classes
+    params = brain.to_params()
+    assert params["setting"] == {"binWidth": 32, "normalize": True}
+    brain.bin_width = 5  # presets hand out fresh copies
+    assert ExtractionSettings.preset("brain-tumor-mri").bin_width == 32
+    with pytest.raises(SettingsError, match="brain-tumor-mri"):
+        ExtractionSettings.preset("brain")
+
+
+def test_extra_settings_cannot_shadow_attributes() -> None:
+    with pytest.raises(SettingsError, match="bin_width"):
+        ExtractionSettings(extra_settings={"binWidth": 3}).to_params()
