@@ -1,25 +1,59 @@
 """napari-radiomics: pyradiomics features from napari layers, for one slice or a whole dataset.
 
 The names below are the public Python API; everything they need lives in the Qt-free core, so
-importing this package never imports napari or Qt.
+importing this package never imports napari or Qt. They are resolved on first use: napari
+imports this package to find the plugin manifest at start-up, and that must not pay for
+loading pyradiomics, SimpleITK and pandas.
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
+    from napari_radiomics.engine import FeatureEngine, extract_features
+    from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
+    from napari_radiomics.settings import ExtractionSettings
 
 try:
     __version__ = version("napari-radiomics")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "unknown"
 
-from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
-from napari_radiomics.engine import FeatureEngine, extract_features
-from napari_radiomics.settings import ExtractionSettings
+_PUBLIC = {
+    "ExtractionSettings": "napari_radiomics.settings",
+    "FeatureEngine": "napari_radiomics.engine",
+    "TumorSlice": "napari_radiomics.io.mat",
+    "extract_features": "napari_radiomics.engine",
+    "layer_to_sitk": "napari_radiomics.convert",
+    "read_tumor_mat": "napari_radiomics.io.mat",
+    "sitk_to_layer_data": "napari_radiomics.convert",
+    "write_tumor_mat": "napari_radiomics.io.mat",
+}
 
 __all__ = [
     "ExtractionSettings",
     "FeatureEngine",
+    "TumorSlice",
     "__version__",
     "extract_features",
     "layer_to_sitk",
+    "read_tumor_mat",
     "sitk_to_layer_data",
+    "write_tumor_mat",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'napari_radiomics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

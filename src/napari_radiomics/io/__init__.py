@@ -1,0 +1,1 @@
+"""Readers and writers of the formats the plugin opens; imports neither napari nor Qt."""

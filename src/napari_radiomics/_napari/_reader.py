@@ -1,0 +1,143 @@
+"""napari reader hook: brain-tumour ``.mat`` files and folders, NumPy bundles, NRRD/NIfTI/MHA.
+
+``get_reader`` answers quickly from the path alone and returns None for what this plugin does
+not handle, so napari can ask other readers. A file it does claim (any ``.mat``) that turns
+out to be broken raises a :class:`ReadError` naming the file and the problem, which napari
+shows to the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
+from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
+from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
+from napari_radiomics.io.medical import medical_suffix, read_medical_image
+
+LayerData = tuple[Any, dict[str, Any], str]
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
+
+SLICE_AXES = ("row", "col")
+STACK_AXES = ("slice", "row", "col")
+
+
+def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """The reader for ``path`` (a file, a folder or a list of them), or None if not ours."""
+    if isinstance(path, str | Path):
+        return read_paths if _handles(Path(path)) else None
+    paths = [Path(p) for p in path]
+    if paths and all(_handles(p) for p in paths):
+        return read_paths
+    return None
+
+
+def _handles(path: Path) -> bool:
+    if path.is_dir():
+        return is_npy_bundle(path) or bool(find_mat_files(path))
+    if path.suffix.lower() == ".mat":
+        return True
+    if path.suffix.lower() == ".npy":  # only the files of a bundle, never a random array
+        return path.name in BUNDLE_FILES and is_npy_bundle(path.parent)
+    return medical_suffix(path) is not None
+
+
+def read_paths(path: str | Sequence[str]) -> list[LayerData]:
+    """Layers for one path, or for a list (a list of ``.mat`` files becomes one stack)."""
+    if isinstance(path, str | Path):
+        return _read_one(Path(path))
+    paths = [Path(p) for p in path]
+    if len(paths) > 1 and all(p.is_file() and p.suffix.lower() == ".mat" for p in paths):
+        return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files")
+    # The four files of a bundle, selected together, are one bundle.
+    unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)
+    return [layer for p in unique for layer in _read_one(p)]
+
+
+def _read_one(path: Path) -> list[LayerData]:
+    if path.is_dir():
+        if is_npy_bundle(path):
+            return bundle_layers(read_npy_bundle(path))
+        return stack_layers(open_mat_stack(path), path.name)
+    if path.suffix.lower() == ".mat":
+        return tumor_layers(read_tumor_mat(path))
+    if path.suffix.lower() == ".npy":
+        return bundle_layers(read_npy_bundle(path.parent))
+    return _medical_layers(path)
+
+
+def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
+    """Image, mask and border layers of one case, named and tagged with its identity."""
+    name = f"{tumor.case} {tumor.tumor_type} (PID {tumor.patient_id})"
+
+    def kwargs(**extra: Any) -> dict[str, Any]:
+        # tumor.metadata builds a new dict each call, so layers never share one
+        return {"metadata": tumor.metadata, "axis_labels": SLICE_AXES, **extra}
+
+    layers: list[LayerData] = [
+        (tumor.image, kwargs(name=name, colormap="gray"), "image"),
+        (tumor.mask.astype(np.uint8), kwargs(name=f"{name} mask", opacity=0.5), "labels"),
+    ]
+    if len(tumor.border) >= 3:
+        border = kwargs(
+            name=f"{name} border",
+            shape_type="polygon",
+            edge_color="yellow",
+            face_color="transparent",
+            edge_width=1.0,
+        )
+        layers.append(([tumor.border], border, "shapes"))
+    return layers
+
+
+def stack_layers(stack: MatStack, title: str) -> list[LayerData]:
+    """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
+    first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
+    name = f"{title} ({len(stack.slices)} slices)"
+    return _stack_pair(stack.image, stack.mask, stack.slices, name, first, "")
+
+
+def bundle_layers(bundle: NpyBundle) -> list[LayerData]:
+    """The bundle's memory-mapped arrays as image and mask stacks."""
+    first = np.asarray(bundle.images[0])
+    name = f"{bundle.folder.name} ({len(bundle.labels)} slices)"
+    return _stack_pair(bundle.images, bundle.masks, bundle.slices, name, first, str(bundle.folder))
+
+
+def _stack_pair(
+    image: Any, mask: Any, slices: Any, name: str, first: np.ndarray, path: str
+) -> list[LayerData]:
+    low, high = float(first.min()), float(first.max())
+    shared = {"slices": slices, "path": path, "case": name}
+    image_kwargs = {
+        "name": name,
+        "metadata": dict(shared),
+        "axis_labels": STACK_AXES,
+        "colormap": "gray",
+        "contrast_limits": (low, high if high > low else low + 1.0),
+    }
+    mask_kwargs = {
+        "name": f"{name} mask",
+        "metadata": dict(shared),
+        "axis_labels": STACK_AXES,
+        "opacity": 0.5,
+    }
+    return [(image, image_kwargs, "image"), (mask, mask_kwargs, "labels")]
+
+
+def _medical_layers(path: Path) -> list[LayerData]:
+    medical = read_medical_image(path)
+    axes = ("z", "y", "x")[-medical.data.ndim :] if medical.data.ndim <= 3 else None
+    kwargs = {
+        **medical.layer_kwargs,
+        "name": medical.metadata["case"],
+        "metadata": dict(medical.metadata),
+        **({"axis_labels": axes} if axes else {}),
+    }
+    if medical.is_mask:
+        return [(medical.data, {**kwargs, "opacity": 0.5}, "labels")]
+    return [(medical.data, kwargs, "image")]

@@ -1,0 +1,245 @@
+"""A folder of brain-tumour ``.mat`` slices as one lazy image stack and one lazy mask stack.
+
+The dataset has 3064 files (about 839 MB), so nothing but each file's small header (shape,
+label, patient id) is read when the folder opens; pixels are read by dask one slice at a time
+when napari shows it. A few slices are 256x256 among 512x512 ones: they are resized to the
+majority shape (linear for the image, nearest for the mask) and named in a warning. A broken
+file does not stop the folder from opening: its slice is shown as zeros and it is named, with
+its problem, in a warning and in the per-slice table.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from napari_radiomics.io.errors import ReadError
+from napari_radiomics.io.mat import TUMOR_TYPES, MatHeader, read_mat_header, read_tumor_mat
+
+#: The dataset's 5-fold split indices, stored next to the cases; not a case itself.
+NOT_A_CASE = frozenset({"cvind.mat"})
+_MAX_NAMED = 20  # warnings name at most this many files, then say how many more
+
+
+class FolderWarning(UserWarning):
+    """Some slices of a folder were resized or could not be read (the message names them)."""
+
+
+def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """The case files of a folder in natural order (``2.mat`` before ``10.mat``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReadError(folder, "not a folder")
+    found = folder.rglob("*.mat") if recursive else folder.glob("*.mat")
+    cases = [p for p in found if p.is_file() and p.name.lower() not in NOT_A_CASE]
+    return sorted(cases, key=lambda p: _natural_key(p.relative_to(folder)))
+
+
+def _natural_key(path: Path) -> tuple[tuple[int, int | str], ...]:
+    parts = re.split(r"(\d+)", path.as_posix())
+    return tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts if part)
+
+
+@dataclass(frozen=True)
+class MatStack:
+    """Lazy (N, H, W) image and mask stacks plus one table row per slice.
+
+    When the header scan did not finish within its time budget, the rest of the folder is
+    scanned in the background: ``slices``, ``resized`` and ``broken`` are completed in place
+    (and the warnings issued) when ``scanned`` is set; :meth:`wait` blocks until then.
+    """
+
+    image: da.Array
+    mask: da.Array
+    slices: pd.DataFrame
+    resized: list[str]
+    broken: dict[str, str]
+    scanned: threading.Event
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every file's header has been read; False on timeout."""
+        return self.scanned.wait(timeout)
+
+
+def open_mat_stack(
+    source: str | Path | Sequence[str | Path], *, scan_budget: float | None = 0.5
+) -> MatStack:
+    """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
+
+    Every file's header is read to find the common shape and fill the per-slice table; that
+    costs a fraction of a millisecond per file, so a whole dataset usually fits in
+    ``scan_budget`` seconds. Past the budget (a slow disk, a busy machine, a huge folder) the
+    stack opens with the shape of the files seen so far and the rest is scanned in the
+    background, so the first slice still shows at once. ``None`` scans everything first.
+    """
+    paths = find_mat_files(source) if isinstance(source, str | Path) else [Path(p) for p in source]
+    if not paths:
+        raise ReadError(source if isinstance(source, str | Path) else None, "no .mat files")
+    deadline = None if scan_budget is None else time.monotonic() + scan_budget
+    headers: list[MatHeader | None] = []
+    broken: dict[str, str] = {}
+    for path in paths:
+        if deadline is not None and time.monotonic() > deadline and any(headers):
+            break
+        headers.append(_read_header(path, broken))
+    good = [h for h in headers if h is not None]
+    if not good:
+        first, problem = next(iter(broken.items()))
+        raise ReadError(
+            paths[0].parent,
+            f"none of the {len(paths)} .mat files could be read (first: {first}: {problem})",
+        )
+    shape, _ = Counter(h.shape for h in good).most_common(1)[0]
+    dtype = next(h.dtype for h in good if h.shape == shape)
+    loader = _SliceLoader(tuple(paths), shape, dtype, broken)
+    chunks = ((1,) * len(paths), (shape[0],), (shape[1],))
+    token = uuid.uuid4().hex
+    stack = MatStack(
+        image=da.map_blocks(
+            loader.image_block, chunks=chunks, dtype=dtype, name=f"mat-image-{token}"
+        ),
+        mask=da.map_blocks(
+            loader.mask_block, chunks=chunks, dtype=np.uint8, name=f"mat-mask-{token}"
+        ),
+        slices=_slice_table(paths, headers + [None] * (len(paths) - len(headers)), broken),
+        resized=[],
+        broken=broken,
+        scanned=threading.Event(),
+    )
+    _report(stack, paths, headers, shape)
+    if len(headers) == len(paths):
+        stack.scanned.set()
+    else:
+        threading.Thread(
+            target=_scan_rest, args=(stack, paths, len(headers), shape), daemon=True
+        ).start()
+    return stack
+
+
+def _read_header(path: Path, broken: dict[str, str]) -> MatHeader | None:
+    try:
+        return read_mat_header(path)
+    except ReadError as exc:
+        broken[str(path)] = exc.problem
+        return None
+
+
+def _scan_rest(stack: MatStack, paths: list[Path], first: int, shape: tuple[int, int]) -> None:
+    """Background part of the scan: fill the remaining table rows, then warn."""
+    try:
+        problems: dict[str, str] = {}
+        headers = []
+        for count, path in enumerate(paths[first:], start=1):
+            headers.append(_read_header(path, problems))
+            if count % 4 == 0:  # a slice being shown waits for the same HDF5 lock: let it in
+                time.sleep(0.001)
+        rest = _slice_table(paths[first:], headers, problems)
+        rest.index += first
+        for column in rest.columns:
+            stack.slices.loc[rest.index, column] = rest[column]
+        stack.broken.update(problems)
+        _report(stack, paths[first:], headers, shape, broken=problems)
+    finally:
+        stack.scanned.set()
+
+
+def _report(
+    stack: MatStack,
+    paths: Sequence[Path],
+    headers: Sequence[MatHeader | None],
+    shape: tuple[int, int],
+    *,
+    broken: dict[str, str] | None = None,
+) -> None:
+    """Record and warn about the odd-shaped and unreadable files among ``paths``."""
+    resized = [str(p) for p, h in zip(paths, headers, strict=False) if h and h.shape != shape]
+    stack.resized.extend(resized)
+    broken = stack.broken if broken is None else broken
+    _warn(resized, f"resized to the folder's common shape {shape[0]}x{shape[1]}")
+    _warn([f"{name} ({problem})" for name, problem in broken.items()], "could not be read")
+
+
+def _warn(names: Sequence[str], what: str) -> None:
+    if not names:
+        return
+    listed = ", ".join(names[:_MAX_NAMED])
+    more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
+    warnings.warn(f"{len(names)} slice(s) {what}: {listed}{more}", FolderWarning, stacklevel=3)
+
+
+def _slice_table(
+    paths: Sequence[Path], headers: Sequence[MatHeader | None], broken: dict[str, str]
+) -> pd.DataFrame:
+    rows = []
+    for path, header in zip(paths, headers, strict=True):
+        rows.append(
+            {
+                "case": path.stem,
+                "path": str(path),
+                "patient_id": header.patient_id if header else "",
+                "label": header.label if header else pd.NA,
+                "tumor_type": TUMOR_TYPES[header.label] if header else "",
+                "height": header.shape[0] if header else pd.NA,
+                "width": header.shape[1] if header else pd.NA,
+                "problem": broken.get(str(path), ""),
+            }
+        )
+    table = pd.DataFrame(rows)
+    return table.astype({"label": "Int64", "height": "Int64", "width": "Int64"})
+
+
+class _SliceLoader:
+    """Reads one slice per dask block; image and mask blocks of a slice share one file read."""
+
+    def __init__(
+        self,
+        paths: tuple[Path, ...],
+        shape: tuple[int, int],
+        dtype: np.dtype,
+        broken: dict[str, str],
+    ) -> None:
+        self.paths = paths
+        self.shape = shape
+        self.dtype = dtype
+        self.broken = broken
+        self._read = functools.lru_cache(maxsize=8)(self._read_slice)
+
+    def image_block(self, block_id: tuple[int, ...]) -> np.ndarray:
+        return self._read(block_id[0])[0][np.newaxis]
+
+    def mask_block(self, block_id: tuple[int, ...]) -> np.ndarray:
+        return self._read(block_id[0])[1][np.newaxis]
+
+    def _read_slice(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        path = self.paths[index]
+        if str(path) in self.broken:
+            return self._zeros()
+        try:
+            tumor = read_tumor_mat(path, allow_empty_mask=True)
+        except ReadError as exc:  # passed the header check but the pixels are broken
+            warnings.warn(f"slice shown as zeros: {exc}", FolderWarning, stacklevel=2)
+            return self._zeros()
+        image = tumor.image
+        mask = tumor.mask.astype(np.uint8)
+        if image.shape != self.shape:
+            factors = (self.shape[0] / image.shape[0], self.shape[1] / image.shape[1])
+            image = ndimage.zoom(image.astype(np.float32), factors, order=1)
+            mask = ndimage.zoom(mask, factors, order=0)
+            image = np.rint(image) if np.issubdtype(self.dtype, np.integer) else image
+        return np.asarray(image, dtype=self.dtype), mask
+
+    def _zeros(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(self.shape, dtype=self.dtype), np.zeros(self.shape, dtype=np.uint8)

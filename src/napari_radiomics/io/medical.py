@@ -1,0 +1,132 @@
+"""NRRD, NIfTI and MetaImage files through SimpleITK, with their geometry kept.
+
+Radiomics features depend on voxel spacing, so the geometry is never dropped. The conversion is
+:mod:`napari_radiomics.convert`'s, the one the engine uses: ``scale == spacing[::-1]``,
+``translate == origin[::-1]``, and a non-identity direction (an oblique or flipped acquisition)
+becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
+SimpleITK's physical points. This module adds what a file reader needs on top: which files are
+masks, and errors that name the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from napari_radiomics.convert import ConversionError, sitk_to_layer_data
+from napari_radiomics.io.errors import ReadError
+
+MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+MASK_NAME_HINTS: tuple[str, ...] = ("_label", "label_", "mask", "seg")
+MAX_MASK_VALUES = 16  # an integer image with at most this many distinct values is a mask
+
+
+@dataclass(frozen=True)
+class MedicalImage:
+    """Pixels in napari axis order and the geometry napari needs to place them."""
+
+    data: np.ndarray
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    affine: np.ndarray | None
+    is_mask: bool
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def layer_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for a napari layer (``affine`` only when it is not identity)."""
+        kwargs: dict[str, Any] = {"scale": self.scale, "translate": self.translate}
+        if self.affine is not None:
+            kwargs["affine"] = self.affine
+        return kwargs
+
+
+def medical_suffix(path: str | Path) -> str | None:
+    """The recognised suffix of ``path`` (``.nii.gz`` counts as one), or None."""
+    name = Path(path).name.lower()
+    return next((s for s in MEDICAL_SUFFIXES if name.endswith(s)), None)
+
+
+def case_name(path: str | Path) -> str:
+    """The file name without its (possibly double) medical suffix."""
+    name = Path(path).name
+    suffix = medical_suffix(path)
+    return name[: -len(suffix)] if suffix else Path(path).stem
+
+
+def read_medical_image(path: str | Path) -> MedicalImage:
+    """Read an image or mask; masks are recognised by file name or by their content."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReadError(path, "file not found")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
+    try:
+        data, kwargs = sitk_to_layer_data(image)
+    except ConversionError as exc:
+        raise ReadError(path, f"{exc}; open a single-channel image") from exc
+    is_mask = looks_like_mask(path, data)
+    if is_mask:
+        data = _as_label_array(path, data)
+    metadata = {
+        "case": case_name(path),
+        "path": str(path),
+        "spacing": tuple(image.GetSpacing()),
+        "origin": tuple(image.GetOrigin()),
+        "direction": tuple(image.GetDirection()),
+    }
+    return MedicalImage(
+        data=data,
+        scale=tuple(kwargs["scale"]),
+        translate=tuple(kwargs["translate"]),
+        affine=kwargs.get("affine"),
+        is_mask=is_mask,
+        path=path,
+        metadata=metadata,
+    )
+
+
+def looks_like_mask(path: Path, data: np.ndarray) -> bool:
+    """A mask by name (``*_label*``, ``*mask*``, ``*seg*``) or by few integer values."""
+    name = case_name(path).lower()
+    if any(hint in name for hint in MASK_NAME_HINTS):
+        if _is_integral(data):
+            return True
+        warnings.warn(
+            f"{path}: named like a mask but holds non-integer values; opened as an image",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+    if data.dtype != bool and not np.issubdtype(data.dtype, np.integer):
+        return False
+    sample = data.ravel()[:: max(1, data.size // 100_000)]
+    if np.unique(sample).size > MAX_MASK_VALUES:  # cheap rejection of real images
+        return False
+    values = np.unique(data)
+    return values.size <= MAX_MASK_VALUES and values.min() >= 0
+
+
+def _is_integral(data: np.ndarray) -> bool:
+    if data.dtype == bool or np.issubdtype(data.dtype, np.integer):
+        return True
+    return bool(np.all(np.isfinite(data)) and np.all(np.mod(data, 1) == 0))
+
+
+def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
+    """napari Labels need non-negative integers; keep the values, pick a fitting dtype."""
+    if data.size and data.min() < 0:
+        raise ReadError(path, "mask holds negative values; labels must be >= 0")
+    if data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
+        top = int(data.max()) if data.size else 0
+        return data.astype(np.min_scalar_type(top) if top > 1 else np.uint8)
+    return data

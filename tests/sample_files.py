@@ -1,0 +1,109 @@
+"""Files the tests open: brain-tumour ``.mat`` cases, mixed folders and NumPy bundles.
+
+The ``.mat`` writers here are independent of the package's writer: they spell out the
+dataset's layout by hand (h5py for v7.3, ``scipy.io.savemat`` for v5), so a bug shared by the
+package's reader and writer cannot hide behind a symmetric round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from napari_radiomics import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+
+# An asymmetric 40x56 case: any transpose or flip changes the pixels, the mask or the border.
+ROWS, COLS = 40, 56
+MASK_ROWS = slice(5, 15)  # rows 5..14
+MASK_COLS = slice(30, 50)  # cols 30..49
+
+
+def case_arrays() -> dict[str, object]:
+    """The fields of the reference case, in MATLAB's (row, column) orientation."""
+    image = (np.arange(ROWS * COLS, dtype=np.int16).reshape(ROWS, COLS) * 7) - 900
+    mask = np.zeros((ROWS, COLS), dtype=bool)
+    mask[MASK_ROWS, MASK_COLS] = True
+    # Hand-drawn border around the mask: [x1, y1, x2, y2, ...] with x = column, 1-based.
+    corners_rc = [(4.5, 29.5), (4.5, 49.5), (14.5, 49.5), (14.5, 29.5)]
+    border = np.array([[c + 1, r + 1] for r, c in corners_rc], dtype=np.float64).ravel()
+    return {"label": 2, "PID": "MR048994B", "image": image, "tumorMask": mask,
+            "tumorBorder": border}  # fmt: skip
+
+
+def write_v73(path: Path, fields: dict[str, object], omit: Iterable[str] = ()) -> Path:
+    """Write ``fields`` the way MATLAB's ``save -v7.3`` lays out the dataset's struct."""
+    omit = set(omit)
+    with h5py.File(path, "w", userblock_size=512) as f:
+        group = f.create_group("cjdata")
+        group.attrs["MATLAB_class"] = np.bytes_("struct")
+        if "label" not in omit:
+            ds = group.create_dataset("label", data=np.array([[float(fields["label"])]]))
+            ds.attrs["MATLAB_class"] = np.bytes_("double")
+        if "PID" not in omit:
+            codes = np.array([[ord(ch)] for ch in str(fields["PID"])], dtype=np.uint16)  # (L, 1)
+            ds = group.create_dataset("PID", data=codes)
+            ds.attrs["MATLAB_class"] = np.bytes_("char")
+            ds.attrs["MATLAB_int_decode"] = np.int32(2)
+        if "image" not in omit:
+            image = np.asarray(fields["image"])
+            ds = group.create_dataset("image", data=image.T.copy(), compression="gzip")
+            ds.attrs["MATLAB_class"] = np.bytes_(image.dtype.name)
+        if "tumorBorder" not in omit:
+            border = np.asarray(fields["tumorBorder"], dtype=np.float64).reshape(1, -1)
+            ds = group.create_dataset("tumorBorder", data=border)
+            ds.attrs["MATLAB_class"] = np.bytes_("double")
+        if "tumorMask" not in omit:
+            mask = np.asarray(fields["tumorMask"]).astype(np.uint8)
+            ds = group.create_dataset("tumorMask", data=mask.T.copy(), compression="gzip")
+            ds.attrs["MATLAB_class"] = np.bytes_("logical")
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 "
+    header += b"HDF5 schema 1.00 ."
+    with path.open("r+b") as fh:
+        fh.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM")
+    return path
+
+
+def write_v5(path: Path, fields: dict[str, object], omit: Iterable[str] = ()) -> Path:
+    """Write ``fields`` as a v5 MAT file, as ``scipy.io.savemat`` (and MATLAB -v7) would."""
+    cjdata = {
+        "label": float(fields["label"]),
+        "PID": str(fields["PID"]),
+        "image": np.asarray(fields["image"]),
+        "tumorBorder": np.asarray(fields["tumorBorder"], dtype=np.float64).reshape(1, -1),
+        "tumorMask": np.asarray(fields["tumorMask"], dtype=bool),
+    }
+    for name in omit:
+        cjdata.pop(name)
+    scipy.io.savemat(path, {"cjdata": cjdata}, format="5")
+    return path
+
+
+def write_bundle(folder: Path, n: int = 3, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = {
+        "images": rng.integers(0, 1000, size=(n, 24, 32)).astype(np.int16),
+        "masks": rng.random((n, 24, 32)) > 0.7,
+        "labels": np.arange(n) % 3 + 1,
+        "patient_ids": np.array([f"P{i}" for i in range(n)]) if ids is None else ids,
+    }
+    folder.mkdir(exist_ok=True)
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+    return arrays
+
+
+def write_mixed_folder(folder: Path) -> dict[str, object]:
+    """Three 64x64 v7.3 slices, one 32x32 (the odd one) and one v5 slice."""
+    slices = {}
+    for i, (shape, fmt) in enumerate(
+        [((64, 64), "7.3"), ((64, 64), "7.3"), ((32, 32), "7.3"), ((64, 64), "5")], start=1
+    ):
+        tumor = make_synthetic_slice(seed=i, shape=shape, label=1 + i % 3, patient_id=f"P{i}")
+        write_tumor_mat(folder / f"{i}.mat", tumor, format=fmt)
+        slices[f"{i}.mat"] = tumor
+    return slices

@@ -1,0 +1,62 @@
+"""The pre-converted NumPy bundle: memory-mapped, consistent, and never unpickled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_radiomics.io.bundle import is_npy_bundle, read_npy_bundle
+from napari_radiomics.io.errors import ReadError
+from sample_files import write_bundle
+
+
+def test_reads_memory_mapped_arrays_and_a_slice_table(tmp_path: Path) -> None:
+    arrays = write_bundle(tmp_path)
+    assert is_npy_bundle(tmp_path)
+    bundle = read_npy_bundle(tmp_path)
+    assert isinstance(bundle.images, np.memmap)
+    np.testing.assert_array_equal(bundle.images, arrays["images"])
+    assert bundle.masks.dtype == np.uint8  # napari labels need integers
+    np.testing.assert_array_equal(bundle.masks, arrays["masks"])
+    assert bundle.patient_ids.tolist() == ["P0", "P1", "P2"]
+    table = bundle.slices
+    assert table["tumor_type"].tolist() == ["meningioma", "glioma", "pituitary tumor"]
+    assert table["case"].tolist() == ["0", "1", "2"]
+
+
+def test_byte_string_patient_ids_are_decoded(tmp_path: Path) -> None:
+    write_bundle(tmp_path, ids=np.array([b"100360", b"MR048994B", b"7"]))
+    assert read_npy_bundle(tmp_path).patient_ids.tolist() == ["100360", "MR048994B", "7"]
+
+
+def test_object_arrays_are_refused_with_the_conversion_command(tmp_path: Path) -> None:
+    write_bundle(tmp_path, ids=np.array(["a", 2, "c"], dtype=object))
+    with pytest.raises(ReadError, match=r"Python objects.*allow_pickle=True.*astype\(str\)") as e:
+        read_npy_bundle(tmp_path)
+    assert e.value.path == tmp_path / "patient_ids.npy"
+
+
+def test_inconsistent_or_incomplete_bundles_are_refused(tmp_path: Path) -> None:
+    write_bundle(tmp_path / "a")
+    np.save(tmp_path / "a" / "masks.npy", np.zeros((3, 24, 31), dtype=bool))
+    with pytest.raises(ReadError, match=r"masks.npy: mask shape"):
+        read_npy_bundle(tmp_path / "a")
+    write_bundle(tmp_path / "b")
+    np.save(tmp_path / "b" / "labels.npy", np.array([1, 2, 5]))
+    with pytest.raises(ReadError, match=r"labels.npy: labels must be 1, 2 or 3"):
+        read_npy_bundle(tmp_path / "b")
+    write_bundle(tmp_path / "c")
+    (tmp_path / "c" / "images.npy").write_bytes(b"garbage")
+    with pytest.raises(ReadError, match=r"images.npy: not a .npy file"):
+        read_npy_bundle(tmp_path / "c")
+    truncated = (tmp_path / "a" / "images.npy").read_bytes()[:200]
+    (tmp_path / "c" / "images.npy").write_bytes(truncated)
+    with pytest.raises(ReadError, match=r"images.npy: not a readable .npy"):
+        read_npy_bundle(tmp_path / "c")
+    write_bundle(tmp_path / "d")
+    (tmp_path / "d" / "labels.npy").unlink()
+    assert not is_npy_bundle(tmp_path / "d")
+    with pytest.raises(ReadError, match=r"missing labels.npy"):
+        read_npy_bundle(tmp_path / "d")

@@ -1,0 +1,117 @@
+"""A folder of .mat slices: discovery, the lazy stack, odd shapes and broken files."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+
+from napari_radiomics.io.errors import ReadError
+from napari_radiomics.io.folder import FolderWarning, find_mat_files, open_mat_stack
+from sample_files import case_arrays, write_mixed_folder, write_v5, write_v73
+
+
+def test_find_mat_files_sorts_naturally_and_skips_the_split_file(tmp_path: Path) -> None:
+    for name in ["10.mat", "2.mat", "1.mat", "cvind.mat", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "3.mat").write_bytes(b"")
+    assert [p.name for p in find_mat_files(tmp_path)] == ["1.mat", "2.mat", "10.mat"]
+    recursive = [p.relative_to(tmp_path).as_posix() for p in find_mat_files(tmp_path, True)]
+    assert recursive == ["1.mat", "2.mat", "10.mat", "sub/3.mat"]
+    with pytest.raises(ReadError, match=r"not a folder"):
+        find_mat_files(tmp_path / "1.mat")
+
+
+def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:
+    slices = write_mixed_folder(tmp_path)
+    with pytest.warns(FolderWarning, match=r"1 slice\(s\) resized .*64x64.*3\.mat"):
+        stack = open_mat_stack(tmp_path)
+    assert isinstance(stack.image, da.Array)
+    assert isinstance(stack.mask, da.Array)
+    assert stack.image.shape == stack.mask.shape == (4, 64, 64)
+    assert stack.image.dtype == np.int16
+    assert stack.resized == [str(tmp_path / "3.mat")]
+    assert stack.wait(timeout=0)  # everything was scanned before returning
+    np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
+    np.testing.assert_array_equal(stack.mask[3].compute(), slices["4.mat"].mask)  # v5 file
+    odd = slices["3.mat"]
+    expected = np.rint(ndimage.zoom(odd.image.astype(np.float32), 2, order=1)).astype(np.int16)
+    np.testing.assert_array_equal(stack.image[2].compute(), expected)
+    np.testing.assert_array_equal(
+        stack.mask[2].compute(), ndimage.zoom(odd.mask.astype(np.uint8), 2, order=0)
+    )
+    assert set(np.unique(stack.mask[2].compute())) == {0, 1}  # nearest keeps a binary mask
+    table = stack.slices
+    assert isinstance(table, pd.DataFrame)
+    assert list(table["case"]) == ["1", "2", "3", "4"]
+    assert list(table["patient_id"]) == ["P1", "P2", "P3", "P4"]
+    assert list(table["tumor_type"]) == ["glioma", "pituitary tumor", "meningioma", "glioma"]
+    assert list(table["height"]) == [64, 64, 32, 64]
+
+
+def test_broken_files_become_zeros_and_the_rest_still_open(tmp_path: Path) -> None:
+    write_v73(tmp_path / "1.mat", case_arrays())
+    (tmp_path / "2.mat").write_text("not a mat file")
+    write_v5(tmp_path / "3.mat", case_arrays(), omit=["tumorBorder"])
+    write_v73(tmp_path / "4.mat", case_arrays())
+    with pytest.warns(FolderWarning, match=r"2 slice\(s\) could not be read") as record:
+        stack = open_mat_stack(tmp_path)
+    message = str(record[0].message)
+    assert "2.mat (not a MATLAB .mat file" in message
+    assert "3.mat (missing field(s) cjdata.tumorBorder)" in message
+    assert stack.image.shape == (4, 40, 56)
+    assert not stack.image[1].compute().any()
+    np.testing.assert_array_equal(stack.image[3].compute(), case_arrays()["image"])
+    assert stack.slices["problem"].astype(bool).tolist() == [False, True, True, False]
+    assert stack.slices["label"].isna().tolist() == [False, True, True, False]
+
+
+def test_pixels_are_read_only_when_a_slice_is_shown(tmp_path: Path) -> None:
+    """The header check passes a file whose mask is the wrong shape: proof pixels are lazy."""
+    write_v73(tmp_path / "1.mat", case_arrays())
+    bad = case_arrays()
+    bad["tumorMask"] = np.ones((40, 20), dtype=bool)
+    write_v73(tmp_path / "2.mat", bad)
+    stack = open_mat_stack(tmp_path)  # no warning: the pixels were not read
+    assert stack.broken == {}
+    with pytest.warns(FolderWarning, match=r"2\.mat: tumour mask shape"):
+        shown = stack.image[1].compute()
+    assert not shown.any()
+
+
+def test_list_of_files_and_folders_without_cases(tmp_path: Path) -> None:
+    paths = [write_v73(tmp_path / f"{i}.mat", case_arrays()) for i in (1, 2)]
+    assert open_mat_stack(paths).image.shape == (2, 40, 56)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReadError, match=r"no .mat files"):
+        open_mat_stack(tmp_path / "empty")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "1.mat").write_text("junk")
+    with pytest.raises(ReadError, match=r"none of the 1 .mat files .*1\.mat: not a MATLAB"):
+        open_mat_stack(tmp_path / "junk")
+
+
+def test_scan_past_its_budget_finishes_in_the_background(tmp_path: Path) -> None:
+    slices = write_mixed_folder(tmp_path)
+    (tmp_path / "5.mat").write_text("broken")
+    with warnings.catch_warnings(record=True) as record:  # warnings come from two threads
+        warnings.simplefilter("always")
+        stack = open_mat_stack(tmp_path, scan_budget=0.0)  # only the first file, synchronously
+        assert stack.image.shape == (5, 64, 64)
+        np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
+        assert stack.wait(timeout=30)
+    assert all(w.category is FolderWarning for w in record)
+    messages = " ".join(str(w.message) for w in record)
+    assert "3.mat" in messages
+    assert "5.mat (not a MATLAB .mat file" in messages
+    assert stack.resized == [str(tmp_path / "3.mat")]
+    assert list(stack.broken) == [str(tmp_path / "5.mat")]
+    assert stack.slices["patient_id"].tolist() == ["P1", "P2", "P3", "P4", ""]
+    assert stack.slices["height"].tolist()[:4] == [64, 64, 32, 64]
+    assert not stack.image[4].compute().any()

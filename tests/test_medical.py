@@ -1,0 +1,113 @@
+"""NRRD/NIfTI/MHA through SimpleITK: geometry kept in napari's axis order, masks recognised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from napari_radiomics.convert import layer_to_sitk
+from napari_radiomics.io.errors import ReadError
+from napari_radiomics.io.medical import case_name, read_medical_image
+
+OBLIQUE = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def make_image(values: np.ndarray, direction: np.ndarray | None = None) -> sitk.Image:
+    image = sitk.GetImageFromArray(values)
+    direction = np.eye(3) if direction is None else direction
+    image.SetSpacing((0.5, 0.75, 3.0))
+    image.SetOrigin((-10.0, 20.0, 5.0))
+    image.SetDirection(tuple(direction.ravel()))
+    return image
+
+
+def _write(path: Path, image: sitk.Image) -> Path:
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def ramp() -> np.ndarray:
+    return (np.arange(4 * 6 * 8, dtype=np.int16) * 13).reshape(4, 6, 8)
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd", ".mha"])
+def test_spacing_and_origin_become_scale_and_translate(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"t1{suffix}"
+    sitk.WriteImage(make_image(ramp()), str(path))
+    medical = read_medical_image(path)
+    np.testing.assert_array_equal(medical.data, ramp())
+    assert medical.scale == pytest.approx((3.0, 0.75, 0.5))
+    assert medical.translate == pytest.approx((5.0, 20.0, -10.0))
+    assert medical.affine is None
+    assert not medical.is_mask
+    assert medical.metadata["case"] == "t1"
+
+
+def test_direction_becomes_an_affine_that_matches_physical_points(tmp_path: Path) -> None:
+    path = tmp_path / "oblique.nrrd"
+    image = make_image(ramp(), OBLIQUE)
+    sitk.WriteImage(image, str(path))
+    medical = read_medical_image(path)
+    assert medical.affine is not None
+    index_xyz = (3, 2, 1)
+    world = np.asarray(medical.scale) * np.array(index_xyz[::-1]) + np.asarray(medical.translate)
+    world = (medical.affine @ np.r_[world, 1.0])[:3]
+    expected = image.TransformIndexToPhysicalPoint(index_xyz)
+    np.testing.assert_allclose(world[::-1], expected)
+    layer = SimpleNamespace(
+        data=medical.data, scale=medical.scale, translate=medical.translate, affine=medical.affine
+    )
+    back = layer_to_sitk(layer)  # what the writer and the engine do with such a layer
+    assert back.GetSpacing() == pytest.approx(image.GetSpacing())
+    assert back.GetOrigin() == pytest.approx(image.GetOrigin())
+    assert back.GetDirection() == pytest.approx(image.GetDirection())
+
+
+def test_masks_are_recognised_by_name_or_content(tmp_path: Path) -> None:
+    labels = np.zeros((4, 6, 8), dtype=np.uint8)
+    labels[1:3, 2:5, 3:7] = 1
+    sitk.WriteImage(make_image(labels), str(tmp_path / "anything.nrrd"))
+    assert read_medical_image(tmp_path / "anything.nrrd").is_mask
+    as_float = make_image(labels.astype(np.float32))
+    sitk.WriteImage(as_float, str(tmp_path / "case_seg.nii.gz"))
+    mask = read_medical_image(tmp_path / "case_seg.nii.gz")
+    assert mask.is_mask
+    assert mask.data.dtype == np.uint8
+    smooth = make_image(ramp().astype(np.float32) / 7.0)
+    sitk.WriteImage(smooth, str(tmp_path / "t1_mask.mha"))
+    with pytest.warns(UserWarning, match="named like a mask but holds non-integer values"):
+        assert not read_medical_image(tmp_path / "t1_mask.mha").is_mask
+    assert not read_medical_image(_write(tmp_path / "t1.nrrd", make_image(ramp()))).is_mask
+    assert case_name(tmp_path / "case_seg.nii.gz") == "case_seg"
+
+
+def test_pyradiomics_case_opens_with_its_geometry(pyradiomics_data: Path) -> None:
+    image = read_medical_image(pyradiomics_data / "brain1_image.nrrd")
+    label = read_medical_image(pyradiomics_data / "brain1_label.nrrd")
+    reference = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
+    assert not image.is_mask
+    assert label.is_mask
+    assert image.scale == pytest.approx(reference.GetSpacing()[::-1])
+    assert image.translate == pytest.approx(reference.GetOrigin()[::-1])
+    assert image.data.shape == reference.GetSize()[::-1]
+
+
+def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.nrrd"
+    path.write_text("NRRD0004\nnonsense\n")
+    with pytest.raises(ReadError, match="SimpleITK cannot read it") as info:
+        read_medical_image(path)
+    assert info.value.path == path
+
+
+def test_multichannel_image_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "photo.nrrd"
+    rgb = np.zeros((6, 8, 3), dtype=np.uint8)
+    sitk.WriteImage(sitk.GetImageFromArray(rgb, isVector=True), str(path))
+    with pytest.raises(ReadError, match=r"photo\.nrrd: .*components per pixel") as info:
+        read_medical_image(path)
+    assert info.value.path == path

@@ -1,0 +1,158 @@
+"""The reader hook and sample data in a real napari viewer, through the plugin's manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import SimpleITK as sitk
+
+from napari_radiomics._napari._reader import get_reader
+from napari_radiomics.io.errors import ReadError
+from napari_radiomics.io.folder import FolderWarning
+from sample_files import case_arrays, write_bundle, write_mixed_folder, write_v5, write_v73
+
+PLUGIN = "napari-radiomics"
+IDENTITY_KEYS = {"case", "patient_id", "label", "tumor_type", "path"}
+
+
+def test_get_reader_declines_what_it_does_not_handle(tmp_path: Path) -> None:
+    np.save(tmp_path / "random.npy", np.zeros(3))
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "empty").mkdir()
+    assert get_reader(str(tmp_path / "random.npy")) is None
+    assert get_reader(str(tmp_path / "notes.txt")) is None
+    assert get_reader(str(tmp_path / "empty")) is None
+    assert get_reader([str(tmp_path / "notes.txt"), str(tmp_path / "random.npy")]) is None
+    write_bundle(tmp_path / "bundle")
+    assert callable(get_reader(str(tmp_path / "bundle")))
+    assert callable(get_reader(str(tmp_path / "bundle" / "images.npy")))
+    assert callable(get_reader(str(tmp_path / "anything.mat")))  # claimed: errors are ours
+    assert callable(get_reader(str(tmp_path / "t1.nii.gz")))
+
+
+def test_claimed_but_broken_mat_raises_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "7.mat"
+    path.write_bytes(b"\x00" * 300)
+    reader = get_reader(str(path))
+    assert reader is not None
+    with pytest.raises(ReadError, match=r"7\.mat: not a MATLAB \.mat file"):
+        reader(str(path))
+    scipy_only = tmp_path / "nocj.mat"
+    scipy.io.savemat(scipy_only, {"x": np.ones(2)})
+    with pytest.raises(ReadError, match=r"nocj\.mat: no 'cjdata' struct"):
+        get_reader(str(scipy_only))(str(scipy_only))
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("writer", [write_v73, write_v5])
+def test_viewer_opens_one_case(make_napari_viewer, tmp_path: Path, writer) -> None:
+    viewer = make_napari_viewer()
+    path = writer(tmp_path / "17.mat", case_arrays())
+    layers = viewer.open(path, plugin=PLUGIN)
+    assert [type(layer).__name__ for layer in layers] == ["Image", "Labels", "Shapes"]
+    image, labels, shapes = layers
+    assert image.name == "17 glioma (PID MR048994B)"
+    assert labels.name == "17 glioma (PID MR048994B) mask"
+    assert shapes.name == "17 glioma (PID MR048994B) border"
+    np.testing.assert_array_equal(image.data, case_arrays()["image"])
+    assert image.data.dtype == np.int16
+    np.testing.assert_array_equal(labels.data.astype(bool), case_arrays()["tumorMask"])
+    assert shapes.shape_type == ["polygon"]
+    np.testing.assert_allclose(
+        shapes.data[0], [(4.5, 29.5), (4.5, 49.5), (14.5, 49.5), (14.5, 29.5)]
+    )
+    for layer in layers:
+        assert tuple(layer.axis_labels) == ("row", "col")
+        assert set(layer.metadata) >= IDENTITY_KEYS
+        assert layer.metadata["tumor_type"] == "glioma"
+        assert layer.metadata["path"] == str(path)
+
+
+@pytest.mark.gui
+def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    write_mixed_folder(tmp_path)
+    (tmp_path / "cvind.mat").write_text("split indices, not a case")
+    with pytest.warns(FolderWarning, match=r"3\.mat"):
+        layers = viewer.open(tmp_path, plugin=PLUGIN)
+    image, labels = layers
+    assert isinstance(image.data, da.Array)
+    assert isinstance(labels.data, da.Array)
+    assert image.data.shape == labels.data.shape == (4, 64, 64)
+    assert tuple(image.axis_labels) == ("slice", "row", "col")
+    slices = image.metadata["slices"]
+    assert isinstance(slices, pd.DataFrame)
+    assert slices["case"].tolist() == ["1", "2", "3", "4"]
+    assert labels.metadata["slices"] is slices
+    viewer.dims.set_current_step(0, 2)
+    assert image._slice.image.raw.shape == (64, 64)  # the resized 32x32 slice is displayed
+
+
+@pytest.mark.gui
+def test_viewer_stacks_selected_mat_files(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    paths = [write_v73(tmp_path / f"{i}.mat", case_arrays()) for i in (1, 2, 3)]
+    image, labels = viewer.open(paths, stack=True, plugin=PLUGIN)
+    assert image.data.shape == labels.data.shape == (3, 40, 56)
+    assert image.name == "3 .mat files (3 slices)"
+    assert image.metadata["slices"]["path"].tolist() == [str(p) for p in paths]
+
+
+@pytest.mark.gui
+def test_viewer_opens_a_numpy_bundle(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    arrays = write_bundle(tmp_path / "bundle", n=4)
+    members = [str(tmp_path / "bundle" / name) for name in ("images.npy", "masks.npy")]
+    assert len(get_reader(members)(members)) == 2  # two files of one bundle: one bundle
+    image, labels = viewer.open(tmp_path / "bundle", plugin=PLUGIN)
+    assert image.data.shape == (4, 24, 32)
+    np.testing.assert_array_equal(np.asarray(image.data[2]), arrays["images"][2])
+    np.testing.assert_array_equal(np.asarray(labels.data[1]), arrays["masks"][1])
+    assert image.metadata["slices"]["patient_id"].tolist() == ["P0", "P1", "P2", "P3"]
+
+
+@pytest.mark.gui
+def test_viewer_opens_medical_images_with_geometry(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    values = np.arange(3 * 5 * 7, dtype=np.int16).reshape(3, 5, 7) * 11
+    mask = (values > 500).astype(np.uint8)
+    for name, array in (("ct.nrrd", values), ("ct_label.nrrd", mask)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((0.5, 0.8, 2.5))
+        image.SetOrigin((1.0, 2.0, 3.0))
+        sitk.WriteImage(image, str(tmp_path / name))
+    (ct,) = viewer.open(tmp_path / "ct.nrrd", plugin=PLUGIN)
+    (seg,) = viewer.open(tmp_path / "ct_label.nrrd", plugin=PLUGIN)
+    assert type(ct).__name__ == "Image"
+    assert type(seg).__name__ == "Labels"
+    np.testing.assert_allclose(ct.scale, (2.5, 0.8, 0.5))
+    np.testing.assert_allclose(seg.translate, (3.0, 2.0, 1.0))
+    assert tuple(ct.axis_labels) == ("z", "y", "x")
+
+
+@pytest.mark.gui
+def test_broken_file_in_viewer_raises_naming_it(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    path = tmp_path / "12.mat"
+    write_v73(path, case_arrays(), omit=["tumorMask"])
+    with pytest.raises(ReadError, match=r"12\.mat: missing field\(s\) cjdata\.tumorMask"):
+        viewer.open(path, plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+
+
+@pytest.mark.gui
+def test_sample_data_matches_the_reader_layers(make_napari_viewer) -> None:
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample(PLUGIN, "tumor_slice")
+    assert [type(layer).__name__ for layer in layers] == ["Image", "Labels", "Shapes"]
+    image, labels, _ = layers
+    assert image.data.shape == (512, 512)
+    assert image.data.dtype == np.int16
+    assert labels.data.any()
+    assert image.metadata["tumor_type"] == "glioma"
+    assert "glioma" in image.name
