@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 import napari
-from napari.layers import Labels
 import numpy as np
+from napari.layers import Labels
 from qtpy.QtCore import QEventLoop, QTimer
 from qtpy.QtWidgets import QApplication
 
