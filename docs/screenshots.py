@@ -69,7 +69,7 @@ def main() -> None:
     results.filter_edit.setText("")
     dock = results.parent()
     dock.setFloating(True)
-    dock.resize(1150, 640)
+    dock.resize(1450, 640)
     QApplication.processEvents()
     results.grab().save(str(IMAGES / "results_table.png"))
     viewer.close()
