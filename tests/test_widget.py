@@ -65,9 +65,12 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
     widget.preset.value = "brain-tumor-mri"  # shape2D on, as 2D slices need
     assert widget.params()["setting"]["binWidth"] == 32
     widget.auto.value = True
+    features_events = []
+    labels.events.features.connect(features_events.append)
 
     with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT):
         assert widget.extract()
+    assert len(features_events) == 1  # a new table was assigned, so napari told its listeners
     results = get_results_widget(viewer)
     assert results.value_columns() == ["run 1 | label 1"]
     features = labels.features
@@ -95,6 +98,16 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
         assert second[name].iloc[0] == direct[name].iloc[0], name
     assert results.frame.loc["patient_id", "run 2 | label 1"] == "100360"
     assert results.frame.loc["tumor_type", "run 2 | label 1"] == "glioma"
+
+    # two strokes in quick succession: the debounce makes them one re-extraction
+    rows, cols = np.nonzero(labels.data)
+    inside = (int(rows[len(rows) // 2]), int(cols[len(cols) // 2]))
+    with qtbot.waitSignal(results.table_updated, timeout=TIMEOUT):
+        labels.paint(inside, 0)  # erase a hole ...
+        labels.paint((inside[0] + 8, inside[1]), 0)  # ... and another, within the debounce
+    qtbot.wait(2 * widget.debounce_timer.interval())
+    assert [run.name for run in results.runs] == ["run 1", "run 2", "run 3"]
+    results.remove_run("run 3")
 
     docks = [w for w in viewer.window.dock_widgets.values() if isinstance(w, ResultsWidget)]
     assert docks == [results]  # both runs went to the one results dock
