@@ -1,0 +1,79 @@
+"""Regenerate the user guide's screenshots from a real napari viewer.
+
+    PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py
+
+A synthetic case is written as a .mat file and opened through the plugin's reader, features
+are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
+adds a second run, and the dock widgets and the whole window are saved under docs/images/.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.layers import Labels
+from qtpy.QtCore import QEventLoop, QTimer
+from qtpy.QtWidgets import QApplication
+
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._widget import ExtractionWidget
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+
+IMAGES = Path(__file__).parent / "images"
+
+
+def wait_for(signal, timeout_ms: int = 60_000) -> None:
+    """Let the event loop run until ``signal`` fires."""
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec_()
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp())
+    path = write_tumor_mat(
+        folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
+    )
+    viewer = napari.Viewer(title="napari-radiomics")
+    viewer.window.resize(1500, 950)
+    layers = viewer.open(path, plugin="napari-radiomics")
+    labels = next(layer for layer in layers if isinstance(layer, Labels))
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
+    assert isinstance(widget, ExtractionWidget)
+    widget.preset.value = "brain-tumor-mri"
+    widget.auto.value = True
+    results = get_results_widget(viewer)
+    widget.extract()
+    wait_for(results.table_updated)
+
+    rows, cols = np.nonzero(labels.data)
+    top = int(rows.min())
+    labels.brush_size = 25
+    labels.mode = "paint"
+    labels.paint((top, int(np.median(cols[rows == top]))), 1)
+    wait_for(results.table_updated)
+    columns = results.value_columns()
+    results.set_comparison(columns[0], columns[1])
+    viewer.layers.selection.active = labels
+
+    IMAGES.mkdir(exist_ok=True)
+    widget.native.grab().save(str(IMAGES / "extraction_widget.png"))
+    results.filter_edit.setText("shape2D")
+    viewer.screenshot(str(IMAGES / "paint_reextract.png"), canvas_only=False)
+    # The table on its own, taller: identifying rows on top, then the shape features.
+    results.filter_edit.setText("")
+    dock = results.parent()
+    dock.setFloating(True)
+    dock.resize(1450, 640)
+    QApplication.processEvents()
+    results.grab().save(str(IMAGES / "results_table.png"))
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""The "Extract features" dock: choose layers and settings, extract, correct the mask, repeat.
+
+The controls edit a pyradiomics params dict (the preset or loaded file is the base, so settings
+without a control travel unchanged); every change re-checks the combination and explains what
+pyradiomics would refuse or skip before anything runs. Extraction happens in a worker thread
+(:mod:`._runner`); results go to the results dock and to the labels layer's ``features``.
+With "auto re-extract" on, a paint stroke, erase or fill in the labels layer starts a new run
+after a short debounce, on the engine kept for that image, so the new run sits next to the
+previous one in the table.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+)
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QFileDialog, QSizePolicy
+
+from napari_radiomics._napari._inputs import (
+    ExtractionJob,
+    build_job,
+    check_job,
+    is_stack,
+    parse_label_list,
+)
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._runner import ExtractionRunner
+from napari_radiomics.results import FEATURE_CLASSES, layer_features
+from napari_radiomics.settings import PRESETS, ExtractionSettings
+
+if TYPE_CHECKING:
+    import napari.viewer
+    import pandas as pd
+
+IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm",
+               "Exponential", "Gradient", "LBP2D", "LBP3D")  # fmt: skip
+ROI_ALL, ROI_SELECTED, ROI_LIST = "all labels", "selected label", "these labels:"
+#: Debounce between the end of a mask edit and the automatic re-extraction.
+DEBOUNCE_MS = 300
+
+
+def _numbers(text: str) -> list[float]:
+    """``"1, 3"`` -> ``[1.0, 3.0]`` (spacing, sigmas); refuses other text with a clear message."""
+    try:
+        return [float(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+class ExtractionWidget(Container):
+    """Settings, layer pickers and the Extract/Cancel buttons (Plugins > napari-radiomics)."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(labels=False)
+        self.viewer = viewer
+        self.runner = ExtractionRunner()
+        self.last_run: str | None = None
+        self._watched: Any = None
+        self._run_layers: tuple[Any, Any] = (None, None)  # (image, labels) of the current run
+        self._base_params: dict[str, Any] = {}
+        self._applying = False
+        self.debounce_timer = QTimer()
+        self.debounce_timer.setSingleShot(True)
+        self.debounce_timer.setInterval(DEBOUNCE_MS)
+        self.debounce_timer.timeout.connect(self._auto_extract)
+        self._build()
+        self.apply_params(ExtractionSettings.preset(self.preset.value).to_params())
+        self._connect()
+        self._layers_changed()
+
+    # ----------------------------------------------------------------------------- layout
+    def _build(self) -> None:
+        def layers_of(kind: type) -> Any:
+            return lambda _: [layer for layer in self.viewer.layers if isinstance(layer, kind)]
+
+        self.image = ComboBox(label="image", choices=layers_of(Image))
+        self.labels = ComboBox(label="labels", choices=layers_of(Labels))
+        self.roi_mode = ComboBox(label="ROI", choices=[ROI_ALL, ROI_SELECTED, ROI_LIST])
+        self.roi_list = LineEdit(label="labels", value="1")
+        self.current_slice = CheckBox(text="current slice only (stack)")
+        self.preset = ComboBox(label="preset", choices=list(PRESETS), value="pyradiomics-default")
+        self.bin_mode = ComboBox(label="bins", choices=["bin width", "bin count"])
+        self.bin_value = FloatSpinBox(label="value", min=0.001, max=100000, step=1, value=25)
+        self.normalize = CheckBox(text="normalize")
+        self.force_2d = CheckBox(text="force 2D")
+        self.spacing = LineEdit(label="resample to (mm)", tooltip="empty: keep the spacing")
+        self.image_type_boxes = {name: CheckBox(text=name) for name in IMAGE_TYPES}
+        self.sigmas = LineEdit(label="LoG sigmas (mm)", value="1, 3")
+        self.class_boxes = {name: CheckBox(text=name) for name in FEATURE_CLASSES}
+        self.load_button = PushButton(text="Load params…")
+        self.save_button = PushButton(text="Save params…")
+        self.auto = CheckBox(text="auto re-extract when the mask changes")
+        self.extract_button = PushButton(text="Extract")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.problems = Label(value="")
+        self.status = Label(value="")
+        for label in (self.problems, self.status):
+            label.native.setWordWrap(True)  # long messages wrap in the dock's width
+            label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+            label.native.setMinimumWidth(240)
+
+        def row(*widgets: Any) -> Container:
+            return Container(widgets=list(widgets), layout="horizontal", labels=False)
+
+        def grid(boxes: list[Any], per_row: int) -> Container:
+            rows = [row(*boxes[i : i + per_row]) for i in range(0, len(boxes), per_row)]
+            return Container(widgets=rows, labels=False)
+
+        self.extend(
+            [
+                Container(widgets=[self.image, self.labels, self.roi_mode, self.roi_list]),
+                self.current_slice,
+                Container(widgets=[self.preset, self.bin_mode, self.bin_value, self.spacing]),
+                row(self.normalize, self.force_2d),
+                Label(value="<b>Image types</b>"),
+                grid(list(self.image_type_boxes.values()), 4),
+                Container(widgets=[self.sigmas]),
+                Label(value="<b>Feature classes</b>"),
+                grid(list(self.class_boxes.values()), 4),
+                row(self.load_button, self.save_button),
+                self.auto,
+                self.problems,
+                row(self.extract_button, self.cancel_button),
+                self.status,
+            ]
+        )
+
+    def _connect(self) -> None:
+        events = self.viewer.layers.events
+        for event in (events.inserted, events.removed, events.reordered, events.renamed):
+            event.connect(self._layers_changed)
+        self.viewer.dims.events.current_step.connect(self._slice_changed)
+        self.preset.changed.connect(self._preset_chosen)
+        self.image.changed.connect(self._image_chosen)
+        self.labels.changed.connect(self._watch_labels)
+        settings = [self.roi_mode, self.roi_list, self.current_slice, self.bin_mode,
+                    self.bin_value, self.normalize, self.force_2d, self.spacing, self.sigmas,
+                    *self.image_type_boxes.values(), *self.class_boxes.values()]  # fmt: skip
+        for widget in settings:
+            widget.changed.connect(self.check)
+        self.load_button.changed.connect(self._load_dialog)
+        self.save_button.changed.connect(self._save_dialog)
+        self.extract_button.changed.connect(self.extract)
+        self.cancel_button.changed.connect(self.cancel)
+        signals = self.runner.signals
+        signals.finished.connect(self._finished)
+        signals.cancelled.connect(self._cancelled)
+        signals.failed.connect(self._failed)
+        signals.progressed.connect(self._progressed)
+
+    # ------------------------------------------------------------------------ settings
+    def params(self) -> dict[str, Any]:
+        """The pyradiomics params dict the controls describe (base: preset or loaded file)."""
+        params = copy.deepcopy(self._base_params)
+        setting = params.setdefault("setting", {})
+        setting.pop("binWidth", None)
+        setting.pop("binCount", None)
+        if self.bin_mode.value == "bin width":
+            setting["binWidth"] = float(self.bin_value.value)
+        else:
+            setting["binCount"] = round(self.bin_value.value)
+        setting["normalize"] = bool(self.normalize.value)
+        setting["force2D"] = bool(self.force_2d.value)
+        spacing = _numbers(self.spacing.value)
+        if spacing:
+            setting["resampledPixelSpacing"] = spacing
+        else:
+            setting.pop("resampledPixelSpacing", None)
+        old_types = params.get("imageType") or {}
+        image_types = {}
+        for name, box in self.image_type_boxes.items():
+            if box.value:
+                image_types[name] = dict(old_types.get(name) or {})
+        if "LoG" in image_types:
+            image_types["LoG"]["sigma"] = _numbers(self.sigmas.value)
+        params["imageType"] = image_types
+        old_classes = params.get("featureClass") or {}
+        params["featureClass"] = {
+            name: list(old_classes.get(name) or []) for name, box in self.class_boxes.items()
+            if box.value
+        }  # fmt: skip
+        return params
+
+    def apply_params(self, params: dict[str, Any]) -> None:
+        """Show a params dict in the controls; keys without a control are kept as they are."""
+        self._base_params = copy.deepcopy(params)
+        setting = params.get("setting") or {}
+        self._applying = True  # one check at the end, not one per control
+        try:
+            if "binCount" in setting:
+                self.bin_mode.value, self.bin_value.value = "bin count", setting["binCount"]
+            else:
+                self.bin_mode.value = "bin width"
+                self.bin_value.value = setting.get("binWidth", 25)
+            self.normalize.value = bool(setting.get("normalize", False))
+            self.force_2d.value = bool(setting.get("force2D", False))
+            spacing = setting.get("resampledPixelSpacing") or []
+            self.spacing.value = ", ".join(f"{s:g}" for s in spacing)
+            types = params.get("imageType") or {"Original": {}}
+            for name, box in self.image_type_boxes.items():
+                box.value = name in types
+            sigmas = (types.get("LoG") or {}).get("sigma") or setting.get("sigma")
+            if sigmas:
+                self.sigmas.value = ", ".join(f"{s:g}" for s in sigmas)
+            classes = params.get("featureClass") or dict.fromkeys(FEATURE_CLASSES)
+            for name, box in self.class_boxes.items():
+                box.value = name in classes
+        finally:
+            self._applying = False
+        self.check()
+
+    def load_params(self, path: str) -> None:
+        """Load a pyradiomics params file (YAML/JSON) into the controls."""
+        self.apply_params(ExtractionSettings.load(path).to_params())
+        self.status.value = f"Loaded settings from {path}"
+
+    def save_params(self, path: str) -> None:
+        """Save the current settings as a pyradiomics params file."""
+        ExtractionSettings.from_params(self.params()).save(path)
+        self.status.value = f"Saved settings to {path}"
+
+    # -------------------------------------------------------------------------- checks
+    def slice_index(self) -> int | None:
+        """Index of the slice shown (first axis of the image) when 'current slice only' is on."""
+        layer = self.image.value
+        if layer is None or not self.current_slice.value or layer.ndim != 3:
+            return None
+        position = layer.world_to_data(self.viewer.dims.point)
+        return int(min(max(round(position[0]), 0), layer.data.shape[0] - 1))
+
+    def roi_labels(self) -> list[int] | None:
+        """The ROI labels chosen (``None``: every label in the mask)."""
+        if self.roi_mode.value == ROI_SELECTED and self.labels.value is not None:
+            return [int(self.labels.value.selected_label)]
+        if self.roi_mode.value == ROI_LIST:
+            return parse_label_list(self.roi_list.value)
+        return None
+
+    def job(self) -> tuple[ExtractionJob, dict[str, Any]]:
+        """The job and params a press on Extract would run; raises ValueError when incomplete."""
+        if self.image.value is None or self.labels.value is None:
+            raise ValueError("choose an image layer and a labels layer (open a case first)")
+        params = self.params()
+        ExtractionSettings.from_params(params)  # a SettingsError names the bad key
+        job = build_job(self.image.value, self.labels.value, labels=self.roi_labels(),
+                        slice_index=self.slice_index())  # fmt: skip
+        return job, params
+
+    def check(self, *_: Any) -> bool:
+        """Explain in the widget what pyradiomics would refuse or skip; True when runnable."""
+        if self._applying:
+            return False
+        self.roi_list.visible = self.roi_mode.value == ROI_LIST
+        self.sigmas.enabled = bool(self.image_type_boxes["LoG"].value)
+        try:
+            job, params = self.job()
+            checked = check_job(job, params)
+            text, ok = checked.text(), checked.ok
+        except ValueError as exc:
+            text, ok = f"ERROR: {exc}", False
+        self.problems.value = text
+        self.problems.visible = bool(text)
+        self.extract_button.enabled = ok
+        return ok
+
+    # --------------------------------------------------------------------------- runs
+    def extract(self, *_: Any) -> bool:
+        """Start an extraction with the current layers and settings; False if refused."""
+        if not self.check():
+            layer = self.labels.value or self.image.value
+            name = layer.name if layer is not None else "napari-radiomics"
+            show_error(f"{name}: {self.problems.value.splitlines()[0].removeprefix('ERROR: ')}")
+            return False
+        job, params = self.job()
+        key = (id(self.image.value), job.slice_index)
+        title = f"Extracting {job.mask.name}"
+        self.runner.start(job, key, params, title)
+        self._run_layers = (self.image.value, self.labels.value)
+        self.cancel_button.enabled = True
+        self.status.value = f"{title}…"
+        return True
+
+    def cancel(self, *_: Any) -> None:
+        """Stop the run in flight; nothing from it reaches the table."""
+        self.runner.cancel()
+        self.status.value = "Cancelling…"
+
+    def _progressed(self, generation: int, done: int, total: int, message: str) -> None:
+        if generation == self.runner.generation:
+            self.status.value = f"{done}/{total} {message}"
+
+    def _finished(self, frame: pd.DataFrame, seconds: float) -> None:
+        self.cancel_button.enabled = False
+        results = get_results_widget(self.viewer)
+        self.last_run = results.add_run(frame)
+        labels_layer = self._run_layers[1]  # the run's layer, even if the choice changed since
+        if labels_layer is not None:
+            labels_layer.features = layer_features(frame)  # a new frame: napari emits events
+        errors = frame.attrs.get("errors") or {}
+        skipped = "; ".join(f"label {k}: {v}" for k, v in errors.items())
+        self.status.value = f"{self.last_run}: {len(frame)} ROI(s) in {seconds:.2f} s" + (
+            f" (not computed: {skipped})" if skipped else ""
+        )
+
+    def _cancelled(self, reason: str) -> None:
+        if not self.runner.running:
+            self.cancel_button.enabled = False
+        if reason == "cancelled" or not self.runner.running:
+            self.status.value = f"Run {reason}; no result added."
+
+    def _failed(self, message: str) -> None:
+        self.cancel_button.enabled = False
+        names = " / ".join(layer.name for layer in self._run_layers if layer is not None)
+        self.status.value = f"Failed: {message}"
+        show_error(f"{names}: {message}")
+
+    # ------------------------------------------------------------------------- events
+    def _layers_changed(self, *_: Any) -> None:
+        self.reset_choices()
+        self._image_chosen()
+        self._watch_labels()
+
+    def _image_chosen(self, *_: Any) -> None:
+        layer = self.image.value
+        # The reader names a case's mask "<image name> mask": pick it with its image.
+        if layer is not None:
+            name = f"{layer.name} mask"
+            partner = next((lyr for lyr in self.labels.choices if lyr.name == name), None)
+            if partner is not None and self.labels.value is not partner:
+                self.labels.value = partner
+        stack = layer is not None and layer.ndim == 3
+        self.current_slice.enabled = stack
+        if layer is not None and is_stack(layer):
+            self.current_slice.value = True
+        self.check()
+
+    def _slice_changed(self, *_: Any) -> None:
+        if self.current_slice.value:
+            self.check()
+
+    def _preset_chosen(self, *_: Any) -> None:
+        self.apply_params(ExtractionSettings.preset(self.preset.value).to_params())
+
+    def _watch_labels(self, *_: Any) -> None:
+        """Follow edits of the chosen labels layer (and only that one)."""
+        layer = self.labels.value
+        if layer is self._watched:
+            return
+        if self._watched is not None:
+            self._watched.events.paint.disconnect(self._mask_edited)
+            self._watched.events.data.disconnect(self._mask_edited)
+            self._watched.events.selected_label.disconnect(self.check)
+        if layer is not None:
+            layer.events.paint.connect(self._mask_edited)
+            layer.events.data.connect(self._mask_edited)
+            layer.events.selected_label.connect(self.check)
+        self._watched = layer
+        self.check()
+
+    def _mask_edited(self, *_: Any) -> None:
+        """A stroke/fill/erase ended: a run in flight is stale; re-extract if asked to."""
+        if self.runner.running:
+            self.runner.supersede()
+            self.status.value = "The mask changed during the run: that run was dropped."
+        if self.auto.value:
+            self.debounce_timer.start()  # the run checks the edited mask when it starts
+        else:
+            self.check()
+
+    def _auto_extract(self) -> None:
+        self.extract()
+
+    def _load_dialog(self, *_: Any) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.native, "Load pyradiomics params", "", "Params (*.yaml *.yml *.json)"
+        )
+        if path:
+            self.load_params(path)
+
+    def _save_dialog(self, *_: Any) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self.native, "Save pyradiomics params", "params.yaml", "Params (*.yaml *.json)"
+        )
+        if path:
+            self.save_params(path)

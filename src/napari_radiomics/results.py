@@ -1,0 +1,281 @@
+"""Feature results as tables people read and files they can load back.
+
+The engine returns one tidy DataFrame per extraction (one row per ROI label, identifying columns,
+then pyradiomics feature columns, settings in ``attrs["provenance"]``). People comparing a run
+before and after a mask correction want the transpose: features as rows, one column per run and
+ROI label, side by side. This module turns a list of named runs into that view, adds difference
+columns, and writes the runs to CSV/Parquet with a YAML sidecar holding every run's settings, so
+nothing that produced a number is lost on export. It is pandas only (no napari, no Qt) so the
+batch runner and scripts can use it too.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+#: pyradiomics' feature classes, as they appear in feature names.
+FEATURE_CLASSES = ("firstorder", "shape", "shape2D", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+
+# pyradiomics names every feature "<imageType>_<featureClass>_<feature>"; image type names
+# (original, log-sigma-1-0-mm-3D, wavelet-LLH, lbp-2D, ...) never contain an underscore.
+_FEATURE_NAME = re.compile(
+    r"^(?P<image_type>[A-Za-z0-9.\-]+)_(?P<feature_class>" + "|".join(FEATURE_CLASSES) + r")_"
+    r"(?P<feature>\w+)$"
+)
+
+#: Column of the tidy tables naming the run a row came from.
+RUN_COLUMN = "run"
+#: Column holding the ROI label value a row was computed for.
+ROI_COLUMN = "roi_label"
+#: Pseudo feature class of the identifying rows at the top of the wide table.
+METADATA_CLASS = "metadata"
+#: Descriptive columns at the left of the wide table (everything else is a value column).
+DESCRIPTION_COLUMNS = ("image_type", "feature_class", "feature")
+
+
+@dataclass(frozen=True)
+class FeatureName:
+    """The three parts of a pyradiomics feature name, for filtering by class or image type."""
+
+    image_type: str
+    feature_class: str
+    feature: str
+
+
+def parse_feature_name(name: str) -> FeatureName | None:
+    """Split ``original_glcm_Contrast`` into its parts; ``None`` for non-feature columns."""
+    match = _FEATURE_NAME.match(str(name))
+    if match is None:
+        return None
+    return FeatureName(**match.groupdict())
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The pyradiomics feature columns of a result frame, in their order."""
+    return [c for c in df.columns if parse_feature_name(c) is not None]
+
+
+def identifying_columns(df: pd.DataFrame) -> list[str]:
+    """Columns that say what a row is (case, patient, tumour type, ROI label, ...)."""
+    features = set(feature_columns(df))
+    return [
+        c
+        for c in df.columns
+        if c not in features and c != RUN_COLUMN and not str(c).startswith("diagnostics_")
+    ]
+
+
+@dataclass
+class Run:
+    """One extraction shown in the results: a name and the engine's DataFrame (attrs kept)."""
+
+    name: str
+    frame: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame) -> Run:
+        """Keep the frame's provenance next to it, and the frame without ``attrs``.
+
+        pandas deep-copies ``attrs`` into every column or row it hands out, so a frame that
+        carries its provenance is slow to iterate (napari's features table iterates columns).
+        """
+        plain = frame.copy(deep=False)
+        plain.attrs = {}
+        return cls(name, plain, copy.deepcopy(dict(frame.attrs.get("provenance") or {})))
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts, computed once: the table is rebuilt from them on every change."""
+        return self.frame.to_dict("records")
+
+
+def run_columns(run: Run) -> list[str]:
+    """Column titles of a run in the wide table: one per row (case and ROI label)."""
+    frame = run.frame
+    many_cases = "case" in frame.columns and frame["case"].nunique(dropna=False) > 1
+    cases = frame["case"].tolist() if many_cases else [None] * len(frame)
+    rois = frame[ROI_COLUMN].tolist() if ROI_COLUMN in frame.columns else [None] * len(frame)
+    titles: list[str] = []
+    for case, roi in zip(cases, rois, strict=True):
+        parts = [run.name]
+        if case is not None:
+            parts.append(str(case))
+        if roi is not None:
+            parts.append(f"label {roi}")
+        title = " | ".join(parts)
+        # Two rows with the same case and label (e.g. two files of one case) stay distinct.
+        n = 2
+        unique = title
+        while unique in titles:
+            unique, n = f"{title} ({n})", n + 1
+        titles.append(unique)
+    return titles
+
+
+def wide_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Features as rows, one column per run and ROI label, identifying rows on top.
+
+    Rows are indexed by the feature's full name. The first columns describe the row
+    (``image_type``, ``feature_class``, ``feature``); identifying values (case, patient id,
+    tumour type, ...) come first as rows of class ``metadata`` so a column says which case it is.
+    A feature missing from a run (other settings) is NaN there.
+    """
+    meta_names: list[str] = []
+    feature_names: list[str] = []
+    values: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for name in identifying_columns(run.frame):
+            if name not in meta_names:
+                meta_names.append(name)
+        for name in feature_columns(run.frame):
+            if name not in feature_names:
+                feature_names.append(name)
+        for title, row in zip(run_columns(run), run.records, strict=True):
+            values[title] = row
+
+    index = meta_names + feature_names
+    described = [("", METADATA_CLASS, name) for name in meta_names]
+    for name in feature_names:
+        parsed = parse_feature_name(name)
+        assert parsed is not None  # feature_columns only returns parsable names
+        described.append((parsed.image_type, parsed.feature_class, parsed.feature))
+    table = pd.DataFrame(
+        described, index=pd.Index(index, name="name"), columns=list(DESCRIPTION_COLUMNS)
+    )
+    for title, row in values.items():
+        column = [row.get(name, np.nan) for name in index]
+        table[title] = pd.Series(column, index=table.index, dtype=object)
+    return table
+
+
+def add_difference(table: pd.DataFrame, before: str, after: str) -> pd.DataFrame:
+    """Append ``after - before`` and the change in % of ``|before|`` for the feature rows.
+
+    Identifying rows and non-numeric values get NaN; a zero ``before`` gives NaN %, not inf.
+    """
+    out = table.copy()
+    a = pd.to_numeric(out[before], errors="coerce").astype(float)
+    b = pd.to_numeric(out[after], errors="coerce").astype(float)
+    is_feature = out["feature_class"] != METADATA_CLASS
+    delta = (b - a).where(is_feature)
+    base = a.abs().where(a != 0)
+    out[difference_title(after, before)] = delta
+    out[difference_title(after, before, percent=True)] = 100.0 * delta / base
+    return out
+
+
+def difference_title(after: str, before: str, *, percent: bool = False) -> str:
+    """Title of a difference column, so callers can find the column they asked for."""
+    return f"Δ{'%' if percent else ''} ({after}) − ({before})"
+
+
+def tidy_results(runs: Sequence[Run]) -> pd.DataFrame:
+    """All runs stacked, one row per (run, case, ROI label), ``run`` as the first column."""
+    frames = []
+    for run in runs:
+        frame = run.frame.copy()
+        frame.insert(0, RUN_COLUMN, run.name)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[RUN_COLUMN])
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """Where the settings of an exported results file go: ``<name>.params.yaml`` beside it."""
+    path = Path(path)
+    stem = path.name
+    for suffix in (".csv", ".parquet"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return path.with_name(f"{stem}.params.yaml")
+
+
+def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
+    """Write the runs to ``path`` (CSV, or Parquet for ``*.parquet``) and the settings beside it.
+
+    The table is tidy (see :func:`tidy_results`) so ``pandas.read_csv(path)`` gives it back
+    unchanged. Each run's provenance (pyradiomics params, versions) goes to
+    ``<name>.params.yaml`` under ``runs: {<run name>: ...}``; the ``setting``/``imageType``/
+    ``featureClass`` part of a run can be fed to pyradiomics as a params file.
+    Returns the two paths written.
+    """
+    if not runs:
+        raise ValueError(f"{path}: there are no results to export")
+    path = Path(path)
+    table = tidy_results(runs)
+    if path.suffix.lower() == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
+    sidecar = sidecar_path(path)
+    document = {
+        "results": path.name,
+        "runs": {run.name: _plain(run.provenance) for run in runs},
+    }
+    sidecar.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return path, sidecar
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read an exported results file back, with its sidecar's runs in ``attrs["runs"]``."""
+    path = Path(path)
+    table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        table.attrs["runs"] = yaml.safe_load(sidecar.read_text())["runs"]
+    return table
+
+
+def layer_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run as a napari labels layer ``features`` table: one row per ROI label.
+
+    napari and other plugins look up rows by the ``label`` column (the label value painted in
+    the layer; napari's status bar uses ``index``), so both hold the ROI label. The reader's
+    metadata key ``label`` is the tumour class (1/2/3), which would clash: it becomes
+    ``tumor_class``.
+    """
+    out = frame.reset_index(drop=True).copy()
+    out.attrs = {}  # see Run.from_frame: attrs make every column access deep-copy them
+    if "label" in out.columns:
+        out = out.rename(columns={"label": "tumor_class"})
+    roi = out.pop(ROI_COLUMN) if ROI_COLUMN in out.columns else pd.Series(range(1, len(out) + 1))
+    out.insert(0, "label", np.asarray(roi, dtype=np.int64))
+    out.insert(0, "index", np.asarray(roi, dtype=np.int64))
+    return out
+
+
+def format_settings(provenance: Mapping[str, Any], max_lines: int = 40) -> str:
+    """A run's provenance as short readable YAML (for tooltips); long lists are cut."""
+    if not provenance:
+        return "no settings recorded"
+    lines = yaml.safe_dump(_plain(provenance), sort_keys=False).splitlines()
+    if len(lines) > max_lines:
+        lines = [*lines[:max_lines], f"... ({len(lines) - max_lines} more lines)"]
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """Provenance as plain YAML types (numpy scalars, tuples and paths become lists/str)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

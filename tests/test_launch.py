@@ -1,0 +1,31 @@
+"""The one-command start: napari opens the sample, docks the settings and extracts."""
+
+from __future__ import annotations
+
+from napari.layers import Image, Labels
+
+from napari_radiomics._napari._launch import populate
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+
+
+def test_sample_opens_and_first_run_lands_in_the_table(make_napari_viewer, qtbot) -> None:
+    viewer = make_napari_viewer()
+    results = get_results_widget(viewer)
+    with qtbot.waitSignal(results.table_updated, timeout=60_000):
+        widget = populate(viewer)
+    assert {type(layer) for layer in viewer.layers} >= {Image, Labels}
+    assert widget.preset.value == "brain-tumor-mri"
+    assert results.value_columns() == ["run 1 | label 1"]
+    labels = next(layer for layer in viewer.layers if isinstance(layer, Labels))
+    surface = labels.features["original_shape2D_PixelSurface"].iloc[0]
+    assert surface == labels.data.astype(bool).sum()
+
+
+def test_given_file_opens_without_extracting(make_napari_viewer, tmp_path) -> None:
+    path = write_tumor_mat(tmp_path / "5.mat", make_synthetic_slice(seed=5, shape=(128, 128)))
+    viewer = make_napari_viewer()
+    populate(viewer, [str(path)], extract=False)
+    assert [layer.metadata["case"] for layer in viewer.layers] == ["5", "5", "5"]
+    assert get_results_widget(viewer).value_columns() == []

@@ -1,0 +1,130 @@
+"""The pandas side of the results: wide table, differences, export and read-back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from napari_radiomics.engine import extract_features
+from napari_radiomics.results import (
+    METADATA_CLASS,
+    Run,
+    add_difference,
+    difference_title,
+    export_results,
+    feature_columns,
+    layer_features,
+    parse_feature_name,
+    read_results,
+    sidecar_path,
+    tidy_results,
+    wide_table,
+)
+from napari_radiomics.settings import ExtractionSettings
+
+
+def engine_run(mask: np.ndarray, labels=(1,), case: str = "7") -> pd.DataFrame:
+    """A result frame from the engine, with the identifying columns a .mat case gives."""
+    rng = np.random.default_rng(3)
+    image = rng.normal(300, 40, mask.shape).astype(np.int16)
+    metadata = {"case": case, "patient_id": "100360", "label": 2, "tumor_type": "glioma"}
+    settings = ExtractionSettings.preset("brain-tumor-mri")  # shape2D on, bin width 32
+    return extract_features(image, mask, settings, labels=list(labels), metadata=metadata)
+
+
+@pytest.fixture(scope="module")
+def runs() -> list[Run]:
+    mask = np.zeros((48, 48), np.uint8)
+    mask[10:30, 10:30] = 1
+    mask[34:44, 34:44] = 2
+    before = engine_run(mask, labels=(1, 2))
+    mask[10:34, 10:34] = 1  # the correction: label 1 grows
+    after = engine_run(mask, labels=(1, 2))
+    return [Run.from_frame("before", before), Run.from_frame("after", after)]
+
+
+def test_feature_names_are_split_as_pyradiomics_builds_them() -> None:
+    assert parse_feature_name("wavelet-LLH_glcm_Contrast").image_type == "wavelet-LLH"
+    log = parse_feature_name("log-sigma-1-0-mm-3D_firstorder_10Percentile")
+    assert (log.image_type, log.feature_class, log.feature) == (
+        "log-sigma-1-0-mm-3D",
+        "firstorder",
+        "10Percentile",
+    )
+    assert parse_feature_name("original_shape2D_PixelSurface").feature_class == "shape2D"
+    for not_a_feature in ("roi_label", "patient_id", "diagnostics_Versions_PyRadiomics"):
+        assert parse_feature_name(not_a_feature) is None
+
+
+def test_wide_table_puts_runs_side_by_side(runs: list[Run]) -> None:
+    table = wide_table(runs)
+    assert list(table.columns[3:]) == [
+        "before | label 1",
+        "before | label 2",
+        "after | label 1",
+        "after | label 2",
+    ]
+    # identifying rows first, then every pyradiomics feature once
+    assert list(table.index[:5]) == ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    assert (table.loc[table.index[:5], "feature_class"] == METADATA_CLASS).all()
+    assert len(table) == 5 + len(feature_columns(runs[0].frame))
+    surface = "original_shape2D_PixelSurface"
+    assert table.loc[surface, "before | label 1"] == 400.0
+    assert table.loc[surface, "after | label 1"] == 576.0
+    assert table.loc[surface, "after | label 2"] == table.loc[surface, "before | label 2"] == 100.0
+    assert table.loc["tumor_type", "after | label 2"] == "glioma"
+
+
+def test_difference_is_absolute_and_relative(runs: list[Run]) -> None:
+    table = add_difference(wide_table(runs), "before | label 1", "after | label 1")
+    delta = table[difference_title("after | label 1", "before | label 1")]
+    percent = table[difference_title("after | label 1", "before | label 1", percent=True)]
+    assert delta["original_shape2D_PixelSurface"] == 176.0
+    assert percent["original_shape2D_PixelSurface"] == pytest.approx(44.0)
+    assert np.isnan(delta["patient_id"])  # identifying rows have no difference
+
+
+def test_export_csv_reads_back_with_pandas(runs: list[Run], tmp_path: Path) -> None:
+    path, sidecar = export_results(runs, tmp_path / "features.csv")
+    assert sidecar == tmp_path / "features.params.yaml" == sidecar_path(path)
+    back = pd.read_csv(path, dtype={"case": str, "patient_id": str})
+    assert list(back.columns[:6]) == [
+        "run",
+        "case",
+        "patient_id",
+        "label",
+        "tumor_type",
+        "roi_label",
+    ]
+    assert back["run"].tolist() == ["before", "before", "after", "after"]
+    expected = tidy_results(runs)
+    for name in feature_columns(expected):
+        np.testing.assert_allclose(back[name], expected[name].astype(float), rtol=1e-15)
+    settings = yaml.safe_load(sidecar.read_text())
+    assert settings["results"] == "features.csv"
+    assert settings["runs"]["after"]["params"]["setting"]["binWidth"] == 32
+    assert read_results(path).attrs["runs"]["before"]["versions"]["numpy"] == np.__version__
+
+
+def test_export_parquet(runs: list[Run], tmp_path: Path) -> None:
+    path, sidecar = export_results(runs, tmp_path / "features.parquet")
+    back = read_results(path)
+    assert back["run"].tolist() == ["before", "before", "after", "after"]
+    assert back["original_shape2D_PixelSurface"].tolist() == [400.0, 100.0, 576.0, 100.0]
+    assert sidecar.name == "features.params.yaml"
+
+
+def test_export_without_runs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no results"):
+        export_results([], tmp_path / "x.csv")
+
+
+def test_layer_features_use_the_roi_label(runs: list[Run]) -> None:
+    features = layer_features(runs[1].frame)
+    assert features["label"].tolist() == [1, 2] == features["index"].tolist()
+    assert features["tumor_class"].tolist() == [2, 2]  # the reader's tumour class, renamed
+    assert "roi_label" not in features.columns

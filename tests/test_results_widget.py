@@ -1,0 +1,88 @@
+"""The results dock in a real viewer: runs side by side, difference, filter, sort, copy, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QGuiApplication
+
+from napari_radiomics._napari._results import ResultsWidget, get_results_widget
+from napari_radiomics.results import difference_title
+from test_results import engine_run
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    mask = np.zeros((48, 48), np.uint8)
+    mask[10:30, 10:30] = 1
+    before = engine_run(mask)
+    mask[10:34, 10:34] = 1
+    return before, engine_run(mask)
+
+
+def visible_rows(widget: ResultsWidget) -> list[str]:
+    proxy = widget.table.model()
+    return [str(proxy.headerData(r, Qt.Orientation.Vertical)) for r in range(proxy.rowCount())]
+
+
+def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    # docked from Plugins > napari-radiomics > Feature results, then found by scripts
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature results")
+    assert get_results_widget(viewer) is widget
+    with qtbot.waitSignal(widget.table_updated):
+        assert widget.add_run(frames[0]) == "run 1"
+    widget.add_run(frames[1], name="corrected")
+    assert widget.add_run(frames[1], name="corrected") == "corrected (2)"
+    widget.remove_run("corrected (2)")
+    assert [run.name for run in widget.runs] == ["run 1", "corrected"]
+    widget.remove_run("run 1")
+    assert widget.add_run(frames[0]) == "run 4"  # default names never come back
+    widget.remove_run("corrected")
+    widget.add_run(frames[1], name="corrected")
+    assert [run.name for run in widget.runs] == ["run 4", "corrected"]
+    assert widget.value_columns() == ["run 4 | label 1", "corrected | label 1"]
+
+    widget.set_comparison("run 4 | label 1", "corrected | label 1")
+    delta, percent = widget.difference_columns()
+    assert widget.frame.loc["original_shape2D_PixelSurface", delta] == 176.0
+    assert widget.frame.loc["original_shape2D_PixelSurface", percent] == pytest.approx(44.0)
+
+    widget.filter_edit.setText("PixelSurface")
+    assert visible_rows(widget) == ["original_shape2D_PixelSurface"]
+    widget.filter_edit.setText("")
+    widget.class_combo.setCurrentText("glcm")
+    rows = visible_rows(widget)
+    assert rows
+    assert all(r.startswith("original_glcm_") for r in rows)
+    widget.class_combo.setCurrentText("(any)")
+
+    # sorting by the difference: metadata rows stay on top, the largest change comes last
+    column = widget.frame.columns.get_loc(delta)
+    widget.table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
+    rows = visible_rows(widget)
+    assert rows[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    values = widget.frame.loc[rows[5:], delta].astype(float).dropna().to_numpy()
+    assert (np.diff(values) >= 0).all()
+
+    # copy one cell as tab-separated text
+    widget.filter_edit.setText("PixelSurface")
+    proxy = widget.table.model()
+    widget.table.selectionModel().select(
+        proxy.index(0, widget.frame.columns.get_loc("corrected | label 1")),
+        widget.table.selectionModel().SelectionFlag.Select,
+    )
+    text = widget.copy_selection()
+    assert text == "name\tcorrected | label 1\noriginal_shape2D_PixelSurface\t576.0"
+    assert QGuiApplication.clipboard().text() == text
+
+    path, sidecar = widget.export(tmp_path / "runs.csv")
+    back = pd.read_csv(path)
+    assert back["run"].tolist() == ["run 4", "corrected"]
+    assert back["original_shape2D_PixelSurface"].tolist() == [400.0, 576.0]
+    assert sidecar.is_file()
+    assert difference_title("b", "a") == "Δ (b) − (a)"
