@@ -51,6 +51,8 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in text
     assert "cvind.mat is skipped" in text
     assert "Exit status" in text
+    assert main(["view", "--help"]) == 0
+    assert "--no-extract" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

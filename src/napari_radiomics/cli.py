@@ -1,4 +1,5 @@
-"""The `napari-radiomics` command: whole-dataset extraction without a display.
+"""The `napari-radiomics` command: `extract` (whole-dataset extraction, no display needed) and
+`view` (napari, ready to extract).
 
 Exit status: 0 when every case succeeded, 2 for a usage error (bad option, missing input,
 invalid setting, output already there), 3 when some cases failed (their messages are in
@@ -136,7 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+    view = commands.add_parser(
+        "view",
+        help="open napari ready to extract (needs napari and Qt)",
+        description="Open napari with the given files (the synthetic brain-tumour sample when "
+        "none), the extraction and results docks, and a first extraction with the "
+        "brain-tumor-mri preset.",
+    )
+    view.add_argument("paths", nargs="*", metavar="PATH", help=".mat, folder, NRRD/NIfTI...")
+    view.add_argument("--no-extract", action="store_true", help="do not extract on opening")
     return parser
+
+
+def _view(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """napari is imported only here, so `extract` keeps working on a server without Qt."""
+    try:
+        from napari_radiomics._napari._launch import launch
+    except ImportError as exc:
+        hint = "pip install 'napari-radiomics[all]'"
+        parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")
+    launch(args.paths, extract=not args.no_extract)
+    return EXIT_OK
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -231,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return _extract(parser, args)  # "extract" is the only command so far
+        return _view(parser, args) if args.command == "view" else _extract(parser, args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
