@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    extract.set_defaults(command_parser=extract)  # its usage line goes with its errors
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
     extract.add_argument(
         "-o", "--output", required=True, metavar="OUTPUT", help="features .csv or .parquet"
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "none), the extraction and results docks, and a first extraction with the "
         "brain-tumor-mri preset.",
     )
+    view.set_defaults(command_parser=view)
     view.add_argument("paths", nargs="*", metavar="PATH", help=".mat, folder, NRRD/NIfTI...")
     view.add_argument("--no-extract", action="store_true", help="do not extract on opening")
     return parser
@@ -253,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return _view(parser, args) if args.command == "view" else _extract(parser, args)
+        command = _view if args.command == "view" else _extract
+        return command(args.command_parser, args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
