@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from napari.layers import Image
-from napari_radiomics._napari._results import get_results_widget
 
 from batch_data import write_mat_folder
-from napari_radiomics._napari._batch_widget import FOLDER, PARAMS_FILE, BatchWidget
+from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
+from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.batch_output import read_output
+from napari_radiomics.settings import ExtractionSettings
 
 N = 4
 pytestmark = pytest.mark.gui
@@ -109,6 +111,27 @@ def test_cancel_keeps_finished_rows_and_resume_completes(
     assert widget.summary is not None
     assert widget.summary.skipped == len(kept)
     assert len(read_output(tmp_path / "f.csv")) == 10
+
+
+def test_settings_of_the_extract_features_dock(
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
+) -> None:
+    """What is tuned on one slice in the Extract features dock runs on the whole folder."""
+    viewer = widget.viewer
+    widget.settings.setCurrentText(DOCK)
+    widget.folder.setText(str(mat_folder))
+    widget.output.setText(str(tmp_path / "f.csv"))
+    assert widget.run() is None
+    assert "no Extract features dock is open" in widget.status.text()
+
+    _, dock = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
+    dock.bin_value.value = 20
+    _run(widget, qtbot)
+    assert widget.summary is not None
+    assert widget.summary.ok
+    written = yaml.safe_load((tmp_path / "f.params.yaml").read_text())
+    assert written["setting"]["binWidth"] == 20
+    assert ExtractionSettings.from_params(written) == ExtractionSettings.from_params(dock.params())
 
 
 def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._executors import default_jobs
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.batch import BatchProgress, BatchSummary, iter_batch
 from napari_radiomics.batch_output import read_output
 from napari_radiomics.io.cases import Case, discover_cases
@@ -40,6 +42,15 @@ if TYPE_CHECKING:
 
 FOLDER = "Folder…"
 PARAMS_FILE = "Params file…"
+DOCK = "Extract features dock"
+
+
+def _extraction_widget(viewer: napari.viewer.Viewer) -> ExtractionWidget | None:
+    """The docked "Extract features" widget, whose controls hold the settings being tuned."""
+    return next(
+        (w for w in viewer.window.dock_widgets.values() if isinstance(w, ExtractionWidget)),
+        None,
+    )
 
 
 def cases_from_layer(layer: Any) -> list[Case]:
@@ -81,7 +92,7 @@ class BatchWidget(QWidget):
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("folder of .mat files or a NumPy bundle")
         self.settings = QComboBox()
-        self.settings.addItems([*sorted(PRESETS), PARAMS_FILE])
+        self.settings.addItems([DOCK, *sorted(PRESETS), PARAMS_FILE])
         if "brain-tumor-mri" in PRESETS:
             self.settings.setCurrentText("brain-tumor-mri")
         self.params = QLineEdit()
@@ -160,7 +171,15 @@ class BatchWidget(QWidget):
         return cases_from_layer(self.viewer.layers[self.source.currentText()])
 
     def selected_settings(self) -> ExtractionSettings:
-        """The chosen preset, or the chosen pyradiomics params file."""
+        """The settings of the Extract features dock, a preset, or a params file."""
+        if self.settings.currentText() == DOCK:
+            dock = _extraction_widget(self.viewer)
+            if dock is None:
+                raise ValueError(
+                    "no Extract features dock is open (Plugins > napari-radiomics > Extract "
+                    "features): open it, or choose a preset or a params file"
+                )
+            return ExtractionSettings.from_params(dock.params())
         if self.settings.currentText() == PARAMS_FILE:
             if not self.params.text().strip():
                 raise ValueError("choose a pyradiomics params file")
@@ -232,8 +251,6 @@ class BatchWidget(QWidget):
         self.status.setText(text)
         if summary.output.exists():
             frame = read_output(summary.output)
-            from napari_radiomics._napari._results import get_results_widget
-
             get_results_widget(self.viewer).add_run(frame, summary.output.name)
 
     def _on_error(self, exc: BaseException) -> None:
