@@ -225,3 +225,17 @@ def test_a_warning_shared_by_every_case_is_shown_once(mat_folder: Path, tmp_path
     assert len([w for w in caught if "is 2D" in str(w.message)]) == 1
     columns = read_output(tmp_path / "f.csv").columns
     assert not any("shape" in c for c in columns)
+
+
+def test_cases_with_other_feature_columns_are_refused_not_mixed(
+    mat_folder: Path, tmp_path: Path, pyradiomics_data: Path
+) -> None:
+    """A 3D scan after 2D slices has shape, not shape2D, features: it cannot share the table."""
+    image, mask = pyradiomics_data / "breast1_image.nrrd", pyradiomics_data / "breast1_label.nrrd"
+    cases = discover_cases([mat_folder / "1.mat", image], mask=mask)
+    summary = run_batch(cases, SETTINGS, tmp_path / "f.csv", jobs=1)
+    assert (summary.succeeded, summary.failed) == (1, 1)
+    assert read_output(tmp_path / "f.csv")["case"].tolist() == ["1"]
+    errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["breast1_image"]
+    assert "feature columns differ from the first case's" in errors["message"].item()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -20,6 +22,8 @@ from napari_radiomics.batch_output import read_output
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
 from napari_radiomics.io.cases import discover_cases, load_case
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
 
 N = 4
@@ -230,3 +234,29 @@ def test_batch_core_imports_neither_napari_nor_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_empty_mask_and_absent_label_are_failed_cases(
+    mat_folder: Path, tmp_path: Path, pyradiomics_data: Path
+) -> None:
+    """The run goes on past them; both are in the errors file; exit status 3."""
+    tumor = make_synthetic_slice(shape=(64, 64))
+    empty = dataclasses.replace(tumor, mask=np.zeros_like(tumor.mask), border=np.zeros((0, 2)))
+    write_tumor_mat(tmp_path / "50.mat", empty)
+    image, mask = pyradiomics_data / "breast1_image.nrrd", pyradiomics_data / "breast1_label.nrrd"
+    table = tmp_path / "cases.csv"
+    table.write_text(f"Image,Mask,Label\n{image},{mask},1\n{image},{mask},7\n")
+    out = tmp_path / "f.csv"
+    # 2D slices and a 3D scan have different feature columns: separate outputs.
+    assert main(["extract", str(tmp_path / "50.mat"), str(mat_folder), "-o", str(out), "-q"]) == 3
+    assert len(read_output(out)) == N
+    errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["50"]
+    assert "empty tumour mask" in errors["message"].item()
+
+    out = tmp_path / "g.csv"
+    assert main(["extract", str(table), "-o", str(out), "-q"]) == 3
+    assert read_output(out)["case"].tolist() == ["breast1_image:label1"]
+    errors = pd.read_csv(tmp_path / "g.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["breast1_image:label7"]
+    assert "7" in errors["message"].item()
