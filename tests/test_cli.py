@@ -220,22 +220,6 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     )
 
 
-def test_batch_core_imports_neither_napari_nor_qt() -> None:
-    """The command runs on servers without a display: no napari, no Qt, even indirectly."""
-    code = (
-        "import sys\n"
-        "import napari_radiomics.batch, napari_radiomics.batch_output, napari_radiomics.cli\n"
-        "import napari_radiomics.io.cases, napari_radiomics._executors\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'vispy', 'magicgui'})\n"
-        "print(','.join(bad))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
-
-
 def test_empty_mask_and_absent_label_are_failed_cases(
     mat_folder: Path, tmp_path: Path, pyradiomics_data: Path
 ) -> None:

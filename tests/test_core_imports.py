@@ -1,4 +1,4 @@
-"""The io core runs on a server without a display: it must not pull in napari or Qt."""
+"""The core runs on a server without a display: it must not pull in napari or Qt."""
 
 from __future__ import annotations
 
@@ -15,10 +15,17 @@ CORE_MODULES = (
     "napari_radiomics.io.bundle",
     "napari_radiomics.io.medical",
     "napari_radiomics.io.synthetic",
+    "napari_radiomics.io.cases",
+    "napari_radiomics.batch",
+    "napari_radiomics.batch_output",
+    "napari_radiomics._executors",
+    "napari_radiomics._batch_worker",
+    "napari_radiomics.results",
+    "napari_radiomics.cli",
 )
 
 
-def test_io_core_imports_neither_napari_nor_qt() -> None:
+def test_core_imports_neither_napari_nor_qt() -> None:
     code = (
         "import sys\n"
         + "".join(f"import {name}\n" for name in CORE_MODULES)

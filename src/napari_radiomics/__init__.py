@@ -13,8 +13,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from napari_radiomics.batch import run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
+    from napari_radiomics.io.cases import discover_cases
     from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
     from napari_radiomics.settings import ExtractionSettings
 
@@ -27,9 +29,11 @@ _PUBLIC = {
     "ExtractionSettings": "napari_radiomics.settings",
     "FeatureEngine": "napari_radiomics.engine",
     "TumorSlice": "napari_radiomics.io.mat",
+    "discover_cases": "napari_radiomics.io.cases",
     "extract_features": "napari_radiomics.engine",
     "layer_to_sitk": "napari_radiomics.convert",
     "read_tumor_mat": "napari_radiomics.io.mat",
+    "run_batch": "napari_radiomics.batch",
     "sitk_to_layer_data": "napari_radiomics.convert",
     "write_tumor_mat": "napari_radiomics.io.mat",
 }
@@ -39,9 +43,11 @@ __all__ = [
     "FeatureEngine",
     "TumorSlice",
     "__version__",
+    "discover_cases",
     "extract_features",
     "layer_to_sitk",
     "read_tumor_mat",
+    "run_batch",
     "sitk_to_layer_data",
     "write_tumor_mat",
 ]
