@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from scipy import ndimage
 
 from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning, find_mat_files, open_mat_stack
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import case_arrays, write_mixed_folder, write_v5, write_v73
 
 
@@ -115,3 +119,26 @@ def test_scan_past_its_budget_finishes_in_the_background(tmp_path: Path) -> None
     assert stack.slices["patient_id"].tolist() == ["P1", "P2", "P3", "P4", ""]
     assert stack.slices["height"].tolist()[:4] == [64, 64, 32, 64]
     assert not stack.image[4].compute().any()
+
+
+def test_exiting_while_the_background_scan_runs_does_not_hang(tmp_path: Path) -> None:
+    """Closing napari right after opening a big folder must end the process, not deadlock
+    on h5py's lock held by a scan thread frozen at interpreter exit."""
+    tumor = make_synthetic_slice(seed=1, shape=(32, 32))
+    for index in range(1, 401):
+        write_tumor_mat(tmp_path / f"{index}.mat", tumor)
+    code = (
+        "import sys\n"
+        "from napari_radiomics.io.folder import open_mat_stack\n"
+        "stack = open_mat_stack(sys.argv[1], scan_budget=0.0)\n"
+        "stack.image[0].compute()\n"
+        "print(stack.scanned.is_set())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"  # the process exited while the scan was running

@@ -123,9 +123,10 @@ def open_mat_stack(
     if len(headers) == len(paths):
         stack.scanned.set()
     else:
-        threading.Thread(
-            target=_scan_rest, args=(stack, paths, len(headers), shape), daemon=True
-        ).start()
+        # Not a daemon: Python freezes daemon threads at exit, and one frozen inside h5py holds
+        # h5py's global lock, so the exiting interpreter hangs on it. Finishing a scan takes
+        # about a second for the whole dataset; the exit waits for that instead.
+        threading.Thread(target=_scan_rest, args=(stack, paths, len(headers), shape)).start()
     return stack
 
 
