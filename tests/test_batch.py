@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from distributed import LocalCluster
 
 from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
@@ -81,7 +82,6 @@ def test_dask_local_cluster_equals_serial(
     serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
 ) -> None:
     """`dask="local"`: a LocalCluster of 2 single-threaded worker processes on loopback."""
-    pytest.importorskip("distributed")
     out = tmp_path / "dask.csv"
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, dask="local", jobs=2)
     assert summary.backend == "dask (local)"
@@ -93,10 +93,9 @@ def test_dask_scheduler_address_from_the_command_line(
     serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
 ) -> None:
     """`--dask tcp://...`: an already running cluster, as on a real multi-machine setup."""
-    distributed = pytest.importorskip("distributed")
     params = SETTINGS.save(tmp_path / "params.yaml")
     out = tmp_path / "dask.csv"
-    with distributed.LocalCluster(
+    with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:  # fmt: skip
