@@ -12,8 +12,10 @@ import scipy.io
 import SimpleITK as sitk
 
 from napari_radiomics._napari._reader import get_reader
+from napari_radiomics.io.editable import EditableStack
 from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning
+from napari_radiomics.io.mat import read_tumor_mat
 from sample_files import case_arrays, write_bundle, write_mixed_folder, write_v5, write_v73
 
 PLUGIN = "napari-radiomics"
@@ -82,7 +84,8 @@ def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) 
         layers = viewer.open(tmp_path, plugin=PLUGIN)
     image, labels = layers
     assert isinstance(image.data, da.Array)
-    assert isinstance(labels.data, da.Array)
+    assert isinstance(labels.data, EditableStack)
+    assert isinstance(labels.data.base, da.Array)  # lazy until a slice is painted on
     assert image.data.shape == labels.data.shape == (4, 64, 64)
     assert tuple(image.axis_labels) == ("slice", "row", "col")
     slices = image.metadata["slices"]
@@ -91,6 +94,30 @@ def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) 
     assert labels.metadata["slices"] is slices
     viewer.dims.set_current_step(0, 2)
     assert image._slice.image.raw.shape == (64, 64)  # the resized 32x32 slice is displayed
+
+
+@pytest.mark.gui
+def test_masks_of_a_folder_can_be_corrected_with_the_brush(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    viewer = make_napari_viewer()
+    write_mixed_folder(tmp_path)
+    with pytest.warns(FolderWarning):
+        _, labels = viewer.open(tmp_path, plugin=PLUGIN)
+    viewer.dims.set_current_step(0, 1)
+    before = np.asarray(labels.data[1]).copy()
+    assert before[2, 2] == 0
+    labels.brush_size = 3
+    labels.paint((1, 2, 2), 1)
+    after = np.asarray(labels.data[1])
+    assert after[2, 2] == 1
+    assert int((after != before).sum()) >= 5  # a brush disc, not a single voxel
+    assert labels.data.edited == [1]
+    np.testing.assert_array_equal(labels.data[0], read_tumor_mat(tmp_path / "1.mat").mask)
+    np.testing.assert_array_equal(read_tumor_mat(tmp_path / "2.mat").mask, before)  # file kept
+    labels.fill((1, 2, 2), 3)
+    assert np.asarray(labels.data[1])[2, 2] == 3
+    assert labels._slice.image.raw[2, 2] == 3  # the view shows the edit
 
 
 @pytest.mark.gui

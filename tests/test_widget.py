@@ -207,6 +207,22 @@ def test_current_slice_of_a_stack(make_napari_viewer, qtbot, tmp_path: Path) -> 
     assert labels.features["label"].tolist() == [1]
     assert image.data.shape[0] == 3
 
+    # A correction painted into the stack's mask is what the next run of that slice measures.
+    rows, cols = np.nonzero(cases[1].mask)
+    labels.brush_size = 9
+    labels.paint((1, int(rows.min()), int(np.median(cols[rows == rows.min()]))), 1)
+    corrected = np.asarray(labels.data[1])
+    assert corrected.sum() > cases[1].mask.sum()
+    with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT) as blocker:
+        widget.extract()
+    after = blocker.args[0]
+    expected = extract_features(cases[1].image, corrected)
+    assert after["case"].tolist() == ["2"]
+    assert (
+        after["original_firstorder_Mean"].iloc[0] == expected["original_firstorder_Mean"].iloc[0]
+    )
+    assert after["original_firstorder_Mean"].iloc[0] != frame["original_firstorder_Mean"].iloc[0]
+
 
 def test_problems_are_explained_before_running(make_napari_viewer, qtbot, tmp_path: Path) -> None:
     viewer = make_napari_viewer()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
+from napari_radiomics.io.editable import EditableStack
 from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
 from napari_radiomics.io.medical import medical_suffix, read_medical_image
@@ -126,7 +127,8 @@ def _stack_pair(
         "axis_labels": STACK_AXES,
         "opacity": 0.5,
     }
-    return [(image, image_kwargs, "image"), (mask, mask_kwargs, "labels")]
+    # Lazy (or memory-mapped) masks cannot be painted on; the wrapper keeps edited slices.
+    return [(image, image_kwargs, "image"), (EditableStack(mask), mask_kwargs, "labels")]
 
 
 def _medical_layers(path: Path) -> list[LayerData]:
