@@ -148,3 +148,23 @@ def test_a_whole_lazy_stack_is_checked_by_shape_only() -> None:
     one = build_job(lazy_image, lazy_mask, slice_index=2)  # one slice is read and checked
     assert not one.stack
     assert "is empty" in messages(one)[0]
+
+
+def test_lbp3d_note_matches_what_pyradiomics_does() -> None:
+    """The widget says LBP3D is skipped exactly when pyradiomics' own filter yields nothing."""
+    import SimpleITK as sitk
+    from radiomics import imageoperations
+
+    rng = np.random.default_rng(0)
+    volume = rng.integers(0, 100, size=(8, 8, 8)).astype(np.int16)
+    produced = list(
+        imageoperations.getLBP3DImage(
+            sitk.GetImageFromArray(volume), sitk.GetImageFromArray(np.ones_like(volume))
+        )
+        or []
+    )
+    image = Image(volume, name="volume")
+    labels = Labels(np.ones_like(volume, dtype=np.uint8), name="volume mask")
+    notes = messages(build_job(image, labels), {"setting": {}, "imageType": {"LBP3D": {}}})
+    skipped = any(n.startswith("note: LBP3D is skipped by pyradiomics here") for n in notes)
+    assert skipped == (not produced)

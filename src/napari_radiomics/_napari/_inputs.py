@@ -11,8 +11,10 @@ only a log warning (a LoG sigma too large for the image, LoG on fewer than 4 sli
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -254,6 +256,22 @@ def _check_labels(checked: Checked, job: ExtractionJob, mask: np.ndarray) -> Non
             )
 
 
+@functools.cache
+def _lbp3d_unavailable() -> str | None:
+    """Why pyradiomics' LBP3D filter cannot run here, or None. It imports these itself and
+    skips the filter with a log warning when one fails (e.g. ``sph_harm``, gone from SciPy
+    1.15 on, or ``trimesh`` not installed)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from scipy.ndimage.interpolation import map_coordinates  # noqa: F401
+            from scipy.special import sph_harm  # noqa: F401
+            from trimesh.creation import icosphere  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
 def _check_image_types(
     checked: Checked, size: tuple[int, ...], scale: tuple[float, ...], params: Mapping[str, Any]
 ) -> None:
@@ -293,8 +311,8 @@ def _check_image_types(
     if "LBP3D" in image_types:
         if ndim != 3:
             checked.add("note", "LBP3D is skipped by pyradiomics on a 2D image (use LBP2D)")
-        elif importlib.util.find_spec("trimesh") is None:
-            checked.add("note", "LBP3D is skipped by pyradiomics: it needs the trimesh package")
+        elif (missing := _lbp3d_unavailable()) is not None:
+            checked.add("note", f"LBP3D is skipped by pyradiomics here: {missing}")
     if "LBP2D" in image_types and importlib.util.find_spec("skimage") is None:
         checked.add("note", "LBP2D is skipped by pyradiomics: it needs scikit-image")
     if classes:
