@@ -54,12 +54,39 @@ def test_manifest_validates_with_npe2() -> None:
     assert "valid" in result.stdout
 
 
-def test_own_commands_import_and_are_callable() -> None:
+def test_every_command_imports_and_is_callable() -> None:
     manifest = PluginManifest.from_file(MANIFEST)
     commands = {c.id: c.python_name for c in manifest.contributions.commands or []}
-    for command_id in OWN_COMMANDS:
-        module_name, _, attribute = commands[command_id].partition(":")
+    assert set(OWN_COMMANDS) <= set(commands)
+    for command_id, python_name in commands.items():
+        module_name, _, attribute = python_name.partition(":")
         assert callable(getattr(importlib.import_module(module_name), attribute)), command_id
+
+
+def test_napari_discovers_the_plugin_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
+    """A user's install: the wheel alone in an environment (its dependencies borrowed from
+    this one), where napari must find the manifest inside the installed package."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import napari_radiomics\n"
+        "from npe2 import PluginManager\n"
+        "manager = PluginManager.instance()\n"
+        "manager.discover()\n"
+        "manifest = manager.get_manifest('napari-radiomics')\n"
+        "print(napari_radiomics.__file__)\n"
+        "print(len(manifest.contributions.widgets), len(manifest.contributions.readers))\n"
+    )
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    origin, counts = result.stdout.split("\n")[:2]
+    assert Path(origin).is_relative_to(venv)  # the wheel's copy, not this checkout
+    assert counts == "3 1"
 
 
 def test_napari_discovers_the_installed_plugin() -> None:
