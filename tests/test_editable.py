@@ -71,3 +71,32 @@ def test_refuses_what_it_cannot_index(tmp_path: Path) -> None:
         stack[6]
     with pytest.raises(ValueError, match="3D"):
         EditableStack(np.zeros((4, 4)))
+
+
+def test_reads_are_copies_whatever_the_history(tmp_path: Path) -> None:
+    """Writing into what a read returned never reaches the stack, edited slice or not."""
+    reference, stack, _ = _pair(tmp_path)
+    stack[1][0, 0] = 99
+    stack[0, 1, 1] = 2
+    stack[0][2, 2] = 99
+    reference[0, 1, 1] = 2
+    np.testing.assert_array_equal(np.asarray(stack), reference)
+
+
+def test_boolean_masks_and_list_coordinates_act_as_in_numpy(tmp_path: Path) -> None:
+    reference, stack, _ = _pair(tmp_path)
+    voxels = np.asarray(stack) == 2
+    stack[voxels] = 0
+    reference[reference == 2] = 0
+    stack[[0, 2], [1, 2], [3, 0]] = 9
+    reference[[0, 2], [1, 2], [3, 0]] = 9
+    np.testing.assert_array_equal(np.asarray(stack), reference)
+    np.testing.assert_array_equal(stack[1:3, [0, 1], [2, 3]], reference[1:3, [0, 1], [2, 3]])
+
+
+def test_indices_numpy_would_read_otherwise_are_refused(tmp_path: Path) -> None:
+    _, stack, _ = _pair(tmp_path)
+    with pytest.raises(IndexError, match="scalar boolean"):
+        stack[stack == 1] = 0  # identity comparison, not elementwise
+    with pytest.raises(IndexError, match="slice axis"):
+        stack[np.array([0, 2]), :, np.array([1, 3])] = 9

@@ -18,8 +18,10 @@ class EditableStack:
     """Array-like ``(slices, rows, cols)`` view of ``base`` that accepts writes per slice.
 
     Indexing follows NumPy for what napari uses: an integer, a slice or an index array on the
-    first axis, then any NumPy index on the others; a tuple of equal-length index arrays (the
-    coordinates napari's brush paints) reads and writes those voxels.
+    first axis, then any NumPy index on the others; a tuple of index arrays for all three axes
+    (the coordinates napari's brush paints), or a boolean array of the stack's shape, reads and
+    writes those voxels. Reads return copies, as dask and zarr do: write through the stack
+    (``stack[i, r, c] = v``), not into what a read returned.
     """
 
     def __init__(self, base: Any) -> None:
@@ -44,11 +46,11 @@ class EditableStack:
         """Slice ``index`` as NumPy: the edited copy if there is one, else read from ``base``."""
         index = range(self.shape[0])[index]
         if index in self._edits:
-            return self._edits[index]
-        return np.asarray(self.base[index], dtype=self.dtype)
+            return self._edits[index].copy()
+        return np.array(self.base[index], dtype=self.dtype)  # a copy, even of a memory map
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        first, rest = _split(key)
+        first, rest = self._split(key)
         if _is_coordinates(first, rest):
             first, *rest = np.broadcast_arrays(first, *rest)
             out = np.empty(first.shape, self.dtype)
@@ -62,7 +64,7 @@ class EditableStack:
         return np.stack(parts) if parts else np.empty((0, *self._inner_shape(rest)), self.dtype)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        first, rest = _split(key)
+        first, rest = self._split(key)
         if _is_coordinates(first, rest):
             first, *rest = np.broadcast_arrays(first, *rest)
             values = np.broadcast_to(np.asarray(value, self.dtype), first.shape)
@@ -77,6 +79,35 @@ class EditableStack:
         values = np.broadcast_to(np.asarray(value, self.dtype), target)
         for position, index in enumerate(indices):
             self._writable(int(index))[rest] = values[position]
+
+    def _split(self, key: Any) -> tuple[Any, tuple[Any, ...]]:
+        """(index on the slice axis, indices on the others), refusing what would not act as
+        NumPy would: a scalar boolean (e.g. ``stack == 1``, which is not elementwise here) or
+        index arrays on the slice axis mixed with other indexing on the others."""
+        if isinstance(key, np.ndarray) and key.dtype == bool and key.shape == self.shape:
+            key = np.nonzero(key)
+        key = tuple(np.asarray(k) if isinstance(k, list) else k for k in _as_tuple(key))
+        if any(k is Ellipsis for k in key):
+            raise IndexError("an editable stack takes no Ellipsis; index the axes explicitly")
+        if any(
+            isinstance(k, bool | np.bool_) or (np.ndim(k) == 0 and np.asarray(k).dtype == bool)
+            for k in key
+        ):
+            raise IndexError(
+                "a scalar boolean is no index; compare np.asarray(stack) to get a voxel mask"
+            )
+        first, rest = key[0], key[1:]
+        if (
+            isinstance(first, np.ndarray)
+            and first.ndim > 0
+            and any(isinstance(k, np.ndarray) for k in rest)
+            and not _is_coordinates(first, rest)
+        ):
+            raise IndexError(
+                "index arrays on the slice axis go with index arrays on both other axes "
+                "(point coordinates) or with slices and integers only"
+            )
+        return first, rest
 
     def _inner_shape(self, rest: tuple[Any, ...]) -> tuple[int, ...]:
         """Shape of one slice indexed by ``rest`` (without reading any slice)."""
@@ -93,11 +124,8 @@ class EditableStack:
         return self._edits[index]
 
 
-def _split(key: Any) -> tuple[Any, tuple[Any, ...]]:
-    key = key if isinstance(key, tuple) else (key,)
-    if any(k is Ellipsis for k in key):
-        raise IndexError("an editable stack takes no Ellipsis; index the axes explicitly")
-    return key[0], tuple(key[1:])
+def _as_tuple(key: Any) -> tuple[Any, ...]:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def _is_coordinates(first: Any, rest: tuple[Any, ...]) -> bool:
