@@ -104,6 +104,18 @@ def test_dask_scheduler_address_from_the_command_line(
     pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "locall"])
+def test_unreachable_dask_keeps_the_output_it_would_overwrite(
+    mat_folder: Path, tmp_path: Path, address: str
+) -> None:
+    out = tmp_path / "f.csv"
+    run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=1, limit=2)
+    before = out.read_bytes()
+    argv = ["extract", str(mat_folder), "-o", str(out), "--overwrite", "--dask", address, "-q"]
+    assert main(argv) == 2
+    assert out.read_bytes() == before
+
+
 def test_failures_go_to_the_errors_file_and_the_run_goes_on(
     serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
 ) -> None:

@@ -182,27 +182,32 @@ def local_cluster(n_workers: int) -> Any:
         )
 
 
-def run_dask(
-    cases: list[Case], key: str, params: dict[str, Any], jobs: int, address: str
-) -> Iterator[CaseResult]:
-    """Cases on Dask: `address="local"` starts a LocalCluster of `jobs` single-threaded worker
-    processes on loopback; otherwise `address` is a running scheduler (`tcp://host:port`),
-    whose workers need napari-radiomics installed and the input paths readable."""
+def connect_dask(address: str, jobs: int) -> tuple[Any, Any]:
+    """(client, cluster or None) for `address`: "local" starts a LocalCluster of `jobs`
+    single-threaded worker processes on loopback; otherwise `address` is a running scheduler
+    (`tcp://host:port`), whose workers need napari-radiomics installed and the input paths
+    readable. Called before the output is touched, so a bad address loses nothing."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise BatchError(
             "--dask needs dask.distributed: pip install 'napari-radiomics[distributed]'"
         ) from None
-    cluster = None
     if address == "local":
         cluster = local_cluster(jobs)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise BatchError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+        return Client(cluster), cluster
+    try:
+        return Client(address, timeout="10s"), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BatchError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+
+
+def run_dask(
+    cases: list[Case], key: str, params: dict[str, Any], client: Any, cluster: Any
+) -> Iterator[CaseResult]:
+    """Cases on the Dask cluster of :func:`connect_dask`; closes it when done."""
+    from distributed import as_completed
+
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         queue = deque(cases)
@@ -225,6 +230,11 @@ def run_dask(
                 sizer.record(result)
                 yield result
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_dask(client, cluster)
+
+
+def close_dask(client: Any, cluster: Any) -> None:
+    """Close what :func:`connect_dask` opened (closing twice is harmless)."""
+    client.close()
+    if cluster is not None:
+        cluster.close()

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from napari_radiomics._batch_worker import CaseResult
-from napari_radiomics._executors import default_jobs, run_dask, run_process_pool, run_serial
+from napari_radiomics._executors import (
+    close_dask,
+    connect_dask,
+    default_jobs,
+    run_dask,
+    run_process_pool,
+    run_serial,
+)
 from napari_radiomics.batch_output import BatchError, BatchOutput, settings_hash
 from napari_radiomics.io.cases import Case, metadata_columns
 from napari_radiomics.settings import ExtractionSettings
@@ -93,12 +100,22 @@ def iter_batch(
     _check_unique(todo)
     params = settings.to_params()
     key = settings_hash(params)
-    out = BatchOutput(output, params, metadata_columns(todo), resume=resume, overwrite=overwrite)
+    # Dask is reached before the output is opened: with --overwrite, a wrong address must not
+    # cost the previous results.
+    connection = connect_dask(dask, jobs or default_jobs()) if dask else None
+    try:
+        out = BatchOutput(
+            output, params, metadata_columns(todo), resume=resume, overwrite=overwrite
+        )
+    except BaseException:
+        if connection is not None:
+            close_dask(*connection)
+        raise
     pending = [c for c in todo if c.case_id not in out.done]
     out.prune_errors(c.case_id for c in pending)
     workers = min(jobs or default_jobs(), max(len(pending), 1))
-    if dask and pending:
-        results = run_dask(pending, key, params, jobs or default_jobs(), dask)
+    if connection is not None:
+        results = run_dask(pending, key, params, *connection)
         backend = f"dask ({dask})"
     elif workers > 1:
         results = run_process_pool(pending, key, params, workers, chunksize)
