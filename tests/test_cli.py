@@ -167,12 +167,13 @@ def test_subprocess_exit_statuses(mat_folder: Path, tmp_path: Path) -> None:
 def _interrupt(folder: Path, out: Path, sig: signal.Signals, *extra: str) -> str:
     """Start the command, send `sig` to its process group once 3 rows are written (what
     Ctrl-C in a terminal or a scheduler's kill does); returns its stderr."""
+    journal = out.with_suffix(".partial.csv") if out.suffix == ".parquet" else out
     command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
     command += ["-o", str(out), *extra]
     proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
+        if journal.exists() and journal.read_text().count("\n") >= 4:  # header + 3 rows
             os.killpg(proc.pid, sig)
             break
         time.sleep(0.02)
@@ -195,6 +196,15 @@ def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
     kept = read_output(tmp_path / "f.csv")
     assert 3 <= len(kept) < 8
     assert (tmp_path / "f.csv").read_text().endswith("\n")
+
+
+def test_ctrl_c_with_parquet_output_names_the_journal(tmp_path: Path) -> None:
+    folder = tmp_path / "mats"
+    write_mat_folder(folder, 8, shape=(96, 96))
+    stderr = _interrupt(folder, tmp_path / "f.parquet", signal.SIGINT, *SLOW)
+    assert f"finished cases are in {tmp_path / 'f.partial.csv'}" in stderr
+    assert not (tmp_path / "f.parquet").exists()
+    assert 3 <= len(read_output(tmp_path / "f.partial.csv")) < 8
 
 
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -190,6 +191,7 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from napari_radiomics.batch import BatchError, iter_batch
+    from napari_radiomics.batch_output import companion_paths
     from napari_radiomics.io.cases import discover_cases
     from napari_radiomics.io.errors import ReadError
 
@@ -228,8 +230,9 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         run.close()
         bar.close()
+        journal = companion_paths(Path(args.output))[0]  # a Parquet output is written last
         print(
-            f"interrupted; finished cases are in {args.output}: rerun with --resume",
+            f"interrupted; finished cases are in {journal}: rerun with --resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
