@@ -158,3 +158,26 @@ def test_arrays_and_provenance() -> None:
     assert set(provenance["versions"]) >= {"pyradiomics", "SimpleITK", "numpy", "napari-radiomics"}
     assert frame.attrs["errors"] == {}
     assert frame["original_firstorder_Mean"].dtype == np.float64
+
+
+def test_diagnostics_of_an_unchanged_label_follow_another_labels_edit(
+    pyradiomics_data: Path,
+) -> None:
+    """The row cache may reuse label 1's features, but pyradiomics' mask hash covers every
+    label, so an edit of label 2 must show in label 1's diagnostics."""
+    image, mask = case_layers(pyradiomics_data, "breast1")
+    two = mask.data.copy()
+    z, y, _ = np.nonzero(two)
+    two[z[0], y[0] + 3 :, :4] = 2
+    first = LayerLike(two, mask.scale, mask.translate, affine=mask.affine, name="two labels")
+    second_data = two.copy()
+    second_data[second_data == 2] = 0
+    second_data[z[0], y[0] + 3 :, :2] = 2
+    second = LayerLike(second_data, mask.scale, mask.translate, affine=mask.affine, name="m")
+    engine = FeatureEngine(ExtractionSettings())
+    engine.extract(image, first, diagnostics=True)
+    frame = engine.extract(image, second, diagnostics=True)
+    row = frame.set_index("roi_label").loc[1]
+    settings = ExtractionSettings(label=1)
+    expected = fresh(image, second, settings)
+    assert row["diagnostics_Mask-original_Hash"] == expected["diagnostics_Mask-original_Hash"]

@@ -322,7 +322,10 @@ class FeatureEngine:
             mask_sitk.GetSpacing(),
             mask_sitk.GetOrigin(),
             mask_sitk.GetDirection(),
-            diagnostics,
+            # pyradiomics' diagnostics hash the whole mask: another label's edit changes them.
+            hashlib.sha1(np.ascontiguousarray(mask_array).data).hexdigest()
+            if diagnostics
+            else None,
         )
         if key in self._rows:
             self._rows.move_to_end(key)
@@ -354,6 +357,10 @@ class FeatureEngine:
         while len(self._rows) > 256:
             self._rows.popitem(last=False)
         return values
+
+
+def _whole_mask_hash(mask: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(mask).data).hexdigest()
 
 
 def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
