@@ -176,6 +176,11 @@ def test_existing_output_and_changed_settings_are_refused(
     summary = run_batch(cases, other, out, jobs=1, overwrite=True, limit=2)
     assert summary.rows == 2
     assert "binWidth: 16" in (tmp_path / "f.params.yaml").read_text()
+    # The same settings with pyradiomics' default voxelArrayShift spelled out resume the run.
+    spelled = ExtractionSettings.from_params(
+        {"setting": {"normalize": True, "binWidth": 16, "voxelArrayShift": 0}}
+    )
+    assert run_batch(cases, spelled, out, jobs=1, resume=True, limit=3).rows == 1
 
 
 def test_a_killed_worker_loses_no_case(

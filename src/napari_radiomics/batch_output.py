@@ -31,6 +31,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from napari_radiomics.settings import ExtractionSettings, SettingsError
+
 #: Columns read as text (ids such as "017" or "MR048994B" must not become numbers).
 TEXT_COLUMNS = ("case", "patient_id", "tumor_type")
 
@@ -44,6 +46,17 @@ def settings_hash(params: dict[str, Any]) -> str:
     normal = yaml.safe_load(yaml.safe_dump(params))
     text = json.dumps(normal, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _same_settings(before: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether two params files extract the same features: spelled alike, or differing only
+    in values that pyradiomics takes by default anyway (``binWidth: 25`` given or not)."""
+    if settings_hash(before) == settings_hash(now):
+        return True
+    try:
+        return ExtractionSettings.from_params(before) == ExtractionSettings.from_params(now)
+    except SettingsError:  # an edited sidecar that no longer validates
+        return False
 
 
 def companion_paths(output: Path) -> tuple[Path, Path, Path]:
@@ -166,7 +179,7 @@ class BatchOutput:
                 "earlier run) is missing; use --overwrite to start again"
             )
         before = yaml.safe_load(self.sidecar.read_text(encoding="utf-8")) or {}
-        if settings_hash(before) != settings_hash(self._params):
+        if not _same_settings(before, self._params):
             raise BatchError(
                 f"{self.output}: was written with different settings ({self.sidecar.name}: "
                 f"{_difference(before, self._params)}); resume with the same settings, "
