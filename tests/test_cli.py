@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 import yaml
 
 from batch_data import corrupt_mat, write_mat_folder
@@ -254,3 +255,23 @@ def test_empty_mask_and_absent_label_are_failed_cases(
     errors = pd.read_csv(tmp_path / "g.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["breast1_image:label7"]
     assert "7" in errors["message"].item()
+
+
+def test_resume_still_reports_labels_that_failed_before(
+    tmp_path: Path, pyradiomics_data: Path
+) -> None:
+    """A case whose label 1 worked and label 2 failed is finished; resuming skips it, but the
+    failure in the errors file still makes the exit status 3."""
+    label = sitk.ReadImage(str(pyradiomics_data / "breast1_label.nrrd"))
+    array = sitk.GetArrayFromImage(label)
+    array[0, 0, 0] = 2  # a one-voxel ROI pyradiomics refuses
+    mask = sitk.GetImageFromArray(array)
+    mask.CopyInformation(label)
+    sitk.WriteImage(mask, str(tmp_path / "two_labels.nrrd"))
+    argv = ["extract", str(pyradiomics_data / "breast1_image.nrrd"), "--mask"]
+    argv += [str(tmp_path / "two_labels.nrrd"), "-o", str(tmp_path / "f.csv"), "-q"]
+    assert main(argv) == 3
+    assert read_output(tmp_path / "f.csv")["roi_label"].tolist() == [1]
+    assert main([*argv, "--resume"]) == 3
+    errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
+    assert len(errors) == 1

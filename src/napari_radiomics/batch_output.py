@@ -193,13 +193,15 @@ class BatchOutput:
             self.metadata_columns = self.header[: self.header.index("roi_label")]
 
     def prune_errors(self, retried: Iterable[str]) -> None:
-        """Forget earlier errors of cases this run tries again (they get a fresh verdict)."""
+        """Forget earlier errors of cases this run tries again (they get a fresh verdict); the
+        others still stand and count as failed, so a resumed run reports them too."""
         if not self.errors_path.exists():
             return
         retried = set(retried)
         with self.errors_path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
         keep = [r for r in rows[1:] if r and r[0] not in retried]
+        self.failed_cases.update(r[0] for r in keep)
         if keep:
             tmp = self.errors_path.with_suffix(".tmp")
             tmp.write_text(_csv_text([rows[0], *keep]), encoding="utf-8")
