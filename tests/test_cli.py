@@ -107,6 +107,8 @@ def test_extract_in_process_with_preset_limit_and_set(
     # The file exists now: a second run must say how to continue.
     assert main(argv) == 2
     assert "--resume" in capsys.readouterr().err
+    assert main([*argv, "--resume", "--overwrite"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_params_file_round_trips_through_pyradiomics_format(

@@ -100,3 +100,9 @@ def test_indices_numpy_would_read_otherwise_are_refused(tmp_path: Path) -> None:
         stack[stack == 1] = 0  # identity comparison, not elementwise
     with pytest.raises(IndexError, match="slice axis"):
         stack[np.array([0, 2]), :, np.array([1, 3])] = 9
+
+
+def test_no_copy_free_array_view(tmp_path: Path) -> None:
+    _, stack, _ = _pair(tmp_path)
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(stack, copy=False)

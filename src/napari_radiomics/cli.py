@@ -133,11 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on Dask: 'local' starts a LocalCluster of --jobs workers, "
         "or tcp://host:port of a running scheduler (needs napari-radiomics[distributed])",
     )  # fmt: skip
-    run.add_argument(
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
         "--resume", action="store_true",
         help="skip cases already in OUTPUT (written with the same settings)",
     )  # fmt: skip
-    run.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    existing.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
     view = commands.add_parser(

@@ -114,6 +114,8 @@ class EditableStack:
         return np.empty(self.shape[1:], dtype=bool)[rest].shape
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy is False:  # NumPy 2's protocol: no copy-free view of a lazy stack exists
+            raise ValueError("an editable stack cannot be viewed as an array without a copy")
         whole = np.stack([self.slice(i) for i in range(self.shape[0])])
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
