@@ -39,6 +39,7 @@ import SimpleITK as sitk
 from napari_radiomics import _pipeline
 from napari_radiomics._masks import (
     ExtractionError,
+    array_digest,
     image_key,
     label_array,
     label_boxes,
@@ -323,9 +324,7 @@ class FeatureEngine:
             mask_sitk.GetOrigin(),
             mask_sitk.GetDirection(),
             # pyradiomics' diagnostics hash the whole mask: another label's edit changes them.
-            hashlib.sha1(np.ascontiguousarray(mask_array).data).hexdigest()
-            if diagnostics
-            else None,
+            array_digest(mask_array) if diagnostics else None,
         )
         if key in self._rows:
             self._rows.move_to_end(key)
@@ -357,10 +356,6 @@ class FeatureEngine:
         while len(self._rows) > 256:
             self._rows.popitem(last=False)
         return values
-
-
-def _whole_mask_hash(mask: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(mask).data).hexdigest()
 
 
 def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
