@@ -1,10 +1,11 @@
-"""Regenerate the user guide's screenshots from a real napari viewer.
+"""Regenerate every screenshot under docs/images/ from a real napari viewer.
 
     PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py
 
 A synthetic case is written as a .mat file and opened through the plugin's reader, features
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
-adds a second run, and the dock widgets and the whole window are saved under docs/images/.
+adds a second run, and the dock widgets and the whole window are saved under docs/images/;
+``opened_case.png`` shows a case just opened, before any extraction.
 """
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ def wait_for(signal, timeout_ms: int = 60_000) -> None:
     loop.exec_()
 
 
+def opened_case() -> None:
+    """A case as the reader opens it: slice, mask (selected, ready for the brush), border."""
+    with tempfile.TemporaryDirectory() as tmp:
+        case = write_tumor_mat(Path(tmp) / "17.mat", make_synthetic_slice(seed=0, label=2))
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1200, 800)
+        viewer.open(case, plugin="napari-radiomics")
+        viewer.layers.selection.active = viewer.layers[1]
+        viewer.scene.camera.zoom *= 1.1
+        viewer.screenshot(str(IMAGES / "opened_case.png"), canvas_only=False)
+        viewer.close()
+
+
 def main() -> None:
+    opened_case()
     folder = Path(tempfile.mkdtemp())
     path = write_tumor_mat(
         folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
