@@ -42,10 +42,10 @@ import pandas as pd
 import SimpleITK as sitk
 from radiomics import featureextractor
 
-from napari_radiomics._executors import local_cluster
 from napari_radiomics.batch import run_batch
-from napari_radiomics.batch_output import read_output
-from napari_radiomics.io.cases import discover_cases
+from napari_radiomics.batch._executors import local_cluster
+from napari_radiomics.batch.cases import discover_cases
+from napari_radiomics.batch.journal import read_output
 from napari_radiomics.io.mat import TUMOR_TYPES, write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
@@ -58,9 +58,9 @@ SEED_PARAMS = ExtractionSettings(normalize=True, bin_width=32).to_params()
 
 _PEAK_RSS = """
 import sys
-from napari_radiomics._executors import local_cluster
+from napari_radiomics.batch._executors import local_cluster
 from napari_radiomics.batch import run_batch
-from napari_radiomics.io.cases import discover_cases
+from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.settings import ExtractionSettings
 
 def peak_kib():

@@ -14,10 +14,10 @@ from distributed import LocalCluster
 
 from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
-from napari_radiomics.batch_output import read_output
+from napari_radiomics.batch.cases import discover_cases, load_case
+from napari_radiomics.batch.journal import read_output
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
-from napari_radiomics.io.cases import discover_cases, load_case
 from napari_radiomics.settings import ExtractionSettings
 
 N = 6

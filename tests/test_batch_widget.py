@@ -12,7 +12,7 @@ from napari.layers import Image
 from batch_data import write_mat_folder
 from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
 from napari_radiomics._napari._results import get_results_widget
-from napari_radiomics.batch_output import read_output
+from napari_radiomics.batch.journal import read_output
 from napari_radiomics.settings import ExtractionSettings
 
 N = 4

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.errors import ReadError
 from sample_files import write_bundle
 
 

@@ -10,8 +10,8 @@ import pytest
 import SimpleITK as sitk
 
 from batch_data import corrupt_mat, write_bundle, write_mat_folder
-from napari_radiomics.io.cases import Case, discover_cases, load_case, metadata_columns
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.batch.cases import Case, discover_cases, load_case, metadata_columns
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import read_tumor_mat
 
 

@@ -19,10 +19,10 @@ import yaml
 from batch_data import corrupt_mat, write_mat_folder
 from napari_radiomics import __version__
 from napari_radiomics.batch import run_batch
-from napari_radiomics.batch_output import read_output
+from napari_radiomics.batch.cases import discover_cases, load_case
+from napari_radiomics.batch.journal import read_output
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
-from napari_radiomics.io.cases import discover_cases, load_case
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice

@@ -13,7 +13,7 @@ import scipy.io
 from skimage.draw import polygon
 
 from napari_radiomics import TumorSlice, read_tumor_mat, write_tumor_mat
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import border_from_mask, read_mat_header
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import ROWS, case_arrays, write_v5, write_v73

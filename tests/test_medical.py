@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from napari_radiomics.convert import layer_to_sitk
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.medical import case_name, read_medical_image
 
 OBLIQUE = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])

@@ -12,8 +12,8 @@ import scipy.io
 import SimpleITK as sitk
 
 from napari_radiomics._napari._reader import get_reader
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.editable import EditableStack
-from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning
 from napari_radiomics.io.mat import read_tumor_mat
 from sample_files import case_arrays, write_bundle, write_mixed_folder, write_v5, write_v73

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from radiomics import cShape
 from radiomics.shape import RadiomicsShape
 
-from napari_radiomics._shape import FastShape, calculate_coefficients
+from napari_radiomics.engine._shape import FastShape, calculate_coefficients
 
 
 def padded_roi(mask: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from skimage.draw import polygon
 
 from napari_radiomics import read_tumor_mat
 from napari_radiomics._napari._reader import read_paths
-from napari_radiomics.io.errors import WriteError
+from napari_radiomics.errors import WriteError
 from sample_files import case_arrays, write_v5, write_v73
 
 PLUGIN = "napari-radiomics"

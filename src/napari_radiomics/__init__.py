@@ -13,10 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from napari_radiomics.batch import run_batch
+    from napari_radiomics.batch import discover_cases, run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
-    from napari_radiomics.io.cases import discover_cases
     from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
     from napari_radiomics.settings import ExtractionSettings
 
@@ -29,7 +28,7 @@ _PUBLIC = {
     "ExtractionSettings": "napari_radiomics.settings",
     "FeatureEngine": "napari_radiomics.engine",
     "TumorSlice": "napari_radiomics.io.mat",
-    "discover_cases": "napari_radiomics.io.cases",
+    "discover_cases": "napari_radiomics.batch",
     "extract_features": "napari_radiomics.engine",
     "layer_to_sitk": "napari_radiomics.convert",
     "read_tumor_mat": "napari_radiomics.io.mat",

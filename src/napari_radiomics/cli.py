@@ -192,9 +192,9 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from napari_radiomics.batch import BatchError, iter_batch
-    from napari_radiomics.batch_output import companion_paths
-    from napari_radiomics.io.cases import discover_cases
-    from napari_radiomics.io.errors import ReadError
+    from napari_radiomics.batch.cases import discover_cases
+    from napari_radiomics.batch.journal import companion_paths
+    from napari_radiomics.errors import ReadError
 
     try:
         settings = _settings(args)

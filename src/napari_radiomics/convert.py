@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.errors import ConversionError
+
 __all__ = [
     "ConversionError",
     "as_sitk",
@@ -39,10 +41,6 @@ __all__ = [
 
 #: How far the affine's linear part may be from orthonormal and still count as a direction matrix.
 _ORTHONORMAL_TOLERANCE = 1e-6
-
-
-class ConversionError(ValueError):
-    """A layer or array cannot become a SimpleITK image that pyradiomics would accept."""
 
 
 def _name(obj: Any) -> str:

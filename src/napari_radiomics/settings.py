@@ -29,11 +29,9 @@ from typing import Any, ClassVar
 
 import yaml
 
+from napari_radiomics.errors import SettingsError
+
 __all__ = ["PRESETS", "ExtractionSettings", "SettingsError"]
-
-
-class SettingsError(ValueError):
-    """Invalid settings or params file; the message names the key and what is allowed."""
 
 
 #: attribute name -> (pyradiomics key, pyradiomics' default). pyradiomics applies these defaults

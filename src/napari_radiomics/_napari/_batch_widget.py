@@ -29,12 +29,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._executors import default_jobs
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
-from napari_radiomics.batch import BatchProgress, BatchSummary, iter_batch
-from napari_radiomics.batch_output import read_output
-from napari_radiomics.io.cases import Case, discover_cases
+from napari_radiomics.batch import (
+    BatchProgress,
+    BatchSummary,
+    Case,
+    default_jobs,
+    discover_cases,
+    iter_batch,
+    read_output,
+)
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ import h5py
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics.convert import ConversionError, layer_to_sitk
-from napari_radiomics.io.errors import ReadError, WriteError
+from napari_radiomics.convert import layer_to_sitk
+from napari_radiomics.errors import ConversionError, ReadError, WriteError
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
     TumorSlice,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import TUMOR_TYPES
 
 BUNDLE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import TUMOR_TYPES, MatHeader, read_mat_header, read_tumor_mat
 
 #: The dataset's 5-fold split indices, stored next to the cases; not a case itself.

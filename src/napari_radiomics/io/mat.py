@@ -24,8 +24,8 @@ import numpy as np
 import scipy.io
 from scipy import ndimage
 
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io._matlab73 import write_struct
-from napari_radiomics.io.errors import ReadError
 
 TUMOR_TYPES: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary tumor"}
 FIELDS: tuple[str, ...] = ("label", "PID", "image", "tumorBorder", "tumorMask")

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics.convert import ConversionError, sitk_to_layer_data
-from napari_radiomics.io.errors import ReadError
+from napari_radiomics.convert import sitk_to_layer_data
+from napari_radiomics.errors import ConversionError, ReadError
 
 MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 MASK_NAME_HINTS: tuple[str, ...] = ("_label", "label_", "mask", "seg")

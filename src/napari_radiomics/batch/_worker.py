@@ -17,8 +17,8 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.io.cases import Case, load_case
+from napari_radiomics.batch.cases import Case, load_case
+from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
 
 # Per thread, because a Dask worker may run several tasks at once in threads.

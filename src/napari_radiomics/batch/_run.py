@@ -17,8 +17,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_radiomics._batch_worker import CaseResult
-from napari_radiomics._executors import (
+from napari_radiomics.batch._executors import (
     close_dask,
     connect_dask,
     default_jobs,
@@ -26,11 +25,13 @@ from napari_radiomics._executors import (
     run_process_pool,
     run_serial,
 )
-from napari_radiomics.batch_output import BatchError, BatchOutput, settings_hash
-from napari_radiomics.io.cases import Case, metadata_columns
+from napari_radiomics.batch._worker import CaseResult
+from napari_radiomics.batch.cases import Case, metadata_columns
+from napari_radiomics.batch.journal import BatchOutput, settings_hash
+from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["BatchError", "BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
+__all__ = ["BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
 
 
 @dataclass(frozen=True)

@@ -36,19 +36,19 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from napari_radiomics import _pipeline
-from napari_radiomics._masks import (
-    ExtractionError,
+from napari_radiomics.convert import as_sitk, describe_grid_mismatch
+from napari_radiomics.engine import _pipeline
+from napari_radiomics.engine._masks import (
     array_digest,
     image_key,
     label_array,
     label_boxes,
     wanted_labels,
 )
-from napari_radiomics.convert import ConversionError, as_sitk, describe_grid_mismatch
+from napari_radiomics.errors import ConversionError, ExtractionError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["ExtractionError", "FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
+__all__ = ["FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
 
 Progress = Callable[[int, int, str], None]
 

@@ -13,17 +13,11 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from napari_radiomics.errors import ExtractionError
+
 #: Largest label value for which bounding boxes come from one pass of ``ndimage.find_objects``.
 _FIND_OBJECTS_MAX_LABEL = 1 << 20
 _UINT32_MAX = np.iinfo(np.uint32).max
-
-
-class ExtractionError(ValueError):
-    """Nothing could be computed (bad inputs, or every requested ROI label failed).
-
-    Public as ``napari_radiomics.engine.ExtractionError``."""
-
-    __module__ = "napari_radiomics.engine"
 
 
 def array_digest(array: np.ndarray) -> str:

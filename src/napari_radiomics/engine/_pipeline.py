@@ -31,7 +31,7 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
-from napari_radiomics._shape import FastShape
+from napari_radiomics.engine._shape import FastShape
 
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})

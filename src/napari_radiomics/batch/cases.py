@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.errors import ReadError
 from napari_radiomics.io.folder import find_mat_files
 from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mat
 

@@ -17,15 +17,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from napari_radiomics._batch_worker import (
+from napari_radiomics.batch._worker import (
     CaseResult,
     engine_for,
     init_worker,
     run_case,
     run_chunk,
 )
-from napari_radiomics.batch_output import BatchError
-from napari_radiomics.io.cases import Case
+from napari_radiomics.batch.cases import Case
+from napari_radiomics.errors import BatchError
 
 #: Aim for chunks that take about this long, so tiny cases do not drown in round trips
 #: while slow ones are still sent one by one (good balance at the end of a run).
@@ -88,7 +88,7 @@ def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecuto
     context = multiprocessing.get_context(start_method())
     if context.get_start_method() == "forkserver":
         # The server imports the worker module once; each worker then forks from it.
-        context.set_forkserver_preload(["napari_radiomics._batch_worker"])
+        context.set_forkserver_preload(["napari_radiomics.batch._worker"])
     return ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=init_worker, initargs=(key, params)
     )

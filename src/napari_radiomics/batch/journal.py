@@ -31,14 +31,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from napari_radiomics.settings import ExtractionSettings, SettingsError
+from napari_radiomics.errors import BatchError, SettingsError
+from napari_radiomics.settings import ExtractionSettings
 
 #: Columns read as text (ids such as "017" or "MR048994B" must not become numbers).
 TEXT_COLUMNS = ("case", "patient_id", "tumor_type")
-
-
-class BatchError(ValueError):
-    """A batch run cannot start: the message names the file and what to do about it."""
 
 
 def settings_hash(params: dict[str, Any]) -> str:

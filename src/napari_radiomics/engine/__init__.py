@@ -1,0 +1,20 @@
+"""One image and one mask -> pyradiomics features, fast and equal to pyradiomics.
+
+``extract_features`` is the one-shot call; ``FeatureEngine`` keeps the image-only work between
+calls (re-extraction after a mask edit). ``preflight`` says, without extracting, what
+pyradiomics would refuse or skip for an input; the widgets and ``extract --check`` share it.
+
+Private modules: ``_engine`` (the cache and the order of operations), ``_pipeline``
+(pyradiomics' per-label steps), ``_config`` (what a real ``RadiomicsFeatureExtractor`` makes of
+a params dict), ``_masks`` (labels and their boxes), ``_shape`` (fast shape coefficients) and
+``_compat`` (pyradiomics' LBP3D imports on current SciPy).
+"""
+
+from napari_radiomics.engine._engine import (
+    FeatureEngine,
+    extract_features,
+    quiet_pyradiomics_logging,
+)
+from napari_radiomics.errors import ExtractionError
+
+__all__ = ["ExtractionError", "FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
