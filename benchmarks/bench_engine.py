@@ -27,7 +27,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ import SimpleITK as sitk
 from radiomics import getFeatureClasses, imageoperations
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
+from napari_radiomics.convert import LayerData, layer_to_sitk, sitk_to_layer_data
 from napari_radiomics.engine import FeatureEngine, extract_features
 from napari_radiomics.settings import ExtractionSettings
 
@@ -54,23 +53,12 @@ ALL_IMAGE_TYPES = {
 }
 
 
-@dataclass
-class Layer:
-    """What the engine reads from a napari layer."""
-
-    data: np.ndarray
-    scale: tuple[float, ...]
-    translate: tuple[float, ...]
-    affine: np.ndarray | None = None
-    name: str = ""
-
-
-def layer(image: sitk.Image, name: str) -> Layer:
+def layer(image: sitk.Image, name: str) -> LayerData:
     data, kwargs = sitk_to_layer_data(image)
-    return Layer(data=data, name=name, **kwargs)
+    return LayerData(data=data, name=name, **kwargs)
 
 
-def synthetic_slice(seed: int = 0, size: int = 512) -> tuple[Layer, Layer]:
+def synthetic_slice(seed: int = 0, size: int = 512) -> tuple[LayerData, LayerData]:
     """A deterministic 512x512 int16 MRI-like slice: a head ellipse with texture and noise, and
     a textured tumour whose mask is label 1 (spacing 1, like the brain-tumour .mat slices)."""
     rng = np.random.default_rng(seed)
@@ -84,12 +72,12 @@ def synthetic_slice(seed: int = 0, size: int = 512) -> tuple[Layer, Layer]:
     image += rng.normal(0, 25, image.shape)
     pixels = np.clip(image, 0, None).astype(np.int16)
     return (
-        Layer(pixels, (1.0, 1.0), (0.0, 0.0), name="synthetic"),
-        Layer(tumour.astype(np.uint8), (1.0, 1.0), (0.0, 0.0), name="synthetic mask"),
+        LayerData(pixels, (1.0, 1.0), (0.0, 0.0), name="synthetic"),
+        LayerData(tumour.astype(np.uint8), (1.0, 1.0), (0.0, 0.0), name="synthetic mask"),
     )
 
 
-def edit(mask: Layer, step: int) -> Layer:
+def edit(mask: LayerData, step: int) -> LayerData:
     """A brush stroke: a few voxels painted onto the ROI's edge, different for every step."""
     data = mask.data.copy()
     where = np.nonzero(data)
@@ -98,7 +86,7 @@ def edit(mask: Layer, step: int) -> Layer:
     stroke += [slice(max(first[-2] - 1 - step % 3, 0), first[-2])]
     stroke += [slice(first[-1], first[-1] + 2 + step)]
     data[tuple(stroke)] = 1
-    return Layer(data, mask.scale, mask.translate, mask.affine, mask.name)
+    return LayerData(data, mask.scale, mask.translate, mask.affine, mask.name)
 
 
 def best(function: Callable[[], Any], repeat: int) -> float:
@@ -158,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     # pyradiomics' defaults on the 2D slice compute no shape features; the engine says so with a
     # warning each run, which is expected here.
     warnings.filterwarnings("ignore", message=".* is 2D: pyradiomics' 3D shape features")
-    cases: dict[str, tuple[Layer, Layer]] = {}
+    cases: dict[str, tuple[LayerData, LayerData]] = {}
     for case in ("brain1", "breast1"):
         cases[case] = (
             layer(sitk.ReadImage(str(folder / f"{case}_image.nrrd")), case),

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from _layers import LayerLike, layer_from_file
+from _layers import layer_from_file
 from napari_radiomics.convert import (
     ConversionError,
+    LayerData,
     as_sitk,
     describe_grid_mismatch,
     layer_to_sitk,
@@ -70,7 +71,7 @@ def test_round_trip_through_real_napari_layers(pyradiomics_data: Path) -> None:
 def test_users_own_affine_translation_moves_the_origin() -> None:
     affine = np.eye(3)
     affine[:2, 2] = (10.0, -4.0)
-    layer = LayerLike(
+    layer = LayerData(
         np.zeros((4, 5), np.int16), scale=(2.0, 0.5), translate=(1.0, 1.0), affine=affine
     )
     image = layer_to_sitk(layer)
@@ -84,40 +85,40 @@ def test_users_own_affine_translation_moves_the_origin() -> None:
 def test_label_dtypes_keep_values(dtype: type) -> None:
     info = np.iinfo(dtype)
     data = np.array([[0, 1, info.max], [info.min, 2, 0]], dtype=dtype)
-    image = layer_to_sitk(LayerLike(data, scale=(1.0, 1.0), translate=(0.0, 0.0)))
+    image = layer_to_sitk(LayerData(data, scale=(1.0, 1.0), translate=(0.0, 0.0)))
     np.testing.assert_array_equal(sitk.GetArrayViewFromImage(image), data)
 
 
 def test_bool_float16_dask_and_multiscale() -> None:
     mask = np.zeros((3, 4, 5), bool)
     mask[1, 1:3, 2:4] = True
-    image = layer_to_sitk(LayerLike(mask, scale=(3.0, 1.0, 1.0), translate=(0, 0, 0)))
+    image = layer_to_sitk(LayerData(mask, scale=(3.0, 1.0, 1.0), translate=(0, 0, 0)))
     assert image.GetPixelID() == sitk.sitkUInt8
     assert sitk.GetArrayViewFromImage(image).sum() == 4
 
     half = np.linspace(-2, 2, 20, dtype=np.float16).reshape(4, 5)
-    image = layer_to_sitk(LayerLike(half, scale=(1.0, 1.0), translate=(0.0, 0.0)))
+    image = layer_to_sitk(LayerData(half, scale=(1.0, 1.0), translate=(0.0, 0.0)))
     np.testing.assert_array_equal(sitk.GetArrayViewFromImage(image), half.astype(np.float32))
 
     values = np.arange(60, dtype=np.int16).reshape(3, 4, 5)
     lazy = da.from_array(values, chunks=2)
-    image = layer_to_sitk(LayerLike(lazy, scale=(2.0, 1.0, 1.0), translate=(0, 0, 0)))
+    image = layer_to_sitk(LayerData(lazy, scale=(2.0, 1.0, 1.0), translate=(0, 0, 0)))
     np.testing.assert_array_equal(sitk.GetArrayViewFromImage(image), values)
 
     pyramid = [values, values[:, ::2, ::2]]
     image = layer_to_sitk(
-        LayerLike(pyramid, scale=(2.0, 1.0, 1.0), translate=(0, 0, 0), multiscale=True)
+        LayerData(pyramid, scale=(2.0, 1.0, 1.0), translate=(0, 0, 0), multiscale=True)
     )
     assert image.GetSize() == (5, 4, 3)
 
 
 def test_rgb_and_multichannel_refused_with_layer_name() -> None:
-    rgb = LayerLike(
+    rgb = LayerData(
         np.zeros((4, 4, 3), np.uint8), scale=(1, 1), translate=(0, 0), rgb=True, name="photo"
     )
     with pytest.raises(ConversionError, match="'photo' is an RGB"):
         layer_to_sitk(rgb)
-    channels = LayerLike(np.zeros((2, 3, 4, 4)), scale=(1,) * 4, translate=(0,) * 4, name="4d")
+    channels = LayerData(np.zeros((2, 3, 4, 4)), scale=(1,) * 4, translate=(0,) * 4, name="4d")
     with pytest.raises(ConversionError, match="'4d' has 4 dimensions"):
         layer_to_sitk(channels)
     vector = sitk.Image([4, 4], sitk.sitkVectorUInt8, 3)
@@ -126,7 +127,7 @@ def test_rgb_and_multichannel_refused_with_layer_name() -> None:
 
 
 def test_scaling_affine_refused() -> None:
-    layer = LayerLike(
+    layer = LayerData(
         np.zeros((4, 4)), scale=(1, 1), translate=(0, 0), affine=np.diag([2.0, 1.0, 1.0])
     )
     with pytest.raises(ConversionError, match=r"layer\.scale"):

@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from _layers import LayerLike, assert_same_features, case_layers
-from napari_radiomics.convert import layer_to_sitk
+from _layers import assert_same_features, case_layers
+from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.engine import ExtractionError, FeatureEngine, extract_features
 from napari_radiomics.settings import ExtractionSettings
 
 
-def edited(mask: LayerLike, grow: int) -> LayerLike:
+def edited(mask: LayerData, grow: int) -> LayerData:
     """The mask with a few voxels painted next to the ROI (what a brush stroke does)."""
     data = mask.data.copy()
     z, y, x = np.nonzero(data)
     data[z[0], y[0] - grow : y[0], x[0] : x[0] + 3] = 1
-    return LayerLike(data, mask.scale, mask.translate, affine=mask.affine, name="edited")
+    return LayerData(data, mask.scale, mask.translate, affine=mask.affine, name="edited")
 
 
-def fresh(image: LayerLike, mask: LayerLike, settings: ExtractionSettings, **kwargs) -> dict:
+def fresh(image: LayerData, mask: LayerData, settings: ExtractionSettings, **kwargs) -> dict:
     extractor = RadiomicsFeatureExtractor(settings.to_params())
     return extractor.execute(layer_to_sitk(image), layer_to_sitk(mask), **kwargs)
 
@@ -58,11 +58,11 @@ def test_cache_invalidated_when_settings_or_image_change(pyradiomics_data: Path)
     row = engine.extract(image, mask).iloc[0].to_dict()
     assert_same_features(row, fresh(image, mask, settings))
 
-    brighter = LayerLike(image.data + 7, image.scale, image.translate, affine=image.affine)
+    brighter = LayerData(image.data + 7, image.scale, image.translate, affine=image.affine)
     row = engine.extract(brighter, mask).iloc[0].to_dict()
     assert_same_features(row, fresh(brighter, mask, settings))
-    coarser = LayerLike(image.data, (4.0, 1.0, 1.0), image.translate, affine=image.affine)
-    coarser_mask = LayerLike(mask.data, (4.0, 1.0, 1.0), mask.translate, affine=mask.affine)
+    coarser = LayerData(image.data, (4.0, 1.0, 1.0), image.translate, affine=image.affine)
+    coarser_mask = LayerData(mask.data, (4.0, 1.0, 1.0), mask.translate, affine=mask.affine)
     row = engine.extract(coarser, coarser_mask).iloc[0].to_dict()
     assert_same_features(row, fresh(coarser, coarser_mask, settings))
 
@@ -111,25 +111,25 @@ def test_label_errors(pyradiomics_data: Path) -> None:
         pytest.raises(ExtractionError, match="too small"),
     ):
         extract_features(image, mask, too_small)
-    empty = LayerLike(np.zeros_like(mask.data), mask.scale, mask.translate, name="empty")
+    empty = LayerData(np.zeros_like(mask.data), mask.scale, mask.translate, name="empty")
     with pytest.raises(ExtractionError, match="'empty' has no ROI"):
         extract_features(image, empty)
 
 
 def test_bad_inputs_are_named(pyradiomics_data: Path) -> None:
     image, mask = case_layers(pyradiomics_data, "breast1")
-    shifted = LayerLike(mask.data, mask.scale, (5.0, 0.0, 0.0), affine=mask.affine, name="moved")
+    shifted = LayerData(mask.data, mask.scale, (5.0, 0.0, 0.0), affine=mask.affine, name="moved")
     with pytest.raises(ExtractionError, match="'moved' is not on the voxel grid") as info:
         extract_features(image, shifted)
     assert "correctMask" in str(info.value)
     assert "geometryTolerance" in str(info.value)
-    negative = LayerLike(-mask.data.astype(np.int16), mask.scale, mask.translate, name="neg")
+    negative = LayerData(-mask.data.astype(np.int16), mask.scale, mask.translate, name="neg")
     with pytest.raises(ExtractionError, match="'neg' holds labels from -1"):
         extract_features(image, negative)
     flat_spacing = ExtractionSettings(resampled_pixel_spacing=[1.0, 1.0])
     with pytest.raises(ExtractionError, match=r"resampledPixelSpacing \[1.0, 1.0\] has 2 values"):
         extract_features(image, mask, flat_spacing)
-    rgb = LayerLike(np.zeros((4, 4, 3), np.uint8), (1, 1), (0, 0), rgb=True, name="photo")
+    rgb = LayerData(np.zeros((4, 4, 3), np.uint8), (1, 1), (0, 0), rgb=True, name="photo")
     with pytest.raises(ExtractionError, match="'photo' is an RGB"):
         extract_features(rgb, mask)
 
@@ -138,7 +138,7 @@ def test_correct_mask_resamples_like_pyradiomics(pyradiomics_data: Path) -> None
     image, mask = case_layers(pyradiomics_data, "breast1")
     # the mask is half a voxel off: pyradiomics' correctMask resamples it onto the image grid
     offset = tuple(t + s / 2 for t, s in zip(mask.translate, mask.scale, strict=True))
-    moved = LayerLike(mask.data, mask.scale, offset, affine=mask.affine, name="moved")
+    moved = LayerData(mask.data, mask.scale, offset, affine=mask.affine, name="moved")
     settings = ExtractionSettings(correct_mask=True)
     row = extract_features(image, moved, settings).iloc[0].to_dict()
     assert_same_features(row, fresh(image, moved, settings))
@@ -169,11 +169,11 @@ def test_diagnostics_of_an_unchanged_label_follow_another_labels_edit(
     two = mask.data.copy()
     z, y, _ = np.nonzero(two)
     two[z[0], y[0] + 3 :, :4] = 2
-    first = LayerLike(two, mask.scale, mask.translate, affine=mask.affine, name="two labels")
+    first = LayerData(two, mask.scale, mask.translate, affine=mask.affine, name="two labels")
     second_data = two.copy()
     second_data[second_data == 2] = 0
     second_data[z[0], y[0] + 3 :, :2] = 2
-    second = LayerLike(second_data, mask.scale, mask.translate, affine=mask.affine, name="m")
+    second = LayerData(second_data, mask.scale, mask.translate, affine=mask.affine, name="m")
     engine = FeatureEngine(ExtractionSettings())
     engine.extract(image, first, diagnostics=True)
     frame = engine.extract(image, second, diagnostics=True)

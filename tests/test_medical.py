@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from napari_radiomics.convert import layer_to_sitk
+from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.medical import case_name, read_medical_image
 
@@ -58,9 +57,7 @@ def test_direction_becomes_an_affine_that_matches_physical_points(tmp_path: Path
     world = (medical.affine @ np.r_[world, 1.0])[:3]
     expected = image.TransformIndexToPhysicalPoint(index_xyz)
     np.testing.assert_allclose(world[::-1], expected)
-    layer = SimpleNamespace(
-        data=medical.data, scale=medical.scale, translate=medical.translate, affine=medical.affine
-    )
+    layer = LayerData(medical.data, medical.scale, medical.translate, affine=medical.affine)
     back = layer_to_sitk(layer)  # what the writer and the engine do with such a layer
     assert back.GetSpacing() == pytest.approx(image.GetSpacing())
     assert back.GetOrigin() == pytest.approx(image.GetOrigin())

@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from _layers import LayerLike, assert_same_features, case_layers
-from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
+from _layers import assert_same_features, case_layers
+from napari_radiomics.convert import LayerData, layer_to_sitk, sitk_to_layer_data
 from napari_radiomics.engine import FeatureEngine, extract_features
 from napari_radiomics.settings import ExtractionSettings
 
@@ -69,8 +69,8 @@ def test_real_napari_layers_without_viewer(pyradiomics_data: Path) -> None:
 
 def test_2d_slice_brain_tumor_preset(pyradiomics_data: Path) -> None:
     image, mask = case_layers(pyradiomics_data, "brain1")
-    slice_image = LayerLike(image.data[14], scale=(1.0, 1.0), translate=(0.0, 0.0), name="slice")
-    slice_mask = LayerLike(mask.data[14], scale=(1.0, 1.0), translate=(0.0, 0.0), name="mask")
+    slice_image = LayerData(image.data[14], scale=(1.0, 1.0), translate=(0.0, 0.0), name="slice")
+    slice_mask = LayerData(mask.data[14], scale=(1.0, 1.0), translate=(0.0, 0.0), name="mask")
     settings = ExtractionSettings.preset("brain-tumor-mri")
     frame = extract_features(slice_image, slice_mask, settings)
     assert "original_shape2D_Perimeter" in frame.columns
@@ -85,7 +85,7 @@ def test_force2d_on_a_single_slice_roi(pyradiomics_data: Path) -> None:
     data = mask.data.copy()
     data[:14] = 0
     data[15:] = 0
-    one_slice = LayerLike(data, mask.scale, mask.translate, affine=mask.affine)
+    one_slice = LayerData(data, mask.scale, mask.translate, affine=mask.affine)
     settings = ExtractionSettings(
         force_2d=True,
         image_types={"Original": {}, "LBP2D": {}},
@@ -134,7 +134,7 @@ def test_several_labels_in_one_mask(pyradiomics_data: Path) -> None:
     data[10:14, 100:130, 100:140] = 3
     data[12, 60:70, 60:70] = 7
     data[5, 5, 5] = 9  # one voxel: pyradiomics refuses it
-    labels = LayerLike(data, mask.scale, mask.translate, affine=mask.affine, name="tumours")
+    labels = LayerData(data, mask.scale, mask.translate, affine=mask.affine, name="tumours")
     with pytest.warns(UserWarning, match="ROI label 9: mask only contains 1 segmented voxel"):
         frame = extract_features(image, labels, metadata={"case": "brain1"})
     assert frame["roi_label"].tolist() == [1, 3, 7]

@@ -17,14 +17,15 @@ grid must survive the trip unchanged, bit for bit:
 A layer's own ``rotate`` (napari applies it before ``translate``) joins the direction too; a
 sheared layer is refused, as no image grid is sheared.
 
-The module is Qt- and napari-free: anything with ``data``, ``scale`` and ``translate`` (and
-optionally ``affine``, ``rotate``, ``shear``, ``multiscale``, ``rgb``, ``name``) is accepted.
+The module is Qt- and napari-free: anything that satisfies :class:`LayerLike` is accepted (a
+napari layer does); :class:`LayerData` is the core's own, for arrays, slices and files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import SimpleITK as sitk
@@ -33,6 +34,8 @@ from napari_radiomics.errors import ConversionError
 
 __all__ = [
     "ConversionError",
+    "LayerData",
+    "LayerLike",
     "as_sitk",
     "describe_grid_mismatch",
     "layer_to_sitk",
@@ -41,6 +44,37 @@ __all__ = [
 
 #: How far the affine's linear part may be from orthonormal and still count as a direction matrix.
 _ORTHONORMAL_TOLERANCE = 1e-6
+
+
+@runtime_checkable
+class LayerLike(Protocol):
+    """What the core reads from a napari layer: pixels and where they sit in the world.
+
+    Optional attributes, read when present: ``affine``, ``rotate``, ``shear``, ``multiscale``,
+    ``rgb``, ``name`` and ``metadata`` (the readers' identifying keys).
+    """
+
+    data: Any
+    scale: Sequence[float]
+    translate: Sequence[float]
+
+
+@dataclass(frozen=True)
+class LayerData:
+    """A :class:`LayerLike` without napari: an array with its grid (spacing as ``scale``,
+    origin as ``translate``, napari axis order), for one slice of a stack, a file being
+    written, or arrays given to the API."""
+
+    data: Any
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    affine: np.ndarray | None = None
+    rotate: np.ndarray | None = None
+    shear: Any = 0.0
+    name: str = ""
+    multiscale: bool = False
+    rgb: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _name(obj: Any) -> str:
@@ -176,24 +210,25 @@ def as_sitk(
         if spacing is not None or origin is not None:
             raise ConversionError("spacing/origin are taken from the SimpleITK image itself")
         return obj
-    if hasattr(obj, "data") and hasattr(obj, "scale"):
+    if isinstance(obj, LayerLike):
         if spacing is not None or origin is not None:
             raise ConversionError(f"{_name(obj)}: spacing/origin come from the layer's scale")
         return layer_to_sitk(obj)
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         ndim = len(obj.shape)
 
-        class _ArrayLayer:  # the same checks and conversion as a layer with these attributes
-            data = obj
-            scale = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=float)
-            translate = np.zeros(ndim) if origin is None else np.asarray(origin, dtype=float)
-
         for given, label in ((spacing, "spacing"), (origin, "origin")):
             if given is not None and len(given) != ndim:
                 raise ConversionError(
                     f"{label} {tuple(given)} has {len(given)} values for a {ndim}D array"
                 )
-        return layer_to_sitk(_ArrayLayer())
+        return layer_to_sitk(
+            LayerData(
+                obj,
+                scale=(1.0,) * ndim if spacing is None else tuple(map(float, spacing)),
+                translate=(0.0,) * ndim if origin is None else tuple(map(float, origin)),
+            )
+        )
     raise ConversionError(
         f"cannot make an image from {type(obj).__name__}: expected a napari layer, a SimpleITK "
         "image or a numpy/dask array"

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from napari_radiomics._pyradiomics import default_features, feature_class_names
 from napari_radiomics.errors import SettingsError
 
 __all__ = ["PRESETS", "ExtractionSettings", "SettingsError"]
@@ -61,17 +62,6 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "label": ("label", None),
 }
 _KEY_TO_ATTRIBUTE = {key: attribute for attribute, (key, _) in _SETTINGS.items()}
-
-
-def _feature_class_names() -> list[str]:
-    from radiomics import getFeatureClasses
-
-    return list(getFeatureClasses())
-
-
-def _default_feature_classes() -> dict[str, list[str]]:
-    """What ``RadiomicsFeatureExtractor()`` enables: every class but shape2D, all features."""
-    return {name: [] for name in _feature_class_names() if name != "shape2D"}
 
 
 @dataclass
@@ -109,7 +99,7 @@ class ExtractionSettings:
     distances: list[int] = field(default_factory=lambda: [1])
     label: int | None = None
     image_types: dict[str, dict[str, Any]] = field(default_factory=lambda: {"Original": {}})
-    feature_classes: dict[str, list[str]] = field(default_factory=_default_feature_classes)
+    feature_classes: dict[str, list[str]] = field(default_factory=default_features)
     extra_settings: dict[str, Any] = field(default_factory=dict)
     voxel_settings: dict[str, Any] = field(default_factory=dict)
     #: pyradiomics keys a loaded file spelled out, kept even when they equal the default, so
@@ -172,7 +162,7 @@ class ExtractionSettings:
         kwargs["feature_classes"] = (
             {name: list(feats or []) for name, feats in feature_classes.items()}
             if feature_classes
-            else {name: [] for name in _feature_class_names()}
+            else {name: [] for name in feature_class_names()}
         )
         kwargs["voxel_settings"] = dict(params.get("voxelSetting") or {})
         return cls(**copy.deepcopy(kwargs))
@@ -236,7 +226,7 @@ def _brain_tumor_mri() -> ExtractionSettings:
     return ExtractionSettings(
         normalize=True,
         bin_width=32,
-        feature_classes={name: [] for name in _feature_class_names()},
+        feature_classes={name: [] for name in feature_class_names()},
     )
 
 

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from napari_radiomics.convert import LayerData
+
 #: Largest lazy (e.g. dask) array whose content is read for the checks, in voxels.
 _LAZY_CHECK_LIMIT = 4 * 512 * 512
 #: Metadata keys the readers put on layers, in the order they appear in results.
@@ -29,24 +31,10 @@ METADATA_KEYS = ("case", "patient_id", "label", "tumor_type", "path")
 
 
 @dataclass(frozen=True)
-class LayerView:
-    """A layer-like view (data, scale, translate) of a layer or of one slice of a stack.
-
-    The engine converts anything with these attributes, so a slice keeps its pixel spacing and
-    position without making a napari layer.
-    """
-
-    data: Any
-    scale: tuple[float, ...]
-    translate: tuple[float, ...]
-    name: str
-
-
-@dataclass(frozen=True)
 class ExtractionJob:
     """Image and mask to extract, ROI labels (``None``: all), and metadata for the results."""
 
-    image: Any  # a napari layer or a LayerView: anything the engine converts
+    image: Any  # a napari layer or a LayerData: anything the engine converts
     mask: Any
     labels: tuple[int, ...] | None
     metadata: dict[str, Any]
@@ -105,7 +93,7 @@ def slice_metadata(layer: Any, index: int) -> dict[str, Any]:
 
 
 def view_of(layer: Any, slice_index: int | None = None) -> Any:
-    """The layer itself, or a :class:`LayerView` of slice ``slice_index`` along its first axis.
+    """The layer itself, or a :class:`LayerData` of slice ``slice_index`` along its first axis.
 
     A whole layer goes to the engine as it is, so its affine (direction) is converted too; a
     slice of a stack (the readers' stacks carry no affine) keeps the scale and translate of the
@@ -114,11 +102,11 @@ def view_of(layer: Any, slice_index: int | None = None) -> Any:
     if slice_index is None:
         return layer
     data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-    return LayerView(
+    return LayerData(
         np.asarray(data[slice_index]),
         tuple(float(s) for s in layer.scale[1:]),
         tuple(float(t) for t in layer.translate[1:]),
-        layer.name,
+        name=layer.name,
     )
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import h5py
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics.convert import layer_to_sitk
+from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
@@ -47,9 +46,9 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
         _write_mat(target, labels, source, attributes.get("name", "labels"))
     elif medical_suffix(target):
         ones, zeros = np.ones(labels.ndim), np.zeros(labels.ndim)
-        layer = SimpleNamespace(  # the layer as the engine's converter sees layers
+        layer = LayerData(  # the layer as the engine's converter sees layers
             data=labels,
-            name=attributes.get("name"),
+            name=attributes.get("name") or "",
             scale=attributes.get("scale", ones),
             translate=attributes.get("translate", zeros),
             affine=attributes.get("affine"),

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
 from napari_radiomics.engine._masks import (
@@ -166,7 +167,7 @@ class FeatureEngine:
         label that could not be computed to pyradiomics' reason; ``df.attrs["provenance"]``
         holds the params and library versions.
         """
-        with self._lock:
+        with self._lock, geometry_tolerance(self.settings.geometry_tolerance):
             return self._extract(image, mask, labels, progress, metadata, diagnostics)
 
     def _extract(
@@ -189,7 +190,8 @@ class FeatureEngine:
                 f"{image_name} is {image_sitk.GetDimension()}D but {mask_name} is "
                 f"{mask_sitk.GetDimension()}D"
             )
-        settings, image_types, features = _pyradiomics_config(params)
+        config = PyradiomicsConfig.from_params(params)
+        settings, image_types, features = config.settings, config.image_types, config.features
         spacing = settings.get("resampledPixelSpacing")
         if spacing is not None and len(spacing) != image_sitk.GetDimension():
             raise ExtractionError(
@@ -209,9 +211,8 @@ class FeatureEngine:
         boxes = label_boxes(mask_array)
         wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
 
-        tolerance = settings.get("geometryTolerance") or (
-            sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
-        )
+        # The tolerance in force: geometryTolerance inside extract()'s ``geometry_tolerance``.
+        tolerance = sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
         mismatch = describe_grid_mismatch(image_sitk, mask_sitk, tolerance)
         if mismatch and not settings.get("correctMask", False):
             raise ExtractionError(
@@ -290,10 +291,6 @@ class FeatureEngine:
             base = imageoperations.normalizeImage(image, **settings)
         self._base = base
         self._state_key = key
-        tolerance = settings.get("geometryTolerance")
-        if tolerance is not None:  # what RadiomicsFeatureExtractor does with it
-            sitk.ProcessObject.SetGlobalDefaultCoordinateTolerance(tolerance)
-            sitk.ProcessObject.SetGlobalDefaultDirectionTolerance(tolerance)
 
     def _label_features(
         self,
@@ -356,18 +353,6 @@ class FeatureEngine:
         while len(self._rows) > 256:
             self._rows.popitem(last=False)
         return values
-
-
-def _pyradiomics_config(params: dict) -> tuple[dict, dict, dict]:
-    """Settings, image types and features exactly as ``RadiomicsFeatureExtractor`` holds them."""
-    from radiomics.featureextractor import RadiomicsFeatureExtractor
-
-    settings = RadiomicsFeatureExtractor._getDefaultSettings()
-    settings.update(params.get("setting") or {})
-    settings.update(params.get("voxelSetting") or {})
-    image_types = params.get("imageType") or {"Original": {}}
-    features = params.get("featureClass") or {}
-    return settings, image_types, features
 
 
 def extract_features(
