@@ -45,9 +45,9 @@ from radiomics import featureextractor
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch._executors import local_cluster
 from napari_radiomics.batch.cases import discover_cases
-from napari_radiomics.batch.journal import read_output
 from napari_radiomics.io.mat import TUMOR_TYPES, write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
 T = TypeVar("T")
@@ -229,13 +229,13 @@ def main() -> None:
             lambda: run_batch(cases, settings, root / "d2.csv", dask="local", jobs=jobs),
         )
 
-        ours = read_output(root / "b.csv").set_index("case").sort_index()
+        ours = read_table(root / "b.csv").set_index("case").sort_index()
         seed = seed.assign(case=seed["case"].astype(str)).set_index("case").sort_index()
         features = [c for c in seed.columns if c.startswith("original_")]
         assert sorted(features) == sorted(c for c in ours.columns if c.startswith("original_"))
         assert list(ours.index) == list(seed.index)
         pd.testing.assert_frame_equal(ours[features], seed[features], check_exact=True)
-        dask_rows = read_output(root / "d.csv").set_index("case").sort_index()
+        dask_rows = read_table(root / "d.csv").set_index("case").sort_index()
         pd.testing.assert_frame_equal(dask_rows[features], ours[features], check_exact=True)
         print(f"features identical: seed loop == extract == Dask ({len(features)} features)")
 

@@ -15,9 +15,9 @@ from distributed import LocalCluster
 from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases, load_case
-from napari_radiomics.batch.journal import read_output
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
 N = 6
@@ -44,7 +44,7 @@ def serial(mat_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.Dat
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=1)
     assert (summary.succeeded, summary.failed, summary.rows) == (N, 0, N)
     assert summary.backend == "serial"
-    return read_output(out)
+    return read_table(out)
 
 
 def test_columns_and_parity_with_the_engine(serial: pd.DataFrame, mat_folder: Path) -> None:
@@ -75,7 +75,7 @@ def test_process_pool_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=2)
     assert summary.backend == "2 processes"
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 def test_dask_local_cluster_equals_serial(
@@ -86,7 +86,7 @@ def test_dask_local_cluster_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, dask="local", jobs=2)
     assert summary.backend == "dask (local)"
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 def test_dask_scheduler_address_from_the_command_line(
@@ -101,7 +101,7 @@ def test_dask_scheduler_address_from_the_command_line(
     ) as cluster:  # fmt: skip
         argv = ["extract", str(mat_folder), "-o", str(out), "--params", str(params)]
         assert main([*argv, "--dask", cluster.scheduler_address, "-q"]) == 0
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "locall"])
@@ -128,7 +128,7 @@ def test_failures_go_to_the_errors_file_and_the_run_goes_on(
     assert errors["case"].tolist() == ["99"]
     assert errors["path"].tolist() == [str(bad)]
     assert "99.mat" in errors["message"].item()
-    pd.testing.assert_frame_equal(_sorted(read_output(tmp_path / "f.csv")), _sorted(serial))
+    pd.testing.assert_frame_equal(_sorted(read_table(tmp_path / "f.csv")), _sorted(serial))
 
 
 def test_parquet_output(serial: pd.DataFrame, mat_folder: Path, tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_resume_skips_finished_cases_and_repairs_a_torn_line(
     assert (summary.skipped, summary.succeeded) == (3, N - 3)
     assert events[-1][:2] == (N - 3, N - 3)
     assert out.read_text().endswith("\n")
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 def test_existing_output_and_changed_settings_are_refused(
@@ -201,13 +201,13 @@ def test_a_killed_worker_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 def test_bundle_and_limit(tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "bundle", 5)
     summary = run_batch(discover_cases([folder]), SETTINGS, tmp_path / "f.csv", jobs=2, limit=3)
-    frame = read_output(tmp_path / "f.csv")
+    frame = read_table(tmp_path / "f.csv")
     assert summary.total == 3
     assert sorted(frame["case"]) == ["0", "1", "2"]
     assert set(frame["patient_id"]) == {"B0", "B1", "B2"}
@@ -224,11 +224,11 @@ def test_closing_the_generator_stops_the_run(mat_folder: Path, tmp_path: Path) -
     started = time.perf_counter()
     run.close()
     assert time.perf_counter() - started < 10
-    kept = read_output(out)
+    kept = read_table(out)
     assert 1 <= len(kept) < N
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, resume=True, jobs=1)
     assert summary.skipped == len(kept)
-    assert len(read_output(out)) == N
+    assert len(read_table(out)) == N
 
 
 def test_a_warning_shared_by_every_case_is_shown_once(mat_folder: Path, tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_a_warning_shared_by_every_case_is_shown_once(mat_folder: Path, tmp_path
         )
     assert summary.ok
     assert len([w for w in caught if "is 2D" in str(w.message)]) == 1
-    columns = read_output(tmp_path / "f.csv").columns
+    columns = read_table(tmp_path / "f.csv").columns
     assert not any("shape" in c for c in columns)
 
 
@@ -251,7 +251,7 @@ def test_cases_with_other_feature_columns_are_refused_not_mixed(
     cases = discover_cases([mat_folder / "1.mat", image], mask=mask)
     summary = run_batch(cases, SETTINGS, tmp_path / "f.csv", jobs=1)
     assert (summary.succeeded, summary.failed) == (1, 1)
-    assert read_output(tmp_path / "f.csv")["case"].tolist() == ["1"]
+    assert read_table(tmp_path / "f.csv")["case"].tolist() == ["1"]
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["breast1_image"]
     assert "feature columns differ from the first case's" in errors["message"].item()

@@ -12,7 +12,7 @@ from napari.layers import Image
 from batch_data import write_mat_folder
 from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
 from napari_radiomics._napari._results import get_results_widget
-from napari_radiomics.batch.journal import read_output
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
 N = 4
@@ -50,7 +50,7 @@ def test_folder_run_lands_in_the_results_dock(
     _run(widget, qtbot)
     assert widget.summary is not None
     assert widget.summary.ok
-    frame = read_output(tmp_path / "features.csv")
+    frame = read_table(tmp_path / "features.csv")
     assert sorted(frame["case"]) == [str(i) for i in range(1, N + 1)]
     assert widget.bar.value() == N
     assert f"{N} rows for {N} cases" in widget.status.text()
@@ -81,7 +81,7 @@ def test_open_stack_and_params_file(
     widget.jobs.setValue(1)
     _run(widget, qtbot)
     expected = sorted(str(c) for c in stack.metadata["slices"]["case"])
-    assert sorted(read_output(tmp_path / "stack.csv")["case"]) == expected
+    assert sorted(read_table(tmp_path / "stack.csv")["case"]) == expected
     assert "binWidth: 16" in (tmp_path / "stack.params.yaml").read_text()
 
 
@@ -101,7 +101,7 @@ def test_cancel_keeps_finished_rows_and_resume_completes(
     assert worker is not None
     with qtbot.waitSignal(worker.finished, timeout=120_000):
         worker.yielded.connect(lambda event: event.done == 1 and widget.cancel())
-    kept = read_output(tmp_path / "f.csv")
+    kept = read_table(tmp_path / "f.csv")
     assert 1 <= len(kept) < 10
     assert widget.summary is None
     assert "Cancelled" in widget.status.text()
@@ -110,7 +110,7 @@ def test_cancel_keeps_finished_rows_and_resume_completes(
     _run(widget, qtbot)
     assert widget.summary is not None
     assert widget.summary.skipped == len(kept)
-    assert len(read_output(tmp_path / "f.csv")) == 10
+    assert len(read_table(tmp_path / "f.csv")) == 10
 
 
 def test_settings_of_the_extract_features_dock(

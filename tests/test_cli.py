@@ -20,11 +20,11 @@ from batch_data import corrupt_mat, write_mat_folder
 from napari_radiomics import __version__
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch.cases import discover_cases, load_case
-from napari_radiomics.batch.journal import read_output
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
 N = 4
@@ -88,7 +88,7 @@ def test_extract_in_process_with_preset_limit_and_set(
     out = tmp_path / "f.csv"
     argv = ["extract", str(mat_folder), "-o", str(out), "--preset", "brain-tumor-mri"]
     assert main([*argv, "--limit", "2", "--set", "binWidth=64", "--jobs", "1"]) == 0
-    frame = read_output(out)
+    frame = read_table(out)
     assert sorted(frame["case"]) == ["1", "2"]
     params = yaml.safe_load((tmp_path / "f.params.yaml").read_text())
     assert params["setting"]["binWidth"] == 64
@@ -129,7 +129,7 @@ def test_nrrd_with_mask_and_batch_csv(tmp_path: Path, pyradiomics_data: Path) ->
     image, mask = pyradiomics_data / "brain1_image.nrrd", pyradiomics_data / "brain1_label.nrrd"
     out = tmp_path / "one.csv"
     assert main(["extract", str(image), "--mask", str(mask), "-o", str(out), "-q"]) == 0
-    one = read_output(out)
+    one = read_table(out)
     assert one["case"].tolist() == ["brain1_image"]
     expected = extract_features(*load_case(discover_cases([image], mask=mask)[0])[:2])
     features = [c for c in expected.columns if c.startswith("original_")]
@@ -140,7 +140,7 @@ def test_nrrd_with_mask_and_batch_csv(tmp_path: Path, pyradiomics_data: Path) ->
     table.write_text(f"Image,Mask,Label,Reader\n{image},{mask},1,alice\n")
     out = tmp_path / "csv.csv"
     assert main(["extract", str(table), "-o", str(out), "-q"]) == 0
-    frame = read_output(out)
+    frame = read_table(out)
     assert frame["Reader"].tolist() == ["alice"]
     assert list(frame.columns[:6]) == [
         "case", "patient_id", "label", "tumor_type", "Reader", "roi_label"
@@ -151,13 +151,13 @@ def test_nrrd_with_mask_and_batch_csv(tmp_path: Path, pyradiomics_data: Path) ->
 def test_subprocess_exit_statuses(mat_folder: Path, tmp_path: Path) -> None:
     ok = _cli("extract", mat_folder, "-o", tmp_path / "ok.csv", "--jobs", "2")
     assert ok.returncode == 0, ok.stderr
-    assert len(read_output(tmp_path / "ok.csv")) == N
+    assert len(read_table(tmp_path / "ok.csv")) == N
     assert "cases/s" in ok.stderr
 
     bad = corrupt_mat(tmp_path / "77.mat")
     some = _cli("extract", mat_folder, bad, "-o", tmp_path / "some.csv", "--jobs", "2")
     assert some.returncode == 3, some.stderr
-    assert len(read_output(tmp_path / "some.csv")) == N
+    assert len(read_table(tmp_path / "some.csv")) == N
     errors = pd.read_csv(tmp_path / "some.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["77"]
     assert "77.mat" in some.stderr
@@ -196,7 +196,7 @@ def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
     stderr = _interrupt(folder, tmp_path / "f.csv", signal.SIGINT, *SLOW)
     assert "rerun with --resume" in stderr
     assert "Traceback" not in stderr
-    kept = read_output(tmp_path / "f.csv")
+    kept = read_table(tmp_path / "f.csv")
     assert 3 <= len(kept) < 8
     assert (tmp_path / "f.csv").read_text().endswith("\n")
 
@@ -207,7 +207,7 @@ def test_ctrl_c_with_parquet_output_names_the_journal(tmp_path: Path) -> None:
     stderr = _interrupt(folder, tmp_path / "f.parquet", signal.SIGINT, *SLOW)
     assert f"finished cases are in {tmp_path / 'f.partial.csv'}" in stderr
     assert not (tmp_path / "f.parquet").exists()
-    assert 3 <= len(read_output(tmp_path / "f.partial.csv")) < 8
+    assert 3 <= len(read_table(tmp_path / "f.partial.csv")) < 8
 
 
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     out = tmp_path / "f.csv"
     slow = list(SLOW)
     _interrupt(folder, out, signal.SIGKILL, *slow, "-q")
-    interrupted = read_output(out)
+    interrupted = read_table(out)
     assert 3 <= len(interrupted) < 12
 
     resumed = _cli("extract", folder, "-o", out, *slow, "--resume")
@@ -229,7 +229,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     )
     run_batch(discover_cases([folder]), settings, tmp_path / "whole.csv", jobs=2)
     pd.testing.assert_frame_equal(
-        _sorted(read_output(out)), _sorted(read_output(tmp_path / "whole.csv")), check_exact=True
+        _sorted(read_table(out)), _sorted(read_table(tmp_path / "whole.csv")), check_exact=True
     )
 
 
@@ -246,14 +246,14 @@ def test_empty_mask_and_absent_label_are_failed_cases(
     out = tmp_path / "f.csv"
     # 2D slices and a 3D scan have different feature columns: separate outputs.
     assert main(["extract", str(tmp_path / "50.mat"), str(mat_folder), "-o", str(out), "-q"]) == 3
-    assert len(read_output(out)) == N
+    assert len(read_table(out)) == N
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["50"]
     assert "empty tumour mask" in errors["message"].item()
 
     out = tmp_path / "g.csv"
     assert main(["extract", str(table), "-o", str(out), "-q"]) == 3
-    assert read_output(out)["case"].tolist() == ["breast1_image:label1"]
+    assert read_table(out)["case"].tolist() == ["breast1_image:label1"]
     errors = pd.read_csv(tmp_path / "g.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["breast1_image:label7"]
     assert "7" in errors["message"].item()
@@ -273,7 +273,7 @@ def test_resume_still_reports_labels_that_failed_before(
     argv = ["extract", str(pyradiomics_data / "breast1_image.nrrd"), "--mask"]
     argv += [str(tmp_path / "two_labels.nrrd"), "-o", str(tmp_path / "f.csv"), "-q"]
     assert main(argv) == 3
-    assert read_output(tmp_path / "f.csv")["roi_label"].tolist() == [1]
+    assert read_table(tmp_path / "f.csv")["roi_label"].tolist() == [1]
     assert main([*argv, "--resume"]) == 3
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert len(errors) == 1

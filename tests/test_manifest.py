@@ -65,12 +65,31 @@ def test_every_command_imports_and_is_callable() -> None:
 
 def test_napari_discovers_the_plugin_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
     """A user's install: the wheel alone in an environment (its dependencies borrowed from
-    this one), where napari must find the manifest inside the installed package."""
+    this one), where napari must find the manifest inside the installed package.
+
+    The dependencies are borrowed through a ``.pth`` file naming this interpreter's
+    site-packages, not ``--system-site-packages``: inside a virtualenv (as contributors run
+    the suite) that flag would borrow the base interpreter's packages instead. A ``.pth`` line
+    only adds a folder to ``sys.path``; the folder's own ``.pth`` files (this checkout's
+    editable install) are not run, so the wheel's copy is the one imported.
+    """
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
+    (venv_site,) = (venv / "lib").glob("python*/site-packages")
+    borrowed = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (venv_site / "borrowed.pth").write_text("\n".join(borrowed) + "\n", encoding="utf-8")
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],  # borrowed pip
         check=True,
         capture_output=True,
     )
@@ -99,3 +118,12 @@ def test_napari_discovers_the_installed_plugin() -> None:
     assert "napari-radiomics.write_labels" in writers
     samples = dict(manager.iter_sample_data())
     assert "napari-radiomics" in samples
+
+
+def test_reader_patterns_cover_every_format_the_core_reads() -> None:
+    from napari_radiomics.io.medical import MEDICAL_SUFFIXES
+
+    manifest = PluginManifest.from_file(MANIFEST)
+    (reader,) = manifest.contributions.readers or []
+    expected = {"*.mat", "*.npy", *(f"*{suffix}" for suffix in MEDICAL_SUFFIXES)}
+    assert set(reader.filename_patterns) == expected

@@ -20,6 +20,7 @@ from napari_radiomics.results import (
     layer_features,
     parse_feature_name,
     read_results,
+    read_table,
     sidecar_path,
     tidy_results,
     wide_table,
@@ -90,7 +91,8 @@ def test_difference_is_absolute_and_relative(runs: list[Run]) -> None:
 
 def test_export_csv_reads_back_with_pandas(runs: list[Run], tmp_path: Path) -> None:
     path, sidecar = export_results(runs, tmp_path / "features.csv")
-    assert sidecar == tmp_path / "features.params.yaml" == sidecar_path(path)
+    assert sidecar == tmp_path / "features.runs.yaml" == sidecar_path(path)
+    assert not list(tmp_path.glob("*.params.yaml"))  # that name is for pyradiomics params only
     back = pd.read_csv(path, dtype={"case": str, "patient_id": str})
     assert list(back.columns[:6]) == [
         "run",
@@ -115,7 +117,7 @@ def test_export_parquet(runs: list[Run], tmp_path: Path) -> None:
     back = read_results(path)
     assert back["run"].tolist() == ["before", "before", "after", "after"]
     assert back["original_shape2D_PixelSurface"].tolist() == [400.0, 100.0, 576.0, 100.0]
-    assert sidecar.name == "features.params.yaml"
+    assert sidecar.name == "features.runs.yaml"
 
 
 def test_export_without_runs_is_refused(tmp_path: Path) -> None:
@@ -128,3 +130,36 @@ def test_layer_features_use_the_roi_label(runs: list[Run]) -> None:
     assert features["label"].tolist() == [1, 2] == features["index"].tolist()
     assert features["tumor_class"].tolist() == [2, 2]  # the reader's tumour class, renamed
     assert "roi_label" not in features.columns
+
+
+def test_each_exported_runs_params_run_in_pyradiomics(runs: list[Run], tmp_path: Path) -> None:
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    _, sidecar = export_results(runs, tmp_path / "features.csv")
+    document = yaml.safe_load(sidecar.read_text())
+    for name, provenance in document["runs"].items():
+        params_file = tmp_path / f"{name}.params.yaml"
+        params_file.write_text(yaml.safe_dump(provenance["params"]))
+        extractor = RadiomicsFeatureExtractor(str(params_file))  # validates like pyradiomics -p
+        assert extractor.settings["binWidth"] == provenance["params"]["setting"]["binWidth"]
+
+
+def test_identifying_columns_come_back_as_text(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "case": ["017", "2"],
+            "patient_id": ["00123", "MR048994B"],
+            "label": [1, 3],
+            "tumor_type": ["meningioma", "pituitary tumor"],
+            "roi_label": [1, 1],
+            "original_firstorder_Mean": [1.5, 2.0],
+        }
+    )
+    frame.attrs["provenance"] = {"params": {"setting": {}}}
+    path, _ = export_results([Run.from_frame("run", frame)], tmp_path / "f.csv")
+    for back in (read_results(path), read_table(path)):
+        assert back["case"].tolist() == ["017", "2"]
+        assert back["patient_id"].tolist() == ["00123", "MR048994B"]
+        assert back["label"].tolist() == [1, 3]  # codes and ROI labels stay numbers
+        assert back["roi_label"].dtype.kind == "i"
+        assert back["original_firstorder_Mean"].dtype.kind == "f"

@@ -12,6 +12,7 @@ batch runner and scripts can use it too.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,15 +24,25 @@ import numpy as np
 import pandas as pd
 import yaml
 
-#: pyradiomics' feature classes, as they appear in feature names.
-FEATURE_CLASSES = ("firstorder", "shape", "shape2D", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+from napari_radiomics._pyradiomics import feature_class_names
 
-# pyradiomics names every feature "<imageType>_<featureClass>_<feature>"; image type names
-# (original, log-sigma-1-0-mm-3D, wavelet-LLH, lbp-2D, ...) never contain an underscore.
-_FEATURE_NAME = re.compile(
-    r"^(?P<image_type>[A-Za-z0-9.\-]+)_(?P<feature_class>" + "|".join(FEATURE_CLASSES) + r")_"
-    r"(?P<feature>\w+)$"
-)
+#: Identifying columns every batch row starts with, in this order (the readers' metadata keys).
+IDENTIFYING_COLUMNS = ("case", "patient_id", "label", "tumor_type")
+#: Identifying columns that are integers by nature (tumour class code, ROI label, slice index);
+#: every other identifying column is read back as text, so ids such as "017" stay ids.
+INTEGER_COLUMNS = ("label", "roi_label", "slice")
+
+
+@functools.cache
+def _feature_name_pattern() -> re.Pattern[str]:
+    """pyradiomics names every feature "<imageType>_<featureClass>_<feature>"; image type
+    names (original, log-sigma-1-0-mm-3D, wavelet-LLH, lbp-2D, ...) hold no underscore, and
+    the feature classes are pyradiomics' own."""
+    classes = "|".join(sorted(feature_class_names(), key=len, reverse=True))
+    return re.compile(
+        rf"^(?P<image_type>[A-Za-z0-9.\-]+)_(?P<feature_class>{classes})_(?P<feature>\w+)$"
+    )
+
 
 #: Column of the tidy tables naming the run a row came from.
 RUN_COLUMN = "run"
@@ -54,7 +65,7 @@ class FeatureName:
 
 def parse_feature_name(name: str) -> FeatureName | None:
     """Split ``original_glcm_Contrast`` into its parts; ``None`` for non-feature columns."""
-    match = _FEATURE_NAME.match(str(name))
+    match = _feature_name_pattern().match(str(name))
     if match is None:
         return None
     return FeatureName(**match.groupdict())
@@ -193,23 +204,26 @@ def tidy_results(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def sidecar_path(path: str | Path) -> Path:
-    """Where the settings of an exported results file go: ``<name>.params.yaml`` beside it."""
+    """Where the provenance of an exported results file goes: ``<name>.runs.yaml`` beside it.
+
+    Not ``.params.yaml``: that name always means one pyradiomics params file, and an export
+    holds several runs, each with its own params and versions.
+    """
     path = Path(path)
     stem = path.name
     for suffix in (".csv", ".parquet"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
-    return path.with_name(f"{stem}.params.yaml")
+    return path.with_name(f"{stem}.runs.yaml")
 
 
 def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
-    """Write the runs to ``path`` (CSV, or Parquet for ``*.parquet``) and the settings beside it.
+    """Write the runs to ``path`` (CSV, or Parquet for ``*.parquet``) and their provenance.
 
-    The table is tidy (see :func:`tidy_results`) so ``pandas.read_csv(path)`` gives it back
-    unchanged. Each run's provenance (pyradiomics params, versions) goes to
-    ``<name>.params.yaml`` under ``runs: {<run name>: ...}``; the ``setting``/``imageType``/
-    ``featureClass`` part of a run can be fed to pyradiomics as a params file.
-    Returns the two paths written.
+    The table is tidy (see :func:`tidy_results`), so :func:`read_table` gives it back. Each
+    run's provenance goes to ``<name>.runs.yaml`` under ``runs: {<run name>: ...}``; its
+    ``params`` entry is a complete pyradiomics params dict (save it on its own to rerun that
+    run in pyradiomics). Returns the two paths written.
     """
     if not runs:
         raise ValueError(f"{path}: there are no results to export")
@@ -224,17 +238,39 @@ def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
         "results": path.name,
         "runs": {run.name: _plain(run.provenance) for run in runs},
     }
-    sidecar.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    sidecar.write_text(
+        yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     return path, sidecar
 
 
-def read_results(path: str | Path) -> pd.DataFrame:
-    """Read an exported results file back, with its sidecar's runs in ``attrs["runs"]``."""
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A results table (this plugin's CSV or Parquet) with identifying columns as text.
+
+    Feature and ``diagnostics_*`` columns keep pandas' types, :data:`INTEGER_COLUMNS` stay
+    numbers, and every other column (case, patient id, tumour type, a batch CSV's own
+    columns) is read as text: ``017`` must not come back as 17.
+    """
     path = Path(path)
-    table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    head = pd.read_csv(path, nrows=0).columns
+    text = {
+        c: str
+        for c in head
+        if c not in INTEGER_COLUMNS
+        and not str(c).startswith("diagnostics_")
+        and parse_feature_name(c) is None
+    }
+    return pd.read_csv(path, dtype=text)
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read an exported results file back, with its runs' provenance in ``attrs["runs"]``."""
+    table = read_table(path)
     sidecar = sidecar_path(path)
     if sidecar.is_file():
-        table.attrs["runs"] = yaml.safe_load(sidecar.read_text())["runs"]
+        table.attrs["runs"] = yaml.safe_load(sidecar.read_text(encoding="utf-8"))["runs"]
     return table
 
 

@@ -38,8 +38,8 @@ from napari_radiomics.batch import (
     default_jobs,
     discover_cases,
     iter_batch,
-    read_output,
 )
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ class BatchWidget(QWidget):
             text += f"; {summary.failed} failed, see {summary.errors_path.name}"
         self.status.setText(text)
         if summary.output.exists():
-            frame = read_output(summary.output)
+            frame = read_table(summary.output)
             get_results_widget(self.viewer).add_run(frame, summary.output.name)
 
     def _on_error(self, exc: BaseException) -> None:

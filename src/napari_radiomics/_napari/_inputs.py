@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from napari_radiomics.convert import LayerData
+from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 #: Largest lazy (e.g. dask) array whose content is read for the checks, in voxels.
 _LAZY_CHECK_LIMIT = 4 * 512 * 512
 #: Metadata keys the readers put on layers, in the order they appear in results.
-METADATA_KEYS = ("case", "patient_id", "label", "tumor_type", "path")
+METADATA_KEYS = (*IDENTIFYING_COLUMNS, "path")
 
 
 @dataclass(frozen=True)

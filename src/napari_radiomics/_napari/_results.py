@@ -37,9 +37,9 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, FeatureFilterProxy
+from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
     DESCRIPTION_COLUMNS,
-    FEATURE_CLASSES,
     METADATA_CLASS,
     Run,
     add_difference,
@@ -79,7 +79,7 @@ class ResultsWidget(QWidget):
     def _build(self) -> None:
         self.filter_edit = QLineEdit(placeholderText="filter features, e.g. glcm or Contrast")
         self.class_combo = QComboBox()
-        self.class_combo.addItems([_ANY, METADATA_CLASS, *FEATURE_CLASSES])
+        self.class_combo.addItems([_ANY, METADATA_CLASS, *feature_class_names()])
         self.image_type_combo = QComboBox()
         self.image_type_combo.addItem(_ANY)
         self.filter_edit.textChanged.connect(self._apply_filters)

@@ -37,15 +37,14 @@ from napari_radiomics._napari._inputs import (
 )
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import ExtractionRunner
-from napari_radiomics.results import FEATURE_CLASSES, layer_features
+from napari_radiomics._pyradiomics import feature_class_names, image_type_names
+from napari_radiomics.results import layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:
     import napari.viewer
     import pandas as pd
 
-IMAGE_TYPES = ("Original", "LoG", "Wavelet", "Square", "SquareRoot", "Logarithm",
-               "Exponential", "Gradient", "LBP2D", "LBP3D")  # fmt: skip
 ROI_ALL, ROI_SELECTED, ROI_LIST = "all labels", "selected label", "these labels:"
 #: Debounce between the end of a mask edit and the automatic re-extraction.
 DEBOUNCE_MS = 300
@@ -96,9 +95,9 @@ class ExtractionWidget(Container):
         self.normalize = CheckBox(text="normalize")
         self.force_2d = CheckBox(text="force 2D")
         self.spacing = LineEdit(label="resample to (mm)", tooltip="empty: keep the spacing")
-        self.image_type_boxes = {name: CheckBox(text=name) for name in IMAGE_TYPES}
+        self.image_type_boxes = {name: CheckBox(text=name) for name in image_type_names()}
         self.sigmas = LineEdit(label="LoG sigmas (mm)", value="1, 3")
-        self.class_boxes = {name: CheckBox(text=name) for name in FEATURE_CLASSES}
+        self.class_boxes = {name: CheckBox(text=name) for name in feature_class_names()}
         self.load_button = PushButton(text="Load params…")
         self.save_button = PushButton(text="Save params…")
         self.auto = CheckBox(text="auto re-extract when the mask changes")
@@ -214,7 +213,7 @@ class ExtractionWidget(Container):
             sigmas = (types.get("LoG") or {}).get("sigma") or setting.get("sigma")
             if sigmas:
                 self.sigmas.value = ", ".join(f"{s:g}" for s in sigmas)
-            classes = params.get("featureClass") or dict.fromkeys(FEATURE_CLASSES)
+            classes = params.get("featureClass") or dict.fromkeys(feature_class_names())
             for name, box in self.class_boxes.items():
                 box.value = name in classes
         finally:

@@ -3,7 +3,7 @@
 ``run_batch`` is the one-call API (the CLI and scripts); ``iter_batch`` is the same run as a
 generator of progress events, which a GUI worker thread needs to show progress and to cancel.
 ``discover_cases`` turns files and folders into picklable ``Case`` descriptions;
-``read_output`` reads a run's table back with its identifying columns as text.
+``napari_radiomics.results.read_table`` reads a run's table back.
 
 Private modules: ``_run`` (the loop), ``_executors`` (where cases run), ``_worker`` (what runs
 inside a worker process); ``cases`` and ``journal`` are public for their documented names.
@@ -12,7 +12,7 @@ inside a worker process); ``cases`` and ``journal`` are public for their documen
 from napari_radiomics.batch._executors import default_jobs
 from napari_radiomics.batch._run import BatchProgress, BatchSummary, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases, load_case
-from napari_radiomics.batch.journal import companion_paths, read_output
+from napari_radiomics.batch.journal import companion_paths
 from napari_radiomics.errors import BatchError
 
 __all__ = [
@@ -25,6 +25,5 @@ __all__ = [
     "discover_cases",
     "iter_batch",
     "load_case",
-    "read_output",
     "run_batch",
 ]

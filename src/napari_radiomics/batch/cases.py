@@ -24,17 +24,10 @@ import SimpleITK as sitk
 
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import find_mat_files
+from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
 from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mat
-
-#: Image formats SimpleITK reads that pyradiomics users keep their scans in.
-IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
-
-#: Identifying columns every output row starts with, in this order.
-METADATA_COLUMNS = ("case", "patient_id", "label", "tumor_type")
-
-#: The file in the dataset's folder that holds cross-validation indices, not a slice.
-_NOT_A_CASE = "cvind.mat"
+from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suffix
+from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -56,16 +49,6 @@ class Case:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-def image_suffix(path: Path) -> str:
-    """The image-format suffix of `path`, including double suffixes like `.nii.gz`."""
-    name = path.name.lower()
-    return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), path.suffix.lower())
-
-
-def _image_stem(path: Path) -> str:
-    return path.name[: len(path.name) - len(image_suffix(path))]
-
-
 def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = None) -> list[Case]:
     """Expand files and folders into cases, in input order.
 
@@ -84,23 +67,23 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
         if path.is_dir() or path.name == "images.npy":
             found.extend(_folder_cases(path if path.is_dir() else path.parent))
         elif path.suffix.lower() == ".mat":
-            if path.name.lower() != _NOT_A_CASE:
+            if path.name.lower() not in NOT_A_CASE:
                 found.append((Case(path.stem, "mat", str(path)), str(path.with_suffix(""))))
         elif path.suffix.lower() == ".csv":
             found.extend(_csv_cases(path))
-        elif image_suffix(path) in IMAGE_SUFFIXES:
+        elif medical_suffix(path) is not None:
             if mask is None:
                 raise ReadError(path, "an image file needs a mask: pass --mask MASK")
             if not Path(mask).is_file():
                 raise ReadError(Path(mask), "mask file not found")
-            stem = _image_stem(path)
+            stem = case_name(path)
             found.append((Case(stem, "image", str(path), mask=str(mask)), str(path)))
             images += 1
         else:
             raise ReadError(
                 path,
                 "not a batch input (expected .mat, a folder, a NumPy bundle, "
-                f"{'/'.join(IMAGE_SUFFIXES)} with --mask, or a batch .csv)",
+                f"{'/'.join(MEDICAL_SUFFIXES)} with --mask, or a batch .csv)",
             )
     if mask is not None and images == 0:
         raise ReadError(Path(mask), "--mask only applies to NRRD/NIfTI/MHA image inputs")
@@ -142,7 +125,7 @@ def _csv_cases(path: Path) -> list[tuple[Case, str]]:
         extra = tuple(
             (k, v) for k, v in row.items() if k not in ("Image", "Mask", "Label", "case")
         )
-        case_id = (row.get("case") or "").strip() or _image_stem(image)
+        case_id = (row.get("case") or "").strip() or case_name(image)
         if label is not None and not row.get("case"):
             case_id = f"{case_id}:label{label}"
         case = Case(case_id, "image", str(image), mask=str(mask), roi_label=label, extra=extra)
@@ -165,7 +148,7 @@ def _unique(found: list[tuple[Case, str]]) -> list[Case]:
 
 def metadata_columns(cases: Iterable[Case]) -> list[str]:
     """The identifying columns of an output: the fixed ones, then passed-through CSV columns."""
-    columns = list(METADATA_COLUMNS)
+    columns = list(IDENTIFYING_COLUMNS)
     for case in cases:
         columns.extend(k for k, _ in case.extra if k not in columns)
     return columns
@@ -184,7 +167,7 @@ def load_case(case: Case) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]
     (its spacing, origin and direction kept); the mask is uint8 so its label is 1. Metadata
     holds the identifying columns in output order. Raises ReadError naming the file.
     """
-    metadata: dict[str, Any] = dict.fromkeys(METADATA_COLUMNS)
+    metadata: dict[str, Any] = dict.fromkeys(IDENTIFYING_COLUMNS)
     if case.kind == "mat":
         tumor = read_tumor_mat(case.path)
         image, mask = tumor.image, tumor.mask.astype(np.uint8)

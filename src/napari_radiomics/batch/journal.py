@@ -32,10 +32,8 @@ import pandas as pd
 import yaml
 
 from napari_radiomics.errors import BatchError, SettingsError
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
-
-#: Columns read as text (ids such as "017" or "MR048994B" must not become numbers).
-TEXT_COLUMNS = ("case", "patient_id", "tumor_type")
 
 
 def settings_hash(params: dict[str, Any]) -> str:
@@ -60,16 +58,6 @@ def companion_paths(output: Path) -> tuple[Path, Path, Path]:
     """(journal CSV, params sidecar, errors CSV) that belong to `output`."""
     journal = output if output.suffix.lower() != ".parquet" else output.with_suffix(".partial.csv")
     return journal, output.with_suffix(".params.yaml"), output.with_suffix(".errors.csv")
-
-
-def read_output(path: str | Path) -> pd.DataFrame:
-    """Read a batch output (CSV or Parquet) with identifying columns kept as text."""
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    head = pd.read_csv(path, nrows=0).columns
-    dtypes = {c: str for c in TEXT_COLUMNS if c in head}
-    return pd.read_csv(path, dtype=dtypes)
 
 
 def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
@@ -250,7 +238,7 @@ class BatchOutput:
     def finish(self) -> None:
         """Convert the journal to Parquet when that is the requested format."""
         if self.journal != self.output and self.journal.exists():
-            read_output(self.journal).to_parquet(self.output, index=False)
+            read_table(self.journal).to_parquet(self.output, index=False)
             self.journal.unlink()
 
 

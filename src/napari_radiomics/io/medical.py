@@ -21,7 +21,9 @@ import SimpleITK as sitk
 from napari_radiomics.convert import sitk_to_layer_data
 from napari_radiomics.errors import ConversionError, ReadError
 
-MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+#: Image formats SimpleITK reads that pyradiomics users keep their scans in (double suffix
+#: first, so ``.nii.gz`` is not taken for ``.gz``); napari.yaml's reader patterns list them too.
+MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 MASK_NAME_HINTS: tuple[str, ...] = ("_label", "label_", "mask", "seg")
 MAX_MASK_VALUES = 16  # an integer image with at most this many distinct values is a mask
 
