@@ -10,6 +10,7 @@ a params dict), ``_masks`` (labels and their boxes), ``_shape`` (fast shape coef
 ``_compat`` (pyradiomics' LBP3D imports on current SciPy).
 """
 
+from napari_radiomics.engine._compat import ensure_lbp3d_support
 from napari_radiomics.engine._engine import (
     FeatureEngine,
     extract_features,
@@ -17,4 +18,10 @@ from napari_radiomics.engine._engine import (
 )
 from napari_radiomics.errors import ExtractionError
 
-__all__ = ["ExtractionError", "FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
+__all__ = [
+    "ExtractionError",
+    "FeatureEngine",
+    "ensure_lbp3d_support",
+    "extract_features",
+    "quiet_pyradiomics_logging",
+]

@@ -39,6 +39,7 @@ import SimpleITK as sitk
 from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
+from napari_radiomics.engine._compat import ensure_lbp3d_support
 from napari_radiomics.engine._masks import (
     array_digest,
     image_key,
@@ -205,6 +206,13 @@ class FeatureEngine:
                 "enable the shape2D feature class for 2D shape features",
                 stacklevel=3,
             )
+        if "LBP3D" in image_types:
+            missing = ensure_lbp3d_support()
+            if missing is not None and image_sitk.GetDimension() == 3:
+                warnings.warn(
+                    f"LBP3D is skipped by pyradiomics here: {missing}; no lbp-3D features",
+                    stacklevel=3,
+                )
         self._prepare(image_sitk, params, settings)
         assert self._base is not None
         mask_array = label_array(mask_sitk, mask_name)
