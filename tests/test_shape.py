@@ -59,3 +59,31 @@ def test_shape_class_equals_pyradiomics(pyradiomics_data: Path) -> None:
     assert list(ours) == list(theirs)
     for name, value in theirs.items():
         assert float(ours[name]) == pytest.approx(float(value), rel=1e-12), name
+
+
+def test_the_patched_initialisation_is_pyradiomics_own_and_runs_ours(
+    pyradiomics_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastShape reuses pyradiomics' initialisation code with another ``cShape`` global: if
+    pyradiomics renames the method, stops calling ``cShape.calculate_coefficients`` from it, or
+    the engine stops using FastShape, this fails instead of silently losing the fast path."""
+    from napari_radiomics.engine import _shape, extract_features
+
+    original = RadiomicsShape._initSegmentBasedCalculation
+    assert FastShape._initSegmentBasedCalculation.__code__ is original.__code__
+    assert "cShape" in original.__code__.co_names
+    assert FastShape._initSegmentBasedCalculation.__globals__["cShape"] is _shape._Coefficients
+
+    calls: list[int] = []
+
+    def counted(mask: np.ndarray, spacing: np.ndarray) -> tuple:
+        calls.append(mask.size)
+        return calculate_coefficients(mask, spacing)
+
+    monkeypatch.setattr(_shape._Coefficients, "calculate_coefficients", staticmethod(counted))
+    image = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
+    mask = sitk.ReadImage(str(pyradiomics_data / "brain1_label.nrrd"))
+    frame = extract_features(image, mask)
+    assert calls, "FastShape did not call the module's coefficients"
+    assert calls[0] >= _shape.NUMPY_MIN_VOXELS  # brain1 takes the numpy route
+    assert frame["original_shape_Maximum3DDiameter"].notna().all()
