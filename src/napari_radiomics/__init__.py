@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from napari_radiomics.batch import discover_cases, run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
-    from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
+    from napari_radiomics.io import TumorSlice, read_tumor_mat, write_tumor_mat
     from napari_radiomics.settings import ExtractionSettings
 
 try:
@@ -27,14 +27,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 _PUBLIC = {
     "ExtractionSettings": "napari_radiomics.settings",
     "FeatureEngine": "napari_radiomics.engine",
-    "TumorSlice": "napari_radiomics.io.mat",
+    "TumorSlice": "napari_radiomics.io",
     "discover_cases": "napari_radiomics.batch",
     "extract_features": "napari_radiomics.engine",
     "layer_to_sitk": "napari_radiomics.convert",
-    "read_tumor_mat": "napari_radiomics.io.mat",
+    "read_tumor_mat": "napari_radiomics.io",
     "run_batch": "napari_radiomics.batch",
     "sitk_to_layer_data": "napari_radiomics.convert",
-    "write_tumor_mat": "napari_radiomics.io.mat",
+    "write_tumor_mat": "napari_radiomics.io",
 }
 
 __all__ = [

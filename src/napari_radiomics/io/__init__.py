@@ -1,1 +1,29 @@
-"""Readers and writers of the formats the plugin opens; imports neither napari nor Qt."""
+"""File formats -> arrays + metadata, and back; imports neither napari nor Qt.
+
+One module per format: ``mat`` (a brain-tumour ``.mat`` slice, MATLAB v7.3 and v5), ``folder``
+(a folder of them as one lazy stack), ``bundle`` (the dataset's NumPy conversion), ``medical``
+(NRRD / NIfTI / MetaImage through SimpleITK), ``synthetic`` (a generated slice, no download)
+and ``editable`` (a lazily read mask stack that keeps the slices a user paints). Errors are
+``napari_radiomics.errors.ReadError`` and ``WriteError``, which name the file.
+"""
+
+from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
+from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
+from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io.medical import MedicalImage, read_medical_image
+from napari_radiomics.io.synthetic import make_synthetic_slice
+
+__all__ = [
+    "MatStack",
+    "MedicalImage",
+    "NpyBundle",
+    "TumorSlice",
+    "find_mat_files",
+    "is_npy_bundle",
+    "make_synthetic_slice",
+    "open_mat_stack",
+    "read_medical_image",
+    "read_npy_bundle",
+    "read_tumor_mat",
+    "write_tumor_mat",
+]
