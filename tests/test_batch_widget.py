@@ -131,7 +131,7 @@ def test_settings_of_the_extract_features_dock(
     assert widget.summary.ok
     written = yaml.safe_load((tmp_path / "f.params.yaml").read_text())
     assert written["setting"]["binWidth"] == 20
-    assert ExtractionSettings.from_params(written) == ExtractionSettings.from_params(dock.params())
+    assert ExtractionSettings.from_params(written) == dock.settings()
 
 
 def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
     assert widget.image.value is image
     assert widget.labels.value is labels  # the case's mask is picked with its image
     widget.preset.value = "brain-tumor-mri"  # shape2D on, as 2D slices need
-    assert widget.params()["setting"]["binWidth"] == 32
+    assert widget.settings().bin_width == 32
     widget.auto.value = True
     features_events = []
     labels.events.features.connect(features_events.append)
@@ -262,10 +262,36 @@ def test_params_files_round_trip_through_pyradiomics(make_napari_viewer, tmp_pat
     assert "ngtdm" not in extractor.enabledFeatures
     other = dock(make_napari_viewer())
     other.load_params(str(path))
-    assert other.params() == widget.params()
+    assert other.settings() == widget.settings()
     widget.spacing.value = "1, x"
     with pytest.raises(ValueError, match="numbers"):
-        widget.params()
+        widget.settings()
+
+
+def test_the_controls_edit_a_settings_object_both_ways(make_napari_viewer) -> None:
+    widget = dock(make_napari_viewer())
+    settings = ExtractionSettings(
+        bin_count=12,
+        normalize=True,
+        resampled_pixel_spacing=[1.0, 1.0, 2.0],
+        image_types={"Original": {}, "LoG": {"sigma": [1.5, 3.0]}, "Wavelet": {"wavelet": "db2"}},
+        feature_classes={"firstorder": ["Mean", "Median"], "glcm": []},
+        minimum_roi_size=5,  # no control: carried through unchanged
+    )
+    widget.apply_settings(settings)
+    assert widget.bin_mode.value == "bin count"
+    assert widget.spacing.value == "1, 1, 2"
+    assert widget.image_type_boxes["Wavelet"].value
+    assert not widget.class_boxes["shape"].value
+    assert widget.settings() == settings
+    widget.class_boxes["glcm"].value = False
+    widget.image_type_boxes["Square"].value = True
+    edited = widget.settings()
+    assert edited.feature_classes == {"firstorder": ["Mean", "Median"]}
+    assert edited.image_types["Square"] == {}
+    assert edited.image_types["Wavelet"] == {"wavelet": "db2"}
+    widget.apply_settings(ExtractionSettings(feature_classes={}))  # empty: every class
+    assert all(box.value for box in widget.class_boxes.values())
 
 
 def test_a_failed_run_is_a_notification_naming_the_layers(
@@ -277,7 +303,7 @@ def test_a_failed_run_is_a_notification_naming_the_layers(
     params = tmp_path / "strict.yaml"
     params.write_text(yaml.safe_dump({"setting": {"minimumROISize": 10**7}}))
     widget.load_params(str(params))  # a file's settings without a control are kept
-    assert widget.params()["setting"]["minimumROISize"] == 10**7
+    assert widget.settings().minimum_roi_size == 10**7
     before = len(notification_manager.records)
     with qtbot.waitSignal(widget.runner.signals.failed, timeout=TIMEOUT):
         assert widget.extract()

@@ -184,7 +184,7 @@ class BatchWidget(QWidget):
                     "no Extract features dock is open (Plugins > napari-radiomics > Extract "
                     "features): open it, or choose a preset or a params file"
                 )
-            return ExtractionSettings.from_params(dock.params())
+            return dock.settings()
         if self.settings.currentText() == PARAMS_FILE:
             if not self.params.text().strip():
                 raise ValueError("choose a pyradiomics params file")

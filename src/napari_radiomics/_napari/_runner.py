@@ -71,22 +71,21 @@ class ExtractionRunner:
         """True while the current run's worker has not finished."""
         return self.worker is not None and self.worker.is_running
 
-    def engine_for(self, key: Any, params: dict[str, Any]) -> _Cached:
+    def engine_for(self, key: Any, settings: ExtractionSettings) -> _Cached:
         """The engine kept for this image (``key``) and these settings, created if needed."""
-        full_key = (key, json.dumps(params, sort_keys=True, default=str))
+        full_key = (key, json.dumps(settings.to_params(), sort_keys=True, default=str))
         cached = self._engines.pop(full_key, None)
         if cached is None:
-            settings = ExtractionSettings.from_params(params)
-            cached = _Cached(FeatureEngine(settings), threading.Lock())
+            cached = _Cached(FeatureEngine(settings.copy()), threading.Lock())
         self._engines[full_key] = cached
         while len(self._engines) > _MAX_ENGINES:
             self._engines.popitem(last=False)
         return cached
 
-    def start(self, job: ExtractionJob, key: Any, params: dict[str, Any], title: str) -> int:
+    def start(self, job: ExtractionJob, key: Any, settings: ExtractionSettings, title: str) -> int:
         """Run ``job`` in a thread (progress in napari's activity dock); supersede any other."""
         self.supersede()
-        cached = self.engine_for(key, params)
+        cached = self.engine_for(key, settings)
         cancel = threading.Event()
         generation = self.generation
         signals = self.signals

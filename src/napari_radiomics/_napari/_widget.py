@@ -1,17 +1,17 @@
 """The "Extract features" dock: choose layers and settings, extract, correct the mask, repeat.
 
-The controls edit a pyradiomics params dict (the preset or loaded file is the base, so settings
-without a control travel unchanged); every change re-checks the combination and explains what
-pyradiomics would refuse or skip before anything runs. Extraction happens in a worker thread
-(:mod:`._runner`); results go to the results dock and to the labels layer's ``features``.
-With "auto re-extract" on, a paint stroke, erase or fill in the labels layer starts a new run
-after a short debounce, on the engine kept for that image, so the new run sits next to the
-previous one in the table.
+The controls edit an :class:`~napari_radiomics.settings.ExtractionSettings` (the preset or loaded
+file is the base, so settings without a control travel unchanged), both ways: ``settings()``
+reads the controls, ``apply_settings`` shows a settings object. Every change re-checks the
+combination and explains what pyradiomics would refuse or skip before anything runs.
+Extraction happens in a worker thread (:mod:`._runner`); results go to the results dock and to
+the labels layer's ``features``. With "auto re-extract" on, a paint stroke, erase or fill in the
+labels layer starts a new run after a short debounce, on the engine kept for that image, so the
+new run sits next to the previous one in the table.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import (
@@ -37,7 +37,11 @@ from napari_radiomics._napari._inputs import (
 )
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import ExtractionRunner
-from napari_radiomics._pyradiomics import feature_class_names, image_type_names
+from napari_radiomics._pyradiomics import (
+    PyradiomicsConfig,
+    feature_class_names,
+    image_type_names,
+)
 from napari_radiomics.results import layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
@@ -68,14 +72,14 @@ class ExtractionWidget(Container):
         self.last_run: str | None = None
         self._watched: Any = None
         self._run_layers: tuple[Any, Any] = (None, None)  # (image, labels) of the current run
-        self._base_params: dict[str, Any] = {}
+        self._base = ExtractionSettings()
         self._applying = False
         self.debounce_timer = QTimer()
         self.debounce_timer.setSingleShot(True)
         self.debounce_timer.setInterval(DEBOUNCE_MS)
         self.debounce_timer.timeout.connect(self._auto_extract)
         self._build()
-        self.apply_params(ExtractionSettings.preset(self.preset.value).to_params())
+        self.apply_settings(ExtractionSettings.preset(self.preset.value))
         self._connect()
         self._layers_changed()
 
@@ -160,74 +164,67 @@ class ExtractionWidget(Container):
         signals.progressed.connect(self._progressed)
 
     # ------------------------------------------------------------------------ settings
-    def params(self) -> dict[str, Any]:
-        """The pyradiomics params dict the controls describe (base: preset or loaded file)."""
-        params = copy.deepcopy(self._base_params)
-        setting = params.setdefault("setting", {})
-        setting.pop("binWidth", None)
-        setting.pop("binCount", None)
+    def settings(self) -> ExtractionSettings:
+        """The settings the controls describe, on top of the preset or loaded file (so what has
+        no control travels unchanged). Raises ValueError (SettingsError) naming a bad value."""
+        settings = self._base.copy()
         if self.bin_mode.value == "bin width":
-            setting["binWidth"] = float(self.bin_value.value)
+            settings.bin_width, settings.bin_count = float(self.bin_value.value), None
         else:
-            setting["binCount"] = round(self.bin_value.value)
-        setting["normalize"] = bool(self.normalize.value)
-        setting["force2D"] = bool(self.force_2d.value)
-        spacing = _numbers(self.spacing.value)
-        if spacing:
-            setting["resampledPixelSpacing"] = spacing
-        else:
-            setting.pop("resampledPixelSpacing", None)
-        old_types = params.get("imageType") or {}
-        image_types = {}
-        for name, box in self.image_type_boxes.items():
-            if box.value:
-                image_types[name] = dict(old_types.get(name) or {})
-        if "LoG" in image_types:
-            image_types["LoG"]["sigma"] = _numbers(self.sigmas.value)
-        params["imageType"] = image_types
-        old_classes = params.get("featureClass") or {}
-        params["featureClass"] = {
-            name: list(old_classes.get(name) or []) for name, box in self.class_boxes.items()
+            settings.bin_count = round(self.bin_value.value)
+        settings.normalize = bool(self.normalize.value)
+        settings.force_2d = bool(self.force_2d.value)
+        settings.resampled_pixel_spacing = _numbers(self.spacing.value) or None
+        settings.image_types = {
+            name: dict(self._base.image_types.get(name) or {})
+            for name, box in self.image_type_boxes.items()
             if box.value
-        }  # fmt: skip
-        return params
+        }
+        if "LoG" in settings.image_types:
+            settings.image_types["LoG"]["sigma"] = _numbers(self.sigmas.value)
+        settings.feature_classes = {
+            name: list(self._base.feature_classes.get(name) or [])
+            for name, box in self.class_boxes.items()
+            if box.value
+        }
+        settings.to_params()  # validated now, so an error names the control's value
+        return settings
 
-    def apply_params(self, params: dict[str, Any]) -> None:
-        """Show a params dict in the controls; keys without a control are kept as they are."""
-        self._base_params = copy.deepcopy(params)
-        setting = params.get("setting") or {}
+    def apply_settings(self, settings: ExtractionSettings) -> None:
+        """Show ``settings`` in the controls; what has no control is kept as it is."""
+        self._base = settings.copy()
         self._applying = True  # one check at the end, not one per control
         try:
-            if "binCount" in setting:
-                self.bin_mode.value, self.bin_value.value = "bin count", setting["binCount"]
+            if settings.bin_count is not None:
+                self.bin_mode.value, self.bin_value.value = "bin count", settings.bin_count
             else:
-                self.bin_mode.value = "bin width"
-                self.bin_value.value = setting.get("binWidth", 25)
-            self.normalize.value = bool(setting.get("normalize", False))
-            self.force_2d.value = bool(setting.get("force2D", False))
-            spacing = setting.get("resampledPixelSpacing") or []
+                self.bin_mode.value, self.bin_value.value = "bin width", settings.bin_width
+            self.normalize.value = settings.normalize
+            self.force_2d.value = settings.force_2d
+            spacing = settings.resampled_pixel_spacing or []
             self.spacing.value = ", ".join(f"{s:g}" for s in spacing)
-            types = params.get("imageType") or {"Original": {}}
+            # What pyradiomics will run: an empty section means Original / every class.
+            config = PyradiomicsConfig.from_params(settings.to_params())
+            types = config.image_types
             for name, box in self.image_type_boxes.items():
                 box.value = name in types
-            sigmas = (types.get("LoG") or {}).get("sigma") or setting.get("sigma")
+            sigmas = (types.get("LoG") or {}).get("sigma") or settings.extra_settings.get("sigma")
             if sigmas:
                 self.sigmas.value = ", ".join(f"{s:g}" for s in sigmas)
-            classes = params.get("featureClass") or dict.fromkeys(feature_class_names())
             for name, box in self.class_boxes.items():
-                box.value = name in classes
+                box.value = name in config.features
         finally:
             self._applying = False
         self.check()
 
     def load_params(self, path: str) -> None:
         """Load a pyradiomics params file (YAML/JSON) into the controls."""
-        self.apply_params(ExtractionSettings.load(path).to_params())
+        self.apply_settings(ExtractionSettings.load(path))
         self.status.value = f"Loaded settings from {path}"
 
     def save_params(self, path: str) -> None:
         """Save the current settings as a pyradiomics params file."""
-        ExtractionSettings.from_params(self.params()).save(path)
+        self.settings().save(path)
         self.status.value = f"Saved settings to {path}"
 
     # -------------------------------------------------------------------------- checks
@@ -247,15 +244,14 @@ class ExtractionWidget(Container):
             return parse_label_list(self.roi_list.value)
         return None
 
-    def job(self) -> tuple[ExtractionJob, dict[str, Any]]:
-        """The job and params a press on Extract would run; raises ValueError when incomplete."""
+    def job(self) -> tuple[ExtractionJob, ExtractionSettings]:
+        """The job and settings a press on Extract would run; raises ValueError if incomplete."""
         if self.image.value is None or self.labels.value is None:
             raise ValueError("choose an image layer and a labels layer (open a case first)")
-        params = self.params()
-        ExtractionSettings.from_params(params)  # a SettingsError names the bad key
+        settings = self.settings()
         job = build_job(self.image.value, self.labels.value, labels=self.roi_labels(),
                         slice_index=self.slice_index())  # fmt: skip
-        return job, params
+        return job, settings
 
     def check(self, *_: Any) -> bool:
         """Explain in the widget what pyradiomics would refuse or skip; True when runnable."""
@@ -264,8 +260,8 @@ class ExtractionWidget(Container):
         self.roi_list.visible = self.roi_mode.value == ROI_LIST
         self.sigmas.enabled = bool(self.image_type_boxes["LoG"].value)
         try:
-            job, params = self.job()
-            checked = check_job(job, params)
+            job, settings = self.job()
+            checked = check_job(job, settings.to_params())
             text, ok = checked.text(), checked.ok
         except ValueError as exc:
             text, ok = f"ERROR: {exc}", False
@@ -282,10 +278,10 @@ class ExtractionWidget(Container):
             name = layer.name if layer is not None else "napari-radiomics"
             show_error(f"{name}: {self.problems.value.splitlines()[0].removeprefix('ERROR: ')}")
             return False
-        job, params = self.job()
+        job, settings = self.job()
         key = (id(self.image.value), job.slice_index)
         title = f"Extracting {job.mask.name}"
-        self.runner.start(job, key, params, title)
+        self.runner.start(job, key, settings, title)
         self._run_layers = (self.image.value, self.labels.value)
         self.cancel_button.enabled = True
         self.status.value = f"{title}…"
@@ -350,7 +346,7 @@ class ExtractionWidget(Container):
             self.check()
 
     def _preset_chosen(self, *_: Any) -> None:
-        self.apply_params(ExtractionSettings.preset(self.preset.value).to_params())
+        self.apply_settings(ExtractionSettings.preset(self.preset.value))
 
     def _watch_labels(self, *_: Any) -> None:
         """Follow edits of the chosen labels layer (and only that one)."""
