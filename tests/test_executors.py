@@ -3,7 +3,9 @@ a worker process dies under it, on a local process pool and on a Dask cluster.""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -130,6 +132,31 @@ def test_process_pool_reports_only_the_case_that_kills_its_worker(
     out = tmp_path / "f.csv"
     summary = run_batch(_with_poison(mat_folder), SETTINGS, out, jobs=2, chunksize=2)
     _check_only_the_killer_failed(summary, out, serial, _executors._WORKER_DIED)
+
+
+def test_a_worker_killed_while_the_caller_writes_loses_no_case(
+    serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
+) -> None:
+    """The pool breaks between two submissions (here: while a result is being written), so
+    the next submit itself raises BrokenProcessPool: the run still recovers like the pool
+    test in test_batch.py, which kills a worker at the same point without the pause."""
+    killed: list[int] = []
+
+    def kill_a_worker_and_pause(done: int, total: int, message: str) -> None:
+        if done == 1 and not killed:
+            victim = multiprocessing.active_children()[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append(victim.pid)
+            time.sleep(1)  # the pool notices it is broken before the loop submits again
+
+    out = tmp_path / "f.csv"
+    cases = discover_cases([mat_folder])
+    summary = run_batch(
+        cases, SETTINGS, out, jobs=2, chunksize=1, progress=kill_a_worker_and_pause
+    )
+    assert killed
+    assert summary.ok
+    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,12 @@ def _run_on(
     executor: Executor | None = None
 
     def submit(executor: Executor, chunk: _Chunk) -> None:
-        in_flight[executor.submit(run_chunk, key, params, chunk.cases)] = chunk
+        try:
+            future = executor.submit(run_chunk, key, params, chunk.cases)
+        except backend.fatal as exc:  # it broke since the last wait: fail like its futures
+            future = Future()
+            future.set_exception(exc)
+        in_flight[future] = chunk
 
     try:
         while queue or suspects or in_flight:
