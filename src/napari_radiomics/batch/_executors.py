@@ -1,9 +1,11 @@
 """Where batch cases run: in this process, in a local process pool, or on a Dask cluster.
 
-Each backend is a generator of `CaseResult`s in completion order. Work is submitted in a
-bounded window (a few chunks per worker), so a 3000-case run never holds 3000 futures or their
-results; closing the generator (Ctrl-C, Cancel in the GUI) stops submitting and shuts the
-workers down, and every result already yielded has been written by the caller.
+The pool and Dask are both a `concurrent.futures.Executor` (`Client.get_executor` for Dask), so
+one loop drives them; a small `_Backend` says only what differs (how to start an executor, and
+what a failed future means). The loop yields `CaseResult`s in completion order. Work is
+submitted in a bounded window (two chunks per worker), so a 3000-case run never holds 3000
+futures or their results; closing the generator (Ctrl-C, Cancel in the GUI) stops submitting
+and shuts the workers down, and every result already yielded has been written by the caller.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from napari_radiomics.batch._worker import (
@@ -44,7 +48,9 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def run_serial(cases: list[Case], key: str, params: dict[str, Any]) -> Iterator[CaseResult]:
+def run_serial(
+    cases: list[Case], key: str, params: dict[str, Any]
+) -> Generator[CaseResult, None, None]:
     """One case after another in this process (`--jobs 1`; also easiest to debug)."""
     engine = engine_for(key, params)
     for case in cases:
@@ -72,6 +78,95 @@ class _ChunkSizer:
         return max(1, min(wanted, _MAX_CHUNK, balance))
 
 
+@dataclass(frozen=True)
+class _Backend:
+    """What differs between executors, and nothing else. `fatal`: failures that take the
+    executor down with every future in flight (a pool whose worker died is broken for good),
+    so all of them are rerun on a fresh executor; any other failure is its own future's (Dask
+    reports a dead worker as its task's KilledWorker), so only that chunk is rerun."""
+
+    start: Callable[[], Executor]
+    workers: int
+    fatal: tuple[type[Exception], ...]
+    describe: Callable[[Exception], str]  # a failure, as the errors file says it
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    cases: list[Case]
+    suspect: bool  # one case rerun alone after a failure: if it fails again, it is to blame
+
+
+def _outcome(future: Future[list[CaseResult]]) -> list[CaseResult] | Exception:
+    try:
+        return future.result()
+    except Exception as exc:  # the task's failure (or Dask cancelled it), not a bad case's
+        return exc
+
+
+def _run_on(
+    backend: _Backend, cases: list[Case], key: str, params: dict[str, Any], chunksize: int | None
+) -> Generator[CaseResult, None, None]:
+    """Cases in chunks over `backend`'s executor, at most two chunks per worker in flight.
+
+    A failed chunk loses no case: its cases (after a fatal failure, every case in flight) run
+    again one at a time, alone, so that a failure is known to be that case's own. Those that
+    succeed are kept; the one that fails even alone (the case that kills its worker) is
+    reported as failed. No case is tried more than twice, so a run always ends.
+    """
+    queue, suspects = deque(cases), deque[Case]()
+    sizer = _ChunkSizer(chunksize, backend.workers)
+    in_flight: dict[Future[list[CaseResult]], _Chunk] = {}
+    executor: Executor | None = None
+
+    def submit(executor: Executor, chunk: _Chunk) -> None:
+        try:
+            future = executor.submit(run_chunk, key, params, chunk.cases)
+        except backend.fatal as exc:  # it broke since the last wait: fail like its futures
+            future = Future()
+            future.set_exception(exc)
+        in_flight[future] = chunk
+
+    try:
+        while queue or suspects or in_flight:
+            if executor is None:
+                executor = backend.start()
+            if suspects and not in_flight:
+                submit(executor, _Chunk([suspects.popleft()], suspect=True))
+            alone = any(chunk.suspect for chunk in in_flight.values())
+            while queue and not suspects and not alone and len(in_flight) < 2 * backend.workers:
+                size = min(sizer.size(len(queue)), len(queue))
+                submit(executor, _Chunk([queue.popleft() for _ in range(size)], suspect=False))
+            done = wait(in_flight, return_when=FIRST_COMPLETED).done
+            outcomes = [(in_flight.pop(future), _outcome(future)) for future in done]
+            if any(isinstance(outcome, backend.fatal) for _, outcome in outcomes):
+                # The executor fails everything else in flight at once: collect it all (a chunk
+                # that finished just before is kept) and start a fresh one.
+                outcomes += [(in_flight.pop(f), _outcome(f)) for f in wait(in_flight).done]
+                executor.shutdown(wait=False)
+                executor = None
+            for chunk, outcome in outcomes:
+                if not isinstance(outcome, Exception):
+                    for result in outcome:
+                        sizer.record(result)
+                        yield result
+                elif chunk.suspect:
+                    case = chunk.cases[0]
+                    yield CaseResult(case.case_id, case.path, errors=[backend.describe(outcome)])
+                else:
+                    suspects.extend(chunk.cases)
+        # Done: wait for the idle workers to exit, so no pool thread outlives the run (a later
+        # pool in this process can then fork again; see start_method).
+        if executor is not None:
+            executor.shutdown(wait=True)
+            executor = None
+    finally:
+        if executor is not None:  # interrupted or cancelled: do not wait for cases in progress
+            for future in in_flight:
+                future.cancel()
+            executor.shutdown(wait=False)
+
+
 def start_method() -> str:
     """How to start workers: `fork` when this process runs a single thread (the CLI, a
     script): workers start in milliseconds with pyradiomics already imported. Otherwise (napari,
@@ -96,57 +191,23 @@ def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecuto
 
 def run_process_pool(
     cases: list[Case], key: str, params: dict[str, Any], jobs: int, chunksize: int | None = None
-) -> Iterator[CaseResult]:
-    """Cases over `jobs` local worker processes.
+) -> Generator[CaseResult, None, None]:
+    """Cases over `jobs` local worker processes. A worker that dies (killed, out of memory, a
+    crash in native code) breaks the whole pool."""
+    start = partial(_new_pool, jobs, key, params)
+    backend = _Backend(start, jobs, (BrokenProcessPool,), lambda exc: _WORKER_DIED)
+    return _run_on(backend, cases, key, params, chunksize)
 
-    A worker that dies (killed, out of memory, a crash in native code) breaks the whole pool.
-    The cases that were in flight then run again one at a time in a fresh pool: those that
-    succeed are kept, and the one that kills its worker even alone is reported as failed.
-    """
-    queue, suspects = deque(cases), deque[Case]()
-    testing: Case | None = None  # a suspect running alone after a worker died
-    sizer = _ChunkSizer(chunksize, jobs)
-    in_flight: dict[Future[list[CaseResult]], list[Case]] = {}
-    pool: ProcessPoolExecutor | None = None
-    try:
-        while queue or suspects or in_flight:
-            if pool is None:
-                pool = _new_pool(jobs, key, params)
-            if suspects and not in_flight:
-                testing = suspects.popleft()
-                in_flight[pool.submit(run_chunk, key, params, [testing])] = [testing]
-            while testing is None and not suspects and queue and len(in_flight) < 2 * jobs:
-                chunk = [queue.popleft() for _ in range(min(sizer.size(len(queue)), len(queue)))]
-                in_flight[pool.submit(run_chunk, key, params, chunk)] = chunk
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            broken = False
-            for future in finished:
-                if isinstance(future.exception(), BrokenProcessPool):
-                    broken = True
-                    continue
-                in_flight.pop(future)
-                for result in future.result():
-                    sizer.record(result)
-                    yield result
-            if broken:
-                lost = [case for chunk in in_flight.values() for case in chunk]
-                in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = None
-                if testing is not None:
-                    yield CaseResult(testing.case_id, testing.path, errors=[_WORKER_DIED])
-                else:
-                    suspects.extend(lost)
-            if not in_flight:
-                testing = None
-        # Done: wait for the idle workers to exit, so no pool thread outlives the run (a later
-        # pool in this process can then fork again; see start_method).
-        if pool is not None:
-            pool.shutdown(wait=True)
-            pool = None
-    finally:
-        if pool is not None:  # interrupted or cancelled: do not wait for cases in progress
-            pool.shutdown(wait=False, cancel_futures=True)
+
+def run_dask(
+    cases: list[Case], key: str, params: dict[str, Any], client: Any, chunksize: int | None = None
+) -> Generator[CaseResult, None, None]:
+    """Cases on the Dask cluster of `client` (:func:`connect_dask`; the caller closes it)."""
+    slots = max(1, sum(client.nthreads().values()))  # a 4-thread worker runs 4 chunks at once
+    start = partial(client.get_executor, pure=False)
+    return _run_on(
+        _Backend(start, slots, (), lambda exc: f"Dask: {exc}"), cases, key, params, chunksize
+    )
 
 
 def local_cluster(n_workers: int) -> Any:
@@ -200,37 +261,6 @@ def connect_dask(address: str, jobs: int) -> tuple[Any, Any]:
         return Client(address, timeout="10s"), None
     except (OSError, TimeoutError, ValueError) as exc:
         raise BatchError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
-
-
-def run_dask(
-    cases: list[Case], key: str, params: dict[str, Any], client: Any, cluster: Any
-) -> Iterator[CaseResult]:
-    """Cases on the Dask cluster of :func:`connect_dask`; closes it when done."""
-    from distributed import as_completed
-
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        queue = deque(cases)
-        sizer = _ChunkSizer(None, workers)
-        chunks: dict[Any, list[Case]] = {}
-        pending = as_completed()
-        while queue or chunks:
-            while queue and len(chunks) < 2 * workers:
-                chunk = [queue.popleft() for _ in range(min(sizer.size(len(queue)), len(queue)))]
-                future = client.submit(run_chunk, key, params, chunk, pure=False)
-                chunks[future] = chunk
-                pending.add(future)
-            future = next(pending)
-            chunk = chunks.pop(future)
-            try:
-                results = future.result()
-            except Exception as exc:  # e.g. KilledWorker: the cases fail, the run goes on
-                results = [CaseResult(c.case_id, c.path, errors=[f"Dask: {exc}"]) for c in chunk]
-            for result in results:
-                sizer.record(result)
-                yield result
-    finally:
-        close_dask(client, cluster)
 
 
 def close_dask(client: Any, cluster: Any) -> None:

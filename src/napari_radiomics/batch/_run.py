@@ -102,43 +102,42 @@ def iter_batch(
     params = settings.to_params()
     key = settings_hash(params)
     # Dask is reached before the output is opened: with --overwrite, a wrong address must not
-    # cost the previous results.
+    # cost the previous results. It is closed however the run ends, even when this generator
+    # is closed before it asked the cluster for anything.
     connection = connect_dask(dask, jobs or default_jobs()) if dask else None
+    results: Generator[CaseResult, None, None] | None = None
     try:
         out = BatchOutput(
             output, params, metadata_columns(todo), resume=resume, overwrite=overwrite
         )
-    except BaseException:
+        pending = [c for c in todo if c.case_id not in out.done]
+        out.prune_errors(c.case_id for c in pending)
+        workers = min(jobs or default_jobs(), max(len(pending), 1))
         if connection is not None:
-            close_dask(*connection)
-        raise
-    pending = [c for c in todo if c.case_id not in out.done]
-    out.prune_errors(c.case_id for c in pending)
-    workers = min(jobs or default_jobs(), max(len(pending), 1))
-    if connection is not None:
-        results = run_dask(pending, key, params, *connection)
-        backend = f"dask ({dask})"
-    elif workers > 1:
-        results = run_process_pool(pending, key, params, workers, chunksize)
-        backend = f"{workers} processes"
-    else:
-        results = run_serial(pending, key, params)
-        backend = "serial"
-    yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
-    done = succeeded = 0
-    seen_warnings: set[str] = set()
-    try:
-        for result in results:
+            results = run_dask(pending, key, params, connection[0], chunksize)
+            backend = f"dask ({dask})"
+        elif workers > 1:
+            results = run_process_pool(pending, key, params, workers, chunksize)
+            backend = f"{workers} processes"
+        else:
+            results = run_serial(pending, key, params)
+            backend = "serial"
+        yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
+        succeeded = 0
+        seen_warnings: set[str] = set()
+        for done, result in enumerate(results, start=1):
             for text in set(result.warnings) - seen_warnings:
                 seen_warnings.add(text)
                 warnings.warn(f"{text} (case {result.case_id}; shown once)", stacklevel=2)
             errors = _store(out, result)
-            done += 1
             succeeded += not errors
             message = f"{result.case_id}: " + (errors[0] if errors else "ok")
             yield BatchProgress(done, len(pending), result.case_id, not errors, message)
     finally:
-        results.close()
+        if results is not None:
+            results.close()  # stops the workers first
+        if connection is not None:
+            close_dask(*connection)
     out.finish()
     return BatchSummary(
         output=out.output,
