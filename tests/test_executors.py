@@ -21,7 +21,7 @@ from distributed import LocalCluster
 from batch_data import write_mat_folder
 from napari_radiomics.batch import _executors, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases
-from napari_radiomics.batch.journal import read_output
+from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
 N = 6
@@ -64,7 +64,7 @@ def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def serial(mat_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("serial") / "features.csv"
     assert run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=1).ok
-    return read_output(out)
+    return read_table(out)
 
 
 def _with_poison(mat_folder: Path) -> list[Case]:
@@ -78,7 +78,7 @@ def _check_only_the_killer_failed(
     summary: Any, out: Path, serial: pd.DataFrame, message: str
 ) -> None:
     assert (summary.succeeded, summary.failed, summary.rows) == (N, 1, N)
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
     errors = pd.read_csv(out.with_name("f.errors.csv"), dtype=str)
     assert errors["case"].tolist() == ["killer"]
     assert message in errors["message"].item()
@@ -156,7 +156,7 @@ def test_a_worker_killed_while_the_caller_writes_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_output(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
 
 
 @pytest.fixture(scope="module")
