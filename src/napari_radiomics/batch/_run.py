@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from napari_radiomics.batch._executors import (
     close_dask,
@@ -31,7 +32,7 @@ from napari_radiomics.batch.journal import BatchOutput, settings_hash
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
+__all__ = ["BatchOptions", "BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -164,38 +165,35 @@ def _store(out: BatchOutput, result: CaseResult) -> list[str]:
     return errors
 
 
+class BatchOptions(TypedDict, total=False):
+    """How :func:`iter_batch` runs; :func:`run_batch` passes them on unchanged."""
+
+    jobs: int | None
+    dask: str | None
+    resume: bool
+    limit: int | None
+    overwrite: bool
+    chunksize: int | None
+
+
 def run_batch(
     cases: Iterable[Case],
     settings: ExtractionSettings | None,
     output: str | Path,
     *,
-    jobs: int | None = None,
-    dask: str | None = None,
-    resume: bool = False,
-    limit: int | None = None,
-    overwrite: bool = False,
-    chunksize: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    **options: Unpack[BatchOptions],
 ) -> BatchSummary:
     """Extract features for every case into `output` (CSV, or Parquet by suffix).
 
     `jobs`: worker processes (default: the usable CPUs; 1 = serial in this process).
     `dask`: "local" for a LocalCluster of `jobs` workers, or a scheduler address.
     `resume`: skip cases already in `output` (same settings required). `limit`: only the
-    first N cases. `progress(done, total, message)` is called after each case; if it
+    first N cases. `overwrite`: replace an existing output. `chunksize`: cases per task
+    (default: adaptive). `progress(done, total, message)` is called after each case; if it
     raises, the run stops (finished rows stay written) and the exception propagates.
     """
-    run = iter_batch(
-        cases,
-        settings,
-        output,
-        jobs=jobs,
-        dask=dask,
-        resume=resume,
-        limit=limit,
-        overwrite=overwrite,
-        chunksize=chunksize,
-    )
+    run = iter_batch(cases, settings, output, **options)
     try:
         while True:
             event = next(run)
