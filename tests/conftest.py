@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from sample_files import MAT_FOLDER_CASES, write_mat_folder
+
 PYRADIOMICS_CASES = ("brain1", "brain2", "breast1")
 
 
@@ -25,3 +27,13 @@ def pyradiomics_data() -> Path:
     if not (path / "brain1_image.nrrd").is_file():
         pytest.fail(f"NAPARI_RADIOMICS_TEST_DATA={root} does not hold pyradiomics' test cases")
     return path
+
+
+@pytest.fixture(scope="session")
+def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small dataset folder shared by the batch, CLI and widget tests: MAT_FOLDER_CASES
+    synthetic v7.3 slices (half of them in a subfolder) and the dataset's ``cvind.mat``.
+    Read-only by convention: a test that changes files makes its own folder."""
+    folder = tmp_path_factory.mktemp("mats")
+    write_mat_folder(folder, MAT_FOLDER_CASES)
+    return folder

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import scipy.io
 
 from napari_radiomics import write_tumor_mat
@@ -83,18 +84,54 @@ def write_v5(path: Path, fields: dict[str, object], omit: Iterable[str] = ()) ->
     return path
 
 
-def write_bundle(folder: Path, n: int = 3, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
+def write_bundle(
+    folder: Path,
+    n: int = 3,
+    *,
+    shape: tuple[int, int] = (32, 48),
+    ids: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """A NumPy bundle of `n` synthetic slices, as the four-file conversions write it (boolean
+    masks, labels 1-3, patient ids `P0`, `P1`, ... unless `ids` are given); returns the arrays."""
+    slices = [make_synthetic_slice(seed=100 + i, shape=shape, label=i % 3 + 1) for i in range(n)]
     arrays = {
-        "images": rng.integers(0, 1000, size=(n, 24, 32)).astype(np.int16),
-        "masks": rng.random((n, 24, 32)) > 0.7,
-        "labels": np.arange(n) % 3 + 1,
+        "images": np.stack([s.image for s in slices]),
+        "masks": np.stack([s.mask for s in slices]),
+        "labels": np.array([s.label for s in slices], dtype=np.int64),
         "patient_ids": np.array([f"P{i}" for i in range(n)]) if ids is None else ids,
     }
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
     return arrays
+
+
+#: Cases in the session's shared ``mat_folder`` fixture (tests/conftest.py).
+MAT_FOLDER_CASES = 6
+
+
+def write_mat_folder(folder: Path, n: int, *, shape: tuple[int, int] = (64, 64)) -> list[Path]:
+    """`n` synthetic slices as v7.3 .mat files: half in `folder`, half in `folder/more`,
+    plus the dataset's `cvind.mat`, which is not a case."""
+    (folder / "more").mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        tumor = make_synthetic_slice(seed=i, shape=shape, label=i % 3 + 1, patient_id=f"P{i:03d}")
+        where = folder if i < (n + 1) // 2 else folder / "more"
+        paths.append(write_tumor_mat(where / f"{i + 1}.mat", tumor))
+    scipy.io.savemat(folder / "cvind.mat", {"cvind": np.arange(1, n + 1) % 5 + 1})
+    return paths
+
+
+def corrupt_mat(path: Path) -> Path:
+    """A file named .mat that is not a MATLAB file at all (a truncated download)."""
+    path.write_bytes(b"MATLAB 7.3 MAT-file, truncated" + bytes(64))
+    return path
+
+
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in (case, ROI label) order: parallel runs write them in completion order."""
+    return frame.sort_values(["case", "roi_label"]).reset_index(drop=True)
 
 
 def write_mixed_folder(folder: Path) -> dict[str, object]:

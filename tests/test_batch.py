@@ -12,29 +12,18 @@ import pandas as pd
 import pytest
 from distributed import LocalCluster
 
-from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import MAT_FOLDER_CASES, corrupt_mat, sorted_rows, write_bundle
 
-N = 6
+N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 SETTINGS = ExtractionSettings.from_params(
     {"setting": {"normalize": True, "binWidth": 32}, "imageType": {"Original": {}}}
 )
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["case", "roi_label"]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mats")
-    write_mat_folder(folder, N)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +64,9 @@ def test_process_pool_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=2)
     assert summary.backend == "2 processes"
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 def test_dask_local_cluster_equals_serial(
@@ -86,7 +77,9 @@ def test_dask_local_cluster_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, dask="local", jobs=2)
     assert summary.backend == "dask (local)"
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 def test_dask_scheduler_address_from_the_command_line(
@@ -101,7 +94,9 @@ def test_dask_scheduler_address_from_the_command_line(
     ) as cluster:  # fmt: skip
         argv = ["extract", str(mat_folder), "-o", str(out), "--params", str(params)]
         assert main([*argv, "--dask", cluster.scheduler_address, "-q"]) == 0
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "locall"])
@@ -128,7 +123,7 @@ def test_failures_go_to_the_errors_file_and_the_run_goes_on(
     assert errors["case"].tolist() == ["99"]
     assert errors["path"].tolist() == [str(bad)]
     assert "99.mat" in errors["message"].item()
-    pd.testing.assert_frame_equal(_sorted(read_table(tmp_path / "f.csv")), _sorted(serial))
+    pd.testing.assert_frame_equal(sorted_rows(read_table(tmp_path / "f.csv")), sorted_rows(serial))
 
 
 def test_parquet_output(serial: pd.DataFrame, mat_folder: Path, tmp_path: Path) -> None:
@@ -138,7 +133,7 @@ def test_parquet_output(serial: pd.DataFrame, mat_folder: Path, tmp_path: Path) 
     assert len(pd.read_parquet(out)) == 3
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=1, resume=True)
     assert (summary.skipped, summary.succeeded) == (3, N - 3)
-    pd.testing.assert_frame_equal(_sorted(pd.read_parquet(out)), _sorted(serial))
+    pd.testing.assert_frame_equal(sorted_rows(pd.read_parquet(out)), sorted_rows(serial))
 
 
 def test_resume_skips_finished_cases_and_repairs_a_torn_line(
@@ -159,7 +154,9 @@ def test_resume_skips_finished_cases_and_repairs_a_torn_line(
     assert (summary.skipped, summary.succeeded) == (3, N - 3)
     assert events[-1][:2] == (N - 3, N - 3)
     assert out.read_text().endswith("\n")
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 def test_existing_output_and_changed_settings_are_refused(
@@ -201,16 +198,19 @@ def test_a_killed_worker_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 def test_bundle_and_limit(tmp_path: Path) -> None:
-    folder = write_bundle(tmp_path / "bundle", 5)
+    folder = tmp_path / "bundle"
+    write_bundle(folder, 5)
     summary = run_batch(discover_cases([folder]), SETTINGS, tmp_path / "f.csv", jobs=2, limit=3)
     frame = read_table(tmp_path / "f.csv")
     assert summary.total == 3
     assert sorted(frame["case"]) == ["0", "1", "2"]
-    assert set(frame["patient_id"]) == {"B0", "B1", "B2"}
+    assert set(frame["patient_id"]) == {"P0", "P1", "P2"}
 
 
 def test_closing_the_generator_stops_the_run(mat_folder: Path, tmp_path: Path) -> None:

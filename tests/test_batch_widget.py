@@ -9,21 +9,14 @@ import pytest
 import yaml
 from napari.layers import Image
 
-from batch_data import write_mat_folder
 from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import MAT_FOLDER_CASES, write_mat_folder
 
-N = 4
+N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mats")
-    write_mat_folder(folder, N)
-    return folder
 
 
 @pytest.fixture

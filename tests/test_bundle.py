@@ -40,7 +40,7 @@ def test_object_arrays_are_refused_with_the_conversion_command(tmp_path: Path) -
 
 def test_inconsistent_or_incomplete_bundles_are_refused(tmp_path: Path) -> None:
     write_bundle(tmp_path / "a")
-    np.save(tmp_path / "a" / "masks.npy", np.zeros((3, 24, 31), dtype=bool))
+    np.save(tmp_path / "a" / "masks.npy", np.zeros((3, 32, 47), dtype=bool))
     with pytest.raises(ReadError, match=r"masks.npy: mask shape"):
         read_npy_bundle(tmp_path / "a")
     write_bundle(tmp_path / "b")

@@ -9,22 +9,15 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from batch_data import corrupt_mat, write_bundle, write_mat_folder
 from napari_radiomics.batch.cases import Case, discover_cases, load_case, metadata_columns
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import read_tumor_mat
-
-
-@pytest.fixture(scope="module")
-def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mats")
-    write_mat_folder(folder, 5)
-    return folder
+from sample_files import MAT_FOLDER_CASES, corrupt_mat, write_bundle, write_mat_folder
 
 
 def test_folder_is_searched_recursively_and_cvind_is_skipped(mat_folder: Path) -> None:
     cases = discover_cases([mat_folder])
-    assert [c.case_id for c in cases] == ["1", "2", "3", "4", "5"]
+    assert [c.case_id for c in cases] == [str(i) for i in range(1, MAT_FOLDER_CASES + 1)]
     assert {Path(c.path).parent.name for c in cases} == {mat_folder.name, "more"}
     assert all(c.kind == "mat" for c in cases)
     # Stable: the same inputs give the same ids (what --resume relies on).
@@ -58,7 +51,8 @@ def test_load_mat_case_matches_reader(mat_folder: Path) -> None:
 
 
 def test_npy_bundle_one_case_per_slice(tmp_path: Path) -> None:
-    folder = write_bundle(tmp_path / "bundle", 4)
+    folder = tmp_path / "bundle"
+    write_bundle(folder, 4)
     cases = discover_cases([folder])
     assert [c.case_id for c in cases] == ["0", "1", "2", "3"]
     assert discover_cases([folder / "images.npy"]) == cases
@@ -67,7 +61,7 @@ def test_npy_bundle_one_case_per_slice(tmp_path: Path) -> None:
     np.testing.assert_array_equal(mask, np.load(folder / "masks.npy")[2])
     assert metadata == {
         "case": "2",
-        "patient_id": "B2",
+        "patient_id": "P2",
         "label": 3,
         "tumor_type": "pituitary tumor",
     }

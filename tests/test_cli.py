@@ -16,7 +16,6 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from batch_data import corrupt_mat, write_mat_folder
 from napari_radiomics import __version__
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch.cases import discover_cases, load_case
@@ -26,25 +25,15 @@ from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import MAT_FOLDER_CASES, corrupt_mat, sorted_rows, write_mat_folder
 
-N = 4
-
-
-@pytest.fixture(scope="module")
-def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mats")
-    write_mat_folder(folder, N)
-    return folder
+N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 
 
 def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the command in a fresh interpreter, as a user (or a scheduler) would."""
     command = [sys.executable, "-m", "napari_radiomics.cli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["case", "roi_label"]).reset_index(drop=True)
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,7 +218,9 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     )
     run_batch(discover_cases([folder]), settings, tmp_path / "whole.csv", jobs=2)
     pd.testing.assert_frame_equal(
-        _sorted(read_table(out)), _sorted(read_table(tmp_path / "whole.csv")), check_exact=True
+        sorted_rows(read_table(out)),
+        sorted_rows(read_table(tmp_path / "whole.csv")),
+        check_exact=True,
     )
 
 

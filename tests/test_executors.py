@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 from distributed import LocalCluster
 
-from batch_data import write_mat_folder
 from napari_radiomics.batch import _executors, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import MAT_FOLDER_CASES, sorted_rows
 
-N = 6
+N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 SETTINGS = ExtractionSettings.from_params(
     {"setting": {"normalize": True, "binWidth": 32}, "imageType": {"Original": {}}}
 )
@@ -49,17 +49,6 @@ class Poison:
         return _poison, (self.parent,)
 
 
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["case", "roi_label"]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mats")
-    write_mat_folder(folder, N)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def serial(mat_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("serial") / "features.csv"
@@ -78,7 +67,9 @@ def _check_only_the_killer_failed(
     summary: Any, out: Path, serial: pd.DataFrame, message: str
 ) -> None:
     assert (summary.succeeded, summary.failed, summary.rows) == (N, 1, N)
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
     errors = pd.read_csv(out.with_name("f.errors.csv"), dtype=str)
     assert errors["case"].tolist() == ["killer"]
     assert message in errors["message"].item()
@@ -156,7 +147,9 @@ def test_a_worker_killed_while_the_caller_writes_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(_sorted(read_table(out)), _sorted(serial), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
+    )
 
 
 @pytest.fixture(scope="module")

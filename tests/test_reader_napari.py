@@ -137,7 +137,7 @@ def test_viewer_opens_a_numpy_bundle(make_napari_viewer, tmp_path: Path) -> None
     members = [str(tmp_path / "bundle" / name) for name in ("images.npy", "masks.npy")]
     assert len(get_reader(members)(members)) == 2  # two files of one bundle: one bundle
     image, labels = viewer.open(tmp_path / "bundle", plugin=PLUGIN)
-    assert image.data.shape == (4, 24, 32)
+    assert image.data.shape == (4, 32, 48)
     np.testing.assert_array_equal(np.asarray(image.data[2]), arrays["images"][2])
     np.testing.assert_array_equal(np.asarray(labels.data[1]), arrays["masks"][1])
     assert image.metadata["slices"]["patient_id"].tolist() == ["P0", "P1", "P2", "P3"]
