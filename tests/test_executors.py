@@ -138,7 +138,7 @@ def test_a_worker_killed_while_the_caller_writes_loses_no_case(
             victim = multiprocessing.active_children()[0]
             os.kill(victim.pid, signal.SIGKILL)
             killed.append(victim.pid)
-            time.sleep(1)  # the pool notices it is broken before the loop submits again
+            victim.join(timeout=60)  # dead before the loop submits again: that submit fails
 
     out = tmp_path / "f.csv"
     cases = discover_cases([mat_folder])

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QCoreApplication, QTimer
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from napari_radiomics._napari._results import ResultsWidget, get_results_widget
@@ -105,7 +105,10 @@ def test_extract_paint_reextract_export(make_napari_viewer, qtbot, tmp_path: Pat
     with qtbot.waitSignal(results.table_updated, timeout=TIMEOUT):
         labels.paint(inside, 0)  # erase a hole ...
         labels.paint((inside[0] + 8, inside[1]), 0)  # ... and another, within the debounce
-    qtbot.wait(2 * widget.debounce_timer.interval())
+    # Nothing else is pending: no debounce timer, no run in flight, no queued signal.
+    assert not widget.debounce_timer.isActive()
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT)
+    QCoreApplication.processEvents()
     assert [run.name for run in results.runs] == ["run 1", "run 2", "run 3"]
     results.remove_run("run 3")
 
@@ -178,7 +181,7 @@ def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot, tmp_path:
     qtbot.waitUntil(lambda: bool(results.runs), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: dropped == ["superseded"], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT)
-    qtbot.wait(200)
+    QCoreApplication.processEvents()  # a late result of the dropped run would arrive now
     assert len(results.runs) == 1  # only the run on the edited mask was shown
     assert results.runs[0].frame[SURFACE].iloc[0] == np.count_nonzero(labels.data)
 
