@@ -266,7 +266,7 @@ class ExtractionWidget(Container):
         self.sigmas.enabled = bool(self.image_type_boxes["LoG"].value)
         try:
             job, params = self.job()
-            checked = check_job(job, params)
+            checked = check_job(job, ExtractionSettings.from_params(params))
             text, ok = checked.text(), checked.ok
         except ValueError as exc:
             text, ok = f"ERROR: {exc}", False
