@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,10 @@ def corrupt_mat(path: Path) -> Path:
     """A file named .mat that is not a MATLAB file at all (a truncated download)."""
     path.write_bytes(b"MATLAB 7.3 MAT-file, truncated" + bytes(64))
     return path
+
+
+def empty_mask_mat(path: Path, *, shape: tuple[int, int] = (64, 64)) -> Path:
+    """A well-formed v7.3 slice whose tumour mask has no pixel set (a segmentation never done)."""
+    tumor = make_synthetic_slice(seed=7, shape=shape)
+    empty = dataclasses.replace(tumor, mask=np.zeros_like(tumor.mask), border=np.zeros((0, 2)))
+    return write_tumor_mat(path, empty)

@@ -206,7 +206,10 @@ def _layer_grid(layer: Any) -> Grid:
     linear, offset = parts if parts is not None else (np.eye(ndim), np.zeros(ndim))
     # napari: world = A @ (R @ (scale * index) + translate) + b, so the direction is A @ R.
     direction = linear @ rotation
-    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE):
+    transformed = parts is not None or rotate is not None  # else the identity: nothing to test
+    if transformed and not np.allclose(
+        direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE
+    ):
         raise ConversionError(
             f"{what}: the affine's linear part is not a rotation/reflection (it scales or "
             "shears); put the voxel size into layer.scale so it becomes the image spacing."
@@ -271,7 +274,10 @@ def grid_of(
 
     Raises the ConversionError ``as_sitk`` would raise (the pixel type is judged by the dtype),
     so a check before a run refuses what the run would refuse, even for data too large to read.
+    A :class:`Grid` is returned as it is (an image known only by its header).
     """
+    if isinstance(obj, Grid) and spacing is None and origin is None:
+        return obj
     source = _image_or_layer(obj, spacing, origin)
     return Grid.of_image(source) if isinstance(source, sitk.Image) else _layer_grid(source)
 
