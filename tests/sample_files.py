@@ -7,6 +7,7 @@ package's reader and writer cannot hide behind a symmetric round trip.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -127,6 +128,13 @@ def corrupt_mat(path: Path) -> Path:
     """A file named .mat that is not a MATLAB file at all (a truncated download)."""
     path.write_bytes(b"MATLAB 7.3 MAT-file, truncated" + bytes(64))
     return path
+
+
+def empty_mask_mat(path: Path, *, shape: tuple[int, int] = (64, 64)) -> Path:
+    """A well-formed v7.3 slice whose tumour mask has no pixel set (a segmentation never done)."""
+    tumor = make_synthetic_slice(seed=7, shape=shape)
+    empty = dataclasses.replace(tumor, mask=np.zeros_like(tumor.mask), border=np.zeros((0, 2)))
+    return write_tumor_mat(path, empty)
 
 
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:

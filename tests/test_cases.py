@@ -10,9 +10,17 @@ import pytest
 import SimpleITK as sitk
 
 from napari_radiomics.batch.cases import Case, discover_cases, load_case, metadata_columns
+from napari_radiomics.convert import Grid, grid_of
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io.mat import read_tumor_mat
-from sample_files import MAT_FOLDER_CASES, corrupt_mat, write_bundle, write_mat_folder
+from napari_radiomics.io.mat import read_tumor_mat, write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from sample_files import (
+    MAT_FOLDER_CASES,
+    corrupt_mat,
+    empty_mask_mat,
+    write_bundle,
+    write_mat_folder,
+)
 
 
 def test_folder_is_searched_recursively_and_cvind_is_skipped(mat_folder: Path) -> None:
@@ -135,6 +143,42 @@ def test_corrupt_mat_fails_when_loaded_not_when_found(tmp_path: Path) -> None:
     with pytest.raises(ReadError) as info:
         load_case(case)
     assert info.value.path == bad
+
+
+def _pixels(image: np.ndarray | sitk.Image) -> np.ndarray:
+    return sitk.GetArrayFromImage(image) if isinstance(image, sitk.Image) else np.asarray(image)
+
+
+def test_a_check_reads_the_grid_not_the_image_pixels(
+    tmp_path: Path, mat_folder: Path, pyradiomics_data: Path
+) -> None:
+    """``image_pixels=False``: the same mask, metadata and refusals, the image as a Grid."""
+    v5 = write_tumor_mat(
+        tmp_path / "5.mat", make_synthetic_slice(seed=5, shape=(48, 40)), format="5"
+    )
+    nrrd = pyradiomics_data / "brain2_image.nrrd"  # a direction, a spacing, an origin
+    write_bundle(tmp_path / "bundle", 3)
+    cases = [
+        discover_cases([mat_folder])[3],
+        *discover_cases([v5]),
+        discover_cases([tmp_path / "bundle"])[1],
+        *discover_cases([nrrd], mask=pyradiomics_data / "brain2_label.nrrd"),
+    ]
+    for case in cases:
+        image, mask, metadata = load_case(case)
+        grid, grid_mask, grid_metadata = load_case(case, image_pixels=False)
+        assert isinstance(grid, Grid)
+        assert grid == grid_of(image), case.kind
+        np.testing.assert_array_equal(_pixels(grid_mask), _pixels(mask))
+        assert grid_metadata == metadata
+    (case,) = discover_cases([empty_mask_mat(tmp_path / "empty.mat")])
+    for image_pixels in (True, False):
+        with pytest.raises(ReadError, match="empty tumour mask"):
+            load_case(case, image_pixels=image_pixels)
+    (case,) = discover_cases([corrupt_mat(tmp_path / "9.mat")])
+    with pytest.raises(ReadError) as info:
+        load_case(case, image_pixels=False)
+    assert info.value.path == Path(case.path)
 
 
 def test_unknown_kind_is_an_error(tmp_path: Path) -> None:

@@ -25,7 +25,13 @@ from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
-from sample_files import MAT_FOLDER_CASES, corrupt_mat, sorted_rows, write_mat_folder
+from sample_files import (
+    MAT_FOLDER_CASES,
+    corrupt_mat,
+    empty_mask_mat,
+    sorted_rows,
+    write_mat_folder,
+)
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 
@@ -268,3 +274,77 @@ def test_resume_still_reports_labels_that_failed_before(
     assert main([*argv, "--resume"]) == 3
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert len(errors) == 1
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*"))
+
+
+def test_check_names_the_cases_that_would_fail_and_writes_nothing(
+    mat_folder: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    empty_mask_mat(tmp_path / "50.mat")
+    monkeypatch.chdir(tmp_path)
+    before = _files(tmp_path)
+    inputs = [str(tmp_path / "50.mat"), str(mat_folder)]
+    assert main(["extract", *inputs, "--check"]) == 3  # no -o needed
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    failing = [line for line in lines if not line.startswith(("all ", f"{N} cases"))]
+    assert len(failing) == 1
+    assert failing[0].startswith("50: error: ")
+    assert "empty tumour mask" in failing[0]
+    # A note every readable case shares is said once, with its count.
+    listed = ", ".join(str(i) for i in range(1, min(N, 5) + 1)) + (", ..." if N > 5 else "")
+    assert f"{N} cases ({listed}): note: shape (3D) features are not computed" in out
+    assert f"checked {N + 1} cases" in err
+    assert f"{N} would run, 1 would fail" in err
+    output = tmp_path / "f.csv"
+    assert main(["extract", *inputs, "--check", "-o", str(output), "-q"]) == 3
+    assert _files(tmp_path) == before  # nothing written, not even with -o
+    # What extract then does: the same case fails, the others succeed.
+    assert main(["extract", *inputs, "-o", str(output), "-q", "--jobs", "1"]) == 3
+    errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["50"]
+
+
+def test_check_exits_0_when_every_case_would_run(
+    mat_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["extract", str(mat_folder), "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"all {N} cases: note: shape (3D) features are not computed on a 2D image; enable "
+        "shape2D for area, perimeter and the like"
+    ]
+    assert f"{N} would run, 0 would fail" in err
+    assert main(["extract", str(mat_folder), "--check", "--preset", "brain-tumor-mri"]) == 0
+    assert capsys.readouterr().out == ""  # shape2D is on: nothing to say
+    assert main(["extract", str(mat_folder), "--check", "--set", "binWidht=3"]) == 2
+    assert "binWidht" in capsys.readouterr().err
+
+
+def test_check_counts_a_refused_label_as_the_batch_does(
+    tmp_path: Path, pyradiomics_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An absent label, and a one-voxel label beside a good one: extract reports both cases
+    as failed, so --check does."""
+    image, mask = pyradiomics_data / "breast1_image.nrrd", pyradiomics_data / "breast1_label.nrrd"
+    table = tmp_path / "cases.csv"
+    table.write_text(f"Image,Mask,Label\n{image},{mask},1\n{image},{mask},7\n")
+    assert main(["extract", str(table), "--check", "-q"]) == 3
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("breast1_image:label7: error: label 7 not present in the mask")
+    label = sitk.ReadImage(str(mask))
+    array = sitk.GetArrayFromImage(label)
+    array[0, 0, 0] = 2  # a one-voxel ROI pyradiomics refuses
+    two = sitk.GetImageFromArray(array)
+    two.CopyInformation(label)
+    sitk.WriteImage(two, str(tmp_path / "two_labels.nrrd"))
+    argv = ["extract", str(image), "--mask", str(tmp_path / "two_labels.nrrd"), "--check"]
+    assert main(argv) == 3
+    out = capsys.readouterr().out
+    assert "breast1_image: note: label 2 in the mask is a single pixel" in out

@@ -12,9 +12,11 @@ import SimpleITK as sitk
 from _layers import layer_from_file
 from napari_radiomics.convert import (
     ConversionError,
+    Grid,
     LayerData,
     as_sitk,
     describe_grid_mismatch,
+    grid_of,
     layer_to_sitk,
     sitk_to_layer_data,
 )
@@ -157,6 +159,36 @@ def test_grid_mismatch_described() -> None:
     assert describe_grid_mismatch(image, shifted, 1e-2) is None
     smaller = as_sitk(np.zeros((3, 4, 4)))
     assert "size" in describe_grid_mismatch(image, smaller, 1e-6)
+    # Grids compare like the images they describe (what a check before a run relies on).
+    assert describe_grid_mismatch(grid_of(image), grid_of(shifted), 1e-2) is None
+    assert describe_grid_mismatch(image, grid_of(shifted), 1e-6) == describe_grid_mismatch(
+        image, shifted, 1e-6
+    )
+
+
+def _unreadable(block: np.ndarray) -> np.ndarray:
+    raise AssertionError("grid_of read the pixels")
+
+
+def test_grid_of_is_the_grid_as_sitk_gives_without_reading_pixels(pyradiomics_data: Path) -> None:
+    brain2 = layer_from_file(pyradiomics_data / "brain2_image.nrrd")  # a direction: an affine
+    rotated = LayerData(
+        np.zeros((4, 5)), (2.0, 0.5), (3.0, 1.0), rotate=np.array([[0, -1], [1, 0]])
+    )
+    for obj in (brain2, rotated, np.zeros((3, 4, 5), np.float32), as_sitk(np.zeros((6, 7)))):
+        assert grid_of(obj) == Grid.of_image(as_sitk(obj))
+    lazy = da.zeros((40, 512, 512), dtype=np.int16, chunks=(40, 512, 512))
+    lazy = lazy.map_blocks(_unreadable, dtype=np.int16)
+    grid = grid_of(LayerData(lazy, (3.0, 0.5, 0.5), (0.0, 0.0, 0.0)))
+    assert grid.size == (512, 512, 40)
+    assert grid.spacing == (0.5, 0.5, 3.0)
+    for refused, match in (
+        (LayerData(np.zeros((4, 4, 3), np.uint8), (1, 1), (0, 0), rgb=True), "RGB"),
+        (np.zeros((2, 3, 4, 5)), "4 dimensions"),
+        (np.zeros((4, 4), complex), "pixel type"),
+    ):
+        with pytest.raises(ConversionError, match=match):
+            grid_of(refused)
 
 
 def test_layer_rotate_joins_the_direction() -> None:

@@ -247,6 +247,29 @@ def test_problems_are_explained_before_running(make_napari_viewer, qtbot, tmp_pa
     assert "is empty" in widget.problems.value
 
 
+def test_geometry_tolerance_lets_a_tiny_offset_run(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
+    """The check compares grids as the engine does, with the loaded geometryTolerance."""
+    viewer = make_napari_viewer()
+    _, labels = open_case(viewer, tmp_path)
+    widget = dock(viewer)
+    labels.translate = (0.001, 0.0)  # a 0.001 mm offset: beyond SimpleITK's default 1e-6
+    widget.check()
+    assert not widget.extract_button.enabled
+    assert "geometryTolerance" in widget.problems.value
+    settings = widget.settings()
+    settings.geometry_tolerance = 0.01
+    widget.apply_settings(settings)
+    assert widget.extract_button.enabled, widget.problems.value
+    with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT):
+        assert widget.extract()  # and the engine computes the case
+    labels.translate = (0.1, 0.0)  # beyond 0.01 mm: the engine would refuse it
+    widget.check()
+    assert not widget.extract_button.enabled
+    assert "grid mismatch" in widget.problems.value
+
+
 def test_params_files_round_trip_through_pyradiomics(make_napari_viewer, tmp_path) -> None:
     viewer = make_napari_viewer()
     widget = dock(viewer)
@@ -307,13 +330,18 @@ def test_a_failed_run_is_a_notification_naming_the_layers(
     params.write_text(yaml.safe_dump({"setting": {"minimumROISize": 10**7}}))
     widget.load_params(str(params))  # a file's settings without a control are kept
     assert widget.settings().minimum_roi_size == 10**7
+    assert not widget.extract()  # pyradiomics' ROI checks are foreseen: no run at all
+    assert "too small" in widget.problems.value
+    # Resegmentation is not foreseen (it depends on the intensities): the run fails.
+    params.write_text(yaml.safe_dump({"setting": {"resegmentRange": [-(10**6), -(10**6) + 1]}}))
+    widget.load_params(str(params))
     before = len(notification_manager.records)
     with qtbot.waitSignal(widget.runner.signals.failed, timeout=TIMEOUT):
         assert widget.extract()
     message = str(notification_manager.records[before].message)
     assert image.name in message
     assert labels.name in message
-    assert "too small" in message
+    assert "Resegmentation excluded too many voxels" in message
     assert get_results_widget(viewer).runs == []
 
 

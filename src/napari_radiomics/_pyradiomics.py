@@ -32,6 +32,7 @@ import SimpleITK as sitk
 
 __all__ = [
     "PyradiomicsConfig",
+    "coordinate_tolerance",
     "default_features",
     "feature_class_names",
     "geometry_tolerance",
@@ -93,12 +94,20 @@ def geometry_tolerance(tolerance: float | None) -> Iterator[float]:
     extraction with default settings would accept a mask that a fresh process refuses.
     """
     if tolerance is None:
-        yield sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
+        yield coordinate_tolerance(None)
         return
     with _restored_tolerances():
         sitk.ProcessObject.SetGlobalDefaultCoordinateTolerance(tolerance)
         sitk.ProcessObject.SetGlobalDefaultDirectionTolerance(tolerance)
-        yield tolerance
+        yield coordinate_tolerance(tolerance)
+
+
+def coordinate_tolerance(tolerance: float | None) -> float:
+    """The tolerance an extraction with ``geometryTolerance: tolerance`` compares grids with,
+    without changing SimpleITK's global state (a check before the run needs only the number)."""
+    if tolerance is None:
+        return sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
+    return float(tolerance)
 
 
 def feature_class_names() -> list[str]:

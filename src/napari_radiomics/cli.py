@@ -4,7 +4,8 @@
 Exit status: 0 when every case succeeded, 2 for a usage error (bad option, missing input,
 invalid setting, output already there), 3 when some cases failed (their messages are in
 `<output>.errors.csv`; every good row is written), 130 when interrupted with Ctrl-C (finished
-rows are kept: rerun with --resume).
+rows are kept: rerun with --resume). `extract --check` extracts nothing: 0 when every case
+would run, 3 when some would fail.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from napari_radiomics import __version__
+
+if TYPE_CHECKING:
+    from napari_radiomics.batch import CaseCheck
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -46,14 +51,21 @@ Files written next to OUTPUT (say features.csv):
   features.errors.csv   case, path, message of each failed case (only if some failed)
 An OUTPUT ending in .parquet is journaled to features.partial.csv and converted at the end.
 
+With --check nothing is extracted or written (-o is not needed): each case is read and
+checked for what pyradiomics would refuse (empty mask, absent label, one-voxel ROI, mask on
+another grid) or silently skip (LoG sigmas too large, shape on 2D, ...), the checks the
+napari widget makes before a run.
+
 Exit status: 0 all cases ok; 2 usage error; 3 some cases failed (all good rows written);
-130 interrupted (rerun with --resume to continue).
+130 interrupted (rerun with --resume to continue). With --check: 0 every case would run,
+3 some would fail.
 """
 
 _EXAMPLES = """\
 examples:
   napari-radiomics extract data/ -o features.csv --preset brain-tumor-mri
   napari-radiomics extract data/ -o features.csv --resume
+  napari-radiomics extract data/ --check --preset brain-tumor-mri
   napari-radiomics extract data/*.mat -o f.parquet --set binWidth=25 --jobs 8
   napari-radiomics extract scan.nrrd --mask seg.nrrd -o f.csv --params params.yaml
   napari-radiomics extract cases.csv -o f.csv --dask tcp://scheduler:8786
@@ -102,8 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(command_parser=extract)  # its usage line goes with its errors
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
     extract.add_argument(
-        "-o", "--output", required=True, metavar="OUTPUT", help="features .csv or .parquet"
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="features .csv or .parquet (required unless --check)",
     )
+    extract.add_argument(
+        "--check", action="store_true",
+        help="extract nothing: say per case what pyradiomics would refuse or skip",
+    )  # fmt: skip
     mask = extract.add_argument_group("inputs")
     mask.add_argument("--mask", metavar="MASK", help="label image for NRRD/NIfTI/MHA INPUTs")
     mask.add_argument("--limit", type=_positive, metavar="N", help="only the first N cases")
@@ -188,6 +207,58 @@ def _settings(args: argparse.Namespace) -> Any:
     return ExtractionSettings.from_params(params)
 
 
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`extract --check`: the preflight on every case; problems on stdout, summary on stderr."""
+    from napari_radiomics.batch import check_cases, discover_cases
+    from napari_radiomics.errors import ReadError
+
+    start = time.perf_counter()
+    try:
+        settings = _settings(args)
+        cases = discover_cases(args.inputs, mask=args.mask)[: args.limit]
+        if not cases:
+            raise ReadError(args.inputs[0], "no cases found")
+    except (ValueError, OSError) as exc:  # ReadError, SettingsError are ValueErrors
+        parser.error(str(exc))
+    results = list(check_cases(cases, settings))
+    failing = [r for r in results if not r.runs]
+    for line in _check_report(results):
+        print(line)
+    if not args.quiet:
+        print(
+            f"checked {len(results)} cases in {time.perf_counter() - start:.1f} s: "
+            f"{len(results) - len(failing)} would run, {len(failing)} would fail "
+            "(nothing was extracted)",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED_CASES if failing else EXIT_OK
+
+
+def _check_report(results: Sequence[CaseCheck]) -> list[str]:
+    """One line per case that would fail (case id, then each `severity: message`); then each
+    other note once, with the cases it concerns (`all N cases` when it concerns every one)."""
+    lines = []
+    shared: dict[str, list[str]] = {}
+    for result in results:
+        case_id, problems = result.case.case_id, result.checked.problems
+        own = [p for p in problems if p.severity == "error" or p.labels]
+        if own:
+            lines.append(f"{case_id}: " + "; ".join(f"{p.severity}: {p.message}" for p in own))
+        for problem in problems:
+            if problem not in own:
+                shared.setdefault(problem.message, []).append(case_id)
+    for message, ids in shared.items():
+        if len(ids) == len(results) > 1:
+            where = f"all {len(results)} cases"
+        elif len(ids) == 1:
+            where = ids[0]
+        else:
+            listed = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            where = f"{len(ids)} cases ({listed})"
+        lines.append(f"{where}: note: {message}")
+    return lines
+
+
 def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -259,8 +330,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        command = _view if args.command == "view" else _extract
-        return command(args.command_parser, args)
+        if args.command == "view":
+            return _view(args.command_parser, args)
+        if args.check:
+            return _check(args.command_parser, args)
+        if args.output is None:  # required unless --check
+            args.command_parser.error("the following arguments are required: -o/--output")
+        return _extract(args.command_parser, args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 

@@ -34,10 +34,12 @@ from napari_radiomics.errors import ConversionError
 
 __all__ = [
     "ConversionError",
+    "Grid",
     "LayerData",
     "LayerLike",
     "as_sitk",
     "describe_grid_mismatch",
+    "grid_of",
     "layer_to_sitk",
     "sitk_to_layer_data",
 ]
@@ -77,32 +79,66 @@ class LayerData:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Grid:
+    """An image's voxel grid as SimpleITK holds it, in (x, y, z) order: what an image and its
+    mask must share. Known without reading a pixel, so a large lazy layer is checked cheaply."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def of_image(cls, image: sitk.Image) -> Grid:
+        """The grid of a SimpleITK image."""
+        return cls(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+
+    @property
+    def ndim(self) -> int:
+        """2 or 3."""
+        return len(self.size)
+
+
 def _name(obj: Any) -> str:
     """A human name for error messages: the layer's name when it has one."""
     name = getattr(obj, "name", None)
     return f"layer {name!r}" if name else f"{type(obj).__name__} input"
 
 
+def _level0(data: Any, multiscale: bool) -> Any:
+    """Level 0 of a multiscale pyramid (the data itself otherwise), not read."""
+    if multiscale or (isinstance(data, list | tuple) and data and hasattr(data[0], "shape")):
+        return data[0]
+    return data if hasattr(data, "shape") else np.asarray(data)
+
+
 def _to_numpy(data: Any, multiscale: bool) -> np.ndarray:
     """Materialise layer data: level 0 of a multiscale pyramid, dask arrays computed."""
-    if multiscale or (isinstance(data, list | tuple) and data and hasattr(data[0], "shape")):
-        data = data[0]
+    data = _level0(data, multiscale)
     if hasattr(data, "compute"):
         data = data.compute()
     return np.asarray(data)
 
 
+def _check_pixel_type(dtype: np.dtype, what: str) -> None:
+    """Refuse a pixel type SimpleITK cannot hold as a grey level (known from the dtype alone)."""
+    if np.issubdtype(dtype, np.bool_):
+        return
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise ConversionError(
+            f"{what}: pixel type {dtype} is not supported; pyradiomics needs a grey-level "
+            "(integer or float) image"
+        )
+
+
 def _pixel_array(array: np.ndarray, what: str) -> np.ndarray:
     """Return an array SimpleITK can hold without changing a value, or refuse."""
+    _check_pixel_type(array.dtype, what)
     if array.dtype == bool:
         return array.astype(np.uint8)
     if array.dtype == np.float16:
         return array.astype(np.float32)  # exact: every float16 is a float32
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise ConversionError(
-            f"{what}: pixel type {array.dtype} is not supported; pyradiomics needs a grey-level "
-            "(integer or float) image"
-        )
     return np.ascontiguousarray(array)
 
 
@@ -125,20 +161,35 @@ def layer_to_sitk(layer: Any) -> sitk.Image:
     Raises ConversionError for RGB/multichannel data, unsupported pixel types, and affines that
     are not a pure rotation/reflection (scaling belongs in ``layer.scale``).
     """
+    grid = _layer_grid(layer)
+    array = _pixel_array(
+        _to_numpy(layer.data, bool(getattr(layer, "multiscale", False))), _name(layer)
+    )
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(grid.spacing)
+    image.SetOrigin(grid.origin)
+    image.SetDirection(grid.direction)
+    return image
+
+
+def _layer_grid(layer: Any) -> Grid:
+    """The grid ``layer_to_sitk`` gives a layer, and every refusal it makes, from the layer's
+    shape, dtype and transforms alone (the pixels are not read)."""
     what = _name(layer)
     if getattr(layer, "rgb", False):
         raise ConversionError(
             f"{what} is an RGB(A) image; pyradiomics computes features of one grey-level channel. "
             "Convert it to greyscale or split the channels into separate layers first."
         )
-    array = _to_numpy(layer.data, bool(getattr(layer, "multiscale", False)))
-    if array.ndim not in (2, 3):
+    data = _level0(layer.data, bool(getattr(layer, "multiscale", False)))
+    shape = tuple(int(n) for n in data.shape)
+    ndim = len(shape)
+    if ndim not in (2, 3):
         raise ConversionError(
-            f"{what} has {array.ndim} dimensions (shape {array.shape}); pyradiomics needs a 2D or "
+            f"{what} has {ndim} dimensions (shape {shape}); pyradiomics needs a 2D or "
             "3D image. For multichannel or time series data, pick one channel/time point first."
         )
-    array = _pixel_array(array, what)
-    ndim = array.ndim
+    _check_pixel_type(np.dtype(data.dtype), what)
     scale = np.asarray(layer.scale, dtype=float)[-ndim:]
     translate = np.asarray(layer.translate, dtype=float)[-ndim:]
     if np.any(scale <= 0):
@@ -155,7 +206,10 @@ def layer_to_sitk(layer: Any) -> sitk.Image:
     linear, offset = parts if parts is not None else (np.eye(ndim), np.zeros(ndim))
     # napari: world = A @ (R @ (scale * index) + translate) + b, so the direction is A @ R.
     direction = linear @ rotation
-    if not np.allclose(direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE):
+    transformed = parts is not None or rotate is not None  # else the identity: nothing to test
+    if transformed and not np.allclose(
+        direction @ direction.T, np.eye(ndim), atol=_ORTHONORMAL_TOLERANCE
+    ):
         raise ConversionError(
             f"{what}: the affine's linear part is not a rotation/reflection (it scales or "
             "shears); put the voxel size into layer.scale so it becomes the image spacing."
@@ -163,12 +217,12 @@ def layer_to_sitk(layer: Any) -> sitk.Image:
     origin = translate
     if not np.array_equal(offset, (np.eye(ndim) - linear) @ translate):
         origin = linear @ translate + offset
-
-    image = sitk.GetImageFromArray(array)
-    image.SetSpacing(tuple(float(s) for s in scale[::-1]))
-    image.SetOrigin(tuple(float(o) for o in origin[::-1]))
-    image.SetDirection(tuple(float(d) for d in direction[::-1, ::-1].ravel()))
-    return image
+    return Grid(
+        size=shape[::-1],
+        spacing=tuple(float(s) for s in scale[::-1]),
+        origin=tuple(float(o) for o in origin[::-1]),
+        direction=tuple(float(d) for d in direction[::-1, ::-1].ravel()),
+    )
 
 
 def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
@@ -206,6 +260,33 @@ def as_sitk(
     ``spacing`` and ``origin`` apply to arrays only and are in napari axis order ((z, y, x) or
     (y, x)), like a layer's ``scale`` and ``translate``; they default to 1 and 0.
     """
+    source = _image_or_layer(obj, spacing, origin)
+    return source if isinstance(source, sitk.Image) else layer_to_sitk(source)
+
+
+def grid_of(
+    obj: Any,
+    *,
+    spacing: Sequence[float] | None = None,
+    origin: Sequence[float] | None = None,
+) -> Grid:
+    """The grid ``as_sitk`` would give ``obj``, without reading its pixels.
+
+    Raises the ConversionError ``as_sitk`` would raise (the pixel type is judged by the dtype),
+    so a check before a run refuses what the run would refuse, even for data too large to read.
+    A :class:`Grid` is returned as it is (an image known only by its header).
+    """
+    if isinstance(obj, Grid) and spacing is None and origin is None:
+        return obj
+    source = _image_or_layer(obj, spacing, origin)
+    return Grid.of_image(source) if isinstance(source, sitk.Image) else _layer_grid(source)
+
+
+def _image_or_layer(
+    obj: Any, spacing: Sequence[float] | None, origin: Sequence[float] | None
+) -> sitk.Image | LayerLike:
+    """What ``as_sitk`` accepts, as a SimpleITK image or something layer-like (arrays are
+    wrapped with ``spacing`` and ``origin``)."""
     if isinstance(obj, sitk.Image):
         if spacing is not None or origin is not None:
             raise ConversionError("spacing/origin are taken from the SimpleITK image itself")
@@ -213,7 +294,7 @@ def as_sitk(
     if isinstance(obj, LayerLike):
         if spacing is not None or origin is not None:
             raise ConversionError(f"{_name(obj)}: spacing/origin come from the layer's scale")
-        return layer_to_sitk(obj)
+        return obj
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         ndim = len(obj.shape)
 
@@ -222,12 +303,10 @@ def as_sitk(
                 raise ConversionError(
                     f"{label} {tuple(given)} has {len(given)} values for a {ndim}D array"
                 )
-        return layer_to_sitk(
-            LayerData(
-                obj,
-                scale=(1.0,) * ndim if spacing is None else tuple(map(float, spacing)),
-                translate=(0.0,) * ndim if origin is None else tuple(map(float, origin)),
-            )
+        return LayerData(
+            obj,
+            scale=(1.0,) * ndim if spacing is None else tuple(map(float, spacing)),
+            translate=(0.0,) * ndim if origin is None else tuple(map(float, origin)),
         )
     raise ConversionError(
         f"cannot make an image from {type(obj).__name__}: expected a napari layer, a SimpleITK "
@@ -235,22 +314,27 @@ def as_sitk(
     )
 
 
-def describe_grid_mismatch(image: sitk.Image, mask: sitk.Image, tolerance: float) -> str | None:
+def describe_grid_mismatch(
+    image: sitk.Image | Grid, mask: sitk.Image | Grid, tolerance: float
+) -> str | None:
     """Why the mask is not on the image's voxel grid (as SimpleITK checks it), or None.
 
     ``tolerance`` is SimpleITK's relative coordinate/direction tolerance (pyradiomics'
     ``geometryTolerance``; SimpleITK's default is 1e-6). Positions are compared with
-    ``tolerance * spacing[0]``, like ITK does before any two-image filter.
+    ``tolerance * spacing[0]``, like ITK does before any two-image filter. Grids (``grid_of``)
+    compare like the images they describe: the engine and the preflight share this one test.
     """
-    if image.GetDimension() != mask.GetDimension():
-        return f"image is {image.GetDimension()}D but the mask is {mask.GetDimension()}D"
-    if image.GetSize() != mask.GetSize():
-        return f"image size {image.GetSize()} differs from mask size {mask.GetSize()} (x, y, z)"
-    coordinate_tolerance = tolerance * image.GetSpacing()[0]
+    image = image if isinstance(image, Grid) else Grid.of_image(image)
+    mask = mask if isinstance(mask, Grid) else Grid.of_image(mask)
+    if image.ndim != mask.ndim:
+        return f"image is {image.ndim}D but the mask is {mask.ndim}D"
+    if image.size != mask.size:
+        return f"image size {image.size} differs from mask size {mask.size} (x, y, z)"
+    coordinate_tolerance = tolerance * image.spacing[0]
     for what, a, b, tol in (
-        ("spacing", image.GetSpacing(), mask.GetSpacing(), coordinate_tolerance),
-        ("origin", image.GetOrigin(), mask.GetOrigin(), coordinate_tolerance),
-        ("direction", image.GetDirection(), mask.GetDirection(), tolerance),
+        ("spacing", image.spacing, mask.spacing, coordinate_tolerance),
+        ("origin", image.origin, mask.origin, coordinate_tolerance),
+        ("direction", image.direction, mask.direction, tolerance),
     ):
         if np.any(np.abs(np.subtract(a, b)) > tol):
             return f"image {what} {a} differs from mask {what} {b} (x, y, z)"

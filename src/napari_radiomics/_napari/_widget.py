@@ -261,7 +261,7 @@ class ExtractionWidget(Container):
         self.sigmas.enabled = bool(self.image_type_boxes["LoG"].value)
         try:
             job, settings = self.job()
-            checked = check_job(job, settings.to_params())
+            checked = check_job(job, settings)
             text, ok = checked.text(), checked.ok
         except ValueError as exc:
             text, ok = f"ERROR: {exc}", False

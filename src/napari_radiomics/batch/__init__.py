@@ -5,13 +5,17 @@ generator of progress events, which a GUI worker thread needs to show progress a
 ``discover_cases`` turns files and folders into picklable ``Case`` descriptions;
 ``napari_radiomics.results.read_table`` reads a run's table back.
 
+``check_cases`` says per case, without extracting, what pyradiomics would refuse or skip.
+
 Private modules: ``_run`` (the loop), ``_executors`` (where cases run), ``_worker`` (what runs
-inside a worker process); ``cases`` and ``journal`` are public for their documented names.
+inside a worker process); ``cases``, ``check`` and ``journal`` are public for their documented
+names.
 """
 
 from napari_radiomics.batch._executors import default_jobs
 from napari_radiomics.batch._run import BatchProgress, BatchSummary, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases, load_case
+from napari_radiomics.batch.check import CaseCheck, check_cases
 from napari_radiomics.batch.journal import companion_paths
 from napari_radiomics.errors import BatchError
 
@@ -20,6 +24,8 @@ __all__ = [
     "BatchProgress",
     "BatchSummary",
     "Case",
+    "CaseCheck",
+    "check_cases",
     "companion_paths",
     "default_jobs",
     "discover_cases",

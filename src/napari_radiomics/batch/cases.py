@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.convert import Grid, grid_of
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
-from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mat
+from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mask, read_tumor_mat
 from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suffix
 from napari_radiomics.results import IDENTIFYING_COLUMNS
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -160,31 +163,45 @@ def _bundle(folder: str) -> NpyBundle:
     return read_npy_bundle(Path(folder))
 
 
-def load_case(case: Case) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]:
+def load_case(
+    case: Case, *, image_pixels: bool = True
+) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]:
     """Read one case: (image, mask, metadata).
 
     The image is a 2D ndarray (spacing 1, as the .mat files store none) or a SimpleITK image
     (its spacing, origin and direction kept); the mask is uint8 so its label is 1. Metadata
     holds the identifying columns in output order. Raises ReadError naming the file.
+
+    ``image_pixels=False`` is for checks that need the image's grid but not its values
+    (``extract --check``): the image is then a :class:`~napari_radiomics.convert.Grid`, which
+    no extraction accepts, and its pixels are not read (most of the time a .mat file takes).
     """
     metadata: dict[str, Any] = dict.fromkeys(IDENTIFYING_COLUMNS)
+    image: Any
     if case.kind == "mat":
-        tumor = read_tumor_mat(case.path)
-        image, mask = tumor.image, tumor.mask.astype(np.uint8)
-        metadata.update(patient_id=tumor.patient_id, label=tumor.label)
-        metadata["tumor_type"] = tumor.tumor_type
+        if image_pixels:
+            tumor = read_tumor_mat(case.path)
+            image, mask, label, patient_id = tumor.image, tumor.mask, tumor.label, tumor.patient_id
+        else:
+            header, mask = read_tumor_mask(case.path)
+            image = grid_of(np.broadcast_to(np.zeros((), header.dtype), header.shape))
+            label, patient_id = header.label, header.patient_id
+        metadata.update(patient_id=patient_id, label=label, tumor_type=TUMOR_TYPES[label])
+        mask = mask.astype(np.uint8)
     elif case.kind == "bundle":
         bundle = _bundle(case.path)
         index = case.index if case.index is not None else -1
         if not 0 <= index < len(bundle.labels):
             raise ReadError(Path(case.path), f"no slice {case.index} in this NumPy bundle")
-        image = np.array(bundle.images[index])  # reads one slice from the memory map
+        # One slice from the memory map; its grid alone needs no read at all.
+        image = np.array(bundle.images[index]) if image_pixels else grid_of(bundle.images[index])
         mask = np.asarray(bundle.masks[index]).astype(np.uint8)
         label = int(bundle.labels[index])
         metadata.update(patient_id=str(bundle.patient_ids[index]), label=label)
         metadata["tumor_type"] = TUMOR_TYPES.get(label)
     elif case.kind == "image":
-        image = _read_image(Path(case.path))
+        path = Path(case.path)
+        image = _read_image(path) if image_pixels else _read_grid(path)
         mask = _read_image(Path(case.mask or ""))
     else:
         raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
@@ -194,10 +211,29 @@ def load_case(case: Case) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]
 
 
 def _read_image(path: Path) -> sitk.Image:
+    return _read_with_sitk(path, sitk.ReadImage)
+
+
+def _read_grid(path: Path) -> Grid:
+    """The image file's grid from its header, without reading the pixels."""
+
+    def information(name: str) -> Grid:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(name)
+        reader.ReadImageInformation()
+        return Grid(
+            reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
+        )
+
+    return _read_with_sitk(path, information)
+
+
+def _read_with_sitk(path: Path, read: Callable[[str], _T]) -> _T:
+    """``read(path)``, with SimpleITK's failures as a ReadError naming the file."""
     if not path.is_file():
         raise ReadError(path, "file not found")
     try:
-        return sitk.ReadImage(str(path))
+        return read(str(path))
     except RuntimeError as exc:
         problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise ReadError(path, f"SimpleITK cannot read it ({problem})") from None

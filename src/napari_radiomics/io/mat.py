@@ -111,9 +111,7 @@ def read_tumor_mat(path: str | Path, *, allow_empty_mask: bool = False) -> Tumor
             path,
             f"tumour mask shape {mask_raw.shape} differs from image shape {image.shape}",
         )
-    mask = mask_raw.astype(bool)
-    if not allow_empty_mask and not mask.any():
-        raise ReadError(path, "empty tumour mask (cjdata.tumorMask has no pixel set)")
+    mask = _usable_mask(path, mask_raw, allow_empty_mask)
     label = _check_label(path, fields["label"])
     border = _border_to_rowcol(path, fields["tumorBorder"])
     return TumorSlice(
@@ -137,7 +135,7 @@ def read_mat_header(path: str | Path) -> MatHeader:
     path = Path(path)
     try:
         with HDF5_LOCK:
-            return _read_hdf5_header(path)
+            return _read_hdf5_header(path)[0]
     except (OSError, KeyError, ValueError, TypeError, RuntimeError):
         tumor = read_tumor_mat(path, allow_empty_mask=True)
         return MatHeader(
@@ -148,6 +146,38 @@ def read_mat_header(path: str | Path) -> MatHeader:
         )
 
 
+def read_tumor_mask(
+    path: str | Path, *, allow_empty_mask: bool = False
+) -> tuple[MatHeader, np.ndarray]:
+    """The header and the boolean tumour mask, without the image's pixels.
+
+    A check before a run needs the image's shape but not its values, and the compressed image is
+    most of a file's reading time (the mask alone reads ~6x faster), which matters over the
+    dataset's 3064 files. The empty-mask rule is ``read_tumor_mat``'s; anything but a plain
+    v7.3 file (v5, or a broken file) goes through ``read_tumor_mat``, which gives the precise
+    error.
+    """
+    path = Path(path)
+    try:
+        with HDF5_LOCK:
+            header, mask_raw = _read_hdf5_header(path, with_mask=True)
+        if mask_raw is None or mask_raw.shape != header.shape:
+            raise ValueError("tumour mask missing or not of the image's shape")
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError):
+        tumor = read_tumor_mat(path, allow_empty_mask=allow_empty_mask)
+        header = MatHeader(tumor.image.shape, tumor.image.dtype, tumor.label, tumor.patient_id)
+        return header, tumor.mask
+    return header, _usable_mask(path, mask_raw, allow_empty_mask)
+
+
+def _usable_mask(path: Path, mask: np.ndarray, allow_empty: bool) -> np.ndarray:
+    """The mask as booleans; an empty one refused unless allowed (every case has a tumour)."""
+    mask = mask.astype(bool)
+    if not allow_empty and not mask.any():
+        raise ReadError(path, "empty tumour mask (cjdata.tumorMask has no pixel set)")
+    return mask
+
+
 @functools.cache
 def _file_access() -> h5py.h5p.PropFAID:
     """File-access properties that close the file with its handle, made once and reused."""
@@ -156,7 +186,8 @@ def _file_access() -> h5py.h5p.PropFAID:
     return access
 
 
-def _read_hdf5_header(path: Path) -> MatHeader:
+def _read_hdf5_header(path: Path, with_mask: bool = False) -> tuple[MatHeader, np.ndarray | None]:
+    """The header, and the raw (row, column) tumour mask when asked, in one opening."""
     fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, _file_access())
     try:
         image = h5py.h5d.open(fid, b"cjdata/image")
@@ -164,16 +195,20 @@ def _read_hdf5_header(path: Path) -> MatHeader:
         pid = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/PID"), np.uint16)
         shape = image.shape[::-1]
         dtype = image.dtype
+        mask = None
+        if with_mask:
+            mask = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/tumorMask"), np.uint8).T
     finally:
         fid.close()
     if len(shape) != 2:
         raise ValueError(f"image is not 2D: {shape}")
-    return MatHeader(
+    header = MatHeader(
         shape=(int(shape[0]), int(shape[1])),
         dtype=np.dtype(dtype),
         label=_check_label(path, label),
         patient_id="".join(chr(int(c)) for c in pid.T.ravel()).strip(),
     )
+    return header, mask
 
 
 def _read_lowlevel(dataset: h5py.h5d.DatasetID, dtype: type) -> np.ndarray:
