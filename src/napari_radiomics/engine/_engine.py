@@ -36,8 +36,12 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
-from napari_radiomics.convert import as_sitk, describe_grid_mismatch
+from napari_radiomics._pyradiomics import (
+    PyradiomicsConfig,
+    coordinate_tolerance,
+    geometry_tolerance,
+)
+from napari_radiomics.convert import Grid, as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
 from napari_radiomics.engine._compat import ensure_lbp3d_support
 from napari_radiomics.engine._masks import (
@@ -47,6 +51,7 @@ from napari_radiomics.engine._masks import (
     label_boxes,
     wanted_labels,
 )
+from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
 from napari_radiomics.settings import ExtractionSettings
 
@@ -186,20 +191,12 @@ class FeatureEngine:
             image_sitk, mask_sitk = as_sitk(image), as_sitk(mask)
         except ConversionError as err:
             raise ExtractionError(str(err)) from None
-        if image_sitk.GetDimension() != mask_sitk.GetDimension():
-            raise ExtractionError(
-                f"{image_name} is {image_sitk.GetDimension()}D but {mask_name} is "
-                f"{mask_sitk.GetDimension()}D"
-            )
         config = PyradiomicsConfig.from_params(params)
         settings, image_types, features = config.settings, config.image_types, config.features
-        spacing = settings.get("resampledPixelSpacing")
-        if spacing is not None and len(spacing) != image_sitk.GetDimension():
-            raise ExtractionError(
-                f"setting resampledPixelSpacing {list(spacing)} has {len(spacing)} values but "
-                f"{image_name} is {image_sitk.GetDimension()}D: give one spacing per dimension, "
-                "in (x, y, z) order (0 keeps a dimension's spacing)"
-            )
+        image_grid, mask_grid = Grid.of_image(image_sitk), Grid.of_image(mask_sitk)
+        for problem in grid_problems(image_grid, mask_grid, settings, image_name, mask_name):
+            if problem.severity == "error":
+                raise ExtractionError(problem.message)
         if image_sitk.GetDimension() == 2 and "shape" in features and "shape2D" not in features:
             warnings.warn(
                 f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
@@ -219,17 +216,9 @@ class FeatureEngine:
         boxes = label_boxes(mask_array)
         wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
 
-        # The tolerance in force: geometryTolerance inside extract()'s ``geometry_tolerance``.
-        tolerance = sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance()
-        mismatch = describe_grid_mismatch(image_sitk, mask_sitk, tolerance)
-        if mismatch and not settings.get("correctMask", False):
-            raise ExtractionError(
-                f"{mask_name} is not on the voxel grid of {image_name}: {mismatch}. pyradiomics "
-                "can resample the mask onto the image (setting correctMask: true) or, for tiny "
-                "differences, accept them (setting geometryTolerance)."
-            )
+        tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
         direct = not (
-            mismatch
+            describe_grid_mismatch(image_grid, mask_grid, tolerance)
             or diagnostics
             or settings.get("preCrop", False)
             or settings.get("resegmentRange") is not None

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ __all__ = [
     "Problem",
     "Severity",
     "check_inputs",
+    "grid_problems",
 ]
 
 Severity = Literal["error", "note"]
@@ -105,6 +106,46 @@ class Checked:
         return "\n".join(f"{p.severity.upper()}: {p.message}" for p in ordered)
 
 
+def grid_problems(
+    image: Grid, mask: Grid, settings: Mapping[str, Any], image_name: str, mask_name: str
+) -> list[Problem]:
+    """The engine's grid test, with the tolerance and remedy the settings (pyradiomics' own
+    ``settings``, defaults filled in) give it. The engine raises the errors; the preflight
+    reports them before a run, with the same words."""
+    problems = []
+    tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
+    mismatch = describe_grid_mismatch(image, mask, tolerance)
+    if mismatch and (image.ndim != mask.ndim or not settings.get("correctMask", False)):
+        problems.append(
+            Problem(
+                "error",
+                f"grid mismatch: {mask_name} is not on the voxel grid of {image_name}: "
+                f"{mismatch}. pyradiomics refuses it; its remedies: correctMask (resample the "
+                "mask onto the image) or, for tiny differences, geometryTolerance",
+            )
+        )
+    elif mismatch:
+        problems.append(
+            Problem(
+                "note",
+                f"{mask_name} is not on the voxel grid of {image_name} ({mismatch}): "
+                "pyradiomics resamples it onto the image (correctMask), which fails if the ROI "
+                "lies outside the image",
+            )
+        )
+    spacing = settings.get("resampledPixelSpacing")
+    if spacing is not None and len(spacing) != image.ndim:
+        problems.append(
+            Problem(
+                "error",
+                f"setting resampledPixelSpacing {list(spacing)} has {len(spacing)} values but "
+                f"{image_name} is {image.ndim}D: give one spacing per dimension, in (x, y, z) "
+                "order (0 keeps a dimension's spacing)",
+            )
+        )
+    return problems
+
+
 class Preflight:
     """The checks for one set of settings: pyradiomics' reading of them is taken once, so a
     dataset of thousands of cases pays for it once."""
@@ -147,32 +188,8 @@ class Preflight:
     def _check_grids(
         self, checked: Checked, image: Grid, mask: Grid, image_name: str, mask_name: str
     ) -> None:
-        """The engine's grid test, with the tolerance and remedy the settings give it."""
-        settings = self.config.settings
-        tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
-        mismatch = describe_grid_mismatch(image, mask, tolerance)
-        if mismatch and (image.ndim != mask.ndim or not settings.get("correctMask", False)):
-            checked.add(
-                "error",
-                f"grid mismatch: {mask_name} is not on the voxel grid of {image_name}: "
-                f"{mismatch}. pyradiomics refuses it; its remedies: correctMask (resample the "
-                "mask onto the image) or, for tiny differences, geometryTolerance",
-            )
-        elif mismatch:
-            checked.add(
-                "note",
-                f"{mask_name} is not on the voxel grid of {image_name} ({mismatch}): "
-                "pyradiomics resamples it onto the image (correctMask), which fails if the ROI "
-                "lies outside the image",
-            )
-        spacing = settings.get("resampledPixelSpacing")
-        if spacing is not None and len(spacing) != image.ndim:
-            checked.add(
-                "error",
-                f"setting resampledPixelSpacing {list(spacing)} has {len(spacing)} values but "
-                f"{image_name} is {image.ndim}D: give one spacing per dimension, in (x, y, z) "
-                "order (0 keeps a dimension's spacing)",
-            )
+        for problem in grid_problems(image, mask, self.config.settings, image_name, mask_name):
+            checked.add(problem.severity, problem.message)
 
     def _check_labels(
         self, checked: Checked, mask: np.ndarray, labels: Sequence[int] | None, mask_name: str
