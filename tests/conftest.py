@@ -1,4 +1,10 @@
-"""Fixtures shared by every test module.
+"""Fixtures shared by every test module, and the rule that makes GUI tests real.
+
+The tests mirror ``src/``: ``engine/``, ``batch/``, ``io/`` and the top-level modules, plus
+``gui/`` for everything under ``_napari`` (a real viewer: ``make_napari_viewer``). Tests in
+``gui/`` are marked ``gui`` by their directory. They need a display: under Xvfb, as CI runs
+them. Without one they are skipped with the reason, unless NAPARI_RADIOMICS_REQUIRE_GUI=1 (CI
+sets it), which turns a missing display into a failure: GUI tests never skip in CI.
 
 pyradiomics' own test cases cannot ship with the project; `.ci/run` points
 NAPARI_RADIOMICS_TEST_DATA at them. When the variable is set the data must be there (a missing
@@ -15,6 +21,31 @@ import pytest
 from sample_files import MAT_FOLDER_CASES, write_mat_folder
 
 PYRADIOMICS_CASES = ("brain1", "brain2", "breast1")
+GUI_TESTS = Path(__file__).resolve().parent / "gui"
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or (
+        os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under ``gui/`` as ``gui``; without a display, skip them (or fail, when
+    NAPARI_RADIOMICS_REQUIRE_GUI=1)."""
+    gui = [item for item in items if GUI_TESTS in item.path.parents]
+    for item in gui:
+        item.add_marker(pytest.mark.gui)
+    if not gui or _has_display():
+        return
+    if os.environ.get("NAPARI_RADIOMICS_REQUIRE_GUI") == "1":
+        raise pytest.UsageError(
+            f"{len(gui)} GUI tests need a display and NAPARI_RADIOMICS_REQUIRE_GUI=1 forbids "
+            'skipping them: run under xvfb-run -a -s "-screen 0 1600x1000x24"'
+        )
+    skip = pytest.mark.skip(reason="no display (run under xvfb-run for the GUI tests)")
+    for item in gui:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from napari_radiomics.settings import ExtractionSettings
 from sample_files import MAT_FOLDER_CASES, write_mat_folder
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
-pytestmark = pytest.mark.gui
 
 
 @pytest.fixture

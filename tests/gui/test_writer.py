@@ -17,7 +17,6 @@ from napari_radiomics.errors import WriteError
 from sample_files import case_arrays, write_v5, write_v73
 
 PLUGIN = "napari-radiomics"
-pytestmark = pytest.mark.gui
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,6 @@ def test_claimed_but_broken_mat_raises_naming_the_file(tmp_path: Path) -> None:
         get_reader(str(scipy_only))(str(scipy_only))
 
 
-@pytest.mark.gui
 @pytest.mark.parametrize("writer", [write_v73, write_v5])
 def test_viewer_opens_one_case(make_napari_viewer, tmp_path: Path, writer) -> None:
     viewer = make_napari_viewer()
@@ -75,7 +74,6 @@ def test_viewer_opens_one_case(make_napari_viewer, tmp_path: Path, writer) -> No
         assert layer.metadata["path"] == str(path)
 
 
-@pytest.mark.gui
 def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     write_mixed_folder(tmp_path)
@@ -96,7 +94,6 @@ def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) 
     assert image._slice.image.raw.shape == (64, 64)  # the resized 32x32 slice is displayed
 
 
-@pytest.mark.gui
 def test_masks_of_a_folder_can_be_corrected_with_the_brush(
     make_napari_viewer, tmp_path: Path
 ) -> None:
@@ -120,7 +117,6 @@ def test_masks_of_a_folder_can_be_corrected_with_the_brush(
     assert labels._slice.image.raw[2, 2] == 3  # the view shows the edit
 
 
-@pytest.mark.gui
 def test_viewer_stacks_selected_mat_files(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     paths = [write_v73(tmp_path / f"{i}.mat", case_arrays()) for i in (1, 2, 3)]
@@ -130,7 +126,6 @@ def test_viewer_stacks_selected_mat_files(make_napari_viewer, tmp_path: Path) ->
     assert image.metadata["slices"]["path"].tolist() == [str(p) for p in paths]
 
 
-@pytest.mark.gui
 def test_viewer_opens_a_numpy_bundle(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     arrays = write_bundle(tmp_path / "bundle", n=4)
@@ -143,7 +138,6 @@ def test_viewer_opens_a_numpy_bundle(make_napari_viewer, tmp_path: Path) -> None
     assert image.metadata["slices"]["patient_id"].tolist() == ["P0", "P1", "P2", "P3"]
 
 
-@pytest.mark.gui
 def test_viewer_opens_medical_images_with_geometry(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     values = np.arange(3 * 5 * 7, dtype=np.int16).reshape(3, 5, 7) * 11
@@ -162,7 +156,6 @@ def test_viewer_opens_medical_images_with_geometry(make_napari_viewer, tmp_path:
     assert tuple(ct.axis_labels) == ("z", "y", "x")
 
 
-@pytest.mark.gui
 def test_broken_file_in_viewer_raises_naming_it(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     path = tmp_path / "12.mat"
@@ -172,7 +165,6 @@ def test_broken_file_in_viewer_raises_naming_it(make_napari_viewer, tmp_path: Pa
     assert len(viewer.layers) == 0
 
 
-@pytest.mark.gui
 def test_sample_data_matches_the_reader_layers(make_napari_viewer) -> None:
     viewer = make_napari_viewer()
     layers = viewer.open_sample(PLUGIN, "tumor_slice")

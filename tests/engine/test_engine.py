@@ -119,7 +119,9 @@ def test_label_errors(pyradiomics_data: Path) -> None:
 def test_bad_inputs_are_named(pyradiomics_data: Path) -> None:
     image, mask = case_layers(pyradiomics_data, "breast1")
     shifted = LayerData(mask.data, mask.scale, (5.0, 0.0, 0.0), affine=mask.affine, name="moved")
-    with pytest.raises(ExtractionError, match="grid mismatch: mask 'moved' is not on the voxel grid") as info:
+    with pytest.raises(
+        ExtractionError, match="grid mismatch: mask 'moved' is not on the voxel grid"
+    ) as info:
         extract_features(image, shifted)
     assert "correctMask" in str(info.value)
     assert "geometryTolerance" in str(info.value)
