@@ -86,7 +86,7 @@ def edit(mask: LayerData, step: int) -> LayerData:
     stroke += [slice(max(first[-2] - 1 - step % 3, 0), first[-2])]
     stroke += [slice(first[-1], first[-1] + 2 + step)]
     data[tuple(stroke)] = 1
-    return LayerData(data, mask.scale, mask.translate, mask.affine, mask.name)
+    return LayerData(data, mask.scale, mask.translate, affine=mask.affine, name=mask.name)
 
 
 def best(function: Callable[[], Any], repeat: int) -> float:
