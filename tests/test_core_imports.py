@@ -16,7 +16,7 @@ def core_modules() -> list[str]:
     names = []
     for path in sorted(package.rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
-        if "_napari" in parts:
+        if "_napari" in parts or parts[-1] == "__main__":  # __main__ runs the command
             continue
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names

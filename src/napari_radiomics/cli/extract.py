@@ -1,35 +1,26 @@
-"""The `napari-radiomics` command: `extract` (whole-dataset extraction, no display needed) and
-`view` (napari, ready to extract).
-
-Exit status: 0 when every case succeeded, 2 for a usage error (bad option, missing input,
-invalid setting, output already there), 3 when some cases failed (their messages are in
-`<output>.errors.csv`; every good row is written), 130 when interrupted with Ctrl-C (finished
-rows are kept: rerun with --resume). `extract --check` extracts nothing: 0 when every case
-would run, 3 when some would fail.
-"""
+"""`napari-radiomics extract`: a whole dataset into one table, or (`--check`) what
+pyradiomics would refuse or skip in it, without extracting."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from napari_radiomics import __version__
+from napari_radiomics.cli._options import (
+    add_execution_options,
+    add_input_options,
+    add_settings_options,
+    settings_from,
+)
+from napari_radiomics.cli._status import EXIT_FAILED_CASES, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
     from napari_radiomics.batch import CaseCheck
-
-EXIT_OK, EXIT_USAGE, EXIT_FAILED_CASES, EXIT_INTERRUPTED = 0, 2, 3, 130
-
-#: Sections of a pyradiomics params file that `--set section.key=value` may target.
-_SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
 
 _EXTRACT_HELP = """\
 Extract pyradiomics features for every case of a dataset into one table: one row per case
@@ -72,38 +63,8 @@ examples:
 """
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    """Parse `key=value`; the value is read as YAML, so 32, true, [1, 1] get their types."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        problem = f"{key}: value {value!r} is not valid YAML ({exc})"
-        raise argparse.ArgumentTypeError(problem) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also what `--help` prints)."""
-    from napari_radiomics.settings import PRESETS
-
-    parser = argparse.ArgumentParser(
-        prog="napari-radiomics",
-        description="Radiomics features (pyradiomics) for images and tumour segmentations.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """The `extract` subcommand's options."""
     extract = commands.add_parser(
         "extract",
         help="extract features for a whole dataset into a CSV or Parquet table",
@@ -111,8 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    extract.set_defaults(command_parser=extract)  # its usage line goes with its errors
-    extract.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
+    add_input_options(extract)
     extract.add_argument(
         "-o",
         "--output",
@@ -123,88 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true",
         help="extract nothing: say per case what pyradiomics would refuse or skip",
     )  # fmt: skip
-    mask = extract.add_argument_group("inputs")
-    mask.add_argument("--mask", metavar="MASK", help="label image for NRRD/NIfTI/MHA INPUTs")
-    mask.add_argument("--limit", type=_positive, metavar="N", help="only the first N cases")
-    choice = extract.add_argument_group("settings (default: pyradiomics' defaults)")
-    source = choice.add_mutually_exclusive_group()
-    source.add_argument(
-        "--preset", choices=sorted(PRESETS), metavar="NAME",
-        help=f"named settings: {', '.join(sorted(PRESETS))}",
-    )  # fmt: skip
-    source.add_argument("--params", metavar="FILE", help="pyradiomics params file (YAML/JSON)")
-    choice.add_argument(
-        "--set", dest="overrides", type=_key_value, action="append", default=[],
-        metavar="KEY=VALUE",
-        help=textwrap.dedent("""\
-            override one pyradiomics setting, e.g. binWidth=25 or
-            resampledPixelSpacing=[1,1]; values are YAML. section.key=value targets
-            imageType/featureClass/voxelSetting (featureClass.glcm=[Contrast]).
-            Repeatable."""),
-    )  # fmt: skip
-    run = extract.add_argument_group("execution")
-    run.add_argument(
-        "-j", "--jobs", type=_positive, metavar="N",
-        help="worker processes (default: all usable CPUs; 1 = serial)",
-    )  # fmt: skip
-    run.add_argument(
-        "--dask", metavar="ADDRESS",
-        help="run on Dask: 'local' starts a LocalCluster of --jobs workers, "
-        "or tcp://host:port of a running scheduler (needs napari-radiomics[distributed])",
-    )  # fmt: skip
-    existing = run.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--resume", action="store_true",
-        help="skip cases already in OUTPUT (written with the same settings)",
-    )  # fmt: skip
-    existing.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-
-    view = commands.add_parser(
-        "view",
-        help="open napari ready to extract (needs napari and Qt)",
-        description="Open napari with the given files (the synthetic brain-tumour sample when "
-        "none), the extraction and results docks, and a first extraction with the "
-        "brain-tumor-mri preset.",
-    )
-    view.set_defaults(command_parser=view)
-    view.add_argument("paths", nargs="*", metavar="PATH", help=".mat, folder, NRRD/NIfTI...")
-    view.add_argument("--no-extract", action="store_true", help="do not extract on opening")
-    return parser
+    add_settings_options(extract)
+    add_execution_options(extract)
+    return extract
 
 
-def _view(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """napari is imported only here, so `extract` keeps working on a server without Qt."""
-    try:
-        from napari_radiomics._napari._launch import launch
-    except ImportError as exc:
-        hint = "pip install 'napari-radiomics[all]'"
-        parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")
-    launch(args.paths, extract=not args.no_extract)
-    return EXIT_OK
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    """Settings from --preset/--params, then --set overrides, validated by the settings model
-    (so an error names the offending key and its allowed values)."""
-    from napari_radiomics.settings import ExtractionSettings
-
-    if args.preset:
-        settings = ExtractionSettings.preset(args.preset)
-    elif args.params:
-        settings = ExtractionSettings.load(args.params)
-    else:
-        settings = ExtractionSettings()
-    if not args.overrides:
-        return settings
-    params = settings.to_params()
-    for key, value in args.overrides:
-        section, dot, name = key.partition(".")
-        if not dot or section not in _SECTIONS:
-            section, name = "setting", key
-        params[section] = dict(params.get(section) or {})
-        params[section][name] = value
-    return ExtractionSettings.from_params(params)
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Extract, or only check with --check."""
+    if args.check:
+        return _check(parser, args)
+    if args.output is None:  # required unless --check
+        parser.error("the following arguments are required: -o/--output")
+    return _extract(parser, args)
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -214,7 +104,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        settings = _settings(args)
+        settings = settings_from(args)
         cases = discover_cases(args.inputs, mask=args.mask)[: args.limit]
         if not cases:
             raise ReadError(args.inputs[0], "no cases found")
@@ -262,13 +152,11 @@ def _check_report(results: Sequence[CaseCheck]) -> list[str]:
 def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from napari_radiomics.batch import BatchError, iter_batch
-    from napari_radiomics.batch.cases import discover_cases
-    from napari_radiomics.batch.journal import companion_paths
+    from napari_radiomics.batch import BatchError, companion_paths, discover_cases, iter_batch
     from napari_radiomics.errors import ReadError
 
     try:
-        settings = _settings(args)
+        settings = settings_from(args)
         cases = discover_cases(args.inputs, mask=args.mask)
         if not cases:
             raise ReadError(args.inputs[0], "no cases found")
@@ -323,23 +211,3 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if summary.failed:
             print(f"{summary.failed} cases failed: see {summary.errors_path}", file=sys.stderr)
     return EXIT_OK if summary.ok else EXIT_FAILED_CASES
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `napari-radiomics`; returns the exit status (see module docstring)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if args.command == "view":
-            return _view(args.command_parser, args)
-        if args.check:
-            return _check(args.command_parser, args)
-        if args.output is None:  # required unless --check
-            args.command_parser.error("the following arguments are required: -o/--output")
-        return _extract(args.command_parser, args)
-    except SystemExit as exc:  # argparse: --help, --version, usage errors
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

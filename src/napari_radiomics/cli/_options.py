@@ -1,0 +1,115 @@
+"""Options shared by the subcommands that extract: inputs, settings and execution.
+
+Every subcommand that runs the engine over cases (``extract``, and the ones built on it) takes
+the same settings options (``--preset``, ``--params``, ``--set``) and the same execution
+options (``--jobs``, ``--dask``, ``--resume``, ``--overwrite``, ``-q``), defined here once so
+their spelling, help and validation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import Any
+
+import yaml
+
+from napari_radiomics.settings import ExtractionSettings
+
+#: Sections of a pyradiomics params file that `--set section.key=value` may target.
+_SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """Parse `key=value`; the value is read as YAML, so 32, true, [1, 1] get their types."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        problem = f"{key}: value {value!r} is not valid YAML ({exc})"
+        raise argparse.ArgumentTypeError(problem) from None
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """INPUT... and what narrows them (``--mask``, ``--limit``)."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
+    group = parser.add_argument_group("inputs")
+    group.add_argument("--mask", metavar="MASK", help="label image for NRRD/NIfTI/MHA INPUTs")
+    group.add_argument("--limit", type=positive, metavar="N", help="only the first N cases")
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """``--preset`` or ``--params``, then any number of ``--set`` overrides."""
+    from napari_radiomics.settings import PRESETS
+
+    choice = parser.add_argument_group("settings (default: pyradiomics' defaults)")
+    source = choice.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset", choices=sorted(PRESETS), metavar="NAME",
+        help=f"named settings: {', '.join(sorted(PRESETS))}",
+    )  # fmt: skip
+    source.add_argument("--params", metavar="FILE", help="pyradiomics params file (YAML/JSON)")
+    choice.add_argument(
+        "--set", dest="overrides", type=key_value, action="append", default=[],
+        metavar="KEY=VALUE",
+        help=textwrap.dedent("""\
+            override one pyradiomics setting, e.g. binWidth=25 or
+            resampledPixelSpacing=[1,1]; values are YAML. section.key=value targets
+            imageType/featureClass/voxelSetting (featureClass.glcm=[Contrast]).
+            Repeatable."""),
+    )  # fmt: skip
+
+
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """Where cases run and what happens to an existing output."""
+    run = parser.add_argument_group("execution")
+    run.add_argument(
+        "-j", "--jobs", type=positive, metavar="N",
+        help="worker processes (default: all usable CPUs; 1 = serial)",
+    )  # fmt: skip
+    run.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="run on Dask: 'local' starts a LocalCluster of --jobs workers, "
+        "or tcp://host:port of a running scheduler (needs napari-radiomics[distributed])",
+    )  # fmt: skip
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume", action="store_true",
+        help="skip cases already in OUTPUT (written with the same settings)",
+    )  # fmt: skip
+    existing.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def settings_from(args: argparse.Namespace) -> ExtractionSettings:
+    """Settings from --preset/--params, then --set overrides, validated by the settings model
+    (so an error names the offending key and its allowed values)."""
+    if args.preset:
+        settings = ExtractionSettings.preset(args.preset)
+    elif args.params:
+        settings = ExtractionSettings.load(args.params)
+    else:
+        settings = ExtractionSettings()
+    if not args.overrides:
+        return settings
+    params = settings.to_params()
+    for key, value in args.overrides:
+        section, dot, name = key.partition(".")
+        if not dot or section not in _SECTIONS:
+            section, name = "setting", key
+        params[section] = dict(params.get(section) or {})
+        params[section][name] = value
+    return ExtractionSettings.from_params(params)
