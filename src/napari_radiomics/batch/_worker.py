@@ -91,9 +91,12 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
             result.errors.extend(f"roi_label {k}: {v}" for k, v in label_errors.items())
     # A label's failure is already an error; other warnings (e.g. "2D: no 3D shape features")
     # go back to the caller, which shows each distinct one once.
+    # Deprecation warnings speak to developers about libraries (pykwalify's module loading,
+    # SciPy namespaces), not to the user about a case.
+    meant_for_users = (w for w in caught if not issubclass(w.category, DeprecationWarning))
     result.warnings = [
         text
-        for text in dict.fromkeys(str(w.message) for w in caught)
+        for text in dict.fromkeys(str(w.message) for w in meant_for_users)
         if not any(text.endswith(f"ROI label {k}: {v}") for k, v in label_errors.items())
     ]
     result.seconds = time.perf_counter() - start
