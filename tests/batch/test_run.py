@@ -255,3 +255,28 @@ def test_cases_with_other_feature_columns_are_refused_not_mixed(
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["breast1_image"]
     assert "feature columns differ from the first case's" in errors["message"].item()
+
+
+def test_deprecation_warnings_are_not_relayed_as_case_warnings(pyradiomics_data: Path) -> None:
+    """pyradiomics' LBP3D filter imports from a deprecated SciPy namespace on every call: a
+    note for developers, not something to show a user once per run as a case warning."""
+    import SimpleITK as sitk
+    from radiomics import imageoperations
+
+    from napari_radiomics.batch._worker import run_case
+    from napari_radiomics.engine import FeatureEngine, ensure_lbp3d_support
+
+    (case,) = discover_cases(
+        [pyradiomics_data / "breast1_image.nrrd"], mask=pyradiomics_data / "breast1_label.nrrd"
+    )
+    settings = ExtractionSettings(
+        image_types={"LBP3D": {"binWidth": 1}}, feature_classes={"firstorder": []}
+    )
+    image, mask = sitk.ReadImage(case.path), sitk.ReadImage(case.mask)
+    ensure_lbp3d_support()
+    with pytest.warns(DeprecationWarning, match="scipy.ndimage.interpolation"):
+        list(imageoperations.getLBP3DImage(image, mask))  # what the worker sees, and keeps
+    result = run_case(FeatureEngine(settings), case)
+    assert not result.errors
+    assert any("lbp-3D" in name for name in result.feature_columns)
+    assert not [w for w in result.warnings if "deprecated" in w.lower()]
