@@ -1,8 +1,9 @@
 """The `napari-radiomics` command: one module per subcommand.
 
-``extract`` (a whole dataset into one table, or ``--check``), ``view`` (napari, ready to
-extract). Each subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the
-options that several share live in ``_options``, the exit statuses in ``_status``:
+``extract`` (a whole dataset into one table, or ``--check``), ``model`` (a patient-grouped,
+cross-validated model of a features table), ``view`` (napari, ready to extract). Each
+subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the options that
+several share live in ``_options``, the exit statuses in ``_status``:
 
 0 when every case succeeded, 2 for a usage error (bad option, missing input, invalid setting,
 output already there), 3 when some cases failed (their messages are in
@@ -17,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import extract, view
+from napari_radiomics.cli import extract, model, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, view)
+SUBCOMMANDS = (extract, model, view)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,261 @@
+"""Tumour type from features, evaluated without letting a patient leak between train and test.
+
+The brain-tumour dataset has 3064 slices of 233 patients; slices of one patient look alike, so
+a slice-wise split lets a model recognise the patient instead of the tumour type and report an
+accuracy no new patient will see. Here every fold is grouped by patient (and stratified by
+class where the groups allow: ``StratifiedGroupKFold``), or taken from the dataset's own
+``cvind.mat``, and checked: a patient in both parts of a fold is an error, not a warning.
+Everything fitted (imputation is not done: missing values are refused; scaling; feature
+selection; the classifier) sits in one scikit-learn ``Pipeline`` fitted on the training part
+of each fold only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_radiomics.results import feature_columns
+
+__all__ = [
+    "CLASSIFIERS",
+    "ModelResult",
+    "evaluate_model",
+    "folds_from_cvind",
+    "make_pipeline",
+    "model_inputs",
+]
+
+#: Classifier names the CLI and the panel offer; the first is the default.
+CLASSIFIERS = ("logistic", "random-forest", "svm")
+
+
+def make_pipeline(classifier: str = "logistic", seed: int = 0, select: int | None = None) -> Any:
+    """Constant features dropped, z-scored, optionally the ``select`` best by ANOVA F, then
+    the classifier; all fitted inside a training fold."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    models: dict[str, Callable[[], Any]] = {
+        "logistic": lambda: LogisticRegression(C=0.1, max_iter=2000, random_state=seed),
+        "random-forest": lambda: RandomForestClassifier(
+            n_estimators=300, n_jobs=-1, random_state=seed
+        ),
+        "svm": lambda: SVC(kernel="rbf", C=1.0, random_state=seed),
+    }
+    if classifier not in models:
+        raise ValueError(f"classifier {classifier!r} is not known; choose from {CLASSIFIERS}")
+    steps: list[tuple[str, Any]] = [("constant", VarianceThreshold()), ("scale", StandardScaler())]
+    if select:
+        steps.append(("select", SelectKBest(f_classif, k=select)))
+    steps.append(("model", models[classifier]()))
+    return Pipeline(steps)
+
+
+def model_inputs(
+    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Feature matrix, target and groups; every refusal names the column.
+
+    Features are pyradiomics' feature columns (identifying and ``diagnostics_*`` columns never
+    are). A feature holding text, NaN or an infinite value is refused by name: a model must
+    not silently drop cases or learn from a placeholder.
+    """
+    for role, column in (("target", target), ("group", group)):
+        if column not in table.columns:
+            raise ValueError(
+                f"{role} column {column!r} is not in the table; columns: "
+                f"{', '.join(map(str, list(table.columns)[:8]))}..."
+            )
+    chosen = list(features) if features is not None else feature_columns(table)
+    if not chosen:
+        raise ValueError("the table has no feature columns (original_..., wavelet-..., ...)")
+    missing = [c for c in chosen if c not in table.columns]
+    if missing:
+        raise ValueError(f"feature column(s) {missing[:5]} are not in the table")
+    text = [c for c in chosen if not pd.api.types.is_numeric_dtype(table[c])]
+    if text:
+        raise ValueError(f"feature column(s) {text[:5]} hold non-numeric values")
+    values = table[chosen].to_numpy(dtype=float)
+    bad = [c for c, ok in zip(chosen, np.isfinite(values).all(axis=0), strict=True) if not ok]
+    if bad:
+        raise ValueError(
+            f"feature column(s) {bad[:5]} hold NaN or infinite values "
+            f"({len(bad)} in all): drop those features or those cases first"
+        )
+    y = table[target].astype(str)
+    groups = table[group].astype(str)
+    if groups.isin(["", "nan"]).any():
+        raise ValueError(f"group column {group!r} is empty for some cases (patient unknown)")
+    if y.nunique() < 2:
+        raise ValueError(f"target column {target!r} has a single class ({y.iloc[0]!r})")
+    return table[chosen].astype(float), y, groups
+
+
+def folds_from_cvind(path: str | Path, cases: pd.Series) -> list[np.ndarray]:
+    """The dataset's own split: ``cvind.mat`` gives fold numbers for slices 1..N; a case id is
+    the slice's file number. Returns the test indices (row positions) of each fold."""
+    from napari_radiomics.io.cvind import read_cvind
+
+    path = Path(path)
+    fold_of = read_cvind(path)
+    try:
+        numbers = cases.astype(int).to_numpy()
+    except ValueError:
+        raise ValueError(f"{path}: case ids must be slice numbers to use cvind.mat") from None
+    if numbers.min() < 1 or numbers.max() > fold_of.size:
+        raise ValueError(
+            f"{path}: holds {fold_of.size} slices, the table has case {numbers.max()}"
+        )
+    assigned = fold_of[numbers - 1]
+    return [np.flatnonzero(assigned == k) for k in np.unique(assigned)]
+
+
+@dataclass
+class ModelResult:
+    """What an evaluation found; ``metrics`` is what ``metrics.json`` holds."""
+
+    classes: list[str]
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame  # one row per case: fold, truth, prediction, class scores
+    confusion: np.ndarray  # rows: truth, columns: prediction, summed over test folds
+    importances: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _splits(
+    y: pd.Series, groups: pd.Series, folds: int | Sequence[np.ndarray], seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if isinstance(folds, int):
+        per_class = groups.groupby(y).nunique()
+        few = per_class[per_class < folds]
+        if len(few):
+            raise ValueError(
+                f"class {few.index[0]!r} has {few.iloc[0]} patient(s), fewer than the {folds} "
+                "folds: every test fold needs one; use fewer folds"
+            )
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y)), y, groups))
+    everything = np.arange(len(y))
+    return [(np.setdiff1d(everything, test), np.asarray(test)) for test in folds]
+
+
+def evaluate_model(
+    table: pd.DataFrame,
+    *,
+    target: str = "tumor_type",
+    group: str = "patient_id",
+    classifier: str = "logistic",
+    folds: int | Sequence[np.ndarray] = 5,
+    seed: int = 0,
+    select: int | None = None,
+    importance_repeats: int = 3,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ModelResult:
+    """Cross-validated tumour-type model; see the module docstring for what keeps it honest.
+
+    ``progress(done, total, message)`` is called per fold; an exception it raises stops the
+    evaluation (that is how the panel cancels).
+    """
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
+    x, y, groups = model_inputs(table, target, group)
+    classes = sorted(y.unique())
+    splits = _splits(y, groups, folds, seed)
+    rows, fold_reports, importances = [], [], []
+    confusion = np.zeros((len(classes), len(classes)), dtype=int)
+    for number, (train, test) in enumerate(splits):
+        if progress is not None:
+            progress(number, len(splits), f"fold {number + 1} of {len(splits)}")
+        train_groups, test_groups = set(groups.iloc[train]), set(groups.iloc[test])
+        shared = sorted(train_groups & test_groups)
+        if shared:
+            raise ValueError(
+                f"fold {number + 1}: patient(s) {shared[:5]} are in both the training and the "
+                "test part: the folds must be grouped by patient"
+            )
+        model = make_pipeline(classifier, seed, select).fit(x.iloc[train], y.iloc[train])
+        predicted = model.predict(x.iloc[test])
+        truth = y.iloc[test]
+        confusion += confusion_matrix(truth, predicted, labels=classes)
+        recall = recall_score(truth, predicted, labels=classes, average=None, zero_division=0)
+        fold_reports.append(
+            {
+                "fold": number + 1,
+                "train_groups": sorted(train_groups),
+                "test_groups": sorted(test_groups),
+                "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+                "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+                "recall": {c: float(r) for c, r in zip(classes, recall, strict=True)},
+            }
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "row": test,
+                    "fold": number + 1,
+                    "truth": truth.to_numpy(),
+                    "predicted": predicted,
+                }
+            )
+        )
+        if importance_repeats:
+            found = permutation_importance(
+                model,
+                x.iloc[test],
+                truth,
+                scoring="balanced_accuracy",
+                n_repeats=importance_repeats,
+                random_state=seed,
+                n_jobs=1,
+            )
+            importances.append(found.importances_mean)
+    if progress is not None:
+        progress(len(splits), len(splits), "done")
+    out_of_fold = pd.concat(rows).sort_values("row", ignore_index=True)
+    identifying = [
+        c for c in table.columns if c not in x.columns and not str(c).startswith("diagnostics_")
+    ]
+    predictions = pd.concat(
+        [
+            table[identifying].iloc[out_of_fold["row"]].reset_index(drop=True),
+            out_of_fold.drop(columns="row"),
+        ],
+        axis=1,
+    )
+    scores = np.array([f["balanced_accuracy"] for f in fold_reports])
+    metrics = {
+        "target": target,
+        "group": group,
+        "classifier": classifier,
+        "classes": classes,
+        "cases": len(y),
+        "features": int(x.shape[1]),
+        "groups": int(groups.nunique()),
+        "balanced_accuracy": {
+            "mean": float(scores.mean()),
+            "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+        },
+        "macro_f1": {"mean": float(np.mean([f["macro_f1"] for f in fold_reports]))},
+        "recall": {c: float(np.mean([f["recall"][c] for f in fold_reports])) for c in classes},
+        "confusion_matrix": confusion.tolist(),
+        "folds": fold_reports,
+    }
+    table_importances = pd.DataFrame()
+    if importances:
+        stack = np.vstack(importances)
+        table_importances = pd.DataFrame(
+            {"feature": x.columns, "importance": stack.mean(axis=0), "std": stack.std(axis=0)}
+        ).sort_values("importance", ascending=False, ignore_index=True)
+    return ModelResult(classes, metrics, predictions, confusion, table_importances)

@@ -1,0 +1,99 @@
+"""A model evaluation on disk and in figures: what ``napari-radiomics model -o DIR`` writes.
+
+The figures are matplotlib ``Figure`` objects built without pyplot, so the same functions draw
+them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without global state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_radiomics.analysis.models import ModelResult
+
+__all__ = ["confusion_figure", "importance_figure", "write_model_report"]
+
+
+def confusion_figure(result: ModelResult, **style: Any) -> Any:
+    """The confusion matrix summed over the test folds, counts and row percentages."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.8, 4.2), layout="constrained", **style)
+    axes = figure.add_subplot()
+    counts = result.confusion
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(counts):
+        colour = "white" if share[row, column] > 0.5 else "black"
+        text = f"{count}\n{share[row, column]:.0%}"
+        axes.text(column, row, text, ha="center", va="center", color=colour, fontsize=9)
+    ticks = range(len(result.classes))
+    axes.set_xticks(ticks, result.classes, rotation=30, ha="right")
+    axes.set_yticks(ticks, result.classes)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    accuracy = result.metrics["balanced_accuracy"]
+    axes.set_title(f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f}")
+    return figure
+
+
+def importance_figure(result: ModelResult, top: int = 20, **style: Any) -> Any:
+    """The ``top`` permutation importances (drop in balanced accuracy on the test folds)."""
+    from matplotlib.figure import Figure
+
+    table = result.importances.head(top).iloc[::-1]
+    figure = Figure(figsize=(6.4, 0.25 * max(len(table), 4) + 1.2), layout="constrained", **style)
+    axes = figure.add_subplot()
+    axes.barh(table["feature"], table["importance"], xerr=table["std"], color="tab:blue")
+    axes.set_xlabel("drop in balanced accuracy when permuted (test folds)")
+    axes.tick_params(axis="y", labelsize=7)
+    return figure
+
+
+def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
+    """``metrics.json``, ``predictions.csv`` (out of fold), ``importances.csv``, the two
+    figures and ``report.md``; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / name for name in ("metrics.json", "predictions.csv")]
+    written[0].write_text(json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8")
+    result.predictions.to_csv(written[1], index=False)
+    confusion_figure(result).savefig(folder / "confusion.png", dpi=120)
+    written.append(folder / "confusion.png")
+    if not result.importances.empty:
+        result.importances.to_csv(folder / "importances.csv", index=False)
+        importance_figure(result).savefig(folder / "importances.png", dpi=120)
+        written += [folder / "importances.csv", folder / "importances.png"]
+    report = folder / "report.md"
+    report.write_text(_markdown(result, has_importances=not result.importances.empty))
+    return [*written, report]
+
+
+def _markdown(result: ModelResult, has_importances: bool) -> str:
+    metrics = result.metrics
+    accuracy = metrics["balanced_accuracy"]
+    lines = [
+        f"# {metrics['target']} from {metrics['features']} features",
+        "",
+        f"{metrics['cases']} cases of {metrics['groups']} {metrics['group']} groups, "
+        f"classifier `{metrics['classifier']}`, {len(metrics['folds'])} folds grouped by "
+        f"`{metrics['group']}` (no group in both the training and the test part of a fold).",
+        "",
+        f"- balanced accuracy: **{accuracy['mean']:.3f} ± {accuracy['std']:.3f}** (sd over folds)",
+        f"- macro F1: {metrics['macro_f1']['mean']:.3f}",
+        "- recall per class: " + ", ".join(f"{c} {r:.3f}" for c, r in metrics["recall"].items()),
+        "",
+        "![confusion matrix](confusion.png)",
+    ]
+    if has_importances:
+        lines += ["", "![permutation importances](importances.png)"]
+    lines += ["", "| fold | test groups | balanced accuracy | macro F1 |", "|---|---:|---:|---:|"]
+    lines += [
+        f"| {f['fold']} | {len(f['test_groups'])} | {f['balanced_accuracy']:.3f} | "
+        f"{f['macro_f1']:.3f} |"
+        for f in metrics["folds"]
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""`napari-radiomics model`: a patient-grouped, cross-validated model of a features table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from napari_radiomics.cli._options import positive
+from napari_radiomics.cli._status import EXIT_OK
+
+_HELP = """\
+Cross-validate a classifier of TARGET (default tumor_type) on a features table (this plugin's
+CSV or Parquet). Folds are grouped by GROUP (default patient_id), so no patient is ever in both
+the training and the test part of a fold, and stratified by class where the groups allow;
+--folds cvind.mat uses the dataset's own split instead (case ids are slice numbers). Scaling,
+feature selection and the classifier are fitted inside each training fold. Identifying and
+diagnostics_* columns are never features.
+
+Written to OUTPUT_DIR: metrics.json (balanced_accuracy {mean, std}, per-fold train_groups,
+test_groups and scores), predictions.csv (out-of-fold, one row per case), importances.csv
+(permutation importances on the test folds), confusion.png, importances.png, report.md.
+"""
+
+
+def _folds(text: str) -> int | Path:
+    if text.isdigit():
+        value = int(text)
+        if value < 2:
+            raise argparse.ArgumentTypeError(f"--folds needs at least 2 folds, got {value}")
+        return value
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"--folds {text}: neither a fold count nor a file")
+    return path
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """The `model` subcommand's options."""
+    from napari_radiomics.analysis.models import CLASSIFIERS
+
+    model = commands.add_parser(
+        "model",
+        help="cross-validate a patient-grouped tumour-type model of a features table",
+        description=_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
+    model.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
+    model.add_argument("--target", default="tumor_type", help="column to predict")
+    model.add_argument("--group", default="patient_id", help="column folds are grouped by")
+    model.add_argument("--classifier", choices=CLASSIFIERS, default=CLASSIFIERS[0])
+    model.add_argument(
+        "--folds", type=_folds, default=5, metavar="K|cvind.mat",
+        help="number of grouped folds (default 5), or the dataset's cvind.mat",
+    )  # fmt: skip
+    model.add_argument("--seed", type=int, default=0, help="random seed (folds, models)")
+    model.add_argument("--select", type=positive, metavar="K", help="keep the K best features")
+    model.add_argument(
+        "--importance-repeats", type=int, default=3, metavar="R",
+        help="permutations per feature and fold (0: no importances)",
+    )  # fmt: skip
+    return model
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Evaluate, write the report, print the headline."""
+    from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
+    from napari_radiomics.analysis.report import write_model_report
+    from napari_radiomics.results import read_table
+
+    try:
+        table = read_table(args.features)
+        folds = args.folds
+        if isinstance(folds, Path):
+            case = table["case"] if "case" in table.columns else None
+            if case is None:
+                raise ValueError(f"{args.features}: no 'case' column to match cvind.mat to")
+            folds = folds_from_cvind(folds, case)
+        result = evaluate_model(
+            table, target=args.target, group=args.group, classifier=args.classifier,
+            folds=folds, seed=args.seed, select=args.select,
+            importance_repeats=args.importance_repeats,
+        )  # fmt: skip
+    except (ValueError, OSError) as exc:  # every refusal names the file or the column
+        parser.error(str(exc))
+    written = write_model_report(result, args.output)
+    accuracy = result.metrics["balanced_accuracy"]
+    print(
+        f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f} over "
+        f"{len(result.metrics['folds'])} folds grouped by {args.group}; "
+        f"written to {Path(args.output)} ({len(written)} files)",
+        file=sys.stderr,
+    )
+    return EXIT_OK

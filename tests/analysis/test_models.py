@@ -1,0 +1,140 @@
+"""Patient-grouped models on synthetic tables with known answers, including the leakage trap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+from sklearn.model_selection import KFold, cross_val_score
+
+from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind, make_pipeline
+from napari_radiomics.cli import main
+
+TYPES = ("meningioma", "glioma", "pituitary tumor")
+PATIENTS, SLICES, FEATURES = 60, 8, 30
+
+
+def table(kind: str, seed: int = 0) -> pd.DataFrame:
+    """Slices of PATIENTS patients. ``signal``: the type shifts three features. ``shuffled``:
+    the same, with types shuffled between patients (no signal left). ``fingerprint``: each
+    patient has its own strong offset in every feature, and a random type."""
+    rng = np.random.default_rng(seed)
+    types = np.array([TYPES[i % 3] for i in range(PATIENTS)])
+    if kind == "shuffled":
+        features_type = types.copy()
+        rng.shuffle(types)
+    else:
+        features_type = types
+    if kind == "fingerprint":
+        types = rng.choice(TYPES, size=PATIENTS)
+    rows = []
+    for patient in range(PATIENTS):
+        offset = rng.normal(0, 5, FEATURES) if kind == "fingerprint" else np.zeros(FEATURES)
+        for s in range(SLICES):
+            values = rng.normal(0, 1, FEATURES) + offset
+            if kind != "fingerprint":
+                values[:3] += 3.0 * (TYPES.index(features_type[patient]) - 1)
+            rows.append(
+                {
+                    "case": str(patient * SLICES + s + 1),
+                    "patient_id": f"P{patient:03d}",
+                    "label": TYPES.index(types[patient]) + 1,
+                    "tumor_type": types[patient],
+                    "roi_label": 1,
+                    "diagnostics_Versions_PyRadiomics": "3.1.4",
+                    **{f"original_firstorder_F{i}": v for i, v in enumerate(values)},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_a_strong_signal_is_found() -> None:
+    result = evaluate_model(table("signal"), importance_repeats=2)
+    assert result.metrics["balanced_accuracy"]["mean"] > 0.9
+    assert set(result.importances["feature"].head(3)) == {
+        f"original_firstorder_F{i}" for i in range(3)
+    }
+    assert result.confusion.sum() == PATIENTS * SLICES
+
+
+def test_types_shuffled_between_patients_give_chance() -> None:
+    accuracy = evaluate_model(table("shuffled"), importance_repeats=0).metrics
+    assert accuracy["balanced_accuracy"]["mean"] < 0.5  # chance is 1/3
+
+
+def test_a_patient_fingerprint_does_not_leak_into_the_score() -> None:
+    """Types random per patient, a strong per-patient offset: only a split that puts slices of
+    one patient on both sides scores well, by recognising the patient."""
+    frame = table("fingerprint")
+    grouped = evaluate_model(frame, importance_repeats=0).metrics["balanced_accuracy"]["mean"]
+    assert grouped < 0.5
+    features = [c for c in frame.columns if c.startswith("original_")]
+    leaky = cross_val_score(
+        make_pipeline(), frame[features], frame["tumor_type"], scoring="balanced_accuracy",
+        cv=KFold(5, shuffle=True, random_state=0),
+    ).mean()  # fmt: skip
+    assert leaky > 0.6  # what a slice-wise split would have reported (chance: 1/3)
+    assert leaky > grouped + 0.25
+
+
+def test_report_files_and_disjoint_groups(tmp_path: Path) -> None:
+    frame = table("signal")
+    features = tmp_path / "features.csv"
+    frame.to_csv(features, index=False)
+    out = tmp_path / "model"
+    assert main(["model", str(features), "-o", str(out), "--importance-repeats", "1"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["balanced_accuracy"]) == {"mean", "std"}
+    assert len(metrics["folds"]) == 5
+    tested = []
+    for fold in metrics["folds"]:
+        assert not set(fold["train_groups"]) & set(fold["test_groups"])
+        tested += fold["test_groups"]
+    assert sorted(tested) == sorted(frame["patient_id"].unique())  # each patient tested once
+    predictions = pd.read_csv(out / "predictions.csv", dtype={"case": str})
+    assert sorted(predictions["case"]) == sorted(frame["case"])
+    assert (
+        "diagnostics_Versions_PyRadiomics"
+        not in pd.read_csv(out / "importances.csv")["feature"].tolist()
+    )
+    for name in ("confusion.png", "importances.png", "report.md"):
+        assert (out / name).stat().st_size > 0
+    assert "balanced accuracy" in (out / "report.md").read_text()
+
+
+def test_the_datasets_own_folds(tmp_path: Path) -> None:
+    frame = table("signal")
+    patient_fold = {p: i % 5 + 1 for i, p in enumerate(sorted(frame["patient_id"].unique()))}
+    cvind = frame["patient_id"].map(patient_fold).to_numpy()
+    scipy.io.savemat(tmp_path / "cvind.mat", {"cvind": cvind.reshape(-1, 1)})
+    folds = folds_from_cvind(tmp_path / "cvind.mat", frame["case"])
+    result = evaluate_model(frame, folds=folds, importance_repeats=0)
+    assert [len(f["test_groups"]) for f in result.metrics["folds"]] == [12] * 5
+    slice_wise = np.arange(len(frame)) % 5 + 1  # a split that separates a patient's slices
+    scipy.io.savemat(tmp_path / "bad.mat", {"cvind": slice_wise.reshape(-1, 1)})
+    with pytest.raises(ValueError, match="in both the training and the test part"):
+        evaluate_model(frame, folds=folds_from_cvind(tmp_path / "bad.mat", frame["case"]))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="tumor_type"), "target column 'tumor_type'"),
+        (lambda f: f.drop(columns="patient_id"), "group column 'patient_id'"),
+        (lambda f: f.assign(tumor_type="glioma"), "single class"),
+        (lambda f: f.assign(original_firstorder_F4=np.nan), r"F4'\] hold NaN"),
+        (lambda f: f.assign(original_firstorder_F5="x"), r"F5'\] hold non-numeric"),
+        (lambda f: f[["case", "patient_id", "tumor_type"]], "no feature columns"),
+        (lambda f: f[f["patient_id"].isin(["P000", "P001", "P002", "P003"])], "fewer than"),
+    ],
+)
+def test_bad_tables_name_the_column(change, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        evaluate_model(change(table("signal")), importance_repeats=0)
+    features = tmp_path / "bad.csv"
+    change(table("signal")).to_csv(features, index=False)
+    assert main(["model", str(features), "-o", str(tmp_path / "out")]) == 2
