@@ -58,8 +58,8 @@ the same output (even with --overwrite or --resume) is refused, naming the first
 
 Exit status: 0 all cases ok; 2 usage error, OUTPUT held by another run, or an output file
 that cannot be written (a full disk: finished cases are kept, rerun with --resume); 3 some
-cases failed (all good rows written); 130 interrupted (rerun with --resume to continue). With --check: 0 every case would run,
-3 some would fail.
+cases failed (all good rows written); 130 interrupted (rerun with --resume to continue).
+With --check: 0 every case would run, 3 some would fail.
 """
 
 _EXAMPLES = """\
