@@ -8,6 +8,7 @@ output file, so a cancelled run can be resumed. The finished table lands in the 
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,13 @@ def _with_picker(edit: QLineEdit, pick: Any) -> QWidget:
     return row
 
 
+def _drive(
+    batch: Generator[BatchProgress, None, BatchSummary],
+) -> Generator[BatchProgress, None, BatchSummary]:
+    """The run, as the generator function a napari worker needs."""
+    return (yield from batch)
+
+
 class BatchWidget(QWidget):
     """Choose cases (a folder, or an open stack), settings and an output file; run; cancel."""
 
@@ -92,6 +100,7 @@ class BatchWidget(QWidget):
         self.worker: GeneratorWorker | None = None
         self.summary: BatchSummary | None = None
         self._pbar: progress | None = None
+        self._batch: Generator[BatchProgress, None, BatchSummary] | None = None
 
         self.source = QComboBox()
         self.folder = QLineEdit()
@@ -206,16 +215,17 @@ class BatchWidget(QWidget):
         self.bar.setRange(0, max(len(cases), 1))
         self.bar.setValue(0)
         self._pbar = progress(total=len(cases), desc="Batch extraction")
-        self.worker = create_worker(
-            iter_batch,
+        # Kept to be closed when the worker ends: a cancelled worker only stops iterating, and
+        # the run must still stop its processes and give up its output's lock.
+        self._batch = iter_batch(
             cases,
             settings,
             output,
             jobs=self.jobs.value(),
             resume=self.resume.isChecked(),
             overwrite=self.overwrite.isChecked(),
-            _start_thread=False,
         )
+        self.worker = create_worker(_drive, self._batch, _start_thread=False)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
@@ -267,6 +277,9 @@ class BatchWidget(QWidget):
         )
 
     def _on_finished(self) -> None:
+        if self._batch is not None:  # the worker thread is done with it
+            self._batch.close()
+            self._batch = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if self._pbar is not None:

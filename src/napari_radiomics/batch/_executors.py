@@ -184,8 +184,13 @@ def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecuto
     if context.get_start_method() == "forkserver":
         # The server imports the worker module once; each worker then forks from it.
         context.set_forkserver_preload(["napari_radiomics.batch._worker"])
+    # Forked workers are this process's children: they end when it dies (see die_with_parent).
+    parent = os.getpid() if context.get_start_method() == "fork" else None
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=init_worker, initargs=(key, params)
+        max_workers=jobs,
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(key, params, parent),
     )
 
 

@@ -94,7 +94,9 @@ def iter_batch(
     """Run a batch, yielding a BatchProgress after each case; returns the BatchSummary.
 
     Raises BatchError before any work when the output cannot be used (exists without
-    resume/overwrite, was written with other settings, Dask missing).
+    resume/overwrite, was written with other settings, another run is writing it, Dask
+    missing), and WriteError when a file of the output cannot be written (a full disk): the
+    rows written before stay, complete, for --resume.
     """
     start = time.perf_counter()
     settings = settings if settings is not None else ExtractionSettings()
@@ -107,11 +109,18 @@ def iter_batch(
     # is closed before it asked the cluster for anything.
     connection = connect_dask(dask, jobs or default_jobs()) if dask else None
     results: Generator[CaseResult, None, None] | None = None
+    out: BatchOutput | None = None
     try:
         out = BatchOutput(
             output, params, metadata_columns(todo), resume=resume, overwrite=overwrite
         )
-        pending = [c for c in todo if c.case_id not in out.done]
+        if out.lock.previous is not None:
+            warnings.warn(
+                f"{out.lock.path}: took over the lock of a run that ended without releasing "
+                f"it ({out.lock.previous}); its finished rows are kept",
+                stacklevel=2,
+            )
+        pending = [c for c in todo if not out.is_done(c.case_id)]
         out.prune_errors(c.case_id for c in pending)
         workers = min(jobs or default_jobs(), max(len(pending), 1))
         if connection is not None:
@@ -134,12 +143,14 @@ def iter_batch(
             succeeded += not errors
             message = f"{result.case_id}: " + (errors[0] if errors else "ok")
             yield BatchProgress(done, len(pending), result.case_id, not errors, message)
+        out.finish()
     finally:
         if results is not None:
             results.close()  # stops the workers first
         if connection is not None:
             close_dask(*connection)
-    out.finish()
+        if out is not None:  # however the run ended: the output is free for the next one
+            out.close()
     return BatchSummary(
         output=out.output,
         errors_path=out.errors_path,

@@ -7,8 +7,11 @@ pyradiomics extractor (parameter validation, filter setup) costs as much as a sm
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -18,6 +21,7 @@ from typing import Any
 import SimpleITK as sitk
 
 from napari_radiomics.batch.cases import Case, load_case
+from napari_radiomics.batch.journal import as_written
 from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
 
@@ -48,9 +52,43 @@ def setup_worker_process() -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
-def init_worker(key: str, params: dict[str, Any]) -> None:
-    """Process-pool initializer: Ctrl-C is the parent's to handle (it stops the pool and keeps
-    the rows written so far), and the engine is built before the first case arrives."""
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent: int | None) -> None:
+    """End this worker when its parent process `parent` dies, however it dies.
+
+    A parent killed with SIGKILL cannot stop its pool, and idle workers would otherwise wait
+    for work forever (each holding a few hundred MB). On Linux the kernel sends SIGKILL to
+    this process when its parent goes (`PR_SET_PDEATHSIG`; the parent *thread*, which is why
+    pools are only forked from the main thread, see `_executors.start_method`); a parent that
+    died before the request was made shows as a changed `getppid()`. Elsewhere a daemon thread
+    watches `getppid()` once a second. `parent` None: the parent is whoever it is now (a
+    forkserver, whose pid the caller does not know).
+    """
+    parent = os.getppid() if parent is None else parent
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # gone before the kernel was asked to watch it
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def init_worker(key: str, params: dict[str, Any], parent: int | None) -> None:
+    """Process-pool initializer: the worker ends with `parent` (the caller that forked it;
+    None for a forkserver's worker, which ends with the server, as the server does with the
+    caller); Ctrl-C is the
+    parent's to handle (it stops the pool and keeps the rows written so far); and the engine
+    is built before the first case arrives."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_worker_process()
     engine_for(key, params)
@@ -74,7 +112,10 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            image, mask, metadata = load_case(case)
+            image, mask, raw = load_case(case)
+            # Ids as the output files will hold them: a file name that is not UTF-8 gives a
+            # case id with lone surrogates, which no table (Arrow strings) can hold.
+            metadata = {k: as_written(v) if isinstance(v, str) else v for k, v in raw.items()}
             labels = None if case.roi_label is None else [case.roi_label]
             frame = engine.extract(image, mask, labels=labels, metadata=metadata)
         except Exception as exc:  # reported per case; see docstring

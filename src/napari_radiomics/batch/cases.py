@@ -12,6 +12,7 @@ the inputs (file stems, bundle indices, CSV rows), never from run order or timin
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -109,9 +110,22 @@ def _folder_cases(folder: Path) -> list[tuple[Case, str]]:
 
 
 def _csv_cases(path: Path) -> list[tuple[Case, str]]:
-    """Rows of a pyradiomics batch CSV; relative paths start at the CSV, as in pyradiomics."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
+    """Rows of a pyradiomics batch CSV; relative paths start at the CSV, as in pyradiomics.
+
+    The CSV must be UTF-8 (with or without a byte-order mark): guessing another encoding
+    would turn a path into another path, so a file saved as Latin-1 or Windows-1252 (what
+    spreadsheets often write) is refused, naming the line and the byte."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problem = (
+            f"line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}; saved as Latin-1 or "
+            "Windows-1252?): save the batch CSV as UTF-8"
+        )
+        raise ReadError(path, problem) from None
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     columns = list(rows[0]) if rows else []
     missing = [c for c in ("Image", "Mask") if c not in columns]
     if missing:

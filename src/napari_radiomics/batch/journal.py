@@ -10,6 +10,13 @@ For `features.csv` a run writes:
   file). `--resume` compares it with the current settings and refuses to mix settings.
 - `features.errors.csv` — `case`, `path`, `message` for every case (or ROI label) that failed;
   only created when something fails.
+- `features.lock` — while the run lasts: it owns the output (see `_lock`), so a second run on
+  the same output is refused instead of interleaving its rows with this one's.
+
+All files are UTF-8; what UTF-8 cannot hold (a lone surrogate from a file name that is not
+UTF-8) is written as a backslash escape rather than crashing the run. A write that fails (a
+full disk) is rolled back to the last complete line and raises a WriteError naming the file;
+the small files (params, errors after a resume) are replaced atomically.
 
 For `features.parquet` the rows are journaled to `features.partial.csv` the same way and
 converted to Parquet when the run ends; an interrupted run leaves the journal, which `--resume`
@@ -31,7 +38,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from napari_radiomics.errors import BatchError, SettingsError
+from napari_radiomics.batch._lock import OutputLock
+from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
@@ -71,15 +79,48 @@ def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
+def as_written(text: str) -> str:
+    """`text` as the files hold it: UTF-8, with what UTF-8 cannot hold (a lone surrogate, say
+    from a file name that is not UTF-8) spelled as a backslash escape instead of crashing the
+    run. Case ids are compared in this form when a run is resumed."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+#: What a write failure (a full disk, a quota, a read-only remount) leaves the user to do.
+_KEPT = "the cases finished before are kept; free some space, then rerun with --resume"
+
+
 def _append(path: Path, text: str) -> None:
-    """Append `text` with a single write on an O_APPEND descriptor (no partial lines behind)."""
-    data = text.encode("utf-8")
+    """Append `text` with a single write on an O_APPEND descriptor (no partial lines behind).
+
+    A full disk may take part of the write: the file is then cut back to where it was (which
+    frees space, so it cannot fail for want of it) and a WriteError names the file, so the
+    journal never keeps half a line. The lock guarantees nobody else appends meanwhile.
+    """
+    data = text.encode("utf-8", "backslashreplace")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        while data:
-            data = data[os.write(fd, data) :]
+        start = os.fstat(fd).st_size
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError as exc:
+            os.ftruncate(fd, start)
+            raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
     finally:
         os.close(fd)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write a whole small file atomically (a temporary file, then a rename): a full disk
+    leaves the previous version, never a truncated one that --resume cannot parse."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
 
 
 def _scan_journal(path: Path) -> tuple[list[str] | None, set[str]]:
@@ -99,7 +140,13 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, set[str]]:
                 if tail_case is not None:
                     done.discard(tail_case)
                 break
-            fields = next(csv.reader([raw.decode("utf-8")]))
+            try:
+                fields = next(csv.reader([raw.decode("utf-8")]))
+            except UnicodeDecodeError as exc:
+                raise BatchError(
+                    f"{path}: cannot resume, byte {offset + exc.start} is not UTF-8 (this run "
+                    "writes UTF-8; was the file edited?); use --overwrite to start again"
+                ) from None
             if header is None:
                 header = fields
             elif fields:
@@ -135,14 +182,23 @@ class BatchOutput:
         self.rows_written = 0
         self.failed_cases: set[str] = set()
         self._params = params
+        if not self.output.parent.is_dir():
+            raise BatchError(f"{self.output}: folder {self.output.parent} does not exist")
+        # Before anything is read, deleted or written: two runs on one output corrupt it.
+        self.lock = OutputLock(self.output).acquire()
+        try:
+            self._open(resume=resume, overwrite=overwrite)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self, *, resume: bool, overwrite: bool) -> None:
         existing = [p for p in (self.output, self.journal) if p.exists()]
         if existing and not (resume or overwrite):
             raise BatchError(
                 f"{existing[0]}: already exists; pass --resume to continue it "
                 "or --overwrite to start again"
             )
-        if not self.output.parent.is_dir():
-            raise BatchError(f"{self.output}: folder {self.output.parent} does not exist")
         if resume and existing:
             self._resume()
         else:
@@ -155,7 +211,7 @@ class BatchOutput:
             "# pyradiomics parameters of this batch run (usable with pyradiomics -p).\n"
             f"# settings-hash: {settings_hash(self._params)}\n"
         ) + yaml.safe_dump(self._params, sort_keys=False)
-        self.sidecar.write_text(text, encoding="utf-8")
+        _replace(self.sidecar, text)
 
     def _resume(self) -> None:
         if not self.sidecar.exists():
@@ -182,15 +238,13 @@ class BatchOutput:
         others still stand and count as failed, so a resumed run reports them too."""
         if not self.errors_path.exists():
             return
-        retried = set(retried)
+        retried = {as_written(case_id) for case_id in retried}
         with self.errors_path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
         keep = [r for r in rows[1:] if r and r[0] not in retried]
         self.failed_cases.update(r[0] for r in keep)
         if keep:
-            tmp = self.errors_path.with_suffix(".tmp")
-            tmp.write_text(_csv_text([rows[0], *keep]), encoding="utf-8")
-            tmp.replace(self.errors_path)
+            _replace(self.errors_path, _csv_text([rows[0], *keep]))
         else:
             self.errors_path.unlink()
 
@@ -206,6 +260,7 @@ class BatchOutput:
         differ from the file's (e.g. a 3D image among 2D slices: shape vs shape2D)."""
         ids = [metadata.get(c) for c in self.metadata_columns]
         text_rows: list[Sequence[Any]] = []
+        first = self.header is None
         if self.header is None:
             self.header = self.metadata_columns + feature_columns
             text_rows.append(self.header)
@@ -221,8 +276,13 @@ class BatchOutput:
             order = [feature_columns.index(c) for c in features]
             rows = [[row[i] for i in order] for row in rows]
         text_rows.extend(ids + list(row) for row in rows)
-        _append(self.journal, _csv_text(text_rows))
-        self.done.add(case_id)
+        try:
+            _append(self.journal, _csv_text(text_rows))
+        except WriteError:
+            if first:  # the header went back out with the rows
+                self.header = None
+            raise
+        self.done.add(as_written(case_id))
         self.rows_written += len(rows)
         return None
 
@@ -233,13 +293,32 @@ class BatchOutput:
             rows.append(["case", "path", "message"])
         rows.append([case_id, path, message])
         _append(self.errors_path, _csv_text(rows))
-        self.failed_cases.add(case_id)
+        self.failed_cases.add(as_written(case_id))
+
+    def is_done(self, case_id: str) -> bool:
+        """Whether an earlier run (or this one) already wrote `case_id`."""
+        return as_written(case_id) in self.done
 
     def finish(self) -> None:
-        """Convert the journal to Parquet when that is the requested format."""
+        """Convert the journal to Parquet when that is the requested format (through a
+        temporary file: a full disk leaves the journal, which --resume converts)."""
         if self.journal != self.output and self.journal.exists():
-            read_table(self.journal).to_parquet(self.output, index=False)
+            tmp = self.output.with_name(self.output.name + ".tmp")
+            try:
+                read_table(self.journal).to_parquet(tmp, index=False)
+                tmp.replace(self.output)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise WriteError(
+                    self.output,
+                    f"cannot be written ({exc.strerror}); the rows are kept in "
+                    f"{self.journal.name}: free some space, then rerun with --resume",
+                ) from None
             self.journal.unlink()
+
+    def close(self) -> None:
+        """Give the output up to other runs (however this one ended; closing twice is fine)."""
+        self.lock.release()
 
 
 def _difference(before: dict[str, Any], now: dict[str, Any]) -> str:

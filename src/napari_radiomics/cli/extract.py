@@ -17,7 +17,12 @@ from napari_radiomics.cli._options import (
     add_settings_options,
     settings_from,
 )
-from napari_radiomics.cli._status import EXIT_FAILED_CASES, EXIT_INTERRUPTED, EXIT_OK
+from napari_radiomics.cli._status import (
+    EXIT_FAILED_CASES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
 if TYPE_CHECKING:
     from napari_radiomics.batch import CaseCheck
@@ -40,6 +45,7 @@ Files written next to OUTPUT (say features.csv):
   features.csv          rows appended as each case finishes (a crash loses nothing)
   features.params.yaml  the pyradiomics parameters used (a valid pyradiomics params file)
   features.errors.csv   case, path, message of each failed case (only if some failed)
+  features.lock         while the run lasts: who is writing this output
 An OUTPUT ending in .parquet is journaled to features.partial.csv and converted at the end.
 
 With --check nothing is extracted or written (-o is not needed): each case is read and
@@ -47,9 +53,13 @@ checked for what pyradiomics would refuse (empty mask, absent label, one-voxel R
 another grid) or silently skip (LoG sigmas too large, shape on 2D, ...), the checks the
 napari widget makes before a run.
 
-Exit status: 0 all cases ok; 2 usage error; 3 some cases failed (all good rows written);
-130 interrupted (rerun with --resume to continue). With --check: 0 every case would run,
-3 some would fail.
+One run at a time per OUTPUT: a run holds features.lock while it lasts, and a second run on
+the same output (even with --overwrite or --resume) is refused, naming the first one.
+
+Exit status: 0 all cases ok; 2 usage error, OUTPUT held by another run, or an output file
+that cannot be written (a full disk: finished cases are kept, rerun with --resume); 3 some
+cases failed (all good rows written); 130 interrupted (rerun with --resume to continue).
+With --check: 0 every case would run, 3 some would fail.
 """
 
 _EXAMPLES = """\
@@ -88,8 +98,19 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return extract
 
 
+def _never_crash_on_output() -> None:
+    """Print any text, whatever the streams' encoding: a case id from a file name that is not
+    UTF-8 (a lone surrogate), or a patient id outside what the terminal's encoding holds, is
+    printed as a backslash escape instead of ending the run with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:  # a real text stream (not a test's capture buffer)
+            reconfigure(errors="backslashreplace")
+
+
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Extract, or only check with --check."""
+    _never_crash_on_output()
     if args.check:
         return _check(parser, args)
     if args.output is None:  # required unless --check
@@ -150,27 +171,50 @@ def _check_report(results: Sequence[CaseCheck]) -> list[str]:
 
 
 def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from napari_radiomics.batch import discover_cases, iter_batch
+    from napari_radiomics.errors import ReadError, WriteError
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        print(f"warning: {message}", file=sys.stderr)  # one line, not a source excerpt
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show  # e.g. a stale lock taken over
+        try:
+            settings = settings_from(args)
+            cases = discover_cases(args.inputs, mask=args.mask)
+            if not cases:
+                raise ReadError(args.inputs[0], "no cases found")
+            run = iter_batch(
+                cases, settings, args.output, jobs=args.jobs, dask=args.dask,
+                resume=args.resume, limit=args.limit, overwrite=args.overwrite,
+            )  # fmt: skip
+            first = next(run)
+        except WriteError as exc:  # the disk is full before the first row
+            return _cannot_write(exc)
+        except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
+            parser.error(str(exc))
+        return _follow(parser, args, run, first.total)
+
+
+def _cannot_write(exc: Exception) -> int:
+    """A file of the output cannot be written (a full disk): what was written is complete."""
+    print(f"napari-radiomics extract: error: {exc}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _follow(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, run: Any, total: int
+) -> int:
+    """Drive a started run to its end, with a progress bar; returns the exit status."""
     from tqdm import tqdm
 
-    from napari_radiomics.batch import BatchError, companion_paths, discover_cases, iter_batch
-    from napari_radiomics.errors import ReadError
+    from napari_radiomics.batch import BatchError, companion_paths
+    from napari_radiomics.errors import WriteError
 
-    try:
-        settings = settings_from(args)
-        cases = discover_cases(args.inputs, mask=args.mask)
-        if not cases:
-            raise ReadError(args.inputs[0], "no cases found")
-        run = iter_batch(
-            cases, settings, args.output, jobs=args.jobs, dask=args.dask,
-            resume=args.resume, limit=args.limit, overwrite=args.overwrite,
-        )  # fmt: skip
-        first = next(run)
-    except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError are ValueErrors
-        parser.error(str(exc))
     # No tqdm monitor thread: a single-threaded parent may fork its workers (fast start-up).
     tqdm.monitor_interval = 0
     bar = tqdm(
-        total=first.total, unit="case", file=sys.stderr, disable=args.quiet,
+        total=total, unit="case", file=sys.stderr, disable=args.quiet,
         desc="extract", mininterval=0.5, smoothing=0.1,
     )  # fmt: skip
 
@@ -196,6 +240,9 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except WriteError as exc:  # a full disk: the journal is cut back to its last whole line
+        bar.close()
+        return _cannot_write(exc)
     except BatchError as exc:  # e.g. Dask not installed or its scheduler unreachable
         bar.close()
         parser.error(str(exc))
