@@ -17,7 +17,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import extract, view
+from napari_radiomics.cli import extract, maps, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, view)
+SUBCOMMANDS = (extract, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:
