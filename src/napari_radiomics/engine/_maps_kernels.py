@@ -18,11 +18,11 @@ already, so its own results do not depend on ``voxelBatch`` either.
 One feature is not taken from pyradiomics: glcm ``MCC``. pyradiomics computes it with
 ``numpy.linalg.eigvals`` over the whole batch and fails (``LinAlgError``) as soon as one voxel's
 kernel has an empty angle (NaN in its GLCM), dropping the map. Here it is, per voxel and angle,
-the square root of the second largest eigenvalue of ``Q`` over the grey levels present
-(pyradiomics' definition), from the symmetric matrix ``B B^T`` with
-``B_ik = p(i,k) / sqrt(p_x(i) p_y(k))``, which is similar to ``Q``; 1 where only one grey level is
-present (pyradiomics' value for a flat region); angles without pairs are skipped (NaN), as
-pyradiomics' ``nanmean`` over angles does.
+the square root of the second largest eigenvalue of ``Q`` (pyradiomics' formula, epsilon
+included, on the voxel's GLCM with its empty angles set aside instead of NaN); 1 where the
+kernel has only one grey level (pyradiomics' value for a flat region); angles without pairs are
+skipped, as pyradiomics' ``nanmean`` over angles does. That is pyradiomics' segment-mode MCC of the
+kernel's voxels, which the tests check voxel by voxel.
 """
 
 from __future__ import annotations
@@ -71,23 +71,71 @@ def class_maps(
         return out
     view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
     size = _batch_size(kwargs.get("voxelBatch", -1), view)
+    extra = np.empty((3, 0), dtype=coordinates.dtype)
     if class_name == "glcm":
         # Its cost grows with the square of a batch's grey levels: batch kernels of similar
         # levels together (the order of the voxels changes no value).
         coordinates = coordinates[:, view.by_level_range(coordinates)]
+        extra = angle_witnesses(instance, coordinates, kwargs)
+        if extra is None:  # distances beyond the kernel radius: pyradiomics' one batch
+            extra, size = np.empty((3, 0), dtype=coordinates.dtype), coordinates.shape[1]
     total = -(-coordinates.shape[1] // size)
     for number, start in enumerate(range(0, coordinates.shape[1], size)):
         batch = coordinates[:, start : start + size]
-        local = view.enter(batch)
+        count = batch.shape[1]
+        local = view.enter(np.concatenate([batch, extra], axis=1))
         where = tuple(batch)
         for ok, name, value in instance._calculateFeatures(local):
             if ok:
-                out[name][where] = value
+                out[name][where] = value[:count]
         if mcc:
-            out["MCC"][where] = maximal_correlation(instance.P_glcm)
+            out["MCC"][where] = maximal_correlation(instance.P_glcm)[:count]
         tick(number + 1, total)
     view.leave()
     return out
+
+
+def angle_witnesses(
+    instance: Any, coordinates: np.ndarray, kwargs: dict[str, Any]
+) -> np.ndarray | None:
+    """ROI voxels whose kernels hold a pair along every GLCM angle that has one anywhere.
+
+    pyradiomics drops an angle from a batch's GLCMs only when no voxel of the batch has a pair
+    along it, and otherwise leaves it NaN for the voxels without one; features that average
+    the angles with ``mean`` (Joint Average, ...) are then NaN for those voxels. Its default
+    batch is the whole ROI, so an angle is dropped only when it is empty for the whole ROI.
+    Adding these few voxels to every batch (their values discarded) makes each batch decide
+    as the whole ROI does. ``None`` when a distance exceeds the kernel radius (a pair then
+    fits a kernel without containing the kernel's voxel, and one batch is used).
+    """
+    from radiomics import cMatrices
+
+    radius = int(kwargs.get("kernelRadius", 1))
+    distances = np.asarray(kwargs.get("distances", [1]), dtype=int)
+    if distances.max() > radius:
+        return None
+    mask = instance.maskArray
+    shape = np.array(mask.shape)
+    angles = cMatrices.generate_angles(
+        shape, distances, False, kwargs.get("force2D", False), kwargs.get("force2Ddimension", 0)
+    )
+    witnesses: list[np.ndarray] = []
+    for angle in angles:
+        for distance in distances:
+            for offset in (angle * distance, -angle * distance):
+                other = coordinates + offset[:, None]
+                inside = ((other >= 0) & (other < shape[:, None])).all(axis=0)
+                hits = np.flatnonzero(inside)
+                hits = hits[mask[tuple(other[:, hits])]]
+                if hits.size:
+                    witnesses.append(coordinates[:, hits[0]])
+                    break
+            else:
+                continue
+            break
+    if not witnesses:
+        return np.empty((3, 0), dtype=coordinates.dtype)
+    return np.unique(np.array(witnesses), axis=0).T
 
 
 def _batch_size(voxel_batch: int, view: _LocalView) -> int:
@@ -179,13 +227,16 @@ def maximal_correlation(p_glcm: np.ndarray) -> np.ndarray:
     empty = ~np.isfinite(p_glcm).all(axis=(1, 2)) | (p_glcm.sum(axis=(1, 2)) == 0)
     px = p.sum(axis=3)
     py = p.sum(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = 1.0 / np.sqrt(px[..., :, None] * py[..., None, :])
-    b = np.where(p > 0, p * scale, 0.0)
-    eigen = np.linalg.eigvalsh(b @ b.transpose(0, 1, 3, 2))  # ascending
-    second = np.clip(eigen[..., -2], 0.0, None) if eigen.shape[-1] > 1 else None
-    present = (px > 0).sum(axis=2)
-    mcc = np.ones(present.shape) if second is None else np.where(present < 2, 1.0, np.sqrt(second))
+    # pyradiomics' Q, with its epsilon: Q_ij = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps).
+    a = p / (px[..., :, None] * py[..., None, :] + np.spacing(1))
+    eigen = np.sort(np.linalg.eigvals(a @ p.transpose(0, 1, 3, 2)).real, axis=-1)
+    present = (px > 0).any(axis=1).sum(axis=1)[:, None]  # grey levels with a pair, any angle
+    flat = np.broadcast_to(present < 2, px.shape[:2])
+    if eigen.shape[-1] < 2:
+        mcc = np.ones(flat.shape)
+    else:
+        with np.errstate(invalid="ignore"):
+            mcc = np.where(flat, 1.0, np.sqrt(eigen[..., -2]))
     mcc[empty] = np.nan
     with np.errstate(invalid="ignore"):
         return np.nanmean(mcc, axis=1) if mcc.shape[1] else mcc[:, 0]
