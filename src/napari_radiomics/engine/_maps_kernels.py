@@ -71,18 +71,21 @@ def class_maps(
         return out
     view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
     size = _batch_size(kwargs.get("voxelBatch", -1), view)
-    extra = np.empty((3, 0), dtype=coordinates.dtype)
+    witnesses: list[np.ndarray] = []
     if class_name == "glcm":
         # Its cost grows with the square of a batch's grey levels: batch kernels of similar
         # levels together (the order of the voxels changes no value).
         coordinates = coordinates[:, view.by_level_range(coordinates)]
-        extra = angle_witnesses(instance, coordinates, kwargs)
-        if extra is None:  # distances beyond the kernel radius: pyradiomics' one batch
-            extra, size = np.empty((3, 0), dtype=coordinates.dtype), coordinates.shape[1]
+        found = angle_witnesses(instance, coordinates, kwargs)
+        if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
+            size = coordinates.shape[1]
+        else:
+            witnesses = found
     total = -(-coordinates.shape[1] // size)
     for number, start in enumerate(range(0, coordinates.shape[1], size)):
         batch = coordinates[:, start : start + size]
         count = batch.shape[1]
+        extra = coordinates[:, _nearest_witnesses(witnesses, start, start + count)]
         local = view.enter(np.concatenate([batch, extra], axis=1))
         where = tuple(batch)
         for ok, name, value in instance._calculateFeatures(local):
@@ -97,14 +100,15 @@ def class_maps(
 
 def angle_witnesses(
     instance: Any, coordinates: np.ndarray, kwargs: dict[str, Any]
-) -> np.ndarray | None:
-    """ROI voxels whose kernels hold a pair along every GLCM angle that has one anywhere.
+) -> list[np.ndarray] | None:
+    """For every GLCM angle with a pair anywhere in the ROI, the (sorted) positions in
+    ``coordinates`` of the voxels whose kernels hold such a pair.
 
     pyradiomics drops an angle from a batch's GLCMs only when no voxel of the batch has a pair
     along it, and otherwise leaves it NaN for the voxels without one; features that average
     the angles with ``mean`` (Joint Average, ...) are then NaN for those voxels. Its default
     batch is the whole ROI, so an angle is dropped only when it is empty for the whole ROI.
-    Adding these few voxels to every batch (their values discarded) makes each batch decide
+    A batch without such a voxel gets one added (its values discarded), so each batch decides
     as the whole ROI does. ``None`` when a distance exceeds the kernel radius (a pair then
     fits a kernel without containing the kernel's voxel, and one batch is used).
     """
@@ -119,23 +123,32 @@ def angle_witnesses(
     angles = cMatrices.generate_angles(
         shape, distances, False, kwargs.get("force2D", False), kwargs.get("force2Ddimension", 0)
     )
-    witnesses: list[np.ndarray] = []
+    out = []
     for angle in angles:
+        holds = np.zeros(coordinates.shape[1], dtype=bool)
         for distance in distances:
             for offset in (angle * distance, -angle * distance):
                 other = coordinates + offset[:, None]
                 inside = ((other >= 0) & (other < shape[:, None])).all(axis=0)
                 hits = np.flatnonzero(inside)
-                hits = hits[mask[tuple(other[:, hits])]]
-                if hits.size:
-                    witnesses.append(coordinates[:, hits[0]])
-                    break
-            else:
-                continue
-            break
-    if not witnesses:
-        return np.empty((3, 0), dtype=coordinates.dtype)
-    return np.unique(np.array(witnesses), axis=0).T
+                holds[hits[mask[tuple(other[:, hits])]]] = True
+        if holds.any():
+            out.append(np.flatnonzero(holds))
+    return out
+
+
+def _nearest_witnesses(witnesses: list[np.ndarray], start: int, stop: int) -> np.ndarray:
+    """Positions to add to the batch ``[start, stop)``: for each angle the batch has no
+    witness of, the nearest one in the voxel order (kernels of similar grey levels, so the
+    batch's levels barely grow)."""
+    chosen = set()
+    for positions in witnesses:
+        at = int(np.searchsorted(positions, start))
+        if at < positions.size and positions[at] < stop:
+            continue  # the batch has one
+        near = [p for p in (at - 1, at) if 0 <= p < positions.size]
+        chosen.add(int(min((positions[p] for p in near), key=lambda q: abs(q - start))))
+    return np.array(sorted(chosen), dtype=int)
 
 
 def _batch_size(voxel_batch: int, view: _LocalView) -> int:
