@@ -97,10 +97,10 @@ def large() -> None:
     rng = np.random.default_rng(0)
     shape = (64, 256, 256)
     z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
-    radii = (18.0, 30.0, 30.0)
+    radii = (16.0, 27.5, 27.5)
     inside = ((z - 32) / radii[0]) ** 2 + ((y - 128) / radii[1]) ** 2 + ((x - 128) / radii[2]) ** 2
     mask_array = (inside <= 1).astype(np.uint8)
-    image_array = (rng.normal(500, 80, shape) + 300 * mask_array).astype(np.float32)
+    image_array = (rng.normal(500, 80, shape) + 300.0 * mask_array).astype(np.float32)
     image, mask = sitk.GetImageFromArray(image_array), sitk.GetImageFromArray(mask_array)
     settings = voxel_settings(ExtractionSettings(feature_classes=CLASSES), kernel_radius=2)
     start = time.perf_counter()
