@@ -48,7 +48,37 @@ def opened_case() -> None:
         viewer.close()
 
 
+def feature_map() -> None:
+    """A glcm Contrast map (radius 2) over the slice it was computed on, as napari shows it:
+    same scale and translate as the image, NaN outside the ROI, robust contrast limits."""
+    from napari_radiomics.engine.maps import feature_maps, voxel_settings
+    from napari_radiomics.settings import ExtractionSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        case = write_tumor_mat(Path(tmp) / "3.mat", make_synthetic_slice(seed=3, label=2))
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1200, 800)
+        image, labels, *_ = viewer.open(case, plugin="napari-radiomics")
+        settings = voxel_settings(
+            ExtractionSettings(feature_classes={"glcm": ["Contrast"]}), kernel_radius=2
+        )
+        name, values = next(iter(feature_maps(image, labels, settings).items()))
+        data = values.array()
+        low, high = np.nanpercentile(data, [2, 98])
+        viewer.add_image(
+            data, name=name, scale=image.scale, translate=image.translate,
+            colormap="inferno", contrast_limits=(low, high), opacity=0.85,
+        )  # fmt: skip
+        labels.visible = False
+        rows, cols = np.nonzero(labels.data)
+        viewer.camera.center = (rows.mean() * image.scale[0], cols.mean() * image.scale[1])
+        viewer.camera.zoom *= 3
+        viewer.screenshot(str(IMAGES / "feature_map.png"), canvas_only=False)
+        viewer.close()
+
+
 def main() -> None:
+    feature_map()
     opened_case()
     folder = Path(tempfile.mkdtemp())
     path = write_tumor_mat(

@@ -18,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import extract, model, view
+from napari_radiomics.cli import extract, maps, model, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, model, view)
+SUBCOMMANDS = (extract, model, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:

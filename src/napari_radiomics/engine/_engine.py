@@ -153,6 +153,29 @@ class FeatureEngine:
             self._filter_bytes += size
         return derived
 
+    def filtered_images(
+        self, image: sitk.Image, mask: sitk.Image
+    ) -> list[tuple[str, sitk.Image, dict[str, Any]]]:
+        """``(name, image, settings)`` of every image pyradiomics computes the non-shape classes
+        on (the normalised image, then each enabled filter's outputs), with the settings that
+        image type runs with.
+
+        Feature maps need the same filtered whole images as an extraction; taking them from
+        this cache means maps after an extraction (or at a second kernel radius) filter
+        nothing again. ``mask``: pyradiomics' label mask on ``image``'s grid (LBP3D reads it).
+        """
+        with self._lock:
+            params = self.settings.to_params()
+            config = PyradiomicsConfig.from_params(params)
+            self._prepare(image, params, config.settings)
+            assert self._base is not None
+            out = []
+            for image_type, overrides in config.image_types.items():
+                kwargs = config.settings | overrides
+                for derived in self._derived(image_type, self._base, mask, kwargs, True):
+                    out.append((derived.name, derived.image, kwargs))
+            return out
+
     # -- extraction -------------------------------------------------------------------------------
     def extract(
         self,

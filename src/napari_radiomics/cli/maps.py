@@ -1,0 +1,166 @@
+"""`napari-radiomics maps`: voxel-wise feature maps of one image and mask, one file per feature.
+
+A thin layer over ``engine.maps.feature_maps``, so the files hold the numbers the napari dock
+shows. Every map is written on the image's full grid, and the params file next to them runs in
+pyradiomics' own voxel mode unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from napari_radiomics.cli._options import add_settings_options, positive, settings_from
+from napari_radiomics.cli._status import EXIT_FAILED_CASES, EXIT_INTERRUPTED, EXIT_OK
+from napari_radiomics.errors import ExtractionError, ReadError, SettingsError
+
+PARAMS_NAME = "maps.params.yaml"
+_FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
+
+_HELP = """\
+Voxel-wise feature maps: every ROI voxel gets pyradiomics' features of the kernel around it
+(pyradiomics' voxel mode, execute(voxelBased=True), with its voxelSetting: kernelRadius,
+maskedKernel, voxelBatch), many times faster and in bounded memory.
+
+IMAGE is an NRRD / NIfTI / MHA image (with --mask) or a brain-tumour .mat slice (its own mask).
+Written to DIR:
+  <feature>.nrrd       one map per feature (original_glcm_Contrast.nrrd, ...) on the image's
+                       full grid (size, spacing, origin, direction), NaN outside the ROI
+  maps.params.yaml     the pyradiomics parameters used (valid for pyradiomics itself)
+
+Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR already
+holds maps); 3 the ROI cannot be computed (pyradiomics' reason is printed); 130 interrupted.
+"""
+
+_EXAMPLES = """\
+examples:
+  napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/
+  napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/ --set kernelRadius=2 \\
+      --features glcm firstorder_Mean --format nii.gz
+  napari-radiomics maps 17.mat -o maps17/ --preset brain-tumor-mri --region box --margin 3
+"""
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """The `maps` subcommand's options."""
+    maps = commands.add_parser(
+        "maps",
+        help="voxel-wise feature maps of one image and mask, one file per feature",
+        description=_HELP,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    maps.add_argument("image", metavar="IMAGE", help="NRRD/NIfTI/MHA image or a .mat slice")
+    maps.add_argument("--mask", metavar="MASK", help="label image (not for .mat slices)")
+    maps.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    add_settings_options(maps)
+    what = maps.add_argument_group("maps")
+    what.add_argument(
+        "--features", nargs="+", metavar="NAME",
+        help="feature classes (glcm) or features (glcm_Contrast); default: every non-shape "
+        "feature the settings enable, as pyradiomics does",
+    )  # fmt: skip
+    what.add_argument("--label", type=positive, help="ROI label (default: the mask's only one)")
+    what.add_argument(
+        "--region", choices=("roi", "box"), default="roi",
+        help="voxels to map: the ROI, or its bounding box grown by --margin voxels",
+    )  # fmt: skip
+    what.add_argument("--margin", type=int, default=0, metavar="N", help="box margin (voxels)")
+    what.add_argument("--format", choices=sorted(_FORMATS), default="nrrd", help="file format")
+    what.add_argument("--overwrite", action="store_true", help="replace maps already in DIR")
+    what.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    return maps
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Compute and write the maps; returns the exit status."""
+    from napari_radiomics.engine.maps import feature_maps, map_features
+
+    out = Path(args.output)
+    if (out / PARAMS_NAME).exists() and not args.overwrite:
+        parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
+    if args.margin < 0:
+        parser.error(f"--margin {args.margin}: expected 0 or more voxels")
+    try:
+        settings = settings_from(args)
+        image, mask = _read_inputs(parser, args)
+        maps = feature_maps(
+            image,
+            mask,
+            settings,
+            features=args.features,
+            progress=None if args.quiet else _progress,
+            label=args.label,
+            region=args.region,
+            margin=args.margin,
+        )
+    except (SettingsError, ReadError) as err:
+        parser.error(str(err))
+    except ExtractionError as err:
+        print(f"napari-radiomics maps: {args.image}: {err}", file=sys.stderr)
+        return EXIT_FAILED_CASES
+    except KeyboardInterrupt:
+        print("\ninterrupted: no maps written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print(file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = _FORMATS[args.format]
+    for name, feature_map in maps.items():
+        _write_atomically(feature_map.image(), out / f"{name}{suffix}")
+    # The params file names the classes and features mapped, so pyradiomics computes these.
+    mapped = map_features(settings, args.features)
+    settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
+    settings.save(out / PARAMS_NAME)
+    if not args.quiet:
+        print(f"{len(maps)} maps written to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The image and mask as SimpleITK images (a .mat slice carries its own mask)."""
+    from napari_radiomics.io import read_medical_image, read_tumor_mat
+    from napari_radiomics.io.medical import medical_suffix
+
+    path = Path(args.image)
+    if path.suffix.lower() == ".mat":
+        if args.mask:
+            parser.error(f"{path}: a .mat slice holds its own mask; drop --mask")
+        tumor = read_tumor_mat(path)
+        return sitk.GetImageFromArray(tumor.image), sitk.GetImageFromArray(
+            tumor.mask.astype(np.uint8)
+        )
+    if medical_suffix(path) is None:
+        parser.error(f"{path}: expected an NRRD/NIfTI/MHA image or a .mat slice")
+    if not args.mask:
+        parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
+    for given in (path, Path(args.mask)):
+        read_medical_image(given)  # a clear ReadError naming the file, if unreadable
+    return sitk.ReadImage(str(path)), sitk.ReadImage(str(args.mask))
+
+
+def _write_atomically(image: sitk.Image, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: a killed run leaves no
+    half-written map."""
+    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else path.suffix
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=suffix, prefix=".partial-")
+    os.close(handle)
+    try:
+        sitk.WriteImage(image, temporary, useCompression=True)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _progress(done: int, total: int, message: str) -> None:
+    """A one-line progress display on stderr."""
+    percent = 100 * done // max(total, 1)
+    print(f"\r{percent:3d}% {message:<40.40}", end="", file=sys.stderr, flush=True)

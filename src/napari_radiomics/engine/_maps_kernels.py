@@ -1,0 +1,255 @@
+"""One pyradiomics feature class, voxel by voxel, in small local batches.
+
+pyradiomics' voxel mode (``execute(voxelBased=True)``) builds every texture matrix of all ROI
+voxels at once, sized by the ROI's grey levels (GLCM: voxels x Ng x Ng x 13 angles) and, for
+GLSZM, by the ROI's voxel count, then evaluates each feature on those dense arrays. Almost all of
+it is zeros: a radius-1 kernel holds at most 27 voxels, so at most 27 grey levels.
+
+The numbers here come from pyradiomics' own feature classes, instantiated once per (filtered)
+image with ``voxelBased=True`` (so binning, kernel offsets and masking are pyradiomics' own), but
+each batch of neighbouring voxels is given only the part of the image its kernels reach: the
+instance's arrays are swapped for a sub-box around the batch, and its ``grayLevels`` for the
+levels that occur in that sub-box. pyradiomics' matrix code then drops the absent rows itself
+(as it does for levels absent from the ROI), which changes no value: an absent level contributes
+zero to every sum, and the features that need the number of levels read ``Ng`` (the ROI's
+maximum level), which is kept. Empty angles and run lengths are dropped per batch by pyradiomics
+already, so its own results do not depend on ``voxelBatch`` either.
+
+One feature is not taken from pyradiomics: glcm ``MCC``. pyradiomics computes it with
+``numpy.linalg.eigvals`` over the whole batch and fails (``LinAlgError``) as soon as one voxel's
+kernel has an empty angle (NaN in its GLCM), dropping the map. Here it is, per voxel and angle,
+the square root of the second largest eigenvalue of ``Q`` (pyradiomics' formula, epsilon
+included, on the voxel's GLCM with its empty angles set aside instead of NaN); 1 where the
+kernel has only one grey level (pyradiomics' value for a flat region); angles without pairs are
+skipped, as pyradiomics' ``nanmean`` over angles does. That is pyradiomics' segment-mode MCC of the
+kernel's voxels, which the tests check voxel by voxel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+from radiomics import getFeatureClasses
+
+#: Matrix classes whose ``Ng`` only sizes the matrix (not used by a formula): a batch may
+#: pass its own maximum level, which keeps the C allocation small.
+_LOCAL_NG = frozenset({"glrlm", "glszm", "gldm", "ngtdm"})
+
+#: Bytes of matrix a batch may allocate (pyradiomics' matrix plus the features' temporaries).
+BATCH_BYTES = 64 << 20
+
+
+def class_maps(
+    class_name: str,
+    image: sitk.Image,
+    mask: sitk.Image,
+    kwargs: dict[str, Any],
+    names: list[str] | None,
+    tick: Callable[[int, int], None],
+) -> dict[str, np.ndarray]:
+    """Maps of one feature class on the grid of ``image`` (a 3D crop padded by the kernel
+    radius), NaN where not computed. ``kwargs`` are pyradiomics' settings with
+    ``voxelBased=True``; ``tick(done, total)`` is called after every batch (it may raise to
+    cancel)."""
+    instance = getFeatureClasses()[class_name](image, mask, **kwargs)
+    if names:
+        for name in names:
+            instance.enableFeatureByName(name)
+    else:
+        instance.enableAllFeatures()
+    enabled = [name for name, on in instance.enabledFeatures.items() if on]
+    mcc = class_name == "glcm" and "MCC" in enabled
+    if mcc:
+        instance.enabledFeatures["MCC"] = False
+    coordinates = instance.labelledVoxelCoordinates  # (3, N), raster order: neighbours adjacent
+    shape = sitk.GetArrayViewFromImage(image).shape
+    out = {name: np.full(shape, np.nan) for name in enabled}
+    if coordinates.shape[1] == 0:
+        return out
+    view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
+    size = _batch_size(kwargs.get("voxelBatch", -1), view)
+    witnesses: list[np.ndarray] = []
+    if class_name == "glcm":
+        # Its cost grows with the square of a batch's grey levels: batch kernels of similar
+        # levels together (the order of the voxels changes no value).
+        coordinates = coordinates[:, view.by_level_range(coordinates)]
+        found = angle_witnesses(instance, coordinates, kwargs)
+        if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
+            size = coordinates.shape[1]
+        else:
+            witnesses = found
+    total = -(-coordinates.shape[1] // size)
+    for number, start in enumerate(range(0, coordinates.shape[1], size)):
+        batch = coordinates[:, start : start + size]
+        count = batch.shape[1]
+        extra = coordinates[:, _nearest_witnesses(witnesses, start, start + count)]
+        local = view.enter(np.concatenate([batch, extra], axis=1))
+        where = tuple(batch)
+        for ok, name, value in instance._calculateFeatures(local):
+            if ok:
+                out[name][where] = value[:count]
+        if mcc:
+            out["MCC"][where] = maximal_correlation(instance.P_glcm)[:count]
+        tick(number + 1, total)
+    view.leave()
+    return out
+
+
+def angle_witnesses(
+    instance: Any, coordinates: np.ndarray, kwargs: dict[str, Any]
+) -> list[np.ndarray] | None:
+    """For every GLCM angle with a pair anywhere in the ROI, the (sorted) positions in
+    ``coordinates`` of the voxels whose kernels hold such a pair.
+
+    pyradiomics drops an angle from a batch's GLCMs only when no voxel of the batch has a pair
+    along it, and otherwise leaves it NaN for the voxels without one; features that average
+    the angles with ``mean`` (Joint Average, ...) are then NaN for those voxels. Its default
+    batch is the whole ROI, so an angle is dropped only when it is empty for the whole ROI.
+    A batch without such a voxel gets one added (its values discarded), so each batch decides
+    as the whole ROI does. ``None`` when a distance exceeds the kernel radius (a pair then
+    fits a kernel without containing the kernel's voxel, and one batch is used).
+    """
+    from radiomics import cMatrices
+
+    radius = int(kwargs.get("kernelRadius", 1))
+    distances = np.asarray(kwargs.get("distances", [1]), dtype=int)
+    if distances.max() > radius:
+        return None
+    mask = instance.maskArray
+    shape = np.array(mask.shape)
+    angles = cMatrices.generate_angles(
+        shape, distances, False, kwargs.get("force2D", False), kwargs.get("force2Ddimension", 0)
+    )
+    out = []
+    for angle in angles:
+        holds = np.zeros(coordinates.shape[1], dtype=bool)
+        for distance in distances:
+            for offset in (angle * distance, -angle * distance):
+                other = coordinates + offset[:, None]
+                inside = ((other >= 0) & (other < shape[:, None])).all(axis=0)
+                hits = np.flatnonzero(inside)
+                holds[hits[mask[tuple(other[:, hits])]]] = True
+        if holds.any():
+            out.append(np.flatnonzero(holds))
+    return out
+
+
+def _nearest_witnesses(witnesses: list[np.ndarray], start: int, stop: int) -> np.ndarray:
+    """Positions to add to the batch ``[start, stop)``: for each angle the batch has no
+    witness of, the nearest one in the voxel order (kernels of similar grey levels, so the
+    batch's levels barely grow)."""
+    chosen = set()
+    for positions in witnesses:
+        at = int(np.searchsorted(positions, start))
+        if at < positions.size and positions[at] < stop:
+            continue  # the batch has one
+        near = [p for p in (at - 1, at) if 0 <= p < positions.size]
+        chosen.add(int(min((positions[p] for p in near), key=lambda q: abs(q - start))))
+    return np.array(sorted(chosen), dtype=int)
+
+
+def _batch_size(voxel_batch: int, view: _LocalView) -> int:
+    """pyradiomics' ``voxelBatch`` when set; else as many voxels as fit ``BATCH_BYTES``."""
+    if voxel_batch is not None and voxel_batch > 0:
+        return int(voxel_batch)
+    per_voxel = view.bytes_per_voxel()
+    return int(np.clip(BATCH_BYTES // max(per_voxel, 1), 16, 4096))
+
+
+class _LocalView:
+    """Swaps a voxel-mode feature-class instance's arrays for the sub-box a batch reaches."""
+
+    def __init__(self, instance: Any, class_name: str, radius: int) -> None:
+        self.instance = instance
+        self.class_name = class_name
+        self.radius = radius
+        self.first_order = class_name == "firstorder"
+        self.names = ["imageArray", "maskArray"]
+        if self.first_order:
+            self.names.append("discretizedImageArray")  # padded by the radius, like the rest
+        self.full = {name: getattr(instance, name) for name in self.names}
+        self.levels_of = self.full["discretizedImageArray" if self.first_order else "imageArray"]
+        self.coefficients = dict(instance.coefficients)
+
+    def bytes_per_voxel(self) -> int:
+        ng = int(self.coefficients["Ng"])
+        side = 2 * self.radius + 1
+        kernel = side**3
+        if self.class_name == "glcm":
+            return 8 * 13 * ng * ng * 6  # matrix, copies and temporaries of the coefficients
+        return 8 * (13 * ng * kernel + kernel * 8)
+
+    def kernel_levels(self, batch: np.ndarray) -> np.ndarray:
+        """Grey level of every kernel voxel of ``batch`` (voxels, kernel), 0 outside the mask
+        or the image (levels start at 1)."""
+        side = np.arange(-self.radius, self.radius + 1)
+        offsets = np.stack(np.meshgrid(side, side, side, indexing="ij")).reshape(3, -1)
+        where = batch[:, :, None] + offsets[:, None, :]
+        shape = np.array(self.full["maskArray"].shape)[:, None, None]
+        inside = ((where >= 0) & (where < shape)).all(axis=0)
+        where = tuple(np.clip(where, 0, shape - 1))
+        inside &= self.full["maskArray"][where]
+        return np.where(inside, self.levels_of[where], 0)
+
+    def by_level_range(self, coordinates: np.ndarray) -> np.ndarray:
+        """An order of the voxels by their kernels' lowest, then highest grey level."""
+        levels = self.kernel_levels(coordinates)
+        lowest = np.where(levels > 0, levels, np.inf).min(axis=1)
+        return np.lexsort((levels.max(axis=1), lowest))
+
+    def enter(self, batch: np.ndarray) -> np.ndarray:
+        """Point the instance at the sub-box around ``batch``; returns its local coordinates."""
+        if self.class_name == "glcm":  # matrix size does not depend on the image's extent
+            present = np.unique(self.kernel_levels(batch))
+            self.instance.coefficients = dict(self.coefficients)
+            self.instance.coefficients["grayLevels"] = present[present > 0]
+            return batch
+        shape = np.array(self.full["maskArray"].shape)
+        if self.first_order:  # arrays padded by the radius: the kernel never leaves them
+            low = batch.min(axis=1)
+            high = batch.max(axis=1) + 2 * self.radius + 1
+        else:
+            low = np.maximum(batch.min(axis=1) - self.radius, 0)
+            high = np.minimum(batch.max(axis=1) + self.radius + 1, shape)
+        box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+        for name in self.names:
+            setattr(self.instance, name, self.full[name][box])
+        levels = self.levels_of[box][self.full["maskArray"][box]]
+        present = np.unique(levels)
+        # Only levels the ROI has (the padding's NaN is not a level).
+        present = present[np.isin(present, self.coefficients["grayLevels"])]
+        self.instance.coefficients = dict(self.coefficients)
+        self.instance.coefficients["grayLevels"] = present
+        if self.class_name in _LOCAL_NG and present.size:
+            self.instance.coefficients["Ng"] = int(present.max())
+        return batch - low[:, None]
+
+    def leave(self) -> None:
+        for name in self.names:
+            setattr(self.instance, name, self.full[name])
+        self.instance.coefficients = dict(self.coefficients)
+
+
+def maximal_correlation(p_glcm: np.ndarray) -> np.ndarray:
+    """glcm MCC per voxel from pyradiomics' normalised GLCMs (voxels, Ng, Ng, angles); see the
+    module docstring for the method."""
+    p = np.nan_to_num(p_glcm.transpose(0, 3, 1, 2))  # (voxels, angles, i, k)
+    empty = ~np.isfinite(p_glcm).all(axis=(1, 2)) | (p_glcm.sum(axis=(1, 2)) == 0)
+    px = p.sum(axis=3)
+    py = p.sum(axis=2)
+    # pyradiomics' Q, with its epsilon: Q_ij = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps).
+    a = p / (px[..., :, None] * py[..., None, :] + np.spacing(1))
+    eigen = np.sort(np.linalg.eigvals(a @ p.transpose(0, 1, 3, 2)).real, axis=-1)
+    present = (px > 0).any(axis=1).sum(axis=1)[:, None]  # grey levels with a pair, any angle
+    flat = np.broadcast_to(present < 2, px.shape[:2])
+    if eigen.shape[-1] < 2:
+        mcc = np.ones(flat.shape)
+    else:
+        with np.errstate(invalid="ignore"):
+            mcc = np.where(flat, 1.0, np.sqrt(eigen[..., -2]))
+    mcc[empty] = np.nan
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(mcc, axis=1) if mcc.shape[1] else mcc[:, 0]
