@@ -319,7 +319,8 @@ def validate_params(params: dict[str, Any]) -> None:
 
 def _check_shapes(params: dict[str, Any]) -> None:
     """Types the schema check would trip over with a raw TypeError (a list where a mapping or a
-    feature name belongs), and numbers pyradiomics' schema lets through but cannot bin with."""
+    feature name belongs), and NaN or infinite numbers: the schema lets ``binWidth: .nan``
+    through, and pyradiomics then fails deep in its binning (``arange: cannot compute length``)."""
     for section in ("setting", "imageType", "featureClass", "voxelSetting"):
         value = params.get(section)
         if value is not None and not isinstance(value, dict):
@@ -349,11 +350,6 @@ def _check_shapes(params: dict[str, Any]) -> None:
             numbers = value if isinstance(value, list) else [value]
             if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
                 raise SettingsError(f"{where}: {key} must be a finite number, got {value!r}")
-        width = section.get("binWidth")
-        if width is not None and (
-            isinstance(width, bool) or not isinstance(width, int | float) or width <= 0
-        ):
-            raise SettingsError(f"{where}: binWidth must be a positive number, got {width!r}")
 
 
 def _check_names(params: dict[str, Any]) -> None:
