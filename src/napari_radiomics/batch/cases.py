@@ -56,7 +56,8 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
     """Expand files and folders into cases, in input order.
 
     Accepted inputs: `.mat` files; folders searched recursively for `.mat` files (`cvind.mat`
-    skipped; dangling links and link loops among them are cases that fail, naming the link); a NumPy bundle folder (or its `images.npy`), one case per slice; image files
+    skipped; a dangling link or link loop among them is a case that fails, naming the link);
+    a NumPy bundle folder (or its `images.npy`), one case per slice; image files
     (NRRD/NIfTI/MHA) measured against `mask`; a pyradiomics batch CSV (`Image`, `Mask`,
     optional `Label`, other columns passed through). Raises ReadError naming the input that
     cannot be used, so a typo fails before any work starts.
