@@ -275,6 +275,8 @@ def load_yaml(text: str, *, max_values: int = MAX_PARAMS_VALUES) -> Any:
                 "a params file needs none of that many (a 'billion laughs' file?)"
             )
         return None if node is None else loader.construct_document(node)
+    except RecursionError:
+        raise SettingsError("the YAML is nested too deeply to be a params file") from None
     finally:
         loader.dispose()
 
@@ -287,13 +289,10 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], limit: int) -> int:
         return known
     sizes[id(node)] = limit + 1  # a node reached again while being counted: a recursive alias
     total = 1
-    if isinstance(node, yaml.SequenceNode):
-        children: list[yaml.Node] = list(node.value)
-    elif isinstance(node, yaml.MappingNode):
-        children = [part for pair in node.value for part in pair]
-    else:
-        children = []
-    for child in children:
+    children = node.value if isinstance(node, yaml.CollectionNode) else []
+    for child in (
+        c for entry in children for c in (entry if isinstance(entry, tuple) else [entry])
+    ):
         total += _expanded_size(child, sizes, limit)
         if total > limit:
             break
@@ -341,15 +340,19 @@ def _check_shapes(params: dict[str, Any]) -> None:
             raise SettingsError(
                 f"imageType {name!r}: expected a mapping of settings or nothing, got {options!r}"
             )
-    sections = [("setting", params.get("setting") or {})] + [
-        (f"imageType {name}", options or {})
-        for name, options in (params.get("imageType") or {}).items()
-    ]
-    for where, section in sections:
+    for where, section in _setting_sections(params):
         for key, value in section.items():
             numbers = value if isinstance(value, list) else [value]
             if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
                 raise SettingsError(f"{where}: {key} must be a finite number, got {value!r}")
+
+
+def _setting_sections(params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Where settings live: ``setting`` and each image type's overrides, named for messages."""
+    image_types = (params.get("imageType") or {}).items()
+    return [("setting", params.get("setting") or {})] + [
+        (f"imageType {name}", options or {}) for name, options in image_types
+    ]
 
 
 def _check_names(params: dict[str, Any]) -> None:
@@ -377,12 +380,7 @@ def _check_names(params: dict[str, Any]) -> None:
                     f"{sorted(allowed)}"
                 )
     setting_keys = _schema_setting_keys()
-    sections = [("setting", params.get("setting") or {})]
-    sections += [
-        (f"imageType {name}", options or {})
-        for name, options in (params.get("imageType") or {}).items()
-    ]
-    for where, section in sections:
+    for where, section in _setting_sections(params):
         for key in section:
             if key not in setting_keys:
                 raise SettingsError(
