@@ -13,6 +13,7 @@ numbers, a one-element ``cell``) are all read as the text they hold.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from pathlib import Path
@@ -64,18 +65,22 @@ def open_lowlevel(path: Path) -> h5py.h5f.FileID:
     return h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, _file_access())
 
 
-def read_lowlevel(dataset: h5py.h5d.DatasetID, name: str) -> np.ndarray:
-    """A low-level dataset in its own dtype (never converted: HDF5 would clip -1 to 0 in a
-    uint8 buffer), its declared size checked first."""
-    check_size(name, dataset.shape)
-    out = np.empty(dataset.shape, dtype=dataset.dtype)
+def read_lowlevel(
+    dataset: h5py.h5d.DatasetID, name: str, dtype: np.dtype | type | None = None
+) -> np.ndarray:
+    """A low-level dataset, its declared size checked first; in its own dtype unless ``dtype``
+    is given (HDF5 converts silently: a -1 read into uint8 is 0, a double 100360 into uint16
+    is 65535, so only a conversion that cannot change a value may be asked for)."""
+    shape = dataset.shape  # ~15 us each time it is asked: once per dataset
+    check_size(name, shape)
+    out = np.empty(shape, dtype=dataset.dtype if dtype is None else dtype)
     dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
     return out
 
 
 def check_size(name: str, shape: tuple[int, ...]) -> None:
     """Refuse a declared shape too large to be a slice, before allocating it."""
-    count = int(np.prod(shape, dtype=np.float64))
+    count = math.prod(int(n) for n in shape)
     if count > MAX_FIELD_VALUES:
         raise FieldError(
             f"{name} declares a {' x '.join(map(str, shape))} array ({count:.3g} values); "

@@ -225,7 +225,8 @@ def _read_hdf5_header(path: Path, with_mask: bool = False) -> tuple[MatHeader, n
     fid = open_lowlevel(path)
     try:
         image = h5py.h5d.open(fid, b"cjdata/image")
-        label = read_lowlevel(h5py.h5d.open(fid, b"cjdata/label"), "cjdata.label")
+        # float64 holds any number a label can be exactly; text codes fail the 1/2/3 check.
+        label = read_lowlevel(h5py.h5d.open(fid, b"cjdata/label"), "cjdata.label", np.float64)
         pid = read_lowlevel(h5py.h5d.open(fid, b"cjdata/PID"), "cjdata.PID")
         shape = image.shape[::-1]
         dtype = image.dtype
@@ -236,7 +237,7 @@ def _read_hdf5_header(path: Path, with_mask: bool = False) -> tuple[MatHeader, n
         fid.close()
     if len(shape) != 2 or np.dtype(dtype).kind not in "biuf":
         raise ValueError(f"image is not a 2D grey-level slice: {shape}, {dtype}")
-    if pid.dtype != np.uint16 or label.dtype.kind not in "iuf":
+    if pid.dtype != np.uint16:
         raise ValueError("PID or label not in the dataset's layout")
     check_size("cjdata.image", shape)
     header = MatHeader(
