@@ -92,9 +92,11 @@ def test_bundles_empty_or_malicious_are_refused_and_object_ids_open(
     ids = np.empty((3, 1, 1), dtype=object)
     for i in range(3):
         ids[i, 0, 0] = np.array([[f"MR{i}"]])
-    write_bundle(tmp_path / "objects", ids=ids)
-    image, _ = viewer.open(tmp_path / "objects", plugin=PLUGIN)
+    arrays = write_bundle(tmp_path / "objects", ids=ids)
+    np.save(tmp_path / "objects" / "masks.npy", arrays["masks"].astype(np.int16) * 2)
+    image, labels = viewer.open(tmp_path / "objects", plugin=PLUGIN)
     assert image.metadata["slices"]["patient_id"].tolist() == ["MR0", "MR1", "MR2"]
+    np.testing.assert_array_equal(np.asarray(labels.data[1]), arrays["masks"][1] * 2)
 
     write_bundle(tmp_path / "evil")
     target = tmp_path / "created-by-payload"
