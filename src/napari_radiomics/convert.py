@@ -40,9 +40,13 @@ __all__ = [
     "as_sitk",
     "describe_grid_mismatch",
     "grid_of",
+    "label_problem",
     "layer_to_sitk",
     "sitk_to_layer_data",
 ]
+
+#: pyradiomics casts every mask to unsigned 32-bit labels, so this is the largest label it keeps.
+_UINT32_MAX = int(np.iinfo(np.uint32).max)
 
 #: How far the affine's linear part may be from orthonormal and still count as a direction matrix.
 _ORTHONORMAL_TOLERANCE = 1e-6
@@ -142,6 +146,52 @@ def _pixel_array(array: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def label_problem(array: np.ndarray) -> str | None:
+    """Why ``array`` cannot be a labels mask, or None: the one rule every reader and the engine
+    apply, so no entry point can turn a mask into a different ROI than its file shows.
+
+    A mask holds integer labels >= 0 (0 = background); a bool or 0/1 float mask is fine. Casting
+    anything else is what goes wrong silently: to bool, a -1 background or a 0.5 border becomes
+    ROI; to pyradiomics' UInt32, -1 becomes label 4294967295. The answer completes
+    ``"{what} {problem}"`` (``"mask 'seg' holds negative values ..."``).
+    """
+    dtype = array.dtype
+    if dtype.kind == "b" or array.size == 0:
+        return None
+    if dtype.kind == "c":
+        return "holds complex values; a mask needs integer labels >= 0 (0 = background)"
+    if dtype.kind not in "iuf":
+        return f"holds {dtype} values; a mask needs integer labels >= 0 (0 = background)"
+    if dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            return (
+                f"holds {int(array.size - np.count_nonzero(finite))} NaN or infinite value(s); "
+                "a mask needs integer labels >= 0 (0 = background)"
+            )
+        fractional = array != np.floor(array)
+        if fractional.any():
+            example = float(array[fractional].flat[0])
+            return (
+                f"holds non-integer values (e.g. {example:g}, {int(np.count_nonzero(fractional))} "
+                "voxels); a mask needs integer labels >= 0 (0 = background): threshold a "
+                "probability map or a resampled mask first"
+            )
+    low = array.min() if dtype.kind != "u" else 0
+    high = array.max()
+    if low < 0:
+        return (
+            f"holds negative values (from {low:g} to {high:g}); a mask needs integer labels "
+            ">= 0, with 0 as background"
+        )
+    if high > _UINT32_MAX:
+        return (
+            f"holds labels up to {high:g}; pyradiomics reads masks as unsigned 32-bit labels, "
+            f"so labels must be within 0..{_UINT32_MAX}"
+        )
+    return None
+
+
 def _affine_parts(affine: Any, ndim: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Linear part and translation of a napari affine (Affine object or matrix), or None."""
     if affine is None:
@@ -232,6 +282,11 @@ def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
         raise ConversionError(
             f"SimpleITK image with {image.GetNumberOfComponentsPerPixel()} components per pixel "
             "(vector/RGB); pyradiomics needs a scalar image"
+        )
+    if "complex" in image.GetPixelIDTypeAsString():
+        raise ConversionError(
+            f"SimpleITK image of {image.GetPixelIDTypeAsString()} pixels (complex-valued); "
+            "pyradiomics needs a real grey-level image: take its magnitude or real part first"
         )
     ndim = image.GetDimension()
     data = sitk.GetArrayFromImage(image)

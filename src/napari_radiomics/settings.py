@@ -23,6 +23,7 @@ import copy
 import functools
 import json
 import logging
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +63,12 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "label": ("label", None),
 }
 _KEY_TO_ATTRIBUTE = {key: attribute for attribute, (key, _) in _SETTINGS.items()}
+
+#: A params file is a few hundred bytes; anything this large is not one (and is not parsed).
+MAX_PARAMS_BYTES = 1 << 20
+#: Most values a params file may expand to once YAML aliases are followed. pyradiomics' own
+#: example files hold well under 200; a "billion laughs" file of 1 KB expands to 10**9.
+MAX_PARAMS_VALUES = 10_000
 
 
 @dataclass
@@ -176,14 +183,7 @@ class ExtractionSettings:
         if suffix not in cls.SUFFIXES:
             raise SettingsError(f"{path}: params files end in {', '.join(cls.SUFFIXES)}")
         try:
-            text = path.read_text(encoding="utf-8")
-            params = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-        except OSError as err:
-            raise SettingsError(f"{path}: cannot read ({err.strerror})") from None
-        except (json.JSONDecodeError, yaml.YAMLError) as err:
-            raise SettingsError(f"{path}: not valid {suffix[1:].upper()}: {err}") from None
-        try:
-            return cls.from_params(params if params is not None else {})
+            return cls.from_params(_read_params(path, suffix))
         except SettingsError as err:
             raise SettingsError(f"{path}: {err}") from None
 
@@ -237,9 +237,73 @@ PRESETS: dict[str, Any] = {
 }
 
 
+def _read_params(path: Path, suffix: str) -> dict[str, Any]:
+    """The params a file holds, read with bounded effort (its size, then its aliases)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise SettingsError(
+                f"{size} bytes is not a params file (those are a few hundred bytes; at most "
+                f"{MAX_PARAMS_BYTES} are read)"
+            )
+        text = path.read_text(encoding="utf-8")
+        params = json.loads(text) if suffix == ".json" else load_yaml(text)
+    except UnicodeDecodeError as err:
+        raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise SettingsError(f"cannot read ({err.strerror})") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise SettingsError(f"not valid {suffix[1:].upper()}: {err}") from None
+    return params if params is not None else {}
+
+
+# -- bounded YAML ---------------------------------------------------------------------------------
+def load_yaml(text: str, *, max_values: int = MAX_PARAMS_VALUES) -> Any:
+    """``yaml.safe_load``, refusing a document whose aliases expand it past ``max_values``.
+
+    Safe loading runs no code, but aliases let a 1 KB file stand for a billion values; loading
+    shares the nodes, and everything after (validation, copies, the params' JSON) would expand
+    them, for minutes. The document is composed first (aliases still shared), its expanded size
+    counted once per distinct node, and refused before anything is constructed.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}, max_values) > max_values:
+            raise SettingsError(
+                f"the YAML expands to more than {max_values} values through aliases (&/*); "
+                "a params file needs none of that many (a 'billion laughs' file?)"
+            )
+        return None if node is None else loader.construct_document(node)
+    except RecursionError:
+        raise SettingsError("the YAML is nested too deeply to be a params file") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], limit: int) -> int:
+    """Values ``node`` stands for with every alias followed; memoised per node, so the count
+    costs one visit per distinct node, and stops once past ``limit``."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = limit + 1  # a node reached again while being counted: a recursive alias
+    total = 1
+    children = node.value if isinstance(node, yaml.CollectionNode) else []
+    for child in (
+        c for entry in children for c in (entry if isinstance(entry, tuple) else [entry])
+    ):
+        total += _expanded_size(child, sizes, limit)
+        if total > limit:
+            break
+    sizes[id(node)] = total
+    return total
+
+
 # -- validation against pyradiomics' schema -----------------------------------------------------
 def validate_params(params: dict[str, Any]) -> None:
     """Raise SettingsError unless pyradiomics would accept ``params``."""
+    _check_shapes(params)
     _check_names(params)
     if not any(params.values()):
         return  # nothing to check (pykwalify refuses to validate empty data)
@@ -250,6 +314,45 @@ def validate_params(params: dict[str, Any]) -> None:
     message = _schema_errors(key)
     if message:
         raise SettingsError(message)
+
+
+def _check_shapes(params: dict[str, Any]) -> None:
+    """Types the schema check would trip over with a raw TypeError (a list where a mapping or a
+    feature name belongs), and NaN or infinite numbers: the schema lets ``binWidth: .nan``
+    through, and pyradiomics then fails deep in its binning (``arange: cannot compute length``)."""
+    for section in ("setting", "imageType", "featureClass", "voxelSetting"):
+        value = params.get(section)
+        if value is not None and not isinstance(value, dict):
+            raise SettingsError(
+                f"{section} must be a mapping of names to values, got {type(value).__name__} "
+                f"{value!r}"
+            )
+    for name, features in (params.get("featureClass") or {}).items():
+        if features is None:
+            continue
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            raise SettingsError(
+                f"featureClass {name!r}: expected a list of feature names (e.g. [Contrast]) "
+                f"or nothing for all of them, got {features!r}"
+            )
+    for name, options in (params.get("imageType") or {}).items():
+        if options is not None and not isinstance(options, dict):
+            raise SettingsError(
+                f"imageType {name!r}: expected a mapping of settings or nothing, got {options!r}"
+            )
+    for where, section in _setting_sections(params):
+        for key, value in section.items():
+            numbers = value if isinstance(value, list) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise SettingsError(f"{where}: {key} must be a finite number, got {value!r}")
+
+
+def _setting_sections(params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Where settings live: ``setting`` and each image type's overrides, named for messages."""
+    image_types = (params.get("imageType") or {}).items()
+    return [("setting", params.get("setting") or {})] + [
+        (f"imageType {name}", options or {}) for name, options in image_types
+    ]
 
 
 def _check_names(params: dict[str, Any]) -> None:
@@ -277,12 +380,7 @@ def _check_names(params: dict[str, Any]) -> None:
                     f"{sorted(allowed)}"
                 )
     setting_keys = _schema_setting_keys()
-    sections = [("setting", params.get("setting") or {})]
-    sections += [
-        (f"imageType {name}", options or {})
-        for name, options in (params.get("imageType") or {}).items()
-    ]
-    for where, section in sections:
+    for where, section in _setting_sections(params):
         for key in section:
             if key not in setting_keys:
                 raise SettingsError(

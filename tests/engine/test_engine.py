@@ -126,7 +126,7 @@ def test_bad_inputs_are_named(pyradiomics_data: Path) -> None:
     assert "correctMask" in str(info.value)
     assert "geometryTolerance" in str(info.value)
     negative = LayerData(-mask.data.astype(np.int16), mask.scale, mask.translate, name="neg")
-    with pytest.raises(ExtractionError, match="'neg' holds labels from -1"):
+    with pytest.raises(ExtractionError, match="'neg' holds negative values \\(from -1"):
         extract_features(image, negative)
     flat_spacing = ExtractionSettings(resampled_pixel_spacing=[1.0, 1.0])
     with pytest.raises(ExtractionError, match=r"resampledPixelSpacing \[1.0, 1.0\] has 2 values"):

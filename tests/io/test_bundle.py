@@ -31,11 +31,17 @@ def test_byte_string_patient_ids_are_decoded(tmp_path: Path) -> None:
     assert read_npy_bundle(tmp_path).patient_ids.tolist() == ["100360", "MR048994B", "7"]
 
 
-def test_object_arrays_are_refused_with_the_conversion_command(tmp_path: Path) -> None:
+def test_object_arrays_of_plain_values_are_read_and_others_refused(tmp_path: Path) -> None:
     write_bundle(tmp_path, ids=np.array(["a", 2, "c"], dtype=object))
-    with pytest.raises(ReadError, match=r"Python objects.*allow_pickle=True.*astype\(str\)") as e:
+    assert read_npy_bundle(tmp_path).patient_ids.tolist() == ["a", "2", "c"]
+    np.save(tmp_path / "patient_ids.npy", np.array(["a", {"x": 1}, "c"], dtype=object))
+    with pytest.raises(ReadError, match=r"objects other than text and numbers") as e:
         read_npy_bundle(tmp_path)
     assert e.value.path == tmp_path / "patient_ids.npy"
+    assert "allow_pickle" not in str(e.value)  # never advice that runs a payload
+    np.save(tmp_path / "images.npy", np.zeros((3, 32, 48), dtype=object))
+    with pytest.raises(ReadError, match=r"images\.npy: holds Python objects, not numbers"):
+        read_npy_bundle(tmp_path)
 
 
 def test_inconsistent_or_incomplete_bundles_are_refused(tmp_path: Path) -> None:

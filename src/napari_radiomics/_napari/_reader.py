@@ -3,7 +3,9 @@
 ``get_reader`` answers quickly from the path alone and returns None for what this plugin does
 not handle, so napari can ask other readers. A file it does claim (any ``.mat``) that turns
 out to be broken raises a :class:`ReadError` naming the file and the problem, which napari
-shows to the user.
+shows to the user. In a folder (or a selection of several ``.mat`` files) a broken file, of
+whatever kind, is a zero slice named in a warning and in ``metadata["slices"]``: the others
+still open.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     if isinstance(path, str | Path):
         return _read_one(Path(path))
     paths = [Path(p) for p in path]
-    if len(paths) > 1 and all(p.is_file() and p.suffix.lower() == ".mat" for p in paths):
+    # A dangling link among them is a broken slice of the stack, not a reason to fail them all.
+    if len(paths) > 1 and all(not p.is_dir() and p.suffix.lower() == ".mat" for p in paths):
         return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files")
     # The four files of a bundle, selected together, are one bundle.
     unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)

@@ -57,7 +57,8 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
     """Expand files and folders into cases, in input order.
 
     Accepted inputs: `.mat` files; folders searched recursively for `.mat` files (`cvind.mat`
-    skipped); a NumPy bundle folder (or its `images.npy`), one case per slice; image files
+    skipped; a dangling link or link loop among them is a case that fails, naming the link);
+    a NumPy bundle folder (or its `images.npy`), one case per slice; image files
     (NRRD/NIfTI/MHA) measured against `mask`; a pyradiomics batch CSV (`Image`, `Mask`,
     optional `Label`, other columns passed through). Raises ReadError naming the input that
     cannot be used, so a typo fails before any work starts.
@@ -67,7 +68,8 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
     for item in inputs:
         path = Path(item)
         if not path.exists():
-            raise ReadError(path, "no such file or folder")
+            dangling = "a dangling symbolic link or a link loop"
+            raise ReadError(path, dangling if path.is_symlink() else "no such file or folder")
         if path.is_dir() or path.name == "images.npy":
             found.extend(_folder_cases(path if path.is_dir() else path.parent))
         elif path.suffix.lower() == ".mat":

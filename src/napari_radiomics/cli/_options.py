@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings, SettingsError, load_yaml
 
 #: Sections of a pyradiomics params file that `--set section.key=value` may target.
 _SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
@@ -26,7 +26,9 @@ def key_value(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else None
+        return key.strip(), load_yaml(value) if value.strip() else None
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
     except yaml.YAMLError as exc:
         problem = f"{key}: value {value!r} is not valid YAML ({exc})"
         raise argparse.ArgumentTypeError(problem) from None

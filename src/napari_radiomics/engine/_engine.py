@@ -47,6 +47,7 @@ from napari_radiomics.engine._compat import ensure_lbp3d_support
 from napari_radiomics.engine._masks import (
     array_digest,
     image_key,
+    image_problem,
     label_array,
     label_boxes,
     wanted_labels,
@@ -238,6 +239,9 @@ class FeatureEngine:
         mask_array = label_array(mask_sitk, mask_name)
         boxes = label_boxes(mask_array)
         wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
+        problem = image_problem(image_sitk, mask_array, boxes, wanted, settings, image_types)
+        if problem is not None:
+            raise ExtractionError(f"{image_name} {problem}")
 
         tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
         direct = not (

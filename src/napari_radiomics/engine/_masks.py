@@ -13,11 +13,11 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ExtractionError
 
 #: Largest label value for which bounding boxes come from one pass of ``ndimage.find_objects``.
 _FIND_OBJECTS_MAX_LABEL = 1 << 20
-_UINT32_MAX = np.iinfo(np.uint32).max
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -39,18 +39,14 @@ def image_key(image: sitk.Image) -> tuple:
 
 
 def label_array(mask: sitk.Image, what: str) -> np.ndarray:
-    """The mask's pixels, checked to survive pyradiomics' cast to UInt32 unchanged."""
+    """The mask's pixels, checked (by the readers' own rule) to survive pyradiomics' cast to
+    UInt32 unchanged."""
     array = sitk.GetArrayViewFromImage(mask)
     if array.size == 0:
         raise ExtractionError(f"{what} is empty")
-    if not np.issubdtype(array.dtype, np.integer) and not np.array_equal(array, np.floor(array)):
-        raise ExtractionError(f"{what} holds non-integer values; a mask needs integer labels")
-    low, high = array.min(), array.max()
-    if low < 0 or high > _UINT32_MAX:
-        raise ExtractionError(
-            f"{what} holds labels from {low} to {high}; pyradiomics reads masks as unsigned "
-            "32-bit labels (0 = background), so labels must be within 0..4294967295"
-        )
+    problem = label_problem(array)
+    if problem is not None:
+        raise ExtractionError(f"{what} {problem}")
     return array
 
 
@@ -121,3 +117,56 @@ def wanted_labels(
                 f"ROI label {value} is not allowed: labels are positive integers"
             )
     return list(dict.fromkeys(wanted))
+
+
+def image_problem(
+    image: sitk.Image,
+    mask_array: np.ndarray,
+    boxes: Mapping[int, tuple[slice, ...]],
+    labels: Sequence[int],
+    settings: Mapping[str, Any],
+    image_types: Mapping[str, Any],
+) -> str | None:
+    """Why the image's grey levels cannot give honest features for these labels, or None.
+
+    pyradiomics drops NaN voxels of the ROI without a word (the features then describe a
+    smaller ROI than the mask shows) and fails on the rest deep inside its binning with
+    ``arange: cannot compute length``. This is the policy instead: a NaN or infinite voxel
+    inside a measured ROI is refused, and outside it only when normalisation (the whole
+    image's mean and spread) or a filter (neighbouring voxels) would carry it into the ROI;
+    a constant image is refused only for ``normalize``, which divides by its spread, 0.
+    To measure the ROI without such voxels anyway, set them to 0 in the mask: the choice is
+    then visible in the mask, not hidden in the numbers. The answer completes
+    ``"{image name} {problem}"``.
+    """
+    array = sitk.GetArrayViewFromImage(image)
+    normalize = bool(settings.get("normalize", False))
+    if array.dtype.kind == "f":
+        for label in labels:
+            if label not in boxes:
+                continue  # reported per label by the engine
+            box = boxes[label]
+            inside = array[box][mask_array[box] == label]
+            bad = int(inside.size - np.count_nonzero(np.isfinite(inside)))
+            if bad:
+                return (
+                    f"holds {bad} NaN or infinite voxel(s) inside ROI label {label}; "
+                    "pyradiomics would leave them out of the features silently, so the ROI is "
+                    "refused: replace them, or set them to 0 in the mask to measure the ROI "
+                    "without them"
+                )
+        spreads = normalize or any(name != "Original" for name in image_types)
+        if spreads and not np.isfinite(array).all():
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            why = "normalize uses the whole image" if normalize else "its filters mix voxels"
+            return (
+                f"holds {bad} NaN or infinite voxel(s) outside the ROI and {why}, which would "
+                "carry them into the ROI: replace them (e.g. with the background value), or "
+                "measure the Original image without normalize"
+            )
+    if normalize and array.size and array.min() == array.max():
+        return (
+            f"is constant (every voxel is {array.flat[0]:g}), and normalize divides by its "
+            "standard deviation, 0: switch normalize off for it"
+        )
+    return None

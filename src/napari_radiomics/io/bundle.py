@@ -1,10 +1,14 @@
 """The pre-converted NumPy copy of the dataset: a folder with four ``.npy`` files.
 
-``images.npy`` (N, H, W), ``masks.npy`` (N, H, W), ``labels.npy`` (N,) and ``patient_ids.npy``
-(N,). The images are memory-mapped, so opening the bundle costs nothing and napari reads a
-slice only when it is shown. Nothing is ever unpickled: a ``.npy`` file holding Python objects
-can run code when loaded, so such a file is refused with the one-line command that converts
-it to a plain text array.
+``images.npy`` (N, H, W), ``masks.npy`` (N, H, W), ``labels.npy`` and ``patient_ids.npy``
+((N,), (N, 1) or (N, 1, 1)). The images are memory-mapped, so opening the bundle costs nothing
+and napari reads a slice only when it is shown. Nothing is ever unpickled with code: labels and
+patient ids saved as Python objects (some conversions do) are read by ``_npy``'s restricted
+reader, which builds nothing but arrays of text and numbers.
+
+Masks follow the engine's label rule (``convert.label_problem``): bool and unsigned masks are
+used as they are; a signed or float mask is checked slice by slice when the bundle opens, so a
+-1 background or a 0.5 border is refused, naming the slice, instead of becoming tumour.
 """
 
 from __future__ import annotations
@@ -12,22 +16,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 
+from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io._npy import as_column, load_npy
 from napari_radiomics.io.mat import TUMOR_TYPES
 
 BUNDLE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy")
-_NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
 class NpyBundle:
-    """The four arrays of a bundle; ``images``/``masks`` are read-only memory maps."""
+    """The four arrays of a bundle; ``images``/``masks`` are read-only memory maps (``masks``
+    a lazy dask array when its file's dtype needed casting)."""
 
     images: np.ndarray
-    masks: np.ndarray
+    masks: np.ndarray | da.Array
     labels: np.ndarray
     patient_ids: np.ndarray
     folder: Path
@@ -58,51 +65,55 @@ def read_npy_bundle(folder: str | Path) -> NpyBundle:
     if not is_npy_bundle(folder):
         missing = [n for n in BUNDLE_FILES if not (folder / n).is_file()]
         raise ReadError(folder, "not a NumPy bundle; missing " + ", ".join(missing))
-    images = _load(folder / "images.npy")
-    masks = _load(folder / "masks.npy")
-    labels = np.asarray(_load(folder / "labels.npy"))
-    ids = np.asarray(_load(folder / "patient_ids.npy"))
+    images = load_npy(folder / "images.npy")
+    masks = load_npy(folder / "masks.npy")
     if images.ndim != 3:
         raise ReadError(folder / "images.npy", f"expected (N, H, W) images, got {images.shape}")
+    if images.shape[0] == 0:
+        raise ReadError(folder / "images.npy", "holds no slices (N = 0): the bundle is empty")
+    if images.dtype.kind not in "biuf":
+        raise ReadError(folder / "images.npy", f"holds {images.dtype} data, not grey levels")
     if masks.shape != images.shape:
         raise ReadError(
             folder / "masks.npy", f"mask shape {masks.shape} differs from images {images.shape}"
         )
-    for name, array in (("labels.npy", labels), ("patient_ids.npy", ids)):
-        if array.shape != images.shape[:1]:
-            raise ReadError(
-                folder / name, f"expected shape ({images.shape[0]},), got {array.shape}"
-            )
-    if not np.issubdtype(labels.dtype, np.number) or not np.isin(labels, list(TUMOR_TYPES)).all():
+    count = images.shape[0]
+    labels = as_column(folder / "labels.npy", load_npy(folder / "labels.npy", objects=True), count)
+    ids = as_column(
+        folder / "patient_ids.npy", load_npy(folder / "patient_ids.npy", objects=True), count
+    )
+    if not all(isinstance(v, int | float) and v in TUMOR_TYPES for v in labels):
         raise ReadError(folder / "labels.npy", "labels must be 1, 2 or 3 (tumour types)")
-    if masks.dtype == bool:  # napari labels need integers; a view keeps the memory map
-        masks = masks.view(np.uint8)
-    if ids.dtype.kind == "S":
-        ids = np.char.decode(ids, "utf-8")
     return NpyBundle(
         images=images,
-        masks=masks,
-        labels=labels.astype(np.int64),
-        patient_ids=ids.astype(str),
+        masks=_usable_masks(folder / "masks.npy", masks),
+        labels=np.array(labels, dtype=np.int64),
+        patient_ids=np.array([_id_text(v) for v in ids], dtype=str),
         folder=folder,
     )
 
 
-def _load(path: Path) -> np.ndarray:
-    with path.open("rb") as fh:
-        if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:  # np.load would take it for a pickle
-            raise ReadError(path, "not a .npy file (no NumPy header)")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Python objects" in str(exc):
-            raise ReadError(
-                path,
-                "holds Python objects, which are not loaded because unpickling can run "
-                "arbitrary code; convert it once to a text array with: python -c "
-                f"\"import numpy as np; a = np.load('{path.name}', allow_pickle=True); "
-                f"np.save('{path.name}', a.astype(str))\"",
-            ) from exc
-        raise ReadError(path, f"not a readable .npy file: {exc}") from exc
-    except (OSError, EOFError) as exc:
-        raise ReadError(path, f"not a readable .npy file: {exc}") from exc
+def _usable_masks(path: Path, masks: np.ndarray) -> np.ndarray:
+    """Masks napari can show and the engine measures as the file means them (see the module
+    docstring); read through once only when their dtype can hold a value that is not a label."""
+    if masks.dtype == bool:  # napari labels need integers; a view keeps the memory map
+        return masks.view(np.uint8)
+    if masks.dtype.kind == "u" and masks.dtype.itemsize <= 4:
+        return masks
+    for index in range(masks.shape[0]):
+        problem = label_problem(np.asarray(masks[index]))
+        if problem is not None:
+            raise ReadError(path, f"slice {index}: the mask {problem}")
+    top = max(int(np.asarray(masks[i]).max()) for i in range(masks.shape[0]))
+    # Lazy, like the memory map it wraps: a slice is cast when it is read.
+    lazy = da.from_array(masks, chunks=(1, *masks.shape[1:]), asarray=True)
+    return lazy.astype(np.min_scalar_type(max(top, 1)))
+
+
+def _id_text(value: object) -> str:
+    """A patient id as text: bytes decoded, a whole number without its ``.0``."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace").strip()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()

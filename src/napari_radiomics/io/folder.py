@@ -39,12 +39,22 @@ class FolderWarning(UserWarning):
 
 
 def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """The case files of a folder in natural order (``2.mat`` before ``10.mat``)."""
+    """The case files of a folder in natural order (``2.mat`` before ``10.mat``).
+
+    A dangling symbolic link or a link loop named ``*.mat`` is listed too: it stands for a case
+    the user expects, so it is reported as unreadable (by the reader, naming the link), never
+    skipped without a word. Only folders are left out.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ReadError(folder, "not a folder")
     found = folder.rglob("*.mat") if recursive else folder.glob("*.mat")
-    cases = [p for p in found if p.is_file() and p.name.lower() not in NOT_A_CASE]
+    cases = [
+        p
+        for p in found
+        if (p.is_file() or (p.is_symlink() and not p.is_dir()))
+        and p.name.lower() not in NOT_A_CASE
+    ]
     return sorted(cases, key=lambda p: _natural_key(p.relative_to(folder)))
 
 
@@ -130,11 +140,23 @@ def open_mat_stack(
     return stack
 
 
+#: What reading a dirty file may raise besides ReadError (the readers turn every problem they
+#: foresee into a ReadError; this keeps the promise for what they do not): a broken slice
+#: becomes a zero slice named in a warning, never a folder that cannot be opened.
+_UNFORESEEN = (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError, MemoryError)
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ReadError):
+        return exc.problem
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _read_header(path: Path, broken: dict[str, str]) -> MatHeader | None:
     try:
         return read_mat_header(path)
-    except ReadError as exc:
-        broken[str(path)] = exc.problem
+    except _UNFORESEEN as exc:  # ReadError included
+        broken[str(path)] = _problem(exc)
         return None
 
 
@@ -230,8 +252,11 @@ class _SliceLoader:
             return self._zeros()
         try:
             tumor = read_tumor_mat(path, allow_empty_mask=True)
-        except ReadError as exc:  # passed the header check but the pixels are broken
-            warnings.warn(f"slice shown as zeros: {exc}", FolderWarning, stacklevel=2)
+        except _UNFORESEEN as exc:  # passed the header check but the pixels are broken
+            self.broken[str(path)] = _problem(exc)
+            warnings.warn(
+                f"slice shown as zeros: {path}: {_problem(exc)}", FolderWarning, stacklevel=2
+            )
             return self._zeros()
         image = tumor.image
         mask = tumor.mask.astype(np.uint8)

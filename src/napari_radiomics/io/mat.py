@@ -11,10 +11,8 @@ non-MATLAB tools write.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,17 +22,19 @@ import numpy as np
 import scipy.io
 from scipy import ndimage
 
+from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io._matlab73 import write_struct
+from napari_radiomics.io._mat_fields import HDF5_LOCK, read_fields
+from napari_radiomics.io._matlab73 import (
+    FieldError,
+    char_text,
+    check_size,
+    open_lowlevel,
+    read_lowlevel,
+    write_struct,
+)
 
 TUMOR_TYPES: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary tumor"}
-FIELDS: tuple[str, ...] = ("label", "PID", "image", "tumorBorder", "tumorMask")
-
-#: Serialises this package's HDF5 access. A folder's header scan, dask's workers and napari's
-#: slicing can all read files at once; h5py has its own global lock, but waiting on a plain
-#: Python lock instead keeps those threads from contending inside h5py (where garbage
-#: collection of HDF5 handles from another thread has been known to deadlock).
-HDF5_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,21 @@ def read_tumor_mat(path: str | Path, *, allow_empty_mask: bool = False) -> Tumor
     fail later with a less helpful message.
     """
     path = Path(path)
-    fields = _read_fields(path)
-    image = np.asarray(fields["image"])
+    try:
+        return _tumor_slice(path, read_fields(path), allow_empty_mask)
+    except ReadError:
+        raise
+    except FieldError as exc:
+        raise ReadError(path, str(exc)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError) as exc:
+        # A field of an unexpected kind that no check above foresaw: still the file's fault,
+        # and a folder shows it as a broken slice instead of failing to open.
+        raise ReadError(path, f"unexpected content ({type(exc).__name__}: {exc})") from None
+
+
+def _tumor_slice(path: Path, fields: dict[str, Any], allow_empty_mask: bool) -> TumorSlice:
+    image = _check_image(path, np.asarray(fields["image"]))
     mask_raw = np.asarray(fields["tumorMask"])
-    if image.ndim != 2:
-        raise ReadError(path, f"cjdata.image must be a 2D slice, got shape {image.shape}")
     if mask_raw.shape != image.shape:
         raise ReadError(
             path,
@@ -125,6 +135,27 @@ def read_tumor_mat(path: str | Path, *, allow_empty_mask: bool = False) -> Tumor
     )
 
 
+def _check_image(path: Path, image: np.ndarray) -> np.ndarray:
+    """The slice as pyradiomics can measure it: 2D, real, integer or float grey levels."""
+    if image.dtype.kind == "c":
+        raise ReadError(
+            path,
+            "cjdata.image is complex-valued; pyradiomics needs a real grey-level image "
+            "(take its magnitude or real part first)",
+        )
+    if image.dtype.kind not in "biuf":
+        raise ReadError(path, f"cjdata.image holds {image.dtype} data, not grey levels")
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        raise ReadError(
+            path,
+            f"cjdata.image is an RGB(A) or multi-channel image (shape {image.shape}); "
+            "pyradiomics needs one grey-level 2D slice: convert it to greyscale first",
+        )
+    if image.ndim != 2:
+        raise ReadError(path, f"cjdata.image must be a 2D slice, got shape {image.shape}")
+    return image
+
+
 def read_mat_header(path: str | Path) -> MatHeader:
     """Read the image shape, label and patient id without the pixels.
 
@@ -136,7 +167,7 @@ def read_mat_header(path: str | Path) -> MatHeader:
     try:
         with HDF5_LOCK:
             return _read_hdf5_header(path)[0]
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError):
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, MemoryError):
         tumor = read_tumor_mat(path, allow_empty_mask=True)
         return MatHeader(
             shape=(tumor.image.shape[0], tumor.image.shape[1]),
@@ -163,7 +194,7 @@ def read_tumor_mask(
             header, mask_raw = _read_hdf5_header(path, with_mask=True)
         if mask_raw is None or mask_raw.shape != header.shape:
             raise ValueError("tumour mask missing or not of the image's shape")
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError):
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, MemoryError):
         tumor = read_tumor_mat(path, allow_empty_mask=allow_empty_mask)
         header = MatHeader(tumor.image.shape, tumor.image.dtype, tumor.label, tumor.patient_id)
         return header, tumor.mask
@@ -171,140 +202,68 @@ def read_tumor_mask(
 
 
 def _usable_mask(path: Path, mask: np.ndarray, allow_empty: bool) -> np.ndarray:
-    """The mask as booleans; an empty one refused unless allowed (every case has a tumour)."""
+    """The mask as booleans; an empty one refused unless allowed (every case has a tumour).
+
+    Only a mask of integer labels >= 0 is cast (``convert.label_problem``, the engine's own
+    rule): cast to bool, a -1 background or a 0.5 border would silently become tumour.
+    """
+    problem = label_problem(mask)
+    if problem is not None:
+        raise ReadError(path, f"cjdata.tumorMask {problem}")
     mask = mask.astype(bool)
     if not allow_empty and not mask.any():
         raise ReadError(path, "empty tumour mask (cjdata.tumorMask has no pixel set)")
     return mask
 
 
-@functools.cache
-def _file_access() -> h5py.h5p.PropFAID:
-    """File-access properties that close the file with its handle, made once and reused."""
-    access = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    access.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
-    return access
-
-
 def _read_hdf5_header(path: Path, with_mask: bool = False) -> tuple[MatHeader, np.ndarray | None]:
-    """The header, and the raw (row, column) tumour mask when asked, in one opening."""
-    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY, _file_access())
+    """The header, and the raw (row, column) tumour mask when asked, in one opening.
+
+    Only the dataset's plain layout is read here (a uint16 ``char`` PID); anything else raises,
+    and the caller falls back to the full reader, which knows every layout and names problems.
+    """
+    fid = open_lowlevel(path)
     try:
         image = h5py.h5d.open(fid, b"cjdata/image")
-        label = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/label"), np.float64)
-        pid = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/PID"), np.uint16)
+        # float64 holds any number a label can be exactly; text codes fail the 1/2/3 check.
+        label = read_lowlevel(h5py.h5d.open(fid, b"cjdata/label"), "cjdata.label", np.float64)
+        pid = read_lowlevel(h5py.h5d.open(fid, b"cjdata/PID"), "cjdata.PID")
         shape = image.shape[::-1]
         dtype = image.dtype
         mask = None
         if with_mask:
-            mask = _read_lowlevel(h5py.h5d.open(fid, b"cjdata/tumorMask"), np.uint8).T
+            mask = read_lowlevel(h5py.h5d.open(fid, b"cjdata/tumorMask"), "cjdata.tumorMask").T
     finally:
         fid.close()
-    if len(shape) != 2:
-        raise ValueError(f"image is not 2D: {shape}")
+    if len(shape) != 2 or np.dtype(dtype).kind not in "biuf":
+        raise ValueError(f"image is not a 2D grey-level slice: {shape}, {dtype}")
+    if pid.dtype != np.uint16:
+        raise ValueError("PID or label not in the dataset's layout")
+    check_size("cjdata.image", shape)
     header = MatHeader(
         shape=(int(shape[0]), int(shape[1])),
         dtype=np.dtype(dtype),
         label=_check_label(path, label),
-        patient_id="".join(chr(int(c)) for c in pid.T.ravel()).strip(),
+        patient_id=char_text(pid.T),
     )
     return header, mask
 
 
-def _read_lowlevel(dataset: h5py.h5d.DatasetID, dtype: type) -> np.ndarray:
-    out = np.empty(dataset.shape, dtype=dtype)
-    dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
-    return out
-
-
-def _read_fields(path: Path) -> dict[str, Any]:
-    """Dispatch on the file's container and return the ``cjdata`` fields."""
-    if not path.is_file():
-        raise ReadError(path, "file not found")
-    with path.open("rb") as fh:
-        head = fh.read(128)
-    with HDF5_LOCK:
-        if h5py.is_hdf5(path):
-            return _read_fields_hdf5(path)
-    if head.startswith(b"MATLAB 7.3"):
-        raise ReadError(path, "MATLAB 7.3 header but no readable HDF5 data (truncated file?)")
-    return _read_fields_v5(path)
-
-
-def _read_fields_hdf5(path: Path) -> dict[str, Any]:
-    try:
-        with h5py.File(path, "r") as f:
-            if "cjdata" not in f or not isinstance(f["cjdata"], h5py.Group):
-                found = ", ".join(sorted(f.keys())) or "none"
-                raise ReadError(path, f"no 'cjdata' struct in the file (variables: {found})")
-            group = f["cjdata"]
-            _require_fields(path, group.keys())
-            fields = {name: _hdf5_array(group[name]) for name in FIELDS if name != "PID"}
-            fields["PID"] = _hdf5_text(group["PID"])
-            return fields
-    except ReadError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise ReadError(path, f"corrupt or truncated MATLAB 7.3 (HDF5) file: {exc}") from exc
-
-
-def _hdf5_array(dataset: h5py.Dataset) -> np.ndarray:
-    """A MATLAB array from HDF5: transposed back, and MATLAB's empty-array marker honoured."""
-    if int(np.asarray(dataset.attrs.get("MATLAB_empty", 0))):
-        return np.zeros((0,), dtype=np.float64)
-    return np.asarray(dataset[()]).T
-
-
-def _hdf5_text(dataset: h5py.Dataset) -> str:
-    """A MATLAB char array (uint16 code units) as str; numeric ids become their integer text."""
-    values = _hdf5_array(dataset)
-    if values.dtype == np.uint16:
-        return "".join(chr(int(c)) for c in values.ravel(order="F")).strip()
-    return _number_text(values)
-
-
-def _number_text(values: np.ndarray) -> str:
-    flat = np.asarray(values).ravel()
-    if flat.size != 1:
-        raise ValueError(f"expected one value, got {flat.size}")
-    value = float(flat[0])
-    return str(int(value)) if value.is_integer() else str(value)
-
-
-def _read_fields_v5(path: Path) -> dict[str, Any]:
-    try:
-        contents = scipy.io.loadmat(path, simplify_cells=True)
-    except Exception as exc:  # scipy raises many types for garbage input; all mean "not MAT"
-        raise ReadError(path, f"not a MATLAB .mat file ({type(exc).__name__}: {exc})") from exc
-    cjdata = contents.get("cjdata")
-    if not isinstance(cjdata, dict):
-        found = ", ".join(sorted(k for k in contents if not k.startswith("__"))) or "none"
-        raise ReadError(path, f"no 'cjdata' struct in the file (variables: {found})")
-    _require_fields(path, cjdata.keys())
-    fields = dict(cjdata)
-    pid = cjdata["PID"]
-    try:
-        fields["PID"] = pid.strip() if isinstance(pid, str) else _number_text(np.asarray(pid))
-    except (ValueError, TypeError) as exc:
-        raise ReadError(path, f"cjdata.PID is neither text nor one number: {exc}") from exc
-    return fields
-
-
-def _require_fields(path: Path, present: Any) -> None:
-    missing = [name for name in FIELDS if name not in set(present)]
-    if missing:
-        raise ReadError(path, "missing field(s) " + ", ".join(f"cjdata.{m}" for m in missing))
-
-
 def _check_label(path: Path, value: Any) -> int:
+    if isinstance(value, str):
+        raise ReadError(
+            path, f"cjdata.label is text ({value!r}); expected the number 1, 2 or 3 (tumour type)"
+        )
     flat = np.asarray(value).ravel()
-    if flat.size != 1 or float(flat[0]) not in TUMOR_TYPES:
-        raise ReadError(path, f"cjdata.label must be 1, 2 or 3 (tumour type), got {flat!r}")
+    if flat.dtype.kind not in "biuf" or flat.size != 1 or float(flat[0]) not in TUMOR_TYPES:
+        raise ReadError(path, f"cjdata.label must be 1, 2 or 3 (tumour type), got {flat!r:.80}")
     return int(flat[0])
 
 
 def _border_to_rowcol(path: Path, value: Any) -> np.ndarray:
     """``[x1, y1, x2, y2, ...]`` 1-based (x = column) -> (K, 2) 0-based (row, col)."""
+    if np.asarray(value).dtype.kind not in "biuf":
+        raise ReadError(path, f"cjdata.tumorBorder holds {np.asarray(value).dtype} data")
     flat = np.asarray(value, dtype=np.float64).ravel()
     if flat.size % 2:
         raise ReadError(path, f"cjdata.tumorBorder has an odd number of values ({flat.size})")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics.convert import sitk_to_layer_data
+from napari_radiomics.convert import label_problem, sitk_to_layer_data
 from napari_radiomics.errors import ConversionError, ReadError
 
 #: Image formats SimpleITK reads that pyradiomics users keep their scans in (double suffix
@@ -26,6 +26,9 @@ from napari_radiomics.errors import ConversionError, ReadError
 MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 MASK_NAME_HINTS: tuple[str, ...] = ("_label", "label_", "mask", "seg")
 MAX_MASK_VALUES = 16  # an integer image with at most this many distinct values is a mask
+#: Most voxels a file may declare (2048 x 2048 x 256 at 2 bytes is 2 GB); a header declaring
+#: more is refused before SimpleITK allocates the pixels.
+MAX_VOXELS = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,18 @@ def read_medical_image(path: str | Path) -> MedicalImage:
     if not path.is_file():
         raise ReadError(path, "file not found")
     try:
-        image = sitk.ReadImage(str(path))
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        size = reader.GetSize()
+        voxels = int(np.prod(size, dtype=np.float64)) * reader.GetNumberOfComponents()
+        if voxels > MAX_VOXELS:
+            raise ReadError(
+                path,
+                f"declares {' x '.join(map(str, size))} voxels ({voxels:.3g} values); at most "
+                f"{MAX_VOXELS} are read, so the file is refused before allocating it",
+            )
+        image = reader.Execute()
     except RuntimeError as exc:
         problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
@@ -125,9 +139,11 @@ def _is_integral(data: np.ndarray) -> bool:
 
 
 def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
-    """napari Labels need non-negative integers; keep the values, pick a fitting dtype."""
-    if data.size and data.min() < 0:
-        raise ReadError(path, "mask holds negative values; labels must be >= 0")
+    """napari Labels need integers >= 0 (the engine's own rule, ``convert.label_problem``);
+    keep the values, pick a fitting dtype."""
+    problem = label_problem(data)
+    if problem is not None:
+        raise ReadError(path, f"mask {problem}")
     if data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
         top = int(data.max()) if data.size else 0
         return data.astype(np.min_scalar_type(top) if top > 1 else np.uint8)
