@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import zipfile
@@ -102,7 +103,11 @@ def test_napari_discovers_the_plugin_from_the_wheel(wheel: Path, tmp_path: Path)
         "print(napari_radiomics.__file__)\n"
         "print(len(manifest.contributions.widgets), len(manifest.contributions.readers))\n"
     )
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    # A PYTHONPATH naming a checkout's src/ would put it before the wheel: not a user's install.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     origin, counts = result.stdout.split("\n")[:2]
     assert Path(origin).is_relative_to(venv)  # the wheel's copy, not this checkout
     assert counts == "3 1"
