@@ -138,3 +138,35 @@ def test_bad_tables_name_the_column(change, message: str, tmp_path: Path) -> Non
     features = tmp_path / "bad.csv"
     change(table("signal")).to_csv(features, index=False)
     assert main(["model", str(features), "-o", str(tmp_path / "out")]) == 2
+
+
+def test_fast_importances_are_the_plain_permutation_measure() -> None:
+    """The rank-one shortcut gives what shuffling and predicting gives, permutation for
+    permutation; and sklearn's own permutation_importance agrees on average."""
+    from sklearn.inspection import permutation_importance
+
+    from napari_radiomics.analysis.models import model_inputs, permutation_importances
+
+    x, y, _ = model_inputs(table("signal"), "tumor_type", "patient_id")
+    model = make_pipeline(select=10).fit(x.iloc[:300], y.iloc[:300])
+    test_x, test_y = x.iloc[300:], y.iloc[300:]
+    fast = permutation_importances(model, test_x, test_y, 4, np.random.default_rng(1))
+
+    class Opaque:  # the same classifier, without the linear shortcut's attributes
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+            self.classes_ = inner.classes_
+
+        def predict(self, values: np.ndarray) -> np.ndarray:
+            return self.inner.predict(values)
+
+    slow_model = make_pipeline(select=10).fit(x.iloc[:300], y.iloc[:300])
+    slow_model.steps[-1] = ("model", Opaque(slow_model[-1]))
+    slow = permutation_importances(slow_model, test_x, test_y, 4, np.random.default_rng(1))
+    np.testing.assert_allclose(fast, slow, atol=1e-12)
+    assert np.count_nonzero(fast) <= 10  # features the selection dropped have no effect
+    reference = permutation_importance(
+        model, test_x, test_y, scoring="balanced_accuracy", n_repeats=30, random_state=0
+    ).importances_mean
+    np.testing.assert_allclose(fast, reference, atol=0.05)
+    assert set(np.argsort(fast)[-3:]) == {0, 1, 2}

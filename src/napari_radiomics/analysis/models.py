@@ -29,6 +29,7 @@ __all__ = [
     "folds_from_cvind",
     "make_pipeline",
     "model_inputs",
+    "permutation_importances",
 ]
 
 #: Classifier names the CLI and the panel offer; the first is the default.
@@ -120,6 +121,61 @@ def folds_from_cvind(path: str | Path, cases: pd.Series) -> list[np.ndarray]:
     return [np.flatnonzero(assigned == k) for k in np.unique(assigned)]
 
 
+def permutation_importances(
+    model: Any, x: pd.DataFrame, y: pd.Series, repeats: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Mean drop in balanced accuracy when one feature's test values are shuffled.
+
+    The same measure as ``sklearn.inspection.permutation_importance``, computed faster: every
+    step before the classifier works column by column (dropping constant features, scaling,
+    selecting), so shuffling an input column is shuffling its transformed column, and the
+    test part is transformed once. For a linear classifier the decision scores then change by
+    a rank-one update, so a 1000-feature table costs seconds instead of minutes.
+    """
+    transformed = np.asarray(model[:-1].transform(x), dtype=float)
+    kept = np.arange(x.shape[1])
+    for step in model[:-1]:
+        if hasattr(step, "get_support"):
+            kept = kept[step.get_support()]
+    final = model[-1]
+    classes = np.asarray(final.classes_)
+    truth = np.searchsorted(classes, np.asarray(y))
+    members = [truth == code for code in range(len(classes)) if (truth == code).any()]
+
+    def balanced_accuracy(predicted: np.ndarray) -> float:  # sklearn's, for integer codes
+        return float(np.mean([np.mean(predicted[m] == truth[m]) for m in members]))
+
+    def codes(values: np.ndarray) -> np.ndarray:
+        return np.searchsorted(classes, final.predict(values))
+
+    baseline = balanced_accuracy(codes(transformed))
+    linear = hasattr(final, "coef_") and hasattr(final, "decision_function")
+    scores = final.decision_function(transformed) if linear else None
+    drops = np.zeros(x.shape[1])
+    for column, feature in enumerate(kept):  # a dropped feature changes nothing: 0
+        total = 0.0
+        for _ in range(repeats):
+            order = rng.permutation(len(truth))
+            if linear:
+                delta = transformed[order, column] - transformed[:, column]
+                shuffled = scores + np.outer(delta, final.coef_[:, column]).reshape(scores.shape)
+                predicted = _codes_from_scores(shuffled)
+            else:
+                copy = transformed.copy()
+                copy[:, column] = transformed[order, column]
+                predicted = codes(copy)
+            total += baseline - balanced_accuracy(predicted)
+        drops[feature] = total / repeats
+    return drops
+
+
+def _codes_from_scores(scores: np.ndarray) -> np.ndarray:
+    """The class indices a linear classifier's ``predict`` picks from these decision scores."""
+    if scores.ndim == 1:  # two classes: one score, positive means the second class
+        return (scores > 0).astype(int)
+    return np.argmax(scores, axis=1)
+
+
 @dataclass
 class ModelResult:
     """What an evaluation found; ``metrics`` is what ``metrics.json`` holds."""
@@ -167,7 +223,6 @@ def evaluate_model(
     ``progress(done, total, message)`` is called per fold; an exception it raises stops the
     evaluation (that is how the panel cancels).
     """
-    from sklearn.inspection import permutation_importance
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
     x, y, groups = model_inputs(table, target, group)
@@ -211,16 +266,10 @@ def evaluate_model(
             )
         )
         if importance_repeats:
-            found = permutation_importance(
-                model,
-                x.iloc[test],
-                truth,
-                scoring="balanced_accuracy",
-                n_repeats=importance_repeats,
-                random_state=seed,
-                n_jobs=1,
+            rng = np.random.default_rng([seed, number])
+            importances.append(
+                permutation_importances(model, x.iloc[test], truth, importance_repeats, rng)
             )
-            importances.append(found.importances_mean)
     if progress is not None:
         progress(len(splits), len(splits), "done")
     out_of_fold = pd.concat(rows).sort_values("row", ignore_index=True)
