@@ -20,7 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics.analysis.perturb import perturb
+from napari_radiomics.analysis.perturb import PerturbationPlan, perturb
 from napari_radiomics.convert import LayerData
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -38,7 +38,12 @@ def main() -> None:
     for seed in range(args.cases):
         case = make_synthetic_slice(seed=seed, label=seed % 3 + 1)
         masks = [case.mask.astype(np.uint8)]
-        masks += [p.mask for p in perturb(case.image, case.mask, (1.0, 1.0), args.perturbations)]
+        masks += [
+            p.mask
+            for p in perturb(
+                case.image, case.mask, (1.0, 1.0), PerturbationPlan(args.perturbations)
+            )
+        ]
         cases.append((case.image, masks))
 
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from napari_radiomics.analysis.perturb import (
     ALWAYS_KEEP,
     MIN_VOLUME_FRACTION,
     NEVER_KEEP,
+    PerturbationPlan,
     add_noise,
     grow_shrink,
     grow_shrink_volume,
@@ -103,13 +104,14 @@ def test_noise_is_estimated_from_the_image() -> None:
 def test_perturbations_are_seeded_and_independent_of_their_number() -> None:
     case = make_synthetic_slice(seed=3, shape=(128, 128))
     methods = ("grow-shrink", "contour", "noise")
-    five = perturb(case.image, case.mask, (1.0, 1.0), 5, methods=methods, seed=7)
-    three = perturb(case.image, case.mask, (1.0, 1.0), 3, methods=methods, seed=7)
+    five = perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(5, methods, seed=7))
+    three = perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(3, methods, seed=7))
     for a, b in zip(three, five[:3], strict=True):
         assert np.array_equal(a.mask, b.mask)
         assert np.array_equal(a.image, b.image)
     assert len({p.mask.tobytes() for p in five}) > 1
     for p in five:
         assert p.mask.sum() >= MIN_VOLUME_FRACTION * case.mask.sum() * 0.5  # contour may cut
+    plan = PerturbationPlan(2, ("erode",))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must be among"):
-        perturb(case.image, case.mask, (1.0, 1.0), 2, methods=("erode",))  # type: ignore[arg-type]
+        perturb(case.image, case.mask, (1.0, 1.0), plan)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_radiomics.analysis import icc_table
+from napari_radiomics.analysis import PerturbationPlan, icc_table
 from napari_radiomics.analysis.robustness import (
     PERTURBATION_COLUMN,
     perturbed_features,
@@ -32,8 +32,7 @@ def long() -> pd.DataFrame:
                 case.image,
                 case.mask,
                 (1.0, 1.0),
-                N,
-                seed=11,
+                PerturbationPlan(N, seed=11),
                 metadata={"case": str(seed)},
             )
         )
@@ -71,4 +70,11 @@ def test_icc_is_computed_from_exactly_the_long_table(long: pd.DataFrame) -> None
 def test_a_missing_label_is_named() -> None:
     case = make_synthetic_slice(seed=0, shape=(64, 64))
     with pytest.raises(ValueError, match="ROI label 2"):
-        perturbed_features(FeatureEngine(SETTINGS), case.image, case.mask, (1.0, 1.0), 1, label=2)
+        perturbed_features(
+            FeatureEngine(SETTINGS),
+            case.image,
+            case.mask,
+            (1.0, 1.0),
+            PerturbationPlan(1),
+            label=2,
+        )

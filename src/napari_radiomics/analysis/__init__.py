@@ -5,7 +5,13 @@ fits nothing, it summarises repeated measurements of the same cases.
 """
 
 from napari_radiomics.analysis.icc import ICC_FORMS, IccForm, icc, icc_table
-from napari_radiomics.analysis.perturb import METHODS, Method, Perturbation, perturb
+from napari_radiomics.analysis.perturb import (
+    METHODS,
+    Method,
+    Perturbation,
+    PerturbationPlan,
+    perturb,
+)
 
 __all__ = [
     "ICC_FORMS",
@@ -13,6 +19,7 @@ __all__ = [
     "IccForm",
     "Method",
     "Perturbation",
+    "PerturbationPlan",
     "icc",
     "icc_table",
     "perturb",

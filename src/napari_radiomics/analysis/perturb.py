@@ -31,6 +31,7 @@ __all__ = [
     "METHODS",
     "Method",
     "Perturbation",
+    "PerturbationPlan",
     "add_noise",
     "grow_shrink",
     "grow_shrink_volume",
@@ -46,6 +47,18 @@ METHODS: tuple[Method, ...] = ("grow-shrink", "contour", "noise")
 MIN_VOLUME_FRACTION = 0.8
 #: Supervoxel overlap rules of contour randomisation.
 ALWAYS_KEEP, NEVER_KEEP = 0.9, 0.2
+
+
+@dataclass(frozen=True)
+class PerturbationPlan:
+    """How a robustness run perturbs each case: ``n`` perturbations combining ``methods``,
+    seeded by ``seed``; grow/shrink distances within +-``max_distance_mm`` (default: the
+    largest voxel spacing)."""
+
+    n: int
+    methods: tuple[Method, ...] = ("grow-shrink", "contour")
+    seed: int = 0
+    max_distance_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,22 +206,16 @@ def add_noise(
 
 
 def perturb(
-    image: np.ndarray,
-    mask: np.ndarray,
-    spacing: Sequence[float],
-    n: int,
-    *,
-    methods: Sequence[Method] = ("grow-shrink", "contour"),
-    seed: int = 0,
-    max_distance_mm: float | None = None,
+    image: np.ndarray, mask: np.ndarray, spacing: Sequence[float], plan: PerturbationPlan
 ) -> list[Perturbation]:
-    """``n`` perturbations of one case, the chosen methods combined in each.
+    """``plan.n`` perturbations of one case, the plan's methods combined in each.
 
-    Perturbation ``i`` draws from its own generator (``seed``, ``i``), so a case's i-th
+    Perturbation ``i`` draws from its own generator (``plan.seed``, ``i``), so a case's i-th
     perturbation does not depend on how many were asked for or on other cases. Grow/shrink
-    distances are drawn uniformly within +-``max_distance_mm`` (default: the largest voxel
-    spacing); a shrink that would leave less than 80% of the volume stops at 80%.
+    distances are drawn uniformly within the plan's reach; a shrink that would leave less
+    than 80% of the volume stops at 80%.
     """
+    n, methods, seed = plan.n, plan.methods, plan.seed
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(
@@ -217,7 +224,7 @@ def perturb(
     if n < 1:
         raise ValueError(f"the number of perturbations must be at least 1, got {n}")
     roi, sampling = _checked(mask, spacing)
-    reach = float(np.max(sampling)) if max_distance_mm is None else float(max_distance_mm)
+    reach = float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
     sigma = noise_sigma(image) if "noise" in methods else None
     out = []
     for index in range(n):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
-from napari_radiomics.analysis.perturb import Method, perturb
+from napari_radiomics.analysis.perturb import PerturbationPlan, perturb
 from napari_radiomics.convert import LayerData
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns
@@ -33,14 +33,12 @@ def perturbed_features(
     image: np.ndarray,
     mask: np.ndarray,
     spacing: Sequence[float],
-    n: int,
+    plan: PerturbationPlan,
     *,
-    methods: Sequence[Method] = ("grow-shrink", "contour"),
-    seed: int = 0,
     label: int = 1,
     metadata: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Rows for the original (``perturbation`` 0) and ``n`` perturbations of one ROI label.
+    """Rows for the original (``perturbation`` 0) and the plan's perturbations of one label.
 
     ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``);
     the perturbation's description (``distance_mm``, ``noise_sigma``, ...) goes into columns.
@@ -52,7 +50,7 @@ def perturbed_features(
         raise ValueError(f"ROI label {label} is not in the mask")
     frames = []
     variants = [(0, np.asarray(image), roi, {})]
-    for p in perturb(image, roi, spacing, n, methods=methods, seed=seed):
+    for p in perturb(image, roi, spacing, plan):
         variants.append((p.index + 1, p.image, p.mask.astype(bool), p.description))
     for index, pixels, variant, description in variants:
         frame = engine.extract(
