@@ -3,7 +3,7 @@
 Every broken or odd input here once gave a wrong result with exit status 0, or a raw
 exception naming no file. The readers, the engine and the settings share one validation per
 kind of data (``convert.label_problem`` for masks, ``engine._masks.image_problem`` for grey
-levels, ``settings.validate_params`` and ``settings.load_yaml`` for params), so each test goes
+levels, ``settings.validate_params`` and ``_yaml.load_yaml`` for params), so each test goes
 through the entry point a user would take. The viewer's side is tests/gui/test_bad_input_viewer.
 """
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from napari_radiomics.settings import ExtractionSettings, SettingsError, load_yaml
+from napari_radiomics._yaml import load_yaml
+from napari_radiomics.settings import ExtractionSettings, SettingsError
 
 #: Sections of a pyradiomics params file that `--set section.key=value` may target.
 _SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
