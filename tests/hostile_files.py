@@ -51,6 +51,15 @@ def mask_with_background(path: Path, background: float, border: float | None = N
     return _retype(path, "tumorMask", mask.T.copy(), "double")
 
 
+def empty_bundle(folder: Path) -> Path:
+    """A NumPy bundle of N = 0 slices: four well-formed, empty arrays."""
+    folder.mkdir()
+    for name, shape in (("images", (0, 8, 8)), ("masks", (0, 8, 8)), ("labels", (0,))):
+        np.save(folder / f"{name}.npy", np.zeros(shape))
+    np.save(folder / "patient_ids.npy", np.array([], dtype=str))
+    return folder
+
+
 def text_label_v5(path: Path) -> Path:
     fields = case_arrays()
     write_v5(path, fields)

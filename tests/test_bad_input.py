@@ -27,6 +27,7 @@ from hostile_files import (
     astral_pid_v73,
     cell_pid_v73,
     constant_image,
+    empty_bundle,
     huge_nrrd,
     malicious_npy,
     nan_in_roi,
@@ -167,11 +168,7 @@ def test_bundle_masks_follow_the_label_rule_and_empty_bundles_are_refused(tmp_pa
     arrays = write_bundle(tmp_path / "int")
     np.save(tmp_path / "int" / "masks.npy", arrays["masks"].astype(np.int16))
     np.testing.assert_array_equal(read_npy_bundle(tmp_path / "int").masks, arrays["masks"])
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    for name, shape in (("images", (0, 8, 8)), ("masks", (0, 8, 8)), ("labels", (0,))):
-        np.save(empty / f"{name}.npy", np.zeros(shape))
-    np.save(empty / "patient_ids.npy", np.array([], dtype=str))
+    empty = empty_bundle(tmp_path / "empty")
     with pytest.raises(ReadError, match=r"images\.npy: holds no slices \(N = 0\)"):
         read_npy_bundle(empty)
 

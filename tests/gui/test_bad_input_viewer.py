@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile_files import ASTRAL_PID, BROKEN_MATS, astral_pid_v73, malicious_npy
+from hostile_files import ASTRAL_PID, BROKEN_MATS, astral_pid_v73, empty_bundle, malicious_npy
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning
 from napari_radiomics.io.mat import read_tumor_mat
@@ -105,11 +105,7 @@ def test_bundles_empty_or_malicious_are_refused_and_object_ids_open(
         viewer.open(tmp_path / "evil", plugin=PLUGIN)
     assert not target.exists()
 
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    for name, shape in (("images", (0, 8, 8)), ("masks", (0, 8, 8)), ("labels", (0,))):
-        np.save(empty / f"{name}.npy", np.zeros(shape))
-    np.save(empty / "patient_ids.npy", np.array([], dtype=str))
+    empty = empty_bundle(tmp_path / "empty")
     with pytest.raises(ReadError, match=r"images\.npy: holds no slices \(N = 0\)"):
         viewer.open(empty, plugin=PLUGIN)
     assert len(viewer.layers) == 2  # only the good bundle's
