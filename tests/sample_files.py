@@ -18,6 +18,7 @@ import scipy.io
 
 from napari_radiomics import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.results import read_table
 
 # An asymmetric 40x56 case: any transpose or flip changes the pixels, the mask or the border.
 ROWS, COLS = 40, 56
@@ -135,6 +136,13 @@ def empty_mask_mat(path: Path, *, shape: tuple[int, int] = (64, 64)) -> Path:
     tumor = make_synthetic_slice(seed=7, shape=shape)
     empty = dataclasses.replace(tumor, mask=np.zeros_like(tumor.mask), border=np.zeros((0, 2)))
     return write_tumor_mat(path, empty)
+
+
+def assert_same_rows(output: Path, expected: pd.DataFrame) -> None:
+    """A batch output holds exactly ``expected``'s rows, bit for bit, in any order."""
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_table(output)), sorted_rows(expected), check_exact=True
+    )
 
 
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:

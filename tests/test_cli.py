@@ -27,9 +27,9 @@ from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 from sample_files import (
     MAT_FOLDER_CASES,
+    assert_same_rows,
     corrupt_mat,
     empty_mask_mat,
-    sorted_rows,
     write_mat_folder,
 )
 
@@ -223,11 +223,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
         yaml.safe_load((tmp_path / "f.params.yaml").read_text())
     )
     run_batch(discover_cases([folder]), settings, tmp_path / "whole.csv", jobs=2)
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)),
-        sorted_rows(read_table(tmp_path / "whole.csv")),
-        check_exact=True,
-    )
+    assert_same_rows(out, read_table(tmp_path / "whole.csv"))
 
 
 def test_empty_mask_and_absent_label_are_failed_cases(

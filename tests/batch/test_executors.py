@@ -22,7 +22,7 @@ from napari_radiomics.batch import _executors, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
-from sample_files import MAT_FOLDER_CASES, sorted_rows
+from sample_files import MAT_FOLDER_CASES, assert_same_rows
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 SETTINGS = ExtractionSettings.from_params(
@@ -67,9 +67,7 @@ def _check_only_the_killer_failed(
     summary: Any, out: Path, serial: pd.DataFrame, message: str
 ) -> None:
     assert (summary.succeeded, summary.failed, summary.rows) == (N, 1, N)
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
     errors = pd.read_csv(out.with_name("f.errors.csv"), dtype=str)
     assert errors["case"].tolist() == ["killer"]
     assert message in errors["message"].item()
@@ -147,9 +145,7 @@ def test_a_worker_killed_while_the_caller_writes_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import WriteError
 from napari_radiomics.results import read_table
-from sample_files import MAT_FOLDER_CASES, sorted_rows, write_mat_folder
+from sample_files import MAT_FOLDER_CASES, assert_same_rows, write_mat_folder
 
 N = MAT_FOLDER_CASES
 #: Wavelet filters make each case slow enough for a run to be caught in the middle.
@@ -247,9 +246,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(
     resumed = _cli("extract", mat_folder, "-o", out, "--jobs", "1", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(partial)} already done" in resumed.stderr
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(read_table(reference)), check_exact=True
-    )
+    assert_same_rows(out, read_table(reference))
 
 
 def test_a_disk_full_from_the_start_names_the_file_it_cannot_write(

@@ -18,7 +18,7 @@ from napari_radiomics.cli import main
 from napari_radiomics.engine import extract_features
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
-from sample_files import MAT_FOLDER_CASES, corrupt_mat, sorted_rows, write_bundle
+from sample_files import MAT_FOLDER_CASES, assert_same_rows, corrupt_mat, sorted_rows, write_bundle
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
 SETTINGS = ExtractionSettings.from_params(
@@ -64,9 +64,7 @@ def test_process_pool_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, jobs=2)
     assert summary.backend == "2 processes"
     assert summary.ok
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 def test_dask_local_cluster_equals_serial(
@@ -77,9 +75,7 @@ def test_dask_local_cluster_equals_serial(
     summary = run_batch(discover_cases([mat_folder]), SETTINGS, out, dask="local", jobs=2)
     assert summary.backend == "dask (local)"
     assert summary.ok
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 def test_dask_scheduler_address_from_the_command_line(
@@ -94,9 +90,7 @@ def test_dask_scheduler_address_from_the_command_line(
     ) as cluster:  # fmt: skip
         argv = ["extract", str(mat_folder), "-o", str(out), "--params", str(params)]
         assert main([*argv, "--dask", cluster.scheduler_address, "-q"]) == 0
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "locall"])
@@ -154,9 +148,7 @@ def test_resume_skips_finished_cases_and_repairs_a_torn_line(
     assert (summary.skipped, summary.succeeded) == (3, N - 3)
     assert events[-1][:2] == (N - 3, N - 3)
     assert out.read_text().endswith("\n")
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 def test_existing_output_and_changed_settings_are_refused(
@@ -198,9 +190,7 @@ def test_a_killed_worker_loses_no_case(
     )
     assert killed
     assert summary.ok
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_table(out)), sorted_rows(serial), check_exact=True
-    )
+    assert_same_rows(out, serial)
 
 
 def test_bundle_and_limit(tmp_path: Path) -> None:
