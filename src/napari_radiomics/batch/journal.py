@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics.batch._lock import OutputLock
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
@@ -114,12 +115,10 @@ def _append(path: Path, text: str) -> None:
 def _replace(path: Path, text: str) -> None:
     """Write a whole small file atomically (a temporary file, then a rename): a full disk
     leaves the previous version, never a truncated one that --resume cannot parse."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
-        tmp.replace(path)
+        with replaced(path) as tmp:
+            tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
 
 
@@ -303,12 +302,10 @@ class BatchOutput:
         """Convert the journal to Parquet when that is the requested format (through a
         temporary file: a full disk leaves the journal, which --resume converts)."""
         if self.journal != self.output and self.journal.exists():
-            tmp = self.output.with_name(self.output.name + ".tmp")
             try:
-                read_table(self.journal).to_parquet(tmp, index=False)
-                tmp.replace(self.output)
+                with replaced(self.output) as tmp:
+                    read_table(self.journal).to_parquet(tmp, index=False)
             except OSError as exc:
-                tmp.unlink(missing_ok=True)
                 raise WriteError(
                     self.output,
                     f"cannot be written ({exc.strerror}); the rows are kept in "

@@ -8,15 +8,14 @@ pyradiomics' own voxel mode unchanged.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics.cli._options import add_settings_options, positive, settings_from
 from napari_radiomics.cli._status import EXIT_FAILED_CASES, EXIT_INTERRUPTED, EXIT_OK
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError
@@ -149,15 +148,8 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
 def _write_atomically(image: sitk.Image, path: Path) -> None:
     """Write to a temporary file in the same folder, then rename: a killed run leaves no
     half-written map."""
-    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else path.suffix
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=suffix, prefix=".partial-")
-    os.close(handle)
-    try:
-        sitk.WriteImage(image, temporary, useCompression=True)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced(path) as temporary:
+        sitk.WriteImage(image, str(temporary), useCompression=True)
 
 
 def _progress(done: int, total: int, message: str) -> None:

@@ -10,9 +10,6 @@ non-MATLAB tools write.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +19,7 @@ import numpy as np
 import scipy.io
 from scipy import ndimage
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io._mat_fields import HDF5_LOCK, read_fields
@@ -317,19 +315,12 @@ def write_tumor_mat(
         raise ValueError(f"format must be '7.3' or '5', got {format!r}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: file exists (pass overwrite=True to replace it)")
-    fd, tmp_name = tempfile.mkstemp(suffix=".mat.tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replaced(path) as tmp:
         if format == "7.3":
             with HDF5_LOCK:
                 _write_hdf5(tmp, tumor)
         else:
             _write_v5(tmp, tumor)
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     return path
 
 
