@@ -9,11 +9,13 @@ The numbers here come from pyradiomics' own feature classes, instantiated once p
 image with ``voxelBased=True`` (so binning, kernel offsets and masking are pyradiomics' own), but
 each batch of neighbouring voxels is given only the part of the image its kernels reach: the
 instance's arrays are swapped for a sub-box around the batch, and its ``grayLevels`` for the
-levels that occur in that sub-box. pyradiomics' matrix code then drops the absent rows itself
+levels that occur in that sub-box (a handful of slow formulas are swapped for faster equal
+forms, see ``_maps_fast``). pyradiomics' matrix code then drops the absent rows itself
 (as it does for levels absent from the ROI), which changes no value: an absent level contributes
 zero to every sum, and the features that need the number of levels read ``Ng`` (the ROI's
 maximum level), which is kept. Empty angles and run lengths are dropped per batch by pyradiomics
-already, so its own results do not depend on ``voxelBatch`` either.
+already, so its own results do not depend on ``voxelBatch`` either. Batches follow the voxels
+tile by tile (glcm: by their kernels' grey levels), so each sub-box stays compact.
 
 One feature is not taken from pyradiomics: glcm ``MCC``. pyradiomics computes it with
 ``numpy.linalg.eigvals`` over the whole batch and fails (``LinAlgError``) as soon as one voxel's
@@ -34,12 +36,18 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics import getFeatureClasses
 
+from napari_radiomics.engine._maps_fast import speed_up
+
 #: Matrix classes whose ``Ng`` only sizes the matrix (not used by a formula): a batch may
 #: pass its own maximum level, which keeps the C allocation small.
 _LOCAL_NG = frozenset({"glrlm", "glszm", "gldm", "ngtdm"})
 
 #: Bytes of matrix a batch may allocate (pyradiomics' matrix plus the features' temporaries).
 BATCH_BYTES = 64 << 20
+#: Most voxels per batch, by class: glrlm's matrix has a run-length axis as long as the longest
+#: side of the batch's sub-box (pyradiomics trims it to the runs present only afterwards), so
+#: its cost per voxel grows with the batch's extent; 64 measured fastest on brain1.
+_MAX_BATCH = {"glrlm": 64}
 
 
 def class_maps(
@@ -55,6 +63,7 @@ def class_maps(
     ``voxelBased=True``; ``tick(done, total)`` is called after every batch (it may raise to
     cancel)."""
     instance = getFeatureClasses()[class_name](image, mask, **kwargs)
+    speed_up(instance, class_name)
     if names:
         for name in names:
             instance.enableFeatureByName(name)
@@ -81,6 +90,8 @@ def class_maps(
             size = coordinates.shape[1]
         else:
             witnesses = found
+    else:
+        coordinates = coordinates[:, by_tile(coordinates, size)]
     total = -(-coordinates.shape[1] // size)
     for number, start in enumerate(range(0, coordinates.shape[1], size)):
         batch = coordinates[:, start : start + size]
@@ -151,12 +162,21 @@ def _nearest_witnesses(witnesses: list[np.ndarray], start: int, stop: int) -> np
     return np.array(sorted(chosen), dtype=int)
 
 
+def by_tile(coordinates: np.ndarray, size: int) -> np.ndarray:
+    """An order of the voxels tile by tile (cubes of about ``size`` voxels), so a batch's
+    sub-box is compact (glrlm's matrix is sized by its longest side, glszm's by its voxels)."""
+    side = max(round(size ** (1 / 3)), 2)
+    tiles = coordinates // side
+    return np.lexsort((*coordinates[::-1], *tiles[::-1]))
+
+
 def _batch_size(voxel_batch: int, view: _LocalView) -> int:
     """pyradiomics' ``voxelBatch`` when set; else as many voxels as fit ``BATCH_BYTES``."""
     if voxel_batch is not None and voxel_batch > 0:
         return int(voxel_batch)
     per_voxel = view.bytes_per_voxel()
-    return int(np.clip(BATCH_BYTES // max(per_voxel, 1), 16, 4096))
+    most = _MAX_BATCH.get(view.class_name, 4096)
+    return int(np.clip(BATCH_BYTES // max(per_voxel, 1), 16, most))
 
 
 class _LocalView:
