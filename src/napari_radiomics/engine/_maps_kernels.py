@@ -30,6 +30,7 @@ kernel's voxels, which the tests check voxel by voxel.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
 from typing import Any
 
 import numpy as np
@@ -57,56 +58,122 @@ def class_maps(
     kwargs: dict[str, Any],
     names: list[str] | None,
     tick: Callable[[int, int], None],
+    pool: Executor | None = None,
+    parts: int = 1,
 ) -> dict[str, np.ndarray]:
     """Maps of one feature class on the grid of ``image`` (a 3D crop padded by the kernel
     radius), NaN where not computed. ``kwargs`` are pyradiomics' settings with
     ``voxelBased=True``; ``tick(done, total)`` is called after every batch (it may raise to
-    cancel)."""
-    instance = getFeatureClasses()[class_name](image, mask, **kwargs)
-    speed_up(instance, class_name)
-    if names:
-        for name in names:
-            instance.enableFeatureByName(name)
-    else:
-        instance.enableAllFeatures()
-    enabled = [name for name, on in instance.enabledFeatures.items() if on]
-    mcc = class_name == "glcm" and "MCC" in enabled
-    if mcc:
-        instance.enabledFeatures["MCC"] = False
-    coordinates = instance.labelledVoxelCoordinates  # (3, N), raster order: neighbours adjacent
+    cancel). With a ``pool`` (a process pool), the batches are shared out in ``parts`` calls of
+    :func:`class_part`, each making the same batches as this process would, so the values are
+    the same; ``tick`` then follows the parts."""
     shape = sitk.GetArrayViewFromImage(image).shape
-    out = {name: np.full(shape, np.nan) for name in enabled}
-    if coordinates.shape[1] == 0:
+    if pool is None:
+        plan = _ClassPlan(class_name, image, mask, kwargs, names)
+        out = {name: np.full(shape, np.nan) for name in plan.enabled}
+        for number in range(plan.batches):
+            where, values = plan.run(number)
+            for name, value in values.items():
+                out[name][where] = value
+            tick(number + 1, plan.batches)
         return out
-    view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
-    size = _batch_size(kwargs.get("voxelBatch", -1), view)
-    witnesses: list[np.ndarray] = []
-    if class_name == "glcm":
-        # Its cost grows with the square of a batch's grey levels: batch kernels of similar
-        # levels together (the order of the voxels changes no value).
-        coordinates = coordinates[:, view.by_level_range(coordinates)]
-        found = angle_witnesses(instance, coordinates, kwargs)
-        if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
-            size = coordinates.shape[1]
-        else:
-            witnesses = found
-    else:
-        coordinates = coordinates[:, by_tile(coordinates, size)]
-    total = -(-coordinates.shape[1] // size)
-    for number, start in enumerate(range(0, coordinates.shape[1], size)):
-        batch = coordinates[:, start : start + size]
-        count = batch.shape[1]
-        extra = coordinates[:, _nearest_witnesses(witnesses, start, start + count)]
-        local = view.enter(np.concatenate([batch, extra], axis=1))
-        where = tuple(batch)
-        for ok, name, value in instance._calculateFeatures(local):
-            if ok:
-                out[name][where] = value[:count]
-        if mcc:
-            out["MCC"][where] = maximal_correlation(instance.P_glcm)[:count]
-        tick(number + 1, total)
-    view.leave()
+    futures = [
+        pool.submit(class_part, class_name, image, mask, kwargs, names, part, parts)
+        for part in range(parts)
+    ]
+    out = {}
+    try:
+        for done, future in enumerate(as_completed(futures), 1):
+            where, values = future.result()
+            for name, value in values.items():
+                out.setdefault(name, np.full(shape, np.nan))[tuple(where)] = value
+            tick(done, parts)
+    finally:
+        for future in futures:
+            future.cancel()  # after a cancelling tick: parts not yet started never start
     return out
+
+
+def class_part(
+    class_name: str,
+    image: sitk.Image,
+    mask: sitk.Image,
+    kwargs: dict[str, Any],
+    names: list[str] | None,
+    part: int,
+    parts: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Batches ``part``, ``part + parts``, ... of :func:`class_maps` (run in a worker process):
+    their voxels (3, M) and each feature's values there. Interleaved, so every part gets
+    batches of low and high grey levels alike (glcm's cost grows with them)."""
+    plan = _ClassPlan(class_name, image, mask, kwargs, names)
+    voxels, values = [np.empty((3, 0), dtype=int)], {name: [np.empty(0)] for name in plan.enabled}
+    for number in range(part, plan.batches, parts):
+        where, batch = plan.run(number)
+        voxels.append(np.asarray(where))
+        for name in plan.enabled:  # NaN where pyradiomics failed, as in this process
+            values[name].append(batch.get(name, np.full(len(where[0]), np.nan)))
+    return np.concatenate(voxels, axis=1), {k: np.concatenate(v) for k, v in values.items()}
+
+
+class _ClassPlan:
+    """One feature class's instance on a crop, its voxels in batch order and the batch size:
+    everything that decides the batches, made the same way in every process."""
+
+    def __init__(
+        self,
+        class_name: str,
+        image: sitk.Image,
+        mask: sitk.Image,
+        kwargs: dict[str, Any],
+        names: list[str] | None,
+    ) -> None:
+        instance = getFeatureClasses()[class_name](image, mask, **kwargs)
+        speed_up(instance, class_name)
+        if names:
+            for name in names:
+                instance.enableFeatureByName(name)
+        else:
+            instance.enableAllFeatures()
+        self.instance = instance
+        self.enabled = [name for name, on in instance.enabledFeatures.items() if on]
+        self.mcc = class_name == "glcm" and "MCC" in self.enabled
+        if self.mcc:
+            instance.enabledFeatures["MCC"] = False
+        coordinates = instance.labelledVoxelCoordinates  # (3, N), raster order
+        self.view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
+        self.size = _batch_size(kwargs.get("voxelBatch", -1), self.view)
+        self.witnesses: list[np.ndarray] = []
+        if coordinates.shape[1] and class_name == "glcm":
+            # Its cost grows with the square of a batch's grey levels: batch kernels of
+            # similar levels together (the order of the voxels changes no value).
+            coordinates = coordinates[:, self.view.by_level_range(coordinates)]
+            found = angle_witnesses(instance, coordinates, kwargs)
+            if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
+                self.size = coordinates.shape[1]
+            else:
+                self.witnesses = found
+        elif coordinates.shape[1]:
+            coordinates = coordinates[:, by_tile(coordinates, self.size)]
+        self.coordinates = coordinates
+        self.batches = -(-coordinates.shape[1] // self.size)
+
+    def run(self, number: int) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray]]:
+        """Batch ``number``: its voxels (numpy index) and each enabled feature's values."""
+        start = number * self.size
+        batch = self.coordinates[:, start : start + self.size]
+        count = batch.shape[1]
+        extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
+        local = self.view.enter(np.concatenate([batch, extra], axis=1))
+        values = {
+            name: value[:count]
+            for ok, name, value in self.instance._calculateFeatures(local)
+            if ok
+        }
+        if self.mcc:
+            values["MCC"] = maximal_correlation(self.instance.P_glcm)[:count]
+        self.view.leave()
+        return tuple(batch), values
 
 
 def angle_witnesses(
