@@ -47,7 +47,7 @@ from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["FeatureMap", "feature_maps", "map_features", "voxel_settings"]
+__all__ = ["FeatureMap", "feature_maps", "map_feature_choices", "map_features", "voxel_settings"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -113,6 +113,22 @@ def voxel_settings(
             out.voxel_settings[key] = value
     out.to_params()  # validated by pyradiomics' schema
     return out
+
+
+def map_feature_choices() -> list[str]:
+    """Every name :func:`map_features` accepts, for a picker: each non-shape class (``glcm``,
+    all of its features), then its current features (``glcm_Contrast``), as pyradiomics lists
+    them (deprecated ones left out)."""
+    from radiomics import getFeatureClasses
+
+    classes = {k: v for k, v in getFeatureClasses().items() if not k.startswith("shape")}
+    features = [
+        f"{name}_{feature}"
+        for name, cls in classes.items()
+        for feature, deprecated in cls.getFeatureNames().items()
+        if not deprecated
+    ]
+    return [*classes, *features]
 
 
 def map_features(
