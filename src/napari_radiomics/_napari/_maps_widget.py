@@ -31,7 +31,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QHeaderView, QTableView
+from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
 
 from napari_radiomics._napari._inputs import is_stack
 from napari_radiomics._napari._runner import ExtractionCancelled, ExtractionRunner
@@ -129,8 +129,10 @@ class MapsWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.bar = ProgressBar(label="progress", value=0)
         self.status = Label(value="")
-        self.status.native.setWordWrap(True)
         self.hovered = Label(value="")
+        for label in (self.status, self.hovered):
+            label.native.setWordWrap(True)  # long layer names wrap in the dock's width
+            label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.extend([self.image, self.labels, self.roi_label, self.preset, self.features,
                      self.radius, self.masked, self.region, self.margin,
                      Container(widgets=[self.run_button, self.cancel_button],
