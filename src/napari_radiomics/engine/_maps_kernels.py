@@ -65,29 +65,29 @@ def class_maps(
     radius), NaN where not computed. ``kwargs`` are pyradiomics' settings with
     ``voxelBased=True``; ``tick(done, total)`` is called after every batch (it may raise to
     cancel). With a ``pool`` (a process pool), the batches are shared out in ``parts`` calls of
-    :func:`class_part`, each making the same batches as this process would, so the values are
-    the same; ``tick`` then follows the parts."""
+    :func:`class_part`, given this process's batch layout, so every batch and value is the same
+    as in this process; ``tick`` then follows the parts."""
     shape = sitk.GetArrayViewFromImage(image).shape
+    plan = _ClassPlan(class_name, image, mask, kwargs, names)
+    out = {name: np.full(shape, np.nan) for name in plan.enabled}
     if pool is None:
-        plan = _ClassPlan(class_name, image, mask, kwargs, names)
-        out = {name: np.full(shape, np.nan) for name in plan.enabled}
         for number in range(plan.batches):
             where, values = plan.run(number)
             for name, value in values.items():
                 out[name][where] = value
             tick(number + 1, plan.batches)
         return out
+    layout = plan.layout()
     futures = [
-        pool.submit(class_part, class_name, image, mask, kwargs, names, part, parts)
-        for part in range(parts)
+        pool.submit(class_part, class_name, image, mask, kwargs, names, layout, part, parts)
+        for part in range(min(parts, plan.batches))
     ]
-    out = {}
     try:
         for done, future in enumerate(as_completed(futures), 1):
             where, values = future.result()
             for name, value in values.items():
-                out.setdefault(name, np.full(shape, np.nan))[tuple(where)] = value
-            tick(done, parts)
+                out[name][tuple(where)] = value
+            tick(done, len(futures))
     finally:
         for future in futures:
             future.cancel()  # after a cancelling tick: parts not yet started never start
@@ -100,13 +100,14 @@ def class_part(
     mask: sitk.Image,
     kwargs: dict[str, Any],
     names: list[str] | None,
+    layout: Layout,
     part: int,
     parts: int,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Batches ``part``, ``part + parts``, ... of :func:`class_maps` (run in a worker process):
     their voxels (3, M) and each feature's values there. Interleaved, so every part gets
     batches of low and high grey levels alike (glcm's cost grows with them)."""
-    plan = _ClassPlan(class_name, image, mask, kwargs, names)
+    plan = _ClassPlan(class_name, image, mask, kwargs, names, layout)
     voxels, values = [np.empty((3, 0), dtype=int)], {name: [np.empty(0)] for name in plan.enabled}
     for number in range(part, plan.batches, parts):
         where, batch = plan.run(number)
@@ -116,9 +117,14 @@ def class_part(
     return np.concatenate(voxels, axis=1), {k: np.concatenate(v) for k, v in values.items()}
 
 
+#: What decides the batches: the voxels in batch order (3, N), the GLCM angle witnesses and
+#: the batch size.
+Layout = tuple[np.ndarray, list[np.ndarray], int]
+
+
 class _ClassPlan:
-    """One feature class's instance on a crop, its voxels in batch order and the batch size:
-    everything that decides the batches, made the same way in every process."""
+    """One feature class's instance on a crop and its batch :data:`Layout` (worked out here,
+    or given: a worker process takes its caller's, so both make the very same batches)."""
 
     def __init__(
         self,
@@ -127,6 +133,7 @@ class _ClassPlan:
         mask: sitk.Image,
         kwargs: dict[str, Any],
         names: list[str] | None,
+        layout: Layout | None = None,
     ) -> None:
         instance = getFeatureClasses()[class_name](image, mask, **kwargs)
         speed_up(instance, class_name)
@@ -140,23 +147,32 @@ class _ClassPlan:
         self.mcc = class_name == "glcm" and "MCC" in self.enabled
         if self.mcc:
             instance.enabledFeatures["MCC"] = False
-        coordinates = instance.labelledVoxelCoordinates  # (3, N), raster order
         self.view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
-        self.size = _batch_size(kwargs.get("voxelBatch", -1), self.view)
-        self.witnesses: list[np.ndarray] = []
+        if layout is None:
+            layout = self._layout(class_name, kwargs)
+        self.coordinates, self.witnesses, self.size = layout
+        self.batches = -(-self.coordinates.shape[1] // self.size)
+
+    def layout(self) -> Layout:
+        """The batches' layout, to give a worker process."""
+        return self.coordinates, self.witnesses, self.size
+
+    def _layout(self, class_name: str, kwargs: dict[str, Any]) -> Layout:
+        coordinates = self.instance.labelledVoxelCoordinates  # (3, N), raster order
+        size = _batch_size(kwargs.get("voxelBatch", -1), self.view)
+        witnesses: list[np.ndarray] = []
         if coordinates.shape[1] and class_name == "glcm":
             # Its cost grows with the square of a batch's grey levels: batch kernels of
             # similar levels together (the order of the voxels changes no value).
             coordinates = coordinates[:, self.view.by_level_range(coordinates)]
-            found = angle_witnesses(instance, coordinates, kwargs)
+            found = angle_witnesses(self.instance, coordinates, kwargs)
             if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
-                self.size = coordinates.shape[1]
+                size = coordinates.shape[1]
             else:
-                self.witnesses = found
+                witnesses = found
         elif coordinates.shape[1]:
-            coordinates = coordinates[:, by_tile(coordinates, self.size)]
-        self.coordinates = coordinates
-        self.batches = -(-coordinates.shape[1] // self.size)
+            coordinates = coordinates[:, by_tile(coordinates, size)]
+        return coordinates, witnesses, size
 
     def run(self, number: int) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray]]:
         """Batch ``number``: its voxels (numpy index) and each enabled feature's values."""
