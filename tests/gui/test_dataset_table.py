@@ -280,6 +280,14 @@ def test_open_csv_and_parquet_from_the_dock(viewer, dataset, tmp_path: Path, qtb
     pd.testing.assert_frame_equal(widget.frame, expected)
     assert widget.source == str(parquet)
     assert "10 rows" in widget.status.text()
+    # Cancel: the file being read is dropped when it arrives; the table shown stays.
+    widget.open_table(output)
+    assert not widget.cancel_button.isHidden()
+    widget.cancel_loading()
+    qtbot.wait(1500)
+    assert widget.source == str(parquet)
+    assert widget.status.text() == "Cancelled."
+    assert widget.cancel_button.isHidden()
 
 
 def test_pyradiomics_batch_csv_and_its_rows_open_image_and_mask(

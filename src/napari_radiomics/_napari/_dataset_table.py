@@ -64,6 +64,7 @@ class DatasetTableWidget(QWidget):
         self._model = DatasetModel(self)
         self._cases = CaseIndex(pd.DataFrame())
         self._selected: list[int] = []
+        self._allowed: frozenset[str] | None = None  # restrict_features
         self._selecting = False  # selection changed by code, not by the user
         self._loading: FunctionWorker | None = None
         self._build()
@@ -90,7 +91,10 @@ class DatasetTableWidget(QWidget):
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the table's own order
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.horizontalHeader().setDefaultSectionSize(110)
+        header = self.table.horizontalHeader()
+        header.setDefaultSectionSize(120)
+        # Feature names share their start (original_glcm_...): keep the end, which differs.
+        header.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMinimumHeight(160)
         self.table.selectionModel().selectionChanged.connect(self._user_selected)
@@ -209,8 +213,6 @@ class DatasetTableWidget(QWidget):
             self._show_case(int(next(iter(rows))))
 
     # --------------------------------------------------------------------------- filters
-    _allowed: frozenset[str] | None = None
-
     @staticmethod
     def _refill(combo: QComboBox, items: list[str]) -> None:
         current = combo.currentText()
@@ -221,12 +223,11 @@ class DatasetTableWidget(QWidget):
         combo.blockSignals(False)
 
     def _apply_column_filter(self, *_: Any) -> None:
-        choice = {c: "" if c.currentText() == _ANY else c.currentText() for c in self._combos()}
         self._model.set_column_filter(
             ColumnFilter(
                 text=self.filter_edit.text(),
-                feature_class=choice[self.class_combo],
-                image_type=choice[self.image_type_combo],
+                feature_class=_choice(self.class_combo),
+                image_type=_choice(self.image_type_combo),
                 allowed=self._allowed,
             )
         )
@@ -237,9 +238,6 @@ class DatasetTableWidget(QWidget):
         header.blockSignals(False)
         shown = self._model.columnCount() - len(self._model.identifying)
         self.counts.setText(f"{shown} of {len(self._model.features)} features")
-
-    def _combos(self) -> tuple[QComboBox, QComboBox]:
-        return self.class_combo, self.image_type_combo
 
     # ------------------------------------------------------------------------- selection
     def _restore_selection(self) -> None:
@@ -313,6 +311,10 @@ class DatasetTableWidget(QWidget):
             self._loading = None
             for widget in (self.busy, self.cancel_button):
                 widget.setVisible(False)
+
+
+def _choice(combo: QComboBox) -> str:
+    return "" if combo.currentText() == _ANY else combo.currentText()
 
 
 def get_dataset_table(viewer: napari.viewer.Viewer) -> DatasetTableWidget:
