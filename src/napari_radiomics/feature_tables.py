@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from napari_radiomics.errors import ReadError
-from napari_radiomics.results import parse_feature_name, read_results
+from napari_radiomics.results import csv_header, parse_feature_name, read_results
 
 #: File suffixes a features table may have (lower case).
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -38,10 +38,7 @@ def table_header(path: str | Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(name) for name in pq.read_schema(path).names]
-        # The csv module reads one line; pandas, even with nrows=0, reads far ahead (0.2 s on a
-        # dataset-sized table, on the GUI thread when a file is dropped on napari).
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            header = next(csv.reader(file), None)
+        header = csv_header(path)  # one line: this runs on the GUI thread for a dropped file
         if not header:
             raise ReadError(path, "is empty: no header line")
         return header

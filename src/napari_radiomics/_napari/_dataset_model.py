@@ -179,8 +179,9 @@ class DatasetModel(QAbstractTableModel):
             keep &= self._feature_class == wanted.feature_class
         if wanted.image_type:
             keep &= self._image_type == wanted.image_type
-        if wanted.allowed is not None:
-            keep &= np.isin(np.array(self._features, dtype=object), list(wanted.allowed))
+        if wanted.allowed is not None:  # a set look-up per name: np.isin sorts objects
+            allowed = wanted.allowed
+            keep &= np.fromiter((f in allowed for f in self._features), bool, len(keep))
         self.beginResetModel()
         self._filter = wanted
         ids = np.arange(len(self._ids))
