@@ -154,14 +154,9 @@ class ViewerLink(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SETTLE_MS)
         self._timer.timeout.connect(self._report)
+        # napari holds these weakly and drops them once this object is deleted with its dock.
         viewer.dims.events.current_step.connect(self._viewer_moved)
         viewer.layers.selection.events.active.connect(self._viewer_moved)
-
-    def close(self) -> None:
-        """Stop listening to the viewer (the dock is gone)."""
-        self._timer.stop()
-        self.viewer.dims.events.current_step.disconnect(self._viewer_moved)
-        self.viewer.layers.selection.events.active.disconnect(self._viewer_moved)
 
     # ------------------------------------------------------------------ table -> viewer
     def locate(self, key: CaseKey) -> tuple[Any, int | None] | None:
