@@ -20,7 +20,7 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.layers import Labels
-from qtpy.QtCore import QEventLoop, QTimer
+from qtpy.QtCore import QEventLoop, Qt, QTimer
 from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._results import get_results_widget
@@ -84,7 +84,37 @@ def feature_map() -> None:
         viewer.close()
 
 
+def dataset_table() -> None:
+    """A batch of 12 slices in the dataset table below the canvas, linked to the folder's
+    stack: the chosen row (sorted by tumour type, glcm features shown) is the slice on screen."""
+    from napari_radiomics._napari._dataset_table import show_features
+    from napari_radiomics.batch import discover_cases, run_batch
+    from napari_radiomics.settings import ExtractionSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "dataset"
+        folder.mkdir()
+        for i in range(12):
+            tumour = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"1003{i // 3:02d}")
+            write_tumor_mat(folder / f"{i + 1}.mat", tumour)
+        output = Path(tmp) / "features.csv"
+        settings = ExtractionSettings.preset("brain-tumor-mri")
+        run_batch(discover_cases([folder]), settings, output, jobs=1)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 1000)
+        viewer.open(folder, plugin="napari-radiomics")
+        widget = show_features(viewer, output)
+        widget.class_combo.setCurrentText("glcm")
+        widget.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)  # tumour type
+        widget.select_rows([7])  # the slider moves to case 8
+        for _ in range(5):
+            QApplication.processEvents()
+        viewer.screenshot(str(IMAGES / "dataset_table.png"), canvas_only=False)
+        viewer.close()
+
+
 def main() -> None:
+    dataset_table()
     feature_map()
     opened_case()
     folder = Path(tempfile.mkdtemp())
