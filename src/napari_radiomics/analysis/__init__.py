@@ -13,6 +13,17 @@ from napari_radiomics.analysis.perturb import (
     PerturbationPlan,
     perturb,
 )
+from napari_radiomics.analysis.plots import (
+    Plot,
+    PlotTheme,
+    apply_theme,
+    distribution_plot,
+    overview_plot,
+    projection,
+    projection_plot,
+    save_figure,
+    scatter_plot,
+)
 from napari_radiomics.analysis.ranking import benjamini_hochberg, patient_means, rank_features
 
 __all__ = [
@@ -22,10 +33,19 @@ __all__ = [
     "Method",
     "Perturbation",
     "PerturbationPlan",
+    "Plot",
+    "PlotTheme",
+    "apply_theme",
     "benjamini_hochberg",
+    "distribution_plot",
     "icc",
     "icc_table",
+    "overview_plot",
     "patient_means",
     "perturb",
+    "projection",
+    "projection_plot",
     "rank_features",
+    "save_figure",
+    "scatter_plot",
 ]
