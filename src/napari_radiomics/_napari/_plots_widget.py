@@ -246,6 +246,9 @@ class PlotsWidget(QWidget):
     def replot(self, *_: Any) -> None:
         """Draw the chosen plot of the current rows (projections in a worker)."""
         frame, kind = self.frame, self.kind.currentText()
+        self.feature_x.setEnabled(kind in DISTRIBUTIONS or kind == SCATTER)
+        self.feature_y.setEnabled(kind == SCATTER)
+        self.chart.setEnabled(kind in OVERVIEWS)
         if frame.empty:
             self._show(None)
             return
@@ -278,6 +281,7 @@ class PlotsWidget(QWidget):
         # A canvas per figure: matplotlib keeps a canvas' event connections in its figure.
         canvas = FigureCanvasQTAgg(Figure() if plot is None else plot.figure)
         self._canvas_layout.replaceWidget(self.canvas, canvas)
+        self.canvas.hide()  # deleted when control returns to the event loop
         self.canvas.deleteLater()
         self.canvas = canvas
         canvas.mpl_connect("button_press_event", self._clicked)

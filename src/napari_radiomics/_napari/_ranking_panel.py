@@ -102,6 +102,7 @@ class RankingPanel(QWidget):
 
     def _ranked(self, ranked: pd.DataFrame) -> None:
         self.model.set_frame(ranked)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by rank: best first
         self.view.resizeColumnsToContents()
         passed = int((ranked["q"] < 0.05).sum())
         self.status.setText(

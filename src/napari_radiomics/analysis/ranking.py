@@ -71,13 +71,13 @@ def rank_features(
 ) -> pd.DataFrame:
     """Every feature's separation of the ``target`` classes, best first.
 
-    Returns one row per feature, indexed by its name: ``image_type``, ``feature_class``,
-    ``H``, ``p``, ``q`` (Benjamini–Hochberg over the features tested), ``epsilon_squared``
-    (``H / (n - 1)``, the share of rank variance the classes explain: 0 none, 1 complete;
-    Tomczak & Tomczak 2014), ``auc_<class>`` (one class against the rest; above 0.5 means
-    higher values in that class) and ``rank``. ``n`` observations are patients by default
-    (``group`` column, slice means) or slices with ``per_slice``. A feature constant across
-    the observations carries no evidence: H 0, p 1.
+    Returns one row per feature, indexed by its name, best first: ``rank``, ``H``, ``p``,
+    ``q`` (Benjamini–Hochberg over the features tested), ``epsilon_squared`` (``H / (n - 1)``,
+    the share of rank variance the classes explain: 0 none, 1 complete; Tomczak & Tomczak
+    2014), ``auc_<class>`` (one class against the rest; above 0.5 means higher values in that
+    class), ``image_type`` and ``feature_class``. The ``n`` observations are patients by
+    default (``group`` column, slice means) or slices with ``per_slice``. A feature constant
+    across the observations carries no evidence: H 0, p 1.
 
     Bad input (a missing column, a single class, text, NaN or infinite values, no feature
     columns) raises ``ValueError`` naming the column, as the model does.
@@ -109,16 +109,11 @@ def rank_features(
         u = ranks[member].sum(axis=0) - positives * (positives + 1) / 2
         columns[f"auc_{name}"] = u / (positives * (n - positives))
     names = [parse_feature_name(c) for c in x.columns]
-    ranked = pd.DataFrame(
-        {
-            "image_type": [f.image_type if f else "" for f in names],
-            "feature_class": [f.feature_class if f else "" for f in names],
-            **columns,
-        },
-        index=pd.Index(x.columns, name="feature"),
-    )
+    columns["image_type"] = np.array([f.image_type if f else "" for f in names])
+    columns["feature_class"] = np.array([f.feature_class if f else "" for f in names])
+    ranked = pd.DataFrame(columns, index=pd.Index(x.columns, name="feature"))
     ranked = ranked.sort_values(["p", "H"], ascending=[True, False], kind="stable")
-    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     ranked.attrs["observations"] = "slices" if per_slice else f"{group} means"
     ranked.attrs["n"] = n
     return ranked
