@@ -14,7 +14,6 @@ from qtpy.QtCore import QObject, Qt, Signal
 from napari_radiomics._napari._plots_widget import (
     DISTRIBUTIONS,
     OVERVIEWS,
-    PROJECTIONS,
     SCATTER,
     PlotsWidget,
     link,
@@ -66,12 +65,18 @@ def _between(values: pd.Series) -> float:
     return float(distinct[len(distinct) // 2 - 1] + distinct[len(distinct) // 2]) / 2
 
 
-def _scatter(widget: PlotsWidget, tool: str) -> None:
+def _plotted(widget: PlotsWidget, qtbot) -> None:
+    """Wait until the figure asked for is built (in the dock's worker thread) and shown."""
+    qtbot.waitUntil(lambda: not widget.status.text().startswith("Drawing"), timeout=60_000)
+
+
+def _scatter(widget: PlotsWidget, qtbot, tool: str) -> None:
     widget.tool.setCurrentText(tool)
     widget.kind.setCurrentText(SCATTER)
     widget.feature_x.setCurrentText(AREA)
     widget.feature_y.setCurrentText(MEAN)
     widget.replot()
+    _plotted(widget, qtbot)
     widget.canvas.draw()
 
 
@@ -97,11 +102,9 @@ def test_every_chart_draws_from_the_batch_output(widget: PlotsWidget, qtbot) -> 
         for chart in charts:
             if chart:
                 widget.chart.setCurrentText(chart)
-            before = widget.plot
             widget.kind.setCurrentText(kind)
-            if kind in PROJECTIONS:  # computed in a worker thread
-                assert widget.status.text().startswith(f"Computing the {kind} projection")
-                qtbot.waitUntil(lambda old=before: widget.plot is not old, timeout=60_000)
+            assert widget.status.text() == f"Drawing: {kind}…"  # in a worker thread
+            _plotted(widget, qtbot)
             assert widget.status.text() == "", (kind, chart, widget.status.text())
             assert widget.canvas.figure is widget.plot.figure
             assert _colours(widget) > 20, (kind, chart)  # more than a blank canvas
@@ -111,11 +114,13 @@ def test_every_chart_draws_from_the_batch_output(widget: PlotsWidget, qtbot) -> 
                 assert sorted(widget.plot.rows) == list(range(SLICES))
     widget.kind.setCurrentText("Slices per patient")
     widget.chart.setCurrentText("Pie")
+    _plotted(widget, qtbot)
     assert "bar chart only" in widget.status.text()
+    assert widget.plot is None
 
 
 def test_lasso_selection_emits_the_rows_inside(widget: PlotsWidget, qtbot) -> None:
-    _scatter(widget, "Lasso")
+    _scatter(widget, qtbot, "Lasso")
     frame = widget.frame
     cut = _between(frame[AREA])
     low, high = frame[MEAN].min(), frame[MEAN].max()
@@ -132,7 +137,7 @@ def test_lasso_selection_emits_the_rows_inside(widget: PlotsWidget, qtbot) -> No
 
 
 def test_rectangle_and_click_selection(widget: PlotsWidget, qtbot) -> None:
-    _scatter(widget, "Rectangle")
+    _scatter(widget, qtbot, "Rectangle")
     frame = widget.frame
     cut = _between(frame[MEAN])
     corners = [(frame[AREA].min() - 1, cut), (frame[AREA].max() + 1, frame[MEAN].max() + 1)]
@@ -146,19 +151,33 @@ def test_rectangle_and_click_selection(widget: PlotsWidget, qtbot) -> None:
     assert blocker.args == [[4]]
 
 
+def test_only_the_newest_plot_is_shown(widget: PlotsWidget, qtbot) -> None:
+    """A PCA still being computed when a box plot is asked for never replaces it."""
+    widget.feature_x.setCurrentText(AREA)
+    widget.kind.setCurrentText("PCA")
+    projecting = widget._background.worker
+    widget.kind.setCurrentText("Box")
+    _plotted(widget, qtbot)
+    qtbot.waitUntil(lambda: not projecting.is_running, timeout=60_000)
+    qtbot.wait(200)  # the PCA's result, had it not been dropped, would arrive meanwhile
+    assert widget.plot.axes.get_ylabel() == AREA
+
+
 def test_highlight_marks_rows_without_emitting(widget: PlotsWidget, qtbot) -> None:
-    _scatter(widget, "Lasso")
+    _scatter(widget, qtbot, "Lasso")
     with qtbot.assertNotEmitted(widget.rows_selected):
         widget.highlight_rows([5, 1])
     rings = widget.plot.axes.collections[-1].get_offsets()
     np.testing.assert_array_equal(rings, widget.frame[[AREA, MEAN]].to_numpy()[[1, 5]])
     widget.kind.setCurrentText("Box")  # the highlight follows to the next plot
+    _plotted(widget, qtbot)
     rings = widget.plot.axes.collections[-1].get_offsets()
     np.testing.assert_array_equal(rings[:, 1], widget.frame[AREA].to_numpy()[[1, 5]])
 
 
-def test_save_png_and_svg(widget: PlotsWidget, tmp_path: Path) -> None:
+def test_save_png_and_svg(widget: PlotsWidget, tmp_path: Path, qtbot) -> None:
     widget.kind.setCurrentText("Violin")
+    _plotted(widget, qtbot)
     widget.save(str(tmp_path / "violin.png"))
     assert (tmp_path / "violin.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     widget.save(str(tmp_path / "violin.svg"))
@@ -181,6 +200,7 @@ def test_ranked_feature_table_plots_the_clicked_feature(widget: PlotsWidget, qtb
     index = panel.proxy.index(0, 0)  # the last-ranked feature, after the sort
     where = panel.view.visualRect(index).center()
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    _plotted(widget, qtbot)
     assert widget.kind.currentText() == "Box"
     assert widget.feature_x.currentText() == ranked.index[-1]
     assert widget.plot.axes.get_ylabel() == ranked.index[-1]
@@ -199,7 +219,7 @@ def test_a_labels_layer_features_are_plotted_and_selection_picks_the_label(
     assert widget.source.findText("mask") >= 0  # offered once it has features
     widget.source.setCurrentText("mask")
     assert len(widget.frame) == 3
-    _scatter(widget, "Click")
+    _scatter(widget, qtbot, "Click")
     (row,) = np.flatnonzero(layer.features["index"] == 3)
     with qtbot.assertNotEmitted(widget.rows_selected):  # rows of a layer, not of the table
         _mouse(widget, "button_press_event", tuple(layer.features[[AREA, MEAN]].iloc[row]))
@@ -211,6 +231,7 @@ def test_bad_input_is_a_message(widget: PlotsWidget, features: pd.DataFrame, qtb
     widget.set_table(broken)
     widget.feature_x.setCurrentText(MEAN)
     widget.replot()
+    _plotted(widget, qtbot)
     assert f"Cannot plot: feature column(s) ['{MEAN}'] hold NaN" in widget.status.text()
     widget.set_table(features.assign(tumor_type="glioma"))
     _rank(widget.ranking, qtbot)
@@ -241,7 +262,7 @@ def test_link_connects_both_ways_without_feedback(
     assert len(widget.frame) == 8
     table.rows_selected.emit([2, 6])
     assert widget.highlighted == [2, 6]
-    _scatter(widget, "Click")
+    _scatter(widget, qtbot, "Click")
     emitted: list[list[int]] = []
     widget.rows_selected.connect(emitted.append)
     _mouse(widget, "button_press_event", tuple(widget.frame[[AREA, MEAN]].iloc[3]))

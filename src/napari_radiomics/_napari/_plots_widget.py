@@ -4,9 +4,10 @@ The figures are the core's (the CLI's report draws the same ones), restyled from
 current theme. Selecting points (lasso, rectangle or click) emits ``rows_selected`` with row
 positions of the table shown; :func:`link` connects that to the dataset table both ways. The
 ranked feature table (``analysis.ranking``) sits below the plot: clicking a feature plots its
-distribution. Projections (PCA, t-SNE, UMAP) and the ranking of a 3064 x 1,500 table take
-seconds, so they run in a worker thread; a result that arrives after the table or the request
-changed is dropped.
+distribution. Every figure is built in a worker thread (a PCA of 3064 x 1,500 takes seconds,
+even a box plot of 3064 points a noticeable moment), and so is the ranking; only the newest
+request's result is shown, so one that arrives after the table or the controls changed is
+dropped. Drawing stays in the GUI thread, in Qt's canvas.
 
 A labels layer's ``features`` can be plotted instead of the table: its rows are that image's
 labels, so a selection there picks the label in the layer rather than rows of the table.
@@ -15,6 +16,7 @@ labels, so a selection there picks the label in the layer rather than rows of th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -113,6 +115,31 @@ def link(table: RowTable, plots: PlotsWidget) -> None:
     plots.rows_selected.connect(once(lambda rows: table.select_rows(rows, move_viewer=True)))
 
 
+@dataclass(frozen=True)
+class PlotRequest:
+    """What the controls ask for, as plain values: built in a worker thread, away from Qt."""
+
+    kind: str
+    x: str
+    y: str
+    colour: str | None
+    chart: str
+    theme: PlotTheme
+
+    def build(self, frame: pd.DataFrame) -> Plot:
+        """The core's plot for this request (raises ValueError naming a bad column)."""
+        if self.kind in DISTRIBUTIONS:
+            return distribution_plot(
+                frame, self.x, self.colour, DISTRIBUTIONS[self.kind], self.theme
+            )
+        if self.kind == SCATTER:
+            return scatter_plot(frame, self.x, self.y, self.colour, self.theme)
+        if self.kind in OVERVIEWS:
+            return overview_plot(frame, OVERVIEWS[self.kind], self.chart, theme=self.theme)
+        coords, labels = projection(frame, PROJECTIONS[self.kind])
+        return projection_plot(frame, coords, labels, self.colour, self.theme)
+
+
 class PlotsWidget(QWidget):
     """Choose a plot, its feature(s) and colour column; select points; rank features."""
 
@@ -124,7 +151,7 @@ class PlotsWidget(QWidget):
         self.viewer = viewer
         self.plot: Plot | None = None
         self.highlighted: list[int] = []
-        self._background = LatestOnly()  # projections
+        self._background = LatestOnly()  # the figures being built
         self._table = pd.DataFrame()
         self._selector: Any = None
 
@@ -244,38 +271,31 @@ class PlotsWidget(QWidget):
 
     # -- plotting -------------------------------------------------------------------------
     def replot(self, *_: Any) -> None:
-        """Draw the chosen plot of the current rows (projections in a worker)."""
+        """Draw the chosen plot of the current rows. The figure is built in a worker thread
+        (at 3064 rows, a PCA takes seconds and even a box plot a noticeable moment); only
+        the newest request is shown."""
         frame, kind = self.frame, self.kind.currentText()
         self.feature_x.setEnabled(kind in DISTRIBUTIONS or kind == SCATTER)
         self.feature_y.setEnabled(kind == SCATTER)
         self.chart.setEnabled(kind in OVERVIEWS)
         if frame.empty:
+            self._background.drop()
             self._show(None)
             return
         colour = None if self.colour.currentText() in ("", NONE) else self.colour.currentText()
-        theme = plot_theme(self.viewer)
-        x, y = self.feature_x.currentText(), self.feature_y.currentText()
-        try:
-            if kind in DISTRIBUTIONS:
-                self._show(distribution_plot(frame, x, colour, DISTRIBUTIONS[kind], theme))
-            elif kind == SCATTER:
-                self._show(scatter_plot(frame, x, y, colour, theme))
-            elif kind in OVERVIEWS:
-                chart = self.chart.currentText().lower()
-                self._show(overview_plot(frame, OVERVIEWS[kind], chart, theme=theme))
-            else:
-                self.status.setText(f"Computing the {kind} projection…")
-                self._background.run(
-                    lambda: projection(frame, PROJECTIONS[kind]),
-                    lambda result: self._show(projection_plot(frame, *result, colour, theme)),
-                    lambda exc: self.status.setText(f"Cannot plot: {exc}"),
-                )
-        except ValueError as exc:
-            self._show(None, f"Cannot plot: {exc}")
+        request = PlotRequest(
+            kind, self.feature_x.currentText(), self.feature_y.currentText(), colour,
+            self.chart.currentText().lower(), plot_theme(self.viewer),
+        )  # fmt: skip
+        self.status.setText(f"Drawing: {kind}…")
+        self._background.run(
+            lambda: request.build(frame),
+            self._show,
+            lambda exc: self._show(None, f"Cannot plot: {exc}"),
+        )
 
     def _show(self, plot: Plot | None, message: str = "") -> None:
         """Put a plot's figure in the canvas, restore the highlight, attach the selector."""
-        self._background.drop()  # a projection still running is no longer wanted
         self.plot = plot
         self.status.setText(message)
         # A canvas per figure: matplotlib keeps a canvas' event connections in its figure.
