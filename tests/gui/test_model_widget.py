@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
+from matplotlib.colors import to_rgba
+from napari.utils.theme import get_theme
 
 from napari_radiomics._napari._model_widget import ModelCancelled, ModelWidget
 from napari_radiomics.cli import main
@@ -54,6 +56,10 @@ def test_the_panel_writes_what_the_cli_writes(
         "Importances",
     ]
     assert widget.figures.widget(0).figure.axes[0].get_title().startswith("balanced accuracy")
+    widget.viewer.theme = "light"  # the figures follow napari's theme
+    assert widget.figures.widget(0).figure.get_facecolor() == to_rgba(
+        get_theme("light").background.as_hex()
+    )
 
     cli = tmp_path / "cli"
     assert main(["model", str(batch_features), "-o", str(cli), "--folds", "2"]) == 0

@@ -135,6 +135,7 @@ class ModelWidget(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self._signals.progressed.connect(self._progressed)
+        viewer.events.theme.connect(self._show_figures)
 
     @property
     def worker(self) -> FunctionWorker | None:
@@ -255,13 +256,21 @@ class ModelWidget(QWidget):
             if self.written
             else "Done (choose an output folder to write the report)."
         )
+        self._show_figures()
+
+    def _show_figures(self, *_: Any) -> None:
+        """The report's figures of the current result, in napari's current theme."""
+        if self.result is None:
+            return
         theme = plot_theme(self.viewer)
+        shown = self.figures.currentIndex()
         self.figures.clear()
         self.figures.addTab(FigureCanvasQTAgg(apply_theme(confusion_figure(self.result), theme)),
                             "Confusion matrix")  # fmt: skip
         if not self.result.importances.empty:
             figure = apply_theme(importance_figure(self.result), theme)
             self.figures.addTab(FigureCanvasQTAgg(figure), "Importances")
+        self.figures.setCurrentIndex(max(shown, 0))
 
     def _failed(self, exc: BaseException) -> None:
         self.status.setText(f"Cannot run: {exc}")
