@@ -12,14 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.qt.threading import FunctionWorker, create_worker
+from qtpy.QtCore import QObject
 
 
 class LatestOnly:
     """Starts napari function workers and hands back the outcome of the latest one only."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: QObject) -> None:
+        """``owner`` is the widget the outcomes go to: once it is destroyed (a closed dock),
+        nothing is delivered."""
         self.generation = 0
         self.worker: FunctionWorker | None = None
+        owner.destroyed.connect(self.drop)
 
     def run(
         self,
@@ -48,6 +52,6 @@ class LatestOnly:
         worker.start()
         return worker
 
-    def drop(self) -> None:
+    def drop(self, *_: object) -> None:
         """Forget the request in flight: its outcome will not be delivered."""
         self.generation += 1

@@ -81,7 +81,7 @@ class ModelWidget(QWidget):
         self.result: ModelResult | None = None
         self.written: list[Path] = []
         self._table = pd.DataFrame()
-        self._background = LatestOnly()
+        self._background = LatestOnly(self)
         self._cancel = threading.Event()
         self._signals = _Signals()
 

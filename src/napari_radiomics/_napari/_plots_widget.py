@@ -151,7 +151,7 @@ class PlotsWidget(QWidget):
         self.viewer = viewer
         self.plot: Plot | None = None
         self.highlighted: list[int] = []
-        self._background = LatestOnly()  # the figures being built
+        self._background = LatestOnly(self)  # the figures being built
         self._table = pd.DataFrame()
         self._selector: Any = None
 
@@ -218,7 +218,9 @@ class PlotsWidget(QWidget):
         """Plot this table (a features table: identifying columns, then features)."""
         self._table = frame
         self.highlighted = []
+        self.source.blockSignals(True)
         self.source.setCurrentIndex(0)
+        self.source.blockSignals(False)
         self._source_changed()
 
     def _layer(self) -> Labels | None:
@@ -256,7 +258,7 @@ class PlotsWidget(QWidget):
         others = [c for c in frame.columns if c not in features]
         for combo, names in (
             (self.feature_x, features),
-            (self.feature_y, features[1:2] + features),
+            (self.feature_y, features),
             (self.colour, [*others, NONE]),
         ):
             combo.blockSignals(True)
@@ -265,6 +267,7 @@ class PlotsWidget(QWidget):
             if "tumor_type" in names:
                 combo.setCurrentText("tumor_type")
             combo.blockSignals(False)
+        self.feature_y.setCurrentIndex(min(1, len(features) - 1))  # a second feature
         self.ranking.set_frame(frame, [str(c) for c in others])
         self.highlighted = []
         self.replot()

@@ -36,7 +36,7 @@ class RankingPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._frame = pd.DataFrame()
-        self._background = LatestOnly()
+        self._background = LatestOnly(self)
         self.target = QComboBox()
         self.per_slice = QCheckBox("Per slice (default: one mean per patient)")
         self.rank_button = QPushButton("Rank features")
