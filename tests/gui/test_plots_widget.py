@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backend_bases import MouseEvent
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import Qt
 
+from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._plots_widget import (
     DISTRIBUTIONS,
     OVERVIEWS,
     SCATTER,
     PlotsWidget,
-    link,
 )
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics.engine import extract_features
@@ -238,34 +238,21 @@ def test_bad_input_is_a_message(widget: PlotsWidget, features: pd.DataFrame, qtb
     assert "target column 'tumor_type' has a single class" in widget.ranking.status.text()
 
 
-class _Table(QObject):
-    """The dataset table's side of the link, as its interface promises: selecting rows
-    emits ``rows_selected`` again, as a table view does when its selection changes."""
-
-    rows_selected = Signal(list)
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        super().__init__()
-        self.frame = frame
-        self.calls: list[tuple[list[int], bool]] = []
-
-    def select_rows(self, rows: list[int], move_viewer: bool = True) -> None:
-        self.calls.append((list(rows), move_viewer))
-        self.rows_selected.emit(list(rows))
-
-
-def test_link_connects_both_ways_without_feedback(
+def test_the_dataset_table_and_the_plots_link_both_ways(
     widget: PlotsWidget, features: pd.DataFrame, qtbot
 ) -> None:
-    table = _Table(features.iloc[:8])
-    link(table, widget)
+    """The plots dock is open; the dataset table docked after it links to it by itself."""
+    table = show_features(widget.viewer, features.iloc[:8])
+    assert widget.linked is table
     assert len(widget.frame) == 8
-    table.rows_selected.emit([2, 6])
-    assert widget.highlighted == [2, 6]
+    table.table.selectRow(2)  # the user's selection in the table
+    assert widget.highlighted == [2]
     _scatter(widget, qtbot, "Click")
     emitted: list[list[int]] = []
     widget.rows_selected.connect(emitted.append)
     _mouse(widget, "button_press_event", tuple(widget.frame[[AREA, MEAN]].iloc[3]))
-    assert table.calls == [([3], True)]  # the table moves the viewer to the case
+    assert table.selected_rows() == [3]
     assert emitted == [[3]]  # the table's echo did not come back as a second selection
     assert widget.highlighted == [3]
+    show_features(widget.viewer, features.iloc[:5])  # a new table in the dock: plotted too
+    assert len(widget.frame) == 5

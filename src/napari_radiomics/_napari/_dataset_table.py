@@ -69,6 +69,10 @@ class DatasetTableWidget(QWidget):
         self._loading: FunctionWorker | None = None
         self._build()
         self.link = None if viewer is None else ViewerLink(viewer, self._viewer_on_case, self)
+        if viewer is not None:
+            from napari_radiomics._napari._plots_widget import link_docked  # matplotlib: lazily
+
+            link_docked(viewer, self)
 
     # ----------------------------------------------------------------------------- layout
     def _build(self) -> None:

@@ -113,6 +113,27 @@ def link(table: RowTable, plots: PlotsWidget) -> None:
 
     table.rows_selected.connect(once(plots.highlight_rows))
     plots.rows_selected.connect(once(lambda rows: table.select_rows(rows, move_viewer=True)))
+    changed = getattr(table, "table_changed", None)  # the dataset table's: a new table shown
+    if changed is not None:
+        changed.connect(lambda: plots.set_table(table.frame))
+    plots.linked = table
+
+
+def link_docked(viewer: napari.viewer.Viewer, widget: QWidget) -> None:
+    """Link ``widget`` (a new dataset table or plots dock) with the other kind already docked
+    in ``viewer``, so that opening both from the Plugins menu, in either order, links them."""
+    from napari_radiomics._napari._dataset_table import DatasetTableWidget
+
+    window = getattr(viewer, "window", None)
+    docked = list(getattr(window, "dock_widgets", {}).values()) if window else []
+    if isinstance(widget, PlotsWidget):
+        table = next((w for w in docked if isinstance(w, DatasetTableWidget)), None)
+        if table is not None:
+            link(table, widget)
+        return
+    for plots in docked:
+        if isinstance(plots, PlotsWidget) and plots.linked is None:
+            link(widget, plots)
 
 
 @dataclass(frozen=True)
@@ -154,6 +175,7 @@ class PlotsWidget(QWidget):
         self._background = LatestOnly(self)  # the figures being built
         self._table = pd.DataFrame()
         self._selector: Any = None
+        self.linked: RowTable | None = None  # the table linked by link()
 
         self.source = QComboBox()
         self.kind = QComboBox()
@@ -206,6 +228,7 @@ class PlotsWidget(QWidget):
         viewer.layers.events.inserted.connect(self._refresh_sources)
         viewer.layers.events.removed.connect(self._refresh_sources)
         self._refresh_sources()
+        link_docked(viewer, self)
 
     # -- data -----------------------------------------------------------------------------
     @property
