@@ -1,0 +1,35 @@
+"""Durable mask corrections and review statuses of a dataset (Qt-free).
+
+A dataset's store (``store``) holds corrected masks readable without this plugin, the review
+status and provenance of each case, and a log; ``autosave`` writes edits to it off the GUI
+thread; ``session`` ties an open dataset's mask to its store; ``location`` says where a store
+lives; ``provenance`` measures what a correction changed; ``export`` writes a corrected copy
+of the dataset. Nothing here ever modifies a source file.
+"""
+
+from napari_radiomics.corrections.location import dataset_folder, remember_store, store_dir_for
+from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
+from napari_radiomics.corrections.session import (
+    CorrectionSession,
+    attach,
+    open_store,
+    session_for,
+)
+from napari_radiomics.corrections.store import STATUSES, CaseRef, CorrectionStore, Status
+
+__all__ = [
+    "STATUSES",
+    "CaseRef",
+    "CorrectionSession",
+    "CorrectionStore",
+    "MaskChange",
+    "Status",
+    "attach",
+    "compare_masks",
+    "dataset_folder",
+    "mask_digest",
+    "open_store",
+    "remember_store",
+    "session_for",
+    "store_dir_for",
+]
