@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_radiomics.corrections import CaseRef, CorrectionSession, attach
+from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
@@ -108,11 +108,7 @@ def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
-    refs = [
-        CaseRef(str(c), "mat", str(p))
-        for c, p in zip(stack.slices["case"], stack.slices["path"], strict=True)
-    ]
-    session = attach(stack.mask, refs, dataset, stack=True)
+    session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)
     return _stack_pair(stack.image, session, stack.slices, name, first, "")
 
 

@@ -14,6 +14,7 @@ from napari_radiomics.corrections.session import (
     attach,
     open_store,
     session_for,
+    stack_refs,
 )
 from napari_radiomics.corrections.store import STATUSES, CaseRef, CorrectionStore, Status
 
@@ -31,5 +32,6 @@ __all__ = [
     "open_store",
     "remember_store",
     "session_for",
+    "stack_refs",
     "store_dir_for",
 ]

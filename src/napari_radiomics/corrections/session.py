@@ -21,7 +21,7 @@ from napari_radiomics.corrections.location import remember_store, store_dir_for
 from napari_radiomics.corrections.store import CaseRef, CorrectionStore, Status
 from napari_radiomics.io.editable import EditableArray, EditableStack
 
-__all__ = ["CorrectionSession", "attach", "open_store", "session_for"]
+__all__ = ["CorrectionSession", "attach", "open_store", "session_for", "stack_refs"]
 
 _STORES: dict[Path, CorrectionStore] = {}
 _GUARD = threading.Lock()
@@ -135,6 +135,14 @@ class CorrectionSession:
         self.autosave.touched(edited)
         old.close()
         return store
+
+
+def stack_refs(slices: pd.DataFrame) -> list[CaseRef]:
+    """The cases of a folder stack's per-slice table (``MatStack.slices``), in slice order."""
+    return [
+        CaseRef(str(case), "mat", str(path))
+        for case, path in zip(slices["case"], slices["path"], strict=True)
+    ]
 
 
 def attach(

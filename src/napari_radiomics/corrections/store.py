@@ -26,6 +26,7 @@ import datetime as dt
 import getpass
 import io
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,9 +133,13 @@ class CorrectionStore:
         existing = self.root
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
-        if not os.access(existing, os.W_OK | os.X_OK) or not existing.is_dir():
-            self.read_only = f"cannot be written (no write permission in {existing})"
-        elif os.statvfs(existing).f_bavail == 0:
+        try:  # a real probe: permissions, read-only mounts and ACLs all answer it truly
+            Path(tempfile.mkdtemp(dir=existing, prefix=".napari-radiomics-probe-")).rmdir()
+            full = os.statvfs(existing).f_bavail == 0
+        except OSError as exc:
+            self.read_only = f"cannot be written ({exc.strerror or exc} in {existing})"
+            return
+        if full:
             self.read_only = f"cannot be written (the disk of {existing} is full)"
         elif self.root.exists():
             self._take_lock()
