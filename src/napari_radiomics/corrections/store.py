@@ -41,7 +41,7 @@ import SimpleITK as sitk
 import yaml
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics.batch._lock import OutputLock
+from napari_radiomics._lock import OutputLock
 from napari_radiomics.corrections.provenance import compare_masks, mask_digest
 from napari_radiomics.errors import BatchError, CorrectionsError, ReadError
 from napari_radiomics.io._mat_fields import HDF5_LOCK
@@ -93,7 +93,7 @@ def _user() -> str:
 
 
 class _StoreLock(OutputLock):
-    """The store's lock: one writing session at a time (see batch._lock for how it works)."""
+    """One writing session per store at a time (how the lock works: napari_radiomics._lock)."""
 
     def refusal(self, owner: str) -> BatchError:
         return BatchError(f"in use by another napari-radiomics session ({owner})")
