@@ -267,11 +267,12 @@ class CorrectionStore:
         """review.csv as a DataFrame (one row per case with a status)."""
         with self._guard:
             rows = [dict(r) for r in self._rows.values()]
-        return pd.DataFrame(rows).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
+        return pd.DataFrame(rows, dtype=object).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
 
     def log_table(self) -> pd.DataFrame:
         with self._guard:
-            return pd.DataFrame(list(self._log)).reindex(columns=list(LOG_COLUMNS)).fillna("")
+            frame = pd.DataFrame(list(self._log), dtype=object)
+            return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
 
     # -- writing -------------------------------------------------------------------------
     def _require_writable(self) -> None:
