@@ -5,7 +5,11 @@
 A synthetic case is written as a .mat file and opened through the plugin's reader, features
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
-``opened_case.png`` shows a case just opened, before any extraction.
+``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
+Feature maps dock over a computed map. One function alone, e.g.:
+
+    cd docs && PYTHONPATH=../src xvfb-run -a -s "-screen 0 1600x1000x24" \
+        python -c "import screenshots; screenshots.feature_map()"
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.layers import Labels
-from qtpy.QtCore import QEventLoop, QTimer
+from qtpy.QtCore import QEventLoop, Qt, QTimer
 from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._results import get_results_widget
@@ -49,35 +53,68 @@ def opened_case() -> None:
 
 
 def feature_map() -> None:
-    """A glcm Contrast map (radius 2) over the slice it was computed on, as napari shows it:
-    same scale and translate as the image, NaN outside the ROI, robust contrast limits."""
-    from napari_radiomics.engine.maps import feature_maps, voxel_settings
-    from napari_radiomics.settings import ExtractionSettings
+    """The Feature maps dock after computing a glcm Contrast map (radius 2) of the synthetic
+    slice: the map over the slice it was computed on (same grid, NaN outside the ROI, robust
+    contrast limits), the cursor on a tumour pixel and that pixel's values in the dock."""
+    from napari_radiomics._napari._maps_widget import MapsWidget
 
     with tempfile.TemporaryDirectory() as tmp:
         case = write_tumor_mat(Path(tmp) / "3.mat", make_synthetic_slice(seed=3, label=2))
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1200, 800)
+        viewer.window.resize(1400, 900)
         image, labels, *_ = viewer.open(case, plugin="napari-radiomics")
-        settings = voxel_settings(
-            ExtractionSettings(feature_classes={"glcm": ["Contrast"]}), kernel_radius=2
-        )
-        name, values = next(iter(feature_maps(image, labels, settings).items()))
-        data = values.array()
-        low, high = np.nanpercentile(data, [2, 98])
-        viewer.add_image(
-            data, name=name, scale=image.scale, translate=image.translate,
-            colormap="inferno", contrast_limits=(low, high), opacity=0.85,
-        )  # fmt: skip
+        _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature maps")
+        assert isinstance(widget, MapsWidget)
+        widget.features.value = ["glcm_Contrast", "glcm_JointEntropy", "firstorder_Mean"]
+        widget.radius.value = 2
+        widget.run()
+        wait_for(widget.runner.signals.finished)
+        for name in ("original_glcm_JointEntropy", "original_firstorder_Mean"):
+            viewer.layers[name].visible = False
+        viewer.layers.selection.active = viewer.layers["original_glcm_Contrast"]
         labels.visible = False
         rows, cols = np.nonzero(labels.data)
-        viewer.camera.center = (rows.mean() * image.scale[0], cols.mean() * image.scale[1])
+        centre = (rows.mean() * image.scale[0], cols.mean() * image.scale[1])
+        viewer.camera.center = centre
         viewer.camera.zoom *= 3
+        viewer.cursor.position = centre  # the dock shows this pixel's values
+        QApplication.processEvents()
+        IMAGES.mkdir(exist_ok=True)
         viewer.screenshot(str(IMAGES / "feature_map.png"), canvas_only=False)
         viewer.close()
 
 
+def dataset_table() -> None:
+    """A batch of 12 slices in the dataset table below the canvas, linked to the folder's
+    stack: the chosen row (sorted by tumour type, glcm features shown) is the slice on screen."""
+    from napari_radiomics._napari._dataset_table import show_features
+    from napari_radiomics.batch import discover_cases, run_batch
+    from napari_radiomics.settings import ExtractionSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "dataset"
+        folder.mkdir()
+        for i in range(12):
+            tumour = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"1003{i // 3:02d}")
+            write_tumor_mat(folder / f"{i + 1}.mat", tumour)
+        output = Path(tmp) / "features.csv"
+        settings = ExtractionSettings.preset("brain-tumor-mri")
+        run_batch(discover_cases([folder]), settings, output, jobs=1)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 1000)
+        viewer.open(folder, plugin="napari-radiomics")
+        widget = show_features(viewer, output)
+        widget.class_combo.setCurrentText("glcm")
+        widget.table.sortByColumn(3, Qt.SortOrder.AscendingOrder)  # tumour type
+        widget.select_rows([7])  # the slider moves to case 8
+        for _ in range(5):
+            QApplication.processEvents()
+        viewer.screenshot(str(IMAGES / "dataset_table.png"), canvas_only=False)
+        viewer.close()
+
+
 def main() -> None:
+    dataset_table()
     feature_map()
     opened_case()
     folder = Path(tempfile.mkdtemp())

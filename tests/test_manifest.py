@@ -18,6 +18,7 @@ OWN_COMMANDS = (
     "napari-radiomics.get_reader",
     "napari-radiomics.write_labels",
     "napari-radiomics.make_sample_slice",
+    "napari-radiomics.get_features_reader",
 )
 
 
@@ -110,8 +111,9 @@ def test_napari_discovers_the_plugin_from_the_wheel(wheel: Path, tmp_path: Path)
     )
     origin, counts = result.stdout.split("\n")[:2]
     assert Path(origin).is_relative_to(venv)  # the wheel's copy, not this checkout
-    declared = PluginManifest.from_file(MANIFEST).contributions
-    assert counts == f"{len(declared.widgets)} {len(declared.readers)}"  # all of them, from it
+    manifest = PluginManifest.from_file(MANIFEST)
+    widgets, readers = manifest.contributions.widgets or [], manifest.contributions.readers or []
+    assert counts == f"{len(widgets)} {len(readers)}"
 
 
 def test_napari_discovers_the_installed_plugin() -> None:
@@ -120,6 +122,8 @@ def test_napari_discovers_the_installed_plugin() -> None:
     assert "napari-radiomics" in {m.name for m in manager.iter_manifests()}
     readers = {r.command for r in manager.iter_compatible_readers(["case/17.mat"])}
     assert "napari-radiomics.get_reader" in readers
+    tables = {r.command for r in manager.iter_compatible_readers(["features.parquet"])}
+    assert "napari-radiomics.get_features_reader" in tables
     writers = [w.command for w in manager.iter_compatible_writers(["labels"])]
     assert "napari-radiomics.write_labels" in writers
     samples = dict(manager.iter_sample_data())
@@ -130,6 +134,7 @@ def test_reader_patterns_cover_every_format_the_core_reads() -> None:
     from napari_radiomics.io.medical import MEDICAL_SUFFIXES
 
     manifest = PluginManifest.from_file(MANIFEST)
-    (reader,) = manifest.contributions.readers or []
+    by_command = {r.command: r for r in manifest.contributions.readers or []}
+    reader = by_command["napari-radiomics.get_reader"]
     expected = {"*.mat", "*.npy", *(f"*{suffix}" for suffix in MEDICAL_SUFFIXES)}
     assert set(reader.filename_patterns) == expected

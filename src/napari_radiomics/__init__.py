@@ -1,9 +1,10 @@
 """napari-radiomics: pyradiomics features from napari layers, for one slice or a whole dataset.
 
-The names below are the public Python API; everything they need lives in the Qt-free core, so
-importing this package never imports napari or Qt. They are resolved on first use: napari
-imports this package to find the plugin manifest at start-up, and that must not pay for
-loading pyradiomics, SimpleITK and pandas.
+The names below are the public Python API; everything they need lives in the Qt-free core
+(``show_features`` excepted: it docks a table in a viewer), so importing this package never
+imports napari or Qt. They are resolved on first use: napari imports this package to find the
+plugin manifest at start-up, and that must not pay for loading pyradiomics, SimpleITK and
+pandas.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from napari_radiomics._napari._dataset_table import show_features
     from napari_radiomics.batch import discover_cases, run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
@@ -33,6 +35,7 @@ _PUBLIC = {
     "layer_to_sitk": "napari_radiomics.convert",
     "read_tumor_mat": "napari_radiomics.io",
     "run_batch": "napari_radiomics.batch",
+    "show_features": "napari_radiomics._napari._dataset_table",
     "sitk_to_layer_data": "napari_radiomics.convert",
     "write_tumor_mat": "napari_radiomics.io",
 }
@@ -47,6 +50,7 @@ __all__ = [
     "layer_to_sitk",
     "read_tumor_mat",
     "run_batch",
+    "show_features",
     "sitk_to_layer_data",
     "write_tumor_mat",
 ]

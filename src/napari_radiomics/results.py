@@ -12,6 +12,7 @@ batch runner and scripts can use it too.
 from __future__ import annotations
 
 import copy
+import csv
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -254,7 +255,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
-    head = pd.read_csv(path, nrows=0).columns
+    head = csv_header(path)
     text = {
         c: str
         for c in head
@@ -263,6 +264,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
         and parse_feature_name(c) is None
     }
     return pd.read_csv(path, dtype=text)
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a CSV file, from its first line only.
+
+    ``pd.read_csv(nrows=0)`` parses far ahead: 0.2 s on a 3064 x 1500 table, holding the
+    GIL, which froze napari's event loop while a worker thread read the table.
+    """
+    with Path(path).open(newline="", encoding="utf-8-sig") as file:
+        return next(csv.reader(file), [])
 
 
 def read_results(path: str | Path) -> pd.DataFrame:

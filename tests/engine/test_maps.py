@@ -294,3 +294,34 @@ def test_cli_writes_maps_on_the_full_grid_with_a_params_file(
     assert main(["maps", *argv]) == 2  # maps already there, no --overwrite
     assert main(["maps", *argv, "--format", "nii.gz", "--overwrite", *features]) == 0
     assert (out / "original_glcm_Contrast.nii.gz").is_file()
+
+
+def test_jobs_share_the_batches_and_give_identical_maps(
+    pyradiomics_data: Path, tmp_path: Path
+) -> None:
+    """Every class, in two worker processes with small batches (so each part has several):
+    the same blocks, bit for bit, as in this process; the CLI's files too."""
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    settings = voxel_settings(ExtractionSettings(feature_classes=ALL_CLASSES), voxel_batch=9)
+    serial = feature_maps(image, mask, settings)
+    steps: list[int] = []
+    pooled = feature_maps(image, mask, settings, jobs=2, progress=lambda d, t, m: steps.append(d))
+    assert list(pooled) == list(serial)
+    for name, feature_map in serial.items():
+        assert pooled[name].offset == feature_map.offset, name
+        np.testing.assert_array_equal(pooled[name].values, feature_map.values, err_msg=name)
+    assert steps == sorted(steps)
+    assert len(steps) > 2 * len(TEXTURE)  # moves per part, not only per class
+    image_path = pyradiomics_data / "breast1_image.nrrd"
+    argv = [str(image_path), "--mask", str(pyradiomics_data / "breast1_label.nrrd"), "-q"]
+    argv += ["--features", "glcm_Contrast", "glszm"]
+    assert main(["maps", *argv, "-o", str(tmp_path / "one")]) == 0
+    assert main(["maps", *argv, "-o", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    written = sorted(p.name for p in (tmp_path / "one").glob("*.nrrd"))
+    assert len(written) == 17  # Contrast and glszm's 16
+    for name in written:
+        one = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "one" / name)))
+        two = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "two" / name)))
+        np.testing.assert_array_equal(two, one, err_msg=name)
+    with pytest.raises(SettingsError, match="jobs 0"):
+        feature_maps(image, mask, settings, jobs=0)

@@ -10,7 +10,7 @@ import yaml
 from napari.layers import Image
 
 from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
-from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 from sample_files import MAT_FOLDER_CASES, write_mat_folder
@@ -33,7 +33,7 @@ def _run(widget: BatchWidget, qtbot) -> None:
         pass
 
 
-def test_folder_run_lands_in_the_results_dock(
+def test_folder_run_lands_in_the_dataset_table(
     widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
 ) -> None:
     widget.folder.setText(str(mat_folder))
@@ -46,9 +46,9 @@ def test_folder_run_lands_in_the_results_dock(
     assert sorted(frame["case"]) == [str(i) for i in range(1, N + 1)]
     assert widget.bar.value() == N
     assert f"{N} rows for {N} cases" in widget.status.text()
-    results = get_results_widget(widget.viewer)
-    (run,) = results.runs
-    assert run.name == "features.csv"
+    table = get_dataset_table(widget.viewer)
+    assert sorted(table.frame["case"], key=int) == sorted(frame["case"], key=int)
+    assert table.source == str(tmp_path / "features.csv")
     assert widget.run_button.isEnabled()
     assert not widget.cancel_button.isEnabled()
 

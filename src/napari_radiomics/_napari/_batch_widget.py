@@ -3,7 +3,9 @@
 The run itself is `napari_radiomics.batch.iter_batch` in a napari thread worker: each finished
 case is yielded back to the GUI thread (progress bar here and in the activity dock), Cancel
 closes the generator, which stops the worker processes; everything finished is already in the
-output file, so a cancelled run can be resumed. The finished table lands in the results dock.
+output file, so a cancelled run can be resumed. The finished table is read in the worker too
+and lands in the dataset table (one row per case), not in the runs-side-by-side results dock,
+whose columns suit a handful of runs, not thousands of cases.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from napari.layers import Image
 from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils import progress
@@ -30,7 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.batch import (
     BatchProgress,
@@ -40,7 +43,7 @@ from napari_radiomics.batch import (
     discover_cases,
     iter_batch,
 )
-from napari_radiomics.results import read_table
+from napari_radiomics.feature_tables import read_features_table
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:
@@ -85,10 +88,26 @@ def _with_picker(edit: QLineEdit, pick: Any) -> QWidget:
 
 
 def _drive(
-    batch: Generator[BatchProgress, None, BatchSummary],
-) -> Generator[BatchProgress, None, BatchSummary]:
-    """The run, as the generator function a napari worker needs."""
-    return (yield from batch)
+    batch: Generator[BatchProgress, None, BatchSummary], cases: list[Case]
+) -> Generator[BatchProgress, None, tuple[BatchSummary, pd.DataFrame | None]]:
+    """The run, as the generator function a napari worker needs; returns its summary and the
+    finished table, read here so that a dataset-sized file never blocks the event loop."""
+    summary = yield from batch
+    if not summary.output.exists() or summary.rows + summary.skipped == 0:
+        return summary, None
+    return summary, with_case_files(read_features_table(summary.output), cases)
+
+
+def with_case_files(frame: pd.DataFrame, cases: list[Case]) -> pd.DataFrame:
+    """The table with each case's file in a ``path`` column (after ``case``), so that
+    choosing a row can open its case; a batch output names cases, not files."""
+    if "path" in frame.columns or "case" not in frame.columns:
+        return frame
+    # Absolute: the table's relative paths would be taken to start at the output's folder.
+    files = {case.case_id: str(Path(case.path).absolute()) for case in cases}
+    out = frame.copy()
+    out.insert(int(out.columns.get_loc("case")) + 1, "path", out["case"].map(files))
+    return out
 
 
 class BatchWidget(QWidget):
@@ -225,7 +244,7 @@ class BatchWidget(QWidget):
             resume=self.resume.isChecked(),
             overwrite=self.overwrite.isChecked(),
         )
-        self.worker = create_worker(_drive, self._batch, _start_thread=False)
+        self.worker = create_worker(_drive, self._batch, cases, _start_thread=False)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
@@ -256,7 +275,8 @@ class BatchWidget(QWidget):
         if not event.ok:
             self.status.setText(f"failed: {event.message}")
 
-    def _on_done(self, summary: BatchSummary) -> None:
+    def _on_done(self, result: tuple[BatchSummary, pd.DataFrame | None]) -> None:
+        summary, frame = result
         self.summary = summary
         text = f"{summary.rows} rows for {summary.succeeded} cases in {summary.output.name}"
         if summary.skipped:
@@ -264,9 +284,8 @@ class BatchWidget(QWidget):
         if summary.failed:
             text += f"; {summary.failed} failed, see {summary.errors_path.name}"
         self.status.setText(text)
-        if summary.output.exists():
-            frame = read_table(summary.output)
-            get_results_widget(self.viewer).add_run(frame, summary.output.name)
+        if frame is not None:
+            get_dataset_table(self.viewer).set_table(frame, str(summary.output))
 
     def _on_error(self, exc: BaseException) -> None:
         self.status.setText(f"Batch failed: {exc}")

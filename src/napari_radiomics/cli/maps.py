@@ -42,7 +42,7 @@ _EXAMPLES = """\
 examples:
   napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/
   napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/ --set kernelRadius=2 \\
-      --features glcm firstorder_Mean --format nii.gz
+      --features glcm firstorder_Mean --format nii.gz --jobs 2
   napari-radiomics maps 17.mat -o maps17/ --preset brain-tumor-mri --region box --margin 3
 """
 
@@ -73,6 +73,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     what.add_argument("--margin", type=int, default=0, metavar="N", help="box margin (voxels)")
     what.add_argument("--format", choices=sorted(_FORMATS), default="nrrd", help="file format")
+    what.add_argument(
+        "-j", "--jobs", type=positive, default=1, metavar="N",
+        help="worker processes sharing the voxel batches (default 1); the maps are identical "
+        "for any N",
+    )  # fmt: skip
     what.add_argument("--overwrite", action="store_true", help="replace maps already in DIR")
     what.add_argument("-q", "--quiet", action="store_true", help="no progress")
     return maps
@@ -99,6 +104,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             label=args.label,
             region=args.region,
             margin=args.margin,
+            jobs=args.jobs,
         )
     except (SettingsError, ReadError) as err:
         parser.error(str(err))

@@ -1,5 +1,5 @@
-"""`napari-radiomics view`: napari, ready to extract (imported only here, so the other
-subcommands keep working on a server without Qt)."""
+"""`napari-radiomics view`: napari, ready to extract or to explore a features table (napari is
+imported only here, so the other subcommands keep working on a server without Qt)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import argparse
 from typing import Any
 
 from napari_radiomics.cli._status import EXIT_OK
+from napari_radiomics.errors import ReadError
+from napari_radiomics.feature_tables import check_features_header
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -16,19 +18,31 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="open napari ready to extract (needs napari and Qt)",
         description="Open napari with the given files (the synthetic brain-tumour sample when "
         "none), the extraction and results docks, and a first extraction with the "
-        "brain-tumor-mri preset.",
+        "brain-tumor-mri preset; or with a features table in the dataset table (--features), "
+        "its rows linked to the files given.",
     )
     view.add_argument("paths", nargs="*", metavar="PATH", help=".mat, folder, NRRD/NIfTI...")
     view.add_argument("--no-extract", action="store_true", help="do not extract on opening")
+    view.add_argument(
+        "--features", metavar="TABLE",
+        help="a features table (CSV/Parquet, this plugin's or pyradiomics' batch CSV) to "
+        "show in the dataset table; no sample, no extraction unless PATHs are given",
+    )  # fmt: skip
     return view
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Open napari (blocks until its window closes)."""
+    if args.features is not None:
+        # Said here, before a window opens and the message ends up in a notification.
+        try:
+            check_features_header(args.features)
+        except ReadError as exc:
+            parser.error(str(exc))
     try:
         from napari_radiomics._napari._launch import launch
     except ImportError as exc:
         hint = "pip install 'napari-radiomics[all]'"
         parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")
-    launch(args.paths, extract=not args.no_extract)
+    launch(args.paths, extract=not args.no_extract, features=args.features)
     return EXIT_OK

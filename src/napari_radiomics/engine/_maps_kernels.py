@@ -9,11 +9,13 @@ The numbers here come from pyradiomics' own feature classes, instantiated once p
 image with ``voxelBased=True`` (so binning, kernel offsets and masking are pyradiomics' own), but
 each batch of neighbouring voxels is given only the part of the image its kernels reach: the
 instance's arrays are swapped for a sub-box around the batch, and its ``grayLevels`` for the
-levels that occur in that sub-box. pyradiomics' matrix code then drops the absent rows itself
+levels that occur in that sub-box (a handful of slow formulas are swapped for faster equal
+forms, see ``_maps_fast``). pyradiomics' matrix code then drops the absent rows itself
 (as it does for levels absent from the ROI), which changes no value: an absent level contributes
 zero to every sum, and the features that need the number of levels read ``Ng`` (the ROI's
 maximum level), which is kept. Empty angles and run lengths are dropped per batch by pyradiomics
-already, so its own results do not depend on ``voxelBatch`` either.
+already, so its own results do not depend on ``voxelBatch`` either. Batches follow the voxels
+tile by tile (glcm: by their kernels' grey levels), so each sub-box stays compact.
 
 One feature is not taken from pyradiomics: glcm ``MCC``. pyradiomics computes it with
 ``numpy.linalg.eigvals`` over the whole batch and fails (``LinAlgError``) as soon as one voxel's
@@ -28,11 +30,14 @@ kernel's voxels, which the tests check voxel by voxel.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 from radiomics import getFeatureClasses
+
+from napari_radiomics.engine._maps_fast import speed_up
 
 #: Matrix classes whose ``Ng`` only sizes the matrix (not used by a formula): a batch may
 #: pass its own maximum level, which keeps the C allocation small.
@@ -40,6 +45,10 @@ _LOCAL_NG = frozenset({"glrlm", "glszm", "gldm", "ngtdm"})
 
 #: Bytes of matrix a batch may allocate (pyradiomics' matrix plus the features' temporaries).
 BATCH_BYTES = 64 << 20
+#: Most voxels per batch, by class: glrlm's matrix has a run-length axis as long as the longest
+#: side of the batch's sub-box (pyradiomics trims it to the runs present only afterwards), so
+#: its cost per voxel grows with the batch's extent; 64 measured fastest on brain1.
+_MAX_BATCH = {"glrlm": 64}
 
 
 def class_maps(
@@ -49,53 +58,138 @@ def class_maps(
     kwargs: dict[str, Any],
     names: list[str] | None,
     tick: Callable[[int, int], None],
+    pool: Executor | None = None,
+    parts: int = 1,
 ) -> dict[str, np.ndarray]:
     """Maps of one feature class on the grid of ``image`` (a 3D crop padded by the kernel
     radius), NaN where not computed. ``kwargs`` are pyradiomics' settings with
     ``voxelBased=True``; ``tick(done, total)`` is called after every batch (it may raise to
-    cancel)."""
-    instance = getFeatureClasses()[class_name](image, mask, **kwargs)
-    if names:
-        for name in names:
-            instance.enableFeatureByName(name)
-    else:
-        instance.enableAllFeatures()
-    enabled = [name for name, on in instance.enabledFeatures.items() if on]
-    mcc = class_name == "glcm" and "MCC" in enabled
-    if mcc:
-        instance.enabledFeatures["MCC"] = False
-    coordinates = instance.labelledVoxelCoordinates  # (3, N), raster order: neighbours adjacent
+    cancel). With a ``pool`` (a process pool), the batches are shared out in ``parts`` calls of
+    :func:`class_part`, given this process's batch layout, so every batch and value is the same
+    as in this process; ``tick`` then follows the parts."""
     shape = sitk.GetArrayViewFromImage(image).shape
-    out = {name: np.full(shape, np.nan) for name in enabled}
-    if coordinates.shape[1] == 0:
+    plan = _ClassPlan(class_name, image, mask, kwargs, names)
+    out = {name: np.full(shape, np.nan) for name in plan.enabled}
+    if pool is None:
+        for number in range(plan.batches):
+            where, values = plan.run(number)
+            for name, value in values.items():
+                out[name][where] = value
+            tick(number + 1, plan.batches)
         return out
-    view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
-    size = _batch_size(kwargs.get("voxelBatch", -1), view)
-    witnesses: list[np.ndarray] = []
-    if class_name == "glcm":
-        # Its cost grows with the square of a batch's grey levels: batch kernels of similar
-        # levels together (the order of the voxels changes no value).
-        coordinates = coordinates[:, view.by_level_range(coordinates)]
-        found = angle_witnesses(instance, coordinates, kwargs)
-        if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
-            size = coordinates.shape[1]
-        else:
-            witnesses = found
-    total = -(-coordinates.shape[1] // size)
-    for number, start in enumerate(range(0, coordinates.shape[1], size)):
-        batch = coordinates[:, start : start + size]
-        count = batch.shape[1]
-        extra = coordinates[:, _nearest_witnesses(witnesses, start, start + count)]
-        local = view.enter(np.concatenate([batch, extra], axis=1))
-        where = tuple(batch)
-        for ok, name, value in instance._calculateFeatures(local):
-            if ok:
-                out[name][where] = value[:count]
-        if mcc:
-            out["MCC"][where] = maximal_correlation(instance.P_glcm)[:count]
-        tick(number + 1, total)
-    view.leave()
+    layout = plan.layout()
+    futures = [
+        pool.submit(class_part, class_name, image, mask, kwargs, names, layout, part, parts)
+        for part in range(min(parts, plan.batches))
+    ]
+    try:
+        for done, future in enumerate(as_completed(futures), 1):
+            where, values = future.result()
+            for name, value in values.items():
+                out[name][tuple(where)] = value
+            tick(done, len(futures))
+    finally:
+        for future in futures:
+            future.cancel()  # after a cancelling tick: parts not yet started never start
     return out
+
+
+def class_part(
+    class_name: str,
+    image: sitk.Image,
+    mask: sitk.Image,
+    kwargs: dict[str, Any],
+    names: list[str] | None,
+    layout: Layout,
+    part: int,
+    parts: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Batches ``part``, ``part + parts``, ... of :func:`class_maps` (run in a worker process):
+    their voxels (3, M) and each feature's values there. Interleaved, so every part gets
+    batches of low and high grey levels alike (glcm's cost grows with them)."""
+    plan = _ClassPlan(class_name, image, mask, kwargs, names, layout)
+    voxels, values = [np.empty((3, 0), dtype=int)], {name: [np.empty(0)] for name in plan.enabled}
+    for number in range(part, plan.batches, parts):
+        where, batch = plan.run(number)
+        voxels.append(np.asarray(where))
+        for name in plan.enabled:  # NaN where pyradiomics failed, as in this process
+            values[name].append(batch.get(name, np.full(len(where[0]), np.nan)))
+    return np.concatenate(voxels, axis=1), {k: np.concatenate(v) for k, v in values.items()}
+
+
+#: What decides the batches: the voxels in batch order (3, N), the GLCM angle witnesses and
+#: the batch size.
+Layout = tuple[np.ndarray, list[np.ndarray], int]
+
+
+class _ClassPlan:
+    """One feature class's instance on a crop and its batch :data:`Layout` (worked out here,
+    or given: a worker process takes its caller's, so both make the very same batches)."""
+
+    def __init__(
+        self,
+        class_name: str,
+        image: sitk.Image,
+        mask: sitk.Image,
+        kwargs: dict[str, Any],
+        names: list[str] | None,
+        layout: Layout | None = None,
+    ) -> None:
+        instance = getFeatureClasses()[class_name](image, mask, **kwargs)
+        speed_up(instance, class_name)
+        if names:
+            for name in names:
+                instance.enableFeatureByName(name)
+        else:
+            instance.enableAllFeatures()
+        self.instance = instance
+        self.enabled = [name for name, on in instance.enabledFeatures.items() if on]
+        self.mcc = class_name == "glcm" and "MCC" in self.enabled
+        if self.mcc:
+            instance.enabledFeatures["MCC"] = False
+        self.view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
+        if layout is None:
+            layout = self._layout(class_name, kwargs)
+        self.coordinates, self.witnesses, self.size = layout
+        self.batches = -(-self.coordinates.shape[1] // self.size)
+
+    def layout(self) -> Layout:
+        """The batches' layout, to give a worker process."""
+        return self.coordinates, self.witnesses, self.size
+
+    def _layout(self, class_name: str, kwargs: dict[str, Any]) -> Layout:
+        coordinates = self.instance.labelledVoxelCoordinates  # (3, N), raster order
+        size = _batch_size(kwargs.get("voxelBatch", -1), self.view)
+        witnesses: list[np.ndarray] = []
+        if coordinates.shape[1] and class_name == "glcm":
+            # Its cost grows with the square of a batch's grey levels: batch kernels of
+            # similar levels together (the order of the voxels changes no value).
+            coordinates = coordinates[:, self.view.by_level_range(coordinates)]
+            found = angle_witnesses(self.instance, coordinates, kwargs)
+            if found is None:  # distances beyond the kernel radius: pyradiomics' one batch
+                size = coordinates.shape[1]
+            else:
+                witnesses = found
+        elif coordinates.shape[1]:
+            coordinates = coordinates[:, by_tile(coordinates, size)]
+        return coordinates, witnesses, size
+
+    def run(self, number: int) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray]]:
+        """Batch ``number``: its voxels (numpy index) and each enabled feature's values."""
+        start = number * self.size
+        batch = self.coordinates[:, start : start + self.size]
+        count = batch.shape[1]
+        extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
+        local = self.view.enter(np.concatenate([batch, extra], axis=1))
+        values = {
+            name: value[:count]
+            for ok, name, value in self.instance._calculateFeatures(local)
+            if ok
+        }
+        if self.mcc:
+            values["MCC"] = maximal_correlation(self.instance.P_glcm)[:count]
+        self.view.leave()
+        return tuple(batch), values
 
 
 def angle_witnesses(
@@ -151,12 +245,21 @@ def _nearest_witnesses(witnesses: list[np.ndarray], start: int, stop: int) -> np
     return np.array(sorted(chosen), dtype=int)
 
 
+def by_tile(coordinates: np.ndarray, size: int) -> np.ndarray:
+    """An order of the voxels tile by tile (cubes of about ``size`` voxels), so a batch's
+    sub-box is compact (glrlm's matrix is sized by its longest side, glszm's by its voxels)."""
+    side = max(round(size ** (1 / 3)), 2)
+    tiles = coordinates // side
+    return np.lexsort((*coordinates[::-1], *tiles[::-1]))
+
+
 def _batch_size(voxel_batch: int, view: _LocalView) -> int:
     """pyradiomics' ``voxelBatch`` when set; else as many voxels as fit ``BATCH_BYTES``."""
     if voxel_batch is not None and voxel_batch > 0:
         return int(voxel_batch)
     per_voxel = view.bytes_per_voxel()
-    return int(np.clip(BATCH_BYTES // max(per_voxel, 1), 16, 4096))
+    most = _MAX_BATCH.get(view.class_name, 4096)
+    return int(np.clip(BATCH_BYTES // max(per_voxel, 1), 16, most))
 
 
 class _LocalView:

@@ -27,7 +27,11 @@ image's; they are refused with a message naming the setting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,7 +47,7 @@ from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["FeatureMap", "feature_maps", "map_features", "voxel_settings"]
+__all__ = ["FeatureMap", "feature_maps", "map_feature_choices", "map_features", "voxel_settings"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -53,6 +57,8 @@ _DEFAULT_RADIUS = 1
 _DEFAULT_MASKED = True
 #: Units of progress per (image, feature class) step, so batches move the bar smoothly.
 _STEP = 1000
+#: Parts per worker process each class's batches are shared out in (load balance, progress).
+_PARTS = 4
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,22 @@ def voxel_settings(
     return out
 
 
+def map_feature_choices() -> list[str]:
+    """Every name :func:`map_features` accepts, for a picker: each non-shape class (``glcm``,
+    all of its features), then its current features (``glcm_Contrast``), as pyradiomics lists
+    them (deprecated ones left out)."""
+    from radiomics import getFeatureClasses
+
+    classes = {k: v for k, v in getFeatureClasses().items() if not k.startswith("shape")}
+    features = [
+        f"{name}_{feature}"
+        for name, cls in classes.items()
+        for feature, deprecated in cls.getFeatureNames().items()
+        if not deprecated
+    ]
+    return [*classes, *features]
+
+
 def map_features(
     settings: ExtractionSettings, features: Sequence[str] | None = None
 ) -> dict[str, list[str] | None]:
@@ -160,6 +182,7 @@ def feature_maps(
     region: Literal["roi", "box"] = "roi",
     margin: int = 0,
     engine: FeatureEngine | None = None,
+    jobs: int = 1,
 ) -> dict[str, FeatureMap]:
     """pyradiomics' voxel-wise feature maps of ``image`` for one ROI label of ``mask``.
 
@@ -171,6 +194,8 @@ def feature_maps(
     message)`` is called after every batch of voxels (well under a second apart); an exception
     it raises stops the computation and propagates, which is how to cancel. ``engine``: a
     ``FeatureEngine`` whose cached filtered images to reuse (its settings must be these).
+    ``jobs``: worker processes sharing each class's voxel batches (1: this process); the
+    batches and so the values are the same for any number, and progress then moves per part.
     """
     settings = settings if settings is not None else ExtractionSettings()
     wanted = map_features(settings, features)
@@ -193,9 +218,19 @@ def feature_maps(
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
         engine = FeatureEngine(_without_voxel(settings))
     label = _label(mask_sitk, mask_name, label if label is not None else settings.label)
-    with geometry_tolerance(settings.geometry_tolerance):
+    with geometry_tolerance(settings.geometry_tolerance), _process_pool(jobs) as pool:
         return _compute(
-            image_sitk, mask_sitk, label, region, margin, voxel, wanted, engine, progress
+            image_sitk,
+            mask_sitk,
+            label,
+            region,
+            margin,
+            voxel,
+            wanted,
+            engine,
+            progress,
+            pool,
+            _PARTS * jobs,
         )
 
 
@@ -209,6 +244,8 @@ def _compute(
     wanted: dict[str, list[str] | None],
     engine: FeatureEngine,
     progress: Progress | None,
+    pool: Executor | None,
+    parts: int,
 ) -> dict[str, FeatureMap]:
     from radiomics import imageoperations
 
@@ -250,7 +287,7 @@ def _compute(
                     progress(step * _STEP + (_STEP * done) // total, steps * _STEP, message)
 
             tick(0, 1)
-            maps = class_maps(class_name, crop, crop_mask, class_kwargs, names, tick)
+            maps = class_maps(class_name, crop, crop_mask, class_kwargs, names, tick, pool, parts)
             for feature, values in maps.items():
                 full_name = f"{name}_{class_name}_{feature}"
                 values = values[0] if two_d else values
@@ -258,6 +295,33 @@ def _compute(
     if progress is not None:
         progress(steps * _STEP, steps * _STEP, "done")
     return out
+
+
+@contextmanager
+def _process_pool(jobs: int) -> Iterator[Executor | None]:
+    """Worker processes for the voxel batches (``None`` for one job). They start from a
+    forkserver (or are spawned), never forked from this process: the maps may be computed in a
+    GUI's worker thread, and a fork there could copy a lock another thread holds. On leaving
+    (also on a cancelling exception) parts not yet started are dropped."""
+    if jobs < 1:
+        raise SettingsError(f"jobs {jobs}: expected 1 or more worker processes")
+    if jobs == 1:
+        yield None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _init_worker() -> None:
+    """In a maps worker: Ctrl-C is the caller's to handle (it drops the pool), and
+    parallelism comes from the processes, so SimpleITK runs single-threaded."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 def _refuse_other_grids(voxel: dict[str, Any]) -> None:

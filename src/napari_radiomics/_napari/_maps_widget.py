@@ -1,0 +1,279 @@
+"""The "Feature maps" dock: voxel-wise feature maps of the chosen image and ROI, as layers.
+
+The numbers are the core's :func:`~napari_radiomics.engine.maps.feature_maps` (the CLI's
+``maps`` too), run in a worker thread by the extraction runner's machinery (progress in the dock
+and napari's activity dock; Cancel makes the next progress call raise, and the core calls it
+after every batch of voxels, well under a second apart). Each map becomes an Image layer on the
+source's grid (same scale, translate and affine), NaN outside the computed voxels, contrast
+limits from its 1st-99th percentiles; running again replaces the maps of the same names.
+Hovering shows the voxel under the cursor's value of every map in a small table; the table is
+rebuilt only when the cursor moves to another voxel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    Label,
+    ProgressBar,
+    PushButton,
+    Select,
+    SpinBox,
+)
+from napari.layers import Image, Labels
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
+
+from napari_radiomics._napari._inputs import is_stack
+from napari_radiomics._napari._runner import ExtractionCancelled, ExtractionRunner
+from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics.engine.maps import (
+    FeatureMap,
+    feature_maps,
+    map_feature_choices,
+    voxel_settings,
+)
+from napari_radiomics.settings import PRESETS, ExtractionSettings
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+REGION_ROI, REGION_BOX = "ROI", "bounding box + margin"
+#: Percentiles of a map's values that set its contrast limits (robust to a few outliers).
+CONTRAST_PERCENTILES = (1.0, 99.0)
+COLORMAP = "inferno"
+
+
+def contrast_limits(values: np.ndarray) -> tuple[float, float]:
+    """The map's 1st and 99th percentiles, widened when the map is flat (napari needs
+    low < high); (0, 1) for a map without any value."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = (float(v) for v in np.percentile(finite, CONTRAST_PERCENTILES))
+    if high <= low:
+        high = low + max(abs(low) * 1e-6, 1e-12)
+    return low, high
+
+
+class MapsRunner(ExtractionRunner):
+    """The extraction runner's cancel, generation and progress handling, for feature maps."""
+
+    def start_maps(self, image: Any, labels: Any, settings: ExtractionSettings,
+                   **options: Any) -> int:  # fmt: skip
+        """Compute the maps in a thread; ``options`` go to ``feature_maps``."""
+        self.supersede()
+        cancel = threading.Event()
+        generation = self.generation
+        signals = self.signals
+
+        def progress(done: int, total: int, message: str) -> None:
+            if cancel.is_set():
+                raise ExtractionCancelled(message)
+            signals.progressed.emit(generation, done, total, message)
+
+        def work() -> tuple[dict[str, FeatureMap], float]:
+            start = time.perf_counter()
+            maps = feature_maps(image, labels, settings, progress=progress, **options)
+            return maps, time.perf_counter() - start
+
+        worker = create_worker(
+            work, _progress={"desc": f"Feature maps of {image.name}"}, _ignore_errors=True
+        )
+        worker.returned.connect(lambda result: self._returned(generation, result))
+        worker.errored.connect(lambda exc: self._errored(generation, exc))
+        self.worker, self._cancel = worker, cancel
+        self._pbar = getattr(worker, "pbar", None)
+        worker.start()
+        return generation
+
+
+class MapsWidget(Container):
+    """Layers, features, kernel and region; Run / Cancel; the hovered voxel's values."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(labels=True)
+        self.viewer = viewer
+        self.runner = MapsRunner()
+        self.maps: dict[str, FeatureMap] = {}
+        self._source: Any = None  # the image layer the shown maps were computed on
+        self._voxel: tuple[int, ...] | None = None
+        self._running_on: Any = None  # the image layer of the run in flight
+
+        def layers_of(kind: type) -> Any:
+            return lambda _: [layer for layer in viewer.layers if isinstance(layer, kind)]
+
+        self.image = ComboBox(label="image", choices=layers_of(Image))
+        self.labels = ComboBox(label="labels", choices=layers_of(Labels))
+        self.roi_label = SpinBox(label="ROI label", min=1, max=2**31 - 1, value=1)
+        self.preset = ComboBox(
+            label="settings", choices=list(PRESETS), value="pyradiomics-default"
+        )
+        self.features = Select(label="features", choices=map_feature_choices(),
+                               value=["glcm_Contrast"])  # fmt: skip
+        self.features.native.setMinimumHeight(160)
+        self.radius = SpinBox(label="kernel radius (voxels)", min=1, max=10, value=1)
+        self.masked = CheckBox(text="masked kernel (only ROI voxels)", value=True)
+        self.region = ComboBox(label="region", choices=[REGION_ROI, REGION_BOX])
+        self.margin = SpinBox(label="margin (voxels)", min=0, max=100, value=2, visible=False)
+        self.run_button = PushButton(text="Compute maps")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.bar = ProgressBar(label="progress", value=0)
+        self.status = Label(value="")
+        self.hovered = Label(value="")
+        for label in (self.status, self.hovered):
+            label.native.setWordWrap(True)  # long layer names wrap in the dock's width
+            label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self.extend([self.image, self.labels, self.roi_label, self.preset, self.features,
+                     self.radius, self.masked, self.region, self.margin,
+                     Container(widgets=[self.run_button, self.cancel_button],
+                               layout="horizontal", labels=False),
+                     self.bar, self.status, self.hovered])  # fmt: skip
+        self.values = DataFrameModel(pd.DataFrame())
+        self.table = QTableView()
+        self.table.setModel(self.values)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(120)
+        self.native.layout().addWidget(self.table)
+
+        events = viewer.layers.events
+        for event in (events.inserted, events.removed, events.renamed):
+            event.connect(self._layers_changed)
+        self.image.changed.connect(self._image_chosen)
+        self.region.changed.connect(
+            lambda *_: setattr(self.margin, "visible", self.region.value == REGION_BOX)
+        )
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        signals = self.runner.signals
+        signals.progressed.connect(self._progressed)
+        signals.finished.connect(self._finished)
+        signals.cancelled.connect(self._cancelled)
+        signals.failed.connect(self._failed)
+        viewer.cursor.events.position.connect(self._cursor_moved)
+        self._layers_changed()
+
+    # ------------------------------------------------------------------------------ run
+    def settings(self) -> ExtractionSettings:
+        """The preset with the kernel radius and masking of the controls."""
+        return voxel_settings(
+            ExtractionSettings.preset(self.preset.value),
+            kernel_radius=self.radius.value,
+            masked_kernel=bool(self.masked.value),
+        )
+
+    def run(self, *_: Any) -> bool:
+        """Start computing the maps; False (with the reason in the dock) if refused."""
+        image, labels = self.image.value, self.labels.value
+        problem = None
+        if image is None or labels is None:
+            problem = "choose an image layer and a labels layer (open a case first)"
+        elif is_stack(image) or is_stack(labels):
+            problem = f"{image.name!r} is a stack of separate slices: open one slice to map it"
+        elif not self.features.value:
+            problem = "choose at least one feature class or feature"
+        if problem is not None:
+            self.status.value = f"Cannot start: {problem}"
+            return False
+        options = {"features": list(self.features.value), "label": self.roi_label.value}
+        if self.region.value == REGION_BOX:
+            options |= {"region": "box", "margin": self.margin.value}
+        self.runner.start_maps(image, labels, self.settings(), **options)
+        self.runner.worker.finished.connect(self._idle)  # however the run ends
+        self._running_on = image
+        self.bar.value = 0
+        self.cancel_button.enabled = True
+        self.run_button.enabled = False
+        self.status.value = f"Computing maps of {image.name}…"
+        return True
+
+    def cancel(self, *_: Any) -> None:
+        """Stop the run in flight (at its next batch of voxels); no layer is added."""
+        self.runner.cancel()
+        self.status.value = "Cancelling…"
+
+    def _progressed(self, generation: int, done: int, total: int, message: str) -> None:
+        if generation == self.runner.generation and total > 0:
+            self.bar.max = total
+            self.bar.value = done
+            self.status.value = f"{message}…"
+
+    def _finished(self, maps: dict[str, FeatureMap], seconds: float) -> None:
+        self.maps, self._source, self._voxel = maps, self._running_on, None
+        for feature_map in maps.values():
+            self._show(feature_map)
+        self.status.value = f"{len(maps)} map(s) of {self._source.name} in {seconds:.1f} s"
+
+    def _show(self, feature_map: FeatureMap) -> Image:
+        """The map as a layer on the source's grid, replacing an earlier map of that name."""
+        source, data = self._source, feature_map.array()
+        limits = contrast_limits(feature_map.values)
+        layers = self.viewer.layers
+        if feature_map.name in layers and layers[feature_map.name].metadata.get("feature_map"):
+            layers.remove(feature_map.name)
+        return self.viewer.add_image(
+            data, name=feature_map.name, scale=source.scale, translate=source.translate,
+            affine=source.affine, colormap=COLORMAP, contrast_limits=limits, opacity=0.85,
+            metadata={"feature_map": feature_map.name, "source": source.name},
+        )  # fmt: skip
+
+    def _cancelled(self, reason: str) -> None:
+        self.status.value = f"Maps {reason}; no layer added."
+
+    def _failed(self, message: str) -> None:
+        self.status.value = f"Failed: {message}"
+        show_error(f"Feature maps: {message}")
+
+    def _idle(self) -> None:
+        self.cancel_button.enabled = False
+        self.run_button.enabled = True
+
+    # ---------------------------------------------------------------------------- hover
+    def _cursor_moved(self, *_: Any) -> None:
+        """Show the hovered voxel's values; nothing is rebuilt while it stays on one voxel."""
+        if not self.maps or self._source is None or self._source not in self.viewer.layers:
+            return
+        point = np.asarray(self.viewer.cursor.position)[-self._source.ndim :]
+        index = tuple(int(i) for i in np.round(self._source.world_to_data(point)))
+        if index == self._voxel:
+            return
+        self._voxel = index
+        self.values.set_frame(self.voxel_values(index))
+        self.hovered.value = f"voxel {index} of {self._source.name}"
+
+    def voxel_values(self, index: tuple[int, ...]) -> pd.DataFrame:
+        """Every shown map's value at data index ``index`` (NaN outside what was computed)."""
+        values = {}
+        for name, feature_map in self.maps.items():
+            inside = all(
+                o <= i < o + n
+                for i, o, n in zip(index, feature_map.offset, feature_map.values.shape,
+                                   strict=True)
+            )  # fmt: skip
+            local = tuple(i - o for i, o in zip(index, feature_map.offset, strict=True))
+            values[name] = float(feature_map.values[local]) if inside else np.nan
+        return pd.DataFrame({"value": values})
+
+    # --------------------------------------------------------------------------- layers
+    def _layers_changed(self, *_: Any) -> None:
+        self.reset_choices()
+        self._image_chosen()
+
+    def _image_chosen(self, *_: Any) -> None:
+        """Pick the image's mask with it (the readers name it "<image name> mask")."""
+        layer = self.image.value
+        if layer is None:
+            return
+        partner = next((lyr for lyr in self.labels.choices if lyr.name == f"{layer.name} mask"),
+                       None)  # fmt: skip
+        if partner is not None and self.labels.value is not partner:
+            self.labels.value = partner

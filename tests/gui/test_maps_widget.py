@@ -1,0 +1,186 @@
+"""The "Feature maps" dock in a real viewer: real reader, real engine, real worker thread.
+
+The maps the dock adds are compared with the core's ``feature_maps`` on the same layers (the
+function the CLI writes files from), so the dock cannot show other numbers than the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from napari.layers import Image, Labels
+
+from _layers import layer_from_file
+from napari_radiomics._napari._maps_widget import COLORMAP, MapsWidget, contrast_limits
+from napari_radiomics.engine.maps import feature_maps, voxel_settings
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.settings import ExtractionSettings
+
+TIMEOUT = 120_000
+
+
+def dock(viewer) -> MapsWidget:
+    """The widget as Plugins > napari-radiomics > Feature maps docks it."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature maps")
+    assert isinstance(widget, MapsWidget)
+    return widget
+
+
+def open_slice(viewer, tmp_path: Path, seed: int = 3) -> tuple[Image, Labels]:
+    """A synthetic dataset slice written as a real .mat file, opened by the plugin's reader."""
+    path = write_tumor_mat(tmp_path / "3.mat", make_synthetic_slice(seed=seed, label=2))
+    layers = viewer.open(path, plugin="napari-radiomics")
+    image = next(layer for layer in layers if isinstance(layer, Image))
+    labels = next(layer for layer in layers if isinstance(layer, Labels))
+    return image, labels
+
+
+def compute(qtbot, widget: MapsWidget) -> None:
+    with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT):
+        assert widget.run()
+
+
+def assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, **options) -> None:
+    """Each expected map is a layer on the image's grid holding the core's values exactly,
+    with the dock's colormap and robust contrast limits."""
+    expected = feature_maps(image, labels, settings, **options)
+    assert set(widget.maps) == set(expected)
+    for name, feature_map in expected.items():
+        layer = viewer.layers[name]
+        assert isinstance(layer, Image)
+        np.testing.assert_array_equal(layer.scale, image.scale)
+        np.testing.assert_array_equal(layer.translate, image.translate)
+        np.testing.assert_array_equal(layer.affine.affine_matrix, image.affine.affine_matrix)
+        np.testing.assert_array_equal(layer.data, feature_map.array())  # NaN where NaN
+        assert layer.colormap.name == COLORMAP
+        low, high = np.nanpercentile(feature_map.values, [1, 99])
+        assert layer.contrast_limits == [low, high]
+
+
+def test_slice_maps_are_aligned_layers_with_the_core_values_and_hover_shows_them(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
+    viewer = make_napari_viewer()
+    image, labels = open_slice(viewer, tmp_path)
+    widget = dock(viewer)
+    assert widget.labels.value is labels  # the reader's "<image> mask" comes with its image
+    widget.features.value = ["glcm_Contrast", "firstorder"]
+    widget.radius.value = 2
+    compute(qtbot, widget)
+    settings = voxel_settings(ExtractionSettings(), kernel_radius=2, masked_kernel=True)
+    features = ["glcm_Contrast", "firstorder"]
+    assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, features=features)
+    contrast = viewer.layers["original_glcm_Contrast"].data
+    roi = labels.data == 1
+    assert np.isfinite(contrast[roi]).all()
+    assert np.isnan(contrast[~roi]).all()  # NaN outside the computed region
+    assert len(widget.maps) == 19  # glcm Contrast and firstorder's 18
+    assert "19 map(s)" in widget.status.value
+
+    # Hovering a ROI voxel shows every map's value there; outside, NaN (an empty cell).
+    row, col = np.argwhere(roi)[len(np.argwhere(roi)) // 2]
+    viewer.cursor.position = tuple(image.data_to_world((row, col)))
+    shown = widget.values.frame["value"]
+    assert len(shown) == 19
+    for name, value in shown.items():
+        assert value == viewer.layers[name].data[row, col], name
+    assert f"({row}, {col})" in widget.hovered.value
+    viewer.cursor.position = tuple(image.data_to_world((0, 0)))
+    assert widget.values.frame["value"].isna().all()
+
+    # Running again replaces the maps of the same names instead of adding copies.
+    layers_before = len(viewer.layers)
+    compute(qtbot, widget)
+    assert len(viewer.layers) == layers_before
+
+
+def test_volume_maps_keep_the_direction_and_map_the_grown_box(
+    make_napari_viewer, qtbot, pyradiomics_data: Path
+) -> None:
+    """brain2 (its direction flips y, so the layer has an affine) cut to a small sub-volume,
+    region "bounding box + margin", unmasked kernel."""
+    viewer = make_napari_viewer()
+    image_file = layer_from_file(pyradiomics_data / "brain2_image.nrrd", "brain2")
+    mask_file = layer_from_file(pyradiomics_data / "brain2_label.nrrd", "brain2 mask")
+    mask = np.zeros(mask_file.data.shape, dtype=np.uint8)
+    centre = np.round(np.argwhere(mask_file.data == 1).mean(axis=0)).astype(int)
+    near = tuple(slice(c - h, c + h + 1) for c, h in zip(centre, (1, 3, 3), strict=True))
+    mask[near] = mask_file.data[near] == 1
+    grid = {"scale": image_file.scale, "translate": image_file.translate,
+            "affine": image_file.affine}  # fmt: skip
+    image = viewer.add_image(image_file.data, name="brain2", **grid)
+    labels = viewer.add_labels(mask, name="brain2 mask", **grid)
+    assert not np.allclose(image.affine.affine_matrix, np.eye(4))
+    widget = dock(viewer)
+    widget.features.value = ["glszm_ZoneEntropy", "ngtdm_Coarseness"]
+    widget.masked.value = False
+    widget.region.value = "bounding box + margin"
+    assert not widget.margin.native.isHidden()  # shown with the box region
+    widget.margin.value = 1
+    compute(qtbot, widget)
+    settings = voxel_settings(ExtractionSettings(), kernel_radius=1, masked_kernel=False)
+    options = {"features": ["glszm_ZoneEntropy", "ngtdm_Coarseness"], "region": "box",
+               "margin": 1}  # fmt: skip
+    assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, **options)
+    entropy = viewer.layers["original_glszm_ZoneEntropy"].data
+    roi = np.argwhere(mask == 1)
+    box = tuple(slice(a - 1, b + 2) for a, b in zip(roi.min(0), roi.max(0), strict=True))
+    assert np.isfinite(entropy[box]).all()
+    assert np.isnan(entropy).sum() == entropy.size - entropy[box].size
+    assert entropy.ndim == 3
+    # Hover on a 3D volume: the voxel under the cursor on the slice shown.
+    voxel = tuple(int(v) for v in roi[0])
+    viewer.cursor.position = tuple(image.data_to_world(voxel))
+    assert widget.values.frame.loc["original_glszm_ZoneEntropy", "value"] == entropy[voxel]
+
+
+def test_cancel_stops_the_run_within_a_second_and_adds_nothing(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
+    """Every texture class at radius 2 on a dataset-sized slice: tens of seconds of work."""
+    viewer = make_napari_viewer()
+    open_slice(viewer, tmp_path, seed=0)
+    widget = dock(viewer)
+    widget.features.value = ["firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
+    widget.radius.value = 2
+    steps: list[tuple] = []
+    widget.runner.signals.progressed.connect(lambda *args: steps.append(args))
+    layers_before = len(viewer.layers)
+    assert widget.run()
+    assert not widget.run_button.enabled
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=TIMEOUT)  # into the batches
+    assert widget.runner.running
+    with qtbot.waitSignal(widget.runner.signals.cancelled, timeout=TIMEOUT) as blocker:
+        start = time.perf_counter()
+        widget.cancel()
+    stopped = time.perf_counter() - start
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=TIMEOUT)
+    assert blocker.args == ["cancelled"]
+    assert stopped < 1.0, f"cancel took {stopped:.2f} s"  # a behaviour check, not a benchmark
+    assert widget.bar.value < widget.bar.max  # it did stop early
+    assert len(viewer.layers) == layers_before
+    assert "cancelled" in widget.status.value
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=TIMEOUT)
+
+
+def test_refusals_name_the_problem(make_napari_viewer, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    widget = dock(viewer)
+    assert not widget.run()
+    assert "choose an image layer and a labels layer" in widget.status.value
+    open_slice(viewer, tmp_path)
+    widget.features.value = []
+    assert not widget.run()
+    assert "at least one feature" in widget.status.value
+
+
+def test_contrast_limits_are_robust_and_never_empty() -> None:
+    values = np.concatenate([np.linspace(0, 1, 101), [1000.0, np.nan]])
+    low, high = contrast_limits(values)
+    assert low == np.percentile(values[:-1], 1)
+    assert high < 1000  # one outlier does not set the range
+    assert contrast_limits(np.full(4, 2.0))[0] < contrast_limits(np.full(4, 2.0))[1]
+    assert contrast_limits(np.full(3, np.nan)) == (0.0, 1.0)
