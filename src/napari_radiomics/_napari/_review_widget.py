@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
 from qtpy.QtGui import QKeySequence
@@ -100,6 +101,7 @@ class ReviewWidget(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.proxy.sort(-1)  # the dataset's own order until a header is clicked
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.doubleClicked.connect(lambda index: self.go_to(self._row_case(index.row())))
@@ -276,6 +278,11 @@ class ReviewWidget(QWidget):
             translate=self.layer.translate,
         )
         layer.contour = 1
+        # every label of the original in one colour that the mask's own colours do not use
+        layer.colormap = DirectLabelColormap(
+            color_dict={None: "transparent", 0: "transparent"}
+            | dict.fromkeys(range(1, 256), "yellow")
+        )
         return layer
 
     def write_report(self, path: str | Path) -> Path:
