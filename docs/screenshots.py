@@ -1,6 +1,8 @@
 """Regenerate every screenshot under docs/images/ from a real napari viewer.
 
-    PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py
+    PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py [NAME ...]
+
+With names (functions of this script, e.g. ``plots_lasso``), only those screenshots are taken.
 
 A synthetic case is written as a .mat file and opened through the plugin's reader, features
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
@@ -15,13 +17,16 @@ function alone, e.g.:
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 
 import napari
 import numpy as np
+import pandas as pd
 from napari.layers import Labels
-from qtpy.QtCore import QEventLoop, Qt, QTimer
+from qtpy.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._results import get_results_widget
@@ -161,6 +166,106 @@ def review_dock() -> None:
         viewer.close()
 
 
+def _dataset(folder: Path, slices: int = 90, patients: int = 30) -> pd.DataFrame:
+    """A batch run over synthetic slices in which the tumour type changes the tumour's
+    intensity and texture (the synthetic slices alone carry no type signal), so the plots
+    and the model have something to find; slice i belongs to patient i % ``patients``."""
+    from napari_radiomics.batch import discover_cases, run_batch
+    from napari_radiomics.results import read_table
+    from napari_radiomics.settings import ExtractionSettings
+
+    for i in range(slices):
+        label = i % patients % 3 + 1
+        tumour = make_synthetic_slice(
+            seed=i, shape=(128, 128), label=label, patient_id=f"P{i % patients:03d}"
+        )
+        image = tumour.image.astype(np.float64)
+        image[tumour.mask] *= 1.0 + 0.12 * label
+        image[tumour.mask] += np.random.default_rng(i).normal(0, 8.0 * label, tumour.mask.sum())
+        tumour = dataclasses.replace(tumour, image=image.astype(np.int16))
+        write_tumor_mat(folder / f"{i + 1}.mat", tumour)
+    settings = ExtractionSettings(
+        feature_classes={"firstorder": [], "glcm": [], "glrlm": [], "shape2D": []}
+    )
+    run_batch(discover_cases([folder]), settings, folder / "features.csv", jobs=2)
+    return read_table(folder / "features.csv")
+
+
+def wait_until(condition, timeout_ms: int = 120_000) -> None:
+    """Let the event loop run until ``condition()`` holds."""
+    timer = QElapsedTimer()
+    timer.start()
+    while not condition() and timer.elapsed() < timeout_ms:
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def _mouse(plots, name: str, xy: tuple[float, float]) -> None:
+    """A mouse event at data coordinates of the plot, as the canvas sends them."""
+    from matplotlib.backend_bases import MouseEvent
+
+    x, y = plots.plot.axes.transData.transform(xy)
+    plots.canvas.callbacks.process(name, MouseEvent(name, plots.canvas, x, y, button=1))
+
+
+def plots_lasso() -> None:
+    """The Feature plots dock beside the opened stack: the PCA of a batch run coloured by
+    tumour type, a lasso drawn around one group, its points ringed."""
+    from napari_radiomics._napari._plots_widget import PlotsWidget
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "brain-tumour"
+        folder.mkdir()
+        frame = _dataset(folder)
+        viewer = napari.Viewer(title="napari-radiomics")
+        viewer.window.resize(1500, 950)
+        viewer.open(str(folder), plugin="napari-radiomics")
+        _, plots = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
+        assert isinstance(plots, PlotsWidget)
+        plots.set_table(frame)
+        plots.kind.setCurrentText("PCA")
+        wait_until(lambda: plots.plot is not None and plots.plot.axes.get_xlabel() != "")
+        wait_until(lambda: plots.plot.axes.get_xlabel().startswith("PC1"))
+        plots.canvas.draw()
+        points = plots.plot.points
+        leftmost = pd.Series(points[:, 0]).groupby(frame["tumor_type"].to_numpy()).mean().idxmin()
+        group = (frame["tumor_type"] == leftmost).to_numpy()
+        centre, spread = points[group].mean(axis=0), points[group].std(axis=0)
+        angles = np.linspace(0, 2 * np.pi, 40)
+        lasso = [tuple(centre + 1.6 * spread * (np.cos(a), np.sin(a))) for a in angles]
+        for release in (True, False):  # a finished lasso, then the same one being drawn
+            _mouse(plots, "button_press_event", lasso[0])
+            for xy in lasso[1:]:
+                _mouse(plots, "motion_notify_event", xy)
+            if release:
+                _mouse(plots, "button_release_event", lasso[-1])
+        plots.ranking.rank()
+        wait_until(lambda: not plots.ranking.status.text().startswith("Ranking"))
+        plots.canvas.draw()
+        QApplication.processEvents()
+        viewer.screenshot(str(IMAGES / "plots_lasso.png"), canvas_only=False)
+        viewer.close()
+
+
+def model_confusion() -> None:
+    """The Tumour-type model panel after a run: accuracy, the confusion matrix."""
+    from napari_radiomics._napari._model_widget import ModelWidget
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frame = _dataset(Path(tmp))
+        viewer = napari.Viewer(title="napari-radiomics")
+        _, panel = viewer.window.add_plugin_dock_widget("napari-radiomics", "Tumour-type model")
+        assert isinstance(panel, ModelWidget)
+        panel.set_table(frame, "features.csv")
+        panel.run()
+        wait_until(lambda: panel.result is not None)
+        dock = panel.parent()
+        dock.setFloating(True)
+        dock.resize(560, 980)
+        QApplication.processEvents()
+        panel.grab().save(str(IMAGES / "model_confusion.png"))
+        viewer.close()
+
+
 def main() -> None:
     dataset_table()
     feature_map()
@@ -206,4 +311,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:]:
+        for name in sys.argv[1:]:
+            globals()[name]()
+    else:
+        main()
+        plots_lasso()
+        model_confusion()
+        review_dock()

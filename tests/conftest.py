@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sample_files import MAT_FOLDER_CASES, write_mat_folder
+from sample_files import BATCH_PATIENTS, BATCH_SLICES, MAT_FOLDER_CASES, write_mat_folder
 
 PYRADIOMICS_CASES = ("brain1", "brain2", "breast1")
 GUI_TESTS = Path(__file__).resolve().parent / "gui"
@@ -79,3 +79,19 @@ def mat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mats")
     write_mat_folder(folder, MAT_FOLDER_CASES)
     return folder
+
+
+@pytest.fixture(scope="session")
+def batch_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real batch run's features table (CSV) over BATCH_SLICES synthetic slices of
+    BATCH_PATIENTS patients (slice i of patient i % BATCH_PATIENTS, type i % 3 + 1), with
+    first-order, GLCM and 2D shape features: what the plots and the model panel are fed."""
+    from napari_radiomics.batch import discover_cases, run_batch
+    from napari_radiomics.settings import ExtractionSettings
+
+    folder = tmp_path_factory.mktemp("batch_features")
+    write_mat_folder(folder, BATCH_SLICES, patients=BATCH_PATIENTS)
+    settings = ExtractionSettings(feature_classes={"firstorder": [], "glcm": [], "shape2D": []})
+    output = folder / "features.csv"
+    assert run_batch(discover_cases([folder]), settings, output, jobs=1).ok
+    return output

@@ -110,15 +110,22 @@ def write_bundle(
 
 #: Cases in the session's shared ``mat_folder`` fixture (tests/conftest.py).
 MAT_FOLDER_CASES = 6
+#: Slices and patients of the session's ``batch_features`` table: two slices per patient,
+#: two patients per tumour type.
+BATCH_SLICES, BATCH_PATIENTS = 12, 6
 
 
-def write_mat_folder(folder: Path, n: int, *, shape: tuple[int, int] = (64, 64)) -> list[Path]:
+def write_mat_folder(
+    folder: Path, n: int, *, shape: tuple[int, int] = (64, 64), patients: int | None = None
+) -> list[Path]:
     """`n` synthetic slices as v7.3 .mat files: half in `folder`, half in `folder/more`,
-    plus the dataset's `cvind.mat`, which is not a case."""
+    plus the dataset's `cvind.mat`, which is not a case. Each slice is its own patient, or
+    slice i belongs to patient i % `patients` (a multiple of 3 keeps one type per patient)."""
     (folder / "more").mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        tumor = make_synthetic_slice(seed=i, shape=shape, label=i % 3 + 1, patient_id=f"P{i:03d}")
+        patient = f"P{i if patients is None else i % patients:03d}"
+        tumor = make_synthetic_slice(seed=i, shape=shape, label=i % 3 + 1, patient_id=patient)
         where = folder if i < (n + 1) // 2 else folder / "more"
         paths.append(write_tumor_mat(where / f"{i + 1}.mat", tumor))
     scipy.io.savemat(folder / "cvind.mat", {"cvind": np.arange(1, n + 1) % 5 + 1})

@@ -26,6 +26,7 @@ __all__ = [
     "CLASSIFIERS",
     "ModelResult",
     "evaluate_model",
+    "feature_matrix",
     "folds_from_cvind",
     "make_pipeline",
     "model_inputs",
@@ -62,21 +63,14 @@ def make_pipeline(classifier: str = "logistic", seed: int = 0, select: int | Non
     return Pipeline(steps)
 
 
-def model_inputs(
-    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Feature matrix, target and groups; every refusal names the column.
+def feature_matrix(table: pd.DataFrame, features: Sequence[str] | None = None) -> pd.DataFrame:
+    """The feature columns as floats; every refusal names the column.
 
-    Features are pyradiomics' feature columns (identifying and ``diagnostics_*`` columns never
-    are). A feature holding text, NaN or an infinite value is refused by name: a model must
-    not silently drop cases or learn from a placeholder.
+    Features are pyradiomics' feature columns unless ``features`` are named (identifying and
+    ``diagnostics_*`` columns never are). A feature holding text, NaN or an infinite value is
+    refused by name: a model, a ranking or a projection must not silently drop cases or learn
+    from a placeholder.
     """
-    for role, column in (("target", target), ("group", group)):
-        if column not in table.columns:
-            raise ValueError(
-                f"{role} column {column!r} is not in the table; columns: "
-                f"{', '.join(map(str, list(table.columns)[:8]))}..."
-            )
     chosen = list(features) if features is not None else feature_columns(table)
     if not chosen:
         raise ValueError("the table has no feature columns (original_..., wavelet-..., ...)")
@@ -93,13 +87,28 @@ def model_inputs(
             f"feature column(s) {bad[:5]} hold NaN or infinite values "
             f"({len(bad)} in all): drop those features or those cases first"
         )
+    return table[chosen].astype(float)
+
+
+def model_inputs(
+    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Feature matrix (:func:`feature_matrix`), target and groups; every refusal names the
+    column."""
+    for role, column in (("target", target), ("group", group)):
+        if column not in table.columns:
+            raise ValueError(
+                f"{role} column {column!r} is not in the table; columns: "
+                f"{', '.join(map(str, list(table.columns)[:8]))}..."
+            )
+    x = feature_matrix(table, features)
     y = table[target].astype(str)
     groups = table[group].astype(str)
     if groups.isin(["", "nan"]).any():
         raise ValueError(f"group column {group!r} is empty for some cases (patient unknown)")
     if y.nunique() < 2:
         raise ValueError(f"target column {target!r} has a single class ({y.iloc[0]!r})")
-    return table[chosen].astype(float), y, groups
+    return x, y, groups
 
 
 def folds_from_cvind(path: str | Path, cases: pd.Series) -> list[np.ndarray]:

@@ -1,0 +1,281 @@
+"""The "Tumour-type model" panel: ``napari-radiomics model``, from inside napari.
+
+The evaluation is the CLI's (``analysis.models.evaluate_model``), run in a worker thread; its
+per-fold progress callback drives the progress bar, and raises once Cancel was pressed, which
+stops the evaluation at the next fold. The confusion matrix and the importances are the
+report's own figures, restyled from napari's theme; with an output folder chosen the panel
+writes what the CLI writes (``analysis.report.write_model_report``).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from napari.qt.threading import FunctionWorker
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_radiomics._napari._background import LatestOnly
+from napari_radiomics._napari._plots_widget import plot_theme
+from napari_radiomics.analysis.models import (
+    CLASSIFIERS,
+    ModelResult,
+    evaluate_model,
+    folds_from_cvind,
+)
+from napari_radiomics.analysis.plots import apply_theme
+from napari_radiomics.analysis.report import (
+    confusion_figure,
+    importance_figure,
+    write_model_report,
+)
+from napari_radiomics.results import feature_columns, read_table
+
+if TYPE_CHECKING:
+    import napari
+
+
+class ModelCancelled(Exception):
+    """Raised from the progress callback to stop an evaluation that was cancelled."""
+
+
+class _Signals(QObject):
+    #: done, total, message; emitted from the worker thread, received in the GUI thread
+    progressed = Signal(int, int, str)
+
+
+def _with_button(edit: QLineEdit, text: str, pick: Any) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton(text)
+    button.clicked.connect(lambda: (path := pick()) and edit.setText(path))
+    layout.addWidget(edit)
+    layout.addWidget(button)
+    return row
+
+
+class ModelWidget(QWidget):
+    """Choose target, group, classifier, folds and seed; run; see and save the result."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.result: ModelResult | None = None
+        self.written: list[Path] = []
+        self._table = pd.DataFrame()
+        self._background = LatestOnly(self)
+        self._cancel = threading.Event()
+        self._signals = _Signals()
+
+        self.table_path = QLineEdit()
+        self.table_path.setPlaceholderText("features .csv or .parquet")
+        self.table_path.editingFinished.connect(self._open_path)
+        self.target, self.group = QComboBox(), QComboBox()
+        self.classifier = QComboBox()
+        self.classifier.addItems(CLASSIFIERS)
+        self.folds = QSpinBox()
+        self.folds.setRange(2, 20)
+        self.folds.setValue(5)
+        self.cvind = QLineEdit()
+        self.cvind.setPlaceholderText("cvind.mat (instead of K folds)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.repeats = QSpinBox()
+        self.repeats.setRange(0, 50)
+        self.repeats.setValue(3)
+        self.output = QLineEdit()
+        self.output.setPlaceholderText("folder for metrics.json, predictions, report (optional)")
+        self.run_button, self.cancel_button = QPushButton("Run"), QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.bar = QProgressBar()
+        self.status = QLabel("Open a features table.")
+        self.status.setWordWrap(True)
+        self.accuracy = QLabel("")
+        self.figures = QTabWidget()
+
+        form = QFormLayout()
+        form.addRow("Features", _with_button(self.table_path, "Open…", self._pick_table))
+        form.addRow("Target", self.target)
+        form.addRow("Group (patient)", self.group)
+        form.addRow("Classifier", self.classifier)
+        form.addRow("Folds (K)", self.folds)
+        form.addRow("Or folds file", _with_button(self.cvind, "Browse…", self._pick_cvind))
+        form.addRow("Seed", self.seed)
+        form.addRow("Importance repeats", self.repeats)
+        form.addRow("Output folder", _with_button(self.output, "Browse…", self._pick_output))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.accuracy)
+        layout.addWidget(self.figures, stretch=1)
+
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._signals.progressed.connect(self._progressed)
+        viewer.events.theme.connect(self._show_figures)
+
+    @property
+    def worker(self) -> FunctionWorker | None:
+        """The latest evaluation's worker."""
+        return self._background.worker
+
+    # -- the table ------------------------------------------------------------------------
+    def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None:
+        """Model this features table; its non-feature columns are offered as target/group."""
+        self._table = frame
+        features = set(feature_columns(frame))
+        others = [str(c) for c in frame.columns if c not in features]
+        for combo, default in ((self.target, "tumor_type"), (self.group, "patient_id")):
+            combo.clear()
+            combo.addItems(others)
+            if default in others:
+                combo.setCurrentText(default)
+        self.status.setText(
+            f"{len(frame)} rows, {len(features)} features" + (f" from {source}" if source else "")
+        )
+
+    def _open_path(self) -> None:
+        path = self.table_path.text().strip()
+        if not path:
+            return
+        try:
+            self.set_table(read_table(path), Path(path).name)
+        except (ValueError, OSError) as exc:
+            self.status.setText(f"Cannot open: {exc}")
+
+    def _pick_table(self) -> str:
+        path = QFileDialog.getOpenFileName(self, "Features table", "", "*.csv *.parquet")[0]
+        if path:
+            self.table_path.setText(path)
+            self._open_path()
+        return path
+
+    def _pick_cvind(self) -> str:
+        return QFileDialog.getOpenFileName(self, "Folds file", "", "*.mat")[0]
+
+    def _pick_output(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Output folder")
+
+    # -- running --------------------------------------------------------------------------
+    def _folds(self) -> int | list[Any]:
+        path = self.cvind.text().strip()
+        if not path:
+            return self.folds.value()
+        if "case" not in self._table.columns:
+            raise ValueError("the table has no 'case' column to match cvind.mat to")
+        return folds_from_cvind(path, self._table["case"])
+
+    def run(self) -> FunctionWorker | None:
+        """Evaluate in a worker thread; returns the worker (None if the inputs are refused)."""
+        try:
+            if self._table.empty:
+                raise ValueError("open a features table first")
+            folds = self._folds()
+        except (ValueError, OSError) as exc:
+            self.status.setText(f"Cannot run: {exc}")
+            return None
+        table, output = self._table, self.output.text().strip()
+        options = {
+            "target": self.target.currentText(),
+            "group": self.group.currentText(),
+            "classifier": self.classifier.currentText(),
+            "folds": folds,
+            "seed": self.seed.value(),
+            "importance_repeats": self.repeats.value(),
+        }
+        cancel = self._cancel = threading.Event()
+        signals = self._signals
+
+        def progress(done: int, total: int, message: str) -> None:
+            if cancel.is_set():
+                raise ModelCancelled(message)
+            signals.progressed.emit(done, total, message)
+
+        def work() -> tuple[ModelResult, list[Path]]:
+            result = evaluate_model(table, progress=progress, **options)
+            if cancel.is_set():
+                raise ModelCancelled("before writing")
+            return result, write_model_report(result, output) if output else []
+
+        self.result, self.written = None, []
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.accuracy.setText("")
+        self.status.setText("Evaluating…")
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        return self._background.run(work, self._done, self._failed, self._finished)
+
+    def cancel(self) -> None:
+        """Stop at the next fold; nothing is shown or written."""
+        self._cancel.set()
+        self._background.drop()
+        self.status.setText("Cancelled.")
+
+    def _progressed(self, done: int, total: int, message: str) -> None:
+        if self._cancel.is_set():
+            return
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        self.status.setText(f"Evaluating: {message}")
+
+    def _done(self, outcome: tuple[ModelResult, list[Path]]) -> None:
+        self.result, self.written = outcome
+        metrics = self.result.metrics
+        accuracy = metrics["balanced_accuracy"]
+        self.accuracy.setText(
+            f"Balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f} over "
+            f"{len(metrics['folds'])} folds grouped by {metrics['group']}; "
+            f"macro F1 {metrics['macro_f1']['mean']:.3f}"
+        )
+        self.status.setText(
+            f"Written to {Path(self.output.text().strip())} ({len(self.written)} files)"
+            if self.written
+            else "Done (choose an output folder to write the report)."
+        )
+        self._show_figures()
+
+    def _show_figures(self, *_: Any) -> None:
+        """The report's figures of the current result, in napari's current theme."""
+        if self.result is None:
+            return
+        theme = plot_theme(self.viewer)
+        shown = self.figures.currentIndex()
+        self.figures.clear()
+        self.figures.addTab(FigureCanvasQTAgg(apply_theme(confusion_figure(self.result), theme)),
+                            "Confusion matrix")  # fmt: skip
+        if not self.result.importances.empty:
+            figure = apply_theme(importance_figure(self.result), theme)
+            self.figures.addTab(FigureCanvasQTAgg(figure), "Importances")
+        self.figures.setCurrentIndex(max(shown, 0))
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Cannot run: {exc}")
+
+    def _finished(self) -> None:
+        if self.worker is None or not self.worker.is_running:
+            self.run_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)

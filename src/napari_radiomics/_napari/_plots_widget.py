@@ -1,0 +1,389 @@
+"""The "Feature plots" dock: the plots of ``analysis.plots`` in a Qt canvas, selectable.
+
+The figures are the core's (the CLI's report draws the same ones), restyled from napari's
+current theme. Selecting points (lasso, rectangle or click) emits ``rows_selected`` with row
+positions of the table shown; :func:`link` connects that to the dataset table both ways. The
+ranked feature table (``analysis.ranking``) sits below the plot: clicking a feature plots its
+distribution. Every figure is built in a worker thread (a PCA of 3064 x 1,500 takes seconds,
+even a box plot of 3064 points a noticeable moment), and so is the ranking; only the newest
+request's result is shown, so one that arrives after the table or the controls changed is
+dropped. Drawing stays in the GUI thread, in Qt's canvas.
+
+A labels layer's ``features`` can be plotted instead of the table: its rows are that image's
+labels, so a selection there picks the label in the layer rather than rows of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from matplotlib.widgets import LassoSelector, RectangleSelector
+from napari.layers import Labels
+from napari.utils.theme import get_theme
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_radiomics._napari._background import LatestOnly
+from napari_radiomics._napari._ranking_panel import RankingPanel
+from napari_radiomics.analysis.plots import (
+    Plot,
+    PlotTheme,
+    distribution_plot,
+    overview_plot,
+    projection,
+    projection_methods,
+    projection_plot,
+    save_figure,
+    scatter_plot,
+)
+from napari_radiomics.results import feature_columns
+
+if TYPE_CHECKING:
+    import napari
+
+TABLE = "Dataset table"
+NONE = "(none)"
+DISTRIBUTIONS = {"Box": "box", "Violin": "violin", "Histogram": "histogram"}
+PROJECTIONS = {"PCA": "pca", "t-SNE": "tsne", "UMAP": "umap"}
+OVERVIEWS = {
+    "Slices per patient": "slices_per_patient",
+    "Tumour types per patient": "types_per_patient",
+    "Tumour types per slice": "types_per_slice",
+}
+SCATTER = "Scatter of two features"
+TOOLS = ("Lasso", "Rectangle", "Click")
+
+
+class RowTable(Protocol):
+    """What :func:`link` needs of the dataset table."""
+
+    rows_selected: Any  # Signal(list)
+
+    @property
+    def frame(self) -> pd.DataFrame: ...
+
+    def select_rows(self, rows: Sequence[int], move_viewer: bool = True) -> None: ...
+
+
+def plot_theme(viewer: napari.viewer.Viewer) -> PlotTheme:
+    """napari's current theme as plot colours: panels, text, and its warning colour to mark
+    selected points (it stands out from the category palette)."""
+    theme = get_theme(viewer.theme)
+    return PlotTheme(
+        background=theme.background.as_hex(),
+        face=theme.foreground.as_hex(),
+        text=theme.text.as_hex(),
+        highlight=theme.warning.as_hex(),
+    )
+
+
+def link(table: RowTable, plots: PlotsWidget) -> None:
+    """Plot the table's rows; a selection in either selects the same rows in the other (the
+    table also moves the viewer to the first). Re-entry is ignored: a selection that came
+    from the other side is not sent back."""
+    plots.set_table(table.frame)
+    busy = False
+
+    def once(action: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
+        def guarded(rows: list[int]) -> None:
+            nonlocal busy
+            if busy:
+                return
+            busy = True
+            try:
+                action(rows)
+            finally:
+                busy = False
+
+        return guarded
+
+    table.rows_selected.connect(once(plots.highlight_rows))
+    plots.rows_selected.connect(once(lambda rows: table.select_rows(rows, move_viewer=True)))
+
+
+@dataclass(frozen=True)
+class PlotRequest:
+    """What the controls ask for, as plain values: built in a worker thread, away from Qt."""
+
+    kind: str
+    x: str
+    y: str
+    colour: str | None
+    chart: str
+    theme: PlotTheme
+
+    def build(self, frame: pd.DataFrame) -> Plot:
+        """The core's plot for this request (raises ValueError naming a bad column)."""
+        if self.kind in DISTRIBUTIONS:
+            return distribution_plot(
+                frame, self.x, self.colour, DISTRIBUTIONS[self.kind], self.theme
+            )
+        if self.kind == SCATTER:
+            return scatter_plot(frame, self.x, self.y, self.colour, self.theme)
+        if self.kind in OVERVIEWS:
+            return overview_plot(frame, OVERVIEWS[self.kind], self.chart, theme=self.theme)
+        coords, labels = projection(frame, PROJECTIONS[self.kind])
+        return projection_plot(frame, coords, labels, self.colour, self.theme)
+
+
+class PlotsWidget(QWidget):
+    """Choose a plot, its feature(s) and colour column; select points; rank features."""
+
+    #: 0-based row positions of the table, selected in a plot
+    rows_selected = Signal(list)
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.plot: Plot | None = None
+        self.highlighted: list[int] = []
+        self._background = LatestOnly(self)  # the figures being built
+        self._table = pd.DataFrame()
+        self._selector: Any = None
+
+        self.source = QComboBox()
+        self.kind = QComboBox()
+        available = [k for k, v in PROJECTIONS.items() if v in projection_methods()]
+        self.kind.addItems([*DISTRIBUTIONS, SCATTER, *available, *OVERVIEWS])
+        self.feature_x, self.feature_y = QComboBox(), QComboBox()
+        for combo in (self.feature_x, self.feature_y):
+            combo.setEditable(True)  # typing completes among a thousand names
+            combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.colour = QComboBox()
+        self.chart = QComboBox()
+        self.chart.addItems(["Bar", "Pie"])
+        self.tool = QComboBox()
+        self.tool.addItems(TOOLS)
+        self.save_button = QPushButton("Save PNG/SVG…")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.canvas = FigureCanvasQTAgg()
+        self.ranking = RankingPanel()
+
+        form = QFormLayout()
+        form.addRow("Data", self.source)
+        form.addRow("Plot", self.kind)
+        form.addRow("Feature", self.feature_x)
+        form.addRow("Second feature", self.feature_y)
+        form.addRow("Colour / group by", self.colour)
+        form.addRow("Chart", self.chart)
+        form.addRow("Select with", self.tool)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.addLayout(form)
+        top_layout.addWidget(self.canvas, stretch=1)
+        self._canvas_layout = top_layout
+        top_layout.addWidget(self.save_button)
+        top_layout.addWidget(self.status)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.ranking)
+        QVBoxLayout(self).addWidget(splitter)
+
+        for combo in (self.kind, self.colour, self.chart):
+            combo.currentIndexChanged.connect(self.replot)
+        for combo in (self.feature_x, self.feature_y):
+            combo.activated.connect(self.replot)
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.tool.currentIndexChanged.connect(self._attach_selector)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.ranking.feature_chosen.connect(self.plot_feature)
+        viewer.events.theme.connect(self.replot)
+        viewer.layers.events.inserted.connect(self._refresh_sources)
+        viewer.layers.events.removed.connect(self._refresh_sources)
+        self._refresh_sources()
+
+    # -- data -----------------------------------------------------------------------------
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows plotted: the dataset table, or the chosen labels layer's ``features``."""
+        layer = self._layer()
+        return self._table if layer is None else layer.features
+
+    def set_table(self, frame: pd.DataFrame) -> None:
+        """Plot this table (a features table: identifying columns, then features)."""
+        self._table = frame
+        self.highlighted = []
+        self.source.blockSignals(True)
+        self.source.setCurrentIndex(0)
+        self.source.blockSignals(False)
+        self._source_changed()
+
+    def _layer(self) -> Labels | None:
+        name = self.source.currentText()
+        if name in ("", TABLE) or name not in self.viewer.layers:
+            return None
+        return self.viewer.layers[name]
+
+    def _refresh_sources(self, *_: Any) -> None:
+        """Offer the table and every labels layer with features (they arrive after an
+        extraction, so each layer's ``features`` event refreshes the list too)."""
+        current = self.source.currentText()
+        labels = [layer for layer in self.viewer.layers if isinstance(layer, Labels)]
+        for layer in labels:
+            layer.events.features.connect(self._features_changed)
+        names = [layer.name for layer in labels if len(layer.features.columns) > 1]
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItems([TABLE, *names])
+        if current in names:
+            self.source.setCurrentText(current)
+        self.source.blockSignals(False)
+
+    def _features_changed(self, event: Any) -> None:
+        self._refresh_sources()
+        if event.source is self._layer():
+            self._source_changed()
+
+    def _source_changed(self, *_: Any) -> None:
+        """New rows: offer their features and columns, forget the selection, plot."""
+        frame = self.frame
+        features = feature_columns(frame) or [
+            c for c in frame.columns if c != "index" and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+        others = [c for c in frame.columns if c not in features]
+        for combo, names in (
+            (self.feature_x, features),
+            (self.feature_y, features),
+            (self.colour, [*others, NONE]),
+        ):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([str(n) for n in names])
+            if "tumor_type" in names:
+                combo.setCurrentText("tumor_type")
+            combo.blockSignals(False)
+        self.feature_y.setCurrentIndex(min(1, len(features) - 1))  # a second feature
+        self.ranking.set_frame(frame, [str(c) for c in others])
+        self.highlighted = []
+        self.replot()
+
+    # -- plotting -------------------------------------------------------------------------
+    def replot(self, *_: Any) -> None:
+        """Draw the chosen plot of the current rows. The figure is built in a worker thread
+        (at 3064 rows, a PCA takes seconds and even a box plot a noticeable moment); only
+        the newest request is shown."""
+        frame, kind = self.frame, self.kind.currentText()
+        self.feature_x.setEnabled(kind in DISTRIBUTIONS or kind == SCATTER)
+        self.feature_y.setEnabled(kind == SCATTER)
+        self.chart.setEnabled(kind in OVERVIEWS)
+        if frame.empty:
+            self._background.drop()
+            self._show(None)
+            return
+        colour = None if self.colour.currentText() in ("", NONE) else self.colour.currentText()
+        request = PlotRequest(
+            kind, self.feature_x.currentText(), self.feature_y.currentText(), colour,
+            self.chart.currentText().lower(), plot_theme(self.viewer),
+        )  # fmt: skip
+        self.status.setText(f"Drawing: {kind}…")
+        self._background.run(
+            lambda: request.build(frame),
+            self._show,
+            lambda exc: self._show(None, f"Cannot plot: {exc}"),
+        )
+
+    def _show(self, plot: Plot | None, message: str = "") -> None:
+        """Put a plot's figure in the canvas, restore the highlight, attach the selector."""
+        self.plot = plot
+        self.status.setText(message)
+        # A canvas per figure: matplotlib keeps a canvas' event connections in its figure.
+        canvas = FigureCanvasQTAgg(Figure() if plot is None else plot.figure)
+        self._canvas_layout.replaceWidget(self.canvas, canvas)
+        self.canvas.hide()  # deleted when control returns to the event loop
+        self.canvas.deleteLater()
+        self.canvas = canvas
+        canvas.mpl_connect("button_press_event", self._clicked)
+        if plot is not None:
+            plot.highlight(self.highlighted)
+        self._attach_selector()
+        canvas.draw_idle()
+
+    def _attach_selector(self, *_: Any) -> None:
+        if self._selector is not None:
+            self._selector.set_active(False)
+            self._selector = None
+        plot = self.plot
+        if plot is None or plot.axes is None:
+            return
+        tool = self.tool.currentText()
+        if tool == "Lasso":
+            self._selector = LassoSelector(plot.axes, self._lassoed, useblit=False)
+        elif tool == "Rectangle":
+            self._selector = RectangleSelector(plot.axes, self._rectangle, useblit=False)
+
+    def _lassoed(self, vertices: Sequence[tuple[float, float]]) -> None:
+        if self.plot is not None:
+            self.select(self.plot.rows_in_polygon(vertices))
+
+    def _rectangle(self, press: Any, release: Any) -> None:
+        if self.plot is not None and None not in (press.xdata, release.xdata):
+            corners = (press.xdata, press.ydata), (release.xdata, release.ydata)
+            self.select(self.plot.rows_in_rectangle(*corners))
+
+    def _clicked(self, event: Any) -> None:
+        plot = self.plot
+        if self.tool.currentText() != "Click" or plot is None or event.inaxes is not plot.axes:
+            return
+        row = plot.nearest_row(event.xdata, event.ydata)
+        self.select([] if row is None else [row])
+
+    def select(self, rows: Sequence[int]) -> None:
+        """Rows chosen in the plot: ring them; for the table, emit ``rows_selected``; for a
+        labels layer, make the first row's label the layer's selected label."""
+        self.highlight_rows(rows)
+        layer = self._layer()
+        if layer is None:
+            self.rows_selected.emit(list(self.highlighted))
+        elif self.highlighted and "index" in layer.features.columns:
+            layer.selected_label = int(layer.features["index"].iloc[self.highlighted[0]])
+
+    def highlight_rows(self, rows: Sequence[int]) -> None:
+        """Mark rows selected elsewhere (the table); emits nothing."""
+        self.highlighted = sorted({int(r) for r in rows})
+        if self.plot is not None:
+            self.plot.highlight(self.highlighted)
+            self.canvas.draw_idle()
+
+    def save(self, path: str) -> None:
+        """Save the current figure as PNG or SVG (by the suffix)."""
+        if self.plot is None:
+            raise ValueError("nothing is plotted yet")
+        save_figure(self.plot.figure, path)
+
+    def _save_dialog(self) -> None:
+        path = QFileDialog.getSaveFileName(self, "Save plot", "", "*.png *.svg")[0]
+        if path:
+            try:
+                self.save(path)
+            except (ValueError, OSError) as exc:
+                self.status.setText(f"Not saved: {exc}")
+            else:
+                self.status.setText(f"Saved {path}")
+
+    # -- ranking --------------------------------------------------------------------------
+    def plot_feature(self, feature: str, group: str) -> None:
+        """Plot one feature's distribution by ``group`` (a ranked feature was clicked)."""
+        if self.kind.currentText() not in DISTRIBUTIONS:
+            self.kind.blockSignals(True)
+            self.kind.setCurrentText("Box")
+            self.kind.blockSignals(False)
+        self.colour.blockSignals(True)
+        self.colour.setCurrentText(group)
+        self.colour.blockSignals(False)
+        self.feature_x.setCurrentText(feature)
+        self.replot()

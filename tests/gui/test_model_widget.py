@@ -1,0 +1,137 @@
+"""The Tumour-type model panel in a real viewer, on a real batch output (run under Xvfb)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+from matplotlib.colors import to_rgba
+from napari.utils.theme import get_theme
+
+from napari_radiomics._napari._model_widget import ModelCancelled, ModelWidget
+from napari_radiomics.cli import main
+from napari_radiomics.results import read_table
+from sample_files import BATCH_PATIENTS
+
+REPORT = {"metrics.json", "predictions.csv", "confusion.png", "importances.csv",
+          "importances.png", "report.md"}  # fmt: skip
+
+
+@pytest.fixture
+def widget(make_napari_viewer, batch_features: Path) -> ModelWidget:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Tumour-type model")
+    assert isinstance(widget, ModelWidget)
+    widget.table_path.setText(str(batch_features))
+    widget._open_path()  # what pressing Enter in the path field does
+    widget.folds.setValue(2)  # two patients per type
+    return widget
+
+
+def _finish(widget: ModelWidget, qtbot) -> None:
+    """Wait until the run's worker has ended and the panel is ready for the next."""
+    qtbot.waitUntil(widget.run_button.isEnabled, timeout=120_000)
+
+
+def test_the_panel_writes_what_the_cli_writes(
+    widget: ModelWidget, batch_features: Path, tmp_path: Path, qtbot
+) -> None:
+    assert widget.target.currentText() == "tumor_type"
+    assert widget.group.currentText() == "patient_id"
+    widget.output.setText(str(tmp_path / "panel"))
+    assert widget.run() is not None
+    assert not widget.run_button.isEnabled()
+    assert widget.cancel_button.isEnabled()
+    _finish(widget, qtbot)
+    assert widget.result is not None, widget.status.text()
+    assert widget.bar.value() == widget.bar.maximum() == 2  # both folds
+    assert {p.name for p in widget.written} == REPORT
+    assert widget.accuracy.text().startswith("Balanced accuracy ")
+    assert [widget.figures.tabText(i) for i in range(widget.figures.count())] == [
+        "Confusion matrix",
+        "Importances",
+    ]
+    assert widget.figures.widget(0).figure.axes[0].get_title().startswith("balanced accuracy")
+    widget.viewer.theme = "light"  # the figures follow napari's theme
+    assert widget.figures.widget(0).figure.get_facecolor() == to_rgba(
+        get_theme("light").background.as_hex()
+    )
+
+    cli = tmp_path / "cli"
+    assert main(["model", str(batch_features), "-o", str(cli), "--folds", "2"]) == 0
+    panel = json.loads((tmp_path / "panel" / "metrics.json").read_text())
+    assert panel == json.loads((cli / "metrics.json").read_text())
+    for fold in panel["folds"]:
+        assert not set(fold["train_groups"]) & set(fold["test_groups"])
+    pd.testing.assert_frame_equal(
+        read_table(tmp_path / "panel" / "predictions.csv"), read_table(cli / "predictions.csv")
+    )
+
+
+def test_cancel_stops_the_evaluation_and_shows_nothing(
+    widget: ModelWidget, tmp_path: Path, qtbot
+) -> None:
+    widget.output.setText(str(tmp_path / "cancelled"))
+    worker = widget.run()
+    errors: list[BaseException] = []
+    worker.errored.connect(errors.append)  # before Cancel: the stop cannot come earlier
+    widget.cancel()
+    _finish(widget, qtbot)
+    assert len(errors) == 1
+    assert isinstance(errors[0], ModelCancelled)
+    assert widget.result is None
+    assert widget.status.text() == "Cancelled."
+    assert widget.figures.count() == 0
+    assert not (tmp_path / "cancelled").exists()
+    assert widget.run() is not None  # and the panel runs again
+    _finish(widget, qtbot)
+    assert widget.result is not None
+
+
+def test_cvind_folds_from_the_dataset_file(widget: ModelWidget, tmp_path: Path, qtbot) -> None:
+    """A cvind.mat whose folds keep each patient together (slice i is patient i % 6)."""
+    patients = np.arange(12) % BATCH_PATIENTS
+    scipy.io.savemat(tmp_path / "cvind.mat", {"cvind": (patients >= 3) + 1})
+    widget.cvind.setText(str(tmp_path / "cvind.mat"))
+    widget.run()
+    _finish(widget, qtbot)
+    assert widget.result is not None, widget.status.text()
+    tested = [fold["test_groups"] for fold in widget.result.metrics["folds"]]
+    assert tested == [["P000", "P001", "P002"], ["P003", "P004", "P005"]]
+
+
+def test_bad_input_is_a_message(
+    widget: ModelWidget, batch_features: Path, tmp_path: Path, qtbot
+) -> None:
+    table = read_table(batch_features)
+    # the first six slices against the last six: each patient has a slice in both
+    scipy.io.savemat(tmp_path / "cvind.mat", {"cvind": (np.arange(12) >= 6) + 1})
+    widget.cvind.setText(str(tmp_path / "cvind.mat"))
+    widget.run()
+    _finish(widget, qtbot)
+    assert "are in both the training and the test part" in widget.status.text()
+    widget.cvind.setText("")
+    cases = [
+        (table.assign(tumor_type="glioma"), "target column 'tumor_type' has a single class"),
+        (table.assign(original_firstorder_Mean=np.inf), "original_firstorder_Mean'] hold NaN"),
+        (table, "has 2 patient(s), fewer than the 5 folds"),
+    ]
+    widget.folds.setValue(5)
+    for frame, message in cases:
+        widget.set_table(frame)
+        widget.run()
+        _finish(widget, qtbot)
+        assert message in widget.status.text()
+        assert widget.result is None
+    widget.set_table(table.drop(columns="case"))
+    widget.cvind.setText(str(tmp_path / "cvind.mat"))
+    assert widget.run() is None
+    assert "no 'case' column" in widget.status.text()
+    widget.table_path.setText(str(tmp_path / "missing.csv"))
+    widget._open_path()
+    assert widget.status.text().startswith("Cannot open:")
+    assert "missing.csv" in widget.status.text()

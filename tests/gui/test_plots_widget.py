@@ -1,0 +1,271 @@
+"""The Feature plots dock in a real viewer, on a real batch output (run under Xvfb)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backend_bases import MouseEvent
+from qtpy.QtCore import QObject, Qt, Signal
+
+from napari_radiomics._napari._plots_widget import (
+    DISTRIBUTIONS,
+    OVERVIEWS,
+    SCATTER,
+    PlotsWidget,
+    link,
+)
+from napari_radiomics._napari._ranking_panel import RankingPanel
+from napari_radiomics.engine import extract_features
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.results import layer_features, read_table
+from napari_radiomics.settings import ExtractionSettings
+from sample_files import BATCH_PATIENTS as PATIENTS
+from sample_files import BATCH_SLICES as SLICES
+
+SETTINGS = ExtractionSettings(feature_classes={"firstorder": [], "glcm": [], "shape2D": []})
+AREA, MEAN = "original_shape2D_PixelSurface", "original_firstorder_Mean"
+
+
+@pytest.fixture
+def features(batch_features: Path) -> pd.DataFrame:
+    """The batch run's table, read back as the dock gets it."""
+    return read_table(batch_features)
+
+
+@pytest.fixture
+def widget(make_napari_viewer, features: pd.DataFrame) -> PlotsWidget:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
+    assert isinstance(widget, PlotsWidget)
+    widget.set_table(features)
+    return widget
+
+
+def _mouse(widget: PlotsWidget, name: str, xy: tuple[float, float]) -> None:
+    """A mouse event at data coordinates ``xy`` of the plot, as the canvas would send it."""
+    x, y = widget.plot.axes.transData.transform(xy)
+    event = MouseEvent(name, widget.canvas, x, y, button=1)
+    widget.canvas.callbacks.process(name, event)
+
+
+def _drag(widget: PlotsWidget, path: list[tuple[float, float]]) -> None:
+    _mouse(widget, "button_press_event", path[0])
+    for xy in path[1:]:
+        _mouse(widget, "motion_notify_event", xy)
+    _mouse(widget, "button_release_event", path[-1])
+
+
+def _between(values: pd.Series) -> float:
+    """A cut halfway between two distinct middle values: no point lies on it."""
+    distinct = np.unique(values)
+    return float(distinct[len(distinct) // 2 - 1] + distinct[len(distinct) // 2]) / 2
+
+
+def _plotted(widget: PlotsWidget, qtbot) -> None:
+    """Wait until the figure asked for is built (in the dock's worker thread) and shown."""
+    qtbot.waitUntil(lambda: not widget.status.text().startswith("Drawing"), timeout=60_000)
+
+
+def _scatter(widget: PlotsWidget, qtbot, tool: str) -> None:
+    widget.tool.setCurrentText(tool)
+    widget.kind.setCurrentText(SCATTER)
+    widget.feature_x.setCurrentText(AREA)
+    widget.feature_y.setCurrentText(MEAN)
+    widget.replot()
+    _plotted(widget, qtbot)
+    widget.canvas.draw()
+
+
+def _rank(panel: RankingPanel, qtbot) -> None:
+    """Rank in the panel's worker thread and wait for the outcome."""
+    panel.rank()
+    assert panel.status.text() == "Ranking features…"
+    qtbot.waitUntil(lambda: panel.status.text() != "Ranking features…", timeout=60_000)
+
+
+def _colours(widget: PlotsWidget) -> int:
+    widget.canvas.draw()
+    pixels = np.asarray(widget.canvas.buffer_rgba()).reshape(-1, 4)
+    return len(np.unique(pixels, axis=0))
+
+
+def test_every_chart_draws_from_the_batch_output(widget: PlotsWidget, qtbot) -> None:
+    kinds = [widget.kind.itemText(i) for i in range(widget.kind.count())]
+    assert set(kinds) >= {*DISTRIBUTIONS, SCATTER, "PCA", "t-SNE", *OVERVIEWS}
+    widget.feature_x.setCurrentText(AREA)
+    for kind in kinds:
+        charts = ["Bar", "Pie"] if kind in OVERVIEWS and kind != "Slices per patient" else [None]
+        for chart in charts:
+            if chart:
+                widget.chart.setCurrentText(chart)
+            widget.kind.setCurrentText(kind)
+            assert widget.status.text() == f"Drawing: {kind}…"  # in a worker thread
+            _plotted(widget, qtbot)
+            assert widget.status.text() == "", (kind, chart, widget.status.text())
+            assert widget.canvas.figure is widget.plot.figure
+            assert _colours(widget) > 20, (kind, chart)  # more than a blank canvas
+            if kind in OVERVIEWS:
+                assert len(widget.plot.rows) == 0
+            else:
+                assert sorted(widget.plot.rows) == list(range(SLICES))
+    widget.kind.setCurrentText("Slices per patient")
+    widget.chart.setCurrentText("Pie")
+    _plotted(widget, qtbot)
+    assert "bar chart only" in widget.status.text()
+    assert widget.plot is None
+
+
+def test_lasso_selection_emits_the_rows_inside(widget: PlotsWidget, qtbot) -> None:
+    _scatter(widget, qtbot, "Lasso")
+    frame = widget.frame
+    cut = _between(frame[AREA])
+    low, high = frame[MEAN].min(), frame[MEAN].max()
+    left = frame[AREA].min() - 1
+    lasso = [(left, low - 1), (cut, low - 1), (cut, high + 1), (left, high + 1), (left, low - 1)]
+    expected = sorted(np.flatnonzero(frame[AREA] < cut).tolist())
+    assert 0 < len(expected) < SLICES
+    with qtbot.waitSignal(widget.rows_selected) as blocker:
+        _drag(widget, lasso)
+    assert blocker.args == [expected]
+    assert widget.highlighted == expected
+    rings = widget.plot.axes.collections[-1].get_offsets()
+    np.testing.assert_array_equal(rings, frame[[AREA, MEAN]].to_numpy()[expected])
+
+
+def test_rectangle_and_click_selection(widget: PlotsWidget, qtbot) -> None:
+    _scatter(widget, qtbot, "Rectangle")
+    frame = widget.frame
+    cut = _between(frame[MEAN])
+    corners = [(frame[AREA].min() - 1, cut), (frame[AREA].max() + 1, frame[MEAN].max() + 1)]
+    with qtbot.waitSignal(widget.rows_selected) as blocker:
+        _drag(widget, corners)
+    assert blocker.args == [sorted(np.flatnonzero(frame[MEAN] >= cut).tolist())]
+
+    widget.tool.setCurrentText("Click")
+    with qtbot.waitSignal(widget.rows_selected) as blocker:
+        _mouse(widget, "button_press_event", (frame[AREA].iloc[4], frame[MEAN].iloc[4]))
+    assert blocker.args == [[4]]
+
+
+def test_only_the_newest_plot_is_shown(widget: PlotsWidget, qtbot) -> None:
+    """A PCA still being computed when a box plot is asked for never replaces it."""
+    widget.feature_x.setCurrentText(AREA)
+    widget.kind.setCurrentText("PCA")
+    projecting = widget._background.worker
+    widget.kind.setCurrentText("Box")
+    _plotted(widget, qtbot)
+    qtbot.waitUntil(lambda: not projecting.is_running, timeout=60_000)
+    qtbot.wait(200)  # the PCA's result, had it not been dropped, would arrive meanwhile
+    assert widget.plot.axes.get_ylabel() == AREA
+
+
+def test_highlight_marks_rows_without_emitting(widget: PlotsWidget, qtbot) -> None:
+    _scatter(widget, qtbot, "Lasso")
+    with qtbot.assertNotEmitted(widget.rows_selected):
+        widget.highlight_rows([5, 1])
+    rings = widget.plot.axes.collections[-1].get_offsets()
+    np.testing.assert_array_equal(rings, widget.frame[[AREA, MEAN]].to_numpy()[[1, 5]])
+    widget.kind.setCurrentText("Box")  # the highlight follows to the next plot
+    _plotted(widget, qtbot)
+    rings = widget.plot.axes.collections[-1].get_offsets()
+    np.testing.assert_array_equal(rings[:, 1], widget.frame[AREA].to_numpy()[[1, 5]])
+
+
+def test_save_png_and_svg(widget: PlotsWidget, tmp_path: Path, qtbot) -> None:
+    widget.kind.setCurrentText("Violin")
+    _plotted(widget, qtbot)
+    widget.save(str(tmp_path / "violin.png"))
+    assert (tmp_path / "violin.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    widget.save(str(tmp_path / "violin.svg"))
+    root = ElementTree.parse(tmp_path / "violin.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    with pytest.raises(ValueError, match=r"violin\.jpg: a figure is saved as \.png or \.svg"):
+        widget.save(str(tmp_path / "violin.jpg"))
+
+
+def test_ranked_feature_table_plots_the_clicked_feature(widget: PlotsWidget, qtbot) -> None:
+    panel = widget.ranking
+    assert panel.target.currentText() == "tumor_type"
+    _rank(panel, qtbot)
+    ranked = panel.ranked
+    assert len(ranked) == len([c for c in widget.frame.columns if c.startswith("original_")])
+    assert ranked.attrs["n"] == PATIENTS
+    assert "with q < 0.05" in panel.status.text()
+    widget.kind.setCurrentText(SCATTER)
+    panel.view.sortByColumn(list(ranked.columns).index("rank"), Qt.SortOrder.DescendingOrder)
+    index = panel.proxy.index(0, 0)  # the last-ranked feature, after the sort
+    where = panel.view.visualRect(index).center()
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    _plotted(widget, qtbot)
+    assert widget.kind.currentText() == "Box"
+    assert widget.feature_x.currentText() == ranked.index[-1]
+    assert widget.plot.axes.get_ylabel() == ranked.index[-1]
+
+
+def test_a_labels_layer_features_are_plotted_and_selection_picks_the_label(
+    widget: PlotsWidget, qtbot
+) -> None:
+    tumour = make_synthetic_slice(seed=4)
+    mask = tumour.mask.astype(np.uint8)
+    mask[:10, :10] = 2
+    mask[-12:, -12:] = 3
+    frame = extract_features(tumour.image, mask, SETTINGS)
+    layer = widget.viewer.add_labels(mask, name="mask")
+    layer.features = layer_features(frame)
+    assert widget.source.findText("mask") >= 0  # offered once it has features
+    widget.source.setCurrentText("mask")
+    assert len(widget.frame) == 3
+    _scatter(widget, qtbot, "Click")
+    (row,) = np.flatnonzero(layer.features["index"] == 3)
+    with qtbot.assertNotEmitted(widget.rows_selected):  # rows of a layer, not of the table
+        _mouse(widget, "button_press_event", tuple(layer.features[[AREA, MEAN]].iloc[row]))
+    assert layer.selected_label == 3
+
+
+def test_bad_input_is_a_message(widget: PlotsWidget, features: pd.DataFrame, qtbot) -> None:
+    broken = features.assign(**{MEAN: np.where(features.index == 2, np.nan, features[MEAN])})
+    widget.set_table(broken)
+    widget.feature_x.setCurrentText(MEAN)
+    widget.replot()
+    _plotted(widget, qtbot)
+    assert f"Cannot plot: feature column(s) ['{MEAN}'] hold NaN" in widget.status.text()
+    widget.set_table(features.assign(tumor_type="glioma"))
+    _rank(widget.ranking, qtbot)
+    assert "target column 'tumor_type' has a single class" in widget.ranking.status.text()
+
+
+class _Table(QObject):
+    """The dataset table's side of the link, as its interface promises: selecting rows
+    emits ``rows_selected`` again, as a table view does when its selection changes."""
+
+    rows_selected = Signal(list)
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__()
+        self.frame = frame
+        self.calls: list[tuple[list[int], bool]] = []
+
+    def select_rows(self, rows: list[int], move_viewer: bool = True) -> None:
+        self.calls.append((list(rows), move_viewer))
+        self.rows_selected.emit(list(rows))
+
+
+def test_link_connects_both_ways_without_feedback(
+    widget: PlotsWidget, features: pd.DataFrame, qtbot
+) -> None:
+    table = _Table(features.iloc[:8])
+    link(table, widget)
+    assert len(widget.frame) == 8
+    table.rows_selected.emit([2, 6])
+    assert widget.highlighted == [2, 6]
+    _scatter(widget, qtbot, "Click")
+    emitted: list[list[int]] = []
+    widget.rows_selected.connect(emitted.append)
+    _mouse(widget, "button_press_event", tuple(widget.frame[[AREA, MEAN]].iloc[3]))
+    assert table.calls == [([3], True)]  # the table moves the viewer to the case
+    assert emitted == [[3]]  # the table's echo did not come back as a second selection
+    assert widget.highlighted == [3]
