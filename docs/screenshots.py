@@ -8,7 +8,8 @@ A synthetic case is written as a .mat file and opened through the plugin's reade
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
 ``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
-Feature maps dock over a computed map. One function alone, e.g.:
+Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder. One
+function alone, e.g.:
 
     cd docs && PYTHONPATH=../src xvfb-run -a -s "-screen 0 1600x1000x24" \
         python -c "import screenshots; screenshots.feature_map()"
@@ -115,6 +116,53 @@ def dataset_table() -> None:
         for _ in range(5):
             QApplication.processEvents()
         viewer.screenshot(str(IMAGES / "dataset_table.png"), canvas_only=False)
+        viewer.close()
+
+
+def review_dock() -> None:
+    """The Review dock on a folder of 12 slices: two accepted, one flagged with a note, one
+    corrected with the brush (its original mask shown as a contour), the viewer on the next
+    unreviewed case."""
+    import os
+
+    from napari_radiomics._napari._review_widget import ReviewWidget
+    from napari_radiomics.corrections import session_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["NAPARI_RADIOMICS_CORRECTIONS_HOME"] = str(Path(tmp) / "stores")
+        folder = Path(tmp) / "brain"
+        folder.mkdir()
+        for i in range(12):
+            tumor = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i // 3:03d}")
+            write_tumor_mat(folder / f"{i + 1}.mat", tumor)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 950)
+        viewer.open(str(folder), plugin="napari-radiomics")
+        _, dock = viewer.window.add_plugin_dock_widget("napari-radiomics", "Review")
+        assert isinstance(dock, ReviewWidget)
+        for index in (0, 1):
+            dock.go_to(index)
+            dock.mark("accepted")
+        dock.go_to(2)
+        dock.note.setText("enhancing rim cut off at the top")
+        dock.mark("flagged")
+        dock.go_to(3)
+        labels = dock.layer
+        labels.brush_size = 14
+        rows, cols = np.nonzero(np.asarray(labels.data[3]))
+        for step in range(16):  # a stroke above the tumour: the correction adds a lobe
+            labels.paint((3, rows.min() - 6, cols.mean() - 20 + 2.5 * step), 1)
+        session_for(labels.data).autosave.flush(timeout=10)
+        dock.show_original()
+        viewer.layers.selection.active = labels
+        QApplication.processEvents()
+        dock._refresh()
+        dock.go_to(3)
+        viewer.camera.center = (0, rows.mean(), cols.mean())
+        viewer.camera.zoom *= 2
+        QApplication.processEvents()
+        IMAGES.mkdir(exist_ok=True)
+        viewer.screenshot(str(IMAGES / "review_dock.png"), canvas_only=False)
         viewer.close()
 
 
@@ -270,3 +318,4 @@ if __name__ == "__main__":
         main()
         plots_lasso()
         model_confusion()
+        review_dock()

@@ -48,6 +48,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _private_corrections(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Corrections stores and remembered store locations go to this test's own folders, never
+    beside the shared fixtures' datasets (where a painted test would change later tests'
+    masks) nor into the user's configuration."""
+    monkeypatch.setenv("NAPARI_RADIOMICS_CORRECTIONS_HOME", str(tmp_path_factory.mktemp("stores")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(scope="session")
 def pyradiomics_data() -> Path:
     """Folder with pyradiomics' NRRD test cases and baseline CSVs."""

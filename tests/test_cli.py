@@ -137,8 +137,9 @@ def test_nrrd_with_mask_and_batch_csv(tmp_path: Path, pyradiomics_data: Path) ->
     assert main(["extract", str(table), "-o", str(out), "-q"]) == 0
     frame = read_table(out)
     assert frame["Reader"].tolist() == ["alice"]
-    assert list(frame.columns[:6]) == [
-        "case", "patient_id", "label", "tumor_type", "Reader", "roi_label"
+    assert list(frame.columns[:8]) == [
+        "case", "patient_id", "label", "tumor_type", "mask_source", "mask_digest", "Reader",
+        "roi_label",
     ]  # fmt: skip
     pd.testing.assert_frame_equal(frame[features], expected[features], check_dtype=False)
 

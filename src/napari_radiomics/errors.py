@@ -13,6 +13,7 @@ from pathlib import Path
 __all__ = [
     "BatchError",
     "ConversionError",
+    "CorrectionsError",
     "ExtractionError",
     "ReadError",
     "SettingsError",
@@ -59,3 +60,11 @@ class ExtractionError(ValueError):
 
 class BatchError(ValueError):
     """A batch run cannot start: the message names the file and what to do about it."""
+
+
+class CorrectionsError(_FileError):
+    """A corrections store cannot be written or read (names the file and the problem).
+
+    Not a ValueError: nothing is wrong with the user's input; the edit it concerns is kept in
+    memory and the message says what to do (choose another folder, free some space).
+    """

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 
 from napari_radiomics.batch.cases import Case, discover_cases, load_case, metadata_columns
 from napari_radiomics.convert import Grid, grid_of
+from napari_radiomics.corrections import mask_digest
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -55,7 +56,14 @@ def test_load_mat_case_matches_reader(mat_folder: Path) -> None:
     tumor = read_tumor_mat(case.path)
     np.testing.assert_array_equal(image, tumor.image)
     np.testing.assert_array_equal(mask, tumor.mask.astype(np.uint8))
-    assert metadata == {"case": "4", "patient_id": "P003", "label": 1, "tumor_type": "meningioma"}
+    assert metadata == {
+        "case": "4",
+        "patient_id": "P003",
+        "label": 1,
+        "tumor_type": "meningioma",
+        "mask_source": "original",
+        "mask_digest": mask_digest(tumor.mask),
+    }
 
 
 def test_npy_bundle_one_case_per_slice(tmp_path: Path) -> None:
@@ -72,6 +80,8 @@ def test_npy_bundle_one_case_per_slice(tmp_path: Path) -> None:
         "patient_id": "P2",
         "label": 3,
         "tumor_type": "pituitary tumor",
+        "mask_source": "original",
+        "mask_digest": mask_digest(np.load(folder / "masks.npy")[2]),
     }
 
 
@@ -100,7 +110,9 @@ def test_batch_csv_paths_labels_and_passthrough(tmp_path: Path, pyradiomics_data
     assert [c.case_id for c in cases] == ["brain1_image:label1", "brain2_image"]
     assert [c.roi_label for c in cases] == [1, None]
     assert cases[0].extra == (("Reader", "alice"),)
-    assert metadata_columns(cases) == ["case", "patient_id", "label", "tumor_type", "Reader"]
+    assert metadata_columns(cases) == [
+        "case", "patient_id", "label", "tumor_type", "mask_source", "mask_digest", "Reader"
+    ]  # fmt: skip
     assert load_case(cases[1])[2]["Reader"] == "bob"
 
 

@@ -37,8 +37,11 @@ def serial(mat_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.Dat
 
 
 def test_columns_and_parity_with_the_engine(serial: pd.DataFrame, mat_folder: Path) -> None:
-    assert list(serial.columns[:5]) == ["case", "patient_id", "label", "tumor_type", "roi_label"]
-    features = list(serial.columns[5:])
+    assert list(serial.columns[:7]) == [
+        "case", "patient_id", "label", "tumor_type", "mask_source", "mask_digest", "roi_label"
+    ]  # fmt: skip
+    assert set(serial["mask_source"]) == {"original"}
+    features = list(serial.columns[7:])
     assert features
     assert all(name.startswith("original_") for name in features)
     assert sorted(serial["case"]) == [str(i) for i in range(1, N + 1)]

@@ -135,3 +135,29 @@ def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path
     widget.folder.setText(str(tmp_path / "missing"))
     assert widget.run() is None
     assert "missing: no such file or folder" in widget.status.text()
+
+
+def test_a_stroke_just_painted_is_measured_unless_original_masks(
+    widget: BatchWidget, tmp_path: Path, qtbot
+) -> None:
+    """Paint on the open stack, run at once (the autosave may not have run yet): the batch
+    measures the corrected slice; with "Original masks" ticked, the file's mask."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 6)
+    layers = widget.viewer.open(str(folder), plugin="napari-radiomics")
+    image, labels = layers[0], layers[1]
+    labels.paint((0, 4, 4), 1)
+    widget.source.setCurrentText(image.name)
+    widget.jobs.setValue(1)
+    widget.output.setText(str(tmp_path / "corrected.csv"))
+    _run(widget, qtbot)
+    corrected = read_table(tmp_path / "corrected.csv").set_index("case")
+    assert corrected.loc["1", "mask_source"] == "corrected"
+    assert (corrected.drop(index="1")["mask_source"] == "original").all()
+    widget.original_masks.setChecked(True)
+    widget.output.setText(str(tmp_path / "original.csv"))
+    _run(widget, qtbot)
+    original = read_table(tmp_path / "original.csv").set_index("case")
+    assert (original["mask_source"] == "original").all()
+    column = "original_shape2D_PixelSurface"
+    assert corrected.loc["1", column] > original.loc["1", column]

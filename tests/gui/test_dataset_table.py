@@ -83,8 +83,10 @@ def test_rows_are_cases_identifying_columns_then_features(viewer, dataset) -> No
     assert widget.frame["case"].tolist() == [str(i) for i in range(1, 11)]
     shown = widget.model.shown_columns()
     features = feature_columns(frame)
-    assert shown[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
-    assert shown[5:] == features
+    assert shown[:7] == [
+        "case", "patient_id", "label", "tumor_type", "mask_source", "mask_digest", "roi_label"
+    ]  # fmt: skip
+    assert shown[7:] == features
     assert widget.model.rowCount() == 10
     cell = widget.model.index(0, shown.index(features[0]))
     assert float(widget.model.data(cell, Qt.ItemDataRole.UserRole)) == frame[features[0]].iloc[0]

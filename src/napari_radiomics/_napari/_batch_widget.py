@@ -43,6 +43,7 @@ from napari_radiomics.batch import (
     discover_cases,
     iter_batch,
 )
+from napari_radiomics.corrections import session_for
 from napari_radiomics.feature_tables import read_features_table
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
@@ -62,9 +63,10 @@ def _extraction_widget(viewer: napari.viewer.Viewer) -> ExtractionWidget | None:
     )
 
 
-def cases_from_layer(layer: Any) -> list[Case]:
+def cases_from_layer(layer: Any, *, original_masks: bool = False) -> list[Case]:
     """The cases behind an open stack or slice: the files its reader recorded in metadata
-    (`slices` table of a folder or bundle stack, or the `path` of a single .mat slice)."""
+    (`slices` table of a folder or bundle stack, or the `path` of a single .mat slice), with
+    the dataset's corrections unless `original_masks`."""
     metadata = getattr(layer, "metadata", {}) or {}
     slices = metadata.get("slices")
     if slices is not None and "path" in slices:
@@ -73,7 +75,7 @@ def cases_from_layer(layer: Any) -> list[Case]:
         paths = [str(metadata["path"])]
     else:
         raise ValueError(f"layer {layer.name!r}: it records no source files to run a batch on")
-    return discover_cases(paths)
+    return discover_cases(paths, original_masks=original_masks)
 
 
 def _with_picker(edit: QLineEdit, pick: Any) -> QWidget:
@@ -137,6 +139,11 @@ class BatchWidget(QWidget):
         self.jobs.setValue(default_jobs())
         self.resume = QCheckBox("Resume (skip cases already in the output)")
         self.overwrite = QCheckBox("Overwrite an existing output")
+        self.original_masks = QCheckBox("Original masks (ignore the corrections)")
+        self.original_masks.setToolTip(
+            "By default each case's corrected mask from its dataset's corrections store is "
+            "measured; rows say which (mask_source)."
+        )
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -155,6 +162,7 @@ class BatchWidget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.resume)
         layout.addWidget(self.overwrite)
+        layout.addWidget(self.original_masks)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -200,8 +208,18 @@ class BatchWidget(QWidget):
         if self.source.currentText() == FOLDER:
             if not self.folder.text().strip():
                 raise ValueError("choose a folder of cases (or an open stack)")
-            return discover_cases([self.folder.text().strip()])
-        return cases_from_layer(self.viewer.layers[self.source.currentText()])
+            folder = self.folder.text().strip()
+            return discover_cases([folder], original_masks=self.original_masks.isChecked())
+        self._flush_corrections()
+        layer = self.viewer.layers[self.source.currentText()]
+        return cases_from_layer(layer, original_masks=self.original_masks.isChecked())
+
+    def _flush_corrections(self) -> None:
+        """Strokes of the last fraction of a second reach the store before the run reads it."""
+        for layer in self.viewer.layers:
+            session = session_for(layer.data)
+            if session is not None:
+                session.autosave.flush(timeout=5)
 
     def selected_settings(self) -> ExtractionSettings:
         """The settings of the Extract features dock, a preset, or a params file."""

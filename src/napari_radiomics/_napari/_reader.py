@@ -10,14 +10,15 @@ still open.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.editable import EditableStack
 from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
 from napari_radiomics.io.medical import medical_suffix, read_medical_image
@@ -56,7 +57,7 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     paths = [Path(p) for p in path]
     # A dangling link among them is a broken slice of the stack, not a reason to fail them all.
     if len(paths) > 1 and all(not p.is_dir() and p.suffix.lower() == ".mat" for p in paths):
-        return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files")
+        return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files", paths[0])
     # The four files of a bundle, selected together, are one bundle.
     unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)
     return [layer for p in unique for layer in _read_one(p)]
@@ -66,7 +67,7 @@ def _read_one(path: Path) -> list[LayerData]:
     if path.is_dir():
         if is_npy_bundle(path):
             return bundle_layers(read_npy_bundle(path))
-        return stack_layers(open_mat_stack(path), path.name)
+        return stack_layers(open_mat_stack(path), path.name, path)
     if path.suffix.lower() == ".mat":
         return tumor_layers(read_tumor_mat(path))
     if path.suffix.lower() == ".npy":
@@ -82,9 +83,14 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
         # tumor.metadata builds a new dict each call, so layers never share one
         return {"metadata": tumor.metadata, "axis_labels": SLICE_AXES, **extra}
 
+    mask: Any = tumor.mask.astype(np.uint8)
+    mask_kwargs = kwargs(name=f"{name} mask", opacity=0.5)
+    if tumor.path is not None:  # a file's corrections are kept; a generated sample has none
+        ref = CaseRef(tumor.case, "mat", str(tumor.path))
+        mask = _corrected(attach(mask, [ref], tumor.path, stack=False), mask_kwargs)
     layers: list[LayerData] = [
         (tumor.image, kwargs(name=name, colormap="gray"), "image"),
-        (tumor.mask.astype(np.uint8), kwargs(name=f"{name} mask", opacity=0.5), "labels"),
+        (mask, mask_kwargs, "labels"),
     ]
     if len(tumor.border) >= 3:
         border = kwargs(
@@ -98,22 +104,46 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
     return layers
 
 
-def stack_layers(stack: MatStack, title: str) -> list[LayerData]:
+def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
-    return _stack_pair(stack.image, stack.mask, stack.slices, name, first, "")
+    session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)
+    return _stack_pair(stack.image, session, stack.slices, name, first, "")
 
 
 def bundle_layers(bundle: NpyBundle) -> list[LayerData]:
     """The bundle's memory-mapped arrays as image and mask stacks."""
     first = np.asarray(bundle.images[0])
     name = f"{bundle.folder.name} ({len(bundle.labels)} slices)"
-    return _stack_pair(bundle.images, bundle.masks, bundle.slices, name, first, str(bundle.folder))
+    refs = [
+        CaseRef(
+            str(i), "bundle", str(bundle.folder), index=i, label=int(label), patient_id=str(pid)
+        )
+        for i, (label, pid) in enumerate(zip(bundle.labels, bundle.patient_ids, strict=True))
+    ]
+    session = attach(bundle.masks, refs, bundle.folder, stack=True)
+    return _stack_pair(bundle.images, session, bundle.slices, name, first, str(bundle.folder))
+
+
+def _corrected(session: CorrectionSession, kwargs: dict[str, Any]) -> Any:
+    """The session's self-saving mask; says so in the layer and warns when it cannot save."""
+    store = session.store
+    kwargs["metadata"]["corrections"] = str(store.root)
+    for problem in store.problems:
+        warnings.warn(f"corrections store: {problem}", UserWarning, stacklevel=2)
+    if not store.writable:
+        warnings.warn(
+            f"{store.root}: {store.read_only}; corrections painted now stay in memory only. "
+            "Choose another corrections folder in the Review dock to keep them.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return session.mask
 
 
 def _stack_pair(
-    image: Any, mask: Any, slices: Any, name: str, first: np.ndarray, path: str
+    image: Any, session: CorrectionSession, slices: Any, name: str, first: np.ndarray, path: str
 ) -> list[LayerData]:
     low, high = float(first.min()), float(first.max())
     shared = {"slices": slices, "path": path, "case": name}
@@ -130,8 +160,10 @@ def _stack_pair(
         "axis_labels": STACK_AXES,
         "opacity": 0.5,
     }
-    # Lazy (or memory-mapped) masks cannot be painted on; the wrapper keeps edited slices.
-    return [(image, image_kwargs, "image"), (EditableStack(mask), mask_kwargs, "labels")]
+    # Lazy (or memory-mapped) masks cannot be painted on; the session's editable stack keeps
+    # the edited slices, shows the stored corrections and saves every edit.
+    mask = _corrected(session, mask_kwargs)
+    return [(image, image_kwargs, "image"), (mask, mask_kwargs, "labels")]
 
 
 def _medical_layers(path: Path) -> list[LayerData]:
@@ -144,5 +176,9 @@ def _medical_layers(path: Path) -> list[LayerData]:
         **({"axis_labels": axes} if axes else {}),
     }
     if medical.is_mask:
-        return [(medical.data, {**kwargs, "opacity": 0.5}, "labels")]
+        spacing = tuple(float(v) for v in reversed(medical.metadata["spacing"]))
+        ref = CaseRef(medical.metadata["case"], "medical", str(path), spacing=spacing)
+        mask_kwargs = {**kwargs, "opacity": 0.5}
+        mask = _corrected(attach(medical.data, [ref], path, stack=False), mask_kwargs)
+        return [(mask, mask_kwargs, "labels")]
     return [(medical.data, kwargs, "image")]

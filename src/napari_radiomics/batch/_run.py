@@ -120,6 +120,7 @@ def iter_batch(
                 f"it ({out.lock.previous}); its finished rows are kept",
                 stacklevel=2,
             )
+        out.forget(out.changed_masks(todo))  # corrected (or reverted) since their rows
         pending = [c for c in todo if not out.is_done(c.case_id)]
         out.prune_errors(c.case_id for c in pending)
         workers = min(jobs or default_jobs(), max(len(pending), 1))

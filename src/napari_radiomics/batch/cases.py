@@ -7,6 +7,10 @@ the worker, one case at a time, which is what keeps a 3000-slice run in bounded 
 
 Case ids are the keys `--resume` uses to recognise finished work, so they are derived only from
 the inputs (file stems, bundle indices, CSV rows), never from run order or timing.
+
+A dataset's corrections (``corrections``) are used by default: a case with a corrected mask in
+its dataset's store is measured on that mask, and every row says which mask it was measured on
+(``mask_source``, ``mask_digest``), so a resumed run can tell a row made before a correction.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics.convert import Grid, grid_of
+from napari_radiomics.corrections.location import dataset_folder, store_dir_for
+from napari_radiomics.corrections.provenance import mask_digest
+from napari_radiomics.corrections.store import CorrectionStore
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
@@ -32,6 +39,10 @@ from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suf
 from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 _T = TypeVar("_T")
+
+#: The columns saying which mask a row was measured on: "original" or "corrected", and the
+#: mask's digest (``corrections.mask_digest``).
+MASK_COLUMNS = ("mask_source", "mask_digest")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class Case:
     folder) or "image" (an image file read by SimpleITK, with `mask`). `roi_label` restricts
     extraction to one label of the mask (a batch CSV's `Label`); None measures every label.
     `extra` holds a batch CSV's other columns, passed through into the output row.
+    `corrected` is the corrected mask file from the dataset's store, with the store's digest
+    of it (`corrected_digest`), when the case has one and corrections are used.
     """
 
     case_id: str
@@ -51,9 +64,31 @@ class Case:
     index: int | None = None
     roi_label: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    corrected: str | None = None
+    corrected_digest: str | None = None
+
+    @property
+    def mask_source(self) -> str:
+        return "original" if self.corrected is None else "corrected"
+
+    @property
+    def store_key(self) -> tuple[Path, str]:
+        """(dataset folder, case name) as a corrections store knows this case."""
+        if self.kind == "bundle":
+            return Path(self.path).absolute(), str(self.index)
+        if self.kind == "mat":
+            return dataset_folder(self.path), Path(self.path).stem
+        mask = Path(self.mask or self.path)
+        return dataset_folder(mask), case_name(mask)
 
 
-def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = None) -> list[Case]:
+def discover_cases(
+    inputs: Sequence[str | Path],
+    *,
+    mask: str | Path | None = None,
+    corrections: str | Path | None = None,
+    original_masks: bool = False,
+) -> list[Case]:
     """Expand files and folders into cases, in input order.
 
     Accepted inputs: `.mat` files; folders searched recursively for `.mat` files (`cvind.mat`
@@ -62,6 +97,9 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
     (NRRD/NIfTI/MHA) measured against `mask`; a pyradiomics batch CSV (`Image`, `Mask`,
     optional `Label`, other columns passed through). Raises ReadError naming the input that
     cannot be used, so a typo fails before any work starts.
+
+    Corrected masks come from each dataset's store (where the viewer keeps them), or from the
+    store `corrections` names; `original_masks` ignores every store.
     """
     found: list[tuple[Case, str]] = []  # (case, a more specific id used if the first collides)
     images = 0
@@ -93,7 +131,35 @@ def discover_cases(inputs: Sequence[str | Path], *, mask: str | Path | None = No
             )
     if mask is not None and images == 0:
         raise ReadError(Path(mask), "--mask only applies to NRRD/NIfTI/MHA image inputs")
-    return _unique(found)
+    if original_masks and corrections is not None:
+        raise ReadError(Path(corrections), "--corrections and --original-masks contradict")
+    cases = _unique(found)
+    return cases if original_masks else with_corrections(cases, corrections)
+
+
+def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> list[Case]:
+    """`cases` with the corrected masks of their datasets' stores (or of `store`).
+
+    A store is opened for reading only, so a run never waits for, nor blocks, a viewer that
+    is correcting the same dataset; it sees each correction as last saved.
+    """
+    if store is not None and not (Path(store) / "store.yaml").is_file():
+        raise ReadError(Path(store), "not a corrections store (no store.yaml)")
+    stores: dict[Path, CorrectionStore] = {}
+    out = []
+    for case in cases:
+        dataset, key = case.store_key
+        root = Path(store) if store is not None else store_dir_for(dataset)
+        if root not in stores:
+            stores[root] = CorrectionStore(root, dataset, write=False)
+        found = stores[root].mask_file(key)
+        if found is None:
+            out.append(case)
+            continue
+        row = stores[root].review_table().set_index("case")
+        digest = str(row["mask_digest"].get(key, "")) if "mask_digest" in row else ""
+        out.append(replace(case, corrected=str(found), corrected_digest=digest))
+    return out
 
 
 def _folder_cases(folder: Path) -> list[tuple[Case, str]]:
@@ -167,7 +233,7 @@ def _unique(found: list[tuple[Case, str]]) -> list[Case]:
 
 def metadata_columns(cases: Iterable[Case]) -> list[str]:
     """The identifying columns of an output: the fixed ones, then passed-through CSV columns."""
-    columns = list(IDENTIFYING_COLUMNS)
+    columns = [*IDENTIFYING_COLUMNS, *MASK_COLUMNS]
     for case in cases:
         columns.extend(k for k, _ in case.extra if k not in columns)
     return columns
@@ -221,9 +287,30 @@ def load_case(
         mask = _read_image(Path(case.mask or ""))
     else:
         raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
+    if case.corrected is not None:
+        mask = _corrected_mask(case, mask)
     metadata.update(case.extra)
     metadata["case"] = case.case_id
+    pixels = sitk.GetArrayViewFromImage(mask) if isinstance(mask, sitk.Image) else mask
+    metadata.update(mask_source=case.mask_source, mask_digest=mask_digest(pixels))
     return image, mask, metadata
+
+
+def _corrected_mask(case: Case, original: np.ndarray | sitk.Image) -> np.ndarray | sitk.Image:
+    """The case's corrected mask from its store, on the original mask's grid."""
+    path = Path(case.corrected or "")
+    if path.suffix.lower() == ".mat":
+        corrected = read_tumor_mat(path, allow_empty_mask=True).mask.astype(np.uint8)
+        expected = original.shape if isinstance(original, np.ndarray) else None
+        if expected is not None and corrected.shape != expected:
+            raise ReadError(
+                path, f"corrected mask {corrected.shape} differs from the case's {expected}"
+            )
+        return corrected
+    corrected_image = _read_image(path)
+    if isinstance(original, sitk.Image) and corrected_image.GetSize() != original.GetSize():
+        raise ReadError(path, "the corrected mask's grid differs from the original mask's")
+    return corrected_image
 
 
 def _read_image(path: Path) -> sitk.Image:

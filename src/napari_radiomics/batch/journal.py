@@ -39,7 +39,7 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics.batch._lock import OutputLock
+from napari_radiomics._lock import OutputLock
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
@@ -122,22 +122,25 @@ def _replace(path: Path, text: str) -> None:
         raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
 
 
-def _scan_journal(path: Path) -> tuple[list[str] | None, set[str]]:
-    """Header and finished case ids of a journal; repairs a tail cut off by a crash.
+def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, str]]]:
+    """Header and finished cases of a journal, each with the (mask_source, mask_digest) its
+    rows were measured on (empty for journals older than those columns); repairs a tail cut
+    off by a crash.
 
     A truncated last line means the process died inside the write of one case: that line and
     the complete lines of the same case before it are removed, so the case runs again.
     """
     header: list[str] | None = None
-    done: set[str] = set()
+    done: dict[str, tuple[str, str]] = {}
     offset = 0
+    where: tuple[int, int] | None = None  # positions of mask_source and mask_digest
     tail_start, tail_case, keep = 0, None, 0
     with path.open("rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):  # cut off mid-write
                 keep = tail_start if tail_case is not None else offset
                 if tail_case is not None:
-                    done.discard(tail_case)
+                    done.pop(tail_case, None)
                 break
             try:
                 fields = next(csv.reader([raw.decode("utf-8")]))
@@ -148,10 +151,13 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, set[str]]:
                 ) from None
             if header is None:
                 header = fields
+                if "mask_source" in header and "mask_digest" in header:
+                    where = (header.index("mask_source"), header.index("mask_digest"))
             elif fields:
                 if fields[0] != tail_case:
                     tail_start, tail_case = offset, fields[0]
-                done.add(fields[0])
+                mask = (fields[where[0]], fields[where[1]]) if where else ("", "")
+                done[fields[0]] = mask
             offset += len(raw)
             keep = offset
     if keep != path.stat().st_size:
@@ -177,7 +183,7 @@ class BatchOutput:
         self.journal, self.sidecar, self.errors_path = companion_paths(self.output)
         self.metadata_columns = list(metadata_columns)
         self.header: list[str] | None = None
-        self.done: set[str] = set()
+        self.done: dict[str, tuple[str, str]] = {}  # case id -> (mask_source, mask_digest)
         self.rows_written = 0
         self.failed_cases: set[str] = set()
         self._params = params
@@ -281,7 +287,8 @@ class BatchOutput:
             if first:  # the header went back out with the rows
                 self.header = None
             raise
-        self.done.add(as_written(case_id))
+        mask = (str(metadata.get("mask_source") or ""), str(metadata.get("mask_digest") or ""))
+        self.done[as_written(case_id)] = mask
         self.rows_written += len(rows)
         return None
 
@@ -293,6 +300,35 @@ class BatchOutput:
         rows.append([case_id, path, message])
         _append(self.errors_path, _csv_text(rows))
         self.failed_cases.add(as_written(case_id))
+
+    def changed_masks(self, cases: Iterable[Any]) -> list[str]:
+        """Ids of finished cases whose mask changed since their rows were written: corrected
+        since, corrected again, or reverted. ``cases`` are batch ``Case``s."""
+        changed = []
+        for case in cases:
+            before = self.done.get(as_written(case.case_id))
+            if before is None:
+                continue
+            source, digest = before
+            if case.corrected is not None:
+                if source != "corrected" or digest != (case.corrected_digest or digest):
+                    changed.append(case.case_id)
+            elif source == "corrected":
+                changed.append(case.case_id)
+        return changed
+
+    def forget(self, case_ids: Iterable[str]) -> None:
+        """Remove the rows of these cases from the journal (replaced whole), so they run again
+        and the output holds only their new rows."""
+        drop = {as_written(c) for c in case_ids} & set(self.done)
+        if not drop or not self.journal.exists():
+            return
+        with self.journal.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        kept = [rows[0], *(r for r in rows[1:] if r and r[0] not in drop)]
+        _replace(self.journal, _csv_text(kept))
+        for case_id in drop:
+            del self.done[case_id]
 
     def is_done(self, case_id: str) -> bool:
         """Whether an earlier run (or this one) already wrote `case_id`."""

@@ -1,6 +1,7 @@
 """The `napari-radiomics` command: one module per subcommand.
 
-``extract`` (a whole dataset into one table, or ``--check``), ``model`` (a patient-grouped,
+``extract`` (a whole dataset into one table, or ``--check``), ``export`` (a corrected copy
+of a dataset), ``model`` (a patient-grouped,
 cross-validated model of a features table), ``view`` (napari, ready to extract). Each
 subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the options that
 several share live in ``_options``, the exit statuses in ``_status``:
@@ -18,7 +19,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import extract, maps, model, view
+from napari_radiomics.cli import export, extract, maps, model, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, model, maps, view)
+SUBCOMMANDS = (extract, export, model, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:

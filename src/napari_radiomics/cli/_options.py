@@ -52,6 +52,29 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inputs")
     group.add_argument("--mask", metavar="MASK", help="label image for NRRD/NIfTI/MHA INPUTs")
     group.add_argument("--limit", type=positive, metavar="N", help="only the first N cases")
+    masks = group.add_mutually_exclusive_group()
+    masks.add_argument(
+        "--corrections", metavar="DIR",
+        help="corrections store to take corrected masks from (default: each dataset's own, "
+        "where napari saves them)",
+    )  # fmt: skip
+    masks.add_argument(
+        "--original-masks", action="store_true",
+        help="ignore every corrections store: measure the masks as the dataset has them",
+    )  # fmt: skip
+
+
+def cases_from(args: argparse.Namespace) -> list[Any]:
+    """The batch cases that the input options name (corrections applied unless refused)."""
+    from napari_radiomics.batch import discover_cases
+
+    cases = discover_cases(
+        args.inputs,
+        mask=args.mask,
+        corrections=args.corrections,
+        original_masks=args.original_masks,
+    )
+    return cases[: args.limit]
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from napari_radiomics.cli._options import (
     add_execution_options,
     add_input_options,
     add_settings_options,
+    cases_from,
     settings_from,
 )
 from napari_radiomics.cli._status import (
@@ -29,8 +30,13 @@ if TYPE_CHECKING:
 
 _EXTRACT_HELP = """\
 Extract pyradiomics features for every case of a dataset into one table: one row per case
-and ROI label with the columns case, patient_id, label, tumor_type, roi_label, then
-pyradiomics' feature columns (original_firstorder_Mean, ...).
+and ROI label with the columns case, patient_id, label, tumor_type, mask_source,
+mask_digest, roi_label, then pyradiomics' feature columns (original_firstorder_Mean, ...).
+
+Masks corrected in napari are used by default: each dataset's corrections store (beside it,
+or where it was moved) supplies the corrected masks, and mask_source says "original" or
+"corrected" per row. --corrections DIR names a store; --original-masks ignores them all.
+--resume re-extracts the cases whose correction changed after their rows were written.
 
 INPUT may be any mix of:
   * brain-tumour .mat files (MATLAB v7.3 or v5), e.g. data/*.mat
@@ -120,13 +126,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """`extract --check`: the preflight on every case; problems on stdout, summary on stderr."""
-    from napari_radiomics.batch import check_cases, discover_cases
+    from napari_radiomics.batch import check_cases
     from napari_radiomics.errors import ReadError
 
     start = time.perf_counter()
     try:
         settings = settings_from(args)
-        cases = discover_cases(args.inputs, mask=args.mask)[: args.limit]
+        cases = cases_from(args)
         if not cases:
             raise ReadError(args.inputs[0], "no cases found")
     except (ValueError, OSError) as exc:  # ReadError, SettingsError are ValueErrors
@@ -171,7 +177,7 @@ def _check_report(results: Sequence[CaseCheck]) -> list[str]:
 
 
 def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from napari_radiomics.batch import discover_cases, iter_batch
+    from napari_radiomics.batch import iter_batch
     from napari_radiomics.errors import ReadError, WriteError
 
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
@@ -181,7 +187,7 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         warnings.showwarning = show  # e.g. a stale lock taken over
         try:
             settings = settings_from(args)
-            cases = discover_cases(args.inputs, mask=args.mask)
+            cases = cases_from(args)
             if not cases:
                 raise ReadError(args.inputs[0], "no cases found")
             run = iter_batch(

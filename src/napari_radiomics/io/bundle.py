@@ -1,7 +1,9 @@
-"""The pre-converted NumPy copy of the dataset: a folder with four ``.npy`` files.
+"""The pre-converted NumPy copy of the dataset: a folder with three or four ``.npy`` files.
 
-``images.npy`` (N, H, W), ``masks.npy`` (N, H, W), ``labels.npy`` and ``patient_ids.npy``
-((N,), (N, 1) or (N, 1, 1)). The images are memory-mapped, so opening the bundle costs nothing
+``images.npy`` (N, H, W), ``masks.npy`` (N, H, W), ``labels.npy`` ((N,), (N, 1) or (N, 1, 1))
+and, in some conversions only, ``patient_ids.npy`` (same shapes, often each entry a 1x1 array
+of the id). The widely used conversion script writes no patient ids: they are then empty.
+The images are memory-mapped, so opening the bundle costs nothing
 and napari reads a slice only when it is shown. Nothing is ever unpickled with code: labels and
 patient ids saved as Python objects (some conversions do) are read by ``_npy``'s restricted
 reader, which builds nothing but arrays of text and numbers.
@@ -26,11 +28,14 @@ from napari_radiomics.io._npy import as_column, load_npy
 from napari_radiomics.io.mat import TUMOR_TYPES
 
 BUNDLE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy")
+#: The files every bundle has; ``patient_ids.npy`` is optional.
+REQUIRED_FILES: tuple[str, ...] = BUNDLE_FILES[:3]
 
 
 @dataclass(frozen=True)
 class NpyBundle:
-    """The four arrays of a bundle; ``images``/``masks`` are read-only memory maps (``masks``
+    """The arrays of a bundle (``patient_ids`` empty strings when the bundle has none);
+    ``images``/``masks`` are read-only memory maps (``masks``
     a lazy dask array when its file's dtype needed casting)."""
 
     images: np.ndarray
@@ -54,16 +59,16 @@ class NpyBundle:
 
 
 def is_npy_bundle(folder: str | Path) -> bool:
-    """True when ``folder`` holds the four bundle files."""
+    """True when ``folder`` holds a bundle's images, masks and labels."""
     folder = Path(folder)
-    return folder.is_dir() and all((folder / name).is_file() for name in BUNDLE_FILES)
+    return folder.is_dir() and all((folder / name).is_file() for name in REQUIRED_FILES)
 
 
 def read_npy_bundle(folder: str | Path) -> NpyBundle:
-    """Open a bundle without reading the images; checks the four arrays agree."""
+    """Open a bundle without reading the images; checks the arrays agree."""
     folder = Path(folder)
     if not is_npy_bundle(folder):
-        missing = [n for n in BUNDLE_FILES if not (folder / n).is_file()]
+        missing = [n for n in REQUIRED_FILES if not (folder / n).is_file()]
         raise ReadError(folder, "not a NumPy bundle; missing " + ", ".join(missing))
     images = load_npy(folder / "images.npy")
     masks = load_npy(folder / "masks.npy")
@@ -79,9 +84,9 @@ def read_npy_bundle(folder: str | Path) -> NpyBundle:
         )
     count = images.shape[0]
     labels = as_column(folder / "labels.npy", load_npy(folder / "labels.npy", objects=True), count)
-    ids = as_column(
-        folder / "patient_ids.npy", load_npy(folder / "patient_ids.npy", objects=True), count
-    )
+    id_file = folder / "patient_ids.npy"
+    ids = as_column(id_file, load_npy(id_file, objects=True), count) if id_file.is_file() else []
+    ids = ids or [""] * count
     if not all(isinstance(v, int | float) and v in TUMOR_TYPES for v in labels):
         raise ReadError(folder / "labels.npy", "labels must be 1, 2 or 3 (tumour types)")
     return NpyBundle(

@@ -5,13 +5,26 @@ bundle): neither can be written to, so napari's brush could not correct a tumour
 This wrapper keeps the lazy reading for every untouched slice and holds an in-memory copy of
 each slice once it is written to, which is all napari's Labels layer needs to paint, erase and
 fill. Only the edited slices cost memory.
+
+Two hooks make the edits durable without the GUI knowing (``corrections.autosave``):
+``on_write`` is told which slices a write touched (it only records them; the saving happens
+on another thread, which reads a slice through :meth:`EditableStack.snapshot`), and
+``overlay`` supplies the stored correction of a slice the first time that slice is read, so
+a dataset with 300 corrections opens as fast as one without. :class:`EditableArray` is the
+same for one in-memory mask (a single slice or a volume), which napari could paint anyway
+but whose edits must be reported too.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+#: Told the slice indices a write touched (on the thread that wrote, napari's GUI thread).
+WriteHook = Callable[[list[int]], None]
 
 
 class EditableStack:
@@ -24,7 +37,14 @@ class EditableStack:
     (``stack[i, r, c] = v``), not into what a read returned.
     """
 
-    def __init__(self, base: Any) -> None:
+    def __init__(
+        self,
+        base: Any,
+        *,
+        overlay: Callable[[int], np.ndarray | None] | None = None,
+        overlaid: Iterable[int] = (),
+        on_write: WriteHook | None = None,
+    ) -> None:
         if len(base.shape) != 3:
             raise ValueError(f"an editable stack is 3D (slices, rows, cols), not {base.shape}")
         self.base = base
@@ -32,12 +52,33 @@ class EditableStack:
         self.dtype = np.dtype(base.dtype)
         self.ndim = 3
         self.size = int(np.prod(self.shape))
+        self.on_write = on_write
+        self.lock = threading.RLock()  # a writer thread snapshots slices while napari paints
         self._edits: dict[int, np.ndarray] = {}
+        self._overlay = overlay
+        self._overlaid = set(overlaid)
+        self.session: Any = None  # whatever keeps the edits saved (a corrections session)
 
     @property
     def edited(self) -> list[int]:
-        """Indices of the slices written to since the stack was opened."""
+        """Indices of the slices held in memory: painted on, or loaded from the overlay."""
         return sorted(self._edits)
+
+    def original(self, index: int) -> np.ndarray:
+        """Slice ``index`` as ``base`` has it (the source, before any correction)."""
+        return np.array(self.base[range(self.shape[0])[index]], dtype=self.dtype)
+
+    def snapshot(self, index: int) -> np.ndarray:
+        """A consistent copy of slice ``index`` (never half of a write in progress)."""
+        with self.lock:
+            return self.slice(index)
+
+    def restore(self, index: int) -> None:
+        """Forget slice ``index``'s edits and overlay: it reads as ``base`` again (a revert;
+        not reported to ``on_write``, since nothing new was made)."""
+        with self.lock:
+            self._edits.pop(index, None)
+            self._overlaid.discard(index)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -45,9 +86,20 @@ class EditableStack:
     def slice(self, index: int) -> np.ndarray:
         """Slice ``index`` as NumPy: the edited copy if there is one, else read from ``base``."""
         index = range(self.shape[0])[index]
-        if index in self._edits:
-            return self._edits[index].copy()
-        return np.array(self.base[index], dtype=self.dtype)  # a copy, even of a memory map
+        with self.lock:
+            if index in self._edits or self._load_overlay(index):
+                return self._edits[index].copy()
+        return self.original(index)  # a copy, even of a memory map
+
+    def _load_overlay(self, index: int) -> bool:
+        if index not in self._overlaid or self._overlay is None:
+            return False
+        self._overlaid.discard(index)
+        stored = self._overlay(index)
+        if stored is None:  # unreadable after all: the store reported it, the source applies
+            return False
+        self._edits[index] = np.asarray(stored, dtype=self.dtype).reshape(self.shape[1:])
+        return True
 
     def __getitem__(self, key: Any) -> np.ndarray:
         first, rest = self._split(key)
@@ -64,21 +116,29 @@ class EditableStack:
         return np.stack(parts) if parts else np.empty((0, *self._inner_shape(rest)), self.dtype)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        with self.lock:
+            touched = self._write(key, value)
+        if self.on_write is not None and touched:
+            self.on_write(touched)
+
+    def _write(self, key: Any, value: Any) -> list[int]:
         first, rest = self._split(key)
         if _is_coordinates(first, rest):
             first, *rest = np.broadcast_arrays(first, *rest)
             values = np.broadcast_to(np.asarray(value, self.dtype), first.shape)
-            for index, where in _by_slice(first):
+            touched = _by_slice(first)
+            for index, where in touched:
                 self._writable(index)[tuple(r[where] for r in rest)] = values[where]
-            return
+            return [index for index, _ in touched]
         indices = np.arange(self.shape[0])[first]
         if indices.ndim == 0:
             self._writable(int(indices))[rest] = value
-            return
+            return [int(indices)]
         target = (len(indices), *self._inner_shape(rest))
         values = np.broadcast_to(np.asarray(value, self.dtype), target)
         for position, index in enumerate(indices):
             self._writable(int(index))[rest] = values[position]
+        return [int(i) for i in indices]
 
     def _split(self, key: Any) -> tuple[Any, tuple[Any, ...]]:
         """(index on the slice axis, indices on the others), refusing what would not act as
@@ -121,9 +181,71 @@ class EditableStack:
 
     def _writable(self, index: int) -> np.ndarray:
         index = range(self.shape[0])[index]
-        if index not in self._edits:
-            self._edits[index] = np.array(self.base[index], dtype=self.dtype)  # a private copy
+        if index not in self._edits and not self._load_overlay(index):
+            self._edits[index] = self.original(index)  # a private copy
         return self._edits[index]
+
+
+class EditableArray(np.ndarray):
+    """An in-memory mask (a 2D slice or a 3D volume) that reports its writes, as a stack does.
+
+    A NumPy array, so everything that takes a layer's data keeps working (napari paints its
+    views in place, widgets call ``astype``); every write through it or through a view of it
+    (item assignment, or a ufunc writing into it) tells ``on_write`` (case 0: the whole mask
+    is one case). Copies and results of arithmetic are plain arrays, with no hook.
+    """
+
+    on_write: WriteHook | None
+    lock: threading.RLock
+    session: Any
+
+    def __new__(cls, data: np.ndarray, *, on_write: WriteHook | None = None) -> EditableArray:
+        array = np.array(data).view(cls)
+        array.on_write, array.lock, array.session = on_write, threading.RLock(), None
+        return array
+
+    def __array_finalize__(self, parent: Any) -> None:
+        # A view of the mask writes into it, so it reports as the mask does; a copy does not.
+        keep = isinstance(parent, EditableArray) and np.may_share_memory(self, parent)
+        self.on_write = parent.on_write if keep else None
+        self.lock = parent.lock if keep else threading.RLock()
+        self.session = None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with self.lock:
+            super().__setitem__(key, value)
+        self._written()
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        plain = tuple(np.asarray(x) if isinstance(x, EditableArray) else x for x in inputs)
+        outputs = kwargs.get("out") or ()
+        targets = [o for o in outputs if isinstance(o, EditableArray)]
+        if outputs:
+            kwargs["out"] = tuple(np.asarray(o) for o in outputs)
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        for target in targets:
+            target._written()
+        return targets[0] if len(targets) == 1 and len(outputs) == 1 else result
+
+    def astype(self, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
+        return np.asarray(self).astype(*args, **kwargs)
+
+    def copy(self, order: Any = "C") -> np.ndarray:  # type: ignore[override]
+        return np.array(self, order=order)
+
+    def _written(self) -> None:
+        if self.on_write is not None:
+            self.on_write([0])
+
+    def snapshot(self, index: int = 0) -> np.ndarray:
+        """A consistent copy of the whole mask (``index`` is always 0)."""
+        with self.lock:
+            return np.array(self)
+
+    def replace(self, data: np.ndarray) -> None:
+        """Put ``data`` in place of the mask (a revert; not reported to ``on_write``)."""
+        with self.lock:
+            np.copyto(np.asarray(self), data)
 
 
 def _as_tuple(key: Any) -> tuple[Any, ...]:

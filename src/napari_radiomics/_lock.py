@@ -90,11 +90,7 @@ class OutputLock:
             except BlockingIOError:
                 owner = _read_owner(fd)
                 os.close(fd)
-                raise BatchError(
-                    f"{self.output}: another run is writing this output "
-                    f"({_describe(owner)}; lock {self.path}); wait for it to end, or write "
-                    "to another output"
-                ) from None
+                raise self.refusal(_describe(owner)) from None
             except OSError as exc:
                 os.close(fd)
                 raise BatchError(f"{self.path}: cannot lock ({exc.strerror})") from None
@@ -114,6 +110,13 @@ class OutputLock:
         _HELD.add(fd)
         self._write_owner(fd)
         return self
+
+    def refusal(self, owner: str) -> BatchError:
+        """The error for a lock held by `owner` (a description: pid, host, since when)."""
+        return BatchError(
+            f"{self.output}: another run is writing this output ({owner}; lock {self.path}); "
+            "wait for it to end, or write to another output"
+        )
 
     def _write_owner(self, fd: int) -> None:
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}

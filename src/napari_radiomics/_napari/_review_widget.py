@@ -1,0 +1,330 @@
+"""The Review dock: a dataset's cases with their review status, and the moves between them.
+
+Everything it shows and changes lives in the core (``corrections.CorrectionSession``, which the
+reader attached to the mask layer): this module lists the cases, moves the viewer, and turns
+the session's writer-thread events into a refresh on the GUI thread. Saving never happens
+here; painting saves by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
+from qtpy.QtGui import QKeySequence
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QShortcut,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_radiomics._atomic import replaced
+from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
+from napari_radiomics.errors import CorrectionsError
+from napari_radiomics.io.editable import EditableStack
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+_ALL = "(all statuses)"
+#: Columns of the dataset's per-slice table shown beside the status.
+_CASE_COLUMNS = ("case", "patient_id", "tumor_type")
+
+
+class _CaseFilter(QSortFilterProxyModel):
+    """Rows whose status is the chosen one and whose text contains the search (any column)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = ""
+        self.text = ""
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Any) -> bool:
+        frame = self.sourceModel().frame
+        row = frame.iloc[source_row]
+        if self.status and row["status"] != self.status:
+            return False
+        return not self.text or any(self.text in str(v).lower() for v in row.values)
+
+
+class _Relay(QObject):
+    """Carries the session's events from its writer thread to the GUI thread."""
+
+    changed = Signal(int, str)
+
+
+class ReviewWidget(QWidget):
+    """Review the cases of a mask layer opened by this plugin (any dataset form)."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.session: CorrectionSession | None = None
+        self.layer: Any = None
+        self._relay = _Relay()
+        self._relay.changed.connect(self._on_session_event)
+        self._build()
+        viewer.layers.events.inserted.connect(self._refresh_layers)
+        viewer.layers.events.removed.connect(self._refresh_layers)
+        viewer.dims.events.current_step.connect(self._follow_viewer)
+        self._refresh_layers()
+
+    def _build(self) -> None:
+        self.layers = QComboBox()
+        self.layers.currentIndexChanged.connect(self._choose_layer)
+        self.progress = QLabel()
+        self.store_label = QLabel()
+        self.store_label.setWordWrap(True)
+        self.relocate_button = QPushButton("Choose corrections folder…")
+        self.relocate_button.clicked.connect(self._pick_store)
+        self.search = QLineEdit(placeholderText="search case, patient, type, note")
+        self.status_filter = QComboBox()
+        self.status_filter.addItems([_ALL, *STATUSES])
+        self.model = DataFrameModel()
+        self.proxy = _CaseFilter()
+        self.proxy.setSourceModel(self.model)
+        self.search.textChanged.connect(self._apply_filters)
+        self.status_filter.currentTextChanged.connect(self._apply_filters)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.proxy.sort(-1)  # the dataset's own order until a header is clicked
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.doubleClicked.connect(lambda index: self.go_to(self._row_case(index.row())))
+        self.note = QLineEdit(placeholderText="note (kept with the status)")
+        buttons = {
+            "previous": ("◀ Previous unreviewed", lambda: self.step(-1)),
+            "next": ("Next unreviewed ▶", lambda: self.step(1)),
+            "accept": ("Accept", lambda: self.mark("accepted")),
+            "flag": ("Flag", lambda: self.mark("flagged")),
+            "revert": ("Revert to original", self.revert),
+            "contour": ("Show original contour", self.show_original),
+            "report": ("Corrections report…", self._pick_report),
+        }
+        self.buttons = {key: QPushButton(text) for key, (text, _) in buttons.items()}
+        for key, (_, action) in buttons.items():
+            self.buttons[key].clicked.connect(action)
+        keys = {"Alt+N": lambda: self.step(1), "Alt+P": lambda: self.step(-1)}
+        keys["Alt+A"] = lambda: self.mark("accepted")
+        for key, action in keys.items():
+            # the whole window: the keys work while the canvas has the focus, as when painting
+            QShortcut(QKeySequence(key), self, activated=action).setContext(
+                Qt.ShortcutContext.ApplicationShortcut
+            )
+        layout = QVBoxLayout(self)
+        for widget in (self.layers, self.progress, self.store_label, self.relocate_button):
+            layout.addWidget(widget)
+        filters = QHBoxLayout()
+        filters.addWidget(self.search)
+        filters.addWidget(self.status_filter)
+        layout.addLayout(filters)
+        layout.addWidget(self.table)
+        for keys in (("previous", "next"), ("accept", "flag"), ("revert", "contour", "report")):
+            row = QHBoxLayout()
+            for key in keys:
+                row.addWidget(self.buttons[key])
+            layout.addLayout(row)
+        layout.addWidget(self.note)
+
+    # -- which layer -----------------------------------------------------------------------
+    def _refresh_layers(self, *_: Any) -> None:
+        names = [layer.name for layer in self.viewer.layers if session_for(layer.data)]
+        current = self.layers.currentText()
+        self.layers.blockSignals(True)
+        self.layers.clear()
+        self.layers.addItems(names)
+        self.layers.blockSignals(False)
+        if names:
+            self.layers.setCurrentIndex(names.index(current) if current in names else 0)
+        self._choose_layer()
+
+    def _choose_layer(self, *_: Any) -> None:
+        name = self.layers.currentText()
+        layer = self.viewer.layers[name] if name and name in self.viewer.layers else None
+        session = session_for(layer.data) if layer is not None else None
+        if self.session is not None and self._listener in self.session.listeners:
+            self.session.listeners.remove(self._listener)
+        self.layer, self.session = layer, session
+        if session is not None:
+            session.listeners.append(self._listener)
+        self._refresh()
+
+    def _listener(self, index: int, event: str) -> None:
+        self._relay.changed.emit(index, event)  # on the writer thread: hand over to Qt's
+
+    # -- what is shown ---------------------------------------------------------------------
+    def cases(self) -> pd.DataFrame:
+        """The table shown: case, patient, tumour type, status and note, one row per case."""
+        if self.session is None:
+            return pd.DataFrame(columns=[*_CASE_COLUMNS, "status", "note"])
+        frame = self.session.table()
+        slices = self.layer.metadata.get("slices")
+        if isinstance(slices, pd.DataFrame) and len(slices) == len(frame):
+            for column in _CASE_COLUMNS[1:]:
+                frame.insert(len(frame.columns) - 2, column, slices[column].astype(str).values)
+        else:
+            for column in _CASE_COLUMNS[1:]:
+                value = str(self.layer.metadata.get(column, ""))
+                frame.insert(len(frame.columns) - 2, column, value)
+        return frame
+
+    def _refresh(self) -> None:
+        self.model.set_frame(self.cases())
+        enabled = self.session is not None
+        for button in self.buttons.values():
+            button.setEnabled(enabled)
+        if self.session is None:
+            self.progress.setText("Open a dataset with this plugin to review it.")
+            self.store_label.setText("")
+            self.relocate_button.setEnabled(False)
+            return
+        done, total = self.session.reviewed()
+        self.progress.setText(f"{done} / {total} reviewed")
+        store = self.session.store
+        if store.writable:
+            self.store_label.setText(f"Corrections are saved as you paint, in {store.root}")
+            self.store_label.setStyleSheet("")
+        else:
+            self.store_label.setText(
+                f"Not saved: {store.root}: {store.read_only}. Edits stay in memory until you "
+                "choose a corrections folder that can be written."
+            )
+            self.store_label.setStyleSheet("color: #e05050")
+        for problem in store.problems:
+            self.store_label.setText(self.store_label.text() + f"\n{problem}")
+        self.relocate_button.setEnabled(True)
+
+    def _apply_filters(self, *_: Any) -> None:
+        status = self.status_filter.currentText()
+        self.proxy.status = "" if status == _ALL else status
+        self.proxy.text = self.search.text().strip().lower()
+        self.proxy.invalidateFilter()
+
+    def _row_case(self, proxy_row: int) -> int:
+        return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
+
+    def current_index(self) -> int:
+        """The case the viewer shows (the slider of a stack; 0 for a single case)."""
+        if self.layer is None or self.session is None or len(self.session.refs) == 1:
+            return 0
+        return int(self.viewer.dims.current_step[0])
+
+    # -- moving and marking ----------------------------------------------------------------
+    def go_to(self, index: int) -> None:
+        """Show case ``index`` with its mask selected and the brush ready."""
+        if self.layer is None:
+            return
+        if len(self.session.refs) > 1:
+            self.viewer.dims.set_current_step(0, index)
+        self.viewer.layers.selection.active = self.layer
+        self.layer.mode = "paint"
+        self._select_row(index)
+
+    def step(self, direction: int) -> int | None:
+        """Go to the next (1) or previous (-1) unreviewed case; returns it, None if none."""
+        if self.session is None:
+            return None
+        found = self.session.next_index(self.current_index(), direction)
+        if found is None:
+            show_info("Every case is reviewed.")
+            return None
+        self.go_to(found)
+        return found
+
+    def mark(self, status: str) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.set_status(self.current_index(), status, self.note.text() or None)
+        except CorrectionsError as exc:
+            show_error(str(exc))
+        self.note.clear()
+
+    def revert(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.revert(self.current_index())
+        except CorrectionsError as exc:
+            show_error(str(exc))
+        self.layer.refresh()
+
+    def show_original(self) -> Any:
+        """Add the original mask of the layer as a contour over the corrected one."""
+        if self.session is None:
+            return None
+        mask = self.session.mask
+        # a stack's source stays lazy (every slice read when shown); one case is in memory
+        original = mask.base if isinstance(mask, EditableStack) else self.session.original(0)
+        layer = self.viewer.add_labels(
+            original,
+            name=f"{self.layer.name} original",
+            opacity=1.0,
+            scale=self.layer.scale,
+            translate=self.layer.translate,
+        )
+        layer.contour = 1
+        # every label of the original in one colour that the mask's own colours do not use
+        layer.colormap = DirectLabelColormap(
+            color_dict={None: "transparent", 0: "transparent"}
+            | dict.fromkeys(range(1, 256), "yellow")
+        )
+        return layer
+
+    def write_report(self, path: str | Path) -> Path:
+        """The corrections report: every case with a status, with its provenance (CSV)."""
+        if self.session is None:
+            raise CorrectionsError(Path(path), "no dataset under review")
+        path = Path(path)
+        table = self.session.store.review_table()
+        cases = self.cases().set_index("case")
+        for column in _CASE_COLUMNS[1:]:
+            table.insert(1, column, table["case"].map(cases[column]).fillna(""))
+        with replaced(path) as tmp:
+            table.to_csv(tmp, index=False)
+        return path
+
+    # -- events ----------------------------------------------------------------------------
+    def _on_session_event(self, index: int, event: str) -> None:
+        if event.startswith("error"):
+            show_error(f"correction not saved: {event[len('error: ') :]}")
+        self._refresh()
+        self._select_row(self.current_index())
+
+    def _follow_viewer(self, *_: Any) -> None:
+        if self.session is not None and len(self.session.refs) > 1:
+            self._select_row(self.current_index())
+
+    def _select_row(self, index: int) -> None:
+        if not 0 <= index < self.model.rowCount():
+            return
+        proxy_index = self.proxy.mapFromSource(self.model.index(index, 0))
+        if proxy_index.isValid():
+            self.table.blockSignals(True)
+            self.table.selectRow(proxy_index.row())
+            self.table.blockSignals(False)
+
+    def _pick_store(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for this dataset's corrections")
+        if folder and self.session is not None:
+            self.session.relocate(folder)
+            self._refresh()
+
+    def _pick_report(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Corrections report", "", "CSV (*.csv)")
+        if path:
+            show_info(f"written: {self.write_report(path)}")

@@ -1,0 +1,52 @@
+"""Durable mask corrections and review statuses of a dataset (Qt-free).
+
+A dataset's store (``store``) holds corrected masks readable without this plugin, the review
+status and provenance of each case, and a log; ``autosave`` writes edits to it off the GUI
+thread; ``session`` ties an open dataset's mask to its store; ``location`` says where a store
+lives; ``provenance`` measures what a correction changed; ``export`` writes a corrected copy
+of the dataset. Nothing here ever modifies a source file.
+"""
+
+from typing import Any
+
+from napari_radiomics.corrections.location import dataset_folder, remember_store, store_dir_for
+from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
+from napari_radiomics.corrections.session import (
+    CorrectionSession,
+    attach,
+    open_store,
+    session_for,
+    stack_refs,
+)
+from napari_radiomics.corrections.store import STATUSES, CaseRef, CorrectionStore, Status
+
+__all__ = [
+    "EXPORT_FORMS",
+    "STATUSES",
+    "CaseRef",
+    "CorrectionSession",
+    "CorrectionStore",
+    "ExportForm",
+    "MaskChange",
+    "Status",
+    "attach",
+    "compare_masks",
+    "dataset_folder",
+    "export_dataset",
+    "mask_digest",
+    "open_store",
+    "remember_store",
+    "session_for",
+    "stack_refs",
+    "store_dir_for",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``export`` reads its cases through ``batch``, which itself reads corrections stores:
+    resolved on first use, so importing either package first works."""
+    if name in ("EXPORT_FORMS", "ExportForm", "export_dataset"):
+        from napari_radiomics.corrections import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

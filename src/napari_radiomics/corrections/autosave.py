@@ -1,0 +1,169 @@
+"""Edits to disk without a save action: a background thread that writes each edited case.
+
+napari paints on its GUI thread, a few hundred small writes per stroke. Writing a case after
+every one would stall the brush, so the mask only *records* which cases a write touched
+(:meth:`AutoSave.touched`, microseconds) and this thread saves a case once it has been left
+alone for ``delay`` seconds: the end of a stroke, a fill, an undo. A stroke that lasts longer
+is saved on the way too, which only costs a write. Everything else a store does on disk
+(review tables after a status change, a revert) is queued here as well, in order.
+
+At interpreter exit the queue is flushed; a process killed with SIGKILL loses at most what was
+painted in the last ``delay`` seconds plus the write in flight, which the store's atomic
+replacement turns into "the previous version".
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from napari_radiomics.corrections.store import CaseRef, CorrectionStore
+from napari_radiomics.errors import CorrectionsError, ReadError
+
+__all__ = ["AutoSave"]
+
+Saved = Callable[[int, dict], None]
+Failed = Callable[[int, Exception], None]
+
+
+class AutoSave:
+    """Saves the cases of an editable mask (``EditableStack`` / ``EditableArray``) to a store.
+
+    ``originals(i)`` gives case ``i``'s source mask (read on this thread, so a lazy stack's
+    file read never happens on the GUI thread). ``on_saved(i, row)`` and ``on_error(i, exc)``
+    are called on the writer thread; a GUI forwards them to its own thread. A case whose save
+    failed stays in ``unsaved`` (with the reason) and in memory, and is tried again with its
+    next edit or :meth:`retry`.
+    """
+
+    def __init__(
+        self,
+        store: CorrectionStore,
+        mask: object,
+        refs: list[CaseRef],
+        originals: Callable[[int], np.ndarray],
+        *,
+        delay: float = 0.3,
+        on_saved: Saved | None = None,
+        on_error: Failed | None = None,
+    ) -> None:
+        self.store = store
+        self.mask = mask
+        self.refs = refs
+        self.originals = originals
+        self.delay = delay
+        self.on_saved = on_saved
+        self.on_error = on_error
+        self.unsaved: dict[int, str] = {}
+        self._dirty: dict[int, float] = {}  # case index -> time of its last edit
+        self._tasks: deque[Callable[[], None]] = deque()
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        mask.on_write = self.touched  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._run, name="corrections-autosave", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def touched(self, indices: list[int]) -> None:
+        """Record an edit of these cases (called by the mask, on the thread that painted)."""
+        now = time.monotonic()
+        with self._cond:
+            for index in indices:
+                self._dirty[index] = now
+            self._cond.notify()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the writer thread, after what is already queued."""
+        with self._cond:
+            self._tasks.append(task)
+            self._cond.notify()
+
+    def retry(self) -> None:
+        """Try the unsaved cases again (e.g. after the store was moved somewhere writable)."""
+        self.touched(list(self.unsaved))
+
+    @property
+    def pending(self) -> int:
+        """Cases and tasks not yet on disk (the Review dock shows "saving…" while > 0)."""
+        with self._cond:
+            return len(self._dirty) + len(self._tasks) + int(self._busy)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Save everything now and wait for it; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            for index in self._dirty:
+                self._dirty[index] = -float("inf")
+            self._cond.notify_all()
+            while self._dirty or self._tasks or self._busy:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self) -> None:
+        """Flush, then stop the thread (closing twice is harmless)."""
+        if self._closed:
+            return
+        if self._thread.is_alive():
+            self.flush(timeout=30)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        atexit.unregister(self.close)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                work = self._next_work()
+                while work is None:
+                    if self._closed:
+                        return
+                    self._cond.wait(self._wait_time())
+                    work = self._next_work()
+                self._busy = True
+            try:
+                work()
+            except (CorrectionsError, OSError) as exc:  # a table write: reported, not fatal
+                if self.on_error is not None:
+                    self.on_error(-1, exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _next_work(self) -> Callable[[], None] | None:
+        if self._tasks:
+            return self._tasks.popleft()
+        now = time.monotonic()
+        due = next((i for i, t in self._dirty.items() if now - t >= self.delay), None)
+        if due is None:
+            return None
+        del self._dirty[due]
+        return lambda: self._save(due)
+
+    def _wait_time(self) -> float | None:
+        if not self._dirty:
+            return None
+        oldest = min(self._dirty.values())
+        return max(self.delay - (time.monotonic() - oldest), 0.0)
+
+    def _save(self, index: int) -> None:
+        try:
+            snapshot = self.mask.snapshot(index)  # type: ignore[attr-defined]
+            row = self.store.save(self.refs[index], snapshot, self.originals(index))
+        except (CorrectionsError, ReadError, OSError, ValueError) as exc:
+            self.unsaved[index] = str(exc)
+            if self.on_error is not None:
+                self.on_error(index, exc)
+            return
+        self.unsaved.pop(index, None)
+        if self.on_saved is not None:
+            self.on_saved(index, row)

@@ -1,0 +1,187 @@
+"""One open dataset's corrections: its store, its editable mask and the autosave between them.
+
+The reader builds a session when it opens a dataset (:func:`attach`), so whatever the user
+paints is saved whether or not a widget is open; the Review dock finds the session again
+through :func:`session_for` (the mask a layer shows carries its session). Stores
+are opened once per process and shared, so two layers of one dataset write through one store
+and one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from napari_radiomics.corrections.autosave import AutoSave
+from napari_radiomics.corrections.location import remember_store, store_dir_for
+from napari_radiomics.corrections.store import CaseRef, CorrectionStore, Status
+from napari_radiomics.io.editable import EditableArray, EditableStack
+
+__all__ = ["CorrectionSession", "attach", "open_store", "session_for", "stack_refs"]
+
+_STORES: dict[Path, CorrectionStore] = {}
+_GUARD = threading.Lock()
+
+
+def open_store(dataset: str | Path, root: str | Path | None = None) -> CorrectionStore:
+    """This process's store for ``dataset`` (at ``root``, or where it is kept by default)."""
+    root = Path(root or store_dir_for(dataset)).absolute()
+    with _GUARD:
+        store = _STORES.get(root)
+        if store is None:
+            store = _STORES[root] = CorrectionStore(root, dataset)
+        return store
+
+
+class CorrectionSession:
+    """Review and correction of the cases of one editable mask (one layer).
+
+    Case ``i`` is ``refs[i]``: slice ``i`` of a stack, or the single case of a slice or
+    volume. Every change goes to disk through the autosave thread; the methods here only
+    touch memory, so they are safe to call from the GUI thread.
+    """
+
+    def __init__(
+        self,
+        store: CorrectionStore,
+        mask: EditableStack | EditableArray,
+        refs: Sequence[CaseRef],
+        original: Callable[[int], np.ndarray],
+        *,
+        delay: float = 0.3,
+    ) -> None:
+        self.store = store
+        self.mask = mask
+        self.refs = list(refs)
+        self.original = original
+        self.listeners: list[Callable[[int, str], None]] = []  # (case index, event)
+        self.autosave = AutoSave(
+            store, mask, self.refs, original, delay=delay,
+            on_saved=lambda i, _row: self._tell(i, "saved"),
+            on_error=lambda i, exc: self._tell(i, f"error: {exc}"),
+        )  # fmt: skip
+
+    def _tell(self, index: int, event: str) -> None:
+        for listener in list(self.listeners):
+            listener(index, event)
+
+    @property
+    def cases(self) -> list[str]:
+        return [r.case for r in self.refs]
+
+    def status(self, index: int) -> Status:
+        return self.store.status(self.refs[index].case)
+
+    def note(self, index: int) -> str:
+        return self.store.note(self.refs[index].case)
+
+    def set_status(self, index: int, status: Status, note: str | None = None) -> None:
+        self.store.set_status(self.refs[index].case, status, note)
+        self.autosave.submit(self.store.write_tables)
+        self._tell(index, "status")
+
+    def revert(self, index: int) -> None:
+        """Back to the original mask, in the viewer and in the store."""
+        self.autosave.flush()  # a save still queued for this case must not land after
+        if isinstance(self.mask, EditableStack):
+            self.mask.restore(index)
+        else:
+            self.mask.replace(self.original(index))
+        self.store.revert(self.refs[index].case)
+        self.autosave.submit(self.store.write_tables)
+        self._tell(index, "reverted")
+
+    def reviewed(self) -> tuple[int, int]:
+        """(cases with a status other than unreviewed, all cases): "412 / 3064 reviewed"."""
+        done = sum(self.status(i) != "unreviewed" for i in range(len(self.refs)))
+        return done, len(self.refs)
+
+    def next_index(self, start: int, step: int = 1, status: Status = "unreviewed") -> int | None:
+        """The next case after ``start`` (``step`` -1: before) with ``status``, or None."""
+        count = len(self.refs)
+        for offset in range(1, count + 1):
+            index = (start + step * offset) % count
+            if self.status(index) == status:
+                return index
+        return None
+
+    def table(self) -> pd.DataFrame:
+        """One row per case: its status and note (the Review dock adds the dataset's columns)."""
+        review = self.store.review_table().set_index("case")
+        frame = pd.DataFrame({"case": self.cases})
+        frame["status"] = [self.status(i) for i in range(len(self.refs))]
+        notes = review["note"] if "note" in review else pd.Series(dtype=str)
+        frame["note"] = frame["case"].map(notes).fillna("")
+        return frame
+
+    def relocate(self, root: str | Path) -> CorrectionStore:
+        """Keep this dataset's corrections in ``root`` from now on (remembered for next time):
+        every case edited in memory is saved there, including those the old store refused."""
+        store = open_store(self.store.dataset, root)
+        if store.writable:
+            remember_store(self.store.dataset, store.root)
+        self.autosave.close()
+        old = self.store
+        self.store = store
+        self.autosave = AutoSave(
+            store, self.mask, self.refs, self.original, delay=self.autosave.delay,
+            on_saved=self.autosave.on_saved, on_error=self.autosave.on_error,
+        )  # fmt: skip
+        edited = self.mask.edited if isinstance(self.mask, EditableStack) else [0]
+        self.autosave.touched(edited)
+        old.close()
+        return store
+
+
+def stack_refs(slices: pd.DataFrame) -> list[CaseRef]:
+    """The cases of a folder stack's per-slice table (``MatStack.slices``), in slice order."""
+    return [
+        CaseRef(str(case), "mat", str(path))
+        for case, path in zip(slices["case"], slices["path"], strict=True)
+    ]
+
+
+def attach(
+    mask_source: np.ndarray | object,
+    refs: Sequence[CaseRef],
+    dataset: str | Path,
+    *,
+    stack: bool,
+    root: str | Path | None = None,
+    delay: float = 0.3,
+) -> CorrectionSession:
+    """An editable, self-saving mask over ``mask_source`` with the store's corrections applied.
+
+    ``stack``: a lazy (N, H, W) stack, case ``i`` being slice ``i``, becomes an
+    :class:`EditableStack` whose corrected slices are read from the store when first shown.
+    Otherwise the mask is one case (a 2D slice or a volume) and becomes an
+    :class:`EditableArray` holding its correction if there is one. The mask's ``session``
+    attribute is the session, so it lives as long as the layer that shows the mask.
+    """
+    store = open_store(dataset, root)
+    if stack:
+        corrected = {i for i, r in enumerate(refs) if store.mask_file(r.case) is not None}
+        mask: EditableStack | EditableArray = EditableStack(
+            mask_source,
+            overlay=lambda i: store.load_mask(refs[i].case),
+            overlaid=corrected,
+        )
+        original = mask.original
+    else:
+        source = np.asarray(mask_source)
+        stored = store.load_mask(refs[0].case)
+        mask = EditableArray(source if stored is None else stored.astype(source.dtype))
+        original = lambda _i: source  # noqa: E731 - the source mask, kept as read
+    session = CorrectionSession(store, mask, refs, original, delay=delay)
+    mask.session = session
+    return session
+
+
+def session_for(mask: object) -> CorrectionSession | None:
+    """The session saving ``mask`` (a layer's data), if the reader attached one."""
+    session = getattr(mask, "session", None)
+    return session if isinstance(session, CorrectionSession) else None

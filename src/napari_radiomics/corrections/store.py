@@ -1,0 +1,428 @@
+"""A dataset's corrections store: corrected masks, review statuses and their provenance.
+
+Layout (documented for people who read it without this plugin, see docs/formats.md)::
+
+    <dataset>.corrections/
+      store.yaml         what this is and which dataset it corrects
+      masks/<case>.mat   a corrected case: the source's cjdata fields, the new tumorMask and a
+                         tumorBorder recomputed from it (for .mat files and NumPy bundles)
+      masks/<case>.nrrd  a corrected mask with the source mask's geometry (NRRD/NIfTI/MHA
+                         sources keep their own suffix)
+      review.csv         one row per case with a status: the status, note, who and when, and
+                         for a corrected case how much the correction changed
+      log.csv            every correction, revert and status change, in order
+      store.lock         held while a napari session writes here
+
+Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
+process leaves the previous or the new version of each file. The mask files are the truth about
+what is corrected: a mask without a review row (the process died between the two writes) is
+still a correction, and a row whose mask is missing is reported and the original used.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import io
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, unquote
+
+import h5py
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+import yaml
+
+from napari_radiomics._atomic import replaced
+from napari_radiomics._lock import OutputLock
+from napari_radiomics.corrections.provenance import compare_masks, mask_digest
+from napari_radiomics.errors import BatchError, CorrectionsError, ReadError
+from napari_radiomics.io._mat_fields import HDF5_LOCK
+from napari_radiomics.io.mat import TumorSlice, border_from_mask, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io.medical import case_name, medical_suffix
+
+__all__ = ["STATUSES", "CaseRef", "CorrectionStore", "Status"]
+
+Status = Literal["unreviewed", "accepted", "corrected", "flagged"]
+STATUSES: tuple[Status, ...] = ("unreviewed", "accepted", "corrected", "flagged")
+FORMAT = "napari-radiomics corrections"
+VERSION = 1
+
+#: review.csv's columns, in order; provenance columns are empty for uncorrected cases.
+REVIEW_COLUMNS = (
+    "case", "status", "note", "updated_at", "user", "mask_file", "corrected_at",
+    "voxels_added", "voxels_removed", "dice", "hd95", "distance_unit", "mask_digest",
+)  # fmt: skip
+LOG_COLUMNS = ("time", "user", "case", "event", "status", "note", *REVIEW_COLUMNS[7:])
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """Where a case's original comes from, so a correction can be written readable alone.
+
+    ``kind`` "mat": ``path`` is the case's ``.mat`` file; "bundle": slice ``index`` of the
+    NumPy bundle folder ``path``; "medical": ``path`` is the mask file. ``spacing`` (napari
+    axis order) makes distances millimetres; None means pixels.
+    """
+
+    case: str
+    kind: Literal["mat", "bundle", "medical"]
+    path: str
+    index: int | None = None
+    spacing: tuple[float, ...] | None = None
+    label: int | None = None
+    patient_id: str = ""
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container): the uid still says who
+        return f"uid {os.getuid()}"
+
+
+class _StoreLock(OutputLock):
+    """One writing session per store at a time (how the lock works: napari_radiomics._lock)."""
+
+    def refusal(self, owner: str) -> BatchError:
+        return BatchError(f"in use by another napari-radiomics session ({owner})")
+
+
+class CorrectionStore:
+    """Read and write one dataset's corrections (thread-safe; one writer process at a time).
+
+    Opening never fails because of the store's content: what is damaged is listed in
+    ``problems`` and left out, the rest opens. A store that cannot be written (a read-only
+    folder, a full disk, another session holding it) opens read-only, with the reason in
+    ``read_only``; :meth:`save` then raises :class:`CorrectionsError` with that reason, so the
+    caller keeps the edit in memory and tells the user instead of dropping it.
+    """
+
+    def __init__(self, root: str | Path, dataset: str | Path, *, write: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.dataset = Path(dataset).absolute()
+        self.problems: list[str] = []
+        self.read_only: str | None = None
+        self._guard = threading.RLock()
+        self._lock: _StoreLock | None = None
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._log: list[dict[str, Any]] = []
+        self._masks: dict[str, Path] = {}
+        self._unwritten = False  # tables changed in memory since they were last written
+        if write:
+            self._open_for_writing()
+        else:
+            self.read_only = "opened for reading only"
+        self._load()
+
+    # -- opening -------------------------------------------------------------------------
+    def _open_for_writing(self) -> None:
+        """Find out now, before anything is painted, whether the store can be written; create
+        it only with the first correction, so opening a dataset writes nothing."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        try:  # a real probe: permissions, read-only mounts and ACLs all answer it truly
+            Path(tempfile.mkdtemp(dir=existing, prefix=".napari-radiomics-probe-")).rmdir()
+            full = os.statvfs(existing).f_bavail == 0
+        except OSError as exc:
+            self.read_only = f"cannot be written ({exc.strerror or exc} in {existing})"
+            return
+        if full:
+            self.read_only = f"cannot be written (the disk of {existing} is full)"
+        elif self.root.exists():
+            self._take_lock()
+
+    def _take_lock(self) -> None:
+        lock = _StoreLock(self.root / "store")
+        try:
+            lock.acquire()
+        except BatchError as exc:
+            self.read_only = str(exc)
+            return
+        self._lock = lock
+
+    def _ensure_created(self) -> None:
+        """Create the store (folders, header, lock) for its first write."""
+        if self._lock is not None:
+            return
+        try:
+            (self.root / "masks").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.read_only = f"cannot be written ({exc.strerror or exc})"
+            raise CorrectionsError(self.root, self.read_only) from None
+        self._take_lock()
+        self._require_writable()
+        if not (self.root / "store.yaml").is_file():
+            header = {"format": FORMAT, "version": VERSION, "dataset": str(self.dataset)}
+            with replaced(self.root / "store.yaml") as tmp:
+                tmp.write_text(yaml.safe_dump(header, sort_keys=False), encoding="utf-8")
+
+    @property
+    def writable(self) -> bool:
+        return self.read_only is None
+
+    def _load(self) -> None:
+        header = self.root / "store.yaml"
+        if header.is_file():
+            try:
+                info = yaml.safe_load(header.read_text(encoding="utf-8"))
+                if not isinstance(info, dict) or info.get("format") != FORMAT:
+                    raise ValueError("not a napari-radiomics corrections store header")
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+                self.problems.append(f"{header}: unreadable ({exc}); the rest is used")
+        masks = self.root / "masks"
+        if masks.is_dir():
+            for path in sorted(masks.iterdir()):
+                if path.name.startswith(".") or not path.is_file():
+                    continue  # a temporary file left by a killed write
+                self._masks[unquote(_stem(path))] = path
+        self._rows = {r["case"]: r for r in self._read_csv("review.csv", REVIEW_COLUMNS)}
+        self._log = self._read_csv("log.csv", LOG_COLUMNS)
+        for case, row in list(self._rows.items()):
+            if row.get("status") not in STATUSES:
+                self.problems.append(
+                    f"review.csv: case {case}: unknown status {row.get('status')!r}; "
+                    "shown as unreviewed"
+                )
+                row["status"] = "unreviewed"
+            if row["status"] == "corrected" and case not in self._masks:
+                self.problems.append(
+                    f"review.csv: case {case} is marked corrected but its mask file is "
+                    "missing; the original mask is used"
+                )
+                row["status"] = "unreviewed"
+        for case in self._masks:
+            row = self._rows.setdefault(case, {"case": case})
+            row["status"] = "corrected"
+
+    def _read_csv(self, name: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+        path = self.root / name
+        if not path.is_file():
+            return []
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if "case" not in frame.columns:
+                raise ValueError("it has no 'case' column")
+        except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+            self.problems.append(f"{path}: unreadable ({exc}); it is rebuilt from what is left")
+            return []
+        rows = frame.reindex(columns=list(columns), fill_value="").to_dict("records")
+        return [r for r in rows if r["case"]]
+
+    def close(self) -> None:
+        """Give the store up to other sessions (the files stay)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # -- reading -------------------------------------------------------------------------
+    def corrected_cases(self) -> list[str]:
+        with self._guard:
+            return sorted(self._masks)
+
+    def mask_file(self, case: str) -> Path | None:
+        with self._guard:
+            return self._masks.get(case)
+
+    def load_mask(self, case: str) -> np.ndarray | None:
+        """The corrected mask of ``case`` (uint8, napari axis order), or None if it has none.
+        An unreadable file is reported in ``problems`` and the case treated as uncorrected."""
+        path = self.mask_file(case)
+        if path is None:
+            return None
+        try:
+            if path.suffix.lower() == ".mat":
+                return read_tumor_mat(path, allow_empty_mask=True).mask.astype(np.uint8)
+            return sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.uint8)
+        except (ReadError, RuntimeError, OSError) as exc:
+            with self._guard:
+                self.problems.append(
+                    f"{path}: unreadable ({exc}); the original mask of case {case} is used"
+                )
+                self._masks.pop(case, None)
+                self._rows.get(case, {})["status"] = "unreviewed"
+            return None
+
+    def status(self, case: str) -> Status:
+        with self._guard:
+            return self._rows.get(case, {}).get("status") or "unreviewed"
+
+    def note(self, case: str) -> str:
+        with self._guard:
+            return self._rows.get(case, {}).get("note") or ""
+
+    def review_table(self) -> pd.DataFrame:
+        """review.csv as a DataFrame (one row per case with a status)."""
+        with self._guard:
+            rows = [dict(r) for r in self._rows.values()]
+        return pd.DataFrame(rows, dtype=object).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
+
+    def log_table(self) -> pd.DataFrame:
+        with self._guard:
+            frame = pd.DataFrame(list(self._log), dtype=object)
+            return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
+
+    # -- writing -------------------------------------------------------------------------
+    def _require_writable(self) -> None:
+        if self.read_only is not None:
+            raise CorrectionsError(self.root, self.read_only)
+
+    def _prepare_write(self) -> None:
+        self._require_writable()
+        self._ensure_created()
+
+    def save(self, ref: CaseRef, mask: np.ndarray, original: np.ndarray) -> dict[str, Any]:
+        """Store ``mask`` as the correction of ``ref.case``; returns its review row.
+
+        A mask equal to the original is no correction: an existing one is reverted instead.
+        """
+        self._prepare_write()
+        mask = np.asarray(mask)
+        if np.array_equal(mask != 0, np.asarray(original) != 0):
+            self.revert(ref.case)
+            return self._row(ref.case)
+        change = compare_masks(original, mask, ref.spacing)
+        target = self.root / "masks" / f"{quote(ref.case, safe='')}{_suffix(ref)}"
+        with self._guard:
+            try:
+                _write_mask(target, ref, mask)
+            except (OSError, RuntimeError) as exc:
+                raise CorrectionsError(target, f"cannot be written ({exc})") from exc
+            self._masks[ref.case] = target
+            row = self._rows.setdefault(ref.case, {"case": ref.case})
+            row.update(
+                status="corrected",
+                updated_at=_now(),
+                user=_user(),
+                mask_file=target.relative_to(self.root).as_posix(),
+                corrected_at=_now(),
+                mask_digest=mask_digest(mask),
+                **change.as_row(),
+            )
+            self._event(ref.case, "corrected")
+            self.write_tables()
+            return dict(row)
+
+    def revert(self, case: str) -> None:
+        """Drop the correction of ``case``: the original mask applies again (the tables are
+        written by :meth:`write_tables`, as for statuses)."""
+        self._require_writable()
+        with self._guard:
+            path = self._masks.pop(case, None)
+            if path is None:
+                return
+            path.unlink(missing_ok=True)
+            row = self._rows.setdefault(case, {"case": case})
+            for column in REVIEW_COLUMNS[5:]:
+                row[column] = ""
+            row.update(status="unreviewed", updated_at=_now(), user=_user())
+            self._event(case, "reverted")
+
+    def set_status(self, case: str, status: Status, note: str | None = None) -> None:
+        """Set a review status ("corrected" comes from :meth:`save` alone). In memory at
+        once; on disk with the next :meth:`write_tables`, which a session runs off the GUI
+        thread."""
+        self._require_writable()
+        if status not in STATUSES or status == "corrected":
+            allowed = ", ".join(s for s in STATUSES if s != "corrected")
+            raise ValueError(f"status {status!r}: use one of {allowed} (corrections set theirs)")
+        with self._guard:
+            row = self._rows.setdefault(case, {"case": case})
+            if case in self._masks and status == "unreviewed":
+                status = "corrected"  # a corrected case stays corrected until reverted
+            row.update(status=status, updated_at=_now(), user=_user())
+            if note is not None:
+                row["note"] = note
+            self._event(case, "status")
+
+    def set_note(self, case: str, note: str) -> None:
+        self._require_writable()
+        with self._guard:
+            row = self._rows.setdefault(case, {"case": case, "status": self.status(case)})
+            row.update(note=note, updated_at=_now(), user=_user())
+            self._event(case, "note")
+
+    def _row(self, case: str) -> dict[str, Any]:
+        with self._guard:
+            return dict(self._rows.get(case, {"case": case, "status": "unreviewed"}))
+
+    def _event(self, case: str, event: str) -> None:
+        row = self._rows[case]
+        entry = {"time": _now(), "user": _user(), "case": case, "event": event}
+        entry.update({c: row.get(c, "") for c in LOG_COLUMNS if c not in entry})
+        self._log.append(entry)
+        self._unwritten = True
+
+    def write_tables(self) -> None:
+        """Write review.csv and log.csv if they changed (always after the mask they
+        describe, so a row never names a mask that is not on disk yet)."""
+        with self._guard:
+            if not self._unwritten:
+                return
+            self._prepare_write()
+            self._write_csv("review.csv", REVIEW_COLUMNS, self._rows.values())
+            self._write_csv("log.csv", LOG_COLUMNS, self._log)
+            self._unwritten = False
+
+    def _write_csv(self, name: str, columns: Sequence[str], rows: Any) -> None:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        try:
+            with replaced(self.root / name) as tmp:
+                tmp.write_text(text.getvalue(), encoding="utf-8")
+        except OSError as exc:
+            raise CorrectionsError(self.root / name, f"cannot be written ({exc})") from exc
+
+
+def _stem(path: Path) -> str:
+    suffix = medical_suffix(path)
+    return case_name(path) if suffix else path.stem
+
+
+def _suffix(ref: CaseRef) -> str:
+    if ref.kind == "medical":
+        return medical_suffix(ref.path) or ".nrrd"
+    return ".mat"
+
+
+def _write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
+    """One corrected case, readable without this plugin (see the module docstring)."""
+    if ref.kind == "medical":
+        source = sitk.ReadImage(ref.path)
+        image = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=np.uint8))
+        image.CopyInformation(source)
+        with replaced(target) as tmp:
+            sitk.WriteImage(image, str(tmp), True)
+        return
+    if ref.kind == "mat":
+        original = read_tumor_mat(ref.path, allow_empty_mask=True)
+        image, label, patient_id = original.image, original.label, original.patient_id
+        with HDF5_LOCK:  # keep the MATLAB version of the source
+            version = "7.3" if h5py.is_hdf5(ref.path) else "5"
+    else:  # a bundle slice: its image from the memory map, its identity from the ref
+        image = np.array(np.load(Path(ref.path) / "images.npy", mmap_mode="r")[ref.index])
+        label, patient_id, version = int(ref.label or 0), ref.patient_id, "7.3"
+    corrected = np.asarray(mask) != 0
+    tumor = TumorSlice(
+        image=image,
+        mask=corrected,
+        border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
+        label=label,
+        tumor_type="",
+        patient_id=patient_id,
+    )
+    write_tumor_mat(target, tumor, format=version, overwrite=True)
