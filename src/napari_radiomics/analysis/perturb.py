@@ -52,13 +52,29 @@ ALWAYS_KEEP, NEVER_KEEP = 0.9, 0.2
 @dataclass(frozen=True)
 class PerturbationPlan:
     """How a robustness run perturbs each case: ``n`` perturbations combining ``methods``,
-    seeded by ``seed``; grow/shrink distances within +-``max_distance_mm`` (default: the
-    largest voxel spacing)."""
+    seeded by ``seed``; grow/shrink distances within +-``max_distance_mm`` (default: twice the
+    largest voxel spacing, since a border moves by whole voxels: within one spacing a grow
+    or shrink often moves nothing)."""
 
     n: int
     methods: tuple[Method, ...] = ("grow-shrink", "contour")
     seed: int = 0
     max_distance_mm: float | None = None
+
+    def __post_init__(self) -> None:
+        # Checked when the plan is made, so a run refuses a bad plan before its first case.
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(
+                f"perturbation methods must be among {', '.join(METHODS)}; "
+                f"got {list(self.methods)}"
+            )
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"perturbation methods are repeated: {list(self.methods)}")
+        if self.n < 1:
+            raise ValueError(f"the number of perturbations must be at least 1, got {self.n}")
+        if self.max_distance_mm is not None and not self.max_distance_mm > 0:
+            raise ValueError(f"the grow/shrink reach must be positive, got {self.max_distance_mm}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,11 @@ def grow_shrink_volume(mask: np.ndarray, spacing: Sequence[float], fraction: flo
     ordered = np.sort(depth[roi])
     levels = np.concatenate(([0.0], np.unique(ordered)))
     volumes = ordered.size - np.searchsorted(ordered, levels, side="right")
-    return roi & (depth > levels[np.argmin(np.abs(volumes - target))])
+    # The boundary moves in steps of whole voxels: the closest step may lie below the floor,
+    # which is not a shrink this function may return.
+    allowed = volumes >= MIN_VOLUME_FRACTION * roi.sum()
+    distance = np.where(allowed, np.abs(volumes - target), np.inf)
+    return roi & (depth > levels[np.argmin(distance)])
 
 
 def supervoxel_contour(
@@ -213,18 +233,14 @@ def perturb(
     Perturbation ``i`` draws from its own generator (``plan.seed``, ``i``), so a case's i-th
     perturbation does not depend on how many were asked for or on other cases. Grow/shrink
     distances are drawn uniformly within the plan's reach; a shrink that would leave less
-    than 80% of the volume stops at 80%.
+    than 80% of the volume stops at the deepest one that keeps 80%, and a ROI that no shrink
+    leaves 80% of is refused (ValueError: too small to shrink).
     """
     n, methods, seed = plan.n, plan.methods, plan.seed
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(
-            f"perturbation methods must be among {', '.join(METHODS)}; got {list(methods)}"
-        )
-    if n < 1:
-        raise ValueError(f"the number of perturbations must be at least 1, got {n}")
     roi, sampling = _checked(mask, spacing)
-    reach = float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
+    reach = 2 * float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
+    if "grow-shrink" in methods:
+        _check_shrinkable(roi, sampling)
     sigma = noise_sigma(image) if "noise" in methods else None
     out = []
     for index in range(n):
@@ -248,12 +264,28 @@ def perturb(
 
 
 def _grow_or_shrink(roi: np.ndarray, sampling: np.ndarray, distance: float) -> np.ndarray:
-    """:func:`grow_shrink`, with a shrink held at 80% of the volume when it would go below."""
-    floor = MIN_VOLUME_FRACTION * roi.sum()
+    """:func:`grow_shrink`, with a shrink held at the deepest one that keeps 80% of the volume."""
     try:
         moved = grow_shrink(roi, sampling, distance)
     except ValueError:  # emptied: the ROI is thinner than the distance
-        return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
-    if moved.sum() < floor:
-        return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
-    return moved
+        moved = np.zeros_like(roi)
+    if moved.sum() >= MIN_VOLUME_FRACTION * roi.sum():
+        return moved
+    return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
+
+
+def _check_shrinkable(roi: np.ndarray, sampling: np.ndarray) -> None:
+    """Raise ValueError when no shrink keeps 80% of the ROI: its outer layer of voxels alone
+    is more than a fifth of it, so any shrink would describe another, smaller tumour. Checked
+    per case, not per draw, so whether a case fails does not depend on the seed."""
+    if grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION).sum() < roi.sum():
+        return
+    depth = ndimage.distance_transform_edt(np.pad(roi, 1), sampling=sampling)
+    depth = depth[tuple(slice(1, -1) for _ in range(roi.ndim))]
+    outer = np.count_nonzero(roi & (depth <= depth[roi].min()))
+    raise ValueError(
+        f"the ROI ({int(roi.sum())} voxels) is too small to shrink: its outer layer of voxels "
+        f"alone is {outer / roi.sum():.0%} of it, and a shrink may remove at most "
+        f"{1 - MIN_VOLUME_FRACTION:.0%}; leave grow-shrink out of the methods (contour "
+        "randomisation and noise still apply)"
+    )

@@ -11,6 +11,7 @@ recompute the ICC from it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,26 @@ from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.analysis.perturb import PerturbationPlan, perturb
 from napari_radiomics.convert import LayerData
 from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.results import feature_columns
+from napari_radiomics.results import feature_columns, read_table
 
-__all__ = ["PERTURBATION_COLUMN", "perturbed_features", "robustness"]
+__all__ = [
+    "PERTURBATION_COLUMN",
+    "PERTURBATION_TYPES",
+    "perturbed_features",
+    "read_perturbed",
+    "robustness",
+]
 
 #: Identifying column of the long table: 0 is the original mask, 1..N the perturbations.
 PERTURBATION_COLUMN = "perturbation"
+#: The columns that say how a perturbation was made, and their types in a long table.
+PERTURBATION_TYPES: dict[str, type] = {
+    PERTURBATION_COLUMN: int,
+    "seed": int,
+    "distance_mm": float,
+    "contour": bool,
+    "noise_sigma": float,
+}
 
 
 def perturbed_features(
@@ -40,32 +55,56 @@ def perturbed_features(
 ) -> pd.DataFrame:
     """Rows for the original (``perturbation`` 0) and the plan's perturbations of one label.
 
-    ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``);
-    the perturbation's description (``distance_mm``, ``noise_sigma``, ...) goes into columns.
+    ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``).
+    Columns: the ``metadata`` keys, ``roi_label``, ``perturbation`` and how it was made
+    (``seed``, ``distance_mm``, ``contour``, ``noise_sigma``: the original row holds the
+    neutral values, 0 and False), then the features. This order keeps the identifying
+    columns ahead of ``roi_label``, which is what a batch journal expects when it resumes.
     """
     spacing = tuple(float(s) for s in spacing)
     origin = (0.0,) * len(spacing)
     roi = np.asarray(mask) == label
     if not roi.any():
         raise ValueError(f"ROI label {label} is not in the mask")
+    perturbations = perturb(image, roi, spacing, plan)
+    neutral = {
+        k: False if isinstance(v, bool) else 0.0 for k, v in perturbations[0].description.items()
+    }
+    neutral.update(perturbation=0, seed=plan.seed)
+    variants = [(np.asarray(image), roi, neutral)]
+    variants += [(p.image, p.mask.astype(bool), p.description) for p in perturbations]
     frames = []
-    variants = [(0, np.asarray(image), roi, {})]
-    for p in perturb(image, roi, spacing, plan):
-        variants.append((p.index + 1, p.image, p.mask.astype(bool), p.description))
-    for index, pixels, variant, description in variants:
+    for index, (pixels, variant, description) in enumerate(variants):
         frame = engine.extract(
             LayerData(pixels, spacing, origin, name="image"),
             LayerData(variant.astype(np.uint8), spacing, origin, name=f"mask {index}"),
             labels=[1],
-            metadata={**(metadata or {}), PERTURBATION_COLUMN: index},
+            metadata=metadata,
         )
+        errors = frame.attrs.get("errors") or {}
+        if errors or frame.empty:
+            problem = next(iter(errors.values()), "no features were computed")
+            what = "the original mask" if index == 0 else f"perturbation {index}"
+            raise ValueError(f"ROI label {label}, {what}: {problem}")
         frame.attrs = {}
-        frame["roi_label"] = label
-        for key, value in description.items():
-            if key != PERTURBATION_COLUMN:
-                frame[key] = value
-        frames.append(frame)
+        ids = [c for c in frame.columns if c not in feature_columns(frame)]
+        how = pd.DataFrame({**description, PERTURBATION_COLUMN: index}, index=frame.index)
+        how = how[[PERTURBATION_COLUMN, *(k for k in how if k != PERTURBATION_COLUMN)]]
+        frames.append(
+            pd.concat([frame[ids].assign(roi_label=label), how, frame.drop(columns=ids)], axis=1)
+        )
     return pd.concat(frames, ignore_index=True)
+
+
+def read_perturbed(path: str | Path) -> pd.DataFrame:
+    """A long table written by a robustness run, its perturbation columns as numbers again
+    (``read_table`` reads every identifying column it does not know as text)."""
+    long = read_table(path)
+    for column, kind in PERTURBATION_TYPES.items():
+        if column in long:
+            text = long[column].astype(str)
+            long[column] = text.eq("True") if kind is bool else text.astype(float).astype(kind)
+    return long
 
 
 def robustness(
