@@ -1,7 +1,8 @@
 """The `napari-radiomics` command: one module per subcommand.
 
 ``extract`` (a whole dataset into one table, or ``--check``), ``model`` (a patient-grouped,
-cross-validated model of a features table), ``view`` (napari, ready to extract). Each
+cross-validated model of a features table), ``robustness`` (each feature's ICC under mask
+perturbations), ``maps`` (voxel-wise feature maps), ``view`` (napari, ready to extract). Each
 subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the options that
 several share live in ``_options``, the exit statuses in ``_status``:
 
@@ -18,7 +19,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import extract, maps, model, view
+from napari_radiomics.cli import extract, maps, model, robustness, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, model, maps, view)
+SUBCOMMANDS = (extract, model, robustness, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:
