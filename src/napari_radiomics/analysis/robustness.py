@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
-from napari_radiomics.analysis.perturb import PerturbationPlan, perturb
+from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, perturb
 from napari_radiomics.convert import LayerData
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns, read_table
@@ -26,6 +26,7 @@ from napari_radiomics.results import feature_columns, read_table
 __all__ = [
     "PERTURBATION_COLUMN",
     "PERTURBATION_TYPES",
+    "feature_spread",
     "perturbed_features",
     "read_perturbed",
     "robustness",
@@ -52,8 +53,12 @@ def perturbed_features(
     *,
     label: int = 1,
     metadata: Mapping[str, Any] | None = None,
+    perturbations: Sequence[Perturbation] | None = None,
 ) -> pd.DataFrame:
     """Rows for the original (``perturbation`` 0) and the plan's perturbations of one label.
+
+    ``perturbations``: the plan's, already made (``perturb(image, mask == label, ...)``) by a
+    caller that also shows them; by default they are made here.
 
     ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``).
     Columns: the ``metadata`` keys, ``roi_label``, ``perturbation`` and how it was made
@@ -66,7 +71,8 @@ def perturbed_features(
     roi = np.asarray(mask) == label
     if not roi.any():
         raise ValueError(f"ROI label {label} is not in the mask")
-    perturbations = perturb(image, roi, spacing, plan)
+    if perturbations is None:
+        perturbations = perturb(image, roi, spacing, plan)
     neutral = {
         k: False if isinstance(v, bool) else 0.0 for k, v in perturbations[0].description.items()
     }
@@ -94,6 +100,21 @@ def perturbed_features(
             pd.concat([frame[ids].assign(roi_label=label), how, frame.drop(columns=ids)], axis=1)
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def feature_spread(long: pd.DataFrame) -> pd.DataFrame:
+    """Each feature's spread over one case's perturbations (original included): ``mean``,
+    ``std`` (sample, ddof 1) and ``cv`` = std / |mean|, indexed by feature name.
+
+    The coefficient of variation needs no other case, so it is what one case can say; it is
+    not the ICC: a feature may vary little within a case yet not separate cases either.
+    ``cv`` is NaN where the mean is 0.
+    """
+    values = long[feature_columns(long)].astype(float)
+    mean, std = values.mean(), values.std(ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = std / mean.abs().where(mean != 0)
+    return pd.DataFrame({"mean": mean, "std": std, "cv": cv}).rename_axis("feature")
 
 
 def read_perturbed(path: str | Path) -> pd.DataFrame:
