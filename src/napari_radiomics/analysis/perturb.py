@@ -32,12 +32,14 @@ __all__ = [
     "Method",
     "Perturbation",
     "PerturbationPlan",
+    "Supervoxels",
     "add_noise",
     "grow_shrink",
     "grow_shrink_volume",
     "noise_sigma",
     "perturb",
     "supervoxel_contour",
+    "supervoxels",
 ]
 
 Method = Literal["grow-shrink", "contour", "noise"]
@@ -47,6 +49,8 @@ METHODS: tuple[Method, ...] = ("grow-shrink", "contour", "noise")
 MIN_VOLUME_FRACTION = 0.8
 #: Supervoxel overlap rules of contour randomisation.
 ALWAYS_KEEP, NEVER_KEEP = 0.9, 0.2
+#: How far around the ROI contour randomisation cuts the image into supervoxels.
+CONTOUR_MARGIN_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -151,20 +155,27 @@ def grow_shrink_volume(mask: np.ndarray, spacing: Sequence[float], fraction: flo
     return roi & (depth > levels[np.argmin(distance)])
 
 
-def supervoxel_contour(
+@dataclass(frozen=True)
+class Supervoxels:
+    """SLIC supervoxels of the image around a ROI: ``labels`` (1..n) fill the ``box``."""
+
+    labels: np.ndarray
+    box: tuple[slice, ...]
+
+
+def supervoxels(
     image: np.ndarray,
     mask: np.ndarray,
     spacing: Sequence[float],
-    rng: np.random.Generator,
     *,
     segments: int = 100,
-    margin_mm: float = 10.0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """A randomised contour from supervoxels around the ROI; returns it and the overlaps.
+    margin_mm: float = CONTOUR_MARGIN_MM,
+) -> Supervoxels:
+    """SLIC on the image inside the ROI's bounding box plus ``margin_mm``, with about
+    ``segments`` supervoxels in that box (spacing-aware).
 
-    SLIC runs on the image inside the ROI's bounding box plus ``margin_mm``, with about
-    ``segments`` supervoxels in that box (spacing-aware). The returned dict holds each
-    supervoxel's overlap with the ROI and whether it was kept, so the rules can be checked.
+    They depend on the image alone (SLIC draws nothing at random), so a case's perturbations
+    share them, as in MIRP: only the choice of supervoxels is random.
     """
     from skimage.segmentation import slic
 
@@ -173,7 +184,7 @@ def supervoxel_contour(
     if pixels.shape != roi.shape:
         raise ValueError(f"image shape {pixels.shape} differs from mask shape {roi.shape}")
     box = _box(roi, sampling, margin_mm)
-    crop, roi_crop = pixels[box], roi[box]
+    crop = pixels[box]
     span = np.ptp(crop)
     scaled = (crop - crop.min()) / span if span > 0 else np.zeros_like(crop)
     labels = slic(
@@ -185,6 +196,33 @@ def supervoxel_contour(
         start_label=1,
         enforce_connectivity=True,
     )
+    return Supervoxels(labels, box)
+
+
+def supervoxel_contour(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    rng: np.random.Generator,
+    *,
+    segments: int = 100,
+    margin_mm: float = CONTOUR_MARGIN_MM,
+    cells: Supervoxels | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A randomised contour from supervoxels around the ROI; returns it and the overlaps.
+
+    ``cells``: the image's :func:`supervoxels`, made once for several contours (by default
+    made here, with ``segments`` and ``margin_mm``); the ROI must lie inside their box. The
+    returned dict holds each supervoxel's overlap with the ROI and whether it was kept, so
+    the rules can be checked.
+    """
+    roi, _ = _checked(mask, spacing)
+    if cells is None:
+        cells = supervoxels(image, roi, spacing, segments=segments, margin_mm=margin_mm)
+    labels, box = cells.labels, cells.box
+    roi_crop = roi[box]
+    if roi_crop.sum() != roi.sum():
+        raise ValueError("the ROI reaches outside the supervoxels' box")
     count = int(labels.max())
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     inside = np.bincount(labels.ravel(), weights=roi_crop.ravel(), minlength=count + 1)[1:]
@@ -239,27 +277,41 @@ def perturb(
     n, methods, seed = plan.n, plan.methods, plan.seed
     roi, sampling = _checked(mask, spacing)
     reach = 2 * float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
+    # Mask-side work happens in a box that holds every grown ROI and its supervoxels'
+    # margin: the same result as on the whole image (the box's border is background the
+    # distances never reach), at the cost of the tumour's size rather than the image's.
+    margin = CONTOUR_MARGIN_MM + reach
+    box = _box(roi, sampling, margin + float(np.max(sampling)))
+    small, pixels_box = roi[box], np.asarray(image)[box]
     if "grow-shrink" in methods:
-        _check_shrinkable(roi, sampling)
+        _check_shrinkable(small, sampling)
+    cells = (
+        supervoxels(pixels_box, small, sampling, margin_mm=margin)
+        if "contour" in methods
+        else None
+    )
     sigma = noise_sigma(image) if "noise" in methods else None
     out = []
     for index in range(n):
         rng = np.random.default_rng([seed, index])
-        pixels, current = np.asarray(image), roi
+        current = small
         description: dict[str, Any] = {"perturbation": index, "seed": seed}
         if "grow-shrink" in methods:
             distance = float(rng.uniform(-reach, reach))
-            current = _grow_or_shrink(roi, sampling, distance)
+            current = _grow_or_shrink(small, sampling, distance)
             description["distance_mm"] = distance
         if "contour" in methods:
-            current, _ = supervoxel_contour(pixels, current, sampling, rng)
+            current, _ = supervoxel_contour(pixels_box, current, sampling, rng, cells=cells)
             description["contour"] = True
+        pixels = np.asarray(image)
         if "noise" in methods:
             pixels = add_noise(pixels, rng, sigma)
             description["noise_sigma"] = sigma
         if not current.any():
             raise ValueError(f"perturbation {index} emptied the mask")
-        out.append(Perturbation(index, pixels, current.astype(np.uint8), description))
+        whole = np.zeros(roi.shape, dtype=np.uint8)
+        whole[box] = current
+        out.append(Perturbation(index, pixels, whole, description))
     return out
 
 

@@ -79,7 +79,7 @@ def perturbed_features(
     neutral.update(perturbation=0, seed=plan.seed)
     variants = [(np.asarray(image), roi, neutral)]
     variants += [(p.image, p.mask.astype(bool), p.description) for p in perturbations]
-    frames = []
+    rows = []
     for index, (pixels, variant, description) in enumerate(variants):
         frame = engine.extract(
             LayerData(pixels, spacing, origin, name="image"),
@@ -92,14 +92,16 @@ def perturbed_features(
             problem = next(iter(errors.values()), "no features were computed")
             what = "the original mask" if index == 0 else f"perturbation {index}"
             raise ValueError(f"ROI label {label}, {what}: {problem}")
-        frame.attrs = {}
-        ids = [c for c in frame.columns if c not in feature_columns(frame)]
-        how = pd.DataFrame({**description, PERTURBATION_COLUMN: index}, index=frame.index)
-        how = how[[PERTURBATION_COLUMN, *(k for k in how if k != PERTURBATION_COLUMN)]]
-        frames.append(
-            pd.concat([frame[ids].assign(roi_label=label), how, frame.drop(columns=ids)], axis=1)
-        )
-    return pd.concat(frames, ignore_index=True)
+        frame.attrs = {}  # pandas deep-copies attrs on every column access
+        features = feature_columns(frame)
+        ids = {c: frame[c].iloc[0] for c in frame.columns if c not in set(features)}
+        how = {PERTURBATION_COLUMN: index, **description}
+        how[PERTURBATION_COLUMN] = index
+        values = dict(zip(features, frame[features].to_numpy()[0].tolist(), strict=True))
+        rows.append({**ids, "roi_label": label, **how, **values})
+    # One frame from records: the column order is the first row's (every row has the same
+    # keys), and values keep their exact floats.
+    return pd.DataFrame.from_records(rows)
 
 
 def feature_spread(long: pd.DataFrame) -> pd.DataFrame:
