@@ -140,6 +140,8 @@ class RobustnessWidget(QWidget):
         for model, title in ((self.spread_model, "Spread (this case)"), (self.icc_model, "ICC")):
             view = QTableView()
             view.setModel(model)
+            # A reset (a new table) fits the columns to their values: a hundred rows, cheap.
+            model.modelReset.connect(view.resizeColumnsToContents)
             self.tabs.addTab(view, title)
 
         form = QFormLayout()
@@ -226,26 +228,28 @@ class RobustnessWidget(QWidget):
         return int(self.viewer.dims.current_step[0]) if is_stack(image) else None
 
     # -- running --------------------------------------------------------------------------
-    def _case(self, index: int | None) -> tuple[np.ndarray, np.ndarray, tuple[float, ...], dict]:
-        """Image, ROI, spacing and metadata of the whole layer or slice ``index``. Called in
+    def _case(
+        self, index: int | None
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...], dict[str, Any]]:
+        """Image, mask, spacing and metadata of the whole layer or slice ``index``. Called in
         the worker thread too: reading layer data there is what keeps the viewer responsive
-        while lazy slices load."""
+        while lazy slices load (the controls were read before, by :meth:`_prepare`)."""
         image_layer, labels_layer = self._layers
         job = build_job(image_layer, labels_layer, slice_index=index)
         (image, spacing), (mask, _) = case_arrays(job.image), case_arrays(job.mask)
         metadata = dict(job.metadata)
         metadata.setdefault("case", image_layer.name if index is None else str(index))
-        return image, mask == self.roi_label.value(), spacing, metadata
+        return image, mask, spacing, metadata
 
-    def _prepare(self) -> tuple[PerturbationPlan, ExtractionSettings]:
-        """Read the controls in the GUI thread (the worker only reads the layers' data)."""
+    def _prepare(self) -> tuple[PerturbationPlan, ExtractionSettings, int]:
+        """Read the controls in the GUI thread: the worker only reads the layers' data."""
         self._layers = (self._layer(self.image, Image), self._layer(self.labels, Labels))
-        return self.plan(), self.selected_settings()
+        return self.plan(), self.selected_settings(), self.roi_label.value()
 
     def perturb_case(self) -> GeneratorWorker | None:
         """Perturb the current slice: contours in the viewer, the spread in the table."""
         try:
-            plan, settings = self._prepare()
+            plan, settings, label = self._prepare()
             index = self.current_slice()
         except ValueError as exc:
             self.status.setText(f"Cannot start: {exc}")
@@ -253,11 +257,12 @@ class RobustnessWidget(QWidget):
 
         def work() -> Generator[int, None, tuple[pd.DataFrame, list[np.ndarray], int | None]]:
             yield 0
-            image, roi, spacing, metadata = self._case(index)
+            image, mask, spacing, metadata = self._case(index)
+            roi = mask == label
             made = perturb(image, roi, spacing, plan)
             long = perturbed_features(
-                FeatureEngine(settings), image, roi, spacing, plan, metadata=metadata,
-                perturbations=made,
+                FeatureEngine(settings), image, mask, spacing, plan, label=label,
+                metadata=metadata, perturbations=made,
             )  # fmt: skip
             return long, [roi, *(p.mask.astype(bool) for p in made)], index
 
@@ -267,7 +272,7 @@ class RobustnessWidget(QWidget):
     def compute_icc(self) -> GeneratorWorker | None:
         """The ICC over the chosen slices, one case after another in a worker thread."""
         try:
-            plan, settings = self._prepare()
+            plan, settings, label = self._prepare()
             first, last = self.first.value(), self.last.value()
             if not is_stack(self._layers[0]):
                 raise ValueError("an ICC over slices needs a stack (open a folder of slices)")
@@ -285,10 +290,12 @@ class RobustnessWidget(QWidget):
             engine, frames, failed = FeatureEngine(settings), [], []
             for done, index in enumerate(range(first, last + 1)):
                 yield done
-                image, roi, spacing, metadata = self._case(index)
+                image, mask, spacing, metadata = self._case(index)
                 try:
                     frames.append(
-                        perturbed_features(engine, image, roi, spacing, plan, metadata=metadata)
+                        perturbed_features(
+                            engine, image, mask, spacing, plan, label=label, metadata=metadata
+                        )
                     )
                 except ValueError as exc:  # one bad slice must not stop the others
                     failed.append(f"slice {index}: {exc}")
@@ -349,10 +356,8 @@ class RobustnessWidget(QWidget):
         self.spread_model.set_frame(self.spread_table)
         self.tabs.setCurrentIndex(0)
         self._draw_contours(masks, index)
-        self.status.setText(
-            f"{len(masks) - 1} perturbations drawn in '{CONTOURS}'; median coefficient of "
-            f"variation {self.spread_table['cv'].median():.3g}"
-        )
+        median = self.spread_table["cv"].median()
+        self.status.setText(f"{len(masks) - 1} perturbations drawn; median CV {median:.3g}")
 
     def _draw_contours(self, masks: list[np.ndarray], index: int | None) -> None:
         """One path per outline of each mask, the original white, the others by number."""
