@@ -5,11 +5,13 @@
 A synthetic case is written as a .mat file and opened through the plugin's reader, features
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
-``opened_case.png`` shows a case just opened, before any extraction.
+``opened_case.png`` shows a case just opened, before any extraction. Name functions to make
+only their screenshots: ``python docs/screenshots.py robustness``.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,9 +79,43 @@ def feature_map() -> None:
         viewer.close()
 
 
+def robustness() -> None:
+    """The Robustness dock on a stack of 8 slices: 10 perturbed contours over the current
+    slice, then the ICC over all slices with its confidence interval and robust flag."""
+    from napari_radiomics._napari._robustness_widget import RobustnessWidget
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(8):
+            tumor = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i:03d}")
+            write_tumor_mat(Path(tmp) / f"{i + 1}.mat", tumor)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 950)
+        _, labels = viewer.open(tmp, plugin="napari-radiomics")
+        _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Robustness")
+        assert isinstance(widget, RobustnessWidget)
+        labels.visible = False
+        viewer.dims.set_current_step(0, 2)
+        widget.count.setValue(10)
+        wait_for(widget.perturb_case().finished)
+        rows, cols = np.nonzero(np.asarray(labels.data[2]))
+        viewer.scene.camera.center = (2, rows.mean(), cols.mean())
+        viewer.scene.camera.zoom *= 3
+        IMAGES.mkdir(exist_ok=True)
+        viewer.screenshot(str(IMAGES / "robustness_contours.png"), canvas_only=False)
+        widget.threshold.setValue(0.75)
+        wait_for(widget.compute_icc().finished)
+        dock = widget.parent()
+        dock.setFloating(True)
+        dock.resize(1000, 900)
+        QApplication.processEvents()
+        widget.grab().save(str(IMAGES / "robustness_icc.png"))
+        viewer.close()
+
+
 def main() -> None:
     feature_map()
     opened_case()
+    robustness()
     folder = Path(tempfile.mkdtemp())
     path = write_tumor_mat(
         folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
@@ -120,5 +156,12 @@ def main() -> None:
     viewer.close()
 
 
+#: Screenshots that can be made on their own: ``python docs/screenshots.py robustness``.
+ONE_BY_ONE = {"opened_case": opened_case, "feature_map": feature_map, "robustness": robustness}
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        for name in sys.argv[1:]:
+            ONE_BY_ONE[name]()
+    else:
+        main()
