@@ -110,6 +110,13 @@ def test_a_second_run_with_the_same_seed_writes_identical_files(
     ).read_bytes()
 
 
+def test_dask_writes_the_same_files(run: Path, folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rob.csv"
+    assert main(_argv(folder, out, *SAME, "--dask", "local", "--jobs", "2", "-q")) == 0
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (run / name).read_bytes(), name
+
+
 def test_resume_continues_and_refuses_another_plan(
     run: Path, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
