@@ -19,8 +19,9 @@ pyradiomics on the reference cases among them. Wall-clock and CPU seconds of thi
 both reported.
 
 Cases are synthetic 512x512 brain-tumour slices (``make_synthetic_slice``), the settings the
-``brain-tumor-mri`` preset's, the perturbations grow/shrink plus contour randomisation (mask
-only, so the engine's image-side cache serves every perturbation of a case).
+``brain-tumor-mri`` preset's (``--wavelet`` adds the Wavelet image type), the perturbations
+grow/shrink plus contour randomisation (mask only, so the engine's image-side cache serves
+every perturbation of a case).
 """
 
 from __future__ import annotations
@@ -79,9 +80,16 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the reference subset")
     parser.add_argument("--rounds", type=int, default=10, help="alternating rounds")
+    parser.add_argument(
+        "--wavelet", action="store_true", help="add the Wavelet image type to the preset"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     settings = ExtractionSettings.preset("brain-tumor-mri")
+    if args.wavelet:  # filtered images: image-side work the engine does once per case
+        params = settings.to_params()
+        params["imageType"] = {**params.get("imageType", {"Original": {}}), "Wavelet": {}}
+        settings = ExtractionSettings.from_params(params)
     plan = PerturbationPlan(args.perturbations, seed=1)
 
     with tempfile.TemporaryDirectory() as tmp:
