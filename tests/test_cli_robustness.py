@@ -27,6 +27,20 @@ SAME = ("--seed", "5", "--threshold", "0.5")
 FILES = ("rob.csv", "rob.perturbed.csv", "rob.params.yaml", "rob.perturbation.yaml")
 
 
+def test_help_names_the_options_and_the_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["robustness", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--perturbations", "--methods", "--seed", "--icc", "--threshold", "--max-distance",
+        "--preset", "--params", "--set", "--jobs", "--dask", "--resume",
+    ):  # fmt: skip
+        assert option in text, option
+    for name in ("rob.perturbed.csv", "rob.params.yaml", "rob.perturbation.yaml"):
+        assert name in text
+    assert main(["--help"]) == 0
+    assert "robustness" in capsys.readouterr().out
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("rob-cases")
