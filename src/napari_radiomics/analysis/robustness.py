@@ -19,7 +19,7 @@ import pandas as pd
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, perturb
-from napari_radiomics.convert import LayerData
+from napari_radiomics.convert import LayerData, as_sitk
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns, read_table
 
@@ -77,12 +77,18 @@ def perturbed_features(
         k: False if isinstance(v, bool) else 0.0 for k, v in perturbations[0].description.items()
     }
     neutral.update(perturbation=0, seed=plan.seed)
-    variants = [(np.asarray(image), roi, neutral)]
+    pixels = np.asarray(image)
+    variants = [(pixels, roi, neutral)]
     variants += [(p.image, p.mask.astype(bool), p.description) for p in perturbations]
+    # Converted once: mask-only perturbations share the image object (noise makes new ones).
+    converted = as_sitk(LayerData(pixels, spacing, origin, name="image"))
     rows = []
-    for index, (pixels, variant, description) in enumerate(variants):
+    for index, (variant_pixels, variant, description) in enumerate(variants):
+        source: Any = converted
+        if variant_pixels is not pixels:
+            source = LayerData(variant_pixels, spacing, origin, name="image")
         frame = engine.extract(
-            LayerData(pixels, spacing, origin, name="image"),
+            source,
             LayerData(variant.astype(np.uint8), spacing, origin, name=f"mask {index}"),
             labels=[1],
             metadata=metadata,
