@@ -14,6 +14,7 @@ from napari_radiomics.analysis.perturb import (
     add_noise,
     grow_shrink,
     grow_shrink_volume,
+    mask_outlines,
     noise_sigma,
     perturb,
     supervoxel_contour,
@@ -151,3 +152,16 @@ def test_a_shrink_held_at_the_floor_never_goes_below_it() -> None:
     case = make_synthetic_slice(seed=1, shape=(192, 192))
     held = grow_shrink_volume(case.mask, (1.0, 1.0), MIN_VOLUME_FRACTION)
     assert MIN_VOLUME_FRACTION * case.mask.sum() <= held.sum() < case.mask.sum()
+
+
+def test_a_mask_outline_runs_along_its_pixels_edges_on_its_slice() -> None:
+    mask = np.zeros((8, 10), bool)
+    mask[2:5, 3:7] = True
+    (path,) = mask_outlines(mask, (4.0,))
+    assert np.all(path[:, 0] == 4.0)
+    np.testing.assert_allclose(path[:, 1:].min(axis=0), [1.5, 2.5])
+    np.testing.assert_allclose(path[:, 1:].max(axis=0), [4.5, 6.5])
+    two = np.zeros((8, 10), bool)
+    two[1, 1] = two[6, 8] = True
+    assert len(mask_outlines(two)) == 2
+    assert mask_outlines(two)[0].shape[1] == 2

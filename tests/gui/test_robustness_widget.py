@@ -8,12 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_radiomics._napari._robustness_widget import (
-    CONTOURS,
-    RobustnessWidget,
-    contour_paths,
-)
+from napari_radiomics._napari._robustness_widget import CONTOURS, RobustnessWidget
 from napari_radiomics.analysis import PerturbationPlan, perturb
+from napari_radiomics.analysis.perturb import mask_outlines
 from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, robustness
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -65,13 +62,13 @@ def test_the_current_slice_is_perturbed_and_drawn_as_contours(
     original = [
         p for p, k in zip(shapes.data, shapes.features[PERTURBATION_COLUMN], strict=True) if k == 0
     ]
-    assert len(original) == len(contour_paths(roi, (1.0,)))
-    np.testing.assert_allclose(original[0], contour_paths(roi, (1.0,))[0])
+    assert len(original) == len(mask_outlines(roi, (1.0,)))
+    np.testing.assert_allclose(original[0], mask_outlines(roi, (1.0,))[0])
     made = perturb(np.asarray(image.data[1]), roi, (1.0, 1.0), PerturbationPlan(N, seed=3))
     last = [
         p for p, k in zip(shapes.data, shapes.features[PERTURBATION_COLUMN], strict=True) if k == N
     ]
-    np.testing.assert_allclose(last[0], contour_paths(made[-1].mask, (1.0,))[0])
+    np.testing.assert_allclose(last[0], mask_outlines(made[-1].mask, (1.0,))[0])
     # Spread: one row per feature, the coefficient of variation over the N + 1 extractions.
     long = widget.perturbed
     assert long is not None

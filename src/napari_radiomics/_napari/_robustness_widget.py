@@ -43,12 +43,12 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from skimage.measure import find_contours
 
 from napari_radiomics._napari._batch_widget import DOCK, _extraction_widget
 from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
+from napari_radiomics.analysis.perturb import mask_outlines
 from napari_radiomics.analysis.robustness import (
     PERTURBATION_COLUMN,
     feature_spread,
@@ -68,18 +68,6 @@ CONTOURS = "perturbed contours"
 def case_arrays(view: Any) -> tuple[np.ndarray, tuple[float, ...]]:
     """Pixels and spacing of a layer or a :class:`LayerData` slice (``build_job``'s views)."""
     return np.asarray(view.data), tuple(float(s) for s in view.scale)
-
-
-def contour_paths(mask: np.ndarray, prefix: tuple[float, ...] = ()) -> list[np.ndarray]:
-    """The outlines of a 2D mask as (row, column) paths through pixel edges, each point
-    preceded by ``prefix`` (the slice index of a stack, so the path shows on its slice)."""
-    padded = np.pad(np.asarray(mask, dtype=float), 1)
-    paths = []
-    for path in find_contours(padded, 0.5):
-        points = path - 1.0
-        lead = np.broadcast_to(np.asarray(prefix, dtype=float), (len(points), len(prefix)))
-        paths.append(np.hstack([lead, points]))
-    return paths
 
 
 def _drive(work: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
@@ -367,7 +355,7 @@ class RobustnessWidget(QWidget):
         paths, edge, which = [], [], []
         for number, variant in enumerate(masks):
             colour = np.ones(4) if number == 0 else colours[number - 1]
-            for path in contour_paths(variant, prefix):
+            for path in mask_outlines(variant, prefix):
                 paths.append(path)
                 edge.append(colour)
                 which.append(number)

@@ -36,6 +36,7 @@ __all__ = [
     "add_noise",
     "grow_shrink",
     "grow_shrink_volume",
+    "mask_outlines",
     "noise_sigma",
     "perturb",
     "supervoxel_contour",
@@ -245,6 +246,20 @@ def _box(roi: np.ndarray, sampling: np.ndarray, margin_mm: float) -> tuple[slice
         pad = int(np.ceil(margin_mm / sampling[axis]))
         box.append(slice(max(0, index.min() - pad), min(roi.shape[axis], index.max() + 1 + pad)))
     return tuple(box)
+
+
+def mask_outlines(mask: np.ndarray, prefix: Sequence[float] = ()) -> list[np.ndarray]:
+    """The outlines of a 2D mask as (row, column) paths along its pixels' edges, each point
+    preceded by ``prefix`` (a stack's slice index, so that napari draws the path on its
+    slice): how a perturbation is shown over the image."""
+    from skimage.measure import find_contours
+
+    padded = np.pad(np.asarray(mask, dtype=float), 1)
+    lead = np.asarray(prefix, dtype=float)
+    return [
+        np.hstack([np.broadcast_to(lead, (len(path), lead.size)), path - 1.0])
+        for path in find_contours(padded, 0.5)
+    ]
 
 
 def noise_sigma(image: np.ndarray) -> float:
