@@ -8,8 +8,8 @@ A synthetic case is written as a .mat file and opened through the plugin's reade
 are extracted, the mask is enlarged with the labels layer's brush, the automatic re-extraction
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
 ``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
-Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder. One
-function alone, e.g.:
+Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder;
+``robustness_*.png`` the Robustness dock. One function alone, e.g.:
 
     cd docs && PYTHONPATH=../src xvfb-run -a -s "-screen 0 1600x1000x24" \
         python -c "import screenshots; screenshots.feature_map()"
@@ -266,10 +266,44 @@ def model_confusion() -> None:
         viewer.close()
 
 
+def robustness() -> None:
+    """The Robustness dock on a stack of 8 slices: 10 perturbed contours over the current
+    slice, then the ICC over all slices with its confidence interval and robust flag."""
+    from napari_radiomics._napari._robustness_widget import RobustnessWidget
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(8):
+            tumor = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i:03d}")
+            write_tumor_mat(Path(tmp) / f"{i + 1}.mat", tumor)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 950)
+        _, labels = viewer.open(tmp, plugin="napari-radiomics")
+        _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Robustness")
+        assert isinstance(widget, RobustnessWidget)
+        labels.visible = False
+        viewer.dims.set_current_step(0, 2)
+        widget.count.setValue(10)
+        wait_for(widget.perturb_case().finished)
+        rows, cols = np.nonzero(np.asarray(labels.data[2]))
+        viewer.scene.camera.center = (2, rows.mean(), cols.mean())
+        viewer.scene.camera.zoom *= 3
+        IMAGES.mkdir(exist_ok=True)
+        viewer.screenshot(str(IMAGES / "robustness_contours.png"), canvas_only=False)
+        widget.threshold.setValue(0.75)
+        wait_for(widget.compute_icc().finished)
+        dock = widget.parent()
+        dock.setFloating(True)
+        dock.resize(1000, 900)
+        QApplication.processEvents()
+        widget.grab().save(str(IMAGES / "robustness_icc.png"))
+        viewer.close()
+
+
 def main() -> None:
     dataset_table()
     feature_map()
     opened_case()
+    robustness()
     folder = Path(tempfile.mkdtemp())
     path = write_tumor_mat(
         folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
@@ -319,3 +353,4 @@ if __name__ == "__main__":
         plots_lasso()
         model_confusion()
         review_dock()
+        robustness()

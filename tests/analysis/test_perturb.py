@@ -14,6 +14,7 @@ from napari_radiomics.analysis.perturb import (
     add_noise,
     grow_shrink,
     grow_shrink_volume,
+    mask_outlines,
     noise_sigma,
     perturb,
     supervoxel_contour,
@@ -102,7 +103,7 @@ def test_noise_is_estimated_from_the_image() -> None:
 
 
 def test_perturbations_are_seeded_and_independent_of_their_number() -> None:
-    case = make_synthetic_slice(seed=3, shape=(128, 128))
+    case = make_synthetic_slice(seed=3, shape=(192, 192))
     methods = ("grow-shrink", "contour", "noise")
     five = perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(5, methods, seed=7))
     three = perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(3, methods, seed=7))
@@ -112,6 +113,55 @@ def test_perturbations_are_seeded_and_independent_of_their_number() -> None:
     assert len({p.mask.tobytes() for p in five}) > 1
     for p in five:
         assert p.mask.sum() >= MIN_VOLUME_FRACTION * case.mask.sum() * 0.5  # contour may cut
-    plan = PerturbationPlan(2, ("erode",))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="must be among"):
-        perturb(case.image, case.mask, (1.0, 1.0), plan)
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ({"n": 2, "methods": ("erode",)}, "must be among"),
+        ({"n": 2, "methods": ()}, "must be among"),
+        ({"n": 2, "methods": ("contour", "contour")}, "repeated"),
+        ({"n": 0}, "at least 1"),
+        ({"n": 2, "max_distance_mm": 0.0}, "reach must be positive"),
+    ],
+)
+def test_a_bad_plan_is_refused_when_it_is_made(plan: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PerturbationPlan(**plan)  # type: ignore[arg-type]
+
+
+def test_the_default_reach_moves_the_border_on_a_unit_grid() -> None:
+    # Within +-1 mm a border on a 1 mm grid moves by nothing at all; twice the spacing does.
+    case = make_synthetic_slice(seed=3, shape=(192, 192))
+    moved = perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(8, ("grow-shrink",)))
+    sizes = {int(p.mask.sum()) for p in moved}
+    assert any(size > case.mask.sum() for size in sizes)
+    assert any(size < case.mask.sum() for size in sizes)
+    assert all(size >= MIN_VOLUME_FRACTION * case.mask.sum() for size in sizes)
+
+
+def test_a_roi_no_shrink_can_keep_80_percent_of_is_refused_whatever_the_draws() -> None:
+    case = make_synthetic_slice(seed=0, shape=(64, 64))  # 79 pixels, 35% of them on the border
+    for seed in range(3):
+        with pytest.raises(ValueError, match=r"too small to shrink: its outer layer .* 35%"):
+            perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(2, seed=seed))
+    assert perturb(case.image, case.mask, (1.0, 1.0), PerturbationPlan(2, ("contour",)))
+
+
+def test_a_shrink_held_at_the_floor_never_goes_below_it() -> None:
+    case = make_synthetic_slice(seed=1, shape=(192, 192))
+    held = grow_shrink_volume(case.mask, (1.0, 1.0), MIN_VOLUME_FRACTION)
+    assert MIN_VOLUME_FRACTION * case.mask.sum() <= held.sum() < case.mask.sum()
+
+
+def test_a_mask_outline_runs_along_its_pixels_edges_on_its_slice() -> None:
+    mask = np.zeros((8, 10), bool)
+    mask[2:5, 3:7] = True
+    (path,) = mask_outlines(mask, (4.0,))
+    assert np.all(path[:, 0] == 4.0)
+    np.testing.assert_allclose(path[:, 1:].min(axis=0), [1.5, 2.5])
+    np.testing.assert_allclose(path[:, 1:].max(axis=0), [4.5, 6.5])
+    two = np.zeros((8, 10), bool)
+    two[1, 1] = two[6, 8] = True
+    assert len(mask_outlines(two)) == 2
+    assert mask_outlines(two)[0].shape[1] == 2

@@ -25,7 +25,7 @@ N = 4
 def long() -> pd.DataFrame:
     frames = []
     for seed in range(4):
-        case = make_synthetic_slice(seed=seed, shape=(128, 128))
+        case = make_synthetic_slice(seed=seed, shape=(192, 192))
         frames.append(
             perturbed_features(
                 FeatureEngine(SETTINGS),
@@ -44,13 +44,13 @@ def test_one_row_per_case_and_perturbation_original_first(long: pd.DataFrame) ->
     assert (
         long.groupby("case")[PERTURBATION_COLUMN].apply(list).tolist() == [list(range(N + 1))] * 4
     )
-    case = make_synthetic_slice(seed=2, shape=(128, 128))
+    case = make_synthetic_slice(seed=2, shape=(192, 192))
     plain = extract_features(case.image, case.mask.astype(np.uint8), SETTINGS)
     original = long[(long["case"] == "2") & (long[PERTURBATION_COLUMN] == 0)]
     for name in feature_columns(plain):
         assert original[name].iloc[0] == plain[name].iloc[0], name
     perturbed = long[long[PERTURBATION_COLUMN] > 0]
-    assert perturbed["distance_mm"].abs().le(1.0).all()
+    assert perturbed["distance_mm"].abs().le(2.0).all()
     surface = "original_shape2D_PixelSurface"
     unperturbed = long[long[PERTURBATION_COLUMN] == 0].set_index("case")[surface]
     assert (perturbed[surface] != perturbed["case"].map(unperturbed)).any()

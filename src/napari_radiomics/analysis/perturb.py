@@ -32,12 +32,15 @@ __all__ = [
     "Method",
     "Perturbation",
     "PerturbationPlan",
+    "Supervoxels",
     "add_noise",
     "grow_shrink",
     "grow_shrink_volume",
+    "mask_outlines",
     "noise_sigma",
     "perturb",
     "supervoxel_contour",
+    "supervoxels",
 ]
 
 Method = Literal["grow-shrink", "contour", "noise"]
@@ -47,18 +50,36 @@ METHODS: tuple[Method, ...] = ("grow-shrink", "contour", "noise")
 MIN_VOLUME_FRACTION = 0.8
 #: Supervoxel overlap rules of contour randomisation.
 ALWAYS_KEEP, NEVER_KEEP = 0.9, 0.2
+#: How far around the ROI contour randomisation cuts the image into supervoxels.
+CONTOUR_MARGIN_MM = 10.0
 
 
 @dataclass(frozen=True)
 class PerturbationPlan:
     """How a robustness run perturbs each case: ``n`` perturbations combining ``methods``,
-    seeded by ``seed``; grow/shrink distances within +-``max_distance_mm`` (default: the
-    largest voxel spacing)."""
+    seeded by ``seed``; grow/shrink distances within +-``max_distance_mm`` (default: twice the
+    largest voxel spacing, since a border moves by whole voxels: within one spacing a grow
+    or shrink often moves nothing)."""
 
     n: int
     methods: tuple[Method, ...] = ("grow-shrink", "contour")
     seed: int = 0
     max_distance_mm: float | None = None
+
+    def __post_init__(self) -> None:
+        # Checked when the plan is made, so a run refuses a bad plan before its first case.
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(
+                f"perturbation methods must be among {', '.join(METHODS)}; "
+                f"got {list(self.methods)}"
+            )
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"perturbation methods are repeated: {list(self.methods)}")
+        if self.n < 1:
+            raise ValueError(f"the number of perturbations must be at least 1, got {self.n}")
+        if self.max_distance_mm is not None and not self.max_distance_mm > 0:
+            raise ValueError(f"the grow/shrink reach must be positive, got {self.max_distance_mm}")
 
 
 @dataclass(frozen=True)
@@ -128,23 +149,34 @@ def grow_shrink_volume(mask: np.ndarray, spacing: Sequence[float], fraction: flo
     ordered = np.sort(depth[roi])
     levels = np.concatenate(([0.0], np.unique(ordered)))
     volumes = ordered.size - np.searchsorted(ordered, levels, side="right")
-    return roi & (depth > levels[np.argmin(np.abs(volumes - target))])
+    # The boundary moves in steps of whole voxels: the closest step may lie below the floor,
+    # which is not a shrink this function may return.
+    allowed = volumes >= MIN_VOLUME_FRACTION * roi.sum()
+    distance = np.where(allowed, np.abs(volumes - target), np.inf)
+    return roi & (depth > levels[np.argmin(distance)])
 
 
-def supervoxel_contour(
+@dataclass(frozen=True)
+class Supervoxels:
+    """SLIC supervoxels of the image around a ROI: ``labels`` (1..n) fill the ``box``."""
+
+    labels: np.ndarray
+    box: tuple[slice, ...]
+
+
+def supervoxels(
     image: np.ndarray,
     mask: np.ndarray,
     spacing: Sequence[float],
-    rng: np.random.Generator,
     *,
     segments: int = 100,
-    margin_mm: float = 10.0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """A randomised contour from supervoxels around the ROI; returns it and the overlaps.
+    margin_mm: float = CONTOUR_MARGIN_MM,
+) -> Supervoxels:
+    """SLIC on the image inside the ROI's bounding box plus ``margin_mm``, with about
+    ``segments`` supervoxels in that box (spacing-aware).
 
-    SLIC runs on the image inside the ROI's bounding box plus ``margin_mm``, with about
-    ``segments`` supervoxels in that box (spacing-aware). The returned dict holds each
-    supervoxel's overlap with the ROI and whether it was kept, so the rules can be checked.
+    They depend on the image alone (SLIC draws nothing at random), so a case's perturbations
+    share them, as in MIRP: only the choice of supervoxels is random.
     """
     from skimage.segmentation import slic
 
@@ -153,7 +185,7 @@ def supervoxel_contour(
     if pixels.shape != roi.shape:
         raise ValueError(f"image shape {pixels.shape} differs from mask shape {roi.shape}")
     box = _box(roi, sampling, margin_mm)
-    crop, roi_crop = pixels[box], roi[box]
+    crop = pixels[box]
     span = np.ptp(crop)
     scaled = (crop - crop.min()) / span if span > 0 else np.zeros_like(crop)
     labels = slic(
@@ -165,6 +197,33 @@ def supervoxel_contour(
         start_label=1,
         enforce_connectivity=True,
     )
+    return Supervoxels(labels, box)
+
+
+def supervoxel_contour(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    rng: np.random.Generator,
+    *,
+    segments: int = 100,
+    margin_mm: float = CONTOUR_MARGIN_MM,
+    cells: Supervoxels | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A randomised contour from supervoxels around the ROI; returns it and the overlaps.
+
+    ``cells``: the image's :func:`supervoxels`, made once for several contours (by default
+    made here, with ``segments`` and ``margin_mm``); the ROI must lie inside their box. The
+    returned dict holds each supervoxel's overlap with the ROI and whether it was kept, so
+    the rules can be checked.
+    """
+    roi, _ = _checked(mask, spacing)
+    if cells is None:
+        cells = supervoxels(image, roi, spacing, segments=segments, margin_mm=margin_mm)
+    labels, box = cells.labels, cells.box
+    roi_crop = roi[box]
+    if roi_crop.sum() != roi.sum():
+        raise ValueError("the ROI reaches outside the supervoxels' box")
     count = int(labels.max())
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     inside = np.bincount(labels.ravel(), weights=roi_crop.ravel(), minlength=count + 1)[1:]
@@ -187,6 +246,20 @@ def _box(roi: np.ndarray, sampling: np.ndarray, margin_mm: float) -> tuple[slice
         pad = int(np.ceil(margin_mm / sampling[axis]))
         box.append(slice(max(0, index.min() - pad), min(roi.shape[axis], index.max() + 1 + pad)))
     return tuple(box)
+
+
+def mask_outlines(mask: np.ndarray, prefix: Sequence[float] = ()) -> list[np.ndarray]:
+    """The outlines of a 2D mask as (row, column) paths along its pixels' edges, each point
+    preceded by ``prefix`` (a stack's slice index, so that napari draws the path on its
+    slice): how a perturbation is shown over the image."""
+    from skimage.measure import find_contours
+
+    padded = np.pad(np.asarray(mask, dtype=float), 1)
+    lead = np.asarray(prefix, dtype=float)
+    return [
+        np.hstack([np.broadcast_to(lead, (len(path), lead.size)), path - 1.0])
+        for path in find_contours(padded, 0.5)
+    ]
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -213,47 +286,73 @@ def perturb(
     Perturbation ``i`` draws from its own generator (``plan.seed``, ``i``), so a case's i-th
     perturbation does not depend on how many were asked for or on other cases. Grow/shrink
     distances are drawn uniformly within the plan's reach; a shrink that would leave less
-    than 80% of the volume stops at 80%.
+    than 80% of the volume stops at the deepest one that keeps 80%, and a ROI that no shrink
+    leaves 80% of is refused (ValueError: too small to shrink).
     """
     n, methods, seed = plan.n, plan.methods, plan.seed
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(
-            f"perturbation methods must be among {', '.join(METHODS)}; got {list(methods)}"
-        )
-    if n < 1:
-        raise ValueError(f"the number of perturbations must be at least 1, got {n}")
     roi, sampling = _checked(mask, spacing)
-    reach = float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
+    reach = 2 * float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
+    # Mask-side work happens in a box that holds every grown ROI and its supervoxels'
+    # margin: the same result as on the whole image (the box's border is background the
+    # distances never reach), at the cost of the tumour's size rather than the image's.
+    margin = CONTOUR_MARGIN_MM + reach
+    box = _box(roi, sampling, margin + float(np.max(sampling)))
+    small, pixels_box = roi[box], np.asarray(image)[box]
+    if "grow-shrink" in methods:
+        _check_shrinkable(small, sampling)
+    cells = (
+        supervoxels(pixels_box, small, sampling, margin_mm=margin)
+        if "contour" in methods
+        else None
+    )
     sigma = noise_sigma(image) if "noise" in methods else None
     out = []
     for index in range(n):
         rng = np.random.default_rng([seed, index])
-        pixels, current = np.asarray(image), roi
+        current = small
         description: dict[str, Any] = {"perturbation": index, "seed": seed}
         if "grow-shrink" in methods:
             distance = float(rng.uniform(-reach, reach))
-            current = _grow_or_shrink(roi, sampling, distance)
+            current = _grow_or_shrink(small, sampling, distance)
             description["distance_mm"] = distance
         if "contour" in methods:
-            current, _ = supervoxel_contour(pixels, current, sampling, rng)
+            current, _ = supervoxel_contour(pixels_box, current, sampling, rng, cells=cells)
             description["contour"] = True
+        pixels = np.asarray(image)
         if "noise" in methods:
             pixels = add_noise(pixels, rng, sigma)
             description["noise_sigma"] = sigma
         if not current.any():
             raise ValueError(f"perturbation {index} emptied the mask")
-        out.append(Perturbation(index, pixels, current.astype(np.uint8), description))
+        whole = np.zeros(roi.shape, dtype=np.uint8)
+        whole[box] = current
+        out.append(Perturbation(index, pixels, whole, description))
     return out
 
 
 def _grow_or_shrink(roi: np.ndarray, sampling: np.ndarray, distance: float) -> np.ndarray:
-    """:func:`grow_shrink`, with a shrink held at 80% of the volume when it would go below."""
-    floor = MIN_VOLUME_FRACTION * roi.sum()
+    """:func:`grow_shrink`, with a shrink held at the deepest one that keeps 80% of the volume."""
     try:
         moved = grow_shrink(roi, sampling, distance)
     except ValueError:  # emptied: the ROI is thinner than the distance
-        return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
-    if moved.sum() < floor:
-        return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
-    return moved
+        moved = np.zeros_like(roi)
+    if moved.sum() >= MIN_VOLUME_FRACTION * roi.sum():
+        return moved
+    return grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION)
+
+
+def _check_shrinkable(roi: np.ndarray, sampling: np.ndarray) -> None:
+    """Raise ValueError when no shrink keeps 80% of the ROI: its outer layer of voxels alone
+    is more than a fifth of it, so any shrink would describe another, smaller tumour. Checked
+    per case, not per draw, so whether a case fails does not depend on the seed."""
+    if grow_shrink_volume(roi, sampling, MIN_VOLUME_FRACTION).sum() < roi.sum():
+        return
+    depth = ndimage.distance_transform_edt(np.pad(roi, 1), sampling=sampling)
+    depth = depth[tuple(slice(1, -1) for _ in range(roi.ndim))]
+    outer = np.count_nonzero(roi & (depth <= depth[roi].min()))
+    raise ValueError(
+        f"the ROI ({int(roi.sum())} voxels) is too small to shrink: its outer layer of voxels "
+        f"alone is {outer / roi.sum():.0%} of it, and a shrink may remove at most "
+        f"{1 - MIN_VOLUME_FRACTION:.0%}; leave grow-shrink out of the methods (contour "
+        "randomisation and noise still apply)"
+    )

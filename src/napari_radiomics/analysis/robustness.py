@@ -11,21 +11,37 @@ recompute the ICC from it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
-from napari_radiomics.analysis.perturb import PerturbationPlan, perturb
-from napari_radiomics.convert import LayerData
+from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, perturb
+from napari_radiomics.convert import LayerData, as_sitk
 from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.results import feature_columns
+from napari_radiomics.results import feature_columns, read_table
 
-__all__ = ["PERTURBATION_COLUMN", "perturbed_features", "robustness"]
+__all__ = [
+    "PERTURBATION_COLUMN",
+    "PERTURBATION_TYPES",
+    "feature_spread",
+    "perturbed_features",
+    "read_perturbed",
+    "robustness",
+]
 
 #: Identifying column of the long table: 0 is the original mask, 1..N the perturbations.
 PERTURBATION_COLUMN = "perturbation"
+#: The columns that say how a perturbation was made, and their types in a long table.
+PERTURBATION_TYPES: dict[str, type] = {
+    PERTURBATION_COLUMN: int,
+    "seed": int,
+    "distance_mm": float,
+    "contour": bool,
+    "noise_sigma": float,
+}
 
 
 def perturbed_features(
@@ -37,35 +53,87 @@ def perturbed_features(
     *,
     label: int = 1,
     metadata: Mapping[str, Any] | None = None,
+    perturbations: Sequence[Perturbation] | None = None,
 ) -> pd.DataFrame:
     """Rows for the original (``perturbation`` 0) and the plan's perturbations of one label.
 
-    ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``);
-    the perturbation's description (``distance_mm``, ``noise_sigma``, ...) goes into columns.
+    ``perturbations``: the plan's, already made (``perturb(image, mask == label, ...)``) by a
+    caller that also shows them; by default they are made here.
+
+    ``image`` and ``mask`` are arrays in napari order with ``spacing`` (like ``layer.scale``).
+    Columns: the ``metadata`` keys, ``roi_label``, ``perturbation`` and how it was made
+    (``seed``, ``distance_mm``, ``contour``, ``noise_sigma``: the original row holds the
+    neutral values, 0 and False), then the features. This order keeps the identifying
+    columns ahead of ``roi_label``, which is what a batch journal expects when it resumes.
     """
     spacing = tuple(float(s) for s in spacing)
     origin = (0.0,) * len(spacing)
     roi = np.asarray(mask) == label
     if not roi.any():
         raise ValueError(f"ROI label {label} is not in the mask")
-    frames = []
-    variants = [(0, np.asarray(image), roi, {})]
-    for p in perturb(image, roi, spacing, plan):
-        variants.append((p.index + 1, p.image, p.mask.astype(bool), p.description))
-    for index, pixels, variant, description in variants:
+    if perturbations is None:
+        perturbations = perturb(image, roi, spacing, plan)
+    neutral = {
+        k: False if isinstance(v, bool) else 0.0 for k, v in perturbations[0].description.items()
+    }
+    neutral.update(perturbation=0, seed=plan.seed)
+    pixels = np.asarray(image)
+    variants = [(pixels, roi, neutral)]
+    variants += [(p.image, p.mask.astype(bool), p.description) for p in perturbations]
+    # Converted once: mask-only perturbations share the image object (noise makes new ones).
+    converted = as_sitk(LayerData(pixels, spacing, origin, name="image"))
+    rows = []
+    for index, (variant_pixels, variant, description) in enumerate(variants):
+        source: Any = converted
+        if variant_pixels is not pixels:
+            source = LayerData(variant_pixels, spacing, origin, name="image")
         frame = engine.extract(
-            LayerData(pixels, spacing, origin, name="image"),
+            source,
             LayerData(variant.astype(np.uint8), spacing, origin, name=f"mask {index}"),
             labels=[1],
-            metadata={**(metadata or {}), PERTURBATION_COLUMN: index},
+            metadata=metadata,
         )
-        frame.attrs = {}
-        frame["roi_label"] = label
-        for key, value in description.items():
-            if key != PERTURBATION_COLUMN:
-                frame[key] = value
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+        errors = frame.attrs.get("errors") or {}
+        if errors or frame.empty:
+            problem = next(iter(errors.values()), "no features were computed")
+            what = "the original mask" if index == 0 else f"perturbation {index}"
+            raise ValueError(f"ROI label {label}, {what}: {problem}")
+        frame.attrs = {}  # pandas deep-copies attrs on every column access
+        features = feature_columns(frame)
+        ids = {c: frame[c].iloc[0] for c in frame.columns if c not in set(features)}
+        how = {PERTURBATION_COLUMN: index, **description}
+        how[PERTURBATION_COLUMN] = index
+        values = dict(zip(features, frame[features].to_numpy()[0].tolist(), strict=True))
+        rows.append({**ids, "roi_label": label, **how, **values})
+    # One frame from records: the column order is the first row's (every row has the same
+    # keys), and values keep their exact floats.
+    return pd.DataFrame.from_records(rows)
+
+
+def feature_spread(long: pd.DataFrame) -> pd.DataFrame:
+    """Each feature's spread over one case's perturbations (original included): ``mean``,
+    ``std`` (sample, ddof 1) and ``cv`` = std / |mean|, indexed by feature name.
+
+    The coefficient of variation needs no other case, so it is what one case can say; it is
+    not the ICC: a feature may vary little within a case yet not separate cases either.
+    ``cv`` is NaN where the mean is 0.
+    """
+    values = long[feature_columns(long)].astype(float)
+    mean, std = values.mean(), values.std(ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = std / mean.abs().where(mean != 0)
+    return pd.DataFrame({"mean": mean, "std": std, "cv": cv}).rename_axis("feature")
+
+
+def read_perturbed(path: str | Path) -> pd.DataFrame:
+    """A long table written by a robustness run, its perturbation columns as numbers again
+    (``read_table`` reads every identifying column it does not know as text)."""
+    long = read_table(path)
+    for column, kind in PERTURBATION_TYPES.items():
+        if column in long:
+            text = long[column].astype(str)
+            long[column] = text.eq("True") if kind is bool else text.astype(float).astype(kind)
+    return long
 
 
 def robustness(

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from napari_radiomics.batch._worker import (
     CaseResult,
@@ -30,6 +30,9 @@ from napari_radiomics.batch._worker import (
 )
 from napari_radiomics.batch.cases import Case
 from napari_radiomics.errors import BatchError
+
+if TYPE_CHECKING:
+    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 #: Aim for chunks that take about this long, so tiny cases do not drown in round trips
 #: while slow ones are still sent one by one (good balance at the end of a run).
@@ -49,12 +52,12 @@ def default_jobs() -> int:
 
 
 def run_serial(
-    cases: list[Case], key: str, params: dict[str, Any]
+    cases: list[Case], key: str, params: dict[str, Any], plan: PerturbationPlan | None = None
 ) -> Generator[CaseResult, None, None]:
     """One case after another in this process (`--jobs 1`; also easiest to debug)."""
     engine = engine_for(key, params)
     for case in cases:
-        yield run_case(engine, case)
+        yield run_case(engine, case, plan)
 
 
 class _ChunkSizer:
@@ -105,7 +108,12 @@ def _outcome(future: Future[list[CaseResult]]) -> list[CaseResult] | Exception:
 
 
 def _run_on(
-    backend: _Backend, cases: list[Case], key: str, params: dict[str, Any], chunksize: int | None
+    backend: _Backend,
+    cases: list[Case],
+    key: str,
+    params: dict[str, Any],
+    chunksize: int | None,
+    plan: PerturbationPlan | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases in chunks over `backend`'s executor, at most two chunks per worker in flight.
 
@@ -121,7 +129,7 @@ def _run_on(
 
     def submit(executor: Executor, chunk: _Chunk) -> None:
         try:
-            future = executor.submit(run_chunk, key, params, chunk.cases)
+            future = executor.submit(run_chunk, key, params, chunk.cases, plan)
         except backend.fatal as exc:  # it broke since the last wait: fail like its futures
             future = Future()
             future.set_exception(exc)
@@ -195,24 +203,33 @@ def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecuto
 
 
 def run_process_pool(
-    cases: list[Case], key: str, params: dict[str, Any], jobs: int, chunksize: int | None = None
+    cases: list[Case],
+    key: str,
+    params: dict[str, Any],
+    jobs: int,
+    chunksize: int | None = None,
+    plan: PerturbationPlan | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases over `jobs` local worker processes. A worker that dies (killed, out of memory, a
     crash in native code) breaks the whole pool."""
     start = partial(_new_pool, jobs, key, params)
     backend = _Backend(start, jobs, (BrokenProcessPool,), lambda exc: _WORKER_DIED)
-    return _run_on(backend, cases, key, params, chunksize)
+    return _run_on(backend, cases, key, params, chunksize, plan)
 
 
 def run_dask(
-    cases: list[Case], key: str, params: dict[str, Any], client: Any, chunksize: int | None = None
+    cases: list[Case],
+    key: str,
+    params: dict[str, Any],
+    client: Any,
+    chunksize: int | None = None,
+    plan: PerturbationPlan | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases on the Dask cluster of `client` (:func:`connect_dask`; the caller closes it)."""
     slots = max(1, sum(client.nthreads().values()))  # a 4-thread worker runs 4 chunks at once
     start = partial(client.get_executor, pure=False)
-    return _run_on(
-        _Backend(start, slots, (), lambda exc: f"Dask: {exc}"), cases, key, params, chunksize
-    )
+    backend = _Backend(start, slots, (), lambda exc: f"Dask: {exc}")
+    return _run_on(backend, cases, key, params, chunksize, plan)
 
 
 def local_cluster(n_workers: int) -> Any:

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from napari_radiomics.batch._executors import (
     close_dask,
@@ -31,6 +31,9 @@ from napari_radiomics.batch.cases import Case, metadata_columns
 from napari_radiomics.batch.journal import BatchOutput, settings_hash
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
+
+if TYPE_CHECKING:
+    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 __all__ = ["BatchOptions", "BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
 
@@ -90,8 +93,13 @@ def iter_batch(
     limit: int | None = None,
     overwrite: bool = False,
     chunksize: int | None = None,
+    plan: PerturbationPlan | None = None,
 ) -> Generator[BatchProgress, None, BatchSummary]:
     """Run a batch, yielding a BatchProgress after each case; returns the BatchSummary.
+
+    With a perturbation ``plan`` it is a robustness run: each case is measured on its mask
+    and the plan's perturbations with one engine, one row per ROI label and perturbation
+    (``napari_radiomics.analysis.robustness_run`` drives it and computes the ICC).
 
     Raises BatchError before any work when the output cannot be used (exists without
     resume/overwrite, was written with other settings, another run is writing it, Dask
@@ -125,13 +133,13 @@ def iter_batch(
         out.prune_errors(c.case_id for c in pending)
         workers = min(jobs or default_jobs(), max(len(pending), 1))
         if connection is not None:
-            results = run_dask(pending, key, params, connection[0], chunksize)
+            results = run_dask(pending, key, params, connection[0], chunksize, plan)
             backend = f"dask ({dask})"
         elif workers > 1:
-            results = run_process_pool(pending, key, params, workers, chunksize)
+            results = run_process_pool(pending, key, params, workers, chunksize, plan)
             backend = f"{workers} processes"
         else:
-            results = run_serial(pending, key, params)
+            results = run_serial(pending, key, params, plan)
             backend = "serial"
         yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
         succeeded = 0

@@ -16,14 +16,19 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.batch.journal import as_written
 from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
+
+if TYPE_CHECKING:
+    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 # Per thread, because a Dask worker may run several tasks at once in threads.
 _LOCAL = threading.local()
@@ -103,9 +108,15 @@ def engine_for(key: str, params: dict[str, Any]) -> FeatureEngine:
     return cached[1]
 
 
-def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
+def run_case(
+    engine: FeatureEngine, case: Case, plan: PerturbationPlan | None = None
+) -> CaseResult:
     """Read and measure one case. Never raises for a bad case: one corrupt file must not stop
-    a 3000-case run, so any failure becomes an error message for the errors file."""
+    a 3000-case run, so any failure becomes an error message for the errors file.
+
+    With a perturbation ``plan`` (a robustness run) the case is measured on its original mask
+    and the plan's perturbations, with this one engine, so the image-side work is done once
+    for the case: one row per ROI label and perturbation."""
     start = time.perf_counter()
     result = CaseResult(case.case_id, case.path)
     label_errors: dict[int, str] = {}
@@ -117,7 +128,10 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
             # case id with lone surrogates, which no table (Arrow strings) can hold.
             metadata = {k: as_written(v) if isinstance(v, str) else v for k, v in raw.items()}
             labels = None if case.roi_label is None else [case.roi_label]
-            frame = engine.extract(image, mask, labels=labels, metadata=metadata)
+            if plan is None:
+                frame = engine.extract(image, mask, labels=labels, metadata=metadata)
+            else:
+                frame = _perturbed(engine, image, mask, labels, metadata, plan)
         except Exception as exc:  # reported per case; see docstring
             result.errors.append(str(exc) or type(exc).__name__)
         else:
@@ -144,8 +158,42 @@ def run_case(engine: FeatureEngine, case: Case) -> CaseResult:
     return result
 
 
-def run_chunk(key: str, params: dict[str, Any], cases: list[Case]) -> list[CaseResult]:
-    """Task function for both the process pool and Dask: several cases per round trip."""
+def _perturbed(
+    engine: FeatureEngine,
+    image: Any,
+    mask: Any,
+    labels: list[int] | None,
+    metadata: dict[str, Any],
+    plan: PerturbationPlan,
+) -> pd.DataFrame:
+    """The robustness rows of every ROI label of one case (see ``perturbed_features``).
+
+    Perturbations work on arrays in napari order with their spacing: a SimpleITK image gives
+    its pixels and spacing (its origin and direction change no feature)."""
+    from napari_radiomics.analysis.robustness import perturbed_features
+
+    spacing: tuple[float, ...] = (1.0,) * np.ndim(image)
+    if isinstance(image, sitk.Image):
+        spacing = tuple(reversed(image.GetSpacing()))
+        image = sitk.GetArrayFromImage(image)
+    if isinstance(mask, sitk.Image):
+        mask = sitk.GetArrayFromImage(mask)
+    if labels is None:
+        labels = [int(v) for v in np.unique(mask) if v != 0]
+    frames = [
+        perturbed_features(engine, image, mask, spacing, plan, label=label, metadata=metadata)
+        for label in labels
+    ]
+    if not frames:
+        raise ValueError("the mask is empty: there is no ROI to perturb")
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_chunk(
+    key: str, params: dict[str, Any], cases: list[Case], plan: PerturbationPlan | None = None
+) -> list[CaseResult]:
+    """Task function for both the process pool and Dask: several cases per round trip
+    (``plan``: a robustness run, see :func:`run_case`)."""
     setup_worker_process()  # runs in a worker process (pool or Dask), never in the caller's
     engine = engine_for(key, params)
-    return [run_case(engine, case) for case in cases]
+    return [run_case(engine, case, plan) for case in cases]

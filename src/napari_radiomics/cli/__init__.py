@@ -1,8 +1,9 @@
 """The `napari-radiomics` command: one module per subcommand.
 
 ``extract`` (a whole dataset into one table, or ``--check``), ``export`` (a corrected copy
-of a dataset), ``model`` (a patient-grouped,
-cross-validated model of a features table), ``view`` (napari, ready to extract). Each
+of a dataset), ``model`` (a patient-grouped, cross-validated model of a features table),
+``robustness`` (each feature's ICC under mask perturbations), ``maps`` (voxel-wise feature
+maps), ``view`` (napari, ready to extract). Each
 subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the options that
 several share live in ``_options``, the exit statuses in ``_status``:
 
@@ -19,7 +20,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import export, extract, maps, model, view
+from napari_radiomics.cli import export, extract, maps, model, robustness, view
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, model, maps, view)
+SUBCOMMANDS = (extract, export, model, robustness, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ their spelling, help and validation cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from typing import Any
 
@@ -139,3 +140,13 @@ def settings_from(args: argparse.Namespace) -> ExtractionSettings:
         params[section] = dict(params.get(section) or {})
         params[section][name] = value
     return ExtractionSettings.from_params(params)
+
+
+def never_crash_on_output() -> None:
+    """Print any text, whatever the streams' encoding: a case id from a file name that is not
+    UTF-8 (a lone surrogate), or a patient id outside what the terminal's encoding holds, is
+    printed as a backslash escape instead of ending the run with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:  # a real text stream (not a test's capture buffer)
+            reconfigure(errors="backslashreplace")

@@ -16,6 +16,7 @@ from napari_radiomics.cli._options import (
     add_input_options,
     add_settings_options,
     cases_from,
+    never_crash_on_output,
     settings_from,
 )
 from napari_radiomics.cli._status import (
@@ -104,19 +105,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return extract
 
 
-def _never_crash_on_output() -> None:
-    """Print any text, whatever the streams' encoding: a case id from a file name that is not
-    UTF-8 (a lone surrogate), or a patient id outside what the terminal's encoding holds, is
-    printed as a backslash escape instead of ending the run with a UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:  # a real text stream (not a test's capture buffer)
-            reconfigure(errors="backslashreplace")
-
-
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Extract, or only check with --check."""
-    _never_crash_on_output()
+    never_crash_on_output()
     if args.check:
         return _check(parser, args)
     if args.output is None:  # required unless --check

@@ -1,0 +1,201 @@
+"""A dataset's robustness run: perturbed extractions through the batch journal, then the ICC.
+
+For ``rob.csv`` a run writes:
+
+- ``rob.perturbed.csv`` — the long table, one row per case, ROI label and perturbation
+  (0 = the original mask), with how each perturbation was made and the features. It is the
+  batch journal (``napari_radiomics.batch``): appended per case, crash-safe, ``--resume``
+  continues it; its companions are ``rob.perturbed.params.yaml`` (the run's settings),
+  ``rob.perturbed.errors.csv`` and ``rob.perturbed.lock``. When the run ends its rows are put
+  in input order (cases finish in any order on a pool), so a rerun writes the same bytes.
+- ``rob.perturbation.yaml`` — the perturbation plan (n, methods, seed, reach): ``--resume``
+  refuses to mix plans, as the journal refuses to mix settings.
+- ``rob.csv`` — the ICC table computed from exactly the long table: ``feature, icc, ci_low,
+  ci_high, robust, form, reason, in_params``.
+- ``rob.params.yaml`` — a pyradiomics params file enabling robust features only
+  (:mod:`~napari_radiomics.analysis.robust_params` says which, and why not always all).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from napari_radiomics._atomic import replaced
+from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
+from napari_radiomics.analysis.perturb import PerturbationPlan
+from napari_radiomics.analysis.robust_params import robust_params
+from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, read_perturbed, robustness
+from napari_radiomics.batch import BatchProgress, BatchSummary, Case, iter_batch
+from napari_radiomics.errors import BatchError
+from napari_radiomics.settings import ExtractionSettings
+
+__all__ = ["RobustnessPaths", "RobustnessSummary", "iter_robustness", "robustness_paths"]
+
+
+@dataclass(frozen=True)
+class RobustnessPaths:
+    """The files of a robustness run named by its ICC table ``icc`` (``rob.csv``)."""
+
+    icc: Path
+    perturbed: Path
+    plan: Path
+    params: Path
+
+
+def robustness_paths(output: str | Path) -> RobustnessPaths:
+    """``rob.csv`` -> its long table, plan and robust-params files (see module docstring)."""
+    icc = Path(output)
+    if icc.suffix.lower() != ".csv":
+        raise BatchError(f"{icc}: the ICC table is written as CSV; name it rob.csv or similar")
+    return RobustnessPaths(
+        icc,
+        icc.with_suffix(".perturbed.csv"),
+        icc.with_suffix(".perturbation.yaml"),
+        icc.with_suffix(".params.yaml"),
+    )
+
+
+@dataclass
+class RobustnessSummary:
+    """What a robustness run wrote. ``params_problem`` says why ``rob.params.yaml`` was not
+    written (no robust feature), else it is empty."""
+
+    batch: BatchSummary
+    paths: RobustnessPaths
+    icc: pd.DataFrame
+    cases: int
+    params_problem: str = ""
+
+    @property
+    def robust(self) -> int:
+        """How many features are robust."""
+        return int(self.icc["robust"].sum())
+
+
+def _plan_text(plan: PerturbationPlan) -> str:
+    fields = asdict(plan)
+    fields["methods"] = list(plan.methods)
+    return "# perturbation plan of this robustness run (compared by --resume)\n" + yaml.safe_dump(
+        fields, sort_keys=True
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    with replaced(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _check_plan(paths: RobustnessPaths, plan: PerturbationPlan, resume: bool) -> None:
+    """On resume, the earlier run's plan must be this one; then this plan is recorded."""
+    if resume and paths.perturbed.exists():
+        if not paths.plan.exists():
+            raise BatchError(
+                f"{paths.perturbed}: cannot resume, {paths.plan.name} (the perturbation plan "
+                "of the earlier run) is missing; use --overwrite to start again"
+            )
+        before = yaml.safe_load(paths.plan.read_text(encoding="utf-8")) or {}
+        now = yaml.safe_load(_plan_text(plan))
+        changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
+        if changed:
+            raise BatchError(
+                f"{paths.perturbed}: was written with another perturbation plan "
+                f"({'; '.join(changed)}); resume with the same --perturbations, --methods and "
+                "--seed, choose another output, or use --overwrite"
+            )
+    _write(paths.plan, _plan_text(plan))
+
+
+def _in_input_order(path: Path, cases: Sequence[Case]) -> None:
+    """Rewrite the long table with its rows in input order (case, ROI label, perturbation).
+
+    Lines are moved, never re-formatted, so every value keeps its written digits; the
+    journal holds one record per physical line."""
+    order = {c.case_id: i for i, c in enumerate(cases)}
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    at = [header.index(c) for c in ("case", "roi_label", PERTURBATION_COLUMN)]
+
+    def key(line: str) -> tuple[int, str, int, int]:
+        fields = next(csv.reader(io.StringIO(line)))
+        case, label, index = (fields[i] for i in at)
+        return (order.get(case, len(order)), case, int(float(label)), int(float(index)))
+
+    _write(path, "".join([lines[0], *sorted(lines[1:], key=key)]))
+
+
+def iter_robustness(
+    cases: Sequence[Case],
+    settings: ExtractionSettings | None,
+    plan: PerturbationPlan,
+    output: str | Path,
+    *,
+    form: IccForm = "1,1",
+    threshold: float = 0.9,
+    jobs: int | None = None,
+    dask: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    limit: int | None = None,
+) -> Generator[BatchProgress, None, RobustnessSummary]:
+    """Run the perturbed extractions of ``cases`` as a batch, yielding its progress; then
+    compute the ICC and write the files (module docstring). Returns the summary.
+
+    Raises BatchError before any work for a bad request (an unknown ICC form, a threshold
+    outside (0, 1], fewer than 2 cases, an output in use or written with other settings or
+    another plan), and after the run when fewer than 2 cases succeeded (the long table and
+    the errors file stay, for --resume).
+    """
+    if form not in ICC_FORMS:
+        raise BatchError(f"ICC form {form!r} is not known; choose from {', '.join(ICC_FORMS)}")
+    if not 0 < threshold <= 1:
+        raise BatchError(f"the robustness threshold is an ICC bound in (0, 1], got {threshold}")
+    todo = list(cases)[:limit] if limit is not None else list(cases)
+    if len(todo) < 2:
+        raise BatchError(
+            f"an ICC needs at least 2 cases (it compares the spread between cases with the "
+            f"spread within each); the input gives {len(todo)}"
+        )
+    settings = settings if settings is not None else ExtractionSettings()
+    paths = robustness_paths(output)
+    run = iter_batch(
+        todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
+        overwrite=overwrite, plan=plan,
+    )  # fmt: skip
+    try:
+        first = next(run)  # the output is locked and its settings checked from here on
+        _check_plan(paths, plan, resume)
+        yield first
+        batch: BatchSummary = yield from run
+    finally:
+        run.close()
+    if not paths.perturbed.exists():
+        raise BatchError(f"no case succeeded: see {batch.errors_path}")
+    _in_input_order(paths.perturbed, todo)
+    long = read_perturbed(paths.perturbed)
+    count = long["case"].nunique()
+    if count < 2:
+        raise BatchError(
+            f"{paths.perturbed}: only {count} case succeeded, and an ICC needs at least 2 "
+            f"(see {batch.errors_path})"
+        )
+    table = robustness(long, form=form, threshold=threshold)
+    problem = ""
+    try:
+        params, extracted = robust_params(table, settings)
+    except ValueError as exc:
+        problem, extracted = str(exc), []
+        paths.params.unlink(missing_ok=True)  # a stale file would name other features
+    else:
+        text = "# pyradiomics parameters enabling only robust features (robust_params)\n"
+        _write(paths.params, text + yaml.safe_dump(params, sort_keys=False))
+    table["in_params"] = table["feature"].isin(extracted)
+    with replaced(paths.icc) as tmp:
+        table.to_csv(tmp, index=False, lineterminator="\n")
+    return RobustnessSummary(batch, paths, table, count, problem)
