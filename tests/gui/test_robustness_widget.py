@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from qtpy.QtCore import Qt
 
+from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._robustness_widget import CONTOURS, RobustnessWidget
 from napari_radiomics.analysis import PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
@@ -84,6 +86,8 @@ def test_the_current_slice_is_perturbed_and_drawn_as_contours(
 
 
 def test_icc_over_the_stack_with_a_robust_only_filter(widget: RobustnessWidget, qtbot) -> None:
+    features = widget.viewer.layers[0].metadata["slices"].assign(original_firstorder_Mean=1.0)
+    dataset_table = show_features(widget.viewer, features)  # the dataset table is open too
     widget.threshold.setValue(0.5)
     assert (widget.first.value(), widget.last.value()) == (0, SLICES - 1)  # the whole stack
     with qtbot.waitSignal(widget.icc_computed, timeout=120_000) as emitted:
@@ -104,6 +108,19 @@ def test_icc_over_the_stack_with_a_robust_only_filter(widget: RobustnessWidget, 
     assert widget.icc_model.rowCount() == len(table)
     assert widget.bar.value() == SLICES
     assert f"{robust} of {len(table)} features robust" in widget.status.text()
+    # the result reaches the dataset table: ICC in each feature's tooltip, "robust only"
+    assert dataset_table.robust_only.isEnabled()
+    assert dataset_table.robust_only.text() == f"robust only ({robust})"
+    mean = table.set_index("feature").loc["original_firstorder_Mean"]
+    dataset_table.robust_only.setChecked(True)
+    shown = dataset_table.model.shown_columns()
+    assert ("original_firstorder_Mean" in shown) == bool(mean["robust"])
+    dataset_table.robust_only.setChecked(False)
+    column = dataset_table.model.shown_columns().index("original_firstorder_Mean")
+    tip = dataset_table.model.headerData(
+        column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole
+    )
+    assert tip.startswith(f"original_firstorder_Mean\nICC {mean['icc']:.3f} [")
 
 
 def test_cancel_stops_the_icc_run_and_shows_nothing(widget: RobustnessWidget, qtbot) -> None:

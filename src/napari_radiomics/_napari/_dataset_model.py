@@ -81,6 +81,8 @@ class DatasetModel(QAbstractTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
+        #: A line per feature name shown as its header's tooltip (e.g. its ICC).
+        self.notes: dict[str, str] = {}
         self.set_frame(pd.DataFrame())
 
     # ---------------------------------------------------------------------- the table
@@ -266,7 +268,9 @@ class DatasetModel(QAbstractTableModel):
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         if orientation == Qt.Orientation.Horizontal:
-            if section < len(self._columns):
-                return self._title(int(self._columns[section]))
-            return None
+            if section >= len(self._columns):
+                return None
+            title = self._title(int(self._columns[section]))
+            note = self.notes.get(title) if role == Qt.ItemDataRole.ToolTipRole else None
+            return f"{title}\n{note}" if note else title
         return self._index[self._rows[section]] if section < len(self._rows) else None

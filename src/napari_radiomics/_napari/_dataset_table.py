@@ -22,6 +22,7 @@ from napari.utils.notifications import show_warning
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -88,6 +89,11 @@ class DatasetTableWidget(QWidget):
             combo.addItem(_ANY)
             combo.currentTextChanged.connect(self._apply_column_filter)
         self.filter_edit.textChanged.connect(self._apply_column_filter)
+        self.robust_only = QCheckBox("robust only")
+        self.robust_only.setEnabled(False)
+        self.robust_only.setToolTip("only the features a robustness analysis found reproducible")
+        self.robust_only.toggled.connect(self._robust_toggled)
+        self._robust: frozenset[str] = frozenset()
 
         self.table = QTableView()
         self.table.setModel(self._model)
@@ -126,6 +132,7 @@ class DatasetTableWidget(QWidget):
         filters.addWidget(self.class_combo)
         filters.addWidget(QLabel("image type"))
         filters.addWidget(self.image_type_combo)
+        filters.addWidget(self.robust_only)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
@@ -199,6 +206,23 @@ class DatasetTableWidget(QWidget):
         on top. For example the features a robustness analysis found reproducible."""
         self._allowed = None if names is None else frozenset(names)
         self._apply_column_filter()
+
+    def set_robustness(self, icc: pd.DataFrame) -> None:
+        """A robustness result (``feature, icc, ci_low, ci_high, robust`` per feature): each
+        feature's ICC goes into its column's tooltip and "robust only" keeps the robust ones."""
+        self._robust = frozenset(icc.loc[icc["robust"].astype(bool), "feature"])
+        self._model.notes = {
+            str(row.feature): f"ICC {row.icc:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]"
+            + (" robust" if row.robust else "")
+            for row in icc.itertuples()
+        }
+        self.robust_only.setEnabled(True)
+        self.robust_only.setText(f"robust only ({len(self._robust)})")
+        if self.robust_only.isChecked():
+            self.restrict_features(set(self._robust))
+
+    def _robust_toggled(self, checked: bool) -> None:
+        self.restrict_features(set(self._robust) if checked else None)
 
     def selected_rows(self) -> list[int]:
         """Positions in :attr:`frame` of the selected rows, ascending."""
