@@ -213,3 +213,48 @@ def test_fewer_than_two_successful_cases_give_no_icc(
     assert "only 1 case succeeded, and an ICC needs at least 2" in err
     assert not out.exists()
     assert read_table(out.with_suffix(".perturbed.csv"))["case"].tolist() == ["1"] * 3
+
+
+def test_corrected_cases_also_give_the_original_vs_corrected_icc(tmp_path: Path) -> None:
+    """Three of four cases corrected in a store: besides the perturbation ICC, an ICC with the
+    original and the corrected mask as two raters, computed from exactly the extractions that
+    rob.corrections.long.csv holds, which equal extract's rows on either mask."""
+    from napari_radiomics.analysis.icc import icc_table
+    from napari_radiomics.corrections import attach, stack_refs
+    from napari_radiomics.engine import extract_features
+    from napari_radiomics.io import open_mat_stack
+    from napari_radiomics.settings import ExtractionSettings
+
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 2 * CASES, shape=SHAPE)  # CASES slices at the top
+    stack = open_mat_stack(folder)
+    session = attach(stack.mask, stack_refs(stack.slices), folder, stack=True)
+    for index in range(3):
+        session.mask[index, 10 : 20 + 5 * index, 10:40] = 1
+    assert session.autosave.flush(timeout=10)
+    out = tmp_path / "rob.csv"
+    top = [str(p) for p in sorted(folder.glob("*.mat"))]
+    argv = ["robustness", *top, "-o", str(out), "--perturbations", "2", *SAME, "-q"]
+    assert main(argv) == 0
+    table = pd.read_csv(tmp_path / "rob.corrections.csv")
+    long = read_table(tmp_path / "rob.corrections.long.csv")
+    assert sorted(long["case"].unique()) == ["1", "2", "3"]
+    assert sorted(long["mask_source"].unique()) == ["corrected", "original"]
+    features = feature_columns(long)
+    expected = icc_table(long, features, rater="mask_source", threshold=0.5)
+    pd.testing.assert_frame_equal(
+        table[["feature", "icc", "ci_low", "ci_high"]],
+        expected[["feature", "icc", "ci_low", "ci_high"]].reset_index(drop=True),
+    )
+    settings = ExtractionSettings.from_params(yaml_params(tmp_path / "rob.perturbed.params.yaml"))
+    case = discover_cases([folder / "2.mat"])[0]
+    image, mask, _ = load_case(case)
+    row = long[(long["case"] == "2") & (long["mask_source"] == "corrected")]
+    reference = extract_features(image, mask, settings)
+    np.testing.assert_allclose(row[features].to_numpy(float), reference[features].to_numpy(float))
+
+
+def yaml_params(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -55,6 +55,12 @@ Files written for OUTPUT rob.csv:
   rob.perturbed.params.yaml  the settings of the run; rob.perturbed.errors.csv (failed
   rob.perturbed.lock         cases) and the lock, as for extract
 
+When some cases have corrected masks (a corrections store, see extract), their original and
+corrected masks are also compared as two raters of the same ICC form (perturbations are made
+from the corrected masks):
+  rob.corrections.csv        feature, icc, ci_low, ci_high, robust, form, reason
+  rob.corrections.long.csv   the two extractions per corrected case it is computed from
+
 Exit status: 0 all cases ok; 2 usage error (bad or conflicting options, fewer than 2 cases,
 OUTPUT held by another run or written with other settings or another plan, a file that cannot
 be written); 3 some cases failed (the ICC uses the others; fewer than 2 left: no ICC); 130
@@ -166,7 +172,31 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cannot_write(exc)
     except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
         parser.error(str(exc))
-    return _follow(args, rob, first.total)
+    status = _follow(args, rob, first.total)
+    if status in (EXIT_OK, EXIT_FAILED_CASES) and any(c.corrected for c in cases):
+        _agreement(args, cases, settings)
+    return status
+
+
+def _agreement(args: argparse.Namespace, cases: list[Any], settings: Any) -> None:
+    """With corrected cases among the inputs, also the original-vs-corrected ICC."""
+    from napari_radiomics.analysis.agreement import correction_agreement, write_agreement
+
+    try:
+        long, table = correction_agreement(
+            cases, settings, form=args.icc, threshold=args.threshold
+        )
+    except ValueError as exc:
+        print(f"original-vs-corrected ICC not computed: {exc}", file=sys.stderr)
+        return
+    icc_path, _ = write_agreement(args.output, long, table)
+    if not args.quiet:
+        print(
+            f"original vs corrected masks: {int(table['robust'].sum())} of {len(table)} "
+            f"features agree (ICC({args.icc}) lower bound >= {args.threshold:g}) over "
+            f"{long['case'].nunique()} corrected cases: {icc_path}",
+            file=sys.stderr,
+        )
 
 
 def _cannot_write(exc: Exception) -> int:
