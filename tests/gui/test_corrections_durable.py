@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_radiomics.corrections import session_for
 from napari_radiomics.io import read_tumor_mat
 from sample_files import write_bundle, write_mat_folder
 
@@ -66,12 +67,20 @@ def test_strokes_are_on_disk_within_a_second_and_survive_sigkill(
         line = painter.stdout.readline().split()
         assert line[:1] == ["painted"], line
         time.sleep(1.0)  # the promise: on disk within 1 s of the stroke's end
+        # A second napari, while the first still holds the stores: it is told, and reads them.
+        second = make_napari_viewer()
+        with pytest.warns(
+            UserWarning, match=f"in use by another napari-radiomics session \\(pid {painter.pid} "
+        ):
+            second.open(str(datasets["folder"]), plugin="napari-radiomics")
+        assert (np.asarray(second.layers[-1].data[1])[STROKE] == 1).all()
+        assert not session_for(second.layers[-1].data).store.writable
     finally:
         painter.send_signal(signal.SIGKILL)
         painter.wait()
     assert painter.returncode == -signal.SIGKILL
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer()  # a new viewer: the stores are free again, and writable
     for path in datasets.values():
         viewer.open(str(path), plugin="napari-radiomics")
     labels = [layer for layer in viewer.layers if layer._type_string == "labels"]
@@ -79,6 +88,7 @@ def test_strokes_are_on_disk_within_a_second_and_survive_sigkill(
     for layer in labels:
         painted = np.asarray(layer.data[1] if layer.ndim == 3 else layer.data)
         assert (painted[STROKE] == 1).all(), layer.name
+        assert session_for(layer.data).store.writable, layer.name
     # the sources are never written: the corrections live in the stores
     assert {name: _untouched(path) for name, path in datasets.items()} == sources
 

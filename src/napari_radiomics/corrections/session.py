@@ -32,7 +32,9 @@ def open_store(dataset: str | Path, root: str | Path | None = None) -> Correctio
     root = Path(root or store_dir_for(dataset)).absolute()
     with _GUARD:
         store = _STORES.get(root)
-        if store is None:
+        if store is None or not store.writable:
+            # A store that could not be written (another session held it, the disk was full)
+            # is asked again: the layers that have the old one keep it, new ones may write.
             store = _STORES[root] = CorrectionStore(root, dataset)
         return store
 
