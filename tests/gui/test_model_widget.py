@@ -135,3 +135,20 @@ def test_bad_input_is_a_message(
     widget._open_path()
     assert widget.status.text().startswith("Cannot open:")
     assert "missing.csv" in widget.status.text()
+
+
+def test_the_panel_takes_the_dataset_tables_table(
+    make_napari_viewer, batch_features: Path
+) -> None:
+    from napari_radiomics._napari._dataset_table import show_features
+
+    viewer = make_napari_viewer()
+    frame = read_table(batch_features)
+    show_features(viewer, frame.iloc[:6])
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Tumour-type model")
+    assert len(widget._table) == 6  # docked after the table: it models that table at once
+    show_features(viewer, frame)
+    assert widget.use_dataset_table()
+    pd.testing.assert_frame_equal(widget._table, frame)
+    assert widget.target.currentText() == "tumor_type"
+    assert widget.group.currentText() == "patient_id"

@@ -66,3 +66,27 @@ def test_inconsistent_or_incomplete_bundles_are_refused(tmp_path: Path) -> None:
     assert not is_npy_bundle(tmp_path / "d")
     with pytest.raises(ReadError, match=r"missing labels.npy"):
         read_npy_bundle(tmp_path / "d")
+
+
+def test_the_three_file_form_opens_and_runs_with_empty_patient_ids(tmp_path: Path) -> None:
+    """What the widely used conversion script writes: no patient_ids.npy, labels (N, 1, 1) as
+    some notebooks save them, masks as 0/1 floats."""
+    from napari_radiomics.cli import main
+    from napari_radiomics.results import read_table
+
+    arrays = write_bundle(tmp_path / "b", 3)
+    (tmp_path / "b" / "patient_ids.npy").unlink()
+    np.save(tmp_path / "b" / "labels.npy", arrays["labels"].reshape(3, 1, 1).astype(float))
+    np.save(tmp_path / "b" / "masks.npy", arrays["masks"].astype(np.float32))
+    bundle = read_npy_bundle(tmp_path / "b")
+    assert bundle.patient_ids.tolist() == ["", "", ""]
+    assert bundle.labels.tolist() == arrays["labels"].tolist()
+    np.testing.assert_array_equal(np.asarray(bundle.masks[1]), arrays["masks"][1])
+    out = tmp_path / "f.csv"
+    assert (
+        main(["extract", str(tmp_path / "b"), "-o", str(out), "--preset", "brain-tumor-mri", "-q"])
+        == 0
+    )
+    table = read_table(out)
+    assert table["case"].tolist() == ["0", "1", "2"]
+    assert table["patient_id"].isna().all()  # an empty id is an empty CSV field

@@ -110,9 +110,13 @@ class ModelWidget(QWidget):
         self.status.setWordWrap(True)
         self.accuracy = QLabel("")
         self.figures = QTabWidget()
+        self.from_table = QPushButton("Use the dataset table")
+        self.from_table.setToolTip("model the table shown in the Dataset table dock")
+        self.from_table.clicked.connect(self.use_dataset_table)
 
         form = QFormLayout()
         form.addRow("Features", _with_button(self.table_path, "Open…", self._pick_table))
+        form.addRow("", self.from_table)
         form.addRow("Target", self.target)
         form.addRow("Group (patient)", self.group)
         form.addRow("Classifier", self.classifier)
@@ -136,6 +140,7 @@ class ModelWidget(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self._signals.progressed.connect(self._progressed)
         viewer.events.theme.connect(self._show_figures)
+        self.use_dataset_table()  # a batch already shown there is the usual thing to model
 
     @property
     def worker(self) -> FunctionWorker | None:
@@ -156,6 +161,18 @@ class ModelWidget(QWidget):
         self.status.setText(
             f"{len(frame)} rows, {len(features)} features" + (f" from {source}" if source else "")
         )
+
+    def use_dataset_table(self) -> bool:
+        """Model the Dataset table dock's table; False when no such dock shows one."""
+        from napari_radiomics._napari._dataset_table import DatasetTableWidget
+
+        window = getattr(self.viewer, "window", None)
+        docks = getattr(window, "dock_widgets", {}) if window is not None else {}
+        for widget in docks.values():
+            if isinstance(widget, DatasetTableWidget) and len(widget.frame):
+                self.set_table(widget.frame, widget.source or "the dataset table")
+                return True
+        return False
 
     def _open_path(self) -> None:
         path = self.table_path.text().strip()
