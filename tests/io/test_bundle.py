@@ -23,7 +23,7 @@ def test_reads_memory_mapped_arrays_and_a_slice_table(tmp_path: Path) -> None:
     assert bundle.patient_ids.tolist() == ["P0", "P1", "P2"]
     table = bundle.slices
     assert table["tumor_type"].tolist() == ["meningioma", "glioma", "pituitary tumor"]
-    assert table["case"].tolist() == ["0", "1", "2"]
+    assert sorted(table["case"]) == ["0", "1", "2"]  # rows in the order cases finish
 
 
 def test_byte_string_patient_ids_are_decoded(tmp_path: Path) -> None:
@@ -88,5 +88,5 @@ def test_the_three_file_form_opens_and_runs_with_empty_patient_ids(tmp_path: Pat
         == 0
     )
     table = read_table(out)
-    assert table["case"].tolist() == ["0", "1", "2"]
+    assert sorted(table["case"]) == ["0", "1", "2"]  # rows in the order cases finish
     assert table["patient_id"].isna().all()  # an empty id is an empty CSV field
