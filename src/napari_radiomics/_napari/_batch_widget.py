@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.batch import (
@@ -76,17 +77,6 @@ def cases_from_layer(layer: Any, *, original_masks: bool = False) -> list[Case]:
     else:
         raise ValueError(f"layer {layer.name!r}: it records no source files to run a batch on")
     return discover_cases(paths, original_masks=original_masks)
-
-
-def _with_picker(edit: QLineEdit, pick: Any) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    button = QPushButton("Browse…")
-    button.clicked.connect(lambda: (path := pick()) and edit.setText(path))
-    layout.addWidget(edit)
-    layout.addWidget(button)
-    return row
 
 
 def _drive(
@@ -153,10 +143,10 @@ class BatchWidget(QWidget):
 
         form = QFormLayout()
         form.addRow("Cases", self.source)
-        form.addRow("Folder", _with_picker(self.folder, self._pick_folder))
+        form.addRow("Folder", with_picker(self.folder, self._pick_folder))
         form.addRow("Settings", self.settings)
-        form.addRow("Params file", _with_picker(self.params, self._pick_params))
-        form.addRow("Output", _with_picker(self.output, self._pick_output))
+        form.addRow("Params file", with_picker(self.params, self._pick_params))
+        form.addRow("Output", with_picker(self.output, self._pick_output))
         form.addRow("Processes", self.jobs)
         layout = QVBoxLayout(self)
         layout.addLayout(form)

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._background import LatestOnly
+from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._plots_widget import plot_theme
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
@@ -59,17 +60,6 @@ class ModelCancelled(Exception):
 class _Signals(QObject):
     #: done, total, message; emitted from the worker thread, received in the GUI thread
     progressed = Signal(int, int, str)
-
-
-def _with_button(edit: QLineEdit, text: str, pick: Any) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    button = QPushButton(text)
-    button.clicked.connect(lambda: (path := pick()) and edit.setText(path))
-    layout.addWidget(edit)
-    layout.addWidget(button)
-    return row
 
 
 class ModelWidget(QWidget):
@@ -115,16 +105,16 @@ class ModelWidget(QWidget):
         self.from_table.clicked.connect(self.use_dataset_table)
 
         form = QFormLayout()
-        form.addRow("Features", _with_button(self.table_path, "Open…", self._pick_table))
+        form.addRow("Features", with_picker(self.table_path, self._pick_table, "Open…"))
         form.addRow("", self.from_table)
         form.addRow("Target", self.target)
         form.addRow("Group (patient)", self.group)
         form.addRow("Classifier", self.classifier)
         form.addRow("Folds (K)", self.folds)
-        form.addRow("Or folds file", _with_button(self.cvind, "Browse…", self._pick_cvind))
+        form.addRow("Or folds file", with_picker(self.cvind, self._pick_cvind))
         form.addRow("Seed", self.seed)
         form.addRow("Importance repeats", self.repeats)
-        form.addRow("Output folder", _with_button(self.output, "Browse…", self._pick_output))
+        form.addRow("Output folder", with_picker(self.output, self._pick_output))
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
