@@ -234,3 +234,20 @@ def test_a_damaged_store_opens_and_names_what_is_wrong(tmp_path: Path) -> None:
     assert "original mask" in problems
     assert "log.csv: unreadable" in problems
     assert store.status(refs[0].case) == "corrected"
+
+
+def test_painting_a_case_back_to_its_original_leaves_a_consistent_store(tmp_path: Path) -> None:
+    """Erasing a correction stroke by stroke (or undoing it) is a revert: the mask file goes,
+    and the review table says so on disk, not only in memory."""
+    folder = _folder(tmp_path)
+    stack = open_mat_stack(folder)
+    session = attach(stack.mask, stack_refs(stack.slices), folder, stack=True)
+    original = session.mask.slice(0)
+    _paint(session, 0)
+    session.mask[0] = original  # the correction painted away again
+    assert session.autosave.flush(timeout=10)
+    reread = CorrectionStore(store_dir_for(folder), folder, write=False)
+    assert reread.corrected_cases() == []
+    assert reread.status("1") == "unreviewed"
+    assert reread.problems == []
+    assert reread.log_table()["event"].tolist() == ["corrected", "reverted"]

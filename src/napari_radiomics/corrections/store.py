@@ -292,7 +292,9 @@ class CorrectionStore:
         mask = np.asarray(mask)
         if np.array_equal(mask != 0, np.asarray(original) != 0):
             self.revert(ref.case)
-            return self._row(ref.case)
+            self.write_tables()
+            with self._guard:
+                return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
         change = compare_masks(original, mask, ref.spacing)
         target = self.root / "masks" / f"{quote(ref.case, safe='')}{_suffix(ref)}"
         with self._guard:
@@ -346,17 +348,6 @@ class CorrectionStore:
             if note is not None:
                 row["note"] = note
             self._event(case, "status")
-
-    def set_note(self, case: str, note: str) -> None:
-        self._require_writable()
-        with self._guard:
-            row = self._rows.setdefault(case, {"case": case, "status": self.status(case)})
-            row.update(note=note, updated_at=_now(), user=_user())
-            self._event(case, "note")
-
-    def _row(self, case: str) -> dict[str, Any]:
-        with self._guard:
-            return dict(self._rows.get(case, {"case": case, "status": "unreviewed"}))
 
     def _event(self, case: str, event: str) -> None:
         row = self._rows[case]
