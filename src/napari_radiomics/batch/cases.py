@@ -145,20 +145,22 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
     """
     if store is not None and not (Path(store) / "store.yaml").is_file():
         raise ReadError(Path(store), "not a corrections store (no store.yaml)")
-    stores: dict[Path, CorrectionStore] = {}
+    roots: dict[Path, Path] = {}  # dataset folder -> its store: looked up once per folder
+    stores: dict[Path, CorrectionStore] = {}  # store folder -> the store, read once
     out = []
     for case in cases:
         dataset, key = case.store_key
-        root = Path(store) if store is not None else store_dir_for(dataset)
+        if dataset not in roots:
+            roots[dataset] = Path(store) if store is not None else store_dir_for(dataset)
+        root = roots[dataset]
         if root not in stores:
             stores[root] = CorrectionStore(root, dataset, write=False)
         found = stores[root].mask_file(key)
         if found is None:
             out.append(case)
-            continue
-        row = stores[root].review_table().set_index("case")
-        digest = str(row["mask_digest"].get(key, "")) if "mask_digest" in row else ""
-        out.append(replace(case, corrected=str(found), corrected_digest=digest))
+        else:
+            digest = stores[root].mask_digest(key)
+            out.append(replace(case, corrected=str(found), corrected_digest=digest))
     return out
 
 

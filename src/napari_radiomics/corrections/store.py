@@ -255,6 +255,11 @@ class CorrectionStore:
                 self._rows.get(case, {})["status"] = "unreviewed"
             return None
 
+    def mask_digest(self, case: str) -> str:
+        """The digest the review table records for the correction of ``case`` ("" if none)."""
+        with self._guard:
+            return str(self._rows.get(case, {}).get("mask_digest") or "")
+
     def status(self, case: str) -> Status:
         with self._guard:
             return self._rows.get(case, {}).get("status") or "unreviewed"
