@@ -38,7 +38,7 @@ class AutoSave:
     file read never happens on the GUI thread). ``on_saved(i, row)`` and ``on_error(i, exc)``
     are called on the writer thread; a GUI forwards them to its own thread. A case whose save
     failed stays in ``unsaved`` (with the reason) and in memory, and is tried again with its
-    next edit or :meth:`retry`.
+    next edit, or when the session moves to another store.
     """
 
     def __init__(
@@ -83,16 +83,6 @@ class AutoSave:
         with self._cond:
             self._tasks.append(task)
             self._cond.notify()
-
-    def retry(self) -> None:
-        """Try the unsaved cases again (e.g. after the store was moved somewhere writable)."""
-        self.touched(list(self.unsaved))
-
-    @property
-    def pending(self) -> int:
-        """Cases and tasks not yet on disk (the Review dock shows "saving…" while > 0)."""
-        with self._cond:
-            return len(self._dirty) + len(self._tasks) + int(self._busy)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Save everything now and wait for it; False if ``timeout`` passed first."""

@@ -78,9 +78,6 @@ class CorrectionSession:
     def status(self, index: int) -> Status:
         return self.store.status(self.refs[index].case)
 
-    def note(self, index: int) -> str:
-        return self.store.note(self.refs[index].case)
-
     def set_status(self, index: int, status: Status, note: str | None = None) -> None:
         self.store.set_status(self.refs[index].case, status, note)
         self.autosave.submit(self.store.write_tables)
