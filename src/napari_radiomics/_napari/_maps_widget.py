@@ -29,12 +29,11 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Labels
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
 
 from napari_radiomics._napari._inputs import is_stack
-from napari_radiomics._napari._runner import ExtractionCancelled, ExtractionRunner
+from napari_radiomics._napari._runner import ExtractionRunner, Progress
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics.engine.maps import (
     FeatureMap,
@@ -65,45 +64,13 @@ def contrast_limits(values: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
-class MapsRunner(ExtractionRunner):
-    """The extraction runner's cancel, generation and progress handling, for feature maps."""
-
-    def start_maps(self, image: Any, labels: Any, settings: ExtractionSettings,
-                   **options: Any) -> int:  # fmt: skip
-        """Compute the maps in a thread; ``options`` go to ``feature_maps``."""
-        self.supersede()
-        cancel = threading.Event()
-        generation = self.generation
-        signals = self.signals
-
-        def progress(done: int, total: int, message: str) -> None:
-            if cancel.is_set():
-                raise ExtractionCancelled(message)
-            signals.progressed.emit(generation, done, total, message)
-
-        def work() -> tuple[dict[str, FeatureMap], float]:
-            start = time.perf_counter()
-            maps = feature_maps(image, labels, settings, progress=progress, **options)
-            return maps, time.perf_counter() - start
-
-        worker = create_worker(
-            work, _progress={"desc": f"Feature maps of {image.name}"}, _ignore_errors=True
-        )
-        worker.returned.connect(lambda result: self._returned(generation, result))
-        worker.errored.connect(lambda exc: self._errored(generation, exc))
-        self.worker, self._cancel = worker, cancel
-        self._pbar = getattr(worker, "pbar", None)
-        worker.start()
-        return generation
-
-
 class MapsWidget(Container):
     """Layers, features, kernel and region; Run / Cancel; the hovered voxel's values."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True)
         self.viewer = viewer
-        self.runner = MapsRunner()
+        self.runner = ExtractionRunner()
         self.maps: dict[str, FeatureMap] = {}
         self._source: Any = None  # the image layer the shown maps were computed on
         self._voxel: tuple[int, ...] | None = None
@@ -187,7 +154,16 @@ class MapsWidget(Container):
         options = {"features": list(self.features.value), "label": self.roi_label.value}
         if self.region.value == REGION_BOX:
             options |= {"region": "box", "margin": self.margin.value}
-        self.runner.start_maps(image, labels, self.settings(), **options)
+        settings = self.settings()
+
+        def work(
+            progress: Progress, _cancel: threading.Event
+        ) -> tuple[dict[str, FeatureMap], float]:
+            start = time.perf_counter()
+            maps = feature_maps(image, labels, settings, progress=progress, **options)
+            return maps, time.perf_counter() - start
+
+        self.runner.run(work, f"Feature maps of {image.name}")
         self.runner.worker.finished.connect(self._idle)  # however the run ends
         self._running_on = image
         self.bar.value = 0

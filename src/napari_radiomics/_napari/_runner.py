@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ from qtpy.QtCore import QObject, Signal
 from napari_radiomics._napari._inputs import ExtractionJob
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
+
+#: ``progress(done, total, message)``, as the engine and the feature maps call it.
+Progress = Callable[[int, int, str], None]
+#: Work for :meth:`ExtractionRunner.run`: ``compute(progress, cancel) -> (result, seconds)``.
+Compute = Callable[[Progress, threading.Event], tuple[Any, float]]
 
 _MAX_ENGINES = 4
 
@@ -83,19 +89,10 @@ class ExtractionRunner:
         return cached
 
     def start(self, job: ExtractionJob, key: Any, settings: ExtractionSettings, title: str) -> int:
-        """Run ``job`` in a thread (progress in napari's activity dock); supersede any other."""
-        self.supersede()
+        """Extract ``job`` in a thread with the engine cached for ``key``; see :meth:`run`."""
         cached = self.engine_for(key, settings)
-        cancel = threading.Event()
-        generation = self.generation
-        signals = self.signals
 
-        def progress(done: int, total: int, message: str) -> None:
-            if cancel.is_set():
-                raise ExtractionCancelled(message)
-            signals.progressed.emit(generation, done, total, message)
-
-        def work() -> tuple[pd.DataFrame, float]:
+        def work(progress: Progress, cancel: threading.Event) -> tuple[pd.DataFrame, float]:
             with cached.lock:  # a superseded run on the same engine stops at its next step
                 if cancel.is_set():
                     raise ExtractionCancelled("cancelled before start")
@@ -109,8 +106,27 @@ class ExtractionRunner:
                 )
                 return frame, time.perf_counter() - start
 
+        return self.run(work, title)
+
+    def run(self, compute: Compute, title: str) -> int:
+        """Run ``compute(progress, cancel)`` in a thread (progress in napari's activity dock)
+        after superseding any other run; it returns ``(result, seconds)`` for ``finished``.
+        ``progress`` raises :class:`ExtractionCancelled` once the run is cancelled or
+        superseded, so work that reports progress stops at its next step."""
+        self.supersede()
+        cancel = threading.Event()
+        generation = self.generation
+        signals = self.signals
+
+        def progress(done: int, total: int, message: str) -> None:
+            if cancel.is_set():
+                raise ExtractionCancelled(message)
+            signals.progressed.emit(generation, done, total, message)
+
         # Errors are routed to our handlers (notifications), not re-raised in the event loop.
-        worker = create_worker(work, _progress={"desc": title}, _ignore_errors=True)
+        worker = create_worker(
+            compute, progress, cancel, _progress={"desc": title}, _ignore_errors=True
+        )
         worker.returned.connect(lambda result: self._returned(generation, result))
         worker.errored.connect(lambda exc: self._errored(generation, exc))
         self.worker, self._cancel = worker, cancel
