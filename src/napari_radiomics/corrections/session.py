@@ -96,8 +96,8 @@ class CorrectionSession:
 
     def reviewed(self) -> tuple[int, int]:
         """(cases with a status other than unreviewed, all cases): "412 / 3064 reviewed"."""
-        done = sum(self.status(i) != "unreviewed" for i in range(len(self.refs)))
-        return done, len(self.refs)
+        statuses, _ = self.store.statuses(self.cases)
+        return sum(status != "unreviewed" for status in statuses), len(statuses)
 
     def next_index(self, start: int, step: int = 1, status: Status = "unreviewed") -> int | None:
         """The next case after ``start`` (``step`` -1: before) with ``status``, or None."""
@@ -110,12 +110,8 @@ class CorrectionSession:
 
     def table(self) -> pd.DataFrame:
         """One row per case: its status and note (the Review dock adds the dataset's columns)."""
-        review = self.store.review_table().set_index("case")
-        frame = pd.DataFrame({"case": self.cases})
-        frame["status"] = [self.status(i) for i in range(len(self.refs))]
-        notes = review["note"] if "note" in review else pd.Series(dtype=str)
-        frame["note"] = frame["case"].map(notes).fillna("")
-        return frame
+        statuses, notes = self.store.statuses(self.cases)
+        return pd.DataFrame({"case": self.cases, "status": statuses, "note": notes})
 
     def relocate(self, root: str | Path) -> CorrectionStore:
         """Keep this dataset's corrections in ``root`` from now on (remembered for next time):

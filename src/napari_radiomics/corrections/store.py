@@ -268,6 +268,13 @@ class CorrectionStore:
         with self._guard:
             return self._rows.get(case, {}).get("note") or ""
 
+    def statuses(self, cases: Sequence[str]) -> tuple[list[Status], list[str]]:
+        """The status and the note of each of ``cases``, read at once (a review dock asks for
+        all 3064 after every saved stroke)."""
+        with self._guard:
+            rows = [self._rows.get(case, {}) for case in cases]
+        return [r.get("status") or "unreviewed" for r in rows], [r.get("note") or "" for r in rows]
+
     def review_table(self) -> pd.DataFrame:
         """review.csv as a DataFrame (one row per case with a status)."""
         with self._guard:
