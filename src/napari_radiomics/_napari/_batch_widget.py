@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._controls import with_picker
+from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.batch import (
@@ -58,10 +58,7 @@ DOCK = "Extract features dock"
 
 def _extraction_widget(viewer: napari.viewer.Viewer) -> ExtractionWidget | None:
     """The docked "Extract features" widget, whose controls hold the settings being tuned."""
-    return next(
-        (w for w in viewer.window.dock_widgets.values() if isinstance(w, ExtractionWidget)),
-        None,
-    )
+    return next(iter(docked(viewer, ExtractionWidget)), None)
 
 
 def cases_from_layer(layer: Any, *, original_masks: bool = False) -> list[Case]:

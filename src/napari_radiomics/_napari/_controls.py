@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from qtpy.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
+
+_W = TypeVar("_W", bound=QWidget)
+
+
+def docked(viewer: Any, kind: type[_W]) -> list[_W]:
+    """The ``kind`` widgets docked in ``viewer``'s window, in docking order (none for a viewer
+    without a window): how one dock finds another to hand its result to."""
+    window = getattr(viewer, "window", None)
+    widgets = getattr(window, "dock_widgets", {}) if window is not None else {}
+    return [w for w in widgets.values() if isinstance(w, kind)]
 
 
 def with_picker(edit: QLineEdit, pick: Callable[[], str], text: str = "Browse…") -> QWidget:

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._case_link import CaseIndex, CaseKey, ViewerLink
+from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_model import ColumnFilter, DatasetModel, column_layout
 from napari_radiomics.errors import ReadError
 from napari_radiomics.feature_tables import NO_FEATURES, read_features_table
@@ -347,9 +348,9 @@ def _choice(combo: QComboBox) -> str:
 
 def get_dataset_table(viewer: napari.viewer.Viewer) -> DatasetTableWidget:
     """The viewer's dataset table dock, docking one (as the Plugins menu does) if needed."""
-    for widget in viewer.window.dock_widgets.values():
-        if isinstance(widget, DatasetTableWidget):
-            return widget
+    existing = docked(viewer, DatasetTableWidget)
+    if existing:
+        return existing[0]
     widget = DatasetTableWidget(viewer)
     viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")
     return widget

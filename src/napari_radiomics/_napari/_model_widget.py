@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._background import LatestOnly
-from napari_radiomics._napari._controls import with_picker
+from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._plots_widget import plot_theme
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
@@ -156,10 +156,8 @@ class ModelWidget(QWidget):
         """Model the Dataset table dock's table; False when no such dock shows one."""
         from napari_radiomics._napari._dataset_table import DatasetTableWidget
 
-        window = getattr(self.viewer, "window", None)
-        docks = getattr(window, "dock_widgets", {}) if window is not None else {}
-        for widget in docks.values():
-            if isinstance(widget, DatasetTableWidget) and len(widget.frame):
+        for widget in docked(self.viewer, DatasetTableWidget):
+            if len(widget.frame):
                 self.set_table(widget.frame, widget.source or "the dataset table")
                 return True
         return False

@@ -38,6 +38,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._background import LatestOnly
+from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics.analysis.plots import (
     Plot,
@@ -124,15 +125,13 @@ def link_docked(viewer: napari.viewer.Viewer, widget: QWidget) -> None:
     in ``viewer``, so that opening both from the Plugins menu, in either order, links them."""
     from napari_radiomics._napari._dataset_table import DatasetTableWidget
 
-    window = getattr(viewer, "window", None)
-    docked = list(getattr(window, "dock_widgets", {}).values()) if window else []
     if isinstance(widget, PlotsWidget):
-        table = next((w for w in docked if isinstance(w, DatasetTableWidget)), None)
+        table = next(iter(docked(viewer, DatasetTableWidget)), None)
         if table is not None:
             link(table, widget)
         return
-    for plots in docked:
-        if isinstance(plots, PlotsWidget) and plots.linked is None:
+    for plots in docked(viewer, PlotsWidget):
+        if plots.linked is None:
             link(widget, plots)
 
 

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, FeatureFilterProxy
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
@@ -316,9 +317,9 @@ class ResultsWidget(QWidget):
 
 def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
     """The viewer's results dock, docking one (as Plugins > napari-radiomics does) if needed."""
-    for widget in viewer.window.dock_widgets.values():
-        if isinstance(widget, ResultsWidget):
-            return widget
+    existing = docked(viewer, ResultsWidget)
+    if existing:
+        return existing[0]
     widget: Any = ResultsWidget(viewer)
     # Below the canvas: the table grows a column per run and needs the width.
     viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")

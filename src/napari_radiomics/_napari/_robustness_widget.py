@@ -45,6 +45,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._batch_widget import DOCK, _extraction_widget
+from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._table_model import DataFrameModel
@@ -386,9 +387,8 @@ class RobustnessWidget(QWidget):
         )
         self.status.setText(text + (f"; {len(failed)} failed: {failed[0]}" if failed else ""))
         self.icc_computed.emit(table)
-        for widget in self.viewer.window.dock_widgets.values():  # the dataset table, if open
-            if isinstance(widget, DatasetTableWidget):
-                widget.set_robustness(table)
+        for widget in docked(self.viewer, DatasetTableWidget):  # if one is open
+            widget.set_robustness(table)
 
     def _show_icc(self, *_: Any) -> None:
         if self.icc_table is None:
