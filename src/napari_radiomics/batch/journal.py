@@ -310,10 +310,12 @@ class BatchOutput:
             if before is None:
                 continue
             source, digest = before
-            if case.corrected is not None:
-                if source != "corrected" or digest != (case.corrected_digest or digest):
-                    changed.append(case.case_id)
-            elif source == "corrected":
+            if case.corrected is None:
+                stale = source == "corrected"  # reverted since
+            else:  # corrected since, or again (a store that records no digest cannot tell)
+                known = case.corrected_digest
+                stale = source != "corrected" or bool(known and digest != known)
+            if stale:
                 changed.append(case.case_id)
         return changed
 
