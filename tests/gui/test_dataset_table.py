@@ -393,3 +393,25 @@ def test_view_features_refuses_a_table_without_features_before_napari(
     no_features.write_text("case,patient_id\n1,P1\n")
     assert main(["view", "--features", str(no_features)]) == 2
     assert f"{no_features}: has no feature columns" in capsys.readouterr().err
+
+
+_DOCK_ALONE = """
+import sys
+import napari
+from napari_radiomics._napari._dataset_table import get_dataset_table
+
+get_dataset_table(napari.Viewer(show=False))
+print("napari_radiomics._napari._plots_widget" in sys.modules)
+"""
+
+
+def test_docking_the_table_alone_does_not_load_the_plots() -> None:
+    """Linking with a plots dock must not import matplotlib's Qt canvas (about 1 s on the GUI
+    thread) when no plots dock is open; a fresh interpreter shows what docking loads."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _DOCK_ALONE], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"

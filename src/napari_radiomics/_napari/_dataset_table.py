@@ -11,6 +11,7 @@ at dataset size.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,10 +72,12 @@ class DatasetTableWidget(QWidget):
         self._loading: FunctionWorker | None = None
         self._build()
         self.link = None if viewer is None else ViewerLink(viewer, self._viewer_on_case, self)
-        if viewer is not None:
-            from napari_radiomics._napari._plots_widget import link_docked  # matplotlib: lazily
-
-            link_docked(viewer, self)
+        # Link with a plots dock already open. Importing the plots module (matplotlib, about
+        # 1 s) only to find that none is would slow every table down: none can be docked
+        # before its module is loaded.
+        plots = sys.modules.get("napari_radiomics._napari._plots_widget")
+        if viewer is not None and plots is not None:
+            plots.link_docked(viewer, self)
 
     # ----------------------------------------------------------------------------- layout
     def _build(self) -> None:
