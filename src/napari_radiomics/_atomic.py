@@ -4,17 +4,37 @@ A killed process, a full disk or an exception while writing leaves the previous 
 nothing), never half a file: a rename within one folder is atomic. Every file this package
 writes whole (a corrected ``.mat``, a feature map, a run's params or errors file, a Parquet
 table) goes through :func:`replaced`.
+
+The temporary file is created with mode 0o666 and the kernel applies the user's umask, as for
+any file a program creates: the result is as readable by colleagues on shared storage as the
+user's umask says (``tempfile.mkstemp`` would make every file 0o600, whatever the umask).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["replaced"]
+
+#: How much of the target's stem the temporary name keeps: the name stays within the 255
+#: bytes a file name may have however long the target's name is.
+_STEM_CHARS = 60
+
+
+def _create_beside(path: Path, suffix: str) -> Path:
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    while True:
+        temporary = path.parent / f".{stem[:_STEM_CHARS]}.{secrets.token_hex(4)}.tmp{suffix}"
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return temporary
 
 
 @contextlib.contextmanager
@@ -24,9 +44,7 @@ def replaced(path: str | Path) -> Iterator[Path]:
     for writers that choose the format by the name."""
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(handle)
-    temporary = Path(name)
+    temporary = _create_beside(path, suffix)
     try:
         yield temporary
         temporary.replace(path)

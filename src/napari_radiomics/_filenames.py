@@ -1,0 +1,123 @@
+"""Ids become file names through here, and nowhere else.
+
+A case id or a patient id is whatever the user's data holds: a path (``a/1.mat`` when two
+inputs share a file name), ``../../x`` from a batch CSV, ``MR048994B:2`` from a PID, a name
+with a newline, ``CON`` or a 245-character name. Written as it is, such an id leaves the
+output folder, overwrites a source, is refused by Windows, or is hidden (a leading dot) and
+later skipped as a temporary file. So every file name made from an id goes through
+:func:`file_stem`, and every file placed in an output folder through :func:`inside`.
+
+:func:`file_stem` percent-encodes (RFC 3986 style, ``%XX`` per UTF-8 byte) exactly what some
+operating system refuses or misreads, and nothing else, so that ordinary ids keep their
+names (``17`` -> ``17``) and :func:`id_from_stem` gives the id back exactly: path separators,
+``: * ? " < > |``, control characters, ``%`` itself, a leading dot, trailing dots and spaces,
+and the first letter of a name Windows reserves (``CON``, ``NUL``, ``COM1``...). An id too long
+for a file name (more than :data:`MAX_STEM_BYTES` encoded) keeps its start and gains a digest
+of the whole id; that one cannot be decoded, so writers that need the id back record it beside
+the file (as the corrections store's ``review.csv`` and an export's ``cases.csv`` do).
+
+Windows and macOS file systems ignore case: ``A`` and ``a`` are one file there. Writers that
+place many ids in one folder take their names from :func:`unique_stems`, which tells such
+names apart with a digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from napari_radiomics.errors import WriteError
+
+__all__ = ["MAX_STEM_BYTES", "file_stem", "id_from_stem", "inside", "unique_stems"]
+
+#: Encoded stems longer than this are shortened: a file name may have 255 bytes on every common
+#: file system, and writers add a suffix and a temporary prefix and suffix around the stem.
+MAX_STEM_BYTES = 150
+
+#: Characters some operating system refuses in a name (Windows: ``< > : " / \\ | ? *``),
+#: the escape character itself, and control characters (newline, tab, ...).
+_REFUSED = frozenset('<>:"/\\|?*%') | frozenset(chr(c) for c in range(32)) | {"\x7f"}
+#: The empty id's stem: a ``%`` that is no escape, which no other id encodes to.
+_EMPTY = "%empty"
+_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])(\..*)?$", re.IGNORECASE)
+
+
+def _escape(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+
+
+def file_stem(identifier: str) -> str:
+    """A file name stem for ``identifier`` that is valid on Windows, macOS and Linux, is not
+    hidden, and names a file inside the folder it is joined to; reversible by
+    :func:`id_from_stem` unless it had to be shortened."""
+    identifier = str(identifier)
+    if not identifier:
+        return _EMPTY
+    chars = [_escape(c) if c in _REFUSED else c for c in identifier]
+    if chars[0] == ".":
+        chars[0] = _escape(".")
+    end = len(chars)
+    while end > 0 and chars[end - 1] in (".", " "):
+        end -= 1
+        chars[end] = _escape(chars[end])
+    stem = "".join(chars)
+    if _RESERVED.match(stem):
+        stem = _escape(stem[0]) + stem[1:]
+    if len(stem.encode("utf-8", "surrogatepass")) > MAX_STEM_BYTES:
+        digest = hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        head = stem.encode("utf-8", "surrogatepass")[: MAX_STEM_BYTES - 18]
+        stem = head.decode("utf-8", "ignore").rstrip(". ") + f"~{digest}"
+    return stem
+
+
+def id_from_stem(stem: str) -> str:
+    """The id :func:`file_stem` made ``stem`` from (undoes the escapes)."""
+    if stem == _EMPTY:
+        return ""
+    data = bytearray()
+    i = 0
+    while i < len(stem):
+        if stem[i] == "%" and re.fullmatch(r"[0-9A-Fa-f]{2}", stem[i + 1 : i + 3]):
+            data.append(int(stem[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            data += stem[i].encode("utf-8", "surrogatepass")
+            i += 1
+    return data.decode("utf-8", "surrogatepass")
+
+
+def unique_stems(identifiers: Iterable[str]) -> dict[str, str]:
+    """A stem per distinct id, no two alike even where case is ignored (Windows, macOS): the
+    second of two ids whose stems differ only in case gains a digest of its id."""
+    stems: dict[str, str] = {}
+    taken: set[str] = set()
+    for identifier in identifiers:
+        if identifier in stems:
+            continue
+        stem = file_stem(identifier)
+        if stem.casefold() in taken:
+            digest = hashlib.sha256(identifier.encode("utf-8", "surrogatepass")).hexdigest()
+            stem = f"{stem[: MAX_STEM_BYTES - 18]}~{digest[:16]}"
+        taken.add(stem.casefold())
+        stems[identifier] = stem
+    return stems
+
+
+def inside(folder: str | Path, name: str) -> Path:
+    """``folder / name``, refused (WriteError) unless it is a plain name that stays in
+    ``folder`` once links are followed: the one check every writer makes before it writes a
+    file whose name came from data."""
+    folder = Path(folder)
+    target = folder / name
+    if name in ("", ".", "..") or "/" in name or "\\" in name or os.sep in name:
+        raise WriteError(target, f"is not a plain file name; refused to write outside {folder}")
+    real_folder = Path(os.path.realpath(folder))
+    real_target = Path(os.path.realpath(target))
+    if real_target.parent != real_folder:
+        raise WriteError(
+            target, f"leads to {real_target}, outside the output folder {real_folder}; refused"
+        )
+    return target

@@ -1,0 +1,98 @@
+"""Ids to file names: valid on every OS, reversible, unique where case is ignored, kept inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from napari_radiomics._filenames import (
+    MAX_STEM_BYTES,
+    file_stem,
+    id_from_stem,
+    inside,
+    unique_stems,
+)
+from napari_radiomics.errors import WriteError
+
+HOSTILE_IDS = [
+    "17",
+    "a/1",
+    "/abs/olute",
+    "../../x",
+    "..",
+    ".",
+    ".5",
+    "C:\\Windows\\x",
+    'a:b*c?d"e<f>g|h',
+    "line\nbreak\ttab",
+    "trailing dot.",
+    "trailing space ",
+    "CON",
+    "nul.txt",
+    "com1",
+    "LPT9",
+    "100%",
+    "%41",
+    "",
+    "MR048994B",
+    "Zürich-Ω",
+    "\udc80",
+]
+
+
+@pytest.mark.parametrize("identifier", HOSTILE_IDS)
+def test_a_stem_is_valid_everywhere_and_gives_its_id_back(identifier: str) -> None:
+    stem = file_stem(identifier)
+    assert id_from_stem(stem) == identifier
+    assert stem not in ("", ".", "..")
+    assert not stem.startswith(".")
+    assert not stem.endswith((".", " "))
+    assert not set('<>:"/\\|?*') & set(stem)
+    assert all(ord(c) >= 32 for c in stem)
+    assert stem.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT9"}
+
+
+def test_ordinary_ids_keep_their_names() -> None:
+    assert [file_stem(i) for i in ("1", "3064", "MR048994B", "brain1", "case-7_a")] == [
+        "1",
+        "3064",
+        "MR048994B",
+        "brain1",
+        "case-7_a",
+    ]
+
+
+def test_a_long_id_is_shortened_with_a_digest_and_stays_distinct() -> None:
+    one, two = "x" * 244 + "1", "x" * 244 + "2"
+    assert len(file_stem(one).encode()) <= MAX_STEM_BYTES
+    assert file_stem(one) != file_stem(two)
+    assert len(file_stem("é" * 200).encode()) <= MAX_STEM_BYTES  # cut on a character
+
+
+def test_ids_that_differ_only_in_case_get_names_that_differ_without_case() -> None:
+    stems = unique_stems(["Case1", "case1", "CASE1", "other", "Case1"])
+    assert len(stems) == 4
+    assert len({s.casefold() for s in stems.values()}) == 4
+    assert stems["Case1"] == "Case1"
+
+
+@pytest.mark.parametrize("identifier", HOSTILE_IDS)
+def test_every_stem_lands_inside_the_folder(tmp_path: Path, identifier: str) -> None:
+    target = inside(tmp_path, file_stem(identifier) + ".mat")
+    assert target.parent == tmp_path
+
+
+@pytest.mark.parametrize("name", ["../x.mat", "/etc/passwd", "a/b.mat", "..", ".", ""])
+def test_a_name_that_is_not_plain_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(WriteError, match="refused"):
+        inside(tmp_path, name)
+
+
+def test_a_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "source"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "1.mat").symlink_to(elsewhere / "1.mat")
+    with pytest.raises(WriteError, match="outside the output folder"):
+        inside(out, "1.mat")
