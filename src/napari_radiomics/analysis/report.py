@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import ModelResult
 
 __all__ = ["confusion_figure", "importance_figure", "write_model_report"]
@@ -60,11 +61,11 @@ def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / name for name in ("metrics.json", "predictions.csv")]
     written[0].write_text(json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8")
-    result.predictions.to_csv(written[1], index=False)
+    escape_frame(result.predictions).to_csv(written[1], index=False)
     confusion_figure(result).savefig(folder / "confusion.png", dpi=120)
     written.append(folder / "confusion.png")
     if not result.importances.empty:
-        result.importances.to_csv(folder / "importances.csv", index=False)
+        escape_frame(result.importances).to_csv(folder / "importances.csv", index=False)
         importance_figure(result).savefig(folder / "importances.png", dpi=120)
         written += [folder / "importances.csv", folder / "importances.png"]
     report = folder / "report.md"

@@ -40,6 +40,7 @@ import yaml
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._lock import OutputLock
+from napari_radiomics._spreadsheet import escape_cell, unescape_cell
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
@@ -73,9 +74,13 @@ def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
-        # One record per physical line is what makes a truncated tail detectable.
+        # One record per physical line is what makes a truncated tail detectable; text that
+        # a spreadsheet would run as a formula is escaped (napari_radiomics._spreadsheet).
         writer.writerow(
-            [v.replace("\n", " ").replace("\r", " ") if isinstance(v, str) else v for v in row]
+            [
+                escape_cell(v.replace("\n", " ").replace("\r", " ")) if isinstance(v, str) else v
+                for v in row
+            ]
         )
     return buffer.getvalue()
 
@@ -143,7 +148,7 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, st
                     done.pop(tail_case, None)
                 break
             try:
-                fields = next(csv.reader([raw.decode("utf-8")]))
+                fields = [unescape_cell(f) for f in next(csv.reader([raw.decode("utf-8")]))]
             except UnicodeDecodeError as exc:
                 raise BatchError(
                     f"{path}: cannot resume, byte {offset + exc.start} is not UTF-8 (this run "
@@ -245,7 +250,7 @@ class BatchOutput:
             return
         retried = {as_written(case_id) for case_id in retried}
         with self.errors_path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
         keep = [r for r in rows[1:] if r and r[0] not in retried]
         self.failed_cases.update(r[0] for r in keep)
         if keep:
@@ -326,7 +331,7 @@ class BatchOutput:
         if not drop or not self.journal.exists():
             return
         with self.journal.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
         kept = [rows[0], *(r for r in rows[1:] if r and r[0] not in drop)]
         _replace(self.journal, _csv_text(kept))
         for case_id in drop:
