@@ -47,6 +47,17 @@ def positive(text: str) -> int:
     return value
 
 
+def non_negative(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {text!r}")
+    return value
+
+
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     """INPUT... and what narrows them (``--mask``, ``--limit``)."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
