@@ -255,11 +255,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
     numbers, and every other column (case, patient id, tumour type, a batch CSV's own
     columns) is read as text: ``017`` must not come back as 17. Text cells of a CSV lose the
     ``'`` the writers put in front of formula-like text, so ids come back exactly. A file that
-    is empty or not UTF-8 raises :class:`ReadError` naming it.
+    is empty, not UTF-8 or not the format its suffix says raises :class:`ReadError` naming it.
     """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ReadError(path, f"cannot be read as Parquet: {exc}") from None
     head = csv_header(path)
     if not head:
         raise ReadError(path, "is empty: no header line")

@@ -235,8 +235,11 @@ def test_unreadable_tables_and_a_file_as_output_are_named(
     frame = table("signal")
     frame.loc[0, "patient_id"] = "Müller"
     latin1.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"")
     for path, problem in [
         (empty, "is empty"),
+        (broken, "cannot be read as Parquet"),
         (header_only, "the table has no rows"),
         (latin1, "is not UTF-8 text (byte 0xfc)"),
     ]:
