@@ -112,11 +112,11 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 def _csv_bytes(rows: Sequence[tuple[str, str]]) -> bytes:
-    """UTF-8 CSV; a value with a line break is quoted (as CSV allows), so ids stay exact.
-    What UTF-8 cannot hold (a lone surrogate from a file name that is not UTF-8) is spelled
-    as a backslash escape, as in a batch run's tables."""
+    """UTF-8 CSV, every value quoted, so that an id holding a line break or a carriage return
+    reads back whole and exact. What UTF-8 cannot hold (a lone surrogate from a file name that
+    is not UTF-8) is spelled as a backslash escape, as in a batch run's tables."""
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(rows)
+    csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
     return text.getvalue().encode("utf-8", "backslashreplace")
 
 
