@@ -175,6 +175,8 @@ def test_names_windows_refuses_are_escaped_and_recorded(tmp_path: Path) -> None:
         for case, path in files.items():
             assert _valid_everywhere(path.name), path.name
             np.testing.assert_array_equal(read(path), masks[case])
+    # A run on the export has the case ids of a run on its source.
+    assert sorted(c.case_id for c in discover_cases([tmp_path / "mat"])) == sorted(names)
 
 
 def test_a_245_character_case_name_is_extracted_and_exported(tmp_path: Path) -> None:
@@ -190,6 +192,9 @@ def test_a_245_character_case_name_is_extracted_and_exported(tmp_path: Path) -> 
         assert case == name
         assert _valid_everywhere(written[form].name)
     np.testing.assert_array_equal(read_tumor_mat(written["mat"]).mask, mask)
+    bundle = tmp_path / "npy"
+    assert main(["export", str(tmp_path / "long"), "-o", str(bundle), "--format", "npy"]) == 0
+    assert [c.case_id for c in discover_cases([bundle])] == [name]  # from its cases.csv
 
 
 # --- all or nothing -------------------------------------------------------------------------
