@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -175,6 +177,14 @@ def test_names_windows_refuses_are_escaped_and_recorded(tmp_path: Path) -> None:
         for case, path in files.items():
             assert _valid_everywhere(path.name), path.name
             np.testing.assert_array_equal(read(path), masks[case])
+    # The export is as readable as the user's umask says (not 0700/0600 temporary modes).
+    previous = os.umask(0o022)
+    try:
+        assert main(["export", str(folder), "-o", str(tmp_path / "shared")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "shared").iterdir()} == {0o644}
     # A run on the export has the case ids of a run on its source.
     assert sorted(c.case_id for c in discover_cases([tmp_path / "mat"])) == sorted(names)
 
