@@ -15,7 +15,8 @@ import SimpleITK as sitk
 
 from napari_radiomics.batch import discover_cases
 from napari_radiomics.cli import main
-from napari_radiomics.corrections import attach, stack_refs
+from napari_radiomics.corrections import attach, export_dataset, stack_refs
+from napari_radiomics.errors import WriteError
 from napari_radiomics.io import open_mat_stack, read_npy_bundle, read_tumor_mat
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -261,3 +262,10 @@ def test_a_full_or_read_only_disk_is_named_and_leaves_nothing(
     assert "(Read-only file system)" in err
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     assert main(["export", str(mat_folder), "-o", str(out), "--format", form]) == 0
+
+
+def test_the_api_refuses_two_cases_with_one_id(mat_folder: Path, tmp_path: Path) -> None:
+    case = discover_cases([mat_folder])[0]
+    with pytest.raises(WriteError, match="two cases share an id"):
+        export_dataset([case, case], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

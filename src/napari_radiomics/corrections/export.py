@@ -65,6 +65,8 @@ def export_dataset(
         raise WriteError(output, "exists and is not an empty folder; export to a new folder")
     if not cases:
         raise WriteError(output, "no cases to export")
+    if len({c.case_id for c in cases}) < len(cases):  # discover_cases never gives such cases
+        raise WriteError(output, "two cases share an id; one file per id cannot hold both")
     with _writing(output):
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = _staging_folder(output)
