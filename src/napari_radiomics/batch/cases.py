@@ -6,8 +6,7 @@ ROI label to measure and the columns a batch CSV passes through. `load_case` rea
 the worker, one case at a time, which is what keeps a 3000-slice run in bounded memory.
 
 Case ids are the keys `--resume` uses to recognise finished work, so they are derived only from
-the inputs (file stems, bundle indices, CSV rows, the ``cases.csv`` of an export), never from
-run order or timing.
+the inputs (file stems, bundle indices, CSV rows), never from run order or timing.
 
 A dataset's corrections (``corrections``) are used by default: a case with a corrected mask in
 its dataset's store is measured on that mask, and every row says which mask it was measured on
@@ -41,8 +40,6 @@ from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 _T = TypeVar("_T")
 
-#: The table an export writes beside its files: each case's id and its file (or bundle index).
-CASES_FILE = "cases.csv"
 #: The columns saying which mask a row was measured on: "original" or "corrected", and the
 #: mask's digest (``corrections.mask_digest``).
 MASK_COLUMNS = ("mask_source", "mask_digest")
@@ -170,35 +167,16 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
 def _folder_cases(folder: Path) -> list[tuple[Case, str]]:
     if is_npy_bundle(folder):
         bundle = read_npy_bundle(folder)
-        ids = _exported_ids(folder, "index")
         return [
-            (Case(ids.get(str(i), str(i)), "bundle", str(folder), index=i), f"{folder}:{i}")
+            (Case(str(i), "bundle", str(folder), index=i), f"{folder}:{i}")
             for i in range(len(bundle.labels))
         ]
     files = find_mat_files(folder, recursive=True)
     if not files:
         raise ReadError(folder, "holds no .mat files and is not a NumPy bundle")
-    ids = _exported_ids(folder, "file")
     return [
-        (Case(ids.get(str(f.relative_to(folder)), f.stem), "mat", str(f)),
-         str(f.relative_to(folder).with_suffix("")))
-        for f in files
-    ]  # fmt: skip
-
-
-def _exported_ids(folder: Path, column: str) -> dict[str, str]:
-    """{file name or bundle index: case id} from the ``cases.csv`` that ``export`` wrote into
-    ``folder``: an export's file names are ids made safe for every OS (``%3A`` for ``:``,
-    shortened when long), and this gives the ids back, so that a run on an export has the
-    case ids of a run on its source. Any other table of that name is not an export's."""
-    table = folder / CASES_FILE
-    if not table.is_file():
-        return {}
-    with table.open(newline="", encoding="utf-8", errors="replace") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or rows[0] != ["case", column]:
-        return {}
-    return {row[1]: row[0] for row in rows[1:] if len(row) == 2}
+        (Case(f.stem, "mat", str(f)), str(f.relative_to(folder).with_suffix(""))) for f in files
+    ]
 
 
 def _csv_cases(path: Path) -> list[tuple[Case, str]]:

@@ -36,7 +36,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._filenames import inside, unique_stems
-from napari_radiomics.batch.cases import CASES_FILE, Case, load_case
+from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.errors import WriteError
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
 
@@ -44,6 +44,8 @@ __all__ = ["CASES_FILE", "EXPORT_FORMS", "ExportForm", "export_dataset"]
 
 ExportForm = Literal["mat", "npy", "nifti"]
 EXPORT_FORMS: tuple[ExportForm, ...] = ("mat", "npy", "nifti")
+#: The export's table of contents: each case's exact id and its file (or bundle index).
+CASES_FILE = "cases.csv"
 Progress = Callable[[int, int], None]
 
 
