@@ -14,6 +14,8 @@ folder fails loudly); only a developer who never set it sees those tests skip.
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,25 @@ def batch_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = folder / "features.csv"
     assert run_batch(discover_cases([folder]), settings, output, jobs=1).ok
     return output
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs mounted for this test (needs root, as in CI), unmounted afterwards: a
+    disk to fill (``sample_files.fill_disk``) or to remount read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root (CI runs these tests as root)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

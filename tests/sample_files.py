@@ -8,6 +8,7 @@ package's reader and writer cannot hide behind a symmetric round trip.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -130,6 +131,18 @@ def write_mat_folder(
         paths.append(write_tumor_mat(where / f"{i + 1}.mat", tumor))
     scipy.io.savemat(folder / "cvind.mat", {"cvind": np.arange(1, n + 1) % 5 + 1})
     return paths
+
+
+def fill_disk(disk: Path, leave: int) -> Path:
+    """Fill `disk` (the ``small_disk`` fixture) until `leave` bytes (whole pages) are free;
+    returns the filler file."""
+    filler = disk / "filler"
+    stat = os.statvfs(disk)
+    free = stat.f_bavail * stat.f_frsize
+    filler.write_bytes(bytes(max(free - leave, 0)))
+    stat = os.statvfs(disk)
+    assert stat.f_bavail * stat.f_frsize == leave
+    return filler
 
 
 def corrupt_mat(path: Path) -> Path:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["replaced"]
+__all__ = ["is_temporary", "replaced"]
 
 #: How much of the target's stem the temporary name keeps: the name stays within the 255
 #: bytes a file name may have however long the target's name is.
@@ -50,3 +51,13 @@ def replaced(path: str | Path) -> Iterator[Path]:
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+#: The names :func:`_create_beside` gives: ``.{stem}.{8 hex digits}.tmp{suffix}``.
+_TEMPORARY = re.compile(r"\..*\.[0-9a-f]{8}\.tmp(\.[^.]+)*")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file left by a killed :func:`replaced` (readers of a
+    folder skip those, and only those: a data file may start with a dot too)."""
+    return _TEMPORARY.fullmatch(name) is not None

@@ -14,7 +14,7 @@ import pytest
 from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import ReadError
 from napari_radiomics.results import read_table
-from sample_files import case_arrays, corrupt_mat, write_v73
+from sample_files import assert_same_rows, case_arrays, corrupt_mat, write_v73
 
 #: What MATLAB stores for the patient id "😀": two UTF-16 code units, a surrogate pair.
 EMOJI_UNITS = "\ud83d\ude00"
@@ -88,3 +88,35 @@ def test_check_prints_odd_names_on_any_terminal_encoding(odd_names: Path) -> Non
     assert "Traceback" not in check.stderr
     assert "\\udcff: error: " in check.stdout
     assert "1 would run, 1 would fail" in check.stderr
+
+
+def test_line_breaks_and_tabs_in_case_names_are_kept_and_resume_recognises_them(
+    tmp_path: Path,
+) -> None:
+    names = ["a\nb", "c\td", "e\r\nf", "g\rh", 'q"uote\n']
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for name in names:
+        write_v73(folder / f"{name}.mat", case_arrays())
+    out, options = tmp_path / "f.csv", ("--jobs", "1", "--set", "featureClass.glcm=[Contrast]")
+    first = _cli("extract", folder, "-o", out, *options)
+    assert first.returncode == 0, first.stderr
+    complete = read_table(out)
+    assert sorted(complete["case"]) == sorted(names)  # the exact names, not mangled ids
+
+    again = _cli("extract", folder, "-o", out, "--resume", *options)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(names)} already done" in again.stderr
+    assert_same_rows(out, complete)  # no duplicate row
+
+    # A crash cut the file just after a line break inside a quoted name: that case runs again.
+    data = out.read_bytes()
+    cut = data.index(b'"q""uote\n') + len(b'"q""uote\n')
+    out.write_bytes(data[:cut])
+    kept = data[:cut].decode().replace('"', "")  # the rows before the cut, unquoted
+    before = sum(1 for name in names if f"{name}," in kept)
+    resumed = _cli("extract", folder, "-o", out, "--resume", *options)
+    assert resumed.returncode == 0, resumed.stderr
+    # The cut case runs again, and so does the one before it (whose rows it might continue).
+    assert f"{before - 1} already done" in resumed.stderr
+    assert_same_rows(out, complete)

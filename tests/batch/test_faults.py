@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import WriteError
 from napari_radiomics.results import read_table
-from sample_files import MAT_FOLDER_CASES, assert_same_rows, write_mat_folder
+from sample_files import MAT_FOLDER_CASES, assert_same_rows, fill_disk, write_mat_folder
 
 N = MAT_FOLDER_CASES
 #: Wavelet filters make each case slow enough for a run to be caught in the middle.
@@ -187,38 +187,6 @@ def test_sigkill_leaves_a_stale_lock_that_resume_takes_over(
 _PAGE = 4096
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs mounted for this test (needs root, as in CI), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root (CI runs these tests as root)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def _fill(disk: Path, leave: int) -> Path:
-    """Fill `disk` until `leave` bytes (whole pages) are free; returns the filler file."""
-    filler = disk / "filler"
-    stat = os.statvfs(disk)
-    free = stat.f_bavail * stat.f_frsize
-    filler.write_bytes(bytes(max(free - leave, 0)))
-    stat = os.statvfs(disk)
-    assert stat.f_bavail * stat.f_frsize == leave
-    return filler
-
-
 def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(
     mat_folder: Path, small_disk: Path, tmp_path: Path
 ) -> None:
@@ -228,7 +196,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(
     room = -(-header_and_first // _PAGE) * _PAGE  # whole pages, as tmpfs counts them
     assert room < reference.stat().st_size, "the cases are too small to fill the room"
     # Room for the lock, the params file and a few rows: a later row is cut mid-write.
-    filler = _fill(small_disk, 2 * _PAGE + room)
+    filler = fill_disk(small_disk, 2 * _PAGE + room)
     out = small_disk / "f.csv"
 
     full = _cli("extract", mat_folder, "-o", out, "--jobs", "1")
@@ -252,7 +220,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_finishes_it(
 def test_a_disk_full_from_the_start_names_the_file_it_cannot_write(
     mat_folder: Path, small_disk: Path
 ) -> None:
-    _fill(small_disk, 0)
+    fill_disk(small_disk, 0)
     out = small_disk / "f.csv"
     with pytest.raises(WriteError, match=r"f\.lock: cannot be written"):
         run_batch(discover_cases([mat_folder]), None, out, jobs=1)

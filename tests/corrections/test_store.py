@@ -81,7 +81,7 @@ def test_reopening_applies_the_correction_and_revert_restores_the_original(
     first.set_status(0, "flagged", "border unclear")
     assert first.autosave.flush(timeout=10)
     reopened = CorrectionStore(store_dir_for(folder), folder, write=False)
-    np.testing.assert_array_equal(reopened.load_mask(refs[2].case), corrected)
+    np.testing.assert_array_equal(reopened.load_mask(refs[2].case, (64, 64)), corrected)
     assert reopened.status(refs[0].case) == "flagged"
     assert reopened.note(refs[0].case) == "border unclear"
     assert first.reviewed() == (2, len(refs))
@@ -165,7 +165,7 @@ def test_an_edit_the_store_refuses_is_kept_and_saved_after_relocating(tmp_path: 
     assert store.writable
     assert session.autosave.flush(timeout=10)
     assert session.autosave.unsaved == {}
-    np.testing.assert_array_equal(store.load_mask(refs[0].case), corrected)
+    np.testing.assert_array_equal(store.load_mask(refs[0].case, (64, 64)), corrected)
     assert store_dir_for(folder) == tmp_path / "chosen"
 
 
@@ -227,8 +227,8 @@ def test_a_damaged_store_opens_and_names_what_is_wrong(tmp_path: Path) -> None:
     (root / "masks" / f"{refs[1].case}.mat").write_bytes(b"not a mat file")
     (root / "log.csv").write_bytes(b"\x00\xff garbage")
     store = CorrectionStore(root, folder, write=False)
-    assert store.load_mask(refs[0].case) is not None
-    assert store.load_mask(refs[1].case) is None
+    assert store.load_mask(refs[0].case, (64, 64)) is not None
+    assert store.load_mask(refs[1].case, (64, 64)) is None
     problems = "\n".join(store.problems)
     assert f"{refs[1].case}.mat: unreadable" in problems
     assert "original mask" in problems

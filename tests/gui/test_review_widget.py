@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from qtpy.QtWidgets import QShortcut
 
 from napari_radiomics._napari._review_widget import ReviewWidget
-from napari_radiomics.corrections import CorrectionStore, session_for, store_dir_for
-from sample_files import write_mat_folder
+from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
+from napari_radiomics.io import make_synthetic_slice, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io.folder import FolderWarning, resize_mask
+from sample_files import write_mat_folder, write_mixed_folder
 
 
 def _open(make_napari_viewer, tmp_path: Path):
@@ -96,3 +100,97 @@ def test_a_read_only_store_is_shown_before_painting(
     _viewer, dock, _ = _open(make_napari_viewer, tmp_path)
     assert "Not saved" in dock.store_label.text()
     assert "cannot be written" in dock.store_label.text()
+
+
+def _earlier_correction(folder: Path, case: str) -> tuple[np.ndarray, np.ndarray]:
+    """A correction of ``case`` saved by an earlier session; returns (original, corrected)."""
+    earlier = CorrectionStore(store_dir_for(folder), folder)
+    original = read_tumor_mat(folder / f"{case}.mat").mask.astype(np.uint8)
+    corrected = original.copy()
+    corrected[2:7, 2:7] = 1
+    earlier.save(CaseRef(case, "mat", str(folder / f"{case}.mat")), corrected, original)
+    if case == "1":
+        earlier.set_status(case, "accepted", "checked after the fix")
+        earlier.write_tables()
+    earlier.close()
+    return original, corrected
+
+
+def test_a_decision_on_a_corrected_case_survives_reopening(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """Corrected, then accepted, in an earlier session: the dataset reopens with "accepted",
+    and the next Accept on another case writes it back as accepted, as log.csv says."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 8)
+    _, corrected = _earlier_correction(folder, "1")
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="napari-radiomics")
+    dock = ReviewWidget(viewer)
+    assert dock.cases().set_index("case").loc["1", "status"] == "accepted"
+    np.testing.assert_array_equal(np.asarray(dock.layer.data[0]), corrected)  # still applied
+    dock.go_to(1)
+    dock.mark("accepted")
+    assert session_for(dock.layer.data).autosave.flush(timeout=10)
+    root = store_dir_for(folder)
+    review = pd.read_csv(root / "review.csv", dtype=str, keep_default_na=False).set_index("case")
+    assert review.loc["1", "status"] == review.loc["2", "status"] == "accepted"
+    assert review.loc["1", "note"] == "checked after the fix"
+    assert review.loc["1", "mask_file"] == "masks/1.mat"
+    log = pd.read_csv(root / "log.csv", dtype=str, keep_default_na=False)
+    assert log[log["case"] == "1"]["status"].tolist() == ["corrected", "accepted"]
+
+
+def test_painting_an_odd_sized_slice_saves_it_on_its_own_grid(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """The dataset's 256x256 slices among 512x512 ones (here 32x32 among 64x64): shown
+    enlarged, painted, saved at the file's size, and shown enlarged again when reread."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    slices = write_mixed_folder(folder)  # 3.mat is the 32x32 one
+    viewer = make_napari_viewer()
+    with pytest.warns(FolderWarning, match="resized"):
+        viewer.open(str(folder), plugin="napari-radiomics")
+    dock = ReviewWidget(viewer)
+    session = session_for(dock.layer.data)
+    events: list[str] = []
+    session.listeners.append(lambda _i, event: events.append(event))
+    dock.go_to(2)
+    dock.layer.data[2, 40:50, 40:50] = 1  # what a fill or a stroke writes
+    assert session.autosave.flush(timeout=10)
+    assert events == ["saved"], events
+    saved = read_tumor_mat(store_dir_for(folder) / "masks" / "3.mat")
+    source = slices["3.mat"].mask
+    assert saved.mask.shape == source.shape == (32, 32)
+    assert saved.mask[20:25, 20:25].all()  # the painted block, at the file's scale
+    outside = np.ones((32, 32), bool)
+    outside[20:25, 20:25] = False
+    np.testing.assert_array_equal(saved.mask[outside], source[outside])
+    np.testing.assert_array_equal(saved.image, slices["3.mat"].image)
+    assert dock.cases().set_index("case").loc["3", "status"] == "corrected"
+    # read back by a new store and enlarged as the folder view does: exactly as painted
+    store = CorrectionStore(store_dir_for(folder), folder, write=False)
+    stored = store.load_mask("3", (32, 32))
+    np.testing.assert_array_equal(resize_mask(stored, (64, 64)), np.asarray(dock.layer.data[2]))
+
+
+def test_a_damaged_correction_is_named_and_the_original_shown(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """A stored mask of another shape but as many pixels (32x128 for 64x64) was reshaped
+    into a scrambled mask; the folder view now shows the original and says why."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 8)
+    original, _ = _earlier_correction(folder, "4")
+    damaged = store_dir_for(folder) / "masks" / "4.mat"
+    write_tumor_mat(damaged, make_synthetic_slice(shape=(32, 128)), overwrite=True)
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="napari-radiomics")
+    dock = ReviewWidget(viewer)
+    problem = f"{damaged}: corrected mask is 32x128 but its case's mask is 64x64"
+    with pytest.warns(UserWarning, match=re.escape(f"corrections store: {problem}")):
+        dock.go_to(3)  # the slice is read when shown
+    np.testing.assert_array_equal(np.asarray(dock.layer.data[3]), original)
+    assert problem in dock.store_label.text()
+    assert "the original mask of case 4 is used" in dock.store_label.text()

@@ -45,11 +45,11 @@ def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:
     np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
     np.testing.assert_array_equal(stack.mask[3].compute(), slices["4.mat"].mask)  # v5 file
     odd = slices["3.mat"]
-    expected = np.rint(ndimage.zoom(odd.image.astype(np.float32), 2, order=1)).astype(np.int16)
-    np.testing.assert_array_equal(stack.image[2].compute(), expected)
-    np.testing.assert_array_equal(
-        stack.mask[2].compute(), ndimage.zoom(odd.mask.astype(np.uint8), 2, order=0)
-    )
+    zoomed = ndimage.zoom(odd.image.astype(np.float32), 2, order=1, grid_mode=True, mode="nearest")
+    np.testing.assert_array_equal(stack.image[2].compute(), np.rint(zoomed).astype(np.int16))
+    # each pixel of the mask becomes a 2x2 block, aligned with the image's pixel centres
+    doubled = np.repeat(np.repeat(odd.mask.astype(np.uint8), 2, axis=0), 2, axis=1)
+    np.testing.assert_array_equal(stack.mask[2].compute(), doubled)
     assert set(np.unique(stack.mask[2].compute())) == {0, 1}  # nearest keeps a binary mask
     table = stack.slices
     assert isinstance(table, pd.DataFrame)

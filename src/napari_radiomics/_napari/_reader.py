@@ -139,7 +139,16 @@ def _corrected(session: CorrectionSession, kwargs: dict[str, Any]) -> Any:
             UserWarning,
             stacklevel=2,
         )
+    session.listeners.append(_warn_problem)
     return session.mask
+
+
+def _warn_problem(_index: int, event: str) -> None:
+    """A stored correction found unusable when its slice is first shown (napari turns the
+    warning into a notification; the Review dock lists it too)."""
+    if event.startswith("problem: "):
+        problem = event.removeprefix("problem: ")
+        warnings.warn(f"corrections store: {problem}", UserWarning, stacklevel=2)
 
 
 def _stack_pair(

@@ -33,7 +33,7 @@ from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
 from napari_radiomics.analysis.perturb import PerturbationPlan
 from napari_radiomics.analysis.robust_params import robust_params
 from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, read_perturbed, robustness
-from napari_radiomics.batch import BatchProgress, BatchSummary, Case, iter_batch
+from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_records, iter_batch
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
 
@@ -116,10 +116,10 @@ def _check_plan(paths: RobustnessPaths, plan: PerturbationPlan, resume: bool) ->
 def _in_input_order(path: Path, cases: Sequence[Case]) -> None:
     """Rewrite the long table with its rows in input order (case, ROI label, perturbation).
 
-    Lines are moved, never re-formatted, so every value keeps its written digits; the
-    journal holds one record per physical line."""
+    Records are moved, never re-formatted, so every value keeps its written digits (a record
+    spans lines where a case name holds a line break)."""
     order = {c.case_id: i for i, c in enumerate(cases)}
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [r.decode("utf-8") for r, _ in csv_records(io.BytesIO(path.read_bytes()))]
     header = next(csv.reader([lines[0]]))
     at = [header.index(c) for c in ("case", "roi_label", PERTURBATION_COLUMN)]
 

@@ -16,7 +16,7 @@ from napari_radiomics.batch._executors import default_jobs
 from napari_radiomics.batch._run import BatchProgress, BatchSummary, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases, load_case
 from napari_radiomics.batch.check import CaseCheck, check_cases
-from napari_radiomics.batch.journal import companion_paths
+from napari_radiomics.batch.journal import companion_paths, csv_records
 from napari_radiomics.errors import BatchError
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "CaseCheck",
     "check_cases",
     "companion_paths",
+    "csv_records",
     "default_jobs",
     "discover_cases",
     "iter_batch",

@@ -29,9 +29,10 @@ import SimpleITK as sitk
 
 from napari_radiomics.convert import Grid, grid_of
 from napari_radiomics.corrections.location import dataset_folder, store_dir_for
+from napari_radiomics.corrections.maskfile import read_corrected_mask
 from napari_radiomics.corrections.provenance import mask_digest
 from napari_radiomics.corrections.store import CorrectionStore
-from napari_radiomics.errors import ReadError
+from napari_radiomics.errors import CorrectionsError, ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
 from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mask, read_tumor_mat
@@ -146,20 +147,25 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
     if store is not None and not (Path(store) / "store.yaml").is_file():
         raise ReadError(Path(store), "not a corrections store (no store.yaml)")
     roots: dict[Path, Path] = {}  # dataset folder -> its store: looked up once per folder
-    stores: dict[Path, CorrectionStore] = {}  # store folder -> the store, read once
+    stores: dict[tuple[Path, Path], CorrectionStore] = {}  # (store, dataset) -> it, read once
     out = []
     for case in cases:
         dataset, key = case.store_key
         if dataset not in roots:
-            roots[dataset] = Path(store) if store is not None else store_dir_for(dataset)
+            try:
+                roots[dataset] = Path(store) if store is not None else store_dir_for(dataset)
+            except CorrectionsError as exc:  # NAPARI_RADIOMICS_CORRECTIONS_HOME is relative
+                raise ReadError(exc.path, exc.problem) from None
         root = roots[dataset]
-        if root not in stores:
-            stores[root] = CorrectionStore(root, dataset, write=False)
-        found = stores[root].mask_file(key)
+        if (root, dataset) not in stores:
+            opened = stores[root, dataset] = CorrectionStore(root, dataset, write=False)
+            if opened.refused is not None:  # inside the dataset, or another dataset's
+                raise ReadError(root, opened.refused)
+        found = stores[root, dataset].mask_file(key)
         if found is None:
             out.append(case)
         else:
-            digest = stores[root].mask_digest(key)
+            digest = stores[root, dataset].mask_digest(key)
             out.append(replace(case, corrected=str(found), corrected_digest=digest))
     return out
 
@@ -299,20 +305,16 @@ def load_case(
 
 
 def _corrected_mask(case: Case, original: np.ndarray | sitk.Image) -> np.ndarray | sitk.Image:
-    """The case's corrected mask from its store, on the original mask's grid."""
-    path = Path(case.corrected or "")
-    if path.suffix.lower() == ".mat":
-        corrected = read_tumor_mat(path, allow_empty_mask=True).mask.astype(np.uint8)
-        expected = original.shape if isinstance(original, np.ndarray) else None
-        if expected is not None and corrected.shape != expected:
-            raise ReadError(
-                path, f"corrected mask {corrected.shape} differs from the case's {expected}"
-            )
+    """The case's corrected mask from its store (checked as the viewer checks it), on the
+    original mask's grid."""
+    grid = isinstance(original, sitk.Image)
+    shape = original.GetSize()[::-1] if grid else original.shape
+    corrected = read_corrected_mask(case.corrected or "", shape)
+    if not grid:
         return corrected
-    corrected_image = _read_image(path)
-    if isinstance(original, sitk.Image) and corrected_image.GetSize() != original.GetSize():
-        raise ReadError(path, "the corrected mask's grid differs from the original mask's")
-    return corrected_image
+    image = sitk.GetImageFromArray(corrected)
+    image.CopyInformation(original)
+    return image
 
 
 def _read_image(path: Path) -> sitk.Image:

@@ -4,8 +4,11 @@ For `features.csv` a run writes:
 
 - `features.csv` — one row per case and ROI label, appended as each case finishes. All rows of
   a case go to the file in one `os.write` on an append-only descriptor, so a crash, Ctrl-C or
-  SIGKILL leaves at worst one truncated last line; `--resume` cuts that line off and re-runs
-  its case. Values are written with `repr` precision, so floats read back bit-identical.
+  SIGKILL leaves at worst one truncated last record; `--resume` cuts that record off and
+  re-runs its case. Values are written with `repr` precision, so floats read back
+  bit-identical, and text exactly: a case name with a line break is a quoted value spanning
+  lines, as CSV allows (see :func:`csv_records`), never a mangled id that `--resume` would not
+  recognise.
 - `features.params.yaml` — the pyradiomics parameters of the run (a valid pyradiomics params
   file). `--resume` compares it with the current settings and refuses to mix settings.
 - `features.errors.csv` — `case`, `path`, `message` for every case (or ROI label) that failed;
@@ -31,7 +34,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,18 +74,36 @@ def companion_paths(output: Path) -> tuple[Path, Path, Path]:
 
 
 def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """CSV lines ending in ``\n``. The csv module quotes a value holding ``\n`` but not one
+    holding a carriage return alone (not part of this line terminator), which readers would
+    take for a line end: such a row has every value quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    plain = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for row in rows:
-        # One record per physical line is what makes a truncated tail detectable; text that
-        # a spreadsheet would run as a formula is escaped (napari_radiomics._spreadsheet).
-        writer.writerow(
-            [
-                escape_cell(v.replace("\n", " ").replace("\r", " ")) if isinstance(v, str) else v
-                for v in row
-            ]
-        )
+        cells = [escape_cell(v) for v in row]  # formula-like text: napari_radiomics._spreadsheet
+        (quoted if any(isinstance(v, str) and "\r" in v for v in cells) else plain).writerow(cells)
     return buffer.getvalue()
+
+
+def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """The records of a CSV file from its lines (a file opened in binary mode), each with
+    whether it is complete.
+
+    A value holding a line break is quoted and spans lines, so lines are joined until their
+    quotes pair up: CSV doubles a quote inside a quoted value, so an odd count means a value
+    is still open. Only the last record can be incomplete (no final newline, or a quote still
+    open): a write cut off by a crash.
+    """
+    record, quotes = b"", 0
+    for line in lines:
+        record += line
+        quotes += line.count(b'"')
+        if line.endswith(b"\n") and quotes % 2 == 0:
+            yield record, True
+            record, quotes = b"", 0
+    if record:
+        yield record, False
 
 
 def as_written(text: str) -> str:
@@ -132,8 +153,8 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, st
     rows were measured on (empty for journals older than those columns); repairs a tail cut
     off by a crash.
 
-    A truncated last line means the process died inside the write of one case: that line and
-    the complete lines of the same case before it are removed, so the case runs again.
+    A truncated last record means the process died inside the write of one case: that record
+    and the complete records of the same case before it are removed, so the case runs again.
     """
     header: list[str] | None = None
     done: dict[str, tuple[str, str]] = {}
@@ -141,14 +162,17 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, st
     where: tuple[int, int] | None = None  # positions of mask_source and mask_digest
     tail_start, tail_case, keep = 0, None, 0
     with path.open("rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):  # cut off mid-write
+        for raw, complete in csv_records(fh):
+            if not complete:  # cut off mid-write
                 keep = tail_start if tail_case is not None else offset
                 if tail_case is not None:
                     done.pop(tail_case, None)
                 break
             try:
-                fields = [unescape_cell(f) for f in next(csv.reader([raw.decode("utf-8")]))]
+                fields = [
+                    unescape_cell(f)
+                    for f in next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+                ]
             except UnicodeDecodeError as exc:
                 raise BatchError(
                     f"{path}: cannot resume, byte {offset + exc.start} is not UTF-8 (this run "

@@ -13,6 +13,8 @@ _HELP = """\
 Write a copy of a dataset in which every case corrected in napari has its corrected mask
 (from the dataset's corrections store, or --corrections DIR), ready for tools that know
 nothing of this plugin. The sources are never modified; OUTPUT must be a new or empty folder.
+Files are named from the case ids, made valid on every OS (unsafe characters escaped as %XX);
+OUTPUT/cases.csv lists each case's exact id and its file.
 
 Forms (--format):
   mat    one brain-tumour .mat per case (cjdata: label, PID, image, tumorBorder recomputed
@@ -21,7 +23,8 @@ Forms (--format):
   nifti  <case>_mask.nii.gz per case, with the source geometry (NRRD/NIfTI inputs too)
 
 INPUT takes what `extract` takes (folders, .mat files, a bundle, images with --mask).
-Exit status: 0 written; 2 usage error or a case that cannot be written in this form.
+Exit status: 0 written; 2 usage error, a case that cannot be read or written in this form,
+or a full or unwritable disk. An export is all or nothing: after an error OUTPUT is as it was.
 """
 
 
@@ -49,8 +52,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         cases = cases_from(args)
         written = export_dataset(cases, args.output, args.format)
     except (ReadError, WriteError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}\nnothing was exported: {args.output} is as it was", file=sys.stderr)
         return EXIT_USAGE
     corrected = sum(c.corrected is not None for c in cases)
-    print(f"{len(cases)} cases ({corrected} corrected) -> {args.output}: {len(written)} files")
+    print(
+        f"{len(cases)} cases ({corrected} corrected) -> {args.output}: {len(written)} files, "
+        f"{written[-1].name} lists each case's file"
+    )
     return EXIT_OK

@@ -38,7 +38,8 @@ class AutoSave:
     file read never happens on the GUI thread). ``on_saved(i, row)`` and ``on_error(i, exc)``
     are called on the writer thread; a GUI forwards them to its own thread. A case whose save
     failed stays in ``unsaved`` (with the reason) and in memory, and is tried again with its
-    next edit, or when the session moves to another store.
+    next edit, or when the session moves to another store. ``to_source(i, mask)`` gives a
+    case's mask (and original) as its source file holds it, for a case shown resized.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class AutoSave:
         originals: Callable[[int], np.ndarray],
         *,
         delay: float = 0.3,
+        to_source: Callable[[int, np.ndarray], np.ndarray] | None = None,
         on_saved: Saved | None = None,
         on_error: Failed | None = None,
     ) -> None:
@@ -57,6 +59,7 @@ class AutoSave:
         self.refs = refs
         self.originals = originals
         self.delay = delay
+        self.to_source = to_source
         self.on_saved = on_saved
         self.on_error = on_error
         self.unsaved: dict[int, str] = {}
@@ -148,7 +151,11 @@ class AutoSave:
     def _save(self, index: int) -> None:
         try:
             snapshot = self.mask.snapshot(index)  # type: ignore[attr-defined]
-            row = self.store.save(self.refs[index], snapshot, self.originals(index))
+            original = self.originals(index)
+            if self.to_source is not None:
+                snapshot = self.to_source(index, snapshot)
+                original = self.to_source(index, original)
+            row = self.store.save(self.refs[index], snapshot, original)
         except (CorrectionsError, ReadError, OSError, ValueError) as exc:
             self.unsaved[index] = str(exc)
             if self.on_error is not None:

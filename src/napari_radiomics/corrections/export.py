@@ -5,29 +5,47 @@ same ``cjdata`` struct, so MATLAB, h5py and this plugin open it; an uncorrected 
 is copied byte for byte), a NumPy bundle (the four-file form: ``images.npy``, ``masks.npy``
 as bool, ``labels.npy``, ``patient_ids.npy``), or NIfTI masks (``<case>_mask.nii.gz`` with the
 source geometry). Cases are the batch's (``batch.discover_cases``), so the export holds the
-masks a batch run measures. The output folder must be new or empty: an export never replaces
-a file, least of all a source.
+masks a batch run measures.
+
+File names come from case ids, and a case id is whatever the inputs hold: a path when two
+inputs share a file name, ``../../x`` or ``CON`` from a batch CSV, a name with ``:`` or a
+newline. So every name goes through ``_filenames`` (valid on every OS, unique where case is
+ignored, never outside the export), and ``cases.csv`` records which file holds which case,
+so that an id that had to be escaped or shortened comes back exactly.
+
+An export is all or nothing. It is written into a hidden folder beside OUTPUT, renamed to
+OUTPUT when every case is written; each case is read before its file is written, so a corrupt
+``.mat`` is refused rather than copied. Whatever fails (a case that cannot be read or written
+in this form, a full or read-only disk) removes that folder and raises an error naming the
+file: OUTPUT is left as it was (absent, or an empty folder), and a rerun into it works. No
+file outside that folder is ever written, least of all a source.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import secrets
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics._atomic import replaced
+from napari_radiomics._filenames import inside, unique_stems
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.errors import WriteError
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
 
-__all__ = ["EXPORT_FORMS", "ExportForm", "export_dataset"]
+__all__ = ["CASES_FILE", "EXPORT_FORMS", "ExportForm", "export_dataset"]
 
 ExportForm = Literal["mat", "npy", "nifti"]
 EXPORT_FORMS: tuple[ExportForm, ...] = ("mat", "npy", "nifti")
+#: The export's table of contents: each case's exact id and its file (or bundle index).
+CASES_FILE = "cases.csv"
 Progress = Callable[[int, int], None]
 
 
@@ -39,34 +57,98 @@ def export_dataset(
     progress: Progress | None = None,
 ) -> list[Path]:
     """Write ``cases`` (with their corrected masks) to the new folder ``output``; returns the
-    files written. Raises WriteError naming the folder or the case that cannot be exported."""
-    output = Path(output)
+    files written, ``cases.csv`` last. Raises ReadError naming a case's file that cannot be
+    read, or WriteError naming the file or folder that cannot be written; ``output`` is then
+    as it was before."""
+    output = Path(output).resolve()
     if form not in EXPORT_FORMS:
         raise WriteError(output, f"unknown export form {form!r}; use one of {EXPORT_FORMS}")
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise WriteError(output, "exists and is not an empty folder; export to a new folder")
     if not cases:
         raise WriteError(output, "no cases to export")
-    output.mkdir(parents=True, exist_ok=True)
-    if form == "npy":
-        return _bundle(cases, output, progress)
-    written = []
+    if len({c.case_id for c in cases}) < len(cases):  # discover_cases never gives such cases
+        raise WriteError(output, "two cases share an id; one file per id cannot hold both")
+    with _writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = _staging_folder(output)
+    try:
+        if form == "npy":
+            names = _bundle(cases, staging, output, progress)
+            rows = [("case", "index"), *((c.case_id, str(i)) for i, c in enumerate(cases))]
+        else:
+            names = _each_case(cases, staging, output, form, progress)
+            rows = [("case", "file"), *((c.case_id, n) for c, n in zip(cases, names, strict=True))]
+        with _writing(output / CASES_FILE):
+            (staging / CASES_FILE).write_bytes(_csv_bytes(rows))
+        with _writing(output):
+            if output.exists():  # the empty folder the user named: replaced by the export
+                output.rmdir()
+            staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [output / name for name in (*names, CASES_FILE)]
+
+
+def _staging_folder(output: Path) -> Path:
+    """A new hidden folder beside ``output`` (same file system, so renaming it is atomic),
+    created with the user's umask like any folder a program makes."""
+    while True:
+        staging = output.parent / f".{output.name[:60]}.{secrets.token_hex(4)}.export"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A failed write (full disk, read-only or unwritable location, file too large) as a
+    WriteError naming ``path`` as the user knows it, not the hidden staging folder."""
+    try:
+        yield
+    except OSError as exc:
+        problem = exc.strerror or str(exc) or type(exc).__name__
+        raise WriteError(path, f"cannot be written ({problem})") from None
+
+
+def _csv_bytes(rows: Sequence[tuple[str, str]]) -> bytes:
+    """UTF-8 CSV, every value quoted, so that an id holding a line break or a carriage return
+    reads back whole and exact. What UTF-8 cannot hold (a lone surrogate from a file name that
+    is not UTF-8) is spelled as a backslash escape, as in a batch run's tables."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
+    return text.getvalue().encode("utf-8", "backslashreplace")
+
+
+def _each_case(
+    cases: Sequence[Case],
+    staging: Path,
+    output: Path,
+    form: ExportForm,
+    progress: Progress | None,
+) -> list[str]:
+    suffix = ".mat" if form == "mat" else "_mask.nii.gz"
+    stems = unique_stems(c.case_id for c in cases)
+    names = []
     for done, case in enumerate(cases, start=1):
-        written.append(_mat(case, output) if form == "mat" else _nifti(case, output))
+        target = inside(staging, stems[case.case_id] + suffix)
+        (_mat if form == "mat" else _nifti)(case, target, output / target.name)
+        names.append(target.name)
         if progress is not None:
             progress(done, len(cases))
-    return written
+    return names
 
 
-def _mat(case: Case, output: Path) -> Path:
-    target = output / f"{case.case_id}.mat"
+def _mat(case: Case, target: Path, shown: Path) -> None:
     if case.kind == "image":
-        raise WriteError(target, f"case {case.case_id} is a NRRD/NIfTI image: export as nifti")
+        raise WriteError(shown, f"case {case.case_id} is a NRRD/NIfTI image: export as nifti")
+    image, mask, metadata = load_case(case)  # a broken source is refused, never copied
     if case.kind == "mat" and case.corrected is None:
-        with replaced(target) as tmp:  # the source as it is, tumorBorder and all
-            shutil.copyfile(case.path, tmp)
-        return target
-    image, mask, metadata = load_case(case)
+        with _writing(shown):  # the source as it is, tumorBorder and all
+            shutil.copyfile(case.path, target)
+        return
     corrected = np.asarray(mask) != 0
     tumor = TumorSlice(
         image=np.asarray(image),
@@ -76,34 +158,50 @@ def _mat(case: Case, output: Path) -> Path:
         tumor_type=str(metadata["tumor_type"]),
         patient_id=str(metadata["patient_id"] or ""),
     )
-    return write_tumor_mat(target, tumor)
+    with _writing(shown):
+        write_tumor_mat(target, tumor)
 
 
-def _nifti(case: Case, output: Path) -> Path:
-    target = output / f"{case.case_id}_mask.nii.gz"
+def _nifti(case: Case, target: Path, shown: Path) -> None:
     _, mask, _ = load_case(case, image_pixels=False)
     image = mask if isinstance(mask, sitk.Image) else sitk.GetImageFromArray(
         np.ascontiguousarray(mask, dtype=np.uint8)
     )  # fmt: skip
-    with replaced(target) as tmp:
-        sitk.WriteImage(image, str(tmp), True)
-    return target
+    with _writing(shown):
+        try:
+            sitk.WriteImage(image, str(target), True)
+        except RuntimeError as exc:  # SimpleITK's own report of a failed write
+            raise OSError(str(exc).strip().splitlines()[-1]) from None
+        if not _reads_back(target, image):
+            raise OSError("the file written is incomplete; is the disk full?")
 
 
-def _bundle(cases: Sequence[Case], output: Path, progress: Progress | None) -> list[Path]:
-    """The four arrays, each written to a temporary memory map and renamed when complete (the
-    dataset's images take 1.6 GB: never all in memory)."""
+def _reads_back(path: Path, image: sitk.Image) -> bool:
+    """Whether ``path`` holds ``image``'s voxels: SimpleITK reports no error when the disk
+    fills up, it leaves an empty or cut-off file."""
+    try:
+        written = sitk.ReadImage(str(path))
+    except RuntimeError:
+        return False
+    return np.array_equal(sitk.GetArrayViewFromImage(written), sitk.GetArrayViewFromImage(image))
+
+
+def _bundle(
+    cases: Sequence[Case], staging: Path, output: Path, progress: Progress | None
+) -> list[str]:
+    """The four arrays. Images and masks are written slice by slice through plain file
+    writes (the dataset's images take 1.6 GB: never all in memory); a memory map would turn
+    a full disk into a crash (SIGBUS) instead of an error naming the file."""
     first_image, _, _ = load_case(cases[0])
     shape = np.shape(first_image)
     if isinstance(first_image, sitk.Image) or len(shape) != 2:
         raise WriteError(output, "a NumPy bundle holds 2D slices; export these cases as nifti")
-    targets = {name: output / f"{name}.npy" for name in ("images", "masks")}
+    dtype = np.asarray(first_image).dtype
     labels, ids = [], []
-    with replaced(targets["images"]) as images_tmp, replaced(targets["masks"]) as masks_tmp:
-        images = np.lib.format.open_memmap(
-            images_tmp, "w+", np.asarray(first_image).dtype, (len(cases), *shape)
-        )
-        masks = np.lib.format.open_memmap(masks_tmp, "w+", bool, (len(cases), *shape))
+    with contextlib.ExitStack() as files:
+        size = (len(cases), *shape)
+        images = files.enter_context(_npy_file(staging, output, "images", dtype, size))
+        masks = files.enter_context(_npy_file(staging, output, "masks", bool, size))
         for index, case in enumerate(cases):
             image, mask, metadata = load_case(case)
             if np.shape(image) != shape:
@@ -112,16 +210,35 @@ def _bundle(cases: Sequence[Case], output: Path, progress: Progress | None) -> l
                     f"case {case.case_id} is {np.shape(image)}, the first case {shape}: a "
                     "NumPy bundle holds one shape; export as mat instead",
                 )
-            images[index], masks[index] = image, np.asarray(mask) != 0
+            images(np.asarray(image, dtype=dtype))
+            masks(np.asarray(mask) != 0)
             labels.append(int(metadata["label"]))
             ids.append(str(metadata["patient_id"] or ""))
             if progress is not None:
                 progress(index + 1, len(cases))
-        images.flush()
-        masks.flush()
-        del images, masks
     for name, values in (("labels", np.array(labels)), ("patient_ids", np.array(ids))):
-        targets[name] = output / f"{name}.npy"
-        with replaced(targets[name]) as tmp:
-            np.save(tmp, values)
-    return list(targets.values())
+        with _writing(output / f"{name}.npy"):
+            np.save(staging / f"{name}.npy", values)
+    return ["images.npy", "masks.npy", "labels.npy", "patient_ids.npy"]
+
+
+@contextlib.contextmanager
+def _npy_file(
+    staging: Path, output: Path, name: str, dtype: np.dtype | type, shape: tuple[int, ...]
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """A ``.npy`` of ``shape`` (slices first), filled by calling the yielded function once
+    per slice, in order."""
+    shown = output / f"{name}.npy"
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": shape,
+    }
+    with _writing(shown), (staging / f"{name}.npy").open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+
+        def append(pixels: np.ndarray) -> None:
+            with _writing(shown):
+                handle.write(np.ascontiguousarray(pixels).tobytes())
+
+        yield append

@@ -9,7 +9,9 @@ read-only, or the dataset sits on a shared drive), the choice is remembered per 
 ``corrections.yaml`` of the configuration folder, so reopening the dataset finds it again.
 Setting ``NAPARI_RADIOMICS_CORRECTIONS_HOME`` keeps every dataset's store under that folder
 instead (``<name>-<hash of the dataset's path>.corrections``), for datasets that all live on
-read-only or shared storage.
+read-only or shared storage. That folder must be an absolute path: a relative one would name
+another folder in every working directory, so the viewer would save corrections in one place
+and ``extract`` started elsewhere would measure the original masks; it is refused, saying so.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import yaml
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._yaml import load_yaml
+from napari_radiomics.errors import CorrectionsError
 
 __all__ = ["STORE_SUFFIX", "config_dir", "dataset_folder", "remember_store", "store_dir_for"]
 
@@ -54,13 +57,20 @@ def _chosen() -> dict[str, str]:
 
 
 def store_dir_for(dataset: str | Path) -> Path:
-    """The store of ``dataset``: the folder the user chose for it, else the default."""
+    """The store of ``dataset``: the folder the user chose for it, else the default.
+    Raises CorrectionsError if ``NAPARI_RADIOMICS_CORRECTIONS_HOME`` is a relative path."""
     folder = dataset_folder(dataset)
     chosen = _chosen().get(str(folder))
     if chosen:
         return Path(chosen)
     home = os.environ.get(HOME_VARIABLE)
     if home:
+        if not Path(home).is_absolute():
+            raise CorrectionsError(
+                Path(home),
+                f"{HOME_VARIABLE} is a relative path, which would name another folder in "
+                "every working directory; set it to an absolute path",
+            )
         tag = hashlib.sha256(str(folder).encode("utf-8", "surrogateescape")).hexdigest()[:8]
         return Path(home) / f"{folder.name}-{tag}{STORE_SUFFIX}"
     return folder.parent / f"{folder.name}{STORE_SUFFIX}"

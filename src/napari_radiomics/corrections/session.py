@@ -19,9 +19,15 @@ import pandas as pd
 from napari_radiomics.corrections.autosave import AutoSave
 from napari_radiomics.corrections.location import remember_store, store_dir_for
 from napari_radiomics.corrections.store import CaseRef, CorrectionStore, Status
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io.editable import EditableArray, EditableStack
+from napari_radiomics.io.folder import resize_mask
+from napari_radiomics.io.mat import read_mat_header
 
 __all__ = ["CorrectionSession", "attach", "open_store", "session_for", "stack_refs"]
+
+#: A case's mask as shown -> as its source file holds it: (case index, mask) -> mask.
+ToSource = Callable[[int, np.ndarray], np.ndarray]
 
 _STORES: dict[Path, CorrectionStore] = {}
 _GUARD = threading.Lock()
@@ -44,7 +50,12 @@ class CorrectionSession:
 
     Case ``i`` is ``refs[i]``: slice ``i`` of a stack, or the single case of a slice or
     volume. Every change goes to disk through the autosave thread; the methods here only
-    touch memory, so they are safe to call from the GUI thread.
+    touch memory, so they are safe to call from the GUI thread. ``to_source`` takes a case
+    shown resized (a folder stack's odd-sized slice) back to its file's grid for saving.
+
+    Listeners are told ``(case index, event)``: "saved", "status", "reverted", "error: ..."
+    (a save failed) and "problem: ..." (a stored correction found unusable when its slice
+    was first shown, so the original is shown instead).
     """
 
     def __init__(
@@ -55,6 +66,7 @@ class CorrectionSession:
         original: Callable[[int], np.ndarray],
         *,
         delay: float = 0.3,
+        to_source: ToSource | None = None,
     ) -> None:
         self.store = store
         self.mask = mask
@@ -62,7 +74,7 @@ class CorrectionSession:
         self.original = original
         self.listeners: list[Callable[[int, str], None]] = []  # (case index, event)
         self.autosave = AutoSave(
-            store, mask, self.refs, original, delay=delay,
+            store, mask, self.refs, original, delay=delay, to_source=to_source,
             on_saved=lambda i, _row: self._tell(i, "saved"),
             on_error=lambda i, exc: self._tell(i, f"error: {exc}"),
         )  # fmt: skip
@@ -124,6 +136,7 @@ class CorrectionSession:
         self.store = store
         self.autosave = AutoSave(
             store, self.mask, self.refs, self.original, delay=self.autosave.delay,
+            to_source=self.autosave.to_source,
             on_saved=self.autosave.on_saved, on_error=self.autosave.on_error,
         )  # fmt: skip
         edited = self.mask.edited if isinstance(self.mask, EditableStack) else [0]
@@ -153,27 +166,49 @@ def attach(
 
     ``stack``: a lazy (N, H, W) stack, case ``i`` being slice ``i``, becomes an
     :class:`EditableStack` whose corrected slices are read from the store when first shown.
-    Otherwise the mask is one case (a 2D slice or a volume) and becomes an
-    :class:`EditableArray` holding its correction if there is one. The mask's ``session``
-    attribute is the session, so it lives as long as the layer that shows the mask.
+    A slice whose file has another shape (the stack shows it resized) is saved on its file's
+    grid and shown resized again. Otherwise the mask is one case (a 2D slice or a volume) and
+    becomes an :class:`EditableArray` holding its correction if there is one. The mask's
+    ``session`` attribute is the session, so it lives as long as the layer that shows it.
     """
     store = open_store(dataset, root)
-    if stack:
-        corrected = {i for i, r in enumerate(refs) if store.mask_file(r.case) is not None}
-        mask: EditableStack | EditableArray = EditableStack(
-            mask_source,
-            overlay=lambda i: store.load_mask(refs[i].case),
-            overlaid=corrected,
-        )
-        original = mask.original
-    else:
+    if not stack:
         source = np.asarray(mask_source)
-        stored = store.load_mask(refs[0].case)
-        mask = EditableArray(source if stored is None else stored.astype(source.dtype))
+        stored = store.load_mask(refs[0].case, source.shape)
+        single = EditableArray(source if stored is None else stored.astype(source.dtype))
         original = lambda _i: source  # noqa: E731 - the source mask, kept as read
-    session = CorrectionSession(store, mask, refs, original, delay=delay)
+        session = CorrectionSession(store, single, refs, original, delay=delay)
+        single.session = session
+        return session
+    shown = tuple(int(n) for n in mask_source.shape[1:])
+
+    def overlay(index: int) -> np.ndarray | None:
+        known = len(session.store.problems)
+        stored = session.store.load_mask(refs[index].case, _source_shape(refs[index], shown))
+        for problem in session.store.problems[known:]:
+            session._tell(index, f"problem: {problem}")
+        return None if stored is None else resize_mask(stored, shown)
+
+    def to_source(index: int, array: np.ndarray) -> np.ndarray:
+        shape = _source_shape(refs[index], shown)
+        return array if array.shape == shape else resize_mask(array, shape)
+
+    corrected = {i for i, r in enumerate(refs) if store.mask_file(r.case) is not None}
+    mask = EditableStack(mask_source, overlay=overlay, overlaid=corrected)
+    session = CorrectionSession(store, mask, refs, mask.original, delay=delay, to_source=to_source)
     mask.session = session
     return session
+
+
+def _source_shape(ref: CaseRef, shown: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``ref``'s mask in its file (a folder stack shows odd-sized slices
+    resized to ``shown``); ``shown`` when the file cannot tell (it is shown as zeros)."""
+    if ref.kind != "mat":
+        return shown
+    try:
+        return tuple(read_mat_header(ref.path).shape)
+    except ReadError:
+        return shown
 
 
 def session_for(mask: object) -> CorrectionSession | None:

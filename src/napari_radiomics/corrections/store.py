@@ -13,6 +13,10 @@ Layout (documented for people who read it without this plugin, see docs/formats.
       log.csv            every correction, revert and status change, in order
       store.lock         held while a napari session writes here
 
+``<case>`` is the case as ``_filenames.file_stem`` names it (valid on every OS, never hidden,
+reversible; ``corrections.maskfile``). A store is refused, naming the reason, when it sits in
+its dataset (or its ``masks`` folder leads there) or belongs to another dataset.
+
 Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
 process leaves the previous or the new version of each file. The mask files are the truth about
 what is corrected: a mask without a review row (the process died between the two writes) is
@@ -29,25 +33,27 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, unquote
 
-import h5py
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 import yaml
 
-from napari_radiomics._atomic import replaced
+from napari_radiomics._atomic import is_temporary, replaced
+from napari_radiomics._filenames import inside
 from napari_radiomics._lock import OutputLock
 from napari_radiomics._spreadsheet import escape_cell, unescape_frame
+from napari_radiomics.corrections.location import dataset_folder
+from napari_radiomics.corrections.maskfile import (
+    CaseRef,
+    mask_case,
+    mask_name,
+    read_corrected_mask,
+    write_mask,
+)
 from napari_radiomics.corrections.provenance import compare_masks, mask_digest
-from napari_radiomics.errors import BatchError, CorrectionsError, ReadError
-from napari_radiomics.io._mat_fields import HDF5_LOCK
-from napari_radiomics.io.mat import TumorSlice, border_from_mask, read_tumor_mat, write_tumor_mat
-from napari_radiomics.io.medical import case_name, medical_suffix
+from napari_radiomics.errors import BatchError, CorrectionsError, ReadError, WriteError
 
 __all__ = ["STATUSES", "CaseRef", "CorrectionStore", "Status"]
 
@@ -62,24 +68,6 @@ REVIEW_COLUMNS = (
     "voxels_added", "voxels_removed", "dice", "hd95", "distance_unit", "mask_digest",
 )  # fmt: skip
 LOG_COLUMNS = ("time", "user", "case", "event", "status", "note", *REVIEW_COLUMNS[7:])
-
-
-@dataclass(frozen=True)
-class CaseRef:
-    """Where a case's original comes from, so a correction can be written readable alone.
-
-    ``kind`` "mat": ``path`` is the case's ``.mat`` file; "bundle": slice ``index`` of the
-    NumPy bundle folder ``path``; "medical": ``path`` is the mask file. ``spacing`` (napari
-    axis order) makes distances millimetres; None means pixels.
-    """
-
-    case: str
-    kind: Literal["mat", "bundle", "medical"]
-    path: str
-    index: int | None = None
-    spacing: tuple[float, ...] | None = None
-    label: int | None = None
-    patient_id: str = ""
 
 
 def _now() -> str:
@@ -108,11 +96,14 @@ class CorrectionStore:
     folder, a full disk, another session holding it) opens read-only, with the reason in
     ``read_only``; :meth:`save` then raises :class:`CorrectionsError` with that reason, so the
     caller keeps the edit in memory and tells the user instead of dropping it.
+
+    A folder that cannot be this dataset's store at all (see :meth:`_refusal`) is ``refused``:
+    nothing in it is read or written, and ``read_only`` says why.
     """
 
     def __init__(self, root: str | Path, dataset: str | Path, *, write: bool = True) -> None:
         self.root = Path(root).absolute()
-        self.dataset = Path(dataset).absolute()
+        self.dataset = dataset_folder(dataset)
         self.problems: list[str] = []
         self.read_only: str | None = None
         self._guard = threading.RLock()
@@ -121,6 +112,10 @@ class CorrectionStore:
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
+        self.refused = self._refusal()
+        if self.refused is not None:
+            self.read_only = self.refused
+            return
         if write:
             self._open_for_writing()
         else:
@@ -128,6 +123,48 @@ class CorrectionStore:
         self._load()
 
     # -- opening -------------------------------------------------------------------------
+    def _refusal(self) -> str | None:
+        """Why this folder cannot be the store of ``dataset`` (None if it can).
+
+        Paths are compared with links followed: a store inside the dataset, or whose
+        ``masks`` folder leads into it, would write corrections over source files and delete
+        them on revert; the store of another dataset (``store.yaml`` records which one) would
+        apply its corrections to whatever cases share their names.
+        """
+        dataset = Path(os.path.realpath(self.dataset))
+        for folder in (self.root, self.root / "masks"):
+            real = Path(os.path.realpath(folder))
+            if real == dataset or dataset in real.parents:
+                which = "is" if folder == self.root else "has its masks folder"
+                leads = "" if real == folder else f" (through a link, to {real})"
+                return (
+                    f"{which} inside the dataset {self.dataset}{leads}: a store is kept "
+                    "outside its dataset, so that no source file is ever written or deleted; "
+                    "choose another corrections folder"
+                )
+        recorded = self._header().get("dataset")
+        if isinstance(recorded, str) and not _same_dataset(Path(recorded), dataset):
+            return (
+                f"is the corrections store of the dataset {recorded}, not of {self.dataset}; "
+                "refused, so that one dataset's corrections never apply to another's cases "
+                "(if the dataset was moved, edit the dataset line of store.yaml)"
+            )
+        return None
+
+    def _header(self) -> dict[str, Any]:
+        """store.yaml's content ({} if there is none; an unreadable one is a problem)."""
+        header = self.root / "store.yaml"
+        if not header.is_file():
+            return {}
+        try:
+            info = yaml.safe_load(header.read_text(encoding="utf-8"))
+            if not isinstance(info, dict) or info.get("format") != FORMAT:
+                raise ValueError("not a napari-radiomics corrections store header")
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+            self.problems.append(f"{header}: unreadable ({exc}); the rest is used")
+            return {}
+        return info
+
     def _open_for_writing(self) -> None:
         """Find out now, before anything is painted, whether the store can be written; create
         it only with the first correction, so opening a dataset writes nothing."""
@@ -175,20 +212,12 @@ class CorrectionStore:
         return self.read_only is None
 
     def _load(self) -> None:
-        header = self.root / "store.yaml"
-        if header.is_file():
-            try:
-                info = yaml.safe_load(header.read_text(encoding="utf-8"))
-                if not isinstance(info, dict) or info.get("format") != FORMAT:
-                    raise ValueError("not a napari-radiomics corrections store header")
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
-                self.problems.append(f"{header}: unreadable ({exc}); the rest is used")
         masks = self.root / "masks"
         if masks.is_dir():
             for path in sorted(masks.iterdir()):
-                if path.name.startswith(".") or not path.is_file():
+                if is_temporary(path.name) or not path.is_file():
                     continue  # a temporary file left by a killed write
-                self._masks[unquote(_stem(path))] = path
+                self._masks[mask_case(path)] = path
         self._rows = {r["case"]: r for r in self._read_csv("review.csv", REVIEW_COLUMNS)}
         self._log = self._read_csv("log.csv", LOG_COLUMNS)
         for case, row in list(self._rows.items()):
@@ -198,15 +227,20 @@ class CorrectionStore:
                     "shown as unreviewed"
                 )
                 row["status"] = "unreviewed"
-            if row["status"] == "corrected" and case not in self._masks:
+            if case not in self._masks and (row["status"] == "corrected" or row["mask_file"]):
+                what = "is marked corrected" if row["status"] == "corrected" else "was corrected"
                 self.problems.append(
-                    f"review.csv: case {case} is marked corrected but its mask file is "
-                    "missing; the original mask is used"
+                    f"review.csv: case {case} {what} but its mask file is missing; the "
+                    "original mask is used"
                 )
-                row["status"] = "unreviewed"
+                if row["status"] == "corrected":
+                    row["status"] = "unreviewed"
         for case in self._masks:
+            # A mask without a row is a correction whose row was never written; a reviewer's
+            # later decision on a corrected case (accepted, flagged) stands.
             row = self._rows.setdefault(case, {"case": case})
-            row["status"] = "corrected"
+            if row.get("status") in (None, "", "unreviewed"):
+                row["status"] = "corrected"
 
     def _read_csv(self, name: str, columns: Sequence[str]) -> list[dict[str, Any]]:
         path = self.root / name
@@ -237,23 +271,22 @@ class CorrectionStore:
         with self._guard:
             return self._masks.get(case)
 
-    def load_mask(self, case: str) -> np.ndarray | None:
-        """The corrected mask of ``case`` (uint8, napari axis order), or None if it has none.
-        An unreadable file is reported in ``problems`` and the case treated as uncorrected."""
+    def load_mask(self, case: str, shape: Sequence[int]) -> np.ndarray | None:
+        """The corrected mask of ``case``, whose source mask has ``shape`` (uint8, napari
+        axis order), or None if it has none. A file that :func:`read_corrected_mask` refuses
+        is reported in ``problems`` and the case treated as uncorrected."""
         path = self.mask_file(case)
         if path is None:
             return None
         try:
-            if path.suffix.lower() == ".mat":
-                return read_tumor_mat(path, allow_empty_mask=True).mask.astype(np.uint8)
-            return sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.uint8)
-        except (ReadError, RuntimeError, OSError) as exc:
+            return read_corrected_mask(path, shape)
+        except ReadError as exc:
             with self._guard:
-                self.problems.append(
-                    f"{path}: unreadable ({exc}); the original mask of case {case} is used"
-                )
+                self.problems.append(f"{exc}; the original mask of case {case} is used")
                 self._masks.pop(case, None)
-                self._rows.get(case, {})["status"] = "unreviewed"
+                row = self._rows.get(case, {})
+                if row.get("status") == "corrected":
+                    row["status"] = "unreviewed"
             return None
 
     def mask_digest(self, case: str) -> str:
@@ -309,12 +342,18 @@ class CorrectionStore:
             with self._guard:
                 return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
         change = compare_masks(original, mask, ref.spacing)
-        target = self.root / "masks" / f"{quote(ref.case, safe='')}{_suffix(ref)}"
+        try:
+            target = inside(self.root / "masks", mask_name(ref))
+        except WriteError as exc:
+            raise CorrectionsError(exc.path, exc.problem) from None
         with self._guard:
             try:
-                _write_mask(target, ref, mask)
+                write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
                 raise CorrectionsError(target, f"cannot be written ({exc})") from exc
+            previous = self._masks.get(ref.case)
+            if previous is not None and previous != target:
+                previous.unlink(missing_ok=True)  # the name an older version gave it
             self._masks[ref.case] = target
             row = self._rows.setdefault(ref.case, {"case": ref.case})
             row.update(
@@ -392,41 +431,10 @@ class CorrectionStore:
             raise CorrectionsError(self.root / name, f"cannot be written ({exc})") from exc
 
 
-def _stem(path: Path) -> str:
-    suffix = medical_suffix(path)
-    return case_name(path) if suffix else path.stem
-
-
-def _suffix(ref: CaseRef) -> str:
-    if ref.kind == "medical":
-        return medical_suffix(ref.path) or ".nrrd"
-    return ".mat"
-
-
-def _write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
-    """One corrected case, readable without this plugin (see the module docstring)."""
-    if ref.kind == "medical":
-        source = sitk.ReadImage(ref.path)
-        image = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=np.uint8))
-        image.CopyInformation(source)
-        with replaced(target) as tmp:
-            sitk.WriteImage(image, str(tmp), True)
-        return
-    if ref.kind == "mat":
-        original = read_tumor_mat(ref.path, allow_empty_mask=True)
-        image, label, patient_id = original.image, original.label, original.patient_id
-        with HDF5_LOCK:  # keep the MATLAB version of the source
-            version = "7.3" if h5py.is_hdf5(ref.path) else "5"
-    else:  # a bundle slice: its image from the memory map, its identity from the ref
-        image = np.array(np.load(Path(ref.path) / "images.npy", mmap_mode="r")[ref.index])
-        label, patient_id, version = int(ref.label or 0), ref.patient_id, "7.3"
-    corrected = np.asarray(mask) != 0
-    tumor = TumorSlice(
-        image=image,
-        mask=corrected,
-        border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
-        label=label,
-        tumor_type="",
-        patient_id=patient_id,
-    )
-    write_tumor_mat(target, tumor, format=version, overwrite=True)
+def _same_dataset(recorded: Path, dataset: Path) -> bool:
+    """Whether a store recorded for ``recorded`` serves ``dataset`` (a real path): the same
+    folder, or a folder inside it (``extract`` reads a dataset's subfolders with it). Stores
+    opened on a single file recorded that file, which stands for its folder."""
+    real = Path(os.path.realpath(recorded))
+    folder = real.parent if real.is_file() else real
+    return folder == dataset or folder in dataset.parents

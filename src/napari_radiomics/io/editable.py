@@ -98,7 +98,10 @@ class EditableStack:
         stored = self._overlay(index)
         if stored is None:  # unreadable after all: the store reported it, the source applies
             return False
-        self._edits[index] = np.asarray(stored, dtype=self.dtype).reshape(self.shape[1:])
+        stored = np.array(stored, dtype=self.dtype)
+        if stored.shape != self.shape[1:]:  # never reshaped: that would scramble the mask
+            raise ValueError(f"overlay of slice {index} is {stored.shape}, not {self.shape[1:]}")
+        self._edits[index] = stored
         return True
 
     def __getitem__(self, key: Any) -> np.ndarray:

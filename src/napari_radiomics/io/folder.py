@@ -3,7 +3,9 @@
 The dataset has 3064 files (about 839 MB), so nothing but each file's small header (shape,
 label, patient id) is read when the folder opens; pixels are read by dask one slice at a time
 when napari shows it. A few slices are 256x256 among 512x512 ones: they are resized to the
-majority shape (linear for the image, nearest for the mask) and named in a warning. A broken
+majority shape (linear for the image, nearest for the mask, both on pixel centres so that
+:func:`resize_mask` takes a mask painted on the shown slice back to its file's grid exactly)
+and named in a warning. A broken
 file does not stop the folder from opening: its slice is shown as zeros and it is named, with
 its problem, in a warning and in the per-slice table.
 """
@@ -224,6 +226,18 @@ def _slice_table(
     return table.astype({"label": "Int64", "height": "Int64", "width": "Int64"})
 
 
+def resize_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``mask`` resized to ``shape`` by nearest neighbour on pixel centres (labels stay labels).
+
+    Enlarging and shrinking back gives the mask again exactly, whatever the factor: a slice
+    shown enlarged in a folder stack (a 256x256 slice among 512x512 ones) and painted on is
+    saved on its own file's grid without changing what was not painted.
+    """
+    rows = ((np.arange(shape[0]) + 0.5) * mask.shape[0] / shape[0]).astype(np.intp)
+    cols = ((np.arange(shape[1]) + 0.5) * mask.shape[1] / shape[1]).astype(np.intp)
+    return mask[np.ix_(rows, cols)]
+
+
 class _SliceLoader:
     """Reads one slice per dask block; image and mask blocks of a slice share one file read."""
 
@@ -262,8 +276,10 @@ class _SliceLoader:
         mask = tumor.mask.astype(np.uint8)
         if image.shape != self.shape:
             factors = (self.shape[0] / image.shape[0], self.shape[1] / image.shape[1])
-            image = ndimage.zoom(image.astype(np.float32), factors, order=1)
-            mask = ndimage.zoom(mask, factors, order=0)
+            image = ndimage.zoom(
+                image.astype(np.float32), factors, order=1, grid_mode=True, mode="nearest"
+            )
+            mask = resize_mask(mask, self.shape)
             image = np.rint(image) if np.issubdtype(self.dtype, np.integer) else image
         return np.asarray(image, dtype=self.dtype), mask
 
