@@ -61,15 +61,21 @@ def test_the_rule_round_trips_every_text_and_leaves_numbers_alone() -> None:
     assert unescape_frame(escaped.copy())["case"].tolist() == texts
 
 
-def test_features_csv_escapes_ids_and_resume_still_knows_them(tmp_path: Path) -> None:
-    """Case ids from file names and patient ids from inside the .mat files, through
-    ``extract``: the file holds no formula, read_table gives the ids back, and ``--resume``
-    recognises every finished case (no row is written twice)."""
+def _hostile_folder(tmp_path: Path) -> Path:
+    """One .mat file per HOSTILE id, named by it and holding it as its patient id."""
     folder = tmp_path / "data"
     folder.mkdir()
     for i, name in enumerate(HOSTILE):
         tumor = make_synthetic_slice(seed=i, shape=(48, 48), label=i % 3 + 1, patient_id=name)
         write_tumor_mat(folder / f"{name}.mat", tumor)
+    return folder
+
+
+def test_features_csv_escapes_ids_and_resume_still_knows_them(tmp_path: Path) -> None:
+    """Case ids from file names and patient ids from inside the .mat files, through
+    ``extract``: the file holds no formula, read_table gives the ids back, and ``--resume``
+    recognises every finished case (no row is written twice)."""
+    folder = _hostile_folder(tmp_path)
     out = tmp_path / "features.csv"
     assert main(["extract", str(folder), "-o", str(out), "-q", "--jobs", "1"]) == 0
     _assert_no_formula(out)
@@ -82,6 +88,14 @@ def test_features_csv_escapes_ids_and_resume_still_knows_them(tmp_path: Path) ->
     parquet = tmp_path / "features.parquet"
     assert main(["extract", str(folder), "-o", str(parquet), "-q", "--jobs", "1"]) == 0
     assert sorted(pd.read_parquet(parquet)["case"]) == sorted(HOSTILE)  # values as they are
+
+
+def test_an_exports_cases_csv_escapes_ids(tmp_path: Path) -> None:
+    folder = _hostile_folder(tmp_path)
+    out = tmp_path / "export"
+    assert main(["export", str(folder), "-o", str(out), "--format", "mat"]) == 0
+    _assert_no_formula(out / "cases.csv")
+    assert sorted(read_table(out / "cases.csv")["case"]) == sorted(HOSTILE)
 
 
 def test_model_predictions_escape_case_ids(tmp_path: Path) -> None:
