@@ -64,3 +64,18 @@ def test_other_files_are_not_claimed_and_reading_them_names_the_problem(tmp_path
         with pytest.raises(ReadError, match=problem) as raised:
             read_features_table(path)
         assert raised.value.path == path
+
+
+def test_the_viewers_reader_undoes_the_spreadsheet_escape(tmp_path: Path) -> None:
+    """What the dataset table shows for a table this plugin wrote: the ids, not their
+    escaped cells (see docs/bad-input.md, "CSV files and spreadsheets")."""
+    from napari_radiomics._spreadsheet import escape_frame
+
+    ids = ["=1+1", "-5", "'quoted", "017"]
+    frame = pd.DataFrame({"case": ids, "patient_id": ids, "original_firstorder_Mean": -1.5})
+    path = tmp_path / "features.csv"
+    escape_frame(frame).to_csv(path, index=False)
+    assert "'=1+1" in path.read_text()
+    table = read_features_table(path)
+    assert table["case"].tolist() == table["patient_id"].tolist() == ids
+    assert table["original_firstorder_Mean"].tolist() == [-1.5] * 4

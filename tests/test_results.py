@@ -112,6 +112,19 @@ def test_export_csv_reads_back_with_pandas(runs: list[Run], tmp_path: Path) -> N
     assert read_results(path).attrs["runs"]["before"]["versions"]["numpy"] == np.__version__
 
 
+def test_a_damaged_sidecar_is_named_and_the_table_still_read(
+    runs: list[Run], tmp_path: Path
+) -> None:
+    path, sidecar = export_results(runs, tmp_path / "features.csv")
+    for text in ("runs: {before: [\n", "- a list\n", "runs: 3\n"):
+        sidecar.write_text(text)
+        table = read_results(path)
+        assert len(table) == 4
+        assert "runs" not in table.attrs
+        (problem,) = table.attrs["problems"]
+        assert problem.startswith(f"{sidecar}: cannot be read")
+
+
 def test_export_parquet(runs: list[Run], tmp_path: Path) -> None:
     path, sidecar = export_results(runs, tmp_path / "features.parquet")
     back = read_results(path)

@@ -27,8 +27,13 @@ NO_FEATURES = (
 )
 
 
-def table_header(path: str | Path) -> list[str]:
-    """The column names of a CSV or Parquet file, without reading its rows."""
+def table_header(path: str | Path, *, lenient: bool = False) -> list[str]:
+    """The column names of a CSV or Parquet file, without reading its rows.
+
+    ``lenient`` reads a CSV header that is not UTF-8 with replacement characters instead of
+    raising: enough to recognise a features table saved in another encoding, so that it is
+    claimed and then refused by name rather than left to a reader that cannot say why.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
@@ -38,10 +43,13 @@ def table_header(path: str | Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(name) for name in pq.read_schema(path).names]
-        header = csv_header(path)  # one line: this runs on the GUI thread for a dropped file
+        # One line: this runs on the GUI thread for a dropped file.
+        header = csv_header(path, errors="replace" if lenient else "strict")
         if not header:
             raise ReadError(path, "is empty: no header line")
         return header
+    except ReadError:
+        raise
     except ImportError:
         raise ReadError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
     except FileNotFoundError:
@@ -50,19 +58,21 @@ def table_header(path: str | Path) -> list[str]:
         raise ReadError(path, f"cannot be read as {suffix[1:].upper()}: {exc}") from None
 
 
-def check_features_header(path: str | Path) -> list[str]:
+def check_features_header(path: str | Path, *, lenient: bool = False) -> list[str]:
     """The header of a features table; raises :class:`ReadError` naming the file when it
-    cannot be read or names no feature (only the header is read)."""
-    header = table_header(path)
+    cannot be read or names no feature (only the header is read; ``lenient``: see
+    :func:`table_header`)."""
+    header = table_header(path, lenient=lenient)
     if not any(parse_feature_name(name) is not None for name in header):
         raise ReadError(path, NO_FEATURES)
     return header
 
 
 def looks_like_features_table(path: str | Path) -> bool:
-    """True when ``path`` is a CSV/Parquet file whose header names at least one feature."""
+    """True when ``path`` is a CSV/Parquet file whose header names at least one feature (in
+    whatever encoding: reading one that is not UTF-8 then says so, naming the file)."""
     try:
-        check_features_header(path)
+        check_features_header(path, lenient=True)
     except ReadError:
         return False
     return True
@@ -71,7 +81,8 @@ def looks_like_features_table(path: str | Path) -> bool:
 def read_features_table(path: str | Path) -> pd.DataFrame:
     """Read a features table (identifying columns as text, provenance in ``attrs``).
 
-    Raises :class:`ReadError` naming the file when it cannot be read or holds no feature.
+    Raises :class:`ReadError` naming the file when it cannot be read (not UTF-8, say) or
+    holds no feature. A sidecar that cannot be read is named in ``attrs["problems"]``.
     """
     path = Path(path)
     check_features_header(path)

@@ -26,6 +26,8 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._pyradiomics import feature_class_names
+from napari_radiomics._spreadsheet import escape_cell, escape_frame, unescape_cell, unescape_frame
+from napari_radiomics.errors import ReadError
 
 #: Identifying columns every batch row starts with, in this order (the readers' metadata keys).
 IDENTIFYING_COLUMNS = ("case", "patient_id", "label", "tumor_type")
@@ -221,7 +223,8 @@ def sidecar_path(path: str | Path) -> Path:
 def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
     """Write the runs to ``path`` (CSV, or Parquet for ``*.parquet``) and their provenance.
 
-    The table is tidy (see :func:`tidy_results`), so :func:`read_table` gives it back. Each
+    The table is tidy (see :func:`tidy_results`), so :func:`read_table` gives it back; a CSV
+    is written safe for spreadsheets (see ``napari_radiomics._spreadsheet``). Each
     run's provenance goes to ``<name>.runs.yaml`` under ``runs: {<run name>: ...}``; its
     ``params`` entry is a complete pyradiomics params dict (save it on its own to rerun that
     run in pyradiomics). Returns the two paths written.
@@ -233,7 +236,7 @@ def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
     if path.suffix.lower() == ".parquet":
         table.to_parquet(path, index=False)
     else:
-        table.to_csv(path, index=False)
+        escape_frame(table).to_csv(path, index=False)
     sidecar = sidecar_path(path)
     document = {
         "results": path.name,
@@ -250,38 +253,86 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
     Feature and ``diagnostics_*`` columns keep pandas' types, :data:`INTEGER_COLUMNS` stay
     numbers, and every other column (case, patient id, tumour type, a batch CSV's own
-    columns) is read as text: ``017`` must not come back as 17.
+    columns) is read as text: ``017`` must not come back as 17. Text cells of a CSV lose the
+    ``'`` the writers put in front of formula-like text, so ids come back exactly. A file that
+    is empty, not UTF-8 or not the format its suffix says raises :class:`ReadError` naming it.
     """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ReadError(path, f"cannot be read as Parquet: {exc}") from None
     head = csv_header(path)
+    if not head:
+        raise ReadError(path, "is empty: no header line")
     text = {
-        c: str
+        escape_cell(c): str  # read_csv sees the names as written
         for c in head
         if c not in INTEGER_COLUMNS
         and not str(c).startswith("diagnostics_")
         and parse_feature_name(c) is None
     }
-    return pd.read_csv(path, dtype=text)
+    try:
+        table = pd.read_csv(path, dtype=text)
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except pd.errors.ParserError as exc:
+        raise ReadError(path, f"cannot be read as CSV: {exc}") from None
+    return unescape_frame(table)
 
 
-def csv_header(path: str | Path) -> list[str]:
-    """The column names of a CSV file, from its first line only.
+def csv_header(path: str | Path, *, errors: str = "strict") -> list[str]:
+    """The column names of a CSV file, from its first line only (``[]`` for an empty file).
 
     ``pd.read_csv(nrows=0)`` parses far ahead: 0.2 s on a 3064 x 1500 table, holding the
-    GIL, which froze napari's event loop while a worker thread read the table.
+    GIL, which froze napari's event loop while a worker thread read the table. ``errors``
+    is the decoding's: ``"replace"`` recognises a table that is not UTF-8 by its header, to
+    report it by name rather than leave it to another reader.
     """
-    with Path(path).open(newline="", encoding="utf-8-sig") as file:
-        return next(csv.reader(file), [])
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig", errors=errors) as file:
+            header = next(csv.reader(file), [])
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    return [unescape_cell(name) for name in header]
+
+
+def not_utf8(path: str | Path, exc: UnicodeDecodeError) -> ReadError:
+    """The error for a text file that is not UTF-8 (Latin-1 from an old spreadsheet, say),
+    naming the file and what to do: every CSV this plugin reads and writes is UTF-8."""
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return ReadError(
+        path,
+        f"cannot be read as CSV: it is not UTF-8 text (byte 0x{byte}); save it as UTF-8 "
+        "(a spreadsheet's \"CSV UTF-8\", or pandas' to_csv(..., encoding='utf-8')) and open "
+        "it again",
+    )
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
-    """Read an exported results file back, with its runs' provenance in ``attrs["runs"]``."""
+    """Read an exported results file back, with its runs' provenance in ``attrs["runs"]``.
+
+    A sidecar that cannot be read does not cost the table: the table is read without
+    provenance and ``attrs["problems"]`` says which file was skipped and why.
+    """
     table = read_table(path)
     sidecar = sidecar_path(path)
     if sidecar.is_file():
-        table.attrs["runs"] = yaml.safe_load(sidecar.read_text(encoding="utf-8"))["runs"]
+        try:
+            document = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+            if not isinstance(document, dict) or not isinstance(document.get("runs"), dict):
+                raise ValueError("it has no 'runs' mapping")
+            table.attrs["runs"] = document["runs"]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+            problem = str(exc).replace("\n", " ")
+            table.attrs["problems"] = [
+                f"{sidecar}: cannot be read ({problem}); the table is shown without its "
+                "runs' settings"
+            ]
     return table
 
 

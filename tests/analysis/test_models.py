@@ -170,3 +170,87 @@ def test_fast_importances_are_the_plain_permutation_measure() -> None:
     ).importances_mean
     np.testing.assert_allclose(fast, reference, atol=0.05)
     assert set(np.argsort(fast)[-3:]) == {0, 1, 2}
+
+
+# ------------------------------------------------------------------ hostile input (issue 17)
+def _model(features: Path, out: Path, *options: str) -> int:
+    return main(["model", str(features), "-o", str(out), *options])
+
+
+def test_a_target_that_is_a_feature_is_not_used_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A discrete feature column as ``--target``: predicted from the other features (chance
+    here), not from itself (which scored a perfect 1.000)."""
+    frame = table("shuffled")
+    rng = np.random.default_rng(3)
+    code = dict(zip(frame["patient_id"].unique(), rng.integers(0, 2, PATIENTS), strict=True))
+    frame["original_firstorder_Code"] = frame["patient_id"].map(code).astype(float)
+    features = tmp_path / "features.csv"
+    frame.to_csv(features, index=False)
+    out = tmp_path / "out"
+    assert _model(features, out, "--target", "original_firstorder_Code") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["balanced_accuracy"]["mean"] < 0.75  # the bug: 1.000
+    assert metrics["left_out"] == ["original_firstorder_Code"]
+    assert metrics["features"] == FEATURES
+    assert "'original_firstorder_Code' is the target" in capsys.readouterr().err
+    assert "not used as features" in (out / "report.md").read_text()
+
+
+def test_negative_importance_repeats_are_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    features = tmp_path / "features.csv"
+    table("signal").to_csv(features, index=False)
+    out = tmp_path / "out"
+    assert _model(features, out, "--importance-repeats", "-1") == 2
+    assert "--importance-repeats: expected an integer >= 0" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(ValueError, match="importance repeats must be 0"):
+        evaluate_model(table("signal"), importance_repeats=-1)
+
+
+def test_empty_target_cells_are_refused_with_a_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = table("signal")
+    frame.loc[[3, 10, 11], "tumor_type"] = ""
+    features = tmp_path / "features.csv"
+    frame.to_csv(features, index=False)
+    assert _model(features, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert f"{features}: target column 'tumor_type' is empty in 3 of {len(frame)} rows" in err
+    assert "first at row 4" in err
+
+
+def test_unreadable_tables_and_a_file_as_output_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    header_only = tmp_path / "header.csv"
+    table("signal").head(0).to_csv(header_only, index=False)
+    latin1 = tmp_path / "latin1.csv"
+    frame = table("signal")
+    frame.loc[0, "patient_id"] = "Müller"
+    latin1.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"")
+    for path, problem in [
+        (empty, "is empty"),
+        (broken, "cannot be read as Parquet"),
+        (header_only, "the table has no rows"),
+        (latin1, "is not UTF-8 text (byte 0xfc)"),
+    ]:
+        assert _model(path, tmp_path / "out") == 2
+        err = capsys.readouterr().err
+        assert f"{path}: " in err
+        assert problem in err
+    features = tmp_path / "features.csv"
+    frame.to_csv(features, index=False)
+    taken = tmp_path / "report.txt"
+    taken.write_text("keep me")
+    assert _model(features, taken) == 2
+    assert f"-o {taken}: is a file" in capsys.readouterr().err
+    assert taken.read_text() == "keep me"

@@ -386,6 +386,45 @@ def test_bad_files_are_reported_naming_the_file(viewer, tmp_path: Path, qtbot) -
         widget.set_table(pd.DataFrame({"case": ["1"]}))
 
 
+def test_a_latin1_table_opened_in_the_viewer_is_named_with_the_problem(
+    viewer, tmp_path: Path, qtbot
+) -> None:
+    """A features CSV saved as Latin-1 by a spreadsheet (a non-ASCII patient id, or a column
+    name): our reader claims it by its header and says which file and why, instead of
+    napari's "refused the file"."""
+    body = tmp_path / "body.csv"
+    body.write_bytes("case,patient_id,original_firstorder_Mean\n1,Müller,1.5\n".encode("latin-1"))
+    header = tmp_path / "header.csv"
+    header.write_bytes("case,Größe,original_firstorder_Mean\n1,x,1.5\n".encode("latin-1"))
+    widget = get_dataset_table(viewer)
+    for path in (body, header):
+        viewer.open(str(path), plugin=PLUGIN)
+        said = f"Cannot open: {path}: cannot be read as CSV: it is not UTF-8 text (byte 0x"
+        qtbot.waitUntil(lambda said=said: widget.status.text().startswith(said), timeout=60_000)
+        assert "save it as UTF-8" in widget.status.text()
+        assert widget.frame.empty
+    assert len(viewer.layers) == 0
+
+
+@pytest.mark.parametrize("sidecar", ["runs: [unclosed\n", "just a sentence\n"])
+def test_a_damaged_runs_sidecar_is_named_and_the_table_still_shown(
+    viewer, dataset, tmp_path: Path, qtbot, sidecar: str
+) -> None:
+    """An exported table whose ``.runs.yaml`` is not YAML, or not the plugin's: the table
+    opens (nothing in it depends on the sidecar) and the status names the sidecar."""
+    _, output = dataset
+    table = tmp_path / "exported.csv"
+    table.write_bytes(output.read_bytes())
+    runs = tmp_path / "exported.runs.yaml"
+    runs.write_text(sidecar)
+    widget = get_dataset_table(viewer)
+    _wait_shown(widget, qtbot, lambda: viewer.open(str(table), plugin=PLUGIN))
+    assert len(widget.frame) == 10
+    assert f"{runs}: cannot be read" in widget.status.text()
+    assert show_features(viewer, table) is widget  # the command line's path, read at once
+    assert f"{runs}: cannot be read" in widget.status.text()
+
+
 def test_view_features_refuses_a_table_without_features_before_napari(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -161,6 +161,8 @@ class DatasetTableWidget(QWidget):
 
         Relative file paths in the table (pyradiomics' batch CSV) start at ``source``'s folder.
         Raises :class:`~napari_radiomics.errors.ReadError` when it holds no feature column.
+        What the reader skipped (``attrs["problems"]``, e.g. an unreadable sidecar) is shown
+        as a warning and in the status line: the table is there, but not all of it.
         """
         layout = column_layout(frame)
         if not layout.features:
@@ -180,6 +182,11 @@ class DatasetTableWidget(QWidget):
             f"{len(frame)} rows, {len(self._model.features)} features{where}. Choose a row to "
             "see its case; move the viewer to a case to find its row."
         )
+        problems = list(frame.attrs.get("problems", []))
+        for problem in problems:
+            show_warning(f"Dataset table: {problem}")
+        if problems:
+            self.status.setText(f"{self.status.text()} {' '.join(problems)}")
         self.table_changed.emit()
 
     def open_table(self, path: str | Path) -> FunctionWorker:

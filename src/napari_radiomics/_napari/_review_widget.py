@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
 from napari_radiomics.errors import CorrectionsError
 from napari_radiomics.io.editable import EditableStack
@@ -295,7 +296,7 @@ class ReviewWidget(QWidget):
         for column in _CASE_COLUMNS[1:]:
             table.insert(1, column, table["case"].map(cases[column]).fillna(""))
         with replaced(path) as tmp:
-            table.to_csv(tmp, index=False)
+            escape_frame(table).to_csv(tmp, index=False)
         return path
 
     # -- events ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.batch import Case, load_case
 from napari_radiomics.engine import FeatureEngine
@@ -77,5 +78,5 @@ def write_agreement(output: str | Path, long: pd.DataFrame, table: pd.DataFrame)
     paths = [output.with_suffix(".corrections.csv"), output.with_suffix(".corrections.long.csv")]
     for path, frame in zip(paths, (table, long), strict=True):
         with replaced(path) as tmp:
-            frame.to_csv(tmp, index=False)
+            escape_frame(frame).to_csv(tmp, index=False)
     return paths

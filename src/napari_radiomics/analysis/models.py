@@ -29,6 +29,7 @@ __all__ = [
     "feature_matrix",
     "folds_from_cvind",
     "make_pipeline",
+    "model_features",
     "model_inputs",
     "permutation_importances",
 ]
@@ -90,22 +91,45 @@ def feature_matrix(table: pd.DataFrame, features: Sequence[str] | None = None) -
     return table[chosen].astype(float)
 
 
+def model_features(
+    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """The feature columns a model of ``target`` may use, and those left out because they
+    are the target or the group (as scikit-learn's ``X`` never holds ``y``: a target that is
+    also a feature is predicted from itself, with a perfect and meaningless score)."""
+    chosen = list(features) if features is not None else feature_columns(table)
+    left_out = [c for c in (target, group) if c in chosen]
+    return [c for c in chosen if c not in left_out], left_out
+
+
 def model_inputs(
     table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Feature matrix (:func:`feature_matrix`), target and groups; every refusal names the
-    column."""
+    """Feature matrix (:func:`feature_matrix`, without the target and the group: see
+    :func:`model_features`), target and groups; every refusal names the column.
+
+    Empty target or group cells are refused, as scikit-learn refuses NaN in ``y``: dropping
+    cases silently would change what the score is about; the message says how many.
+    """
     for role, column in (("target", target), ("group", group)):
         if column not in table.columns:
             raise ValueError(
                 f"{role} column {column!r} is not in the table; columns: "
                 f"{', '.join(map(str, list(table.columns)[:8]))}..."
             )
-    x = feature_matrix(table, features)
+    if table.empty:
+        raise ValueError("the table has no rows")
+    for role, column in (("target", target), ("group", group)):
+        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
+        if empty.any():
+            raise ValueError(
+                f"{role} column {column!r} is empty in {int(empty.sum())} of {len(table)} rows "
+                f"(first at row {int(np.flatnonzero(empty)[0]) + 1}); drop those rows first, "
+                f"e.g. with pandas: table.dropna(subset=[{column!r}])"
+            )
+    x = feature_matrix(table, model_features(table, target, group, features)[0])
     y = table[target].astype(str)
     groups = table[group].astype(str)
-    if groups.isin(["", "nan"]).any():
-        raise ValueError(f"group column {group!r} is empty for some cases (patient unknown)")
     if y.nunique() < 2:
         raise ValueError(f"target column {target!r} has a single class ({y.iloc[0]!r})")
     return x, y, groups
@@ -230,11 +254,17 @@ def evaluate_model(
     """Cross-validated tumour-type model; see the module docstring for what keeps it honest.
 
     ``progress(done, total, message)`` is called per fold; an exception it raises stops the
-    evaluation (that is how the panel cancels).
+    evaluation (that is how the panel cancels). A target or group that is a feature column
+    is not used as a feature; ``metrics["left_out"]`` names it.
     """
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
+    if importance_repeats < 0:
+        raise ValueError(
+            f"importance repeats must be 0 (no importances) or more, got {importance_repeats}"
+        )
     x, y, groups = model_inputs(table, target, group)
+    left_out = model_features(table, target, group)[1]
     classes = sorted(y.unique())
     splits = _splits(y, groups, folds, seed)
     rows, fold_reports, importances = [], [], []
@@ -300,6 +330,7 @@ def evaluate_model(
         "classes": classes,
         "cases": len(y),
         "features": int(x.shape[1]),
+        "left_out": left_out,
         "groups": int(groups.nunique()),
         "balanced_accuracy": {
             "mean": float(scores.mean()),

@@ -7,12 +7,16 @@ them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without gl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from napari_radiomics._atomic import replaced
+from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import ModelResult
+from napari_radiomics.errors import WriteError
 
 __all__ = ["confusion_figure", "importance_figure", "write_model_report"]
 
@@ -55,21 +59,41 @@ def importance_figure(result: ModelResult, top: int = 20, **style: Any) -> Any:
 
 def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     """``metrics.json``, ``predictions.csv`` (out of fold), ``importances.csv``, the two
-    figures and ``report.md``; returns the paths written."""
+    figures and ``report.md``; returns the paths written.
+
+    Each file is replaced whole (a killed run leaves the previous report's file, not half of
+    one); CSV cells are written safe for spreadsheets. A folder that cannot be made or
+    written (``folder`` is a file, a read-only disk) raises :class:`WriteError` naming it.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / name for name in ("metrics.json", "predictions.csv")]
-    written[0].write_text(json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8")
-    result.predictions.to_csv(written[1], index=False)
-    confusion_figure(result).savefig(folder / "confusion.png", dpi=120)
-    written.append(folder / "confusion.png")
-    if not result.importances.empty:
-        result.importances.to_csv(folder / "importances.csv", index=False)
-        importance_figure(result).savefig(folder / "importances.png", dpi=120)
-        written += [folder / "importances.csv", folder / "importances.png"]
-    report = folder / "report.md"
-    report.write_text(_markdown(result, has_importances=not result.importances.empty))
-    return [*written, report]
+    has_importances = not result.importances.empty
+    writers: dict[str, Callable[[Path], Any]] = {
+        "metrics.json": lambda p: p.write_text(
+            json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8"
+        ),
+        "predictions.csv": lambda p: escape_frame(result.predictions).to_csv(p, index=False),
+        "confusion.png": lambda p: confusion_figure(result).savefig(p, dpi=120),
+    }
+    if has_importances:
+        writers["importances.csv"] = lambda p: escape_frame(result.importances).to_csv(
+            p, index=False
+        )
+        writers["importances.png"] = lambda p: importance_figure(result).savefig(p, dpi=120)
+    writers["report.md"] = lambda p: p.write_text(
+        _markdown(result, has_importances=has_importances), encoding="utf-8"
+    )
+    if folder.exists() and not folder.is_dir():
+        raise WriteError(folder, "is a file; name a folder for the model report")
+    where = folder  # what the error names: the folder, then the file being written
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, write in writers.items():
+            where = folder / name
+            with replaced(where) as tmp:
+                write(tmp)
+    except OSError as exc:
+        raise WriteError(where, f"cannot be written ({exc.strerror or exc})") from None
+    return [folder / name for name in writers]
 
 
 def _markdown(result: ModelResult, has_importances: bool) -> str:
@@ -88,6 +112,9 @@ def _markdown(result: ModelResult, has_importances: bool) -> str:
         "",
         "![confusion matrix](confusion.png)",
     ]
+    if metrics.get("left_out"):
+        left_out = ", ".join(f"`{c}`" for c in metrics["left_out"])
+        lines[7:7] = [f"- not used as features (the target or the group): {left_out}"]
     if has_importances:
         lines += ["", "![permutation importances](importances.png)"]
     lines += ["", "| fold | test groups | balanced accuracy | macro F1 |", "|---|---:|---:|---:|"]

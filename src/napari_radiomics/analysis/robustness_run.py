@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._spreadsheet import escape_frame, unescape_cell
 from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
 from napari_radiomics.analysis.perturb import PerturbationPlan
 from napari_radiomics.analysis.robust_params import robust_params
@@ -123,7 +124,7 @@ def _in_input_order(path: Path, cases: Sequence[Case]) -> None:
     at = [header.index(c) for c in ("case", "roi_label", PERTURBATION_COLUMN)]
 
     def key(line: str) -> tuple[int, str, int, int]:
-        fields = next(csv.reader(io.StringIO(line)))
+        fields = [unescape_cell(f) for f in next(csv.reader(io.StringIO(line)))]
         case, label, index = (fields[i] for i in at)
         return (order.get(case, len(order)), case, int(float(label)), int(float(index)))
 
@@ -197,5 +198,5 @@ def iter_robustness(
         _write(paths.params, text + yaml.safe_dump(params, sort_keys=False))
     table["in_params"] = table["feature"].isin(extracted)
     with replaced(paths.icc) as tmp:
-        table.to_csv(tmp, index=False, lineterminator="\n")
+        escape_frame(table).to_csv(tmp, index=False, lineterminator="\n")
     return RobustnessSummary(batch, paths, table, count, problem)

@@ -43,6 +43,7 @@ import yaml
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._lock import OutputLock
+from napari_radiomics._spreadsheet import escape_cell, unescape_cell
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
@@ -80,7 +81,8 @@ def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
     plain = csv.writer(buffer, lineterminator="\n")
     quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for row in rows:
-        (quoted if any(isinstance(v, str) and "\r" in v for v in row) else plain).writerow(row)
+        cells = [escape_cell(v) for v in row]  # formula-like text: napari_radiomics._spreadsheet
+        (quoted if any(isinstance(v, str) and "\r" in v for v in cells) else plain).writerow(cells)
     return buffer.getvalue()
 
 
@@ -167,7 +169,10 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, st
                     done.pop(tail_case, None)
                 break
             try:
-                fields = next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+                fields = [
+                    unescape_cell(f)
+                    for f in next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+                ]
             except UnicodeDecodeError as exc:
                 raise BatchError(
                     f"{path}: cannot resume, byte {offset + exc.start} is not UTF-8 (this run "
@@ -269,7 +274,7 @@ class BatchOutput:
             return
         retried = {as_written(case_id) for case_id in retried}
         with self.errors_path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
         keep = [r for r in rows[1:] if r and r[0] not in retried]
         self.failed_cases.update(r[0] for r in keep)
         if keep:
@@ -350,7 +355,7 @@ class BatchOutput:
         if not drop or not self.journal.exists():
             return
         with self.journal.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
         kept = [rows[0], *(r for r in rows[1:] if r and r[0] not in drop)]
         _replace(self.journal, _csv_text(kept))
         for case_id in drop:

@@ -38,12 +38,22 @@ def key_value(text: str) -> tuple[str, Any]:
 
 def positive(text: str) -> int:
     """An argparse type: an integer >= 1."""
+    return _at_least(text, 1, "a positive integer")
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed, a margin)."""
+    return _at_least(text, 0, "an integer >= 0")
+
+
+def _at_least(text: str, low: int, expected: str) -> int:
+    """``text`` as an integer >= ``low``; argparse names the option in its error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 

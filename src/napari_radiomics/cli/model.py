@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from napari_radiomics.cli._options import positive
-from napari_radiomics.cli._status import EXIT_OK
+from napari_radiomics.cli._options import non_negative, positive
+from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
 
 _HELP = """\
 Cross-validate a classifier of TARGET (default tumor_type) on a features table (this plugin's
@@ -16,7 +16,9 @@ CSV or Parquet). Folds are grouped by GROUP (default patient_id), so no patient 
 the training and the test part of a fold, and stratified by class where the groups allow;
 --folds cvind.mat uses the dataset's own split instead (case ids are slice numbers). Scaling,
 feature selection and the classifier are fitted inside each training fold. Identifying and
-diagnostics_* columns are never features.
+diagnostics_* columns are never features, nor is the TARGET or GROUP column when it names a
+feature (it is left out, and the run says so). Rows with an empty TARGET or GROUP cell are
+refused (drop them first). OUTPUT_DIR is created if needed; an existing file there is refused.
 
 Written to OUTPUT_DIR: metrics.json (balanced_accuracy {mean, std}, per-fold train_groups,
 test_groups and scores), predictions.csv (out-of-fold, one row per case), importances.csv
@@ -58,7 +60,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     model.add_argument("--seed", type=int, default=0, help="random seed (folds, models)")
     model.add_argument("--select", type=positive, metavar="K", help="keep the K best features")
     model.add_argument(
-        "--importance-repeats", type=int, default=3, metavar="R",
+        "--importance-repeats", type=non_negative, default=3, metavar="R",
         help="permutations per feature and fold (0: no importances)",
     )  # fmt: skip
     return model
@@ -68,9 +70,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the headline."""
     from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
     from napari_radiomics.analysis.report import write_model_report
+    from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
-    try:
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        parser.error(f"-o {output}: is a file; name a folder for the report")
+    try:  # every refusal names the file (or the column, prefixed with the file)
         table = read_table(args.features)
         folds = args.folds
         if isinstance(folds, Path):
@@ -78,14 +84,26 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             if case is None:
                 raise ValueError(f"{args.features}: no 'case' column to match cvind.mat to")
             folds = folds_from_cvind(folds, case)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    try:
         result = evaluate_model(
             table, target=args.target, group=args.group, classifier=args.classifier,
             folds=folds, seed=args.seed, select=args.select,
             importance_repeats=args.importance_repeats,
         )  # fmt: skip
-    except (ValueError, OSError) as exc:  # every refusal names the file or the column
-        parser.error(str(exc))
-    written = write_model_report(result, args.output)
+    except ValueError as exc:  # names the column or the option
+        parser.error(f"{args.features}: {exc}")
+    try:
+        written = write_model_report(result, output)
+    except WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for column in result.metrics["left_out"]:
+        print(
+            f"note: column {column!r} is the target or the group, so it is not used as a feature",
+            file=sys.stderr,
+        )
     accuracy = result.metrics["balanced_accuracy"]
     print(
         f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f} over "

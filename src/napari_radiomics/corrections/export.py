@@ -36,6 +36,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._filenames import inside, unique_stems
+from napari_radiomics._spreadsheet import escape_cell
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.errors import WriteError
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
@@ -116,9 +117,11 @@ def _writing(path: Path) -> Iterator[None]:
 def _csv_bytes(rows: Sequence[tuple[str, str]]) -> bytes:
     """UTF-8 CSV, every value quoted, so that an id holding a line break or a carriage return
     reads back whole and exact. What UTF-8 cannot hold (a lone surrogate from a file name that
-    is not UTF-8) is spelled as a backslash escape, as in a batch run's tables."""
+    is not UTF-8) is spelled as a backslash escape, as in a batch run's tables; an id a
+    spreadsheet would run as a formula gets a leading ``'`` (napari_radiomics._spreadsheet)."""
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
+    writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerows([escape_cell(value) for value in row] for row in rows)
     return text.getvalue().encode("utf-8", "backslashreplace")
 
 

@@ -43,6 +43,7 @@ import yaml
 from napari_radiomics._atomic import is_temporary, replaced
 from napari_radiomics._filenames import inside
 from napari_radiomics._lock import OutputLock
+from napari_radiomics._spreadsheet import escape_cell, unescape_frame
 from napari_radiomics.corrections.location import dataset_folder
 from napari_radiomics.corrections.maskfile import (
     CaseRef,
@@ -246,7 +247,7 @@ class CorrectionStore:
         if not path.is_file():
             return []
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
             if "case" not in frame.columns:
                 raise ValueError("it has no 'case' column")
         except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
@@ -422,7 +423,7 @@ class CorrectionStore:
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: escape_cell(v) for k, v in row.items()} for row in rows)
         try:
             with replaced(self.root / name) as tmp:
                 tmp.write_text(text.getvalue(), encoding="utf-8")
