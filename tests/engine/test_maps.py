@@ -21,6 +21,7 @@ from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from napari_radiomics.cli import main
+from napari_radiomics.engine import extract_features
 from napari_radiomics.engine.maps import feature_maps, map_features, voxel_settings
 from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
@@ -325,3 +326,38 @@ def test_jobs_share_the_batches_and_give_identical_maps(
         np.testing.assert_array_equal(two, one, err_msg=name)
     with pytest.raises(SettingsError, match="jobs 0"):
         feature_maps(image, mask, settings, jobs=0)
+
+
+def nan_case(folder: Path) -> tuple[Path, Path]:
+    """A float image whose ROI holds one NaN (binning still works, so pyradiomics' kernels
+    average around it), written as NRRD with its mask."""
+    image = np.random.default_rng(0).normal(100, 20, (48, 48))
+    image[24, 24] = np.nan
+    mask = np.zeros(image.shape, dtype=np.uint8)
+    mask[16:32, 16:32] = 1
+    paths = folder / "nan.nrrd", folder / "nan_mask.nrrd"
+    for array, path in zip((image, mask), paths, strict=True):
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    return paths
+
+
+def test_nan_in_the_roi_is_refused_as_extract_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The image rule of an extraction holds for maps: the API refuses with extract's very
+    message, the CLI fails the ROI (exit 3) naming the input and writes nothing."""
+    image_path, mask_path = nan_case(tmp_path)
+    image, mask = sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
+    with pytest.raises(ExtractionError) as extracted:
+        extract_features(image, mask)
+    with pytest.raises(ExtractionError) as mapped:
+        feature_maps(image, mask, features=["firstorder_Mean"])
+    assert str(mapped.value) == str(extracted.value)
+    assert "1 NaN or infinite voxel(s) inside ROI label 1" in str(mapped.value)
+    with pytest.raises(ExtractionError, match="inside ROI label 1"):  # the box holds it too
+        feature_maps(image, mask, features=["firstorder_Mean"], region="box")
+    out = tmp_path / "maps"
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
+    assert main([*argv, "--features", "firstorder_Mean"]) == 3
+    assert f"{image_path}: {extracted.value}" in capsys.readouterr().err
+    assert not out.exists()

@@ -42,7 +42,7 @@ from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import Grid, as_sitk
 from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.engine._maps_kernels import class_maps
-from napari_radiomics.engine._masks import label_array, label_boxes
+from napari_radiomics.engine._masks import image_problem, label_array, label_boxes
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
 from napari_radiomics.settings import ExtractionSettings
@@ -225,7 +225,8 @@ def feature_maps(
             label,
             region,
             margin,
-            voxel,
+            config,
+            image_name,
             wanted,
             engine,
             progress,
@@ -240,7 +241,8 @@ def _compute(
     label: int,
     region: str,
     margin: int,
-    voxel: dict[str, Any],
+    config: PyradiomicsConfig,
+    image_name: str,
     wanted: dict[str, list[str] | None],
     engine: FeatureEngine,
     progress: Progress | None,
@@ -249,6 +251,7 @@ def _compute(
 ) -> dict[str, FeatureMap]:
     from radiomics import imageoperations
 
+    voxel = config.settings
     radius = int(voxel.get("kernelRadius", _DEFAULT_RADIUS))
     kwargs = voxel | {"label": label, "voxelBased": True, "kernelRadius": radius}
     kwargs.setdefault("maskedKernel", _DEFAULT_MASKED)
@@ -257,6 +260,7 @@ def _compute(
         roi = _box_mask(roi, label, margin)
     elif region != "roi":
         raise SettingsError(f"region {region!r}: choose 'roi' or 'box'")
+    _refuse_bad_grey_levels(image, roi, label, image_name, config)
     try:
         box, corrected = imageoperations.checkMask(image, roi, **kwargs)
     except ValueError as err:
@@ -335,6 +339,20 @@ def _refuse_other_grids(voxel: dict[str, Any]) -> None:
         raise SettingsError("setting preCrop: not supported for feature maps; remove it")
     if voxel.get("resegmentRange") is not None:
         raise SettingsError("setting resegmentRange: not supported for feature maps; remove it")
+
+
+def _refuse_bad_grey_levels(
+    image: sitk.Image, roi: sitk.Image, label: int, image_name: str, config: PyradiomicsConfig
+) -> None:
+    """The extraction's rule for NaN, infinite and constant images (``image_problem``),
+    applied to the voxels mapped: pyradiomics' kernels would average around a NaN (or fail
+    in its binning), so a map that ``extract`` would refuse for the same ROI is refused too,
+    with the same message."""
+    roi_array = sitk.GetArrayViewFromImage(roi)
+    boxes = label_boxes((roi_array == label).view(np.uint8))
+    problem = image_problem(image, roi_array, boxes, [label], config.settings, config.image_types)
+    if problem is not None:
+        raise ExtractionError(f"{image_name} {problem}")
 
 
 def _without_voxel(settings: ExtractionSettings) -> ExtractionSettings:
