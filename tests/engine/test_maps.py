@@ -20,11 +20,14 @@ import SimpleITK as sitk
 from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics.cli import main
+from napari_radiomics.cli import build_parser, main
+from napari_radiomics.cli._options import settings_from
+from napari_radiomics.cli.maps import _EXAMPLES
 from napari_radiomics.engine import extract_features
 from napari_radiomics.engine.maps import feature_maps, map_features, voxel_settings
 from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
+from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.settings import ExtractionSettings
 
 TEXTURE = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
@@ -361,3 +364,70 @@ def test_nan_in_the_roi_is_refused_as_extract_refuses_it(
     assert main([*argv, "--features", "firstorder_Mean"]) == 3
     assert f"{image_path}: {extracted.value}" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.fixture
+def small_slice(tmp_path: Path) -> Path:
+    """A 64x64 synthetic dataset slice as a real .mat file (it holds its own mask)."""
+    return write_tumor_mat(tmp_path / "3.mat", make_synthetic_slice(shape=(64, 64)))
+
+
+def test_help_examples_use_settings_the_command_accepts() -> None:
+    """Every ``--set`` of the help's examples is accepted as it is written (the kernel radius
+    is documented as voxelSetting.kernelRadius; a bare kernelRadius is refused)."""
+    sets = [
+        token
+        for line in _EXAMPLES.splitlines()
+        for token in line.split()
+        if "=" in token and not token.startswith("-")
+    ]
+    assert "voxelSetting.kernelRadius=2" in sets
+    for value in sets:
+        args = build_parser().parse_args(["maps", "a.nrrd", "-o", "out", "--set", value])
+        settings_from(args)  # raises SettingsError for a setting pyradiomics does not know
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_work(
+    small_slice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "maps.txt"
+    existing.write_text("keep me")
+    assert main(["maps", str(small_slice), "-o", str(existing), "-q"]) == 2
+    assert f"{existing}: exists and is not a folder" in capsys.readouterr().err
+    assert existing.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--features", "../../x_glcm_Contrast"], "'../../x' is not an image type the settings"),
+        (["--features", "wavelet-LLH_glcm_Contrast"], "enabled: Original"),
+        (
+            ["--features", "glcm_Contrast", "--params", "firstorder:"],
+            "the settings do not enable feature class 'glcm'",
+        ),
+        (
+            ["--features", "glcm_Idmn", "--params", "glcm: [Contrast]"],
+            "the settings enable only Contrast of glcm",
+        ),
+        (["--margin", "-1"], "argument --margin: expected an integer >= 0, got '-1'"),
+        (["--label", "0"], "argument --label: expected a positive integer, got '0'"),
+        (["--jobs", "0"], "argument -j/--jobs: expected a positive integer, got '0'"),
+    ],
+)
+def test_names_and_numbers_that_are_not_pyradiomics_own_are_refused(
+    extra: list[str],
+    message: str,
+    small_slice: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if "--params" in extra:  # a params file enabling only the classes given
+        params = tmp_path / "params.yaml"
+        params.write_text(f"featureClass:\n  {extra[-1]}\n")
+        extra = [*extra[:-1], str(params)]
+    out = tmp_path / "maps"
+    assert main(["maps", str(small_slice), "-o", str(out), "-q", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert not (tmp_path.parent / "x_glcm_Contrast.nrrd").exists()

@@ -9,8 +9,12 @@ their spelling, help and validation cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import textwrap
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -38,12 +42,22 @@ def key_value(text: str) -> tuple[str, Any]:
 
 def positive(text: str) -> int:
     """An argparse type: an integer >= 1."""
+    return _at_least(text, 1, "a positive integer")
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed, a margin)."""
+    return _at_least(text, 0, "an integer >= 0")
+
+
+def _at_least(text: str, low: int, expected: str) -> int:
+    """``text`` as an integer >= ``low``; argparse names the option in its error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 
@@ -150,3 +164,24 @@ def never_crash_on_output() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:  # a real text stream (not a test's capture buffer)
             reconfigure(errors="backslashreplace")
+
+
+@contextmanager
+def quiet(enabled: bool) -> Iterator[None]:
+    """``-q`` of every subcommand: besides no progress and no summary, no warnings, whether a
+    library's (numpy's "Mean of empty slice" for a kernel without pairs, pyradiomics' log
+    warnings) or the run's own notes. Errors and failed cases are still printed. Workers
+    follow: batch workers hand their warnings to this process, and map workers take its
+    warning filters and pyradiomics' log level when they start."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("radiomics")
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)

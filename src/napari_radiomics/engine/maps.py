@@ -27,8 +27,12 @@ image's; they are refused with a message naming the setting.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import pickle
+import re
 import signal
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -57,6 +61,8 @@ _DEFAULT_RADIUS = 1
 _DEFAULT_MASKED = True
 #: Units of progress per (image, feature class) step, so batches move the bar smoothly.
 _STEP = 1000
+#: What pyradiomics' image-type names are made of (``log-sigma-1-0-mm-3D``, ``wavelet-LLH``).
+_IMAGE_TYPE_NAME = re.compile(r"[A-Za-z0-9-]+")
 #: Parts per worker process each class's batches are shared out in (load balance, progress).
 _PARTS = 4
 
@@ -136,18 +142,30 @@ def map_features(
 ) -> dict[str, list[str] | None]:
     """The feature classes (and features, ``None`` = all) the maps compute: ``features`` as
     class names (``glcm``) or class_feature names (``glcm_Contrast``, ``original_glcm_Contrast``),
-    else every non-shape feature the settings enable."""
+    else every non-shape feature the settings enable.
+
+    Each name must be one of pyradiomics' features of a class the settings enable (and, with a
+    prefix, of an image type they enable): anything else is refused naming it, since a name
+    that is not pyradiomics' own is a typo or a hostile value, and it ends up in file names.
+    """
     from radiomics import getFeatureClasses
 
     classes = getFeatureClasses()
+    config = PyradiomicsConfig.from_params(settings.to_params())
+    enabled = {k: v for k, v in config.features.items() if not k.startswith("shape")}
     if not features:
-        enabled = PyradiomicsConfig.from_params(settings.to_params()).features
-        return {k: v for k, v in enabled.items() if not k.startswith("shape") and k in classes}
+        return {k: v for k, v in enabled.items() if k in classes}
+    prefixes = {_image_type_prefix(name) for name in config.image_types}
     out: dict[str, list[str] | None] = {}
     for entry in features:
         parts = entry.split("_")
         if parts[0] not in classes and len(parts) > 2:
-            parts = parts[1:]  # an image-type prefix (original_glcm_Contrast)
+            prefix, parts = parts[0], parts[1:]  # an image-type prefix (original_glcm_Contrast)
+            if _image_type_prefix(prefix) not in prefixes:
+                raise SettingsError(
+                    f"feature {entry!r}: {prefix!r} is not an image type the settings enable; "
+                    f"enabled: {', '.join(sorted(config.image_types))}"
+                )
         class_name, feature = parts[0], "_".join(parts[1:])
         if class_name not in classes:
             raise SettingsError(
@@ -156,19 +174,41 @@ def map_features(
             )
         if class_name.startswith("shape"):
             raise SettingsError(f"feature {entry!r}: shape features have no voxel-wise map")
-        if not feature:
-            out[class_name] = None
-            continue
+        if class_name not in enabled:
+            raise SettingsError(
+                f"feature {entry!r}: the settings do not enable feature class {class_name!r} "
+                f"(enabled: {', '.join(enabled) or 'none'}); enable it in featureClass"
+            )
         names = classes[class_name].getFeatureNames()
-        if feature not in names:
+        if feature and feature not in names:
             raise SettingsError(
                 f"feature {entry!r}: {class_name} has no feature {feature!r}; choose from "
                 + ", ".join(sorted(names))
+            )
+        only = enabled[class_name]
+        if not feature:  # the class: what the settings enable of it
+            out[class_name] = list(only) if only else None
+            continue
+        if only and feature not in only:
+            raise SettingsError(
+                f"feature {entry!r}: the settings enable only {', '.join(only)} of "
+                f"{class_name}; add it to featureClass.{class_name}"
             )
         if class_name not in out or out[class_name] is not None:
             out.setdefault(class_name, [])
             out[class_name].append(feature)  # type: ignore[union-attr]
     return out
+
+
+def _image_type_prefix(name: str) -> str | None:
+    """What a feature name's image-type part starts with, in lower case: ``original`` for
+    Original, ``log`` for LoG (``log-sigma-1-0-mm-3D``), ``wavelet`` for Wavelet
+    (``wavelet-LLH``, ``wavelet2-LLH``), ``lbp`` for LBP2D and LBP3D (``lbp-2D``); None for
+    a name pyradiomics never makes (``../../x``)."""
+    if not _IMAGE_TYPE_NAME.fullmatch(name):
+        return None
+    head = name.split("-")[0].lower().rstrip("0123456789")
+    return "lbp" if head.startswith("lbp") else head
 
 
 def feature_maps(
@@ -314,16 +354,37 @@ def _process_pool(jobs: int) -> Iterator[Executor | None]:
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
+    caller = (_warning_filters(), logging.getLogger("radiomics").level)
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=caller)
     try:
         yield pool
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _init_worker() -> None:
-    """In a maps worker: Ctrl-C is the caller's to handle (it drops the pool), and
-    parallelism comes from the processes, so SimpleITK runs single-threaded."""
+def _warning_filters() -> list[tuple[Any, ...]]:
+    """The caller's warning filters that a worker can take (one on a warning class that
+    cannot be pickled stays behind)."""
+    out = []
+    for entry in warnings.filters:
+        try:
+            pickle.loads(pickle.dumps(entry))
+        except Exception:  # any failure means: this one cannot travel
+            continue
+        out.append(entry)
+    return out
+
+
+def _init_worker(filters: list[tuple[Any, ...]], log_level: int) -> None:
+    """In a maps worker: warnings and pyradiomics' log as the caller has them (``-q`` silences
+    both), Ctrl-C is the caller's to handle (it drops the pool), and parallelism comes from
+    the processes, so SimpleITK runs single-threaded."""
+    warnings.resetwarnings()
+    for action, message, category, module, lineno in reversed(filters):
+        # A filter holds a compiled pattern, or a plain name (Python's own ``__main__``).
+        text, where = (getattr(p, "pattern", p) or "" for p in (message, module))
+        warnings.filterwarnings(action, text, category, where, lineno)
+    logging.getLogger("radiomics").setLevel(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
