@@ -20,10 +20,12 @@ import SimpleITK as sitk
 from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from napari_radiomics._limits import MEMORY_ENV
 from napari_radiomics.cli import build_parser, main
 from napari_radiomics.cli._options import settings_from
 from napari_radiomics.cli.maps import _EXAMPLES
 from napari_radiomics.engine import extract_features
+from napari_radiomics.engine._maps_memory import maps_problem
 from napari_radiomics.engine.maps import feature_maps, map_features, voxel_settings
 from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
@@ -431,3 +433,43 @@ def test_names_and_numbers_that_are_not_pyradiomics_own_are_refused(
     assert message in capsys.readouterr().err
     assert not out.exists()
     assert not (tmp_path.parent / "x_glcm_Contrast.nrrd").exists()
+
+
+def test_a_huge_kernel_is_refused_before_allocating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kernelRadius 300 on a 512x512 slice: pyradiomics' padded arrays alone would be 5.5 GiB
+    (601 x 1112 x 1112), the kernels far more. Refused at once, stating the limit and how to
+    raise it; nothing written."""
+    case = write_tumor_mat(tmp_path / "17.mat", make_synthetic_slice(seed=17))
+    out = tmp_path / "maps"
+    argv = ["maps", str(case), "-o", str(out), "--set", "voxelSetting.kernelRadius=300", "-q"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "feature maps of ROI label 1 would need about" in err
+    assert "mostly for the kernels of kernelRadius 300, 601^3 voxels each" in err
+    assert "more than the limit of 8.0 GiB, so nothing was allocated" in err
+    assert f"raise the limit with the environment variable {MEMORY_ENV}" in err
+    assert not out.exists()
+
+
+def test_the_memory_limit_is_read_from_the_environment(
+    pyradiomics_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A volume too large for the limit is refused from its size (the 1000^3 volume of the
+    report by the estimate; a smaller one by a lowered limit, so the test allocates little);
+    the same maps run once the limit allows them; a malformed limit names the variable."""
+    assert "mostly for the filtered images" in maps_problem(
+        "maps", (1000, 1000, 1000), (20, 20, 20), 4000, 1, 93, 1, True, 1
+    )
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    monkeypatch.setenv(MEMORY_ENV, "1MiB")
+    with pytest.raises(ExtractionError, match=r"more than the limit of 1\.0 MiB.*" + MEMORY_ENV):
+        feature_maps(image, mask, features=["firstorder_Mean"])
+    monkeypatch.setenv(MEMORY_ENV, "2GiB")
+    assert set(feature_maps(image, mask, features=["firstorder_Mean"])) == {
+        "original_firstorder_Mean"
+    }
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    with pytest.raises(SettingsError, match=f"{MEMORY_ENV}='lots': expected an amount"):
+        feature_maps(image, mask, features=["firstorder_Mean"])

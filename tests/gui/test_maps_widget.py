@@ -200,6 +200,7 @@ def test_nan_in_the_roi_is_refused_with_the_message_of_extract(make_napari_viewe
     widget.features.value = ["firstorder"]
     with qtbot.waitSignal(widget.runner.signals.failed, timeout=TIMEOUT):
         assert widget.run()
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=TIMEOUT)  # the run has ended
     assert "image 'scan' holds 1 NaN or infinite voxel(s) inside ROI label 1" in (
         widget.status.value
     )

@@ -27,15 +27,9 @@ image's; they are refused with a message naming the setting.
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-import pickle
 import re
-import signal
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,6 +40,8 @@ from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import Grid, as_sitk
 from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.engine._maps_kernels import class_maps
+from napari_radiomics.engine._maps_memory import refuse_too_large
+from napari_radiomics.engine._maps_pool import process_pool
 from napari_radiomics.engine._masks import image_problem, label_array, label_boxes
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
@@ -258,7 +254,7 @@ def feature_maps(
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
         engine = FeatureEngine(_without_voxel(settings))
     label = _label(mask_sitk, mask_name, label if label is not None else settings.label)
-    with geometry_tolerance(settings.geometry_tolerance), _process_pool(jobs) as pool:
+    with geometry_tolerance(settings.geometry_tolerance), process_pool(jobs) as pool:
         return _compute(
             image_sitk,
             mask_sitk,
@@ -300,7 +296,11 @@ def _compute(
         roi = _box_mask(roi, label, margin)
     elif region != "roi":
         raise SettingsError(f"region {region!r}: choose 'roi' or 'box'")
-    _refuse_bad_grey_levels(image, roi, label, image_name, config)
+    roi_array = sitk.GetArrayViewFromImage(roi)
+    box = label_boxes((roi_array == label).view(np.uint8)).get(1)
+    if box is not None:  # else pyradiomics' checkMask names the problem
+        _refuse_bad_grey_levels(image, roi_array, {label: box}, label, image_name, config)
+        refuse_too_large(roi_array, box, label, wanted, config, parts // _PARTS)
     try:
         box, corrected = imageoperations.checkMask(image, roi, **kwargs)
     except ValueError as err:
@@ -341,54 +341,6 @@ def _compute(
     return out
 
 
-@contextmanager
-def _process_pool(jobs: int) -> Iterator[Executor | None]:
-    """Worker processes for the voxel batches (``None`` for one job). They start from a
-    forkserver (or are spawned), never forked from this process: the maps may be computed in a
-    GUI's worker thread, and a fork there could copy a lock another thread holds. On leaving
-    (also on a cancelling exception) parts not yet started are dropped."""
-    if jobs < 1:
-        raise SettingsError(f"jobs {jobs}: expected 1 or more worker processes")
-    if jobs == 1:
-        yield None
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    caller = (_warning_filters(), logging.getLogger("radiomics").level)
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=caller)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _warning_filters() -> list[tuple[Any, ...]]:
-    """The caller's warning filters that a worker can take (one on a warning class that
-    cannot be pickled stays behind)."""
-    out = []
-    for entry in warnings.filters:
-        try:
-            pickle.loads(pickle.dumps(entry))
-        except Exception:  # any failure means: this one cannot travel
-            continue
-        out.append(entry)
-    return out
-
-
-def _init_worker(filters: list[tuple[Any, ...]], log_level: int) -> None:
-    """In a maps worker: warnings and pyradiomics' log as the caller has them (``-q`` silences
-    both), Ctrl-C is the caller's to handle (it drops the pool), and parallelism comes from
-    the processes, so SimpleITK runs single-threaded."""
-    warnings.resetwarnings()
-    for action, message, category, module, lineno in reversed(filters):
-        # A filter holds a compiled pattern, or a plain name (Python's own ``__main__``).
-        text, where = (getattr(p, "pattern", p) or "" for p in (message, module))
-        warnings.filterwarnings(action, text, category, where, lineno)
-    logging.getLogger("radiomics").setLevel(log_level)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-
-
 def _refuse_other_grids(voxel: dict[str, Any]) -> None:
     """Maps live on the image's grid and ROI: settings that change either are refused."""
     if voxel.get("interpolator") is not None and voxel.get("resampledPixelSpacing") is not None:
@@ -403,15 +355,18 @@ def _refuse_other_grids(voxel: dict[str, Any]) -> None:
 
 
 def _refuse_bad_grey_levels(
-    image: sitk.Image, roi: sitk.Image, label: int, image_name: str, config: PyradiomicsConfig
+    image: sitk.Image,
+    roi: np.ndarray,
+    boxes: dict[int, tuple[slice, ...]],
+    label: int,
+    image_name: str,
+    config: PyradiomicsConfig,
 ) -> None:
     """The extraction's rule for NaN, infinite and constant images (``image_problem``),
     applied to the voxels mapped: pyradiomics' kernels would average around a NaN (or fail
     in its binning), so a map that ``extract`` would refuse for the same ROI is refused too,
     with the same message."""
-    roi_array = sitk.GetArrayViewFromImage(roi)
-    boxes = label_boxes((roi_array == label).view(np.uint8))
-    problem = image_problem(image, roi_array, boxes, [label], config.settings, config.image_types)
+    problem = image_problem(image, roi, boxes, [label], config.settings, config.image_types)
     if problem is not None:
         raise ExtractionError(f"{image_name} {problem}")
 
