@@ -394,9 +394,10 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(
 ) -> None:
     existing = tmp_path / "maps.txt"
     existing.write_text("keep me")
-    assert main(["maps", str(small_slice), "-o", str(existing), "-q"]) == 2
-    assert f"{existing}: exists and is not a folder" in capsys.readouterr().err
-    assert existing.read_text() == "keep me"
+    for output in (existing, existing / "maps"):
+        assert main(["maps", str(small_slice), "-o", str(output), "-q"]) == 2
+        assert f"{existing}: exists and is not a folder" in capsys.readouterr().err
+        assert existing.read_text() == "keep me"
 
 
 @pytest.mark.parametrize(

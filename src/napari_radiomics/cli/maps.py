@@ -102,8 +102,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from napari_radiomics.engine.maps import feature_maps, map_features
 
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        parser.error(f"{out}: exists and is not a folder; -o names the folder for the maps")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():  # -o names a file, or a folder inside one
+        parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
     if (out / PARAMS_NAME).exists() and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
     try:
