@@ -345,3 +345,45 @@ def test_check_counts_a_refused_label_as_the_batch_does(
     assert main(argv) == 3
     out = capsys.readouterr().out
     assert "breast1_image: note: label 2 in the mask is a single pixel" in out
+
+
+def _sparse_roi(folder: Path) -> tuple[Path, Path]:
+    """A float image and a ROI of a 2x2 square and a lone voxel: some kernels have no pair
+    along some angles, so numpy warns ("Mean of empty slice") inside pyradiomics' formulas."""
+    image = np.random.default_rng(0).normal(100, 20, (64, 64))
+    mask = np.zeros(image.shape, dtype=np.uint8)
+    mask[20:22, 20:22] = 1
+    mask[30, 30] = 1
+    paths = folder / "sparse.nrrd", folder / "sparse_mask.nrrd"
+    for array, path in zip((image, mask), paths, strict=True):
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    return paths
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_quiet_maps_print_no_library_warning_in_any_process(tmp_path: Path, jobs: str) -> None:
+    image, mask = _sparse_roi(tmp_path)
+    argv = ["maps", image, "--mask", mask, "--features", "glrlm", "--jobs", jobs]
+    loud = _cli(*argv, "-o", tmp_path / "loud")
+    assert loud.returncode == 0, loud.stderr
+    assert "RuntimeWarning: Mean of empty slice" in loud.stderr  # the warnings exist
+    quiet = _cli(*argv, "-o", tmp_path / "quiet", "-q")
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
+    assert len(list((tmp_path / "quiet").glob("*.nrrd"))) == 16  # glrlm's maps all written
+
+
+def test_quiet_is_the_same_for_extract_and_robustness(mat_folder: Path, tmp_path: Path) -> None:
+    """Their cases warn (2D slices have no 3D shape features); -q prints none of it."""
+    runs = {
+        "extract": ["extract", mat_folder, "-o", tmp_path / "f.csv", "--jobs", "1"],
+        "robustness": ["robustness", mat_folder, "-o", tmp_path / "rob.csv", "--jobs", "1",
+                       "--perturbations", "1", "--methods", "noise", "--threshold", "0.5"],
+    }  # fmt: skip
+    for name, argv in runs.items():
+        loud = _cli(*argv, "--overwrite")
+        assert loud.returncode == 0, loud.stderr
+        assert "warning: image is 2D" in loud.stderr, name
+        quiet = _cli(*argv, "--overwrite", "-q")
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stderr == "", name

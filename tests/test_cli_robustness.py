@@ -157,6 +157,14 @@ def test_resume_continues_and_refuses_another_plan(
         (["--threshold", "1.5"], "an ICC threshold is in (0, 1]"),
         (["--icc", "2,2"], "invalid choice: '2,2'"),
         (["--perturbations", "0"], "expected a positive integer"),
+        # Refused when parsed, naming the option (a negative seed made every case fail).
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+        (["--seed", "1.5"], "argument --seed: expected an integer >= 0, got '1.5'"),
+        (["--max-distance", "inf"], "argument --max-distance: expected a positive distance"),
+        (["--max-distance", "-2"], "argument --max-distance: expected a positive distance"),
+        (["--threshold", "nan"], "argument --threshold: an ICC threshold is in (0, 1]"),
+        (["--jobs", "-1"], "argument -j/--jobs: expected a positive integer, got '-1'"),
+        (["--limit", "-3"], "argument --limit: expected a positive integer, got '-3'"),
         (["--resume", "--overwrite"], "not allowed with argument"),
         (["--limit", "1"], "an ICC needs at least 2 cases"),
     ],
@@ -258,3 +266,29 @@ def yaml_params(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_a_million_perturbations_are_refused_before_allocating(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ten million: the long table alone is past the memory limit, refused before any work
+    (exit 2). One million: each case's perturbed masks would be (36 GB for a 192x192 slice),
+    so each case fails at once with the limit and how to raise it (exit 3)."""
+    out = tmp_path / "rob.csv"
+    argv = ["robustness", str(folder), "-o", str(out), "--jobs", "1"]
+    assert main([*argv, "--perturbations", "10000000"]) == 2
+    err = capsys.readouterr().err
+    assert "10000000 perturbations of 4 cases would need about" in err
+    assert "more than the limit of 8.0 GiB" in err
+    assert "NAPARI_RADIOMICS_MAX_MEMORY" in err
+    assert list(tmp_path.iterdir()) == []
+    assert main([*argv, "--perturbations", "1000000", "-q"]) == 3
+    errors = pd.read_csv(tmp_path / "rob.perturbed.errors.csv")
+    assert len(errors) == CASES
+    assert (
+        errors["message"]
+        .str.contains(
+            "1000000 perturbations of this case would need about .* more than the limit of 8.0 GiB"
+        )
+        .all()
+    )

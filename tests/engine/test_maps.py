@@ -20,10 +20,16 @@ import SimpleITK as sitk
 from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics.cli import main
+from napari_radiomics._limits import MEMORY_ENV
+from napari_radiomics.cli import build_parser, main
+from napari_radiomics.cli._options import settings_from
+from napari_radiomics.cli.maps import _EXAMPLES
+from napari_radiomics.engine import extract_features
+from napari_radiomics.engine._maps_memory import maps_problem
 from napari_radiomics.engine.maps import feature_maps, map_features, voxel_settings
 from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
+from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.settings import ExtractionSettings
 
 TEXTURE = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
@@ -325,3 +331,146 @@ def test_jobs_share_the_batches_and_give_identical_maps(
         np.testing.assert_array_equal(two, one, err_msg=name)
     with pytest.raises(SettingsError, match="jobs 0"):
         feature_maps(image, mask, settings, jobs=0)
+
+
+def nan_case(folder: Path) -> tuple[Path, Path]:
+    """A float image whose ROI holds one NaN (binning still works, so pyradiomics' kernels
+    average around it), written as NRRD with its mask."""
+    image = np.random.default_rng(0).normal(100, 20, (48, 48))
+    image[24, 24] = np.nan
+    mask = np.zeros(image.shape, dtype=np.uint8)
+    mask[16:32, 16:32] = 1
+    paths = folder / "nan.nrrd", folder / "nan_mask.nrrd"
+    for array, path in zip((image, mask), paths, strict=True):
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    return paths
+
+
+def test_nan_in_the_roi_is_refused_as_extract_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The image rule of an extraction holds for maps: the API refuses with extract's very
+    message, the CLI fails the ROI (exit 3) naming the input and writes nothing."""
+    image_path, mask_path = nan_case(tmp_path)
+    image, mask = sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
+    with pytest.raises(ExtractionError) as extracted:
+        extract_features(image, mask)
+    with pytest.raises(ExtractionError) as mapped:
+        feature_maps(image, mask, features=["firstorder_Mean"])
+    assert str(mapped.value) == str(extracted.value)
+    assert "1 NaN or infinite voxel(s) inside ROI label 1" in str(mapped.value)
+    with pytest.raises(ExtractionError, match="inside ROI label 1"):  # the box holds it too
+        feature_maps(image, mask, features=["firstorder_Mean"], region="box")
+    out = tmp_path / "maps"
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
+    assert main([*argv, "--features", "firstorder_Mean"]) == 3
+    assert f"{image_path}: {extracted.value}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.fixture
+def small_slice(tmp_path: Path) -> Path:
+    """A 64x64 synthetic dataset slice as a real .mat file (it holds its own mask)."""
+    return write_tumor_mat(tmp_path / "3.mat", make_synthetic_slice(shape=(64, 64)))
+
+
+def test_help_examples_use_settings_the_command_accepts() -> None:
+    """Every ``--set`` of the help's examples is accepted as it is written (the kernel radius
+    is documented as voxelSetting.kernelRadius; a bare kernelRadius is refused)."""
+    sets = [
+        token
+        for line in _EXAMPLES.splitlines()
+        for token in line.split()
+        if "=" in token and not token.startswith("-")
+    ]
+    assert "voxelSetting.kernelRadius=2" in sets
+    for value in sets:
+        args = build_parser().parse_args(["maps", "a.nrrd", "-o", "out", "--set", value])
+        settings_from(args)  # raises SettingsError for a setting pyradiomics does not know
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_work(
+    small_slice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "maps.txt"
+    existing.write_text("keep me")
+    for output in (existing, existing / "maps"):
+        assert main(["maps", str(small_slice), "-o", str(output), "-q"]) == 2
+        assert f"{existing}: exists and is not a folder" in capsys.readouterr().err
+        assert existing.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--features", "../../x_glcm_Contrast"], "'../../x' is not an image type the settings"),
+        (["--features", "wavelet-LLH_glcm_Contrast"], "enabled: Original"),
+        (
+            ["--features", "glcm_Contrast", "--params", "firstorder:"],
+            "the settings do not enable feature class 'glcm'",
+        ),
+        (
+            ["--features", "glcm_Idmn", "--params", "glcm: [Contrast]"],
+            "the settings enable only Contrast of glcm",
+        ),
+        (["--margin", "-1"], "argument --margin: expected an integer >= 0, got '-1'"),
+        (["--label", "0"], "argument --label: expected a positive integer, got '0'"),
+        (["--jobs", "0"], "argument -j/--jobs: expected a positive integer, got '0'"),
+    ],
+)
+def test_names_and_numbers_that_are_not_pyradiomics_own_are_refused(
+    extra: list[str],
+    message: str,
+    small_slice: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if "--params" in extra:  # a params file enabling only the classes given
+        params = tmp_path / "params.yaml"
+        params.write_text(f"featureClass:\n  {extra[-1]}\n")
+        extra = [*extra[:-1], str(params)]
+    out = tmp_path / "maps"
+    assert main(["maps", str(small_slice), "-o", str(out), "-q", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert not (tmp_path.parent / "x_glcm_Contrast.nrrd").exists()
+
+
+def test_a_huge_kernel_is_refused_before_allocating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kernelRadius 300 on a 512x512 slice: pyradiomics' padded arrays alone would be 5.5 GiB
+    (601 x 1112 x 1112), the kernels far more. Refused at once, stating the limit and how to
+    raise it; nothing written."""
+    case = write_tumor_mat(tmp_path / "17.mat", make_synthetic_slice(seed=17))
+    out = tmp_path / "maps"
+    argv = ["maps", str(case), "-o", str(out), "--set", "voxelSetting.kernelRadius=300", "-q"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "feature maps of ROI label 1 would need about" in err
+    assert "mostly for the kernels of kernelRadius 300, 601^3 voxels each" in err
+    assert "more than the limit of 8.0 GiB, so nothing was allocated" in err
+    assert f"raise the limit with the environment variable {MEMORY_ENV}" in err
+    assert not out.exists()
+
+
+def test_the_memory_limit_is_read_from_the_environment(
+    pyradiomics_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A volume too large for the limit is refused from its size (the 1000^3 volume of the
+    report by the estimate; a smaller one by a lowered limit, so the test allocates little);
+    the same maps run once the limit allows them; a malformed limit names the variable."""
+    assert "mostly for the filtered images" in maps_problem(
+        "maps", (1000, 1000, 1000), (20, 20, 20), 4000, 1, 93, 1, True, 1
+    )
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    monkeypatch.setenv(MEMORY_ENV, "1MiB")
+    with pytest.raises(ExtractionError, match=r"more than the limit of 1\.0 MiB.*" + MEMORY_ENV):
+        feature_maps(image, mask, features=["firstorder_Mean"])
+    monkeypatch.setenv(MEMORY_ENV, "2GiB")
+    assert set(feature_maps(image, mask, features=["firstorder_Mean"])) == {
+        "original_firstorder_Mean"
+    }
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    with pytest.raises(SettingsError, match=f"{MEMORY_ENV}='lots': expected an amount"):
+        feature_maps(image, mask, features=["firstorder_Mean"])

@@ -184,3 +184,24 @@ def test_contrast_limits_are_robust_and_never_empty() -> None:
     assert high < 1000  # one outlier does not set the range
     assert contrast_limits(np.full(4, 2.0))[0] < contrast_limits(np.full(4, 2.0))[1]
     assert contrast_limits(np.full(3, np.nan)) == (0.0, 1.0)
+
+
+def test_nan_in_the_roi_is_refused_with_the_message_of_extract(make_napari_viewer, qtbot) -> None:
+    """The dock runs the core's rule: a NaN inside the ROI fails the run, naming the layer
+    and the problem, and no map layer is added."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer)
+    pixels = np.random.default_rng(0).normal(100, 20, (48, 48))
+    pixels[24, 24] = np.nan
+    mask = np.zeros(pixels.shape, dtype=np.uint8)
+    mask[16:32, 16:32] = 1
+    widget.image.value = viewer.add_image(pixels, name="scan")
+    widget.labels.value = viewer.add_labels(mask, name="tumour")
+    widget.features.value = ["firstorder"]
+    with qtbot.waitSignal(widget.runner.signals.failed, timeout=TIMEOUT):
+        assert widget.run()
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=TIMEOUT)  # the run has ended
+    assert "image 'scan' holds 1 NaN or infinite voxel(s) inside ROI label 1" in (
+        widget.status.value
+    )
+    assert len(viewer.layers) == 2

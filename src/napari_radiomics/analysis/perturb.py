@@ -27,6 +27,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
+from napari_radiomics._limits import memory_problem
+
 __all__ = [
     "METHODS",
     "Method",
@@ -291,6 +293,7 @@ def perturb(
     """
     n, methods, seed = plan.n, plan.methods, plan.seed
     roi, sampling = _checked(mask, spacing)
+    _check_memory(n, roi, image, methods)
     reach = 2 * float(np.max(sampling)) if plan.max_distance_mm is None else plan.max_distance_mm
     # Mask-side work happens in a box that holds every grown ROI and its supervoxels'
     # margin: the same result as on the whole image (the box's border is background the
@@ -328,6 +331,20 @@ def perturb(
         whole[box] = current
         out.append(Perturbation(index, pixels, whole, description))
     return out
+
+
+def _check_memory(n: int, roi: np.ndarray, image: np.ndarray, methods: Sequence[str]) -> None:
+    """Refuse, before making any, perturbations that would not fit the memory limit: each is
+    kept as a whole-image mask, and with noise as a whole float64 image as well."""
+    each = roi.size + (np.size(image) * 8 if "noise" in methods else 0)
+    problem = memory_problem(
+        f"{n} perturbations of this case",
+        n * each,
+        "ask for fewer perturbations (--perturbations)",
+        mostly=f"{n} copies of the {'image and ' if 'noise' in methods else ''}mask",
+    )
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _grow_or_shrink(roi: np.ndarray, sampling: np.ndarray, distance: float) -> np.ndarray:

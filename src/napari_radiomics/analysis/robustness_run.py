@@ -28,6 +28,8 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._limits import memory_problem
+from napari_radiomics._pyradiomics import PyradiomicsConfig
 from napari_radiomics._spreadsheet import escape_frame, unescape_cell
 from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
 from napari_radiomics.analysis.perturb import PerturbationPlan
@@ -164,6 +166,7 @@ def iter_robustness(
             f"spread within each); the input gives {len(todo)}"
         )
     settings = settings if settings is not None else ExtractionSettings()
+    _check_table_memory(len(todo), plan, settings)
     paths = robustness_paths(output)
     run = iter_batch(
         todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
@@ -200,3 +203,27 @@ def iter_robustness(
     with replaced(paths.icc) as tmp:
         escape_frame(table).to_csv(tmp, index=False, lineterminator="\n")
     return RobustnessSummary(batch, paths, table, count, problem)
+
+
+def _check_table_memory(cases: int, plan: PerturbationPlan, settings: ExtractionSettings) -> None:
+    """Refuse before any work a run whose long table (one row per case and perturbation,
+    read whole for the ICC) would not fit the memory limit. Counted low: one ROI label per
+    case and each enabled feature once, whatever the image types."""
+    from radiomics import getFeatureClasses
+
+    classes = getFeatureClasses()
+    enabled = PyradiomicsConfig.from_params(settings.to_params()).features
+    features = sum(
+        len(names) if names else sum(not d for d in classes[name].getFeatureNames().values())
+        for name, names in enabled.items()
+        if name in classes
+    )
+    rows = cases * (plan.n + 1)
+    problem = memory_problem(
+        f"{plan.n} perturbations of {cases} cases",
+        rows * features * 8 * 2,  # float64 values, as parsed and as the table
+        "ask for fewer perturbations (--perturbations) or run fewer cases",
+        mostly=f"the long table of {rows} rows and {features} features",
+    )
+    if problem is not None:
+        raise BatchError(problem)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from napari_radiomics import __version__
 from napari_radiomics.cli import export, extract, maps, model, robustness, view
+from napari_radiomics.cli._options import quiet
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.run(args.command_parser, args)
+        with quiet(getattr(args, "quiet", False)):
+            return args.run(args.command_parser, args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

@@ -9,8 +9,12 @@ their spelling, help and validation cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import textwrap
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -160,3 +164,24 @@ def never_crash_on_output() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:  # a real text stream (not a test's capture buffer)
             reconfigure(errors="backslashreplace")
+
+
+@contextmanager
+def quiet(enabled: bool) -> Iterator[None]:
+    """``-q`` of every subcommand: besides no progress and no summary, no warnings, whether a
+    library's (numpy's "Mean of empty slice" for a kernel without pairs, pyradiomics' log
+    warnings) or the run's own notes. Errors and failed cases are still printed. Workers
+    follow: batch workers hand their warnings to this process, and map workers take its
+    warning filters and pyradiomics' log level when they start."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("radiomics")
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)

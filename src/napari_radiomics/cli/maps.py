@@ -16,9 +16,20 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics.cli._options import add_settings_options, positive, settings_from
-from napari_radiomics.cli._status import EXIT_FAILED_CASES, EXIT_INTERRUPTED, EXIT_OK
-from napari_radiomics.errors import ExtractionError, ReadError, SettingsError
+from napari_radiomics._filenames import inside
+from napari_radiomics.cli._options import (
+    add_settings_options,
+    non_negative,
+    positive,
+    settings_from,
+)
+from napari_radiomics.cli._status import (
+    EXIT_FAILED_CASES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
 
 PARAMS_NAME = "maps.params.yaml"
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
@@ -34,14 +45,15 @@ Written to DIR:
                        full grid (size, spacing, origin, direction), NaN outside the ROI
   maps.params.yaml     the pyradiomics parameters used (valid for pyradiomics itself)
 
-Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR already
-holds maps); 3 the ROI cannot be computed (pyradiomics' reason is printed); 130 interrupted.
+Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR a file
+or already holding maps, a map that cannot be written); 3 the ROI cannot be computed (refused
+grey levels, more memory than the limit, or pyradiomics' reason); 130 interrupted.
 """
 
 _EXAMPLES = """\
 examples:
   napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/
-  napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/ --set kernelRadius=2 \\
+  napari-radiomics maps scan.nrrd --mask seg.nrrd -o maps/ --set voxelSetting.kernelRadius=2 \\
       --features glcm firstorder_Mean --format nii.gz --jobs 2
   napari-radiomics maps 17.mat -o maps17/ --preset brain-tumor-mri --region box --margin 3
 """
@@ -71,7 +83,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--region", choices=("roi", "box"), default="roi",
         help="voxels to map: the ROI, or its bounding box grown by --margin voxels",
     )  # fmt: skip
-    what.add_argument("--margin", type=int, default=0, metavar="N", help="box margin (voxels)")
+    what.add_argument(
+        "--margin", type=non_negative, default=0, metavar="N", help="box margin (voxels)"
+    )
     what.add_argument("--format", choices=sorted(_FORMATS), default="nrrd", help="file format")
     what.add_argument(
         "-j", "--jobs", type=positive, default=1, metavar="N",
@@ -88,10 +102,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from napari_radiomics.engine.maps import feature_maps, map_features
 
     out = Path(args.output)
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():  # -o names a file, or a folder inside one
+        parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
     if (out / PARAMS_NAME).exists() and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
-    if args.margin < 0:
-        parser.error(f"--margin {args.margin}: expected 0 or more voxels")
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
@@ -116,14 +131,15 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
-    suffix = _FORMATS[args.format]
-    for name, feature_map in maps.items():
-        _write_atomically(feature_map.image(), out / f"{name}{suffix}")
-    # The params file names the classes and features mapped, so pyradiomics computes these.
-    mapped = map_features(settings, args.features)
-    settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
-    settings.save(out / PARAMS_NAME)
+    try:
+        _write(out, maps, _FORMATS[args.format])
+        # The params file names the classes and features mapped, so pyradiomics computes these.
+        mapped = map_features(settings, args.features)
+        settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
+        settings.save(out / PARAMS_NAME)
+    except (OSError, WriteError) as err:  # no permission, a full disk
+        print(f"napari-radiomics maps: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if not args.quiet:
         print(f"{len(maps)} maps written to {out}", file=sys.stderr)
     return EXIT_OK
@@ -151,11 +167,14 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
     return sitk.ReadImage(str(path)), sitk.ReadImage(str(args.mask))
 
 
-def _write_atomically(image: sitk.Image, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a killed run leaves no
+def _write(out: Path, maps: dict[str, Any], suffix: str) -> None:
+    """Each map to ``out``, under its feature name kept inside ``out`` (``inside``); each file
+    written to a temporary file in the same folder, then renamed: a killed run leaves no
     half-written map."""
-    with replaced(path) as temporary:
-        sitk.WriteImage(image, str(temporary), useCompression=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, feature_map in maps.items():
+        with replaced(inside(out, f"{name}{suffix}")) as temporary:
+            sitk.WriteImage(feature_map.image(), str(temporary), useCompression=True)
 
 
 def _progress(done: int, total: int, message: str) -> None:

@@ -9,6 +9,7 @@ pyradiomics params file of the robust ones.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from typing import Any
@@ -19,6 +20,7 @@ from napari_radiomics.cli._options import (
     add_settings_options,
     cases_from,
     never_crash_on_output,
+    non_negative,
     positive,
     settings_from,
 )
@@ -105,7 +107,7 @@ def _millimetres(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a distance in mm, got {text!r}") from None
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"expected a positive distance in mm, got {text!r}")
     return value
 
@@ -130,7 +132,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--methods", type=_methods, default=("grow-shrink", "contour"), metavar="LIST",
         help="comma-separated: grow-shrink, contour, noise (default: grow-shrink,contour)",
     )  # fmt: skip
-    group.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
+    group.add_argument(
+        "--seed", type=non_negative, default=0, metavar="S",
+        help="seed of the perturbations, an integer >= 0 (default: 0)",
+    )  # fmt: skip
     group.add_argument(
         "--max-distance", type=_millimetres, metavar="MM",
         help="grow/shrink reach in mm (default: twice the largest pixel spacing)",

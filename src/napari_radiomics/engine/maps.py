@@ -27,11 +27,9 @@ image's; they are refused with a message naming the setting.
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,7 +40,9 @@ from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import Grid, as_sitk
 from napari_radiomics.engine._engine import FeatureEngine
 from napari_radiomics.engine._maps_kernels import class_maps
-from napari_radiomics.engine._masks import label_array, label_boxes
+from napari_radiomics.engine._maps_memory import refuse_too_large
+from napari_radiomics.engine._maps_pool import process_pool
+from napari_radiomics.engine._masks import image_problem, label_array, label_boxes
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
 from napari_radiomics.settings import ExtractionSettings
@@ -57,6 +57,8 @@ _DEFAULT_RADIUS = 1
 _DEFAULT_MASKED = True
 #: Units of progress per (image, feature class) step, so batches move the bar smoothly.
 _STEP = 1000
+#: What pyradiomics' image-type names are made of (``log-sigma-1-0-mm-3D``, ``wavelet-LLH``).
+_IMAGE_TYPE_NAME = re.compile(r"[A-Za-z0-9-]+")
 #: Parts per worker process each class's batches are shared out in (load balance, progress).
 _PARTS = 4
 
@@ -136,18 +138,30 @@ def map_features(
 ) -> dict[str, list[str] | None]:
     """The feature classes (and features, ``None`` = all) the maps compute: ``features`` as
     class names (``glcm``) or class_feature names (``glcm_Contrast``, ``original_glcm_Contrast``),
-    else every non-shape feature the settings enable."""
+    else every non-shape feature the settings enable.
+
+    Each name must be one of pyradiomics' features of a class the settings enable (and, with a
+    prefix, of an image type they enable): anything else is refused naming it, since a name
+    that is not pyradiomics' own is a typo or a hostile value, and it ends up in file names.
+    """
     from radiomics import getFeatureClasses
 
     classes = getFeatureClasses()
+    config = PyradiomicsConfig.from_params(settings.to_params())
+    enabled = {k: v for k, v in config.features.items() if not k.startswith("shape")}
     if not features:
-        enabled = PyradiomicsConfig.from_params(settings.to_params()).features
-        return {k: v for k, v in enabled.items() if not k.startswith("shape") and k in classes}
+        return {k: v for k, v in enabled.items() if k in classes}
+    prefixes = {_image_type_prefix(name) for name in config.image_types}
     out: dict[str, list[str] | None] = {}
     for entry in features:
         parts = entry.split("_")
         if parts[0] not in classes and len(parts) > 2:
-            parts = parts[1:]  # an image-type prefix (original_glcm_Contrast)
+            prefix, parts = parts[0], parts[1:]  # an image-type prefix (original_glcm_Contrast)
+            if _image_type_prefix(prefix) not in prefixes:
+                raise SettingsError(
+                    f"feature {entry!r}: {prefix!r} is not an image type the settings enable; "
+                    f"enabled: {', '.join(sorted(config.image_types))}"
+                )
         class_name, feature = parts[0], "_".join(parts[1:])
         if class_name not in classes:
             raise SettingsError(
@@ -156,19 +170,41 @@ def map_features(
             )
         if class_name.startswith("shape"):
             raise SettingsError(f"feature {entry!r}: shape features have no voxel-wise map")
-        if not feature:
-            out[class_name] = None
-            continue
+        if class_name not in enabled:
+            raise SettingsError(
+                f"feature {entry!r}: the settings do not enable feature class {class_name!r} "
+                f"(enabled: {', '.join(enabled) or 'none'}); enable it in featureClass"
+            )
         names = classes[class_name].getFeatureNames()
-        if feature not in names:
+        if feature and feature not in names:
             raise SettingsError(
                 f"feature {entry!r}: {class_name} has no feature {feature!r}; choose from "
                 + ", ".join(sorted(names))
+            )
+        only = enabled[class_name]
+        if not feature:  # the class: what the settings enable of it
+            out[class_name] = list(only) if only else None
+            continue
+        if only and feature not in only:
+            raise SettingsError(
+                f"feature {entry!r}: the settings enable only {', '.join(only)} of "
+                f"{class_name}; add it to featureClass.{class_name}"
             )
         if class_name not in out or out[class_name] is not None:
             out.setdefault(class_name, [])
             out[class_name].append(feature)  # type: ignore[union-attr]
     return out
+
+
+def _image_type_prefix(name: str) -> str | None:
+    """What a feature name's image-type part starts with, in lower case: ``original`` for
+    Original, ``log`` for LoG (``log-sigma-1-0-mm-3D``), ``wavelet`` for Wavelet
+    (``wavelet-LLH``, ``wavelet2-LLH``), ``lbp`` for LBP2D and LBP3D (``lbp-2D``); None for
+    a name pyradiomics never makes (``../../x``)."""
+    if not _IMAGE_TYPE_NAME.fullmatch(name):
+        return None
+    head = name.split("-")[0].lower().rstrip("0123456789")
+    return "lbp" if head.startswith("lbp") else head
 
 
 def feature_maps(
@@ -218,14 +254,15 @@ def feature_maps(
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
         engine = FeatureEngine(_without_voxel(settings))
     label = _label(mask_sitk, mask_name, label if label is not None else settings.label)
-    with geometry_tolerance(settings.geometry_tolerance), _process_pool(jobs) as pool:
+    with geometry_tolerance(settings.geometry_tolerance), process_pool(jobs) as pool:
         return _compute(
             image_sitk,
             mask_sitk,
             label,
             region,
             margin,
-            voxel,
+            config,
+            image_name,
             wanted,
             engine,
             progress,
@@ -240,7 +277,8 @@ def _compute(
     label: int,
     region: str,
     margin: int,
-    voxel: dict[str, Any],
+    config: PyradiomicsConfig,
+    image_name: str,
     wanted: dict[str, list[str] | None],
     engine: FeatureEngine,
     progress: Progress | None,
@@ -249,6 +287,7 @@ def _compute(
 ) -> dict[str, FeatureMap]:
     from radiomics import imageoperations
 
+    voxel = config.settings
     radius = int(voxel.get("kernelRadius", _DEFAULT_RADIUS))
     kwargs = voxel | {"label": label, "voxelBased": True, "kernelRadius": radius}
     kwargs.setdefault("maskedKernel", _DEFAULT_MASKED)
@@ -257,6 +296,11 @@ def _compute(
         roi = _box_mask(roi, label, margin)
     elif region != "roi":
         raise SettingsError(f"region {region!r}: choose 'roi' or 'box'")
+    roi_array = sitk.GetArrayViewFromImage(roi)
+    box = label_boxes((roi_array == label).view(np.uint8)).get(1)
+    if box is not None:  # else pyradiomics' checkMask names the problem
+        _refuse_bad_grey_levels(image, roi_array, {label: box}, label, image_name, config)
+        refuse_too_large(roi_array, box, label, wanted, config, parts // _PARTS)
     try:
         box, corrected = imageoperations.checkMask(image, roi, **kwargs)
     except ValueError as err:
@@ -297,33 +341,6 @@ def _compute(
     return out
 
 
-@contextmanager
-def _process_pool(jobs: int) -> Iterator[Executor | None]:
-    """Worker processes for the voxel batches (``None`` for one job). They start from a
-    forkserver (or are spawned), never forked from this process: the maps may be computed in a
-    GUI's worker thread, and a fork there could copy a lock another thread holds. On leaving
-    (also on a cancelling exception) parts not yet started are dropped."""
-    if jobs < 1:
-        raise SettingsError(f"jobs {jobs}: expected 1 or more worker processes")
-    if jobs == 1:
-        yield None
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _init_worker() -> None:
-    """In a maps worker: Ctrl-C is the caller's to handle (it drops the pool), and
-    parallelism comes from the processes, so SimpleITK runs single-threaded."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-
-
 def _refuse_other_grids(voxel: dict[str, Any]) -> None:
     """Maps live on the image's grid and ROI: settings that change either are refused."""
     if voxel.get("interpolator") is not None and voxel.get("resampledPixelSpacing") is not None:
@@ -335,6 +352,23 @@ def _refuse_other_grids(voxel: dict[str, Any]) -> None:
         raise SettingsError("setting preCrop: not supported for feature maps; remove it")
     if voxel.get("resegmentRange") is not None:
         raise SettingsError("setting resegmentRange: not supported for feature maps; remove it")
+
+
+def _refuse_bad_grey_levels(
+    image: sitk.Image,
+    roi: np.ndarray,
+    boxes: dict[int, tuple[slice, ...]],
+    label: int,
+    image_name: str,
+    config: PyradiomicsConfig,
+) -> None:
+    """The extraction's rule for NaN, infinite and constant images (``image_problem``),
+    applied to the voxels mapped: pyradiomics' kernels would average around a NaN (or fail
+    in its binning), so a map that ``extract`` would refuse for the same ROI is refused too,
+    with the same message."""
+    problem = image_problem(image, roi, boxes, [label], config.settings, config.image_types)
+    if problem is not None:
+        raise ExtractionError(f"{image_name} {problem}")
 
 
 def _without_voxel(settings: ExtractionSettings) -> ExtractionSettings:
