@@ -11,9 +11,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import pytest
+
 NO_FCNTL = Path(__file__).resolve().parent / "portability" / "no_fcntl"
+LINUX = sys.platform.startswith("linux")
 
 
 def _env(*first: Path) -> dict[str, str]:
@@ -123,3 +127,51 @@ def test_without_fcntl_one_session_writes_a_corrections_store(tmp_path: Path) ->
         _stop(holder)
     third = _python(_STORE, root, dataset, "look", env=env).communicate(timeout=120)[0]
     assert third.strip() == "None"  # the dead session's lock was taken over
+
+
+# --- the parent-death watch of macOS and Windows --------------------------------------------
+
+_PARENT = """
+import subprocess, sys
+watcher = (
+    "import os, time\\n"
+    "from napari_radiomics.batch._worker import watch_parent\\n"
+    "watch_parent(os.getppid(), interval=0.1)\\n"
+    "print('watching', flush=True)\\n"
+    "time.sleep(120)\\n"
+)
+worker = subprocess.Popen([sys.executable, "-c", watcher])
+print(worker.pid, flush=True)
+worker.wait()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie left for a new parent to reap has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not LINUX, reason="reads process states from Linux /proc")
+def test_the_polling_watch_ends_a_worker_whose_parent_is_killed() -> None:
+    """What workers use where the kernel cannot be asked (no PR_SET_PDEATHSIG): forced here
+    by starting the watch alone, in a worker whose parent is then killed with SIGKILL."""
+    parent = _python(_PARENT, env=_env())
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    try:
+        assert parent.stdout.readline().strip() == "watching"
+        assert _running(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(worker), "the worker outlived its killed parent"
+    finally:
+        _stop(parent)
+        if _running(worker):
+            os.kill(worker, signal.SIGKILL)
