@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from napari_radiomics.batch import run_batch
+from napari_radiomics.batch.cases import discover_cases
 
 NO_FCNTL = Path(__file__).resolve().parent / "portability" / "no_fcntl"
 LINUX = sys.platform.startswith("linux")
@@ -175,3 +179,48 @@ def test_the_polling_watch_ends_a_worker_whose_parent_is_killed() -> None:
         _stop(parent)
         if _running(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+# --- no pwd, no os.getuid (Windows) ---------------------------------------------------------
+
+_NO_USER = """
+import os, sys
+sys.modules["pwd"] = None  # Windows has no pwd module ...
+del os.getuid  # ... nor os.getuid
+from napari_radiomics.corrections import CorrectionStore
+store = CorrectionStore(sys.argv[1], sys.argv[2])
+store.set_status("1", "accepted")
+print(store.log_table()["user"].tolist())
+"""
+
+
+def test_a_review_decision_is_saved_where_no_user_name_can_be_found(tmp_path: Path) -> None:
+    """Windows with no USERNAME: getpass finds no name and there is no uid to fall back on."""
+    env = {k: v for k, v in _env().items() if k not in ("LOGNAME", "USER", "LNAME", "USERNAME")}
+    (tmp_path / "dataset").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_USER, str(tmp_path / "store"), str(tmp_path / "dataset")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['unknown user']"
+
+
+# --- file modes -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="permission bits are POSIX")
+def test_a_runs_tables_are_as_readable_as_the_umask_says(mat_folder: Path, tmp_path: Path) -> None:
+    """A group-writable umask (shared project folders) gives group-writable tables."""
+    out = tmp_path / "f.csv"
+    previous = os.umask(0o002)
+    try:
+        run_batch(discover_cases([mat_folder]), None, out, jobs=1)
+    finally:
+        os.umask(previous)
+    for path in (out, out.with_suffix(".params.yaml")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o664, path
