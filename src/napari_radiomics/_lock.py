@@ -161,15 +161,14 @@ class OutputLock:
         umask decides who may read it, as for any file the user makes)."""
         while True:
             try:
-                return True, os.open(self.path, _OPEN | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                pass
-            try:
-                return False, os.open(self.path, _OPEN)
-            except FileNotFoundError:  # released meanwhile: create it after all
+                try:
+                    return True, os.open(self.path, _OPEN | os.O_CREAT | os.O_EXCL, 0o666)
+                except FileExistsError:
+                    return False, os.open(self.path, _OPEN)
+            except FileNotFoundError:  # released between the two: create it after all
                 continue
-            except OSError as exc:
-                raise BatchError(f"{self.path}: cannot be opened ({exc.strerror})") from None
+            except OSError as exc:  # a read-only folder, no inode left
+                raise WriteError(self.path, f"cannot be written ({exc.strerror})") from None
 
     def _acquire_without_locks(self, created: bool) -> OutputLock:
         """The lock where the file system has none: the run that created the file owns it; a
