@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -64,27 +65,50 @@ def die_with_parent(parent: int | None) -> None:
     """End this worker when its parent process `parent` dies, however it dies.
 
     A parent killed with SIGKILL cannot stop its pool, and idle workers would otherwise wait
-    for work forever (each holding a few hundred MB). On Linux the kernel sends SIGKILL to
-    this process when its parent goes (`PR_SET_PDEATHSIG`; the parent *thread*, which is why
-    pools are only forked from the main thread, see `_executors.start_method`); a parent that
-    died before the request was made shows as a changed `getppid()`. Elsewhere a daemon thread
-    watches `getppid()` once a second. `parent` None: the parent is whoever it is now (a
-    forkserver, whose pid the caller does not know).
+    for work forever (each holding a few hundred MB). On Linux the kernel does it (see
+    `_kernel_ends_orphan`); elsewhere (macOS, Windows), or if the kernel refuses, a daemon
+    thread watches the parent (`watch_parent`). `parent` None: the parent is whoever it is now
+    (a forkserver or the spawning caller, whose pid the caller does not know).
     """
     parent = os.getppid() if parent is None else parent
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-            if os.getppid() != parent:  # gone before the kernel was asked to watch it
-                os._exit(1)
-            return
+    if not _kernel_ends_orphan(parent):
+        watch_parent(parent)
+
+
+def _kernel_ends_orphan(parent: int) -> bool:
+    """Linux only: ask the kernel to send SIGKILL to this process when its parent goes
+    (`PR_SET_PDEATHSIG`; the parent *thread*, which is why pools are only forked from the
+    main thread, see `_executors.start_method`); a parent that died before the request was
+    made shows as a changed `getppid()`. False where the request cannot be made."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:  # gone before the kernel was asked to watch it
+        os._exit(1)
+    return True
+
+
+def watch_parent(parent: int, interval: float = 1.0) -> None:
+    """The portable way: a daemon thread ends this process once its parent `parent` is gone.
+    On POSIX an orphan is re-parented, so `getppid()` changes. Windows keeps the dead
+    parent's pid there, so a pool worker asks multiprocessing instead, whose parent sentinel
+    (a process handle) says whether the parent still runs."""
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        while _parent_alive(parent):
+            time.sleep(interval)
         os._exit(1)
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _parent_alive(parent: int) -> bool:
+    if os.name == "nt":
+        process = multiprocessing.parent_process()
+        return process is None or process.is_alive()
+    return os.getppid() == parent
 
 
 def init_worker(key: str, params: dict[str, Any], parent: int | None) -> None:

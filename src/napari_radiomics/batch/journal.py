@@ -125,7 +125,9 @@ def _append(path: Path, text: str) -> None:
     journal never keeps half a line. The lock guarantees nobody else appends meanwhile.
     """
     data = text.encode("utf-8", "backslashreplace")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # 0o666: the umask decides who may read the table; O_BINARY: no newline translation.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o666)
     try:
         start = os.fstat(fd).st_size
         try:

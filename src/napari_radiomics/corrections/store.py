@@ -30,6 +30,7 @@ import datetime as dt
 import getpass
 import io
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -77,8 +78,9 @@ def _now() -> str:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (a container): the uid still says who
-        return f"uid {os.getuid()}"
+    except (KeyError, OSError, ImportError):  # no passwd entry (a container), no pwd module
+        # (Windows without USERNAME): the uid says who where there is one
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"
 
 
 class _StoreLock(OutputLock):
@@ -173,7 +175,7 @@ class CorrectionStore:
             existing = existing.parent
         try:  # a real probe: permissions, read-only mounts and ACLs all answer it truly
             Path(tempfile.mkdtemp(dir=existing, prefix=".napari-radiomics-probe-")).rmdir()
-            full = os.statvfs(existing).f_bavail == 0
+            full = shutil.disk_usage(existing).free == 0  # statvfs is POSIX-only
         except OSError as exc:
             self.read_only = f"cannot be written ({exc.strerror or exc} in {existing})"
             return
