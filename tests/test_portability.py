@@ -37,7 +37,9 @@ def _python(code: str, *args: str | Path, env: dict[str, str]) -> subprocess.Pop
 
 
 def _extract(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", *map(str, args), "-q"]
+    """`extract` as a user runs it: not with `-q`, which also silences the takeover warning
+    these tests read."""
+    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", *map(str, args)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
