@@ -170,16 +170,16 @@ class Runner:
         """The current run's progress: to the dock, and to the bar in the activity dock."""
         if generation != self.generation:
             return
-        self.signals.progressed.emit(done, total, message)
         pbar, run = self._pbar, self._run
-        if pbar is None or run is None:
-            return
-        if total > 0:
+        if pbar is not None and total > 0:
             if pbar.total != total:
                 pbar.total = total
             if done > pbar.n:
                 pbar.update(done - pbar.n)
-        if message:  # last: napari's activity dock may process events while it redraws
+        self.signals.progressed.emit(done, total, message)
+        # Last: napari's activity dock may process events (the run's end among them) while it
+        # redraws a description, and the steps before must not come after the end.
+        if pbar is not None and run is not None and message:
             pbar.set_description(f"{run.title}: {message}")
 
     def _ended(self, run: _Run) -> None:
