@@ -12,6 +12,7 @@ from pathlib import Path
 
 __all__ = [
     "BatchError",
+    "Cancelled",
     "ConversionError",
     "CorrectionsError",
     "ExtractionError",
@@ -68,3 +69,9 @@ class CorrectionsError(_FileError):
     Not a ValueError: nothing is wrong with the user's input; the edit it concerns is kept in
     memory and the message says what to do (choose another folder, free some space).
     """
+
+
+class Cancelled(Exception):
+    """Raised from a progress callback to stop work the user cancelled, or that a newer
+    request made stale. Deliberately not a ValueError: the core's ``except ValueError`` (one
+    bad slice must not stop the others) must let it through."""

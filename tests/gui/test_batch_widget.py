@@ -91,8 +91,10 @@ def test_cancel_keeps_finished_rows_and_resume_completes(
     widget.jobs.setValue(1)
     worker = widget.run()
     assert worker is not None
+    stop = lambda done, *_: done == 1 and widget.cancel()  # noqa: E731
     with qtbot.waitSignal(worker.finished, timeout=120_000):
-        worker.yielded.connect(lambda event: event.done == 1 and widget.cancel())
+        widget.runner.signals.progressed.connect(stop)
+    widget.runner.signals.progressed.disconnect(stop)  # this run only
     kept = read_table(tmp_path / "f.csv")
     assert 1 <= len(kept) < 10
     assert widget.summary is None

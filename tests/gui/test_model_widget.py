@@ -12,8 +12,9 @@ import scipy.io
 from matplotlib.colors import to_rgba
 from napari.utils.theme import get_theme
 
-from napari_radiomics._napari._model_widget import ModelCancelled, ModelWidget
+from napari_radiomics._napari._model_widget import ModelWidget
 from napari_radiomics.cli import main
+from napari_radiomics.errors import Cancelled
 from napari_radiomics.results import read_table
 from sample_files import BATCH_PATIENTS
 
@@ -82,7 +83,7 @@ def test_cancel_stops_the_evaluation_and_shows_nothing(
     widget.cancel()
     _finish(widget, qtbot)
     assert len(errors) == 1
-    assert isinstance(errors[0], ModelCancelled)
+    assert isinstance(errors[0], Cancelled)
     assert widget.result is None
     assert widget.status.text() == "Cancelled."
     assert widget.figures.count() == 0
@@ -90,6 +91,24 @@ def test_cancel_stops_the_evaluation_and_shows_nothing(
     assert widget.run() is not None  # and the panel runs again
     _finish(widget, qtbot)
     assert widget.result is not None
+
+
+def test_the_evaluation_shows_in_napari_activity_dock_and_its_cancel_works(
+    widget: ModelWidget, tmp_path: Path, qtbot
+) -> None:
+    """The dock's run has a bar in napari's activity dock, fed by the folds; the Cancel that
+    napari's status bar offers for a worker (``worker.quit``) stops it like the dock's own."""
+    worker = widget.run()
+    assert worker is not None
+    _finish(widget, qtbot)
+    assert (worker.pbar.n, worker.pbar.total) == (2, 2)  # both folds
+    widget.output.setText(str(tmp_path / "stopped"))
+    worker = widget.run()
+    worker.quit()  # napari's cancel callback for the worker
+    _finish(widget, qtbot)
+    assert widget.result is None
+    assert widget.status.text() == "Cancelled."
+    assert not (tmp_path / "stopped").exists()
 
 
 def test_cvind_folds_from_the_dataset_file(widget: ModelWidget, tmp_path: Path, qtbot) -> None:

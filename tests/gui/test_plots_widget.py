@@ -155,7 +155,7 @@ def test_only_the_newest_plot_is_shown(widget: PlotsWidget, qtbot) -> None:
     """A PCA still being computed when a box plot is asked for never replaces it."""
     widget.feature_x.setCurrentText(AREA)
     widget.kind.setCurrentText("PCA")
-    projecting = widget._background.worker
+    projecting = widget.runner.worker
     widget.kind.setCurrentText("Box")
     _plotted(widget, qtbot)
     qtbot.waitUntil(lambda: not projecting.is_running, timeout=60_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import dask.array as da
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 import scipy.io
 import SimpleITK as sitk
+from qtpy.QtCore import QCoreApplication
 
+from napari_radiomics._napari import _reader
 from napari_radiomics._napari._reader import get_reader
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.editable import EditableStack
@@ -92,6 +95,30 @@ def test_viewer_opens_a_mixed_folder_lazily(make_napari_viewer, tmp_path: Path) 
     assert labels.metadata["slices"] is slices
     viewer.dims.set_current_step(0, 2)
     assert image._slice.image.raw.shape == (64, 64)  # the resized 32x32 slice is displayed
+
+
+def test_a_folder_table_completed_in_the_background_changes_on_the_gui_thread(
+    make_napari_viewer, tmp_path: Path, monkeypatch
+) -> None:
+    """A big folder opens after its first header; the rest of its table is read in a thread.
+    The rows reach ``metadata["slices"]`` on the GUI thread, all at once: until its event
+    loop runs, the docks see the table as it opened, never half of the update."""
+    viewer = make_napari_viewer()
+    write_mixed_folder(tmp_path)
+    monkeypatch.setattr(_reader, "SCAN_BUDGET", 0.0)  # as if the folder held 3064 slices
+    running = set(threading.enumerate())
+    layer_data = get_reader(str(tmp_path))(str(tmp_path))  # what napari calls, on this thread
+    slices = layer_data[0][1]["metadata"]["slices"]
+    opened = slices.copy()
+    assert opened["patient_id"].tolist() == ["P1", "", "", ""]
+    for thread in set(threading.enumerate()) - running:
+        thread.join(timeout=30)  # the scan has read every header ...
+    pd.testing.assert_frame_equal(slices, opened)  # ... and has not touched the table
+    with pytest.warns(FolderWarning, match=r"3\.mat"):  # the scan's warnings come with it
+        QCoreApplication.processEvents()  # the GUI thread's events: the rows come in one step
+    assert slices["patient_id"].tolist() == ["P1", "P2", "P3", "P4"]
+    image = viewer.add_image(layer_data[0][0], **layer_data[0][1])
+    assert image.metadata["slices"] is slices
 
 
 def test_masks_of_a_folder_can_be_corrected_with_the_brush(

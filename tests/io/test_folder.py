@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -119,6 +120,33 @@ def test_scan_past_its_budget_finishes_in_the_background(tmp_path: Path) -> None
     assert stack.slices["patient_id"].tolist() == ["P1", "P2", "P3", "P4", ""]
     assert stack.slices["height"].tolist()[:4] == [64, 64, 32, 64]
     assert not stack.image[4].compute().any()
+
+
+def test_the_background_scan_hands_its_rows_over_in_one_step(tmp_path: Path) -> None:
+    """The scan thread never writes the table others read: it builds the missing rows and
+    hands one step over, run by the thread ``deliver`` chooses (here, this one)."""
+    write_mixed_folder(tmp_path)
+    handed: list = []
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        stack = open_mat_stack(tmp_path, scan_budget=0.0, deliver=handed.append)
+        table = stack.slices
+        before = table.copy()
+        deadline = time.monotonic() + 30
+        while not handed and time.monotonic() < deadline:
+            time.sleep(0.01)  # the scan thread is done once it has handed its step over
+        assert len(handed) == 1
+        assert not stack.scanned.is_set()
+        pd.testing.assert_frame_equal(table, before)  # untouched by the scan thread
+        assert table["patient_id"].tolist() == ["P1", "", "", ""]
+        assert not record  # its warnings come with its rows
+        handed[0]()  # the step, on the thread that reads the table
+    assert stack.scanned.is_set()
+    assert stack.slices is table  # completed in place: every holder of it sees the rows
+    assert table["patient_id"].tolist() == ["P1", "P2", "P3", "P4"]
+    assert table["height"].tolist() == [64, 64, 32, 64]
+    assert stack.resized == [str(tmp_path / "3.mat")]
+    assert any("3.mat" in str(w.message) for w in record)
 
 
 def test_exiting_while_the_background_scan_runs_does_not_hang(tmp_path: Path) -> None:

@@ -1,23 +1,24 @@
 """The "Batch extraction" dock widget: the CLI's `extract`, from inside napari.
 
-The run itself is `napari_radiomics.batch.iter_batch` in a napari thread worker: each finished
-case is yielded back to the GUI thread (progress bar here and in the activity dock), Cancel
-closes the generator, which stops the worker processes; everything finished is already in the
-output file, so a cancelled run can be resumed. The finished table is read in the worker too
-and lands in the dataset table (one row per case), not in the runs-side-by-side results dock,
-whose columns suit a handful of runs, not thousands of cases.
+The run itself is `napari_radiomics.batch.iter_batch`, driven by the dock's
+:class:`._runner.Runner`: each finished case is a progress step (bar here and in the activity
+dock), Cancel closes the generator at the next case, which stops the worker processes;
+everything finished is already in the output file, so a cancelled run can be resumed.
+The finished table is read in the worker too and lands in the dataset table (one row per
+case), not in the runs-side-by-side results dock, whose columns suit a handful of runs, not
+thousands of cases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from napari.layers import Image
-from napari.qt.threading import GeneratorWorker, create_worker
-from napari.utils import progress
+from napari.qt.threading import FunctionWorker
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +36,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
+from napari_radiomics._napari._runner import Progressed, Runner
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.batch import (
     BatchProgress,
@@ -76,12 +78,25 @@ def cases_from_layer(layer: Any, *, original_masks: bool = False) -> list[Case]:
     return discover_cases(paths, original_masks=original_masks)
 
 
+#: How a progress message says that a case failed (the dock keeps it on show).
+FAILED = "failed: "
+
+
 def _drive(
     batch: Generator[BatchProgress, None, BatchSummary], cases: list[Case]
-) -> Generator[BatchProgress, None, tuple[BatchSummary, pd.DataFrame | None]]:
-    """The run, as the generator function a napari worker needs; returns its summary and the
-    finished table, read here so that a dataset-sized file never blocks the event loop."""
-    summary = yield from batch
+) -> Generator[Progressed, None, tuple[BatchSummary, pd.DataFrame | None]]:
+    """The run as the runner's steps (a failed case's message says so); returns its summary
+    and the finished table, read here so that a dataset-sized file never blocks the event
+    loop. Closing it (Cancel) closes the batch, which stops its processes."""
+    with closing(batch):
+        while True:
+            try:
+                event = next(batch)
+            except StopIteration as stop:
+                summary: BatchSummary = stop.value
+                break
+            failed = event.case is not None and not event.ok
+            yield Progressed(event.done, event.total, FAILED * failed + event.message)
     if not summary.output.exists() or summary.rows + summary.skipped == 0:
         return summary, None
     return summary, with_case_files(read_features_table(summary.output), cases)
@@ -105,10 +120,8 @@ class BatchWidget(QWidget):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
-        self.worker: GeneratorWorker | None = None
         self.summary: BatchSummary | None = None
-        self._pbar: progress | None = None
-        self._batch: Generator[BatchProgress, None, BatchSummary] | None = None
+        self.runner = Runner(self)
 
         self.source = QComboBox()
         self.folder = QLineEdit()
@@ -160,6 +173,12 @@ class BatchWidget(QWidget):
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
+        signals = self.runner.signals
+        signals.progressed.connect(self._on_progress)
+        signals.finished.connect(self._on_done)
+        signals.failed.connect(lambda text: self.status.setText(f"Batch failed: {text}"))
+        signals.cancelled.connect(self._on_cancelled)
+        signals.idle.connect(self._on_finished)
         viewer.layers.events.inserted.connect(self._refresh_sources)
         viewer.layers.events.removed.connect(self._refresh_sources)
         self._refresh_sources()
@@ -225,7 +244,7 @@ class BatchWidget(QWidget):
         return ExtractionSettings.preset(self.settings.currentText())
 
     # -- running --------------------------------------------------------------------------
-    def run(self) -> GeneratorWorker | None:
+    def run(self) -> FunctionWorker | None:
         """Start the batch in a worker thread; returns the worker (None if inputs are bad)."""
         try:
             if not self.output.text().strip():
@@ -238,10 +257,7 @@ class BatchWidget(QWidget):
         self.summary = None
         self.bar.setRange(0, max(len(cases), 1))
         self.bar.setValue(0)
-        self._pbar = progress(total=len(cases), desc="Batch extraction")
-        # Kept to be closed when the worker ends: a cancelled worker only stops iterating, and
-        # the run must still stop its processes and give up its output's lock.
-        self._batch = iter_batch(
+        batch = iter_batch(
             cases,
             settings,
             output,
@@ -249,38 +265,24 @@ class BatchWidget(QWidget):
             resume=self.resume.isChecked(),
             overwrite=self.overwrite.isChecked(),
         )
-        self.worker = create_worker(_drive, self._batch, cases, _start_thread=False)
-        self.worker.yielded.connect(self._on_progress)
-        self.worker.returned.connect(self._on_done)
-        self.worker.errored.connect(self._on_error)
-        self.worker.aborted.connect(self._on_cancelled)
-        self.worker.finished.connect(self._on_finished)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Running {len(cases)} cases…")
-        self.worker.start()
-        return self.worker
+        return self.runner.run(_drive(batch, cases), "Batch extraction")
 
     def cancel(self) -> None:
         """Stop after the cases in progress; rows already written stay (resume later)."""
-        if self.worker is not None:
+        if self.runner.running:
             self.status.setText("Cancelling…")
-            self.worker.quit()
+            self.runner.cancel()
 
-    def _on_progress(self, event: BatchProgress) -> None:
-        if event.case is None:  # the first event announces how many cases remain
-            self.bar.setRange(0, max(event.total, 1))
-            if self._pbar is not None:
-                self._pbar.total = event.total
-            self.status.setText(event.message)
-            return
-        self.bar.setValue(event.done)
-        if self._pbar is not None:
-            self._pbar.update(1)
-        if not event.ok:
-            self.status.setText(f"failed: {event.message}")
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        if done == 0 or message.startswith(FAILED):  # the run's plan, or a failed case
+            self.status.setText(message)
 
-    def _on_done(self, result: tuple[BatchSummary, pd.DataFrame | None]) -> None:
+    def _on_done(self, result: tuple[BatchSummary, pd.DataFrame | None], _seconds: float) -> None:
         summary, frame = result
         self.summary = summary
         text = f"{summary.rows} rows for {summary.succeeded} cases in {summary.output.name}"
@@ -292,20 +294,11 @@ class BatchWidget(QWidget):
         if frame is not None:
             get_dataset_table(self.viewer).set_table(frame, str(summary.output))
 
-    def _on_error(self, exc: BaseException) -> None:
-        self.status.setText(f"Batch failed: {exc}")
-
-    def _on_cancelled(self) -> None:
+    def _on_cancelled(self, _reason: str) -> None:
         self.status.setText(
             "Cancelled; finished cases are in the output. Tick Resume and Run to continue."
         )
 
     def _on_finished(self) -> None:
-        if self._batch is not None:  # the worker thread is done with it
-            self._batch.close()
-            self._batch = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None

@@ -4,7 +4,8 @@ A batch result or a features file (this plugin's CSV/Parquet, pyradiomics' batch
 with its identifying columns first, then the features; rows sort by any column, features filter
 by name, class, image type or a set of allowed names, and a search keeps the matching cases.
 Choosing a row brings its case on screen (the slider of an open stack, its layer, or its file
-opened); moving the viewer to a case selects its row. Files are read in a worker thread; the
+opened); moving the viewer to a case selects its row. Files are read by the dock's
+:class:`._runner.Runner` (a newer file or Cancel drops the one being read); the
 model (:mod:`._dataset_model`) sorts and filters on NumPy arrays, so the event loop stays free
 at dataset size.
 """
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from napari.qt.threading import FunctionWorker, create_worker
+from napari.qt.threading import FunctionWorker
 from napari.utils.notifications import show_warning
 from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from qtpy.QtWidgets import (
@@ -39,6 +40,7 @@ from qtpy.QtWidgets import (
 from napari_radiomics._napari._case_link import CaseIndex, CaseKey, ViewerLink
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_model import ColumnFilter, DatasetModel, column_layout
+from napari_radiomics._napari._runner import Runner
 from napari_radiomics.errors import ReadError
 from napari_radiomics.feature_tables import NO_FEATURES, read_features_table
 
@@ -69,8 +71,12 @@ class DatasetTableWidget(QWidget):
         self._selected: list[int] = []
         self._allowed: frozenset[str] | None = None  # restrict_features
         self._selecting = False  # selection changed by code, not by the user
-        self._loading: FunctionWorker | None = None
+        self._reading = ""  # the file being read
         self._build()
+        self.runner = Runner(self)
+        self.runner.signals.finished.connect(lambda frame, _: self.set_table(frame, self._reading))
+        self.runner.signals.failed.connect(self._load_failed)
+        self.runner.signals.idle.connect(self._load_finished)
         self.link = None if viewer is None else ViewerLink(viewer, self._viewer_on_case, self)
         # Link with a plots dock already open. Importing the plots module (matplotlib, about
         # 1 s) only to find that none is would slow every table down: none can be docked
@@ -191,23 +197,16 @@ class DatasetTableWidget(QWidget):
 
     def open_table(self, path: str | Path) -> FunctionWorker:
         """Read a features file in a worker thread, then show it (errors name the file)."""
-        self.cancel_loading()
-        # Errors go to our handler (status line and a notification), not the event loop.
-        worker = create_worker(read_features_table, path, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda frame: self._loaded(worker, frame, str(path)))
-        worker.errored.connect(lambda exc: self._load_failed(worker, exc))
-        worker.finished.connect(lambda: self._load_finished(worker))
-        self._loading = worker
+        self._reading = str(path)
         self.status.setText(f"Reading {path}…")
         for widget in (self.busy, self.cancel_button):
             widget.setVisible(True)
-        worker.start()
-        return worker
+        return self.runner.run(lambda _progress: read_features_table(path), f"Reading {path}")
 
     def cancel_loading(self) -> None:
         """Forget a file being read (pandas cannot be interrupted; its result is dropped)."""
-        if self._loading is not None:
-            self._loading = None
+        if self.runner.running:
+            self.runner.cancel()
             self.status.setText("Cancelled.")
             for widget in (self.busy, self.cancel_button):
                 widget.setVisible(False)
@@ -334,22 +333,13 @@ class DatasetTableWidget(QWidget):
         if path:
             self.open_table(path)
 
-    def _loaded(self, worker: FunctionWorker, frame: pd.DataFrame, path: str) -> None:
-        if worker is self._loading:
-            self.set_table(frame, path)
-
-    def _load_failed(self, worker: FunctionWorker, exc: BaseException) -> None:
-        if worker is not self._loading:
-            return
-        message = str(exc) if isinstance(exc, ReadError) else f"{type(exc).__name__}: {exc}"
+    def _load_failed(self, message: str) -> None:
         self.status.setText(f"Cannot open: {message}")
         show_warning(f"Dataset table: {message}")
 
-    def _load_finished(self, worker: FunctionWorker) -> None:
-        if worker is self._loading:
-            self._loading = None
-            for widget in (self.busy, self.cancel_button):
-                widget.setVisible(False)
+    def _load_finished(self) -> None:
+        for widget in (self.busy, self.cancel_button):
+            widget.setVisible(False)
 
 
 def _choice(combo: QComboBox) -> str:

@@ -1,9 +1,9 @@
 """The "Feature maps" dock: voxel-wise feature maps of the chosen image and ROI, as layers.
 
 The numbers are the core's :func:`~napari_radiomics.engine.maps.feature_maps` (the CLI's
-``maps`` too), run in a worker thread by the extraction runner's machinery (progress in the dock
-and napari's activity dock; Cancel makes the next progress call raise, and the core calls it
-after every batch of voxels, well under a second apart). Each map becomes an Image layer on the
+``maps`` too), run in a worker thread by the dock's :class:`._runner.Runner` (progress in the
+dock and napari's activity dock; Cancel makes the next progress call raise, and the core calls
+it after every batch of voxels, well under a second apart). Each map becomes an Image layer on the
 source's grid (same scale, translate and affine), NaN outside the computed voxels, contrast
 limits from its 1st-99th percentiles; running again replaces the maps of the same names.
 Hovering shows the voxel under the cursor's value of every map in a small table; the table is
@@ -12,8 +12,6 @@ rebuilt only when the cursor moves to another voxel.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +31,7 @@ from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
 
 from napari_radiomics._napari._inputs import is_stack
-from napari_radiomics._napari._runner import ExtractionRunner, Progress
+from napari_radiomics._napari._runner import Progress, Runner
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics.engine.maps import (
     FeatureMap,
@@ -70,7 +68,7 @@ class MapsWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True)
         self.viewer = viewer
-        self.runner = ExtractionRunner()
+        self.runner = Runner(self.native)
         self.maps: dict[str, FeatureMap] = {}
         self._source: Any = None  # the image layer the shown maps were computed on
         self._voxel: tuple[int, ...] | None = None
@@ -126,6 +124,7 @@ class MapsWidget(Container):
         signals.finished.connect(self._finished)
         signals.cancelled.connect(self._cancelled)
         signals.failed.connect(self._failed)
+        signals.idle.connect(self._idle)
         viewer.cursor.events.position.connect(self._cursor_moved)
         self._layers_changed()
 
@@ -156,15 +155,10 @@ class MapsWidget(Container):
             options |= {"region": "box", "margin": self.margin.value}
         settings = self.settings()
 
-        def work(
-            progress: Progress, _cancel: threading.Event
-        ) -> tuple[dict[str, FeatureMap], float]:
-            start = time.perf_counter()
-            maps = feature_maps(image, labels, settings, progress=progress, **options)
-            return maps, time.perf_counter() - start
+        def work(progress: Progress) -> dict[str, FeatureMap]:
+            return feature_maps(image, labels, settings, progress=progress, **options)
 
         self.runner.run(work, f"Feature maps of {image.name}")
-        self.runner.worker.finished.connect(self._idle)  # however the run ends
         self._running_on = image
         self.bar.value = 0
         self.cancel_button.enabled = True
@@ -177,8 +171,8 @@ class MapsWidget(Container):
         self.runner.cancel()
         self.status.value = "Cancelling…"
 
-    def _progressed(self, generation: int, done: int, total: int, message: str) -> None:
-        if generation == self.runner.generation and total > 0:
+    def _progressed(self, done: int, total: int, message: str) -> None:
+        if total > 0:
             self.bar.max = total
             self.bar.value = done
             self.status.value = f"{message}…"

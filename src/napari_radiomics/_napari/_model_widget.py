@@ -1,22 +1,21 @@
 """The "Tumour-type model" panel: ``napari-radiomics model``, from inside napari.
 
-The evaluation is the CLI's (``analysis.models.evaluate_model``), run in a worker thread; its
-per-fold progress callback drives the progress bar, and raises once Cancel was pressed, which
-stops the evaluation at the next fold. The confusion matrix and the importances are the
+The evaluation is the CLI's (``analysis.models.evaluate_model``), run by the dock's
+:class:`._runner.Runner`; its per-fold progress callback drives the progress bar (and napari's
+activity dock), and raises once Cancel was pressed, which stops the evaluation at the next
+fold. The confusion matrix and the importances are the
 report's own figures, restyled from napari's theme; with an output folder chosen the panel
 writes what the CLI writes (``analysis.report.write_model_report``).
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from napari.qt.threading import FunctionWorker
-from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -32,9 +31,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._background import LatestOnly
 from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._plots_widget import plot_theme
+from napari_radiomics._napari._runner import Progress, Runner
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
     ModelResult,
@@ -53,15 +52,6 @@ if TYPE_CHECKING:
     import napari
 
 
-class ModelCancelled(Exception):
-    """Raised from the progress callback to stop an evaluation that was cancelled."""
-
-
-class _Signals(QObject):
-    #: done, total, message; emitted from the worker thread, received in the GUI thread
-    progressed = Signal(int, int, str)
-
-
 class ModelWidget(QWidget):
     """Choose target, group, classifier, folds and seed; run; see and save the result."""
 
@@ -71,9 +61,7 @@ class ModelWidget(QWidget):
         self.result: ModelResult | None = None
         self.written: list[Path] = []
         self._table = pd.DataFrame()
-        self._background = LatestOnly(self)
-        self._cancel = threading.Event()
-        self._signals = _Signals()
+        self.runner = Runner(self)
 
         self.table_path = QLineEdit()
         self.table_path.setPlaceholderText("features .csv or .parquet")
@@ -128,14 +116,19 @@ class ModelWidget(QWidget):
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
-        self._signals.progressed.connect(self._progressed)
+        signals = self.runner.signals
+        signals.progressed.connect(self._progressed)
+        signals.finished.connect(self._done)
+        signals.failed.connect(self._failed)
+        signals.cancelled.connect(lambda _: self.status.setText("Cancelled."))
+        signals.idle.connect(self._idle)
         viewer.events.theme.connect(self._show_figures)
         self.use_dataset_table()  # a batch already shown there is the usual thing to model
 
     @property
     def worker(self) -> FunctionWorker | None:
         """The latest evaluation's worker."""
-        return self._background.worker
+        return self.runner.worker
 
     # -- the table ------------------------------------------------------------------------
     def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None:
@@ -211,18 +204,10 @@ class ModelWidget(QWidget):
             "seed": self.seed.value(),
             "importance_repeats": self.repeats.value(),
         }
-        cancel = self._cancel = threading.Event()
-        signals = self._signals
 
-        def progress(done: int, total: int, message: str) -> None:
-            if cancel.is_set():
-                raise ModelCancelled(message)
-            signals.progressed.emit(done, total, message)
-
-        def work() -> tuple[ModelResult, list[Path]]:
+        def work(progress: Progress) -> tuple[ModelResult, list[Path]]:
             result = evaluate_model(table, progress=progress, **options)
-            if cancel.is_set():
-                raise ModelCancelled("before writing")
+            progress(0, 0, "writing the report")  # cancelled by now: nothing is written
             return result, write_model_report(result, output) if output else []
 
         self.result, self.written = None, []
@@ -232,22 +217,20 @@ class ModelWidget(QWidget):
         self.status.setText("Evaluating…")
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        return self._background.run(work, self._done, self._failed, self._finished)
+        return self.runner.run(work, "Tumour-type model")
 
     def cancel(self) -> None:
         """Stop at the next fold; nothing is shown or written."""
-        self._cancel.set()
-        self._background.drop()
+        self.runner.cancel()
         self.status.setText("Cancelled.")
 
     def _progressed(self, done: int, total: int, message: str) -> None:
-        if self._cancel.is_set():
-            return
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
         self.status.setText(f"Evaluating: {message}")
 
-    def _done(self, outcome: tuple[ModelResult, list[Path]]) -> None:
+    def _done(self, outcome: tuple[ModelResult, list[Path]], _seconds: float) -> None:
         self.result, self.written = outcome
         metrics = self.result.metrics
         accuracy = metrics["balanced_accuracy"]
@@ -277,10 +260,9 @@ class ModelWidget(QWidget):
             self.figures.addTab(FigureCanvasQTAgg(figure), "Importances")
         self.figures.setCurrentIndex(max(shown, 0))
 
-    def _failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Cannot run: {exc}")
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"Cannot run: {message}")
 
-    def _finished(self) -> None:
-        if self.worker is None or not self.worker.is_running:
-            self.run_button.setEnabled(True)
-            self.cancel_button.setEnabled(False)
+    def _idle(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)

@@ -37,9 +37,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._background import LatestOnly
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._ranking_panel import RankingPanel
+from napari_radiomics._napari._runner import Runner
 from napari_radiomics.analysis.plots import (
     Plot,
     PlotTheme,
@@ -171,7 +171,9 @@ class PlotsWidget(QWidget):
         self.viewer = viewer
         self.plot: Plot | None = None
         self.highlighted: list[int] = []
-        self._background = LatestOnly(self)  # the figures being built
+        self.runner = Runner(self)  # the figures being built; only the newest is shown
+        self.runner.signals.finished.connect(lambda plot, _seconds: self._show(plot))
+        self.runner.signals.failed.connect(lambda text: self._show(None, f"Cannot plot: {text}"))
         self._table = pd.DataFrame()
         self._selector: Any = None
         self.linked: RowTable | None = None  # the table linked by link()
@@ -304,7 +306,7 @@ class PlotsWidget(QWidget):
         self.feature_y.setEnabled(kind == SCATTER)
         self.chart.setEnabled(kind in OVERVIEWS)
         if frame.empty:
-            self._background.drop()
+            self.runner.supersede()
             self._show(None)
             return
         colour = None if self.colour.currentText() in ("", NONE) else self.colour.currentText()
@@ -313,11 +315,7 @@ class PlotsWidget(QWidget):
             self.chart.currentText().lower(), plot_theme(self.viewer),
         )  # fmt: skip
         self.status.setText(f"Drawing: {kind}…")
-        self._background.run(
-            lambda: request.build(frame),
-            self._show,
-            lambda exc: self._show(None, f"Cannot plot: {exc}"),
-        )
+        self.runner.run(lambda _progress: request.build(frame), f"Drawing: {kind}")
 
     def _show(self, plot: Plot | None, message: str = "") -> None:
         """Put a plot's figure in the canvas, restore the highlight, attach the selector."""

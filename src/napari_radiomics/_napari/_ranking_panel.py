@@ -1,8 +1,9 @@
 """The ranked feature table of the plots dock: which features separate the groups.
 
-``analysis.ranking.rank_features`` runs in a worker thread (a 3064 x 1,500 table takes a
-moment) and its table is shown through the lazy ``DataFrameModel``, sortable on every column
-and filtered by name. Clicking a feature emits ``feature_chosen``; the plots dock plots it.
+``analysis.ranking.rank_features`` runs in the panel's :class:`._runner.Runner` (a 3064 x
+1,500 table takes a moment; only the newest ranking is shown) and its table is shown through
+the lazy ``DataFrameModel``, sortable on every column and filtered by name. Clicking a
+feature emits ``feature_chosen``; the plots dock plots it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._background import LatestOnly
+from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, FeatureFilterProxy
 from napari_radiomics.analysis.ranking import rank_features
 
@@ -36,7 +37,11 @@ class RankingPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._frame = pd.DataFrame()
-        self._background = LatestOnly(self)
+        self.runner = Runner(self)
+        self.runner.signals.finished.connect(self._ranked)
+        self.runner.signals.failed.connect(
+            lambda text: self.status.setText(f"Cannot rank: {text}")
+        )
         self.target = QComboBox()
         self.per_slice = QCheckBox("Per slice (default: one mean per patient)")
         self.rank_button = QPushButton("Rank features")
@@ -71,7 +76,7 @@ class RankingPanel(QWidget):
     @property
     def worker(self) -> FunctionWorker | None:
         """The latest ranking's worker (tests wait on it)."""
-        return self._background.worker
+        return self.runner.worker
 
     @property
     def ranked(self) -> pd.DataFrame:
@@ -81,7 +86,7 @@ class RankingPanel(QWidget):
     def set_frame(self, frame: pd.DataFrame, groups: list[str]) -> None:
         """Rank these rows next time; ``groups`` are the columns offered to group by."""
         self._frame = frame
-        self._background.drop()
+        self.runner.supersede()
         self.model.set_frame(pd.DataFrame())
         self.target.clear()
         self.target.addItems(groups)
@@ -94,13 +99,12 @@ class RankingPanel(QWidget):
         frame, target = self._frame, self.target.currentText()
         per_slice = self.per_slice.isChecked()
         self.status.setText("Ranking features…")
-        return self._background.run(
-            lambda: rank_features(frame, target=target, per_slice=per_slice),
-            self._ranked,
-            lambda exc: self.status.setText(f"Cannot rank: {exc}"),
+        return self.runner.run(
+            lambda _progress: rank_features(frame, target=target, per_slice=per_slice),
+            "Ranking features",
         )
 
-    def _ranked(self, ranked: pd.DataFrame) -> None:
+    def _ranked(self, ranked: pd.DataFrame, _seconds: float) -> None:
         self.model.set_frame(ranked)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by rank: best first
         self.view.resizeColumnsToContents()

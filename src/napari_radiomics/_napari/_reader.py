@@ -5,7 +5,9 @@ not handle, so napari can ask other readers. A file it does claim (any ``.mat``)
 out to be broken raises a :class:`ReadError` naming the file and the problem, which napari
 shows to the user. In a folder (or a selection of several ``.mat`` files) a broken file, of
 whatever kind, is a zero slice named in a warning and in ``metadata["slices"]``: the others
-still open.
+still open. A big folder's table is completed after its first slice shows; the rows read in
+the background are put in place on the GUI thread, between two of its events (docks read
+``metadata["slices"]`` there, and must never see half of an update).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import QCoreApplication, QObject, Signal
 
 from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
+from napari_radiomics.io.folder import Deliver, MatStack, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
 from napari_radiomics.io.medical import medical_suffix, read_medical_image
 
@@ -27,6 +30,8 @@ LayerData = tuple[Any, dict[str, Any], str]
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
 
 SLICE_AXES = ("row", "col")
+#: Seconds of header reading before a folder opens and the rest is read in the background.
+SCAN_BUDGET = 0.5
 STACK_AXES = ("slice", "row", "col")
 
 
@@ -38,6 +43,35 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     if paths and all(_handles(p) for p in paths):
         return read_paths
     return None
+
+
+class _GuiThread(QObject):
+    """Runs functions handed over from other threads on the GUI thread (a queued signal)."""
+
+    call = Signal(object)
+
+    def __init__(self, app: QCoreApplication) -> None:
+        super().__init__()
+        self.moveToThread(app.thread())
+        self.call.connect(self._run)
+
+    def _run(self, function: Callable[[], None]) -> None:
+        function()
+
+
+_relay: list[_GuiThread] = []  # one, made on first use; it must outlive every hand-over
+
+
+def on_gui_thread() -> Deliver:
+    """A ``deliver`` for :func:`open_mat_stack` that runs the step it is handed on the GUI
+    thread when its event loop next runs; at once when there is no Qt application (then no
+    GUI thread reads what the step changes)."""
+    app = QCoreApplication.instance()
+    if app is None:
+        return lambda finish: finish()
+    if not _relay:
+        _relay.append(_GuiThread(app))
+    return _relay[0].call.emit
 
 
 def _handles(path: Path) -> bool:
@@ -57,7 +91,8 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     paths = [Path(p) for p in path]
     # A dangling link among them is a broken slice of the stack, not a reason to fail them all.
     if len(paths) > 1 and all(not p.is_dir() and p.suffix.lower() == ".mat" for p in paths):
-        return stack_layers(open_mat_stack(paths), f"{len(paths)} .mat files", paths[0])
+        stack = open_mat_stack(paths, scan_budget=SCAN_BUDGET, deliver=on_gui_thread())
+        return stack_layers(stack, f"{len(paths)} .mat files", paths[0])
     # The four files of a bundle, selected together, are one bundle.
     unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)
     return [layer for p in unique for layer in _read_one(p)]
@@ -67,7 +102,8 @@ def _read_one(path: Path) -> list[LayerData]:
     if path.is_dir():
         if is_npy_bundle(path):
             return bundle_layers(read_npy_bundle(path))
-        return stack_layers(open_mat_stack(path), path.name, path)
+        stack = open_mat_stack(path, scan_budget=SCAN_BUDGET, deliver=on_gui_thread())
+        return stack_layers(stack, path.name, path)
     if path.suffix.lower() == ".mat":
         return tumor_layers(read_tumor_mat(path))
     if path.suffix.lower() == ".npy":

@@ -6,10 +6,11 @@ Two questions, the core's two answers (``analysis.robustness``), so the panel an
 * **this case**: N seeded perturbations of the current slice's ROI are drawn as contours over
   the image (one Shapes layer, one colour per perturbation, the original in white), and each
   feature's spread over them (coefficient of variation) fills the table;
-* **these cases**: the ICC of every feature over a range of the stack's slices, in a worker
-  thread with progress and Cancel; the table shows icc, the confidence interval and robust,
-  with a "robust only" filter. The finished table is :attr:`RobustnessWidget.icc_table` (and
-  the :attr:`RobustnessWidget.icc_computed` signal), keyed by pyradiomics' feature names, so a
+* **these cases**: the ICC of every feature over a range of the stack's slices, run by the
+  dock's :class:`._runner.Runner` with progress and Cancel (at the next slice); the table
+  shows icc, the confidence interval and robust, with a "robust only" filter. The finished
+  table is :attr:`RobustnessWidget.icc_table` (and the
+  :attr:`RobustnessWidget.icc_computed` signal), keyed by pyradiomics' feature names, so a
   dataset table can join it as a column.
 
 Both read the pixels and masks from the layers, so a mask corrected in the viewer is the one
@@ -18,15 +19,14 @@ measured.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from napari.layers import Image, Labels
-from napari.qt.threading import GeneratorWorker, create_worker
-from napari.utils import progress
+from napari.qt.threading import FunctionWorker
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,7 @@ from napari_radiomics._napari._batch_widget import DOCK, _extraction_widget
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
+from napari_radiomics._napari._runner import Progressed, Runner
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
@@ -72,11 +73,6 @@ def case_arrays(view: Any) -> tuple[np.ndarray, tuple[float, ...]]:
     return np.asarray(view.data), tuple(float(s) for s in view.scale)
 
 
-def _drive(work: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
-    """A run, as the generator function a napari worker needs."""
-    return (yield from work)
-
-
 class RobustnessWidget(QWidget):
     """Perturb the current case and show its spread, or compute the ICC over slices."""
 
@@ -86,11 +82,11 @@ class RobustnessWidget(QWidget):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
-        self.worker: GeneratorWorker | None = None
+        self.runner = Runner(self)
+        self._done: Callable[[Any], None] = self._case_done  # what the current run answers
         self.spread_table: pd.DataFrame | None = None
         self.icc_table: pd.DataFrame | None = None
         self.perturbed: pd.DataFrame | None = None
-        self._pbar: progress | None = None
         self._layers: tuple[Image, Labels] | None = None
 
         self.image = QComboBox()
@@ -163,6 +159,12 @@ class RobustnessWidget(QWidget):
         self.case_button.clicked.connect(self.perturb_case)
         self.icc_button.clicked.connect(self.compute_icc)
         self.cancel_button.clicked.connect(self.cancel)
+        signals = self.runner.signals
+        signals.progressed.connect(lambda done, *_: self.bar.setValue(done))
+        signals.finished.connect(lambda result, _seconds: self._done(result))
+        signals.failed.connect(lambda text: self.status.setText(f"Failed: {text}"))
+        signals.cancelled.connect(lambda _: self.status.setText("Cancelled."))
+        signals.idle.connect(self._on_finished)
         self.robust_only.toggled.connect(self._show_icc)
         self.image.currentTextChanged.connect(self._refresh_range)
         viewer.layers.events.inserted.connect(self._refresh_layers)
@@ -236,7 +238,7 @@ class RobustnessWidget(QWidget):
         self._layers = (self._layer(self.image, Image), self._layer(self.labels, Labels))
         return self.plan(), self.selected_settings(), self.roi_label.value()
 
-    def perturb_case(self) -> GeneratorWorker | None:
+    def perturb_case(self) -> FunctionWorker | None:
         """Perturb the current slice: contours in the viewer, the spread in the table."""
         try:
             plan, settings, label = self._prepare()
@@ -245,8 +247,10 @@ class RobustnessWidget(QWidget):
             self.status.setText(f"Cannot start: {exc}")
             return None
 
-        def work() -> Generator[int, None, tuple[pd.DataFrame, list[np.ndarray], int | None]]:
-            yield 0
+        Outcome = tuple[pd.DataFrame, list[np.ndarray], int | None]
+
+        def work() -> Generator[Progressed, None, Outcome]:
+            yield Progressed(0, 1, "perturbing")
             image, mask, spacing, metadata = self._case(index)
             roi = mask == label
             made = perturb(image, roi, spacing, plan)
@@ -259,7 +263,7 @@ class RobustnessWidget(QWidget):
         where = "this image" if index is None else f"slice {index}"
         return self._start(work(), 1, f"Perturbing {where}", self._case_done)
 
-    def compute_icc(self) -> GeneratorWorker | None:
+    def compute_icc(self) -> FunctionWorker | None:
         """The ICC over the chosen slices, one case after another in a worker thread."""
         try:
             plan, settings, label = self._prepare()
@@ -276,10 +280,10 @@ class RobustnessWidget(QWidget):
             return None
         form, threshold = self.form.currentText(), self.threshold.value()
 
-        def work() -> Generator[int, None, tuple[pd.DataFrame, pd.DataFrame, list[str]]]:
+        def work() -> Generator[Progressed, None, tuple[pd.DataFrame, pd.DataFrame, list[str]]]:
             engine, frames, failed = FeatureEngine(settings), [], []
             for done, index in enumerate(range(first, last + 1)):
-                yield done
+                yield Progressed(done, last - first + 1, f"slice {index}")
                 image, mask, spacing, metadata = self._case(index)
                 try:
                     frames.append(
@@ -300,42 +304,28 @@ class RobustnessWidget(QWidget):
         return self._start(work(), last - first + 1, "Robustness ICC", self._icc_done)
 
     def _start(
-        self, work: Generator[int, None, pd.DataFrame], total: int, title: str, done: Any
-    ) -> GeneratorWorker:
+        self, work: Generator[Progressed, None, Any], total: int, title: str,
+        done: Callable[[Any], None],
+    ) -> FunctionWorker:  # fmt: skip
         self.bar.setRange(0, total)
         self.bar.setValue(0)
-        self._pbar = progress(total=total, desc=title)
-        self.worker = create_worker(_drive, work, _start_thread=False)
-        self.worker.yielded.connect(self._on_progress)
-        self.worker.returned.connect(done)
-        self.worker.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))
-        self.worker.aborted.connect(lambda: self.status.setText("Cancelled."))
-        self.worker.finished.connect(self._on_finished)
+        self._done = done
         for button in (self.case_button, self.icc_button):
             button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"{title}…")
-        self.worker.start()
-        return self.worker
+        return self.runner.run(work, title)
 
     def cancel(self) -> None:
         """Stop after the case in progress; nothing is shown."""
-        if self.worker is not None:
+        if self.runner.running:
             self.status.setText("Cancelling…")
-            self.worker.quit()
-
-    def _on_progress(self, done: int) -> None:
-        self.bar.setValue(done)
-        if self._pbar is not None and done > self._pbar.n:
-            self._pbar.update(done - self._pbar.n)
+            self.runner.cancel()
 
     def _on_finished(self) -> None:
         for button in (self.case_button, self.icc_button):
             button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
 
     # -- results --------------------------------------------------------------------------
     def _case_done(self, result: tuple[pd.DataFrame, list[np.ndarray], int | None]) -> None:

@@ -1,172 +1,197 @@
-"""Runs extractions off the UI thread: one at a time, cancellable, stale results never shown.
+"""The one way the docks run work off the GUI thread.
 
-Each run gets a generation number; starting a run, cancelling, or editing the mask bumps the
-current generation, and a worker whose generation is no longer current is ignored when it
-returns, so a superseded result never reaches the table as if it were current. Cancelling sets an
-event that the engine's progress callback checks; the callback then raises, which is how the
-engine is told to stop (it lets exceptions from the callback propagate).
+Every dock hands its work to a :class:`Runner`: a function ``work(progress)`` or a generator
+that yields progress steps. It runs in a napari thread worker, with a bar in napari's activity
+dock fed by the work's own progress; the outcome comes back on the GUI thread as the runner's
+signals. One runner runs one thing at a time, as a user expects of one dock:
 
-One :class:`~napari_radiomics.engine.FeatureEngine` is kept per (image layer, slice, settings),
-so re-extracting after a mask edit reuses the image-side work (normalised and filtered images).
+* a new run makes the one in flight stale: its result is dropped, whenever it arrives, so an
+  old plot or table never replaces a newer one;
+* Cancel (or napari's own cancel button in its status bar) makes the next ``progress`` call,
+  or the next step a generator yields, raise :class:`~napari_radiomics.errors.Cancelled`,
+  which the core lets through; a generator is closed, so its ``finally`` blocks run (a batch
+  stops its processes). Work stops as soon after Cancel as it next reports progress;
+* an exception becomes a message naming the problem (the dock shows it), never a traceback in
+  the event loop.
+
+Each run gets a generation number; the outcome of a run whose generation is no longer
+current is reported as ``cancelled`` (with why) and nothing else.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Generator
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
-import pandas as pd
 from napari.qt.threading import FunctionWorker, create_worker
 from qtpy.QtCore import QObject, Signal
 
-from napari_radiomics._napari._inputs import ExtractionJob
-from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.errors import Cancelled
 
-#: ``progress(done, total, message)``, as the engine and the feature maps call it.
+#: ``progress(done, total, message)``, as the engine, the maps and the models call it; a
+#: ``total`` of 0 reports a message only (and is a point where Cancel can stop the work).
 Progress = Callable[[int, int, str], None]
-#: Work for :meth:`ExtractionRunner.run`: ``compute(progress, cancel) -> (result, seconds)``.
-Compute = Callable[[Progress, threading.Event], tuple[Any, float]]
-
-_MAX_ENGINES = 4
 
 
-class ExtractionCancelled(Exception):
-    """Raised from the progress callback to stop a run that was cancelled or superseded."""
+class Step(Protocol):
+    """What a generator given to :meth:`Runner.run` yields (``BatchProgress`` is one)."""
+
+    done: int
+    total: int
+    message: str
 
 
-@dataclass
-class _Cached:
-    engine: FeatureEngine
-    lock: threading.Lock
+class Progressed(NamedTuple):
+    """A plain :class:`Step`."""
+
+    done: int
+    total: int
+    message: str
+
+
+Work = Callable[[Progress], Any] | Generator[Step, None, Any]
+
+
+def failure_message(exc: BaseException) -> str:
+    """What the user is told: the package's and the system's errors already name the file or
+    value and the problem; anything else is named by its type too."""
+    if isinstance(exc, ValueError | OSError) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class RunSignals(QObject):
-    """Qt signals of the runner; emitted in the UI thread."""
+    """A runner's outcomes, emitted on the GUI thread, for the current run only."""
 
-    #: generation, done, total, message (from the engine's progress callback)
-    progressed = Signal(int, int, int, str)
-    #: the result of the current run and the seconds it took
+    #: done, total, message (total 0: a message only)
+    progressed = Signal(int, int, str)
+    #: the result of the current run, and the seconds it took
     finished = Signal(object, float)
-    #: a run ended without a result: "cancelled" or "superseded"
+    #: a run ended without a result: "cancelled" (Cancel) or "superseded" (a newer run or
+    #: an edit made it stale)
     cancelled = Signal(str)
-    #: a run failed: the message shown to the user
+    #: the current run failed: the message to show
     failed = Signal(str)
+    #: nothing is in flight any more (however the last run ended): buttons come back
+    idle = Signal()
+    #: from the worker thread: generation, done, total, message
+    _stepped = Signal(int, int, int, str)
 
 
-class ExtractionRunner:
-    """Starts workers, tracks the current one, and routes its outcome to :class:`RunSignals`."""
+@dataclass
+class _Run:
+    generation: int
+    title: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    worker: FunctionWorker | None = None
+    dropped: str = ""  # why the run became stale
+    ended: bool = False
+    outcome: tuple[str, Any] | None = None  # ("returned", (result, seconds)) or ("errored", exc)
 
-    def __init__(self) -> None:
+
+def _execute(work: Work, progress: Progress) -> tuple[Any, float]:
+    """Run ``work`` (a function given ``progress``, or a generator of steps) and time it."""
+    start = time.perf_counter()
+    if not isinstance(work, Generator):
+        return work(progress), time.perf_counter() - start
+    with closing(work):  # Cancel raises at a step: the generator's finally blocks still run
+        while True:
+            try:
+                step = next(work)
+            except StopIteration as stop:
+                return stop.value, time.perf_counter() - start
+            progress(step.done, step.total, step.message)
+
+
+class Runner:
+    """Runs one dock's work in a thread, one run at a time, and reports on the GUI thread."""
+
+    def __init__(self, owner: QObject | None = None) -> None:
+        """``owner``: the dock; once it is destroyed (closed), its run is stopped and nothing
+        more is reported."""
         self.signals = RunSignals()
         self.generation = 0
-        self.worker: FunctionWorker | None = None
-        self._cancel: threading.Event | None = None
-        self._engines: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
+        self._run: _Run | None = None
         self._pbar: Any = None
-        self._reason = "superseded"
-        self.signals.progressed.connect(self._show_progress)
+        self.signals._stepped.connect(self._show_progress)
+        if owner is not None:
+            owner.destroyed.connect(lambda *_: self.supersede())
+
+    @property
+    def worker(self) -> FunctionWorker | None:
+        """The latest run's worker (tests wait on its ``finished``)."""
+        return None if self._run is None else self._run.worker
 
     @property
     def running(self) -> bool:
-        """True while the current run's worker has not finished."""
-        return self.worker is not None and self.worker.is_running
+        """True until the latest run's worker has ended (even after Cancel: until it stops)."""
+        return self._run is not None and not self._run.ended
 
-    def engine_for(self, key: Any, settings: ExtractionSettings) -> _Cached:
-        """The engine kept for this image (``key``) and these settings, created if needed."""
-        full_key = (key, json.dumps(settings.to_params(), sort_keys=True, default=str))
-        cached = self._engines.pop(full_key, None)
-        if cached is None:
-            cached = _Cached(FeatureEngine(settings.copy()), threading.Lock())
-        self._engines[full_key] = cached
-        while len(self._engines) > _MAX_ENGINES:
-            self._engines.popitem(last=False)
-        return cached
-
-    def start(self, job: ExtractionJob, key: Any, settings: ExtractionSettings, title: str) -> int:
-        """Extract ``job`` in a thread with the engine cached for ``key``; see :meth:`run`."""
-        cached = self.engine_for(key, settings)
-
-        def work(progress: Progress, cancel: threading.Event) -> tuple[pd.DataFrame, float]:
-            with cached.lock:  # a superseded run on the same engine stops at its next step
-                if cancel.is_set():
-                    raise ExtractionCancelled("cancelled before start")
-                start = time.perf_counter()
-                frame = cached.engine.extract(
-                    job.image,
-                    job.mask,
-                    labels=list(job.labels) if job.labels is not None else None,
-                    progress=progress,
-                    metadata=job.metadata,
-                )
-                return frame, time.perf_counter() - start
-
-        return self.run(work, title)
-
-    def run(self, compute: Compute, title: str) -> int:
-        """Run ``compute(progress, cancel)`` in a thread (progress in napari's activity dock)
-        after superseding any other run; it returns ``(result, seconds)`` for ``finished``.
-        ``progress`` raises :class:`ExtractionCancelled` once the run is cancelled or
-        superseded, so work that reports progress stops at its next step."""
+    def run(self, work: Work, title: str) -> FunctionWorker:
+        """Start ``work`` in a thread after making any run in flight stale; ``title`` names the
+        bar in napari's activity dock. Returns the worker, already started."""
         self.supersede()
-        cancel = threading.Event()
-        generation = self.generation
-        signals = self.signals
+        run = _Run(self.generation, title)
+        stepped = self.signals._stepped
 
         def progress(done: int, total: int, message: str) -> None:
-            if cancel.is_set():
-                raise ExtractionCancelled(message)
-            signals.progressed.emit(generation, done, total, message)
+            if run.cancel.is_set() or (run.worker is not None and run.worker.abort_requested):
+                raise Cancelled(message or "cancelled")
+            stepped.emit(run.generation, done, total, message)
 
-        # Errors are routed to our handlers (notifications), not re-raised in the event loop.
+        # Errors come to _ended as an outcome, not re-raised in the event loop.
         worker = create_worker(
-            compute, progress, cancel, _progress={"desc": title}, _ignore_errors=True
+            _execute, work, progress, _progress={"desc": title}, _ignore_errors=True
         )
-        worker.returned.connect(lambda result: self._returned(generation, result))
-        worker.errored.connect(lambda exc: self._errored(generation, exc))
-        self.worker, self._cancel = worker, cancel
-        self._pbar = getattr(worker, "pbar", None)
+        worker.returned.connect(lambda result: setattr(run, "outcome", ("returned", result)))
+        worker.errored.connect(lambda exc: setattr(run, "outcome", ("errored", exc)))
+        worker.finished.connect(lambda: self._ended(run))
+        run.worker, self._run, self._pbar = worker, run, getattr(worker, "pbar", None)
         worker.start()
-        return generation
+        return worker
 
     def supersede(self, reason: str = "superseded") -> None:
-        """Make any run in flight stale (its result will be dropped) and ask it to stop."""
-        self._reason = reason
+        """Make the run in flight stale (its result will be dropped) and ask it to stop."""
         self.generation += 1
-        if self._cancel is not None:
-            self._cancel.set()
-        if self.worker is not None:
-            self.worker.quit()
+        run = self._run
+        if run is not None and not run.ended and not run.dropped:
+            run.dropped = reason
+            run.cancel.set()
 
     def cancel(self) -> None:
-        """The Cancel button: the current run stops and nothing is added."""
+        """The Cancel button: the run in flight stops and reports ``cancelled``."""
         self.supersede("cancelled")
 
     def _show_progress(self, generation: int, done: int, total: int, message: str) -> None:
-        """Mirror the engine's progress into the bar in napari's activity dock."""
-        pbar = self._pbar
-        if pbar is None or generation != self.generation or total <= 0:
-            return
-        if pbar.total != total:
-            pbar.total = total
-        pbar.set_description(message)
-        if done > pbar.n:
-            pbar.update(done - pbar.n)
-
-    def _returned(self, generation: int, result: tuple[pd.DataFrame, float]) -> None:
+        """The current run's progress: to the dock, and to the bar in the activity dock."""
         if generation != self.generation:
-            self.signals.cancelled.emit(self._reason)
             return
-        frame, seconds = result
-        self.signals.finished.emit(frame, seconds)
+        pbar, run = self._pbar, self._run
+        if pbar is not None and total > 0:
+            if pbar.total != total:
+                pbar.total = total
+            if done > pbar.n:
+                pbar.update(done - pbar.n)
+        self.signals.progressed.emit(done, total, message)
+        # Last: napari's activity dock may process events (the run's end among them) while it
+        # redraws a description, and the steps before must not come after the end.
+        if pbar is not None and run is not None and message:
+            pbar.set_description(f"{run.title}: {message}")
 
-    def _errored(self, generation: int, exc: BaseException) -> None:
-        if isinstance(exc, ExtractionCancelled):
-            self.signals.cancelled.emit(self._reason)
-        elif generation == self.generation:
-            self.signals.failed.emit(str(exc))
+    def _ended(self, run: _Run) -> None:
+        """A worker ended: report its outcome if its run is current, else that it was
+        dropped; then, if it was the latest run, that nothing is in flight."""
+        run.ended = True
+        kind, value = run.outcome or ("errored", Cancelled("cancelled"))
+        if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
+            self.signals.cancelled.emit(run.dropped or "cancelled")
+        elif kind == "returned":
+            self.signals.finished.emit(*value)
+        else:
+            self.signals.failed.emit(failure_message(value))
+        if run is self._run:
+            self.signals.idle.emit()

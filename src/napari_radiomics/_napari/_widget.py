@@ -4,7 +4,8 @@ The controls edit an :class:`~napari_radiomics.settings.ExtractionSettings` (the
 file is the base, so settings without a control travel unchanged), both ways: ``settings()``
 reads the controls, ``apply_settings`` shows a settings object. Every change re-checks the
 combination and explains what pyradiomics would refuse or skip before anything runs.
-Extraction happens in a worker thread (:mod:`._runner`); results go to the results dock and to
+Extraction happens in a worker thread (the dock's :class:`._runner.Runner`, on an engine kept by
+:mod:`._engines`); results go to the results dock and to
 the labels layer's ``features``. With "auto re-extract" on, a paint stroke, erase or fill in the
 labels layer starts a new run after a short debounce, on the engine kept for that image, so the
 new run sits next to the previous one in the table.
@@ -28,6 +29,7 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
+from napari_radiomics._napari._engines import EngineCache
 from napari_radiomics._napari._inputs import (
     ExtractionJob,
     build_job,
@@ -36,7 +38,7 @@ from napari_radiomics._napari._inputs import (
     parse_label_list,
 )
 from napari_radiomics._napari._results import get_results_widget
-from napari_radiomics._napari._runner import ExtractionRunner
+from napari_radiomics._napari._runner import Runner
 from napari_radiomics._pyradiomics import (
     PyradiomicsConfig,
     feature_class_names,
@@ -68,7 +70,8 @@ class ExtractionWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=False)
         self.viewer = viewer
-        self.runner = ExtractionRunner()
+        self.runner = Runner(self.native)
+        self.engines = EngineCache()
         self.last_run: str | None = None
         self._watched: Any = None
         self._run_layers: tuple[Any, Any] = (None, None)  # (image, labels) of the current run
@@ -281,7 +284,7 @@ class ExtractionWidget(Container):
         job, settings = self.job()
         key = (id(self.image.value), job.slice_index)
         title = f"Extracting {job.mask.name}"
-        self.runner.start(job, key, settings, title)
+        self.runner.run(self.engines.extraction(job, key, settings), title)
         self._run_layers = (self.image.value, self.labels.value)
         self.cancel_button.enabled = True
         self.status.value = f"{title}…"
@@ -292,8 +295,8 @@ class ExtractionWidget(Container):
         self.runner.cancel()
         self.status.value = "Cancelling…"
 
-    def _progressed(self, generation: int, done: int, total: int, message: str) -> None:
-        if generation == self.runner.generation:
+    def _progressed(self, done: int, total: int, message: str) -> None:
+        if total > 0:
             self.status.value = f"{done}/{total} {message}"
 
     def _finished(self, frame: pd.DataFrame, seconds: float) -> None:

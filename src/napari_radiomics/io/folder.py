@@ -19,7 +19,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,10 @@ class MatStack:
 
     When the header scan did not finish within its time budget, the rest of the folder is
     scanned in the background: ``slices``, ``resized`` and ``broken`` are completed in place
-    (and the warnings issued) when ``scanned`` is set; :meth:`wait` blocks until then.
+    (and the warnings issued) when ``scanned`` is set; :meth:`wait` blocks until then. The
+    background thread only reads headers and builds the missing rows; putting them in the
+    table is one step handed to ``open_mat_stack``'s ``deliver``, so whoever reads the table
+    (a viewer, on its GUI thread) never sees it half-updated.
     """
 
     image: da.Array
@@ -86,8 +89,20 @@ class MatStack:
         return self.scanned.wait(timeout)
 
 
+#: Hands the step that completes a stack's table to the thread that must run it.
+Deliver = Callable[[Callable[[], None]], None]
+
+
+def _now(finish: Callable[[], None]) -> None:
+    """Complete the table at once, on the scanning thread (nobody else is reading it)."""
+    finish()
+
+
 def open_mat_stack(
-    source: str | Path | Sequence[str | Path], *, scan_budget: float | None = 0.5
+    source: str | Path | Sequence[str | Path],
+    *,
+    scan_budget: float | None = 0.5,
+    deliver: Deliver = _now,
 ) -> MatStack:
     """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
 
@@ -96,6 +111,12 @@ def open_mat_stack(
     ``scan_budget`` seconds. Past the budget (a slow disk, a busy machine, a huge folder) the
     stack opens with the shape of the files seen so far and the rest is scanned in the
     background, so the first slice still shows at once. ``None`` scans everything first.
+
+    The background scan ends by calling ``deliver(finish)``; ``finish()`` puts the rows in
+    the table, records the resized and broken files, warns, and sets ``scanned``. By default
+    it runs there and then; a GUI passes a ``deliver`` that runs it on the GUI thread (the
+    thread that reads the table), so the table changes between two of its events, whole.
+    A thread that ``finish`` is delivered to must not block in :meth:`MatStack.wait`.
     """
     paths = find_mat_files(source) if isinstance(source, str | Path) else [Path(p) for p in source]
     if not paths:
@@ -138,7 +159,11 @@ def open_mat_stack(
         # Not a daemon: Python freezes daemon threads at exit, and one frozen inside h5py holds
         # h5py's global lock, so the exiting interpreter hangs on it. Finishing a scan takes
         # about a second for the whole dataset; the exit waits for that instead.
-        threading.Thread(target=_scan_rest, args=(stack, paths, len(headers), shape)).start()
+        threading.Thread(
+            target=_scan_rest,
+            args=(stack, paths, len(headers), shape, deliver),
+            name="mat-folder-scan",
+        ).start()
     return stack
 
 
@@ -162,8 +187,11 @@ def _read_header(path: Path, broken: dict[str, str]) -> MatHeader | None:
         return None
 
 
-def _scan_rest(stack: MatStack, paths: list[Path], first: int, shape: tuple[int, int]) -> None:
-    """Background part of the scan: fill the remaining table rows, then warn."""
+def _scan_rest(
+    stack: MatStack, paths: list[Path], first: int, shape: tuple[int, int], deliver: Deliver
+) -> None:
+    """Background part of the scan: read the remaining headers and build their rows (a new
+    table, touched by no one else), then hand the one step that puts them in place over."""
     try:
         problems: dict[str, str] = {}
         headers = []
@@ -173,12 +201,20 @@ def _scan_rest(stack: MatStack, paths: list[Path], first: int, shape: tuple[int,
                 time.sleep(0.001)
         rest = _slice_table(paths[first:], headers, problems)
         rest.index += first
-        for column in rest.columns:
-            stack.slices.loc[rest.index, column] = rest[column]
-        stack.broken.update(problems)
-        _report(stack, paths[first:], headers, shape, broken=problems)
-    finally:
-        stack.scanned.set()
+    except BaseException:
+        stack.scanned.set()  # nothing to deliver: waiters must not wait forever
+        raise
+
+    def finish() -> None:
+        try:
+            for column in rest.columns:
+                stack.slices.loc[rest.index, column] = rest[column]
+            stack.broken.update(problems)
+            _report(stack, paths[first:], headers, shape, broken=problems)
+        finally:
+            stack.scanned.set()
+
+    deliver(finish)
 
 
 def _report(
