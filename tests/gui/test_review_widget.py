@@ -52,10 +52,10 @@ def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) 
     shown = dock.cases().set_index("case")["status"].tolist()
     assert shown == ["accepted", "flagged", "corrected", "unreviewed"]
     dock.status_filter.setCurrentText("flagged")
-    assert dock.proxy.rowCount() == 1
+    assert dock.model.rowCount() == 1
     dock.status_filter.setCurrentText("(all statuses)")
     dock.search.setText("P00")  # patient ids P000...
-    assert dock.proxy.rowCount() == 4
+    assert dock.model.rowCount() == 4
     report = dock.write_report(tmp_path / "report.csv")
     table = pd.read_csv(report, dtype=str, keep_default_na=False).set_index("case")
     assert table.loc["2", "note"] == "necrotic core unclear"
