@@ -103,8 +103,9 @@ class DataFrameModel(QAbstractTableModel):
 
         ``numeric`` names the columns held as floats (text in them becomes NaN; default: the
         float columns); the others are shown as they are. ``pinned`` marks rows that stay on
-        top whatever the sort (e.g. a results table's identifying rows). ``keep_sort`` sorts
-        the new frame by the column of the same title, if it has one, as the old one was.
+        top, in their own order, whatever the sort (e.g. a results table's identifying rows).
+        ``keep_sort`` sorts the new frame by the column of the same title, if it has one, as
+        the old one was.
         """
         self.beginResetModel()
         self._frame = frame
@@ -229,8 +230,8 @@ class DataFrameModel(QAbstractTableModel):
     def _arranged(self, order: np.ndarray) -> np.ndarray:
         if self._pinned is None:
             return order
-        on_top = self._pinned[order]
-        return np.concatenate([order[on_top], order[~on_top]])
+        # pinned rows in their own order: a column sort says nothing about case vs patient
+        return np.concatenate([np.flatnonzero(self._pinned), order[~self._pinned[order]]])
 
     # ----------------------------------------------------------------- Qt's questions
     def rowCount(self, parent: QModelIndex | None = None) -> int:
