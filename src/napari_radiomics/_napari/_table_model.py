@@ -44,6 +44,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _text(value: Any) -> str:
+    """A cell's text for a search: missing values (None, NaN, NA) are empty, not "nan"."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
 def contains(texts: np.ndarray, needle: str) -> np.ndarray:
     """Which of ``texts`` (lower-case strings) contain ``needle`` (any case): a boolean mask.
 
@@ -161,13 +168,10 @@ class DataFrameModel(QAbstractTableModel):
         frame order, for a search with :func:`contains`; built once per frame."""
         key = tuple(self._titles.index(c) for c in columns if c in self._titles)
         if key not in self._texts:
-            parts = [pd.Series(self._arrays[i], dtype=object) for i in key]
-            parts = [p.where(p.notna(), "").astype(str).str.lower() for p in parts]
-            if not parts:
-                joined = np.full(len(self._frame), "", dtype=object)
-            else:
-                joined = parts[0].str.cat(parts[1:], sep="\x1f").to_numpy(dtype=object)
-            self._texts[key] = joined
+            # plain Python: a few ms for 3064 rows x 5 columns, pandas' .str several times more
+            parts = [[_text(value) for value in self._arrays[i]] for i in key]
+            joined = ["\x1f".join(row).lower() for row in zip(*parts, strict=True)]
+            self._texts[key] = np.array(joined or [""] * len(self._frame), dtype=object)
         return self._texts[key]
 
     # ------------------------------------------------------------------------ the view
