@@ -154,3 +154,11 @@ def test_cells_are_formatted_aligned_and_raw(qtbot) -> None:
     model.notes = {"value": "ICC 0.950"}
     tooltip = model.headerData(2, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
     assert tooltip == "value\nICC 0.950"
+
+
+def test_a_click_sorts_the_column_clicked_when_titles_repeat(qtbot) -> None:
+    frame = pd.DataFrame([[1.0, 3.0], [2.0, 1.0], [3.0, 2.0]], columns=["x", "x"])
+    model, view = _view(qtbot, frame)
+    view.sortByColumn(1, UP)
+    assert model.frame_rows(range(3)).tolist() == [1, 2, 0]
+    assert model.sort_section() == (1, UP)

@@ -94,7 +94,8 @@ class DataFrameModel(QAbstractTableModel):
         super().__init__(parent)
         #: A line per column title shown in its header's tooltip (e.g. a feature's ICC).
         self.notes: dict[str, str] = {}
-        self._sort: tuple[str, Qt.SortOrder] | None = None  # (column title, order)
+        self._titles: list[str] = []
+        self._sort: tuple[int, Qt.SortOrder] | None = None  # (frame column, order)
         self.set_frame(pd.DataFrame() if frame is None else frame)
 
     # ---------------------------------------------------------------------- the table
@@ -115,6 +116,7 @@ class DataFrameModel(QAbstractTableModel):
         the old one was.
         """
         self.beginResetModel()
+        sorted_by = self._titles[self._sort[0]] if keep_sort and self._sort else None
         self._frame = frame
         n = len(frame)
         self._titles = [str(c) for c in frame.columns]
@@ -140,8 +142,10 @@ class DataFrameModel(QAbstractTableModel):
         self._pinned = None if pinned is None else np.asarray(pinned, dtype=bool)
         self._shown = np.ones(n, dtype=bool)
         self._columns = np.arange(len(self._titles))
-        sort = self._sort if keep_sort and self._sort and self._sort[0] in self._titles else None
-        self._sort = sort
+        if sorted_by in self._titles:
+            self._sort = (self._titles.index(sorted_by), self._sort[1])
+        else:
+            self._sort = None
         self._order = self._arranged(self._sorted_rows())
         self._rows = self._order
         self.endResetModel()
@@ -210,7 +214,7 @@ class DataFrameModel(QAbstractTableModel):
         """Order the rows by a shown column (``-1``: the frame's own order), missing values
         last and pinned rows first in both orders."""
         inside = 0 <= column < len(self._columns)
-        self._sort = (self._titles[int(self._columns[column])], order) if inside else None
+        self._sort = (int(self._columns[column]), order) if inside else None
         self.beginResetModel()
         self._order = self._arranged(self._sorted_rows())
         self._rows = self._order[self._shown[self._order]]
@@ -220,16 +224,15 @@ class DataFrameModel(QAbstractTableModel):
         """The shown column the rows are sorted by (``-1`` if none or hidden) and the order."""
         if self._sort is None:
             return -1, Qt.SortOrder.AscendingOrder
-        title, order = self._sort
-        shown = self.shown_columns()
-        return (shown.index(title) if title in shown else -1), order
+        position, order = self._sort
+        where = np.flatnonzero(self._columns == position)
+        return (int(where[0]) if len(where) else -1), order
 
     def _sorted_rows(self) -> np.ndarray:
         if self._sort is None:
             return np.arange(len(self._frame))
-        title, order = self._sort
-        values = self._arrays[self._titles.index(title)]
-        return sort_order(values, order == Qt.SortOrder.AscendingOrder)
+        position, order = self._sort
+        return sort_order(self._arrays[position], order == Qt.SortOrder.AscendingOrder)
 
     def _arranged(self, order: np.ndarray) -> np.ndarray:
         if self._pinned is None:
