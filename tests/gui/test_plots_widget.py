@@ -197,7 +197,7 @@ def test_ranked_feature_table_plots_the_clicked_feature(widget: PlotsWidget, qtb
     assert "with q < 0.05" in panel.status.text()
     widget.kind.setCurrentText(SCATTER)
     panel.view.sortByColumn(list(ranked.columns).index("rank"), Qt.SortOrder.DescendingOrder)
-    index = panel.proxy.index(0, 0)  # the last-ranked feature, after the sort
+    index = panel.model.index(0, 0)  # the last-ranked feature, after the sort
     where = panel.view.visualRect(index).center()
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=where)
     _plotted(widget, qtbot)

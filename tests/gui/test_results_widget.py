@@ -86,3 +86,25 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
     assert back["original_shape2D_PixelSurface"].tolist() == [400.0, 576.0]
     assert sidecar.is_file()
     assert difference_title("b", "a") == "Δ (b) − (a)"
+
+
+def test_a_new_run_keeps_the_sort_and_filter_identifying_rows_first_in_order(
+    make_napari_viewer, frames
+) -> None:
+    viewer = make_napari_viewer()
+    widget = get_results_widget(viewer)
+    widget.add_run(frames[0], name="before")
+    title = "before | label 1"
+    widget.table.sortByColumn(widget.frame.columns.get_loc(title), Qt.SortOrder.DescendingOrder)
+    rows = visible_rows(widget)
+    # the identifying rows are not sorted with the values: they say which case a column is
+    assert rows[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    values = widget.frame.loc[rows[5:], title].astype(float).to_numpy()
+    assert (np.diff(values[~np.isnan(values)]) <= 0).all()
+    widget.filter_edit.setText("firstorder")
+    widget.add_run(frames[1], name="after")  # the table is rebuilt with a new column
+    rows = visible_rows(widget)
+    assert rows
+    assert all("_firstorder_" in row for row in rows)
+    values = widget.frame.loc[rows, title].astype(float).to_numpy()
+    assert (np.diff(values) <= 0).all()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QShortcut
 
 from napari_radiomics._napari._review_widget import ReviewWidget
@@ -52,10 +53,10 @@ def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) 
     shown = dock.cases().set_index("case")["status"].tolist()
     assert shown == ["accepted", "flagged", "corrected", "unreviewed"]
     dock.status_filter.setCurrentText("flagged")
-    assert dock.proxy.rowCount() == 1
+    assert dock.model.rowCount() == 1
     dock.status_filter.setCurrentText("(all statuses)")
     dock.search.setText("P00")  # patient ids P000...
-    assert dock.proxy.rowCount() == 4
+    assert dock.model.rowCount() == 4
     report = dock.write_report(tmp_path / "report.csv")
     table = pd.read_csv(report, dtype=str, keep_default_na=False).set_index("case")
     assert table.loc["2", "note"] == "necrotic core unclear"
@@ -66,6 +67,37 @@ def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) 
     assert session.autosave.flush(timeout=10)
     reread = CorrectionStore(store_dir_for(folder), folder, write=False)
     assert [reread.status(c) for c in ("1", "2", "3", "4")] == shown
+
+
+def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 24)  # 1-12.mat here
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="napari-radiomics")
+    dock = ReviewWidget(viewer)
+
+    def cases() -> list[str]:  # as the table shows them
+        shown = dock.table.model()
+        return [shown.index(r, 0).data() for r in range(shown.rowCount())]
+
+    dock.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # a click on the "case" header
+    assert cases() == [str(i) for i in range(12, 0, -1)]  # as numbers: not 9, 8, ..., 12, 11
+    dock.search.setText("none")  # no note yet: nothing matches
+    assert cases() == []
+    dock.go_to(10)  # case 11
+    dock.search.setText("P01")  # patients P010 and P011, in the order sorted
+    assert cases() == ["12", "11"]
+    (selected,) = dock.table.selectionModel().selectedRows()
+    assert cases()[selected.row()] == "11"  # the viewer's case stays selected
+    dock.mark("flagged")
+    session = session_for(dock.layer.data)
+    assert session.autosave.flush(timeout=10)
+    dock.search.setText("")
+    dock.status_filter.setCurrentText("flagged")
+    assert cases() == ["11"]
+    assert dock._row_case(0) == 10
 
 
 def test_revert_and_original_contour(make_napari_viewer, tmp_path: Path) -> None:

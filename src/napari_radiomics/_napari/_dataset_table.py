@@ -66,7 +66,7 @@ class DatasetTableWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self.source: str | None = None
-        self._model = DatasetModel(self)
+        self._model = DatasetModel(parent=self)
         self._cases = CaseIndex(pd.DataFrame())
         self._selected: list[int] = []
         self._allowed: frozenset[str] | None = None  # restrict_features

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._runner import Runner
-from napari_radiomics._napari._table_model import DataFrameModel, FeatureFilterProxy
+from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
 from napari_radiomics.analysis.ranking import rank_features
 
 
@@ -48,10 +48,8 @@ class RankingPanel(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter features")
         self.model = DataFrameModel()
-        self.proxy = FeatureFilterProxy()
-        self.proxy.setSourceModel(self.model)
         self.view = QTableView()
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.status = QLabel("")
@@ -70,7 +68,7 @@ class RankingPanel(QWidget):
         layout.addWidget(self.status)
 
         self.rank_button.clicked.connect(self.rank)
-        self.filter.textChanged.connect(lambda text: self.proxy.set_filters(text))
+        self.filter.textChanged.connect(self._filter)
         self.view.clicked.connect(self._clicked)
 
     @property
@@ -106,6 +104,7 @@ class RankingPanel(QWidget):
 
     def _ranked(self, ranked: pd.DataFrame, _seconds: float) -> None:
         self.model.set_frame(ranked)
+        self._filter()
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by rank: best first
         self.view.resizeColumnsToContents()
         passed = int((ranked["q"] < 0.05).sum())
@@ -114,7 +113,9 @@ class RankingPanel(QWidget):
             f"{ranked.attrs['observations']}; {passed} with q < 0.05"
         )
 
+    def _filter(self, *_: object) -> None:
+        self.model.set_row_filter(feature_rows(self.model, self.filter.text()))
+
     def _clicked(self, index: QModelIndex) -> None:
-        row = self.proxy.mapToSource(index).row()
-        feature = str(self.model.headerData(row, Qt.Orientation.Vertical))
+        feature = str(self.model.headerData(index.row(), Qt.Orientation.Vertical))
         self.feature_chosen.emit(feature, self.target.currentText())

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._controls import docked
-from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, FeatureFilterProxy
+from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, feature_rows
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
     DESCRIPTION_COLUMNS,
@@ -72,8 +72,6 @@ class ResultsWidget(QWidget):
         self._sized: set[str] = set()
         self._added = 0  # runs ever added: default names never repeat after a removal
         self._model = DataFrameModel(parent=self)
-        self._proxy = FeatureFilterProxy(self)
-        self._proxy.setSourceModel(self._model)
         self._build()
 
     # ----------------------------------------------------------------------------- layout
@@ -101,7 +99,7 @@ class ResultsWidget(QWidget):
         self.after_combo.currentTextChanged.connect(self._refresh_if_comparing)
 
         self.table = QTableView()
-        self.table.setModel(self._proxy)
+        self.table.setModel(self._model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # pyradiomics' order first
         self.table.setMinimumHeight(180)
@@ -205,13 +203,13 @@ class ResultsWidget(QWidget):
         columns = sorted({i.column() for i in indexes})
         chosen = {(i.row(), i.column()) for i in indexes}
         header = ["name"] + [
-            str(self._proxy.headerData(c, Qt.Orientation.Horizontal)) for c in columns
+            str(self._model.headerData(c, Qt.Orientation.Horizontal)) for c in columns
         ]
         lines = ["\t".join(header)]
         for r in rows:
-            cells = [str(self._proxy.headerData(r, Qt.Orientation.Vertical))]
+            cells = [str(self._model.headerData(r, Qt.Orientation.Vertical))]
             for c in columns:
-                value = self._proxy.index(r, c).data(RAW_ROLE) if (r, c) in chosen else ""
+                value = self._model.index(r, c).data(RAW_ROLE) if (r, c) in chosen else ""
                 cells.append("" if value is None or value != value else str(value))
             lines.append("\t".join(cells))
         text = "\n".join(lines)
@@ -246,7 +244,10 @@ class ResultsWidget(QWidget):
         if self.compare_check.isChecked() and before in titles and after in titles:
             table = add_difference(table, before, after)
         self._sync_image_types(table)
-        self._model.set_frame(table)
+        # identifying rows stay on top whatever the sort, so a column always says its case
+        pinned = table["feature_class"].to_numpy() == METADATA_CLASS if self._runs else None
+        self._model.set_frame(table, pinned=pinned, keep_sort=True)
+        self._apply_filters()
         if "feature" in table.columns:  # the row title already says it; class/type stay
             self.table.setColumnHidden(table.columns.get_loc("feature"), True)
         for column, title in enumerate(table.columns):
@@ -284,8 +285,13 @@ class ResultsWidget(QWidget):
         def chosen(combo: QComboBox) -> str:
             return "" if combo.currentText() == _ANY else combo.currentText()
 
-        self._proxy.set_filters(
-            self.filter_edit.text(), chosen(self.class_combo), chosen(self.image_type_combo)
+        self._model.set_row_filter(
+            feature_rows(
+                self._model,
+                self.filter_edit.text(),
+                chosen(self.class_combo),
+                chosen(self.image_type_combo),
+            )
         )
 
     def _remove_selected(self) -> None:

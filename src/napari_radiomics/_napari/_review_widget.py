@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
+from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -31,7 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
 from napari_radiomics.errors import CorrectionsError
@@ -43,22 +43,6 @@ if TYPE_CHECKING:
 _ALL = "(all statuses)"
 #: Columns of the dataset's per-slice table shown beside the status.
 _CASE_COLUMNS = ("case", "patient_id", "tumor_type")
-
-
-class _CaseFilter(QSortFilterProxyModel):
-    """Rows whose status is the chosen one and whose text contains the search (any column)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.status = ""
-        self.text = ""
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Any) -> bool:
-        frame = self.sourceModel().frame
-        row = frame.iloc[source_row]
-        if self.status and row["status"] != self.status:
-            return False
-        return not self.text or any(self.text in str(v).lower() for v in row.values)
 
 
 class _Relay(QObject):
@@ -95,16 +79,17 @@ class ReviewWidget(QWidget):
         self.status_filter = QComboBox()
         self.status_filter.addItems([_ALL, *STATUSES])
         self.model = DataFrameModel()
-        self.proxy = _CaseFilter()
-        self.proxy.setSourceModel(self.model)
         self.search.textChanged.connect(self._apply_filters)
         self.status_filter.currentTextChanged.connect(self._apply_filters)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
-        self.proxy.sort(-1)  # the dataset's own order until a header is clicked
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the dataset's own order
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # The case column names a row; row numbers said nothing and measuring 3064 of them
+        # after each keystroke's filter cost up to 15 ms of the 16 a keystroke may take.
+        self.table.verticalHeader().setVisible(False)
         self.table.doubleClicked.connect(lambda index: self.go_to(self._row_case(index.row())))
         self.note = QLineEdit(placeholderText="note (kept with the status)")
         buttons = {
@@ -184,7 +169,8 @@ class ReviewWidget(QWidget):
         return frame
 
     def _refresh(self) -> None:
-        self.model.set_frame(self.cases())
+        self.model.set_frame(self.cases(), keep_sort=True)
+        self._apply_filters()
         enabled = self.session is not None
         for button in self.buttons.values():
             button.setEnabled(enabled)
@@ -210,13 +196,19 @@ class ReviewWidget(QWidget):
         self.relocate_button.setEnabled(True)
 
     def _apply_filters(self, *_: Any) -> None:
+        """Rows whose status is the chosen one and whose text contains the search (any
+        column): two vectorised masks, no Python per row (a keystroke on 3064 cases)."""
+        columns = list(self.model.frame.columns)
+        shown = contains(self.model.row_texts(columns), self.search.text())
         status = self.status_filter.currentText()
-        self.proxy.status = "" if status == _ALL else status
-        self.proxy.text = self.search.text().strip().lower()
-        self.proxy.invalidateFilter()
+        statuses = self.model.column_values("status")
+        if status != _ALL and statuses is not None:
+            shown &= statuses == status
+        self.model.set_row_filter(shown)
+        self._select_row(self.current_index())
 
-    def _row_case(self, proxy_row: int) -> int:
-        return self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
+    def _row_case(self, view_row: int) -> int:
+        return int(self.model.frame_rows([view_row])[0])
 
     def current_index(self) -> int:
         """The case the viewer shows (the slider of a stack; 0 for a single case)."""
@@ -311,12 +303,11 @@ class ReviewWidget(QWidget):
             self._select_row(self.current_index())
 
     def _select_row(self, index: int) -> None:
-        if not 0 <= index < self.model.rowCount():
+        if not 0 <= index < len(self.model.frame):
             return
-        proxy_index = self.proxy.mapFromSource(self.model.index(index, 0))
-        if proxy_index.isValid():
+        for row in self.model.view_rows([index]).tolist():  # none if filtered out
             self.table.blockSignals(True)
-            self.table.selectRow(proxy_index.row())
+            self.table.selectRow(row)
             self.table.blockSignals(False)
 
     def _pick_store(self) -> None:
