@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._background import LatestOnly
 from napari_radiomics._napari._table_model import DataFrameModel, FeatureFilterProxy
+from napari_radiomics._napari._workspace import show_rows
 from napari_radiomics.analysis.ranking import rank_features
 
 
@@ -49,6 +50,7 @@ class RankingPanel(QWidget):
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        show_rows(self.view)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -59,8 +61,10 @@ class RankingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.per_slice)
-        layout.addWidget(self.filter)
+        options = QHBoxLayout()
+        options.addWidget(self.filter, stretch=1)
+        options.addWidget(self.per_slice)
+        layout.addLayout(options)
         layout.addWidget(self.view, stretch=1)
         layout.addWidget(self.status)
 
