@@ -61,13 +61,16 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
     assert all(r.startswith("original_glcm_") for r in rows)
     widget.class_combo.setCurrentText("(any)")
 
-    # sorting by the difference: metadata rows stay on top, the largest change comes last
+    # sorting by the difference: features first, the largest change last of them, then the
+    # identifying rows as their own section
     column = widget.frame.columns.get_loc(delta)
     widget.table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
     rows = visible_rows(widget)
-    assert rows[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
-    values = widget.frame.loc[rows[5:], delta].astype(float).dropna().to_numpy()
-    assert (np.diff(values) >= 0).all()
+    identifying = ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    assert rows[rows.index("case") :] == identifying
+    assert all(r.startswith("original_") for r in rows[: rows.index("case")])
+    values = widget.frame.loc[rows[: rows.index("case")], delta].astype(float).dropna()
+    assert (np.diff(values.to_numpy()) >= 0).all()
 
     # copy one cell as tab-separated text
     widget.filter_edit.setText("PixelSurface")

@@ -89,7 +89,7 @@ class ResultsWidget(QWidget):
 
         self.run_list = QListWidget()
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.run_list.setMaximumWidth(200)
+        self.run_list.setMaximumWidth(160)
         self.run_list.setMinimumWidth(120)
         self.remove_button = QPushButton("Remove selected runs")
         self.remove_button.clicked.connect(self._remove_selected)
@@ -117,6 +117,11 @@ class ResultsWidget(QWidget):
         # Size columns from the first rows only: measuring every cell of a long table on each
         # new run would cost more than the re-extraction itself.
         self.table.horizontalHeader().setResizeContentsPrecision(40)
+        # Feature names as row titles, elided in the middle (class prefix and name stay) beyond
+        # a width that leaves the values on screen in a dock that shares the canvas' width.
+        names = self.table.verticalHeader()
+        names.setMaximumWidth(240)
+        names.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         QShortcut(QKeySequence.StandardKey.Copy, self.table, activated=self.copy_selection)
 
         self.copy_button = QPushButton("Copy")
@@ -256,9 +261,12 @@ class ResultsWidget(QWidget):
         if self.compare_check.isChecked() and before in titles and after in titles:
             table = add_difference(table, before, after)
         self._sync_image_types(table)
-        self._model.set_frame(table)
-        if "feature" in table.columns:  # the row title already says it; class/type stay
-            self.table.setColumnHidden(table.columns.get_loc("feature"), True)
+        self._model.set_frame(_features_first(table))
+        # The row title (original_glcm_Contrast) already says all three, and the filters above
+        # choose by class and type: the width goes to the values.
+        for title in DESCRIPTION_COLUMNS:
+            if title in table.columns:
+                self.table.setColumnHidden(table.columns.get_loc(title), True)
         for column, title in enumerate(table.columns):
             if title not in self._sized:  # new columns only: keep widths the user set
                 self.table.resizeColumnToContents(column)
@@ -323,6 +331,16 @@ class ResultsWidget(QWidget):
         """Titles of the absolute and % difference columns currently shown."""
         after, before = self.after_combo.currentText(), self.before_combo.currentText()
         return difference_title(after, before), difference_title(after, before, percent=True)
+
+
+def _features_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The feature rows, then the identifying rows (``case``, ``patient_id``, ``label``...) as
+    a section of their own: the table opens on features, which is what one extracted for; the
+    class filter's ``metadata`` shows the identifying rows alone."""
+    if table.empty:
+        return table
+    metadata = table["feature_class"] == METADATA_CLASS
+    return pd.concat([table[~metadata], table[metadata]])
 
 
 def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:

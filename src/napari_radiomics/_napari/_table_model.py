@@ -162,13 +162,14 @@ class FeatureFilterProxy(QSortFilterProxyModel):
         )
 
     def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
-        """Compare raw values; identifying rows always sort before feature rows."""
+        """Compare raw values; identifying rows always sort after feature rows (their own
+        section: the table opens on features)."""
         left_meta = self._column_value(left.row(), "feature_class") == METADATA_CLASS
         right_meta = self._column_value(right.row(), "feature_class") == METADATA_CLASS
         if left_meta != right_meta:
-            # Qt flips the result for descending order; flip ours so metadata stays on top.
-            on_top = left_meta
-            return on_top if self.sortOrder() == Qt.SortOrder.AscendingOrder else not on_top
+            # Qt flips the result for descending order; flip ours so metadata stays last.
+            first = right_meta
+            return first if self.sortOrder() == Qt.SortOrder.AscendingOrder else not first
         left_key = _sort_key(self.sourceModel().data(left, RAW_ROLE))
         right_key = _sort_key(self.sourceModel().data(right, RAW_ROLE))
         if left_key[0] != right_key[0]:

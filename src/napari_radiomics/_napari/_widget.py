@@ -37,7 +37,7 @@ from napari_radiomics._napari._inputs import (
 )
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import ExtractionRunner
-from napari_radiomics._napari._workspace import SIDE, scroll_area, settle
+from napari_radiomics._napari._workspace import SIDE, compact, scroll_area, settle
 from napari_radiomics._pyradiomics import (
     PyradiomicsConfig,
     feature_class_names,
@@ -142,6 +142,7 @@ class ExtractionWidget(Container):
             ],
         )
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
+        compact(form.native)
         self.native.layout().addWidget(scroll_area(form.native))
         settle(self.native, SIDE)
 
