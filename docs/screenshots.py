@@ -9,7 +9,9 @@ are extracted, the mask is enlarged with the labels layer's brush, the automatic
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
 ``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
 Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder;
-``robustness_*.png`` the Robustness dock. One function alone, e.g.:
+``robustness_*.png`` the Robustness dock. ``workspace_*.png`` (``workspace``, under a
+screen of at least 1920x1080) every dock open at 1366x768 and at 1920x1080.
+One function alone, e.g.:
 
     cd docs && PYTHONPATH=../src xvfb-run -a -s "-screen 0 1600x1000x24" \
         python -c "import screenshots; screenshots.feature_map()"
@@ -297,6 +299,36 @@ def robustness() -> None:
         QApplication.processEvents()
         widget.grab().save(str(IMAGES / "robustness_icc.png"))
         viewer.close()
+
+
+def workspace() -> None:
+    """Every dock of the manifest open on a 12-slice folder, at a laptop's 1366x768 and at
+    1920x1080 (also a 4K screen at 200%): run under a screen at least 1920x1080."""
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "napari.yaml").read_text())
+    names = [w["display_name"] for w in manifest["contributions"]["widgets"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(12):
+            slice_ = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i:03d}")
+            write_tumor_mat(Path(tmp) / f"{i + 1}.mat", slice_)
+        for width, height in ((1366, 768), (1920, 1080)):
+            viewer = napari.Viewer(show=True)
+            viewer.window._qt_window.showNormal()
+            viewer.window.resize(width, height)
+            viewer.open(tmp, plugin="napari-radiomics")
+            docks = [viewer.window.add_plugin_dock_widget("napari-radiomics", n) for n in names]
+            dock, extract = next((d, w) for d, w in docks if isinstance(w, ExtractionWidget))
+            extract.preset.value = "brain-tumor-mri"
+            results = get_results_widget(viewer)
+            extract.extract()
+            wait_for(results.table_updated)
+            viewer.window.resize(width, height)
+            for shown in (dock, results.parent()):  # the chosen tab of each stack
+                shown.raise_()
+                QApplication.processEvents()
+            viewer.screenshot(str(IMAGES / f"workspace_{width}x{height}.png"), canvas_only=False)
+            viewer.close()
 
 
 def main() -> None:
