@@ -10,8 +10,9 @@ asks: nine docks need a window over 4000 px tall. Two rules keep the image the c
   canvas, where a table grows a column per run and a row per case and still leaves the canvas
   most of the height.
 
-A dock is placed once, when napari first docks it; a position the user chose (napari remembers
-it in its settings) is kept, and the user can drag, float or untab every dock afterwards. The
+A dock is placed once, when napari first docks it; one napari puts elsewhere than its default
+(the right), because the user moved it there before, stays there, and the user can drag, float
+or untab every dock afterwards. The
 Feature plots dock sits in the side stack, not below the dataset table, so that the table and
 the plot are visible together and a selection in one shows in the other.
 """
