@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QDockWidget, QTableView
 
 from napari_radiomics._napari._dataset_table import show_features
@@ -101,3 +102,29 @@ def test_plots_at_1366x768_draw_without_warnings(
             qtbot.wait(20)
     layout_warnings = [w for w in caught if issubclass(w.category, UserWarning)]
     assert not layout_warnings, [str(w.message) for w in layout_warnings]
+
+
+def test_a_dock_the_user_moved_stays_where_napari_remembers_it(
+    make_napari_viewer, qtbot, monkeypatch
+) -> None:
+    """The arrangement is a first placement only: a dock napari opens elsewhere than its
+    default (the right), as it does where the user dragged it before, is neither moved nor
+    tabbed; the others still find their stacks."""
+    from napari.settings import get_settings
+
+    name = f"Dataset table ({PLUGIN})"
+    positions = dict(get_settings().application.plugin_widget_positions)
+    monkeypatch.setattr(
+        get_settings().application, "plugin_widget_positions", {**positions, name: "left"}
+    )
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    docks = {n: viewer.window.add_plugin_dock_widget(PLUGIN, n)[0] for n in _dock_names()}
+    qtbot.wait(20)
+    left, bottom, right = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                           Qt.DockWidgetArea.BottomDockWidgetArea,
+                           Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
+    assert window.dockWidgetArea(docks["Dataset table"]) == left
+    assert window.dockWidgetArea(docks["Feature results"]) == bottom
+    assert window.dockWidgetArea(docks["Extract features"]) == right
+    assert docks["Batch extraction"] in window.tabifiedDockWidgets(docks["Extract features"])
