@@ -388,3 +388,4 @@ if __name__ == "__main__":
         model_confusion()
         review_dock()
         robustness()
+        workspace()
