@@ -1,6 +1,6 @@
 """Regenerate every screenshot under docs/images/ from a real napari viewer.
 
-    PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots.py [NAME ...]
+    PYTHONPATH=src xvfb-run -a -s "-screen 0 1920x1080x24" python docs/screenshots.py [NAME ...]
 
 With names (functions of this script, e.g. ``plots_lasso``), only those screenshots are taken.
 
@@ -9,7 +9,9 @@ are extracted, the mask is enlarged with the labels layer's brush, the automatic
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
 ``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
 Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder;
-``robustness_*.png`` the Robustness dock. One function alone, e.g.:
+``robustness_*.png`` the Robustness dock. ``workspace_*.png`` (``workspace``, under a
+screen of at least 1920x1080) every dock open at 1366x768 and at 1920x1080.
+One function alone, e.g.:
 
     cd docs && PYTHONPATH=../src xvfb-run -a -s "-screen 0 1600x1000x24" \
         python -c "import screenshots; screenshots.feature_map()"
@@ -35,6 +37,8 @@ from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 
 IMAGES = Path(__file__).parent / "images"
+#: The window of every whole-viewer screenshot: a laptop's screen, where the docks must fit.
+LAPTOP = (1366, 768)
 
 
 def wait_for(signal, timeout_ms: int = 60_000) -> None:
@@ -50,7 +54,7 @@ def opened_case() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         case = write_tumor_mat(Path(tmp) / "17.mat", make_synthetic_slice(seed=0, label=2))
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1200, 800)
+        viewer.window.resize(*LAPTOP)
         viewer.open(case, plugin="napari-radiomics")
         viewer.layers.selection.active = viewer.layers[1]
         viewer.scene.camera.zoom *= 1.1
@@ -67,7 +71,7 @@ def feature_map() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         case = write_tumor_mat(Path(tmp) / "3.mat", make_synthetic_slice(seed=3, label=2))
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1400, 900)
+        viewer.window.resize(*LAPTOP)
         image, labels, *_ = viewer.open(case, plugin="napari-radiomics")
         _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature maps")
         assert isinstance(widget, MapsWidget)
@@ -107,7 +111,7 @@ def dataset_table() -> None:
         settings = ExtractionSettings.preset("brain-tumor-mri")
         run_batch(discover_cases([folder]), settings, output, jobs=1)
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1500, 1000)
+        viewer.window.resize(*LAPTOP)
         viewer.open(folder, plugin="napari-radiomics")
         widget = show_features(viewer, output)
         widget.class_combo.setCurrentText("glcm")
@@ -136,7 +140,7 @@ def review_dock() -> None:
             tumor = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i // 3:03d}")
             write_tumor_mat(folder / f"{i + 1}.mat", tumor)
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1500, 950)
+        viewer.window.resize(*LAPTOP)
         viewer.open(str(folder), plugin="napari-radiomics")
         _, dock = viewer.window.add_plugin_dock_widget("napari-radiomics", "Review")
         assert isinstance(dock, ReviewWidget)
@@ -217,7 +221,7 @@ def plots_lasso() -> None:
         folder.mkdir()
         frame = _dataset(folder)
         viewer = napari.Viewer(title="napari-radiomics")
-        viewer.window.resize(1500, 950)
+        viewer.window.resize(*LAPTOP)
         viewer.open(str(folder), plugin="napari-radiomics")
         _, plots = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
         assert isinstance(plots, PlotsWidget)
@@ -276,7 +280,7 @@ def robustness() -> None:
             tumor = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i:03d}")
             write_tumor_mat(Path(tmp) / f"{i + 1}.mat", tumor)
         viewer = napari.Viewer(show=True)
-        viewer.window.resize(1500, 950)
+        viewer.window.resize(*LAPTOP)
         _, labels = viewer.open(tmp, plugin="napari-radiomics")
         _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Robustness")
         assert isinstance(widget, RobustnessWidget)
@@ -299,6 +303,36 @@ def robustness() -> None:
         viewer.close()
 
 
+def workspace() -> None:
+    """Every dock of the manifest open on a 12-slice folder, at a laptop's 1366x768 and at
+    1920x1080 (also a 4K screen at 200%): run under a screen at least 1920x1080."""
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "napari.yaml").read_text())
+    names = [w["display_name"] for w in manifest["contributions"]["widgets"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(12):
+            slice_ = make_synthetic_slice(seed=i, label=i % 3 + 1, patient_id=f"P{i:03d}")
+            write_tumor_mat(Path(tmp) / f"{i + 1}.mat", slice_)
+        for width, height in ((1366, 768), (1920, 1080)):
+            viewer = napari.Viewer(show=True)
+            viewer.window._qt_window.showNormal()
+            viewer.window.resize(width, height)
+            viewer.open(tmp, plugin="napari-radiomics")
+            docks = [viewer.window.add_plugin_dock_widget("napari-radiomics", n) for n in names]
+            dock, extract = next((d, w) for d, w in docks if isinstance(w, ExtractionWidget))
+            extract.preset.value = "brain-tumor-mri"
+            results = get_results_widget(viewer)
+            extract.extract()
+            wait_for(results.table_updated)
+            viewer.window.resize(width, height)
+            for shown in (dock, results.parent()):  # the chosen tab of each stack
+                shown.raise_()
+                QApplication.processEvents()
+            viewer.screenshot(str(IMAGES / f"workspace_{width}x{height}.png"), canvas_only=False)
+            viewer.close()
+
+
 def main() -> None:
     dataset_table()
     feature_map()
@@ -309,7 +343,7 @@ def main() -> None:
         folder / "3.mat", make_synthetic_slice(seed=3, label=2, patient_id="100360")
     )
     viewer = napari.Viewer(title="napari-radiomics")
-    viewer.window.resize(1500, 950)
+    viewer.window.resize(*LAPTOP)
     layers = viewer.open(path, plugin="napari-radiomics")
     labels = next(layer for layer in layers if isinstance(layer, Labels))
     _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
@@ -334,7 +368,7 @@ def main() -> None:
     widget.native.grab().save(str(IMAGES / "extraction_widget.png"))
     results.filter_edit.setText("shape2D")
     viewer.screenshot(str(IMAGES / "paint_reextract.png"), canvas_only=False)
-    # The table on its own, taller: identifying rows on top, then the shape features.
+    # The table on its own, taller: the shape features first, the identifying rows last.
     results.filter_edit.setText("")
     dock = results.parent()
     dock.setFloating(True)
@@ -354,3 +388,4 @@ if __name__ == "__main__":
         model_confusion()
         review_dock()
         robustness()
+        workspace()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from napari.layers import Image, Labels
+from qtpy.QtCore import Qt
 
 from napari_radiomics._napari._launch import populate
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.results import METADATA_CLASS
 
 
 def test_sample_opens_and_first_run_lands_in_the_table(make_napari_viewer, qtbot) -> None:
@@ -29,3 +31,33 @@ def test_given_file_opens_without_extracting(make_napari_viewer, tmp_path) -> No
     populate(viewer, [str(path)], extract=False)
     assert [layer.metadata["case"] for layer in viewer.layers] == ["5", "5", "5"]
     assert get_results_widget(viewer).value_columns() == []
+
+
+def test_view_at_1366x768_fits_and_opens_on_features(make_napari_viewer, qtbot) -> None:
+    """`napari-radiomics view` on a laptop: the window fits the screen, the Extract button is
+    on screen and the results table's first visible rows are features, not `case`,
+    `patient_id`, `label`... (those follow as a section of their own)."""
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1366, 768)
+    results = get_results_widget(viewer)
+    with qtbot.waitSignal(results.table_updated, timeout=60_000):
+        widget = populate(viewer)
+    window.resize(1366, 768)
+    qtbot.wait(50)
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    assert minimum.width() <= 1366, minimum
+    assert minimum.height() <= 768, minimum
+    button = widget.extract_button.native
+    assert button.visibleRegion().boundingRect().height() == button.height()
+    table = results.table
+    shown = table.viewport().visibleRegion().boundingRect().height()
+    rows = shown // table.verticalHeader().defaultSectionSize()
+    assert rows >= 4, rows
+    model = table.model()
+    classes = [model.index(row, 1).data() for row in range(rows)]
+    names = [str(model.headerData(row, Qt.Orientation.Vertical)) for row in range(rows)]
+    assert all(c not in (None, METADATA_CLASS) for c in classes), names
+    assert all(name.startswith("original_") for name in names), names
+    assert set(results.frame.index) >= {"case", "patient_id", "label"}

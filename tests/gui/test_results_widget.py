@@ -61,13 +61,16 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
     assert all(r.startswith("original_glcm_") for r in rows)
     widget.class_combo.setCurrentText("(any)")
 
-    # sorting by the difference: metadata rows stay on top, the largest change comes last
+    # sorting by the difference: features first, the largest change last of them, then the
+    # identifying rows as their own section
     column = widget.frame.columns.get_loc(delta)
     widget.table.sortByColumn(column, Qt.SortOrder.AscendingOrder)
     rows = visible_rows(widget)
-    assert rows[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
-    values = widget.frame.loc[rows[5:], delta].astype(float).dropna().to_numpy()
-    assert (np.diff(values) >= 0).all()
+    identifying = ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    assert rows[rows.index("case") :] == identifying
+    assert all(r.startswith("original_") for r in rows[: rows.index("case")])
+    values = widget.frame.loc[rows[: rows.index("case")], delta].astype(float).dropna()
+    assert (np.diff(values.to_numpy()) >= 0).all()
 
     # copy one cell as tab-separated text
     widget.filter_edit.setText("PixelSurface")
@@ -88,7 +91,7 @@ def test_results_dock_compares_runs(make_napari_viewer, qtbot, frames, tmp_path:
     assert difference_title("b", "a") == "Δ (b) − (a)"
 
 
-def test_a_new_run_keeps_the_sort_and_filter_identifying_rows_first_in_order(
+def test_a_new_run_keeps_the_sort_and_filter_identifying_rows_last_in_order(
     make_napari_viewer, frames
 ) -> None:
     viewer = make_napari_viewer()
@@ -97,9 +100,10 @@ def test_a_new_run_keeps_the_sort_and_filter_identifying_rows_first_in_order(
     title = "before | label 1"
     widget.table.sortByColumn(widget.frame.columns.get_loc(title), Qt.SortOrder.DescendingOrder)
     rows = visible_rows(widget)
-    # the identifying rows are not sorted with the values: they say which case a column is
-    assert rows[:5] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
-    values = widget.frame.loc[rows[5:], title].astype(float).to_numpy()
+    # the identifying rows are not sorted with the values: they say which case a column is,
+    # as a section of their own after the features
+    assert rows[-5:] == ["case", "patient_id", "label", "tumor_type", "roi_label"]
+    values = widget.frame.loc[rows[:-5], title].astype(float).to_numpy()
     assert (np.diff(values[~np.isnan(values)]) <= 0).all()
     widget.filter_edit.setText("firstorder")
     widget.add_run(frames[1], name="after")  # the table is rebuilt with a new column

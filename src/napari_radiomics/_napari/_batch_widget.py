@@ -30,7 +30,6 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,6 +37,7 @@ from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._runner import Progressed, Runner
 from napari_radiomics._napari._widget import ExtractionWidget
+from napari_radiomics._napari._workspace import SIDE, scrolling, settle
 from napari_radiomics.batch import (
     BatchProgress,
     BatchSummary,
@@ -158,7 +158,8 @@ class BatchWidget(QWidget):
         form.addRow("Params file", with_picker(self.params, self._pick_params))
         form.addRow("Output", with_picker(self.output, self._pick_output))
         form.addRow("Processes", self.jobs)
-        layout = QVBoxLayout(self)
+        layout = scrolling(self)
+        settle(self, SIDE)
         layout.addLayout(form)
         layout.addWidget(self.resume)
         layout.addWidget(self.overwrite)

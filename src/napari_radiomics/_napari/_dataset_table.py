@@ -41,6 +41,7 @@ from napari_radiomics._napari._case_link import CaseIndex, CaseKey, ViewerLink
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_model import ColumnFilter, DatasetModel, column_layout
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._workspace import BELOW, settle, show_rows
 from napari_radiomics.errors import ReadError
 from napari_radiomics.feature_tables import NO_FEATURES, read_features_table
 
@@ -116,7 +117,7 @@ class DatasetTableWidget(QWidget):
         # Feature names share their start (original_glcm_...): keep the end, which differs.
         header.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setMinimumHeight(160)
+        show_rows(self.table)
         self.table.selectionModel().selectionChanged.connect(self._user_selected)
         self._model.modelReset.connect(self._restore_selection)
 
@@ -130,6 +131,7 @@ class DatasetTableWidget(QWidget):
         for widget in (self.busy, self.cancel_button):
             widget.setVisible(False)
 
+        settle(self, BELOW)
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(self.open_button)

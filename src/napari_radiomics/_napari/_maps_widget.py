@@ -33,6 +33,7 @@ from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
 from napari_radiomics._napari._inputs import is_stack
 from napari_radiomics._napari._runner import Progress, Runner
 from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._napari._workspace import SIDE, scroll_area, settle, show_rows
 from napari_radiomics.engine.maps import (
     FeatureMap,
     feature_maps,
@@ -66,7 +67,7 @@ class MapsWidget(Container):
     """Layers, features, kernel and region; Run / Cancel; the hovered voxel's values."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__(labels=False)
         self.viewer = viewer
         self.runner = Runner(self.native)
         self.maps: dict[str, FeatureMap] = {}
@@ -98,17 +99,21 @@ class MapsWidget(Container):
         for label in (self.status, self.hovered):
             label.native.setWordWrap(True)  # long layer names wrap in the dock's width
             label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
-        self.extend([self.image, self.labels, self.roi_label, self.preset, self.features,
-                     self.radius, self.masked, self.region, self.margin,
-                     Container(widgets=[self.run_button, self.cancel_button],
-                               layout="horizontal", labels=False),
-                     self.bar, self.status, self.hovered])  # fmt: skip
+        form = Container(labels=True, widgets=[
+            self.image, self.labels, self.roi_label, self.preset, self.features, self.radius,
+            self.masked, self.region, self.margin,
+            Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
+                      labels=False),
+            self.bar, self.status, self.hovered])  # fmt: skip
+        self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         self.values = DataFrameModel(pd.DataFrame())
         self.table = QTableView()
         self.table.setModel(self.values)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(120)
-        self.native.layout().addWidget(self.table)
+        show_rows(self.table)
+        form.native.layout().addWidget(self.table)
+        self.native.layout().addWidget(scroll_area(form.native))
+        settle(self.native, SIDE)
 
         events = viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed):

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from napari.qt.threading import FunctionWorker
 from qtpy.QtWidgets import (
     QComboBox,
@@ -27,13 +26,13 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._plots_widget import plot_theme
 from napari_radiomics._napari._runner import Progress, Runner
+from napari_radiomics._napari._workspace import SIDE, plot_canvas, scrolling, settle
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
     ModelResult,
@@ -106,7 +105,8 @@ class ModelWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        layout = scrolling(self)
+        settle(self, SIDE)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.bar)
@@ -253,11 +253,11 @@ class ModelWidget(QWidget):
         theme = plot_theme(self.viewer)
         shown = self.figures.currentIndex()
         self.figures.clear()
-        self.figures.addTab(FigureCanvasQTAgg(apply_theme(confusion_figure(self.result), theme)),
+        self.figures.addTab(plot_canvas(apply_theme(confusion_figure(self.result), theme)),
                             "Confusion matrix")  # fmt: skip
         if not self.result.importances.empty:
             figure = apply_theme(importance_figure(self.result), theme)
-            self.figures.addTab(FigureCanvasQTAgg(figure), "Importances")
+            self.figures.addTab(plot_canvas(figure), "Importances")
         self.figures.setCurrentIndex(max(shown, 0))
 
     def _failed(self, message: str) -> None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from matplotlib.widgets import LassoSelector, RectangleSelector
 from napari.layers import Labels
 from napari.utils.theme import get_theme
@@ -29,7 +27,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QSplitter,
@@ -40,6 +38,7 @@ from qtpy.QtWidgets import (
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._workspace import SIDE, narrow, plot_canvas, settle
 from napari_radiomics.analysis.plots import (
     Plot,
     PlotTheme,
@@ -194,28 +193,36 @@ class PlotsWidget(QWidget):
         self.save_button = QPushButton("Save PNG/SVG…")
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.canvas = FigureCanvasQTAgg()
+        self.canvas = plot_canvas()
         self.ranking = RankingPanel()
 
-        form = QFormLayout()
-        form.addRow("Data", self.source)
-        form.addRow("Plot", self.kind)
-        form.addRow("Feature", self.feature_x)
-        form.addRow("Second feature", self.feature_y)
-        form.addRow("Colour / group by", self.colour)
-        form.addRow("Chart", self.chart)
-        form.addRow("Select with", self.tool)
+        # Two fields a row: the canvas and the ranking share the dock's height (_workspace).
+        form = QGridLayout()
+        fields = (("Data", self.source), ("Plot", self.kind), ("Feature", self.feature_x),
+                  ("Second", self.feature_y), ("Colour by", self.colour),
+                  ("Chart", self.chart), ("Select with", self.tool))  # fmt: skip
+        for n, (title, field) in enumerate(fields):
+            narrow(field, 6)  # the dock stays narrow beside the canvas
+            form.addWidget(QLabel(title), n // 2, n % 2 * 2)
+            form.addWidget(field, n // 2, n % 2 * 2 + 1)
+        form.addWidget(self.save_button, len(fields) // 2, 3)
+        for column in (1, 3):
+            form.setColumnStretch(column, 1)
         top = QWidget()
         top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(form)
         top_layout.addWidget(self.canvas, stretch=1)
         self._canvas_layout = top_layout
-        top_layout.addWidget(self.save_button)
         top_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.ranking)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
         QVBoxLayout(self).addWidget(splitter)
+        settle(self, SIDE)
 
         for combo in (self.kind, self.colour, self.chart):
             combo.currentIndexChanged.connect(self.replot)
@@ -322,7 +329,7 @@ class PlotsWidget(QWidget):
         self.plot = plot
         self.status.setText(message)
         # A canvas per figure: matplotlib keeps a canvas' event connections in its figure.
-        canvas = FigureCanvasQTAgg(Figure() if plot is None else plot.figure)
+        canvas = plot_canvas(None if plot is None else plot.figure)
         self._canvas_layout.replaceWidget(self.canvas, canvas)
         self.canvas.hide()  # deleted when control returns to the event loop
         self.canvas.deleteLater()

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
+from napari_radiomics._napari._workspace import show_rows
 from napari_radiomics.analysis.ranking import rank_features
 
 
@@ -52,6 +53,7 @@ class RankingPanel(QWidget):
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        show_rows(self.view)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -62,8 +64,10 @@ class RankingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.per_slice)
-        layout.addWidget(self.filter)
+        options = QHBoxLayout()
+        options.addWidget(self.filter, stretch=1)
+        options.addWidget(self.per_slice)
+        layout.addLayout(options)
         layout.addWidget(self.view, stretch=1)
         layout.addWidget(self.status)
 

@@ -21,14 +21,12 @@ from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMainWindow,
     QPushButton,
     QShortcut,
     QTableView,
@@ -38,6 +36,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, feature_rows
+from napari_radiomics._napari._workspace import BELOW, narrow, settle, show_rows
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
     DESCRIPTION_COLUMNS,
@@ -73,6 +72,7 @@ class ResultsWidget(QWidget):
         self._added = 0  # runs ever added: default names never repeat after a removal
         self._model = DataFrameModel(parent=self)
         self._build()
+        settle(self, BELOW)
 
     # ----------------------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -87,7 +87,8 @@ class ResultsWidget(QWidget):
 
         self.run_list = QListWidget()
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.run_list.setMaximumHeight(64)
+        self.run_list.setMaximumWidth(160)
+        self.run_list.setMinimumWidth(120)
         self.remove_button = QPushButton("Remove selected runs")
         self.remove_button.clicked.connect(self._remove_selected)
 
@@ -95,6 +96,13 @@ class ResultsWidget(QWidget):
         self.before_combo = QComboBox()
         self.after_combo = QComboBox()
         self.compare_check.toggled.connect(self._refresh)
+        for combo in (
+            self.class_combo,
+            self.image_type_combo,
+            self.before_combo,
+            self.after_combo,
+        ):
+            narrow(combo)  # the dock shares the canvas' width
         self.before_combo.currentTextChanged.connect(self._refresh_if_comparing)
         self.after_combo.currentTextChanged.connect(self._refresh_if_comparing)
 
@@ -102,11 +110,16 @@ class ResultsWidget(QWidget):
         self.table.setModel(self._model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # pyradiomics' order first
-        self.table.setMinimumHeight(180)
+        show_rows(self.table)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         # Size columns from the first rows only: measuring every cell of a long table on each
         # new run would cost more than the re-extraction itself.
         self.table.horizontalHeader().setResizeContentsPrecision(40)
+        # Feature names as row titles, elided in the middle (class prefix and name stay) beyond
+        # a width that leaves the values on screen in a dock that shares the canvas' width.
+        names = self.table.verticalHeader()
+        names.setMaximumWidth(240)
+        names.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         QShortcut(QKeySequence.StandardKey.Copy, self.table, activated=self.copy_selection)
 
         self.copy_button = QPushButton("Copy")
@@ -116,30 +129,32 @@ class ResultsWidget(QWidget):
         self.status = QLabel("No results yet: press Extract in the Extract features widget.")
         self.status.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        # Runs and the comparison in a column beside the table, not above it: the dock sits
+        # below the canvas (_workspace), where width is plenty and height is the canvas'.
+        side = QVBoxLayout()
+        side.addWidget(self.run_list, 1)
+        side.addWidget(self.remove_button)
+        side.addWidget(self.compare_check)
+        side.addWidget(self.after_combo)
+        side.addWidget(QLabel("−"), 0, Qt.AlignmentFlag.AlignHCenter)
+        side.addWidget(self.before_combo)
+        main = QVBoxLayout()
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 2)
-        filters.addWidget(QLabel("class"))
+        self.class_combo.setToolTip("feature class")  # tooltips, not labels: width is scarce
+        self.image_type_combo.setToolTip("image type")
         filters.addWidget(self.class_combo)
-        filters.addWidget(QLabel("image type"))
         filters.addWidget(self.image_type_combo)
-        layout.addLayout(filters)
-        runs = QHBoxLayout()
-        runs.addWidget(self.run_list, 1)
-        runs.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(runs)
-        compare = QHBoxLayout()
-        compare.addWidget(self.compare_check)
-        compare.addWidget(self.after_combo, 1)
-        compare.addWidget(QLabel("−"))
-        compare.addWidget(self.before_combo, 1)
-        layout.addLayout(compare)
-        layout.addWidget(self.table, 1)
+        main.addLayout(filters)
+        main.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.export_button)
-        layout.addLayout(buttons)
+        main.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addLayout(side)
+        layout.addLayout(main, 1)
 
     # ------------------------------------------------------------------------- public API
     @property
@@ -244,12 +259,16 @@ class ResultsWidget(QWidget):
         if self.compare_check.isChecked() and before in titles and after in titles:
             table = add_difference(table, before, after)
         self._sync_image_types(table)
-        # identifying rows stay on top whatever the sort, so a column always says its case
+        # identifying rows stay last whatever the sort: the table opens on features, and the
+        # class filter's "metadata" shows the rows naming the case alone
         pinned = table["feature_class"].to_numpy() == METADATA_CLASS if self._runs else None
         self._model.set_frame(table, pinned=pinned, keep_sort=True)
         self._apply_filters()
-        if "feature" in table.columns:  # the row title already says it; class/type stay
-            self.table.setColumnHidden(table.columns.get_loc("feature"), True)
+        # The row title (original_glcm_Contrast) already says all three, and the filters above
+        # choose by class and type: the width goes to the values.
+        for title in DESCRIPTION_COLUMNS:
+            if title in table.columns:
+                self.table.setColumnHidden(table.columns.get_loc(title), True)
         for column, title in enumerate(table.columns):
             if title not in self._sized:  # new columns only: keep widths the user set
                 self.table.resizeColumnToContents(column)
@@ -327,16 +346,6 @@ def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
     if existing:
         return existing[0]
     widget: Any = ResultsWidget(viewer)
-    # Below the canvas: the table grows a column per run and needs the width.
+    # Below the canvas (see _workspace): the table grows a column per run and needs the width.
     viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")
-    # Give it a useful height. Walk up from our own widget: a plugin's viewer is a proxy
-    # whose return values are not the Qt objects themselves.
-    dock, parent = None, widget.parentWidget()
-    while parent is not None:
-        if isinstance(parent, QDockWidget):
-            dock = parent
-        if isinstance(parent, QMainWindow) and dock is not None:
-            parent.resizeDocks([dock], [360], Qt.Orientation.Vertical)
-            break
-        parent = parent.parentWidget()
     return widget

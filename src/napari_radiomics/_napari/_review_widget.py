@@ -26,12 +26,12 @@ from qtpy.QtWidgets import (
     QPushButton,
     QShortcut,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._napari._table_model import DataFrameModel, contains
+from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
 from napari_radiomics.errors import CorrectionsError
@@ -83,6 +83,7 @@ class ReviewWidget(QWidget):
         self.status_filter.currentTextChanged.connect(self._apply_filters)
         self.table = QTableView()
         self.table.setModel(self.model)
+        show_rows(self.table)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the dataset's own order
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -111,7 +112,8 @@ class ReviewWidget(QWidget):
             QShortcut(QKeySequence(key), self, activated=action).setContext(
                 Qt.ShortcutContext.ApplicationShortcut
             )
-        layout = QVBoxLayout(self)
+        layout = scrolling(self)
+        settle(self, SIDE)
         for widget in (self.layers, self.progress, self.store_label, self.relocate_button):
             layout.addWidget(widget)
         filters = QHBoxLayout()

@@ -40,7 +40,6 @@ from qtpy.QtWidgets import (
     QSpinBox,
     QTableView,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -50,6 +49,7 @@ from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._runner import Progressed, Runner
 from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
 from napari_radiomics.analysis.robustness import (
@@ -126,6 +126,7 @@ class RobustnessWidget(QWidget):
         for model, title in ((self.spread_model, "Spread (this case)"), (self.icc_model, "ICC")):
             view = QTableView()
             view.setModel(model)
+            show_rows(view)
             # A reset (a new table) fits the columns to their values: a hundred rows, cheap.
             model.modelReset.connect(view.resizeColumnsToContents)
             self.tabs.addTab(view, title)
@@ -148,7 +149,8 @@ class RobustnessWidget(QWidget):
         buttons = QHBoxLayout()
         for button in (self.case_button, self.icc_button, self.cancel_button):
             buttons.addWidget(button)
-        layout = QVBoxLayout(self)
+        layout = scrolling(self)
+        settle(self, SIDE)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.bar)

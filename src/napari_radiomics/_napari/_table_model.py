@@ -110,8 +110,9 @@ class DataFrameModel(QAbstractTableModel):
         """Show another DataFrame: every row and column, in the frame's order.
 
         ``numeric`` names the columns held as floats (text in them becomes NaN; default: the
-        float columns); the others are shown as they are. ``pinned`` marks rows that stay on
-        top, in their own order, whatever the sort (e.g. a results table's identifying rows).
+        float columns); the others are shown as they are. ``pinned`` marks rows that stay at
+        the end, in their own order, whatever the sort (a results table's identifying rows: the
+        table opens on the features one extracted for, the rows naming the case a section below).
         ``keep_sort`` sorts the new frame by the column of the same title, if it has one, as
         the old one was.
         """
@@ -212,7 +213,7 @@ class DataFrameModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Order the rows by a shown column (``-1``: the frame's own order), missing values
-        last and pinned rows first in both orders."""
+        last and pinned rows after them in both orders."""
         inside = 0 <= column < len(self._columns)
         self._sort = (int(self._columns[column]), order) if inside else None
         self.beginResetModel()
@@ -238,7 +239,7 @@ class DataFrameModel(QAbstractTableModel):
         if self._pinned is None:
             return order
         # pinned rows in their own order: a column sort says nothing about case vs patient
-        return np.concatenate([np.flatnonzero(self._pinned), order[~self._pinned[order]]])
+        return np.concatenate([order[~self._pinned[order]], np.flatnonzero(self._pinned)])
 
     # ----------------------------------------------------------------- Qt's questions
     def rowCount(self, parent: QModelIndex | None = None) -> int:

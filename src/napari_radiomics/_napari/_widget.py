@@ -39,6 +39,7 @@ from napari_radiomics._napari._inputs import (
 )
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._workspace import SIDE, compact, scroll_area, settle
 from napari_radiomics._pyradiomics import (
     PyradiomicsConfig,
     feature_class_names,
@@ -124,8 +125,9 @@ class ExtractionWidget(Container):
             rows = [row(*boxes[i : i + per_row]) for i in range(0, len(boxes), per_row)]
             return Container(widgets=rows, labels=False)
 
-        self.extend(
-            [
+        form = Container(
+            labels=False,
+            widgets=[
                 Container(widgets=[self.image, self.labels, self.roi_mode, self.roi_list]),
                 self.current_slice,
                 Container(widgets=[self.preset, self.bin_mode, self.bin_value, self.spacing]),
@@ -140,8 +142,12 @@ class ExtractionWidget(Container):
                 self.problems,
                 row(self.extract_button, self.cancel_button),
                 self.status,
-            ]
+            ],
         )
+        self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
+        compact(form.native)
+        self.native.layout().addWidget(scroll_area(form.native))
+        settle(self.native, SIDE)
 
     def _connect(self) -> None:
         events = self.viewer.layers.events

@@ -1,0 +1,174 @@
+"""Where the plugin's docks go, so the workspace fits a 1366x768 screen with every dock open.
+
+napari docks every plugin widget on the right, one under the other, each as tall as its form
+asks: nine docks need a window over 4000 px tall. Two rules keep the image the centre instead:
+
+- **Forms and plots** (``SIDE``: Extract, Batch, Maps, Model, Robustness, Review, Feature
+  plots) share one tab stack on the right: each gets the full height of the window when its
+  tab is chosen, and forms scroll (:func:`scrolling`) rather than demand height.
+- **Wide tables** (``BELOW``: Feature results, Dataset table) share one tab stack under the
+  canvas, where a table grows a column per run and a row per case and still leaves the canvas
+  most of the height.
+
+A dock is placed once, when napari first docks it; one napari puts elsewhere than its default
+(the right), because the user moved it there before, stays there, and the user can drag, float
+or untab every dock afterwards. The
+Feature plots dock sits in the side stack, not below the dataset table, so that the table and
+the plot are visible together and a selection in one shows in the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtCore import QEvent, QObject, Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QFrame,
+    QLayout,
+    QMainWindow,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+SIDE = "right"
+BELOW = "bottom"
+#: Share of the window a first dock of an area takes: the canvas keeps >= 40% of the width
+#: beside napari's own layer docks, and >= 50% of the height above the tables.
+SHARE = {SIDE: 0.3, BELOW: 0.33}
+#: Height of a plot canvas: below it, matplotlib cannot lay out a labelled axes.
+PLOT_HEIGHT = 240
+_AREAS = {
+    SIDE: Qt.DockWidgetArea.RightDockWidgetArea,
+    BELOW: Qt.DockWidgetArea.BottomDockWidgetArea,
+}
+
+
+def scroll_area(content: QWidget) -> QScrollArea:
+    """``content`` in a vertical scroll area: a form taller than the screen scrolls instead of
+    raising the window's minimum height."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(content)
+    return area
+
+
+def compact(content: QWidget) -> None:
+    """No margins around the rows nested inside ``content`` (magicgui gives every nested
+    container its own): a form shows twice as many fields before it has to scroll."""
+    for layout in content.findChildren(QLayout):
+        layout.setContentsMargins(0, 0, 0, 0)
+
+
+def scrolling(widget: QWidget) -> QVBoxLayout:
+    """Give ``widget`` a :func:`scroll_area` and return the layout to fill inside it."""
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    inner = QWidget()
+    outer.addWidget(scroll_area(inner))
+    return QVBoxLayout(inner)
+
+
+def narrow(combo: QComboBox, characters: int = 8) -> None:
+    """Size ``combo`` by a few characters, not by its longest item (a feature name or a run
+    column's title): a dock as wide as its longest name would take the canvas' width."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+
+
+def show_rows(table: QAbstractItemView, rows: int = 4) -> None:
+    """Never let ``table`` shrink below ``rows`` rows and its header: a table squeezed to one
+    row cannot be read, and it only needs a little height to be useful."""
+    header = getattr(table, "horizontalHeader", None)
+    above = header().sizeHint().height() if header is not None else 0
+    row = getattr(table, "verticalHeader", None)
+    height = row().defaultSectionSize() if row is not None else table.sizeHintForRow(0)
+    table.setMinimumHeight(above + rows * height + 2 * table.frameWidth() + 2)
+
+
+def plot_canvas(figure: Figure | None = None) -> FigureCanvasQTAgg:
+    """A Qt canvas for ``figure`` never shorter than :data:`PLOT_HEIGHT`: in a squeezed canvas
+    matplotlib's constrained layout gives up and warns (a warning napari shows over the
+    image), and the plot is unreadable anyway."""
+    canvas = FigureCanvasQTAgg(figure if figure is not None else Figure())
+    canvas.setMinimumHeight(PLOT_HEIGHT)
+    return canvas
+
+
+def settle(widget: QWidget, area: str) -> None:
+    """Place ``widget``'s dock in ``area`` and tab it with the plugin's docks there, once napari
+    has docked it (the widget cannot know its dock before: napari builds it first)."""
+    widget.installEventFilter(_Settler(widget, area))
+
+
+class _Settler(QObject):
+    """Waits for ``widget`` to be put in a dock, then for the dock to reach the main window."""
+
+    def __init__(self, widget: QWidget, area: str) -> None:
+        super().__init__(widget)
+        self._area = area
+        self._dock: QDockWidget | None = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """On the widget's first dock, wait for the dock to be added to the main window."""
+        parent = watched.parentWidget() if isinstance(watched, QWidget) else None
+        if (
+            event.type() == QEvent.Type.ParentChange
+            and self._dock is None
+            and isinstance(parent, QDockWidget)
+        ):
+            self._dock = parent
+            parent.dockLocationChanged.connect(self._docked)
+        return False
+
+    def _docked(self, *_: Any) -> None:
+        dock = self._dock
+        window = dock.parentWidget() if dock is not None else None
+        if dock is None or not isinstance(window, QMainWindow):
+            return
+        dock.dockLocationChanged.disconnect(self._docked)
+        place(window, dock, self._area)
+
+
+def place(window: QMainWindow, dock: QDockWidget, area: str) -> None:
+    """Move ``dock`` to ``area`` (unless the user chose another place before: napari put it
+    elsewhere than its default, the right) and tab it with the plugin's docks already there;
+    the first one of an area gets its :data:`SHARE`.
+
+    The side areas take the bottom corners, so the area below holds the canvas' width only
+    and napari's layer docks on the left keep the full height instead of adding to it."""
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+    if window.dockWidgetArea(dock) == _AREAS[SIDE] and area != SIDE:
+        window.addDockWidget(_AREAS[area], dock)
+    where = window.dockWidgetArea(dock)
+    others = [
+        other
+        for other in window.findChildren(QDockWidget)
+        if other is not dock
+        and not other.isFloating()
+        and window.dockWidgetArea(other) == where
+        and _ours(other)
+    ]
+    if others:
+        window.tabifyDockWidget(others[0], dock)
+        dock.show()
+        dock.raise_()
+        return
+    if where == _AREAS[BELOW]:
+        window.resizeDocks([dock], [int(window.height() * SHARE[BELOW])], Qt.Orientation.Vertical)
+    elif where == _AREAS[SIDE]:
+        window.resizeDocks([dock], [int(window.width() * SHARE[SIDE])], Qt.Orientation.Horizontal)
+
+
+def _ours(dock: QDockWidget) -> bool:
+    """A dock holding one of this plugin's widgets (napari's own docks stay where they are)."""
+    inner = getattr(dock.widget(), "_magic_widget", dock.widget())  # magicgui's, or a QWidget
+    return inner is not None and type(inner).__module__.startswith(__package__ or "")

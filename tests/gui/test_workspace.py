@@ -1,0 +1,130 @@
+"""The workspace at 1366x768: a dataset open and every dock of the manifest docked as
+Plugins > napari-radiomics docks them, the window still fits the screen, the canvas stays the
+centre, each table shows rows and each plot has room. The window is sized to the laptop's
+screen whatever the display (CI's Xvfb screen is larger); its minimum size is checked against
+that size, which holds on any screen."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import yaml
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QDockWidget, QTableView
+
+from napari_radiomics._napari._dataset_table import show_features
+from napari_radiomics._napari._plots_widget import DISTRIBUTIONS, SCATTER, PlotsWidget
+from sample_files import write_mat_folder
+
+MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"
+PLUGIN = "napari-radiomics"
+SCREENS = [(1366, 768), (1920, 1080)]  # a laptop; a 4K screen at 200% scaling, logically
+
+
+def _dock_names() -> list[str]:
+    widgets = yaml.safe_load(MANIFEST.read_text())["contributions"]["widgets"]
+    return [w["display_name"] for w in widgets]
+
+
+@pytest.fixture(scope="module")
+def twelve_slices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("twelve") / "dataset"
+    write_mat_folder(folder, 12)
+    return folder
+
+
+def _workspace(make_napari_viewer, qtbot, folder: Path, size: tuple[int, int]):
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(*size)
+    viewer.open(str(folder), plugin=PLUGIN)
+    for name in _dock_names():
+        viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    window.resize(*size)
+    qtbot.wait(50)
+    return viewer, window
+
+
+def _ours(window) -> list[QDockWidget]:
+    return [d for d in window.findChildren(QDockWidget) if f"({PLUGIN})" in d.windowTitle()]
+
+
+@pytest.mark.parametrize("size", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_dock_open_fits_the_screen(make_napari_viewer, qtbot, twelve_slices, size) -> None:
+    width, height = size
+    viewer, window = _workspace(make_napari_viewer, qtbot, twelve_slices, size)
+    docks = _ours(window)
+    assert len(docks) == len(_dock_names())
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    assert minimum.width() <= width, minimum
+    assert minimum.height() <= height, minimum
+    assert (window.width(), window.height()) == size
+    canvas = viewer.window._qt_viewer.canvas.native
+    assert canvas.width() >= 0.4 * width, canvas.width()
+    assert canvas.height() >= 0.5 * height, canvas.height()
+    for dock in docks:  # each dock in turn, as its tab is chosen
+        dock.raise_()
+        qtbot.wait(20)
+        assert dock.visibleRegion().boundingRect().height() > 0, dock.windowTitle()
+        for table in dock.findChildren(QTableView):
+            if not table.isVisible():
+                continue  # in a tab of the dock that is not chosen
+            shown = table.viewport().visibleRegion().boundingRect().height()
+            rows = shown / table.verticalHeader().defaultSectionSize()
+            assert rows >= 4, (dock.windowTitle(), type(table.parentWidget()).__name__, rows)
+        for plot in dock.findChildren(FigureCanvasQTAgg):
+            if plot.isVisible():
+                shown = plot.visibleRegion().boundingRect().height()
+                assert shown >= 220, (dock.windowTitle(), shown)
+
+
+def test_plots_at_1366x768_draw_without_warnings(
+    make_napari_viewer, qtbot, twelve_slices, batch_features
+) -> None:
+    """A squeezed canvas made matplotlib's constrained layout give up with a warning, which
+    napari shows as a notification over the image."""
+    viewer, _ = _workspace(make_napari_viewer, qtbot, twelve_slices, SCREENS[0])
+    plots = next(w for w in viewer.window.dock_widgets.values() if isinstance(w, PlotsWidget))
+    plots.parentWidget().raise_()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        show_features(viewer, batch_features)
+        qtbot.waitUntil(lambda: not plots.frame.empty, timeout=60_000)
+        for kind in [*DISTRIBUTIONS, SCATTER]:
+            plots.kind.setCurrentText(kind)
+            qtbot.waitUntil(lambda: not plots.status.text().startswith("Drawing"), timeout=60_000)
+            assert plots.plot is not None, plots.status.text()
+            plots.canvas.draw()
+            qtbot.wait(20)
+    layout_warnings = [w for w in caught if issubclass(w.category, UserWarning)]
+    assert not layout_warnings, [str(w.message) for w in layout_warnings]
+
+
+def test_a_dock_the_user_moved_stays_where_napari_remembers_it(
+    make_napari_viewer, qtbot, monkeypatch
+) -> None:
+    """The arrangement is a first placement only: a dock napari opens elsewhere than its
+    default (the right), as it does where the user dragged it before, is neither moved nor
+    tabbed; the others still find their stacks."""
+    from napari.settings import get_settings
+
+    name = f"Dataset table ({PLUGIN})"
+    positions = dict(get_settings().application.plugin_widget_positions)
+    monkeypatch.setattr(
+        get_settings().application, "plugin_widget_positions", {**positions, name: "left"}
+    )
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    docks = {n: viewer.window.add_plugin_dock_widget(PLUGIN, n)[0] for n in _dock_names()}
+    qtbot.wait(20)
+    left, bottom, right = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                           Qt.DockWidgetArea.BottomDockWidgetArea,
+                           Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
+    assert window.dockWidgetArea(docks["Dataset table"]) == left
+    assert window.dockWidgetArea(docks["Feature results"]) == bottom
+    assert window.dockWidgetArea(docks["Extract features"]) == right
+    assert docks["Batch extraction"] in window.tabifiedDockWidgets(docks["Extract features"])
