@@ -89,7 +89,7 @@ def test_filter_and_sort_compose_and_map_rows_both_ways(qtbot) -> None:
     assert _column(model, "case") == frame["case"].tolist()  # the frame's own order again
 
 
-def test_pinned_rows_stay_on_top_and_a_new_frame_keeps_the_sort_by_title(qtbot) -> None:
+def test_pinned_rows_stay_last_and_a_new_frame_keeps_the_sort_by_title(qtbot) -> None:
     frame = pd.DataFrame(
         {
             "feature_class": [METADATA_CLASS, METADATA_CLASS, "glcm", "glcm", "firstorder"],
@@ -103,13 +103,13 @@ def test_pinned_rows_stay_on_top_and_a_new_frame_keeps_the_sort_by_title(qtbot) 
     for order, values in ((UP, [-1.0, 3.0]), (DOWN, [3.0, -1.0])):
         view.sortByColumn(2, order)
         shown = _column(model, "run 1")
-        assert shown[:2] == ["case 7", "P007"]  # identifying rows first in both orders
-        assert shown[2:4] == values
-        assert np.isnan(shown[4])  # missing last
+        assert shown[:2] == values
+        assert np.isnan(shown[2])  # missing last among the features
+        assert shown[3:] == ["case 7", "P007"]  # identifying rows after them in both orders
     wider = frame.assign(**{"run 2": [1, 2, 3, 4, 5]})[["run 2", *frame.columns]]
     model.set_frame(wider, pinned=pinned, keep_sort=True)
     assert model.sort_section() == (3, DOWN)  # same title, new position
-    assert _column(model, "run 1")[2:4] == [3.0, -1.0]
+    assert _column(model, "run 1")[:2] == [3.0, -1.0]
     model.set_frame(wider.drop(columns="run 1"), keep_sort=True)
     assert model.sort_section() == (-1, UP)  # its column is gone: the frame's order
     model.show_columns([2, 0])

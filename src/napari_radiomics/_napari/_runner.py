@@ -117,6 +117,10 @@ class Runner:
         self.generation = 0
         self._run: _Run | None = None
         self._pbar: Any = None
+        #: Set while steps are being shown; steps and ends that arrive meanwhile wait their turn.
+        self._stepping = False
+        self._steps: list[tuple[int, int, str]] = []
+        self._ending: list[_Run] = []
         self.signals._stepped.connect(self._show_progress)
         if owner is not None:
             owner.destroyed.connect(lambda *_: self.supersede())
@@ -167,9 +171,28 @@ class Runner:
         self.supersede("cancelled")
 
     def _show_progress(self, generation: int, done: int, total: int, message: str) -> None:
-        """The current run's progress: to the dock, and to the bar in the activity dock."""
+        """The current run's progress: to the dock, and to the bar in the activity dock.
+
+        napari's activity dock processes events while it updates a bar, so a later step or
+        the run's end can be delivered in the middle of a step: they wait until it is shown,
+        so that the dock sees the steps in order and the outcome last."""
         if generation != self.generation:
             return
+        self._steps.append((done, total, message))
+        if self._stepping:
+            return
+        self._stepping = True
+        try:
+            while self._steps:
+                self._show_step(*self._steps.pop(0))
+        finally:
+            self._stepping = False
+            self._steps.clear()
+            ending, self._ending = self._ending, []
+            for run in ending:
+                self._ended(run)
+
+    def _show_step(self, done: int, total: int, message: str) -> None:
         pbar, run = self._pbar, self._run
         if pbar is not None and total > 0:
             if pbar.total != total:
@@ -177,14 +200,15 @@ class Runner:
             if done > pbar.n:
                 pbar.update(done - pbar.n)
         self.signals.progressed.emit(done, total, message)
-        # Last: napari's activity dock may process events (the run's end among them) while it
-        # redraws a description, and the steps before must not come after the end.
         if pbar is not None and run is not None and message:
             pbar.set_description(f"{run.title}: {message}")
 
     def _ended(self, run: _Run) -> None:
         """A worker ended: report its outcome if its run is current, else that it was
         dropped; then, if it was the latest run, that nothing is in flight."""
+        if self._stepping:
+            self._ending.append(run)
+            return
         run.ended = True
         kind, value = run.outcome or ("errored", Cancelled("cancelled"))
         if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
