@@ -106,6 +106,12 @@ def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield record, False
 
 
+def _read_rows(path: Path) -> list[list[str]]:
+    """A CSV file this module wrote, as rows of text with the spreadsheet escapes undone."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [[unescape_cell(v) for v in row] for row in csv.reader(fh)]
+
+
 def as_written(text: str) -> str:
     """`text` as the files hold it: UTF-8, with what UTF-8 cannot hold (a lone surrogate, say
     from a file name that is not UTF-8) spelled as a backslash escape instead of crashing the
@@ -275,8 +281,7 @@ class BatchOutput:
         if not self.errors_path.exists():
             return
         retried = {as_written(case_id) for case_id in retried}
-        with self.errors_path.open(newline="", encoding="utf-8") as fh:
-            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
+        rows = _read_rows(self.errors_path)
         keep = [r for r in rows[1:] if r and r[0] not in retried]
         self.failed_cases.update(r[0] for r in keep)
         if keep:
@@ -356,8 +361,7 @@ class BatchOutput:
         drop = {as_written(c) for c in case_ids} & set(self.done)
         if not drop or not self.journal.exists():
             return
-        with self.journal.open(newline="", encoding="utf-8") as fh:
-            rows = [[unescape_cell(v) for v in r] for r in csv.reader(fh)]
+        rows = _read_rows(self.journal)
         kept = [rows[0], *(r for r in rows[1:] if r and r[0] not in drop)]
         _replace(self.journal, _csv_text(kept))
         for case_id in drop:
