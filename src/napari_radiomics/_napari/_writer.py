@@ -16,7 +16,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-import SimpleITK as sitk
 
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
@@ -27,7 +26,7 @@ from napari_radiomics.io.mat import (
     read_tumor_mat,
     write_tumor_mat,
 )
-from napari_radiomics.io.medical import medical_suffix
+from napari_radiomics.io.medical import medical_suffix, write_medical_image
 
 
 def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
@@ -59,7 +58,10 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
             image = layer_to_sitk(layer)
         except ConversionError as exc:
             raise WriteError(target, str(exc)) from exc
-        sitk.WriteImage(image, str(target), True)
+        try:
+            write_medical_image(image, target)
+        except OSError as exc:
+            raise WriteError(target, f"cannot be written ({exc})") from exc
     else:
         raise WriteError(target, "unsupported extension; use .nii.gz, .nii, .nrrd, .mha or .mat")
     return [str(target)]

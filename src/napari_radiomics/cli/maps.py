@@ -30,6 +30,7 @@ from napari_radiomics.cli._status import (
     EXIT_USAGE,
 )
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
+from napari_radiomics.io import write_medical_image
 
 PARAMS_NAME = "maps.params.yaml"
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
@@ -174,7 +175,7 @@ def _write(out: Path, maps: dict[str, Any], suffix: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, feature_map in maps.items():
         with replaced(inside(out, f"{name}{suffix}")) as temporary:
-            sitk.WriteImage(feature_map.image(), str(temporary), useCompression=True)
+            write_medical_image(feature_map.image(), temporary)
 
 
 def _progress(done: int, total: int, message: str) -> None:

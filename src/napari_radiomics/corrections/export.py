@@ -40,6 +40,7 @@ from napari_radiomics._spreadsheet import escape_cell
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.errors import WriteError
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
+from napari_radiomics.io.medical import write_medical_image
 
 __all__ = ["CASES_FILE", "EXPORT_FORMS", "ExportForm", "export_dataset"]
 
@@ -171,22 +172,7 @@ def _nifti(case: Case, target: Path, shown: Path) -> None:
         np.ascontiguousarray(mask, dtype=np.uint8)
     )  # fmt: skip
     with _writing(shown):
-        try:
-            sitk.WriteImage(image, str(target), True)
-        except RuntimeError as exc:  # SimpleITK's own report of a failed write
-            raise OSError(str(exc).strip().splitlines()[-1]) from None
-        if not _reads_back(target, image):
-            raise OSError("the file written is incomplete; is the disk full?")
-
-
-def _reads_back(path: Path, image: sitk.Image) -> bool:
-    """Whether ``path`` holds ``image``'s voxels: SimpleITK reports no error when the disk
-    fills up, it leaves an empty or cut-off file."""
-    try:
-        written = sitk.ReadImage(str(path))
-    except RuntimeError:
-        return False
-    return np.array_equal(sitk.GetArrayViewFromImage(written), sitk.GetArrayViewFromImage(image))
+        write_medical_image(image, target)
 
 
 def _bundle(

@@ -23,7 +23,7 @@ from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io._mat_fields import HDF5_LOCK
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, read_tumor_mat, write_tumor_mat
-from napari_radiomics.io.medical import case_name, medical_suffix
+from napari_radiomics.io.medical import case_name, medical_suffix, write_medical_image
 
 __all__ = ["CaseRef", "mask_case", "mask_name", "read_corrected_mask", "write_mask"]
 
@@ -100,7 +100,7 @@ def write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
         image = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=np.uint8))
         image.CopyInformation(source)
         with replaced(target) as tmp:
-            sitk.WriteImage(image, str(tmp), True)
+            write_medical_image(image, tmp)
         return
     if ref.kind == "mat":
         original = read_tumor_mat(ref.path, allow_empty_mask=True)

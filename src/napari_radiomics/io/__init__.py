@@ -10,7 +10,7 @@ and ``editable`` (a lazily read mask stack that keeps the slices a user paints).
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
-from napari_radiomics.io.medical import MedicalImage, read_medical_image
+from napari_radiomics.io.medical import MedicalImage, read_medical_image, write_medical_image
 from napari_radiomics.io.synthetic import make_synthetic_slice
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "read_medical_image",
     "read_npy_bundle",
     "read_tumor_mat",
+    "write_medical_image",
     "write_tumor_mat",
 ]

@@ -5,7 +5,8 @@ Radiomics features depend on voxel spacing, so the geometry is never dropped. Th
 ``translate == origin[::-1]``, and a non-identity direction (an oblique or flipped acquisition)
 becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
 SimpleITK's physical points. This module adds what a file reader needs on top: which files are
-masks, and errors that name the file.
+masks, and errors that name the file; and the one way this package writes such a file
+(:func:`write_medical_image`), checked by reading it back.
 """
 
 from __future__ import annotations
@@ -148,3 +149,30 @@ def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
         top = int(data.max()) if data.size else 0
         return data.astype(np.min_scalar_type(top) if top > 1 else np.uint8)
     return data
+
+
+def write_medical_image(image: sitk.Image, path: str | Path) -> None:
+    """Write ``image`` to ``path`` (compressed where the format allows), then read it back.
+
+    SimpleITK reports no error when the disk fills up: it leaves an empty or cut-off file.
+    Every NRRD/NIfTI file this package writes (a feature map, a corrected mask, an exported or
+    saved layer) goes through here, so a full disk is an ``OSError`` naming the problem
+    instead of a file that silently holds nothing.
+    """
+    try:
+        sitk.WriteImage(image, str(path), True)
+    except RuntimeError as exc:  # SimpleITK's own report of a failed write
+        raise OSError(str(exc).strip().splitlines()[-1]) from None
+    try:
+        back = sitk.ReadImage(str(path))  # kept referenced: a view does not keep its image
+    except RuntimeError:
+        back = None
+    expected = sitk.GetArrayViewFromImage(image)
+    # Only finite voxels are compared: NIfTI reads a NaN voxel back as 0.
+    finite = np.isfinite(expected) if np.issubdtype(expected.dtype, np.floating) else ...
+    if (
+        back is None
+        or back.GetSize() != image.GetSize()
+        or not np.array_equal(sitk.GetArrayViewFromImage(back)[finite], expected[finite])
+    ):
+        raise OSError("the file written is incomplete; is the disk full?")
