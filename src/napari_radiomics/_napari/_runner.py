@@ -171,20 +171,23 @@ class Runner:
         self.supersede("cancelled")
 
     def _show_progress(self, generation: int, done: int, total: int, message: str) -> None:
-        """The current run's progress: to the dock, and to the bar in the activity dock.
+        """The current run's progress: to the bar in the activity dock at once (napari closes
+        it when the worker ends), and to the dock in order.
 
         napari's activity dock processes events while it updates a bar, so a later step or
-        the run's end can be delivered in the middle of a step: they wait until it is shown,
-        so that the dock sees the steps in order and the outcome last."""
+        the run's end can be delivered in the middle of a step: the dock is told of the steps
+        in order, and of the run's end last."""
         if generation != self.generation:
             return
         self._steps.append((done, total, message))
         if self._stepping:
+            self._count(done, total)
             return
         self._stepping = True
         try:
+            self._count(done, total)
             while self._steps:
-                self._show_step(*self._steps.pop(0))
+                self._tell(*self._steps.pop(0))
         finally:
             self._stepping = False
             self._steps.clear()
@@ -192,14 +195,17 @@ class Runner:
             for run in ending:
                 self._ended(run)
 
-    def _show_step(self, done: int, total: int, message: str) -> None:
-        pbar, run = self._pbar, self._run
+    def _count(self, done: int, total: int) -> None:
+        pbar = self._pbar
         if pbar is not None and total > 0:
             if pbar.total != total:
                 pbar.total = total
             if done > pbar.n:
                 pbar.update(done - pbar.n)
+
+    def _tell(self, done: int, total: int, message: str) -> None:
         self.signals.progressed.emit(done, total, message)
+        pbar, run = self._pbar, self._run
         if pbar is not None and run is not None and message:
             pbar.set_description(f"{run.title}: {message}")
 
