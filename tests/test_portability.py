@@ -1,7 +1,7 @@
 """Code paths of the platforms CI does not have, exercised on Linux: no `fcntl` (Windows), the
-parent-death watch of macOS and Windows, no `pwd`/`os.getuid` (Windows), and file modes that
-follow the umask. Real processes throughout; `portability/no_fcntl` is the same site folder
-`.ci/run` uses to run the core tests without `fcntl`."""
+parent-death watches of macOS and of spawned workers, no `pwd`/`os.getuid` (Windows), and
+file modes that follow the umask. Real processes throughout; `portability/no_fcntl` is the
+same site folder `.ci/run` uses to run the core tests without `fcntl`."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ _PARENT = """
 import subprocess, sys
 watcher = (
     "import os, time\\n"
-    "from napari_radiomics.batch._worker import watch_parent\\n"
+    "from napari_radiomics._parent_death import watch_parent\\n"
     "watch_parent(os.getppid(), interval=0.1)\\n"
     "print('watching', flush=True)\\n"
     "time.sleep(120)\\n"
@@ -182,6 +182,62 @@ def test_the_polling_watch_ends_a_worker_whose_parent_is_killed() -> None:
         _stop(parent)
         if _running(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+_LATE_WORKER = """
+import multiprocessing, sys, time
+from pathlib import Path
+
+
+def watch_late(go: str) -> None:
+    while not Path(go).exists():  # the test kills the caller, then creates `go`
+        time.sleep(0.02)
+    from napari_radiomics._parent_death import die_with_parent
+
+    die_with_parent(None)
+    print("watching", flush=True)
+    time.sleep(120)
+
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[2])
+    worker = context.Process(target=watch_late, args=(sys.argv[1],))
+    worker.start()
+    print(worker.pid, flush=True)
+    worker.join()
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="reads process states from Linux /proc")
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_worker_whose_caller_died_before_its_initializer_ends(
+    tmp_path: Path, method: str
+) -> None:
+    """A spawned worker imports for seconds before its pool's initializer asks to end with its
+    caller; a caller killed meanwhile (the CI run that froze a run mid-way, then killed it)
+    must still take the worker with it, although by then the worker's parent is init."""
+    script, go = tmp_path / "caller.py", tmp_path / "go"
+    script.write_text(_LATE_WORKER)
+    caller = subprocess.Popen(
+        [sys.executable, str(script), str(go), method],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert caller.stdout is not None
+    worker = int(caller.stdout.readline())
+    try:
+        caller.send_signal(signal.SIGKILL)
+        caller.wait(timeout=60)
+        go.touch()
+        deadline = time.monotonic() + 60
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(worker), "the worker outlived its caller, killed before it watched"
+    finally:
+        if _running(worker):
+            os.kill(worker, signal.SIGKILL)
+        _stop(caller)
 
 
 # --- no pwd, no os.getuid (Windows) ---------------------------------------------------------

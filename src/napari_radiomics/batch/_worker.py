@@ -7,12 +7,8 @@ pyradiomics extractor (parameter validation, filter setup) costs as much as a sm
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import multiprocessing
-import os
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -23,6 +19,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from napari_radiomics._parent_death import die_with_parent
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.batch.journal import as_written
 from napari_radiomics.engine._engine import FeatureEngine
@@ -58,64 +55,10 @@ def setup_worker_process() -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def die_with_parent(parent: int | None) -> None:
-    """End this worker when its parent process `parent` dies, however it dies.
-
-    A parent killed with SIGKILL cannot stop its pool, and idle workers would otherwise wait
-    for work forever (each holding a few hundred MB). On Linux the kernel does it (see
-    `_kernel_ends_orphan`); elsewhere (macOS, Windows), or if the kernel refuses, a daemon
-    thread watches the parent (`watch_parent`). `parent` None: the parent is whoever it is now
-    (a forkserver or the spawning caller, whose pid the caller does not know).
-    """
-    parent = os.getppid() if parent is None else parent
-    if not _kernel_ends_orphan(parent):
-        watch_parent(parent)
-
-
-def _kernel_ends_orphan(parent: int) -> bool:
-    """Linux only: ask the kernel to send SIGKILL to this process when its parent goes
-    (`PR_SET_PDEATHSIG`; the parent *thread*, which is why pools are only forked from the
-    main thread, see `_executors.start_method`); a parent that died before the request was
-    made shows as a changed `getppid()`. False where the request cannot be made."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        return False
-    if os.getppid() != parent:  # gone before the kernel was asked to watch it
-        os._exit(1)
-    return True
-
-
-def watch_parent(parent: int, interval: float = 1.0) -> None:
-    """The portable way: a daemon thread ends this process once its parent `parent` is gone.
-    On POSIX an orphan is re-parented, so `getppid()` changes. Windows keeps the dead
-    parent's pid there, so a pool worker asks multiprocessing instead, whose parent sentinel
-    (a process handle) says whether the parent still runs."""
-
-    def watch() -> None:
-        while _parent_alive(parent):
-            time.sleep(interval)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-def _parent_alive(parent: int) -> bool:
-    if os.name == "nt":
-        process = multiprocessing.parent_process()
-        return process is None or process.is_alive()
-    return os.getppid() == parent
-
-
 def init_worker(key: str, params: dict[str, Any], parent: int | None) -> None:
-    """Process-pool initializer: the worker ends with `parent` (the caller that forked it;
-    None for a forkserver's worker, which ends with the server, as the server does with the
-    caller); Ctrl-C is the
-    parent's to handle (it stops the pool and keeps the rows written so far); and the engine
+    """Process-pool initializer: the worker ends with its caller (`parent`: the caller's pid
+    if it forked the worker, else None, see `die_with_parent`); Ctrl-C is the caller's to
+    handle (it stops the pool and keeps the rows written so far); and the engine
     is built before the first case arrives."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -17,6 +17,7 @@ from typing import Any
 
 import SimpleITK as sitk
 
+from napari_radiomics._parent_death import die_with_parent
 from napari_radiomics.errors import SettingsError
 
 
@@ -55,9 +56,11 @@ def _warning_filters() -> list[tuple[Any, ...]]:
 
 
 def _init_worker(filters: list[tuple[Any, ...]], log_level: int) -> None:
-    """In a maps worker: warnings and pyradiomics' log as the caller has them (``-q`` silences
-    both), Ctrl-C is the caller's to handle (it drops the pool), and parallelism comes from
-    the processes, so SimpleITK runs single-threaded."""
+    """In a maps worker: it ends with its caller (a caller killed with SIGKILL cannot drop its
+    pool), warnings and pyradiomics' log are as the caller has them (``-q`` silences both),
+    Ctrl-C is the caller's to handle (it drops the pool), and parallelism comes from the
+    processes, so SimpleITK runs single-threaded."""
+    die_with_parent(None)  # never forked from the caller, see process_pool
     warnings.resetwarnings()
     for action, message, category, module, lineno in reversed(filters):
         # A filter holds a compiled pattern, or a plain name (Python's own ``__main__``).
