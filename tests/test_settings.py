@@ -10,7 +10,7 @@ import yaml
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from napari_radiomics.engine import quiet_pyradiomics_logging
-from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError
+from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError, setting_rule
 
 quiet_pyradiomics_logging()
 
@@ -172,3 +172,14 @@ def test_presets() -> None:
 def test_extra_settings_cannot_shadow_attributes() -> None:
     with pytest.raises(SettingsError, match="bin_width"):
         ExtractionSettings(extra_settings={"binWidth": 3}).to_params()
+
+
+def test_setting_rules_are_pyradiomics_schema() -> None:
+    """What a form may offer for a setting comes from pyradiomics' own schema."""
+    assert setting_rule("bin_width") == ("binWidth", {"type": "float", "range": {"min-ex": 0}})
+    assert setting_rule("resegment_mode")[1]["enum"] == ["absolute", "relative", "sigma"]
+    assert setting_rule("sigma")[1]["seq"][0]["type"] == "float"  # a setting without attribute
+    assert setting_rule("image_types") is None  # a section, not one setting
+    rule = setting_rule("minimum_roi_dimensions")
+    rule[1]["range"]["max"] = 99  # a copy: the schema stays as pyradiomics wrote it
+    assert setting_rule("minimum_roi_dimensions")[1]["range"]["max"] == 3

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from napari_radiomics._pyradiomics import default_features, feature_class_names
+from napari_radiomics._pyradiomics import default_features, feature_class_names, image_type_names
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.errors import SettingsError
 
@@ -103,8 +103,13 @@ class ExtractionSettings:
     symmetrical_glcm: bool = True
     distances: list[int] = field(default_factory=lambda: [1])
     label: int | None = None
-    image_types: dict[str, dict[str, Any]] = field(default_factory=lambda: {"Original": {}})
-    feature_classes: dict[str, list[str]] = field(default_factory=default_features)
+    #: ``choices``: the names a key may take (a form offers one box per name).
+    image_types: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"Original": {}}, metadata={"choices": image_type_names}
+    )
+    feature_classes: dict[str, list[str]] = field(
+        default_factory=default_features, metadata={"choices": feature_class_names}
+    )
     extra_settings: dict[str, Any] = field(default_factory=dict)
     voxel_settings: dict[str, Any] = field(default_factory=dict)
     #: pyradiomics keys a loaded file spelled out, kept even when they equal the default, so
@@ -334,7 +339,7 @@ def _check_names(params: dict[str, Any]) -> None:
                     f"featureClass {name!r}: feature {feature!r} is not known; allowed: "
                     f"{sorted(allowed)}"
                 )
-    setting_keys = _schema_setting_keys()
+    setting_keys = _schema_settings()
     for where, section in _setting_sections(params):
         for key in section:
             if key not in setting_keys:
@@ -344,12 +349,23 @@ def _check_names(params: dict[str, Any]) -> None:
                 )
 
 
+def setting_rule(attribute: str) -> tuple[str, dict[str, Any]] | None:
+    """The pyradiomics key of an ``ExtractionSettings`` attribute (or of a setting that has no
+    attribute, such as ``sigma``) and pyradiomics' schema rule for it (``type``, ``range``,
+    ``enum``, ``seq``): what a form may offer, from pyradiomics' own schema rather than
+    re-typed. ``None`` for attributes that are not one setting (image types, ...)."""
+    key = _SETTINGS[attribute][0] if attribute in _SETTINGS else attribute
+    rule = _schema_settings().get(key)
+    return None if rule is None else (key, copy.deepcopy(rule))
+
+
 @functools.cache
-def _schema_setting_keys() -> frozenset[str]:
+def _schema_settings() -> dict[str, dict[str, Any]]:
+    """The rules of pyradiomics' schema for the ``setting`` section, by key."""
     from radiomics import getParameterValidationFiles
 
     schema = yaml.safe_load(Path(getParameterValidationFiles()[0]).read_text(encoding="utf-8"))
-    return frozenset(schema["mapping"]["setting"]["mapping"])
+    return dict(schema["mapping"]["setting"]["mapping"])
 
 
 @functools.lru_cache(maxsize=256)

@@ -119,7 +119,7 @@ def test_settings_of_the_extract_features_dock(
     assert "no Extract features dock is open" in widget.status.text()
 
     _, dock = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
-    dock.bin_value.value = 20
+    dock.form.fields["bin_width"].value = 20
     _run(widget, qtbot)
     assert widget.summary is not None
     assert widget.summary.ok
