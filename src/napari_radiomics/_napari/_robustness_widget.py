@@ -43,11 +43,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._batch_widget import DOCK, _extraction_widget
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._runner import Progressed, Runner
+from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
@@ -59,7 +59,7 @@ from napari_radiomics.analysis.robustness import (
     robustness,
 )
 from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.settings import PRESETS, ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
     import napari
@@ -91,10 +91,7 @@ class RobustnessWidget(QWidget):
 
         self.image = QComboBox()
         self.labels = QComboBox()
-        self.settings = QComboBox()
-        self.settings.addItems([DOCK, *sorted(PRESETS)])
-        if "brain-tumor-mri" in PRESETS:
-            self.settings.setCurrentText("brain-tumor-mri")
+        self.settings = SettingsChoice(viewer, self)
         self.roi_label = QSpinBox()
         self.roi_label.setRange(1, 2**31 - 1)
         self.count = QSpinBox()
@@ -134,7 +131,7 @@ class RobustnessWidget(QWidget):
         form = QFormLayout()
         form.addRow("Image", self.image)
         form.addRow("Mask", self.labels)
-        form.addRow("Settings", self.settings)
+        self.settings.add_rows(form)
         form.addRow("ROI label", self.roi_label)
         form.addRow("Perturbations", self.count)
         methods = QHBoxLayout()
@@ -207,15 +204,6 @@ class RobustnessWidget(QWidget):
         methods = tuple(m for m, box in self.methods.items() if box.isChecked())
         return PerturbationPlan(self.count.value(), methods, self.seed.value())  # type: ignore[arg-type]
 
-    def selected_settings(self) -> ExtractionSettings:
-        """A preset, or the settings being tuned in the Extract features dock."""
-        if self.settings.currentText() != DOCK:
-            return ExtractionSettings.preset(self.settings.currentText())
-        dock = _extraction_widget(self.viewer)
-        if dock is None:
-            raise ValueError("no Extract features dock is open: open it, or choose a preset")
-        return dock.settings()
-
     def current_slice(self) -> int | None:
         """The slice shown of a stack (None for a single image)."""
         image = self._layer(self.image, Image)
@@ -238,7 +226,7 @@ class RobustnessWidget(QWidget):
     def _prepare(self) -> tuple[PerturbationPlan, ExtractionSettings, int]:
         """Read the controls in the GUI thread: the worker only reads the layers' data."""
         self._layers = (self._layer(self.image, Image), self._layer(self.labels, Labels))
-        return self.plan(), self.selected_settings(), self.roi_label.value()
+        return self.plan(), self.settings.settings(), self.roi_label.value()
 
     def perturb_case(self) -> FunctionWorker | None:
         """Perturb the current slice: contours in the viewer, the spread in the table."""
