@@ -29,12 +29,18 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._atomic import replaced
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
-from napari_radiomics._spreadsheet import escape_frame
-from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
-from napari_radiomics.errors import CorrectionsError
+from napari_radiomics.corrections import (
+    IDENTITY_COLUMNS,
+    STATUSES,
+    CorrectionSession,
+    corrections_report,
+    report_summary,
+    session_for,
+    write_report,
+)
+from napari_radiomics.errors import CorrectionsError, WriteError
 from napari_radiomics.io.editable import EditableStack
 
 if TYPE_CHECKING:
@@ -42,7 +48,7 @@ if TYPE_CHECKING:
 
 _ALL = "(all statuses)"
 #: Columns of the dataset's per-slice table shown beside the status.
-_CASE_COLUMNS = ("case", "patient_id", "tumor_type")
+_CASE_COLUMNS = ("case", *IDENTITY_COLUMNS)
 
 
 class _Relay(QObject):
@@ -280,18 +286,20 @@ class ReviewWidget(QWidget):
         )
         return layer
 
-    def write_report(self, path: str | Path) -> Path:
-        """The corrections report: every case with a status, with its provenance (CSV)."""
+    def report(self) -> pd.DataFrame | None:
+        """The corrections report of the dataset under review (``corrections_report``, which
+        the CLI's ``corrections`` writes too), with the patients and tumour types shown; None
+        when no dataset is under review."""
         if self.session is None:
+            return None
+        return corrections_report(self.session.store, self.cases())
+
+    def write_report(self, path: str | Path) -> Path:
+        """:meth:`report` as CSV at ``path``."""
+        report = self.report()
+        if report is None:
             raise CorrectionsError(Path(path), "no dataset under review")
-        path = Path(path)
-        table = self.session.store.review_table()
-        cases = self.cases().set_index("case")
-        for column in _CASE_COLUMNS[1:]:
-            table.insert(1, column, table["case"].map(cases[column]).fillna(""))
-        with replaced(path) as tmp:
-            escape_frame(table).to_csv(tmp, index=False)
-        return path
+        return write_report(report, path)
 
     # -- events ----------------------------------------------------------------------------
     def _on_session_event(self, index: int, event: str) -> None:
@@ -320,5 +328,11 @@ class ReviewWidget(QWidget):
 
     def _pick_report(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Corrections report", "", "CSV (*.csv)")
-        if path:
-            show_info(f"written: {self.write_report(path)}")
+        report = self.report()
+        if path and report is not None:
+            try:
+                written = write_report(report, path)
+            except WriteError as exc:
+                show_error(str(exc))
+                return
+            show_info(f"{report_summary(report)}: {written}")

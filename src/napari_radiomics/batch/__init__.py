@@ -2,7 +2,8 @@
 
 ``run_batch`` is the one-call API (the CLI and scripts); ``iter_batch`` is the same run as a
 generator of progress events, which a GUI worker thread needs to show progress and to cancel.
-``discover_cases`` turns files and folders into picklable ``Case`` descriptions;
+``discover_cases`` turns files and folders into picklable ``Case`` descriptions, and
+``corrections_stores`` finds their datasets' corrections stores;
 ``napari_radiomics.results.read_table`` reads a run's table back.
 
 ``check_cases`` says per case, without extracting, what pyradiomics would refuse or skip.
@@ -14,7 +15,7 @@ names.
 
 from napari_radiomics.batch._executors import default_jobs
 from napari_radiomics.batch._run import BatchProgress, BatchSummary, iter_batch, run_batch
-from napari_radiomics.batch.cases import Case, discover_cases, load_case
+from napari_radiomics.batch.cases import Case, corrections_stores, discover_cases, load_case
 from napari_radiomics.batch.check import CaseCheck, check_cases
 from napari_radiomics.batch.journal import companion_paths, csv_records
 from napari_radiomics.errors import BatchError
@@ -27,6 +28,7 @@ __all__ = [
     "CaseCheck",
     "check_cases",
     "companion_paths",
+    "corrections_stores",
     "csv_records",
     "default_jobs",
     "discover_cases",

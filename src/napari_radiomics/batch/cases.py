@@ -144,29 +144,38 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
     A store is opened for reading only, so a run never waits for, nor blocks, a viewer that
     is correcting the same dataset; it sees each correction as last saved.
     """
+    corrected: dict[Case, Case] = {}
+    for opened, members in corrections_stores(cases, store):
+        for case in members:
+            key = case.store_key[1]
+            found = opened.mask_file(key)
+            if found is not None:
+                digest = opened.mask_digest(key)
+                corrected[case] = replace(case, corrected=str(found), corrected_digest=digest)
+    return [corrected.get(case, case) for case in cases]
+
+
+def corrections_stores(
+    cases: Sequence[Case], store: str | Path | None = None
+) -> list[tuple[CorrectionStore, list[Case]]]:
+    """The corrections store of each dataset among `cases` (`store` for all of them), opened
+    for reading only, with that dataset's cases; in input order. Raises ReadError for a
+    `store` that is not one, or a store refused to its dataset (inside it, or another's)."""
     if store is not None and not (Path(store) / "store.yaml").is_file():
         raise ReadError(Path(store), "not a corrections store (no store.yaml)")
-    roots: dict[Path, Path] = {}  # dataset folder -> its store: looked up once per folder
-    stores: dict[tuple[Path, Path], CorrectionStore] = {}  # (store, dataset) -> it, read once
-    out = []
+    datasets: dict[Path, list[Case]] = {}
     for case in cases:
-        dataset, key = case.store_key
-        if dataset not in roots:
-            try:
-                roots[dataset] = Path(store) if store is not None else store_dir_for(dataset)
-            except CorrectionsError as exc:  # NAPARI_RADIOMICS_CORRECTIONS_HOME is relative
-                raise ReadError(exc.path, exc.problem) from None
-        root = roots[dataset]
-        if (root, dataset) not in stores:
-            opened = stores[root, dataset] = CorrectionStore(root, dataset, write=False)
-            if opened.refused is not None:  # inside the dataset, or another dataset's
-                raise ReadError(root, opened.refused)
-        found = stores[root, dataset].mask_file(key)
-        if found is None:
-            out.append(case)
-        else:
-            digest = stores[root, dataset].mask_digest(key)
-            out.append(replace(case, corrected=str(found), corrected_digest=digest))
+        datasets.setdefault(case.store_key[0], []).append(case)
+    out = []
+    for dataset, members in datasets.items():
+        try:
+            root = Path(store) if store is not None else store_dir_for(dataset)
+        except CorrectionsError as exc:  # NAPARI_RADIOMICS_CORRECTIONS_HOME is relative
+            raise ReadError(exc.path, exc.problem) from None
+        opened = CorrectionStore(root, dataset, write=False)
+        if opened.refused is not None:  # inside the dataset, or another dataset's
+            raise ReadError(root, opened.refused)
+        out.append((opened, members))
     return out
 
 

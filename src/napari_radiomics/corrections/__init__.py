@@ -3,14 +3,21 @@
 A dataset's store (``store``) holds corrected masks readable without this plugin, the review
 status and provenance of each case, and a log; ``autosave`` writes edits to it off the GUI
 thread; ``session`` ties an open dataset's mask to its store; ``location`` says where a store
-lives; ``provenance`` measures what a correction changed; ``export`` writes a corrected copy
-of the dataset. Nothing here ever modifies a source file.
+lives; ``provenance`` measures what a correction changed; ``report`` lists the reviewed cases
+(the Review dock's report and ``napari-radiomics corrections``); ``export`` writes a corrected
+copy of the dataset. Nothing here ever modifies a source file.
 """
 
 from typing import Any
 
 from napari_radiomics.corrections.location import dataset_folder, remember_store, store_dir_for
 from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
+from napari_radiomics.corrections.report import (
+    IDENTITY_COLUMNS,
+    corrections_report,
+    report_summary,
+    write_report,
+)
 from napari_radiomics.corrections.session import (
     CorrectionSession,
     attach,
@@ -22,6 +29,7 @@ from napari_radiomics.corrections.store import STATUSES, CaseRef, CorrectionStor
 
 __all__ = [
     "EXPORT_FORMS",
+    "IDENTITY_COLUMNS",
     "STATUSES",
     "CaseRef",
     "CorrectionSession",
@@ -31,14 +39,17 @@ __all__ = [
     "Status",
     "attach",
     "compare_masks",
+    "corrections_report",
     "dataset_folder",
     "export_dataset",
     "mask_digest",
     "open_store",
     "remember_store",
+    "report_summary",
     "session_for",
     "stack_refs",
     "store_dir_for",
+    "write_report",
 ]
 
 
