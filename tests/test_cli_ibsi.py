@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from napari_radiomics._spreadsheet import unescape_frame
 from napari_radiomics.analysis.ibsi import COLUMNS
 from napari_radiomics.cli import main
+from sample_files import fill_disk
 from test_cli import _cli
 
 
@@ -42,3 +44,23 @@ def test_ibsi_into_a_file_exits_2_naming_it(
 def test_ibsi_needs_an_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ibsi"]) == 2
     assert "the following arguments are required: -o/--output" in capsys.readouterr().err
+
+
+def test_a_full_or_read_only_disk_exits_2_naming_the_file(
+    small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = small_disk / "out"
+    filler = fill_disk(small_disk, 4096)  # one page: less than ibsi.csv
+    assert main(["ibsi", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {out / 'ibsi.csv'}: cannot be written (No space left on device)" in err
+    assert list(out.iterdir()) == []  # no half file, no temporary file
+
+    filler.unlink()
+    out.rmdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        assert main(["ibsi", "-o", str(out)]) == 2
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert f"error: {out}: cannot be written (Read-only file system)" in capsys.readouterr().err

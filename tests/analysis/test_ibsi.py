@@ -20,6 +20,7 @@ from napari_radiomics.analysis.ibsi import (
     ibsi_settings,
     read_phantom,
     read_reference,
+    report_markdown,
     write_ibsi_report,
 )
 from napari_radiomics.analysis.ibsi_map import (
@@ -183,3 +184,12 @@ def test_the_package_ships_the_phantom_with_its_credit_and_licence() -> None:
     assert image.GetSize() == (5, 4, 4)
     assert image.GetSpacing() == (2.0, 2.0, 2.0)
     assert int(sum(mask[x, y, z] for x in range(5) for y in range(4) for z in range(4))) == N
+
+
+def test_the_docs_table_is_todays(report: pd.DataFrame) -> None:
+    """docs/ibsi.md shows the counts this pyradiomics gives (update it when they change)."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ibsi.md").read_text(encoding="utf-8")
+    lines = report_markdown(report).splitlines()
+    start = lines.index("| class | match | deviates | no_reference |")
+    end = next(i for i, line in enumerate(lines) if line.startswith("| total |"))
+    assert "\n".join(lines[start : end + 1]) in docs

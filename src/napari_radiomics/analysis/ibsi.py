@@ -147,7 +147,7 @@ def ibsi_report(progress: Callable[[int, int, str], None] | None = None) -> pd.D
     return report
 
 
-def feature_class(feature: str) -> str:
+def _feature_class(feature: str) -> str:
     """The pyradiomics class of a report row's feature (``original_glcm_Contrast``: glcm)."""
     return feature.split("_")[1]
 
@@ -155,7 +155,7 @@ def feature_class(feature: str) -> str:
 def class_counts(report: pd.DataFrame) -> pd.DataFrame:
     """How many features of each pyradiomics class have each status (a column per status,
     a row per class in the mapping's order, and a ``total`` row)."""
-    classes = report["feature"].map(feature_class)
+    classes = report["feature"].map(_feature_class)
     counts = pd.crosstab(pd.Categorical(classes, categories=list(dict.fromkeys(classes))),
                          pd.Categorical(report["status"], categories=list(STATUSES)),
                          dropna=False)  # fmt: skip
