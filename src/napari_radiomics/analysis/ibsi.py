@@ -138,7 +138,7 @@ def ibsi_report(progress: Callable[[int, int, str], None] | None = None) -> pd.D
             "ibsi_tag": entry.tag,
             "value": value,
             "reference": float(text) if text.strip() else math.nan,
-            "tolerance": float(tolerance) if text.strip() and tolerance.strip() else math.nan,
+            "tolerance": float(tolerance.strip() or 0) if text.strip() else math.nan,
             "status": compare(value, text, tolerance),
             "note": entry.note,
         })  # fmt: skip
