@@ -4,7 +4,7 @@
 of a dataset), ``corrections`` (a dataset's corrections report), ``model`` (a
 patient-grouped, cross-validated model of a features table), ``robustness`` (each feature's
 ICC under mask perturbations), ``maps`` (voxel-wise feature maps), ``view`` (napari, ready to
-extract). Each subcommand module has ``add_parser(commands)`` and ``run(parser, args)``;
+extract), ``ibsi`` (the IBSI compliance report of the digital phantom). Each subcommand module has ``add_parser(commands)`` and ``run(parser, args)``;
 the options that several share live in ``_options``, the exit statuses in ``_status``:
 
 0 when every case succeeded, 2 for a usage error (bad option, missing input, invalid setting,
@@ -20,7 +20,16 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import corrections, export, extract, maps, model, robustness, view
+from napari_radiomics.cli import (
+    corrections,
+    export,
+    extract,
+    ibsi,
+    maps,
+    model,
+    robustness,
+    view,
+)
 from napari_radiomics.cli._options import quiet
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
@@ -39,7 +48,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, corrections, model, robustness, maps, view)
+SUBCOMMANDS = (extract, export, corrections, model, robustness, maps, view, ibsi)
 
 
 def build_parser() -> argparse.ArgumentParser:
