@@ -4,8 +4,9 @@
 of a dataset), ``corrections`` (a dataset's corrections report), ``model`` (a
 patient-grouped, cross-validated model of a features table), ``robustness`` (each feature's
 ICC under mask perturbations), ``maps`` (voxel-wise feature maps), ``view`` (napari, ready to
-extract), ``ibsi`` (the IBSI compliance report of the digital phantom). Each subcommand module has ``add_parser(commands)`` and ``run(parser, args)``;
-the options that several share live in ``_options``, the exit statuses in ``_status``:
+extract), ``ibsi`` (the IBSI compliance report of the digital phantom). Each subcommand
+module has ``add_parser(commands)`` and ``run(parser, args)``; the options that several
+share live in ``_options``, the exit statuses in ``_status``:
 
 0 when every case succeeded, 2 for a usage error (bad option, missing input, invalid setting,
 output already there), 3 when some cases failed (their messages are in
