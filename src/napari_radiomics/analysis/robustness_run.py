@@ -34,7 +34,12 @@ from napari_radiomics._spreadsheet import escape_frame, unescape_cell
 from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
 from napari_radiomics.analysis.perturb import PerturbationPlan
 from napari_radiomics.analysis.robust_params import robust_params
-from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, read_perturbed, robustness
+from napari_radiomics.analysis.robustness import (
+    PERTURBATION_COLUMN,
+    PerturbationTask,
+    read_perturbed,
+    robustness,
+)
 from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_records, iter_batch
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
@@ -170,7 +175,7 @@ def iter_robustness(
     paths = robustness_paths(output)
     run = iter_batch(
         todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
-        overwrite=overwrite, plan=plan,
+        overwrite=overwrite, task=PerturbationTask(plan),
     )  # fmt: skip
     try:
         first = next(run)  # the output is locked and its settings checked from here on
