@@ -53,7 +53,7 @@ def correction_agreement(
     frames = []
     for case in corrected:
         image, mask, metadata = load_case(case)
-        original = load_case(replace(case, corrected=None, corrected_digest=None))[1]
+        original = load_case(replace(case, corrected=None))[1]
         labels = None if case.roi_label is None else [case.roi_label]
         for source, which in (("original", original), ("corrected", mask)):
             ids = {

@@ -47,6 +47,7 @@ from napari_radiomics.analysis.perturb import PerturbationPlan
 from napari_radiomics.analysis.robust_params import robust_params
 from napari_radiomics.analysis.robustness import (
     PERTURBATION_COLUMN,
+    PerturbationTask,
     perturbed_features,
     read_perturbed,
     robustness,
@@ -191,7 +192,7 @@ def iter_robustness(
     paths = robustness_paths(output)
     run = iter_batch(
         todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
-        overwrite=overwrite, plan=plan,
+        overwrite=overwrite, task=PerturbationTask(plan),
     )  # fmt: skip
     try:
         first = next(run)  # the output is locked and its settings checked from here on

@@ -28,10 +28,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics.convert import Grid, grid_of
-from napari_radiomics.corrections.location import dataset_folder, store_dir_for
-from napari_radiomics.corrections.maskfile import read_corrected_mask
-from napari_radiomics.corrections.provenance import mask_digest
-from napari_radiomics.corrections.store import CorrectionStore
+from napari_radiomics.corrections import (
+    CorrectedMask,
+    CorrectionStore,
+    dataset_folder,
+    mask_digest,
+    store_dir_for,
+)
 from napari_radiomics.errors import CorrectionsError, ReadError
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
@@ -54,8 +57,8 @@ class Case:
     folder) or "image" (an image file read by SimpleITK, with `mask`). `roi_label` restricts
     extraction to one label of the mask (a batch CSV's `Label`); None measures every label.
     `extra` holds a batch CSV's other columns, passed through into the output row.
-    `corrected` is the corrected mask file from the dataset's store, with the store's digest
-    of it (`corrected_digest`), when the case has one and corrections are used.
+    `corrected` is the case's correction from its dataset's store, when it has one and
+    corrections are used: `load_case` measures it instead of the original mask.
     """
 
     case_id: str
@@ -65,8 +68,7 @@ class Case:
     index: int | None = None
     roi_label: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
-    corrected: str | None = None
-    corrected_digest: str | None = None
+    corrected: CorrectedMask | None = None
 
     @property
     def mask_source(self) -> str:
@@ -81,6 +83,13 @@ class Case:
             return dataset_folder(self.path), Path(self.path).stem
         mask = Path(self.mask or self.path)
         return dataset_folder(mask), case_name(mask)
+
+    def load(
+        self, *, image_pixels: bool = True
+    ) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]:
+        """This case's (image, mask, metadata): :func:`load_case`. A method too, so code below
+        the batch (a corrections export) can read cases it is given without importing it."""
+        return load_case(self, image_pixels=image_pixels)
 
 
 def discover_cases(
@@ -151,7 +160,7 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
             found = opened.mask_file(key)
             if found is not None:
                 digest = opened.mask_digest(key)
-                corrected[case] = replace(case, corrected=str(found), corrected_digest=digest)
+                corrected[case] = replace(case, corrected=CorrectedMask(str(found), digest))
     return [corrected.get(case, case) for case in cases]
 
 
@@ -305,25 +314,12 @@ def load_case(
     else:
         raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
     if case.corrected is not None:
-        mask = _corrected_mask(case, mask)
+        mask = case.corrected.read(mask)
     metadata.update(case.extra)
     metadata["case"] = case.case_id
     pixels = sitk.GetArrayViewFromImage(mask) if isinstance(mask, sitk.Image) else mask
     metadata.update(mask_source=case.mask_source, mask_digest=mask_digest(pixels))
     return image, mask, metadata
-
-
-def _corrected_mask(case: Case, original: np.ndarray | sitk.Image) -> np.ndarray | sitk.Image:
-    """The case's corrected mask from its store (checked as the viewer checks it), on the
-    original mask's grid."""
-    grid = isinstance(original, sitk.Image)
-    shape = original.GetSize()[::-1] if grid else original.shape
-    corrected = read_corrected_mask(case.corrected or "", shape)
-    if not grid:
-        return corrected
-    image = sitk.GetImageFromArray(corrected)
-    image.CopyInformation(original)
-    return image
 
 
 def _read_image(path: Path) -> sitk.Image:

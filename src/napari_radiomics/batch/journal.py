@@ -349,7 +349,7 @@ class BatchOutput:
             if case.corrected is None:
                 stale = source == "corrected"  # reverted since
             else:  # corrected since, or again (a store that records no digest cannot tell)
-                known = case.corrected_digest
+                known = case.corrected.digest
                 stale = source != "corrected" or bool(known and digest != known)
             if stale:
                 changed.append(case.case_id)

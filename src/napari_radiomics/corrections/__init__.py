@@ -6,11 +6,20 @@ thread; ``session`` ties an open dataset's mask to its store; ``location`` says 
 lives; ``provenance`` measures what a correction changed; ``report`` lists the reviewed cases
 (the Review dock's report and ``napari-radiomics corrections``); ``export`` writes a corrected
 copy of the dataset. Nothing here ever modifies a source file.
+
+A batch case carries its correction as a ``CorrectedMask``; an export reads the cases it is
+given through their own ``load`` (``ExportCase``): nothing here imports the batch, which sits
+above.
 """
 
-from typing import Any
-
+from napari_radiomics.corrections.export import (
+    EXPORT_FORMS,
+    ExportCase,
+    ExportForm,
+    export_dataset,
+)
 from napari_radiomics.corrections.location import dataset_folder, remember_store, store_dir_for
+from napari_radiomics.corrections.maskfile import CorrectedMask
 from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
 from napari_radiomics.corrections.report import (
     IDENTITY_COLUMNS,
@@ -32,8 +41,10 @@ __all__ = [
     "IDENTITY_COLUMNS",
     "STATUSES",
     "CaseRef",
+    "CorrectedMask",
     "CorrectionSession",
     "CorrectionStore",
+    "ExportCase",
     "ExportForm",
     "MaskChange",
     "Status",
@@ -51,13 +62,3 @@ __all__ = [
     "store_dir_for",
     "write_report",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``export`` reads its cases through ``batch``, which itself reads corrections stores:
-    resolved on first use, so importing either package first works."""
-    if name in ("EXPORT_FORMS", "ExportForm", "export_dataset"):
-        from napari_radiomics.corrections import export
-
-        return getattr(export, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
