@@ -27,6 +27,7 @@ from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
 from napari_radiomics._napari._workspace import show_rows
 from napari_radiomics.analysis.ranking import rank_features
+from napari_radiomics.columns import DEFAULT_TARGET
 
 
 class RankingPanel(QWidget):
@@ -92,8 +93,8 @@ class RankingPanel(QWidget):
         self.model.set_frame(pd.DataFrame())
         self.target.clear()
         self.target.addItems(groups)
-        if "tumor_type" in groups:
-            self.target.setCurrentText("tumor_type")
+        if DEFAULT_TARGET in groups:
+            self.target.setCurrentText(DEFAULT_TARGET)
         self.status.setText("")
 
     def rank(self) -> FunctionWorker:

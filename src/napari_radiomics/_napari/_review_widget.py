@@ -33,16 +33,16 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics._spreadsheet import escape_frame
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
 from napari_radiomics.errors import CorrectionsError
+from napari_radiomics.io import CaseMetadata, cases_table
 from napari_radiomics.io.editable import EditableStack
 
 if TYPE_CHECKING:
     import napari.viewer
 
 _ALL = "(all statuses)"
-#: Columns of the dataset's per-slice table shown beside the status.
-_CASE_COLUMNS = ("case", "patient_id", "tumor_type")
 
 
 class _Relay(QObject):
@@ -156,18 +156,20 @@ class ReviewWidget(QWidget):
 
     # -- what is shown ---------------------------------------------------------------------
     def cases(self) -> pd.DataFrame:
-        """The table shown: case, patient, tumour type, status and note, one row per case."""
+        """The table shown: the case columns of every table (``columns.CASE_COLUMNS``), status
+        and note, one row per case; an unknown value is an empty cell."""
         if self.session is None:
-            return pd.DataFrame(columns=[*_CASE_COLUMNS, "status", "note"])
+            return pd.DataFrame(columns=[*CASE_COLUMNS, "status", "note"])
         frame = self.session.table()
         slices = self.layer.metadata.get("slices")
         if isinstance(slices, pd.DataFrame) and len(slices) == len(frame):
-            for column in _CASE_COLUMNS[1:]:
-                frame.insert(len(frame.columns) - 2, column, slices[column].astype(str).values)
+            ids = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
         else:
-            for column in _CASE_COLUMNS[1:]:
-                value = str(self.layer.metadata.get(column, ""))
-                frame.insert(len(frame.columns) - 2, column, value)
+            ids = [CaseMetadata.from_mapping(self.layer.metadata)] * len(frame)
+        shown = cases_table(ids)
+        for column in CASE_COLUMNS[1:]:
+            text = shown[column].astype("string").fillna("").to_numpy(dtype=object)
+            frame.insert(len(frame.columns) - 2, column, text)
         return frame
 
     def _refresh(self) -> None:
@@ -287,7 +289,7 @@ class ReviewWidget(QWidget):
         path = Path(path)
         table = self.session.store.review_table()
         cases = self.cases().set_index("case")
-        for column in _CASE_COLUMNS[1:]:
+        for column in reversed(CASE_COLUMNS[1:]):  # each goes in at 1: last one first
             table.insert(1, column, table["case"].map(cases[column]).fillna(""))
         with replaced(path) as tmp:
             escape_frame(table).to_csv(tmp, index=False)

@@ -54,6 +54,7 @@ from napari_radiomics.engine._masks import (
 )
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
@@ -184,7 +185,7 @@ class FeatureEngine:
         mask: Any,
         labels: Sequence[int] | None = None,
         progress: Progress | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | CaseMetadata | None = None,
         diagnostics: bool = False,
     ) -> pd.DataFrame:
         """Features of every ROI label in ``mask`` (or of ``labels``): one row per label.
@@ -192,11 +193,14 @@ class FeatureEngine:
         ``image``/``mask``: napari layers (or layer-like), SimpleITK images, or arrays (spacing 1).
         ``progress(done, total, message)`` is called per image type and feature class; an
         exception it raises stops the extraction and propagates (that is how to cancel).
-        Columns: the ``metadata`` keys, ``roi_label``, pyradiomics' diagnostics (only with
-        ``diagnostics=True``) and pyradiomics' feature names. ``df.attrs["errors"]`` maps each
-        label that could not be computed to pyradiomics' reason; ``df.attrs["provenance"]``
+        Columns: the ``metadata`` keys (a reader's ``CaseMetadata`` gives its fields),
+        ``roi_label``, pyradiomics' diagnostics (only with ``diagnostics=True``) and
+        pyradiomics' feature names. ``df.attrs["errors"]`` maps each label that could not be
+        computed to pyradiomics' reason; ``df.attrs["provenance"]``
         holds the params and library versions.
         """
+        if isinstance(metadata, CaseMetadata):
+            metadata = metadata.as_dict()
         with self._lock, geometry_tolerance(self.settings.geometry_tolerance):
             return self._extract(image, mask, labels, progress, metadata, diagnostics)
 
@@ -385,7 +389,7 @@ def extract_features(
     settings: ExtractionSettings | None = None,
     labels: Sequence[int] | None = None,
     progress: Progress | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | CaseMetadata | None = None,
     diagnostics: bool = False,
 ) -> pd.DataFrame:
     """pyradiomics features of ``image`` for every ROI label of ``mask``; see
