@@ -20,7 +20,7 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.batch import Case, load_case
-from napari_radiomics.columns import CASE, MASK_SOURCE, PATIENT_ID
+from napari_radiomics.columns import CASE, MASK_SOURCE, PATIENT_ID, ROI_LABEL
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns
 from napari_radiomics.settings import ExtractionSettings
@@ -64,7 +64,7 @@ def correction_agreement(
             }
             frames.append(engine.extract(image, which, labels=labels, metadata=ids))
     long = pd.concat(frames, ignore_index=True)
-    keyed = long.assign(case=long["case"].astype(str) + ":" + long["roi_label"].astype(str))
+    keyed = long.assign(case=long[CASE].astype(str) + ":" + long[ROI_LABEL].astype(str))
     table = icc_table(
         keyed, feature_columns(long), case="case", rater=RATER_COLUMN, form=form,
         threshold=threshold,

@@ -41,6 +41,7 @@ from napari_radiomics._pyradiomics import (
     coordinate_tolerance,
     geometry_tolerance,
 )
+from napari_radiomics.columns import ROI_LABEL
 from napari_radiomics.convert import Grid, as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
 from napari_radiomics.engine._compat import ensure_lbp3d_support
@@ -285,7 +286,7 @@ class FeatureEngine:
             steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
             if values is not None:
                 row = dict(metadata or {})
-                row["roi_label"] = label
+                row[ROI_LABEL] = label
                 row.update(values)
                 rows.append(row)
         steps.done = steps.total
@@ -302,7 +303,7 @@ class FeatureEngine:
             "versions": _versions(),
             "image": image_name,
             "mask": mask_name,
-            "labels": [int(v) for v in frame["roi_label"]],
+            "labels": [int(v) for v in frame[ROI_LABEL]],
         }
         return frame
 
