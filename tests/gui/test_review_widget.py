@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QShortcut
 
 from napari_radiomics._napari._review_widget import ReviewWidget
 from napari_radiomics.cli import main
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
 from napari_radiomics.io import make_synthetic_slice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.folder import FolderWarning, resize_mask
@@ -31,7 +32,7 @@ def _open(make_napari_viewer, tmp_path: Path):
 def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) -> None:
     viewer, dock, folder = _open(make_napari_viewer, tmp_path)
     assert dock.progress.text() == "0 / 4 reviewed"
-    assert list(dock.cases().columns) == ["case", "patient_id", "tumor_type", "status", "note"]
+    assert list(dock.cases().columns) == [*CASE_COLUMNS, "status", "note"]
     dock.go_to(0)  # napari opens a stack at its middle slice
     dock.mark("accepted")
     assert dock.step(1) == 1  # the next unreviewed

@@ -26,6 +26,7 @@ from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
 from napari_radiomics._napari._workspace import table_view
 from napari_radiomics.analysis.ranking import rank_features
+from napari_radiomics.columns import DEFAULT_TARGET
 
 
 class RankingPanel(QWidget):
@@ -87,8 +88,8 @@ class RankingPanel(QWidget):
         self.model.set_frame(pd.DataFrame())
         self.target.clear()
         self.target.addItems(groups)
-        if "tumor_type" in groups:
-            self.target.setCurrentText("tumor_type")
+        if DEFAULT_TARGET in groups:
+            self.target.setCurrentText(DEFAULT_TARGET)
         self.status.setText("")
 
     def rank(self) -> FunctionWorker:

@@ -31,8 +31,8 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import (
-    IDENTITY_COLUMNS,
     STATUSES,
     CorrectionSession,
     corrections_report,
@@ -41,14 +41,13 @@ from napari_radiomics.corrections import (
     write_report,
 )
 from napari_radiomics.errors import CorrectionsError, WriteError
+from napari_radiomics.io import CaseMetadata, cases_table
 from napari_radiomics.io.editable import EditableStack
 
 if TYPE_CHECKING:
     import napari.viewer
 
 _ALL = "(all statuses)"
-#: Columns of the dataset's per-slice table shown beside the status.
-_CASE_COLUMNS = ("case", *IDENTITY_COLUMNS)
 
 
 class _Relay(QObject):
@@ -162,18 +161,20 @@ class ReviewWidget(QWidget):
 
     # -- what is shown ---------------------------------------------------------------------
     def cases(self) -> pd.DataFrame:
-        """The table shown: case, patient, tumour type, status and note, one row per case."""
+        """The table shown: the case columns of every table (``columns.CASE_COLUMNS``), status
+        and note, one row per case; an unknown value is an empty cell."""
         if self.session is None:
-            return pd.DataFrame(columns=[*_CASE_COLUMNS, "status", "note"])
+            return pd.DataFrame(columns=[*CASE_COLUMNS, "status", "note"])
         frame = self.session.table()
         slices = self.layer.metadata.get("slices")
         if isinstance(slices, pd.DataFrame) and len(slices) == len(frame):
-            for column in _CASE_COLUMNS[1:]:
-                frame.insert(len(frame.columns) - 2, column, slices[column].astype(str).values)
+            ids = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
         else:
-            for column in _CASE_COLUMNS[1:]:
-                value = str(self.layer.metadata.get(column, ""))
-                frame.insert(len(frame.columns) - 2, column, value)
+            ids = [CaseMetadata.from_mapping(self.layer.metadata)] * len(frame)
+        shown = cases_table(ids)
+        for column in CASE_COLUMNS[1:]:
+            text = shown[column].astype("string").fillna("").to_numpy(dtype=object)
+            frame.insert(len(frame.columns) - 2, column, text)
         return frame
 
     def _refresh(self) -> None:

@@ -21,6 +21,7 @@ import SimpleITK as sitk
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, perturb
+from napari_radiomics.columns import ROI_LABEL
 from napari_radiomics.convert import LayerData, as_sitk
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns, read_table
@@ -107,7 +108,7 @@ def perturbed_features(
         how = {PERTURBATION_COLUMN: index, **description}
         how[PERTURBATION_COLUMN] = index
         values = dict(zip(features, frame[features].to_numpy()[0].tolist(), strict=True))
-        rows.append({**ids, "roi_label": label, **how, **values})
+        rows.append({**ids, ROI_LABEL: label, **how, **values})
     # One frame from records: the column order is the first row's (every row has the same
     # keys), and values keep their exact floats.
     return pd.DataFrame.from_records(rows)
@@ -190,7 +191,7 @@ def robustness(
     chosen = list(features) if features is not None else feature_columns(long)
     if not chosen:
         raise ValueError("the table has no feature columns (original_..., wavelet-..., ...)")
-    cases = long[case].astype(str) + ":" + long["roi_label"].astype(str)
+    cases = long[case].astype(str) + ":" + long[ROI_LABEL].astype(str)
     table = long.assign(**{case: cases})
     return icc_table(
         table, chosen, case=case, rater=PERTURBATION_COLUMN, form=form, threshold=threshold

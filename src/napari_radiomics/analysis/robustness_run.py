@@ -53,6 +53,7 @@ from napari_radiomics.analysis.robustness import (
     robustness,
 )
 from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_records, iter_batch
+from napari_radiomics.columns import CASE, ROI_LABEL
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
@@ -153,7 +154,7 @@ def _in_input_order(path: Path, cases: Sequence[Case]) -> None:
     order = {c.case_id: i for i, c in enumerate(cases)}
     lines = [r.decode("utf-8") for r, _ in csv_records(io.BytesIO(path.read_bytes()))]
     header = next(csv.reader([lines[0]]))
-    at = [header.index(c) for c in ("case", "roi_label", PERTURBATION_COLUMN)]
+    at = [header.index(c) for c in (CASE, ROI_LABEL, PERTURBATION_COLUMN)]
 
     def key(line: str) -> tuple[int, str, int, int]:
         fields = [unescape_cell(f) for f in next(csv.reader(io.StringIO(line)))]

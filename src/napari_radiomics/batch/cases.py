@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.columns import CASE, CASE_COLUMNS, MASK_COLUMNS, MASK_DIGEST, MASK_SOURCE
 from napari_radiomics.convert import Grid, grid_of
 from napari_radiomics.corrections import (
     CorrectedMask,
@@ -36,17 +37,13 @@ from napari_radiomics.corrections import (
     store_dir_for,
 )
 from napari_radiomics.errors import CorrectionsError, ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
-from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mask, read_tumor_mat
+from napari_radiomics.io.mat import read_tumor_mask, read_tumor_mat
 from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suffix
-from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 _T = TypeVar("_T")
-
-#: The columns saying which mask a row was measured on: "original" or "corrected", and the
-#: mask's digest (``corrections.mask_digest``).
-MASK_COLUMNS = ("mask_source", "mask_digest")
 
 
 @dataclass(frozen=True)
@@ -259,7 +256,7 @@ def _unique(found: list[tuple[Case, str]]) -> list[Case]:
 
 def metadata_columns(cases: Iterable[Case]) -> list[str]:
     """The identifying columns of an output: the fixed ones, then passed-through CSV columns."""
-    columns = [*IDENTIFYING_COLUMNS, *MASK_COLUMNS]
+    columns = [*CASE_COLUMNS, *MASK_COLUMNS]
     for case in cases:
         columns.extend(k for k, _ in case.extra if k not in columns)
     return columns
@@ -284,8 +281,8 @@ def load_case(
     (``extract --check``): the image is then a :class:`~napari_radiomics.convert.Grid`, which
     no extraction accepts, and its pixels are not read (most of the time a .mat file takes).
     """
-    metadata: dict[str, Any] = dict.fromkeys(IDENTIFYING_COLUMNS)
     image: Any
+    identity = CaseMetadata(case.case_id)
     if case.kind == "mat":
         if image_pixels:
             tumor = read_tumor_mat(case.path)
@@ -294,7 +291,7 @@ def load_case(
             header, mask = read_tumor_mask(case.path)
             image = grid_of(np.broadcast_to(np.zeros((), header.dtype), header.shape))
             label, patient_id = header.label, header.patient_id
-        metadata.update(patient_id=patient_id, label=label, tumor_type=TUMOR_TYPES[label])
+        identity = CaseMetadata(case.case_id, patient_id, label)
         mask = mask.astype(np.uint8)
     elif case.kind == "bundle":
         bundle = _bundle(case.path)
@@ -304,9 +301,7 @@ def load_case(
         # One slice from the memory map; its grid alone needs no read at all.
         image = np.array(bundle.images[index]) if image_pixels else grid_of(bundle.images[index])
         mask = np.asarray(bundle.masks[index]).astype(np.uint8)
-        label = int(bundle.labels[index])
-        metadata.update(patient_id=str(bundle.patient_ids[index]), label=label)
-        metadata["tumor_type"] = TUMOR_TYPES.get(label)
+        identity = replace(bundle.metadata(index), case=case.case_id)
     elif case.kind == "image":
         path = Path(case.path)
         image = _read_image(path) if image_pixels else _read_grid(path)
@@ -315,10 +310,9 @@ def load_case(
         raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
     if case.corrected is not None:
         mask = case.corrected.read(mask)
-    metadata.update(case.extra)
-    metadata["case"] = case.case_id
+    metadata = identity.columns() | dict(case.extra) | {CASE: case.case_id}
     pixels = sitk.GetArrayViewFromImage(mask) if isinstance(mask, sitk.Image) else mask
-    metadata.update(mask_source=case.mask_source, mask_digest=mask_digest(pixels))
+    metadata.update({MASK_SOURCE: case.mask_source, MASK_DIGEST: mask_digest(pixels)})
     return image, mask, metadata
 
 

@@ -41,6 +41,7 @@ from napari_radiomics._filenames import inside, unique_stems
 from napari_radiomics._spreadsheet import escape_cell
 from napari_radiomics.corrections.maskfile import CorrectedMask
 from napari_radiomics.errors import WriteError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
 from napari_radiomics.io.medical import write_medical_image
 
@@ -180,13 +181,14 @@ def _mat(case: ExportCase, target: Path, shown: Path) -> None:
             shutil.copyfile(case.path, target)
         return
     corrected = np.asarray(mask) != 0
+    identity = CaseMetadata.from_mapping(metadata)
     tumor = TumorSlice(
         image=np.asarray(image),
         mask=corrected,
         border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
-        label=int(metadata["label"]),
-        tumor_type=str(metadata["tumor_type"]),
-        patient_id=str(metadata["patient_id"] or ""),
+        label=int(identity.label or 0),  # mat and bundle cases have one
+        tumor_type=identity.tumor_type,
+        patient_id=identity.patient_id,
     )
     with _writing(shown):
         write_tumor_mat(target, tumor)
@@ -227,8 +229,9 @@ def _bundle(
                 )
             images(np.asarray(image, dtype=dtype))
             masks(np.asarray(mask) != 0)
-            labels.append(int(metadata["label"]))
-            ids.append(str(metadata["patient_id"] or ""))
+            identity = CaseMetadata.from_mapping(metadata)
+            labels.append(int(identity.label or 0))  # mat and bundle cases have one
+            ids.append(identity.patient_id)
             if progress is not None:
                 progress(index + 1, len(cases))
     for name, values in (("labels", np.array(labels)), ("patient_ids", np.array(ids))):

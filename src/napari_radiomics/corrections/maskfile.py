@@ -22,6 +22,7 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._filenames import file_stem, id_from_stem
 from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io import tumor_type_of
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
     TumorSlice,
@@ -153,7 +154,7 @@ def write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
         mask=corrected,
         border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
         label=label,
-        tumor_type="",
+        tumor_type=tumor_type_of(label),
         patient_id=patient_id,
     )
     write_tumor_mat(target, tumor, format=version, overwrite=True)

@@ -17,13 +17,14 @@ import pandas as pd
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._spreadsheet import escape_frame
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections.store import STATUSES, CorrectionStore
 from napari_radiomics.errors import WriteError
 
 __all__ = ["IDENTITY_COLUMNS", "corrections_report", "report_summary", "write_report"]
 
-#: The identifying columns a report adds to the store's rows, after ``case``.
-IDENTITY_COLUMNS = ("patient_id", "tumor_type")
+#: The identifying columns a report adds to the store's rows, after ``case``: every table's.
+IDENTITY_COLUMNS = CASE_COLUMNS[1:]
 
 
 def corrections_report(
