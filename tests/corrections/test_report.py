@@ -10,6 +10,7 @@ import pytest
 
 from napari_radiomics._spreadsheet import unescape_frame
 from napari_radiomics.cli import main
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import (
     attach,
     corrections_report,
@@ -39,8 +40,8 @@ def reviewed(tmp_path: Path) -> tuple[Path, object, pd.DataFrame]:
 
 def test_the_report_joins_identities_and_reads_back(reviewed, tmp_path: Path) -> None:
     _folder, session, slices = reviewed
-    report = corrections_report(session.store, slices[["case", "patient_id", "tumor_type"]])
-    assert list(report.columns[:4]) == ["case", "patient_id", "tumor_type", "status"]
+    report = corrections_report(session.store, slices[list(CASE_COLUMNS)])
+    assert list(report.columns[:5]) == ["case", "patient_id", "label", "tumor_type", "status"]
     rows = report.set_index("case")
     assert rows["status"].to_dict() == {"1": "accepted", "2": "corrected", "3": "flagged"}
     assert rows.loc["2", "patient_id"] == str(slices.set_index("case").loc["2", "patient_id"])
@@ -49,7 +50,7 @@ def test_the_report_joins_identities_and_reads_back(reviewed, tmp_path: Path) ->
     assert report_summary(report) == "3 cases with a status: 1 accepted, 1 corrected, 1 flagged"
     # cases the identities do not name, or a column they lack, stay blank
     partial = corrections_report(session.store, pd.DataFrame({"case": ["2", "2"]}))
-    assert (partial[["patient_id", "tumor_type"]] == "").all().all()
+    assert (partial[["patient_id", "label", "tumor_type"]] == "").all().all()
     path = write_report(report, tmp_path / "report.csv")
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert raw.set_index("case").loc["1", "note"] == "'=HYPERLINK(1)"  # escaped for spreadsheets
@@ -61,7 +62,7 @@ def test_the_cli_writes_the_report_of_the_dataset_from_its_files(
 ) -> None:
     folder, session, slices = reviewed
     expected = write_report(
-        corrections_report(session.store, slices[["case", "patient_id", "tumor_type"]]),
+        corrections_report(session.store, slices[list(CASE_COLUMNS)]),
         tmp_path / "expected.csv",
     )
     out = tmp_path / "report.csv"
@@ -88,7 +89,7 @@ def test_cli_refusals_exit_2_naming_the_problem(
     )
     assert out.read_text() == "keep me"
     assert main(["corrections", str(folder), "-o", str(out), "--overwrite"]) == 0
-    assert out.read_text().startswith("case,patient_id,tumor_type,status,")
+    assert out.read_text().startswith("case,patient_id,label,tumor_type,status,")
     capsys.readouterr()
     not_a_store = tmp_path / "elsewhere"
     not_a_store.mkdir()

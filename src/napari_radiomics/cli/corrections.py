@@ -92,8 +92,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _identities(store: Any, cases: list[Any]) -> Any:
-    """The patient and tumour type of each case of ``cases`` that ``store`` reports, read
-    from its file (its header, where the format has one); blank when the file cannot say."""
+    """The identity (patient, label, tumour type) of each case of ``cases`` that ``store``
+    reports, read from its file (its header, where the format has one); blank when the file
+    cannot say."""
     import pandas as pd
 
     from napari_radiomics.batch import load_case
