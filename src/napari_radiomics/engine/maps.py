@@ -65,7 +65,7 @@ _PARTS = 4
 
 @dataclass(frozen=True)
 class FeatureMap:
-    """One feature's map on an image's full grid, held as the block that has values.
+    """One feature's map on an image's grid, held as the block that has values.
 
     A full-grid float64 array per feature would cost the image's size once per feature (93
     maps of a 512x512x100 scan: 19 GiB); the block around the ROI is all that was computed, so
@@ -88,13 +88,28 @@ class FeatureMap:
         """Where ``values`` sit in the full grid (numpy slices)."""
         return tuple(slice(o, o + n) for o, n in zip(self.offset, self.values.shape, strict=True))
 
-    def image(self) -> sitk.Image:
-        """The map as a SimpleITK image with the grid's size, spacing, origin and direction."""
-        out = sitk.GetImageFromArray(self.array())
+    def image(self, *, box: bool = False) -> sitk.Image:
+        """The map as a SimpleITK image with the grid's spacing and direction: on the full
+        grid (its size and origin), or with ``box`` only the computed block, placed where it
+        lies in the image (:attr:`box_origin`). The block is what pyradiomics' voxel mode
+        returns; a viewer overlays it on the image as it does the full grid, at a fraction of
+        the size (93 full-grid maps of a 512x512x48 CT are 9 GB of float64 to compress)."""
+        out = sitk.GetImageFromArray(self.values if box else self.array())
         out.SetSpacing(self.grid.spacing)
-        out.SetOrigin(self.grid.origin)
+        out.SetOrigin(self.box_origin if box else self.grid.origin)
         out.SetDirection(self.grid.direction)
         return out
+
+    @property
+    def box_origin(self) -> tuple[float, ...]:
+        """The physical point of the block's first voxel: the image's origin plus the direction
+        times the block's offset in millimetres (SimpleITK's index-to-point rule), so every
+        voxel of the block sits at the physical point of the same voxel of the image."""
+        dimension = self.grid.ndim
+        index = np.asarray(self.offset[::-1], dtype=np.float64)  # SimpleITK's (x, y, z)
+        direction = np.asarray(self.grid.direction, dtype=np.float64).reshape(dimension, -1)
+        origin = np.asarray(self.grid.origin) + direction @ (index * self.grid.spacing)
+        return tuple(float(value) for value in origin)
 
 
 def voxel_settings(
