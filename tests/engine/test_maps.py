@@ -269,6 +269,15 @@ def test_feature_selection_and_clear_errors(pyradiomics_data: Path) -> None:
         feature_maps(image, labels, settings, features=["firstorder_Mean"])
 
 
+def brain2_sub_roi(folder: Path, tmp_path: Path) -> tuple[Path, sitk.Image, sitk.Image, Path]:
+    """brain2's image (path, image) and a 3x5x5 sub-ROI of its mask (mask, path written)."""
+    image_path = folder / "brain2_image.nrrd"
+    mask = sub_roi(sitk.ReadImage(str(folder / "brain2_label.nrrd")), (1, 2, 2))
+    mask_path = tmp_path / "mask.nrrd"
+    sitk.WriteImage(mask, str(mask_path))
+    return image_path, sitk.ReadImage(str(image_path)), mask, mask_path
+
+
 def test_cli_writes_maps_on_the_roi_box_aligned_with_the_image(
     pyradiomics_data: Path, tmp_path: Path
 ) -> None:
@@ -277,11 +286,7 @@ def test_cli_writes_maps_on_the_roi_box_aligned_with_the_image(
     each of its voxels lies at the physical point of the same voxel of the image, holding the
     value ``feature_maps`` gives there (NaN off the ROI); the params file runs in
     pyradiomics."""
-    image_path = pyradiomics_data / "brain2_image.nrrd"
-    image = sitk.ReadImage(str(image_path))
-    mask = sub_roi(sitk.ReadImage(str(pyradiomics_data / "brain2_label.nrrd")), (1, 2, 2))
-    mask_path = tmp_path / "mask.nrrd"
-    sitk.WriteImage(mask, str(mask_path))
+    image_path, image, mask, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
     out = tmp_path / "maps"
     argv = [str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
     features = ["--features", "glcm_Contrast", "firstorder_Mean"]
@@ -319,11 +324,7 @@ def test_cli_writes_maps_on_the_roi_box_aligned_with_the_image(
 def test_cli_writes_the_full_grid_when_asked(pyradiomics_data: Path, tmp_path: Path) -> None:
     """``--grid full``: every map has the image's size, spacing, origin and direction and the
     full-grid values of ``feature_maps`` (NaN off the ROI)."""
-    image_path = pyradiomics_data / "brain2_image.nrrd"
-    image = sitk.ReadImage(str(image_path))
-    mask = sub_roi(sitk.ReadImage(str(pyradiomics_data / "brain2_label.nrrd")), (1, 2, 2))
-    mask_path = tmp_path / "mask.nrrd"
-    sitk.WriteImage(mask, str(mask_path))
+    image_path, image, mask, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
     out = tmp_path / "maps"
     argv = ["maps", str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
     assert main([*argv, "--features", "firstorder_Mean", "--grid", "full"]) == 0
@@ -343,10 +344,7 @@ def test_nifti_maps_hold_nan_off_the_roi_which_simpleitk_reads_as_zero(
     """What docs/formats.md says is outside the ROI in a NIfTI map: the file holds NaN (its
     raw float64 data), and SimpleITK (like every ITK-based viewer) reads those voxels as 0,
     while the ROI voxels keep their values."""
-    image = pyradiomics_data / "brain2_image.nrrd"
-    mask = sub_roi(sitk.ReadImage(str(pyradiomics_data / "brain2_label.nrrd")), (1, 2, 2))
-    mask_path = tmp_path / "mask.nrrd"
-    sitk.WriteImage(mask, str(mask_path))
+    image, _, _, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
     out = tmp_path / "maps"
     argv = ["maps", str(image), "--mask", str(mask_path), "-q", "--features", "firstorder_Mean"]
     assert main([*argv, "-o", str(out), "--format", "nii.gz"]) == 0
