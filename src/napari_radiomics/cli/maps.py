@@ -174,9 +174,18 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
         parser.error(f"{path}: expected an NRRD/NIfTI/MHA image or a .mat slice")
     if not args.mask:
         parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
-    for given in (path, Path(args.mask)):
-        read_medical_image(given)  # a clear ReadError naming the file, if unreadable
-    return sitk.ReadImage(str(path)), sitk.ReadImage(str(args.mask))
+    # Read once each, with a clear ReadError naming the file, and the geometry as stored.
+    return _image(read_medical_image(path)), _image(read_medical_image(args.mask))
+
+
+def _image(medical: Any) -> sitk.Image:
+    """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
+    origin and direction (from its metadata, not derived back from napari's affine)."""
+    image = sitk.GetImageFromArray(medical.data)
+    image.SetSpacing(medical.metadata["spacing"])
+    image.SetOrigin(medical.metadata["origin"])
+    image.SetDirection(medical.metadata["direction"])
+    return image
 
 
 def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
