@@ -58,3 +58,20 @@ def test_package_import_is_light_and_public_names_resolve() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split("\n")[:3] == ["", "True", "[]"]
+
+
+def test_reading_one_file_does_not_load_the_dataset_readers() -> None:
+    """`napari-radiomics maps` on one NRRD file (the command line and the io names it uses)
+    starts without dask and xarray, which only the folder and bundle readers need."""
+    code = (
+        "import sys, napari_radiomics.cli\n"
+        "from napari_radiomics.io import read_medical_image, write_medical_image\n"
+        "from napari_radiomics.engine.maps import feature_maps\n"
+        "print(','.join(sorted(m for m in ('dask', 'xarray') if m in sys.modules)))\n"
+        "from napari_radiomics.io import open_mat_stack\n"
+        "print(callable(open_mat_stack), 'dask' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["", "True True"]
