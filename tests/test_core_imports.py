@@ -61,13 +61,16 @@ def test_package_import_is_light_and_public_names_resolve() -> None:
 
 
 def test_reading_one_file_does_not_load_the_dataset_readers() -> None:
-    """`napari-radiomics maps` on one NRRD file (the command line and the io names it uses)
-    starts without dask and xarray, which only the folder and bundle readers need."""
+    """`napari-radiomics maps` on one NRRD file (the command line's parsers and the io names
+    it uses) starts without dask and xarray, which only the folder and bundle readers need, nor
+    scipy.stats and matplotlib, which only the analyses need."""
     code = (
         "import sys, napari_radiomics.cli\n"
+        "napari_radiomics.cli.build_parser()\n"
         "from napari_radiomics.io import read_medical_image, write_medical_image\n"
         "from napari_radiomics.engine.maps import feature_maps\n"
-        "print(','.join(sorted(m for m in ('dask', 'xarray') if m in sys.modules)))\n"
+        "heavy = ('dask', 'xarray', 'scipy.stats', 'matplotlib')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
         "from napari_radiomics.io import open_mat_stack\n"
         "print(callable(open_mat_stack), 'dask' in sys.modules)\n"
     )
