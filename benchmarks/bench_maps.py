@@ -5,6 +5,7 @@ Run (pyradiomics' test cases in NAPARI_RADIOMICS_TEST_DATA):
     NAPARI_RADIOMICS_TEST_DATA=../shared/data/pyradiomics python benchmarks/bench_maps.py
     python benchmarks/bench_maps.py --large      # the 50,000-voxel ROI at radius 2, ours only
     python benchmarks/bench_maps.py --large --jobs 2   # the same in two worker processes
+    python benchmarks/bench_maps.py --command          # `napari-radiomics maps`, files included
 
 Same process, same inputs in memory, every texture class (firstorder, glcm, glrlm, glszm,
 gldm, ngtdm), pyradiomics' default settings plus the kernel radius:
@@ -22,6 +23,15 @@ the first peak is ours alone). ``--large`` maps a 50,000-voxel ellipsoid ROI in 
 synthetic volume at radius 2 in a child process and prints its peak resident memory
 (``--jobs N``: in N worker processes, started from a forkserver, so the peak printed is the
 parent's alone; the maps are the same for any N).
+
+``--command`` measures the whole command, files included, on a synthetic 512x512x48 CT
+(int16, 0.7 x 0.7 x 2.5 mm, an oblique direction, a 3D ROI of about 400 voxels), radius 1,
+pyradiomics' default features: ``napari-radiomics maps`` in a fresh process (start-up
+included) and the same command in this process, against pyradiomics' voxel run as its own
+``pyradiomics --mode voxel`` does it (``execute(voxelBased=True)``, then each map written
+compressed with ``sitk.WriteImage(map, path, True)``). It asserts that every map written
+by the command, read back with SimpleITK, holds pyradiomics' values (1e-9) at the same
+physical points, and prints the peak memory of the process after each side.
 """
 
 from __future__ import annotations
@@ -32,7 +42,9 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +126,135 @@ def large(jobs: int) -> None:
     )
 
 
+def synthetic_ct(folder: Path) -> tuple[Path, Path]:
+    """A CT-like 512x512x48 volume with a small 3D ROI, written as NRRD (image, mask)."""
+    rng = np.random.default_rng(0)
+    shape = (48, 512, 512)
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    body = ((y - 256) / 200.0) ** 2 + ((x - 256) / 230.0) ** 2 <= 1
+    roi = ((z - 24) / 2.6) ** 2 + ((y - 300) / 6.5) ** 2 + ((x - 200) / 6.5) ** 2 <= 1
+    hu = np.where(body, rng.normal(40, 20, shape), -1000.0) + 30.0 * roi
+    image = sitk.GetImageFromArray(hu.astype(np.int16))
+    mask = sitk.GetImageFromArray(roi.astype(np.uint8))
+    angle = np.deg2rad(10)  # a tilted gantry: the direction is not the identity
+    direction = (
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+        np.cos(angle),
+        -np.sin(angle),
+        0.0,
+        np.sin(angle),
+        np.cos(angle),
+    )
+    for each in (image, mask):
+        each.SetSpacing((0.7, 0.7, 2.5))
+        each.SetOrigin((-180.0, -200.0, -60.0))
+        each.SetDirection(direction)
+    paths = folder / "ct.nrrd", folder / "ct_label.nrrd"
+    sitk.WriteImage(image, str(paths[0]), True)
+    sitk.WriteImage(mask, str(paths[1]), True)
+    return paths
+
+
+#: pyradiomics' own command line (its ``pyradiomics`` entry point), in a fresh interpreter.
+_PYRADIOMICS_CLI = "import sys; from radiomics.scripts import parse_args; sys.exit(parse_args())"
+
+
+def end_to_end() -> None:
+    """`napari-radiomics maps` end to end against pyradiomics' voxel run with its files."""
+    from napari_radiomics.cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        image_path, mask_path = synthetic_ct(folder)
+        argv = ["maps", str(image_path), "--mask", str(mask_path), "-q"]
+        fresh = in_child(
+            [sys.executable, "-m", "napari_radiomics.cli", *argv, "-o", str(folder / "f")]
+        )
+        cli = in_child(
+            [sys.executable, "-c", _PYRADIOMICS_CLI, str(image_path), str(mask_path),
+             "--mode", "voxel", "--out-dir", str(folder / "cli"), "--verbosity", "1"]
+        )  # fmt: skip
+        ours = timed(lambda: cli_main([*argv, "-o", str(folder / "ours")]))
+        ours_peak = peak_mib()
+        image, mask = sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
+        result: dict = {}
+        computed = timed(
+            lambda: result.update(
+                RadiomicsFeatureExtractor().execute(image, mask, voxelBased=True)
+            )
+        )
+        (folder / "theirs").mkdir()
+        files = timed(
+            lambda: [
+                sitk.WriteImage(value, str(folder / "theirs" / f"{name}.nrrd"), True)
+                for name, value in result.items()
+                if isinstance(value, sitk.Image)
+            ]
+        )
+        theirs = computed[0] + files[0], computed[1] + files[1]
+        written = sorted((folder / "ours").glob("*.nrrd"))
+        checked = check_alignment(written, image, mask, result)
+        size = sum(p.stat().st_size for p in written) / 2**20
+        print(
+            f"command: 512x512x48 CT, {int(np.sum(sitk.GetArrayViewFromImage(mask)))} ROI voxels, "
+            f"radius 1, {len(written)} maps ({size:.1f} MiB), {checked} equal to pyradiomics' at "
+            f"the same physical points\n"
+            f"  wall / cpu seconds, and pyradiomics' time / ours:\n"
+            f"  pyradiomics CLI --mode voxel, fresh process  {cli[0]:6.2f} / {cli[1]:6.2f}\n"
+            f"  `maps`, fresh process                         {fresh[0]:6.2f} / {fresh[1]:6.2f}  "
+            f"{cli[0] / fresh[0]:5.1f}x / {cli[1] / fresh[1]:5.1f}x\n"
+            f"  pyradiomics execute + files, this process    {theirs[0]:6.2f} / {theirs[1]:6.2f}  "
+            f"(execute {computed[0]:.2f} / {computed[1]:.2f}, "
+            f"files {files[0]:.2f} / {files[1]:.2f})\n"
+            f"  `maps` (cli.main), this process              {ours[0]:6.2f} / {ours[1]:6.2f}  "
+            f"{theirs[0] / ours[0]:5.1f}x / {theirs[1] / ours[1]:5.1f}x\n"
+            f"  peak memory after ours {ours_peak:.0f} MiB, then pyradiomics {peak_mib():.0f} MiB",
+            flush=True,
+        )
+
+
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds of ``work`` in this process (the CPU time is the fairer figure on a
+    machine shared with other work)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def in_child(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of a fresh process running ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def check_alignment(written: list[Path], image: sitk.Image, mask: sitk.Image, result: dict) -> int:
+    """Each written map, read back, holds pyradiomics' value at the physical point of every
+    ROI voxel, with the image's spacing and direction; returns how many maps were compared."""
+    roi = np.argwhere(sitk.GetArrayViewFromImage(mask) == 1)[:, ::-1].tolist()
+    points = [image.TransformIndexToPhysicalPoint(index) for index in roi]
+    checked = 0
+    for path in written:
+        name = path.name.removesuffix(".nrrd")
+        if name not in result:  # glcm MCC where pyradiomics' voxel batch fails
+            continue
+        ours_map, reference = sitk.ReadImage(str(path)), result[name]
+        for each in (ours_map, reference):
+            assert each.GetSpacing() == image.GetSpacing()
+            assert each.GetDirection() == image.GetDirection()
+        ours_values = [ours_map[ours_map.TransformPhysicalPointToIndex(p)] for p in points]
+        their_values = [reference[reference.TransformPhysicalPointToIndex(p)] for p in points]
+        np.testing.assert_allclose(ours_values, their_values, rtol=1e-9, atol=1e-12, err_msg=name)
+        checked += 1
+    return checked
+
+
 def case(name: str) -> tuple[sitk.Image, sitk.Image]:
     """The image and mask of ``name``: "slice" or one of pyradiomics' cases."""
     if name == "slice":
@@ -133,16 +274,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="the 50,000-voxel ROI only")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for --large")
-    parser.add_argument("--child", choices=("large", "slice", "brain1"), help=argparse.SUPPRESS)
+    parser.add_argument("--command", action="store_true", help="`maps` end to end, files too")
+    parser.add_argument(
+        "--child", choices=("large", "slice", "brain1", "command"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     logging.getLogger("radiomics").setLevel(logging.CRITICAL)  # MCC's traceback
     if args.child == "large":
         large(args.jobs)
+    elif args.child == "command":
+        end_to_end()
     elif args.child:
         names = {"slice": "512x512 slice", "brain1": "brain1"}
         compare(names[args.child], *case(args.child), 1)
     else:  # each in a fresh process, so every peak is that run's own
-        for child in ("large",) if args.large else ("slice", "brain1"):
+        children = ("large",) if args.large else ("slice", "brain1")
+        for child in ("command",) if args.command else children:
             command = [sys.executable, __file__, "--child", child, "--jobs", str(args.jobs)]
             subprocess.run(command, check=True)
 

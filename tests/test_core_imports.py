@@ -22,6 +22,14 @@ def core_modules() -> list[str]:
     return names
 
 
+def printed(code: str) -> list[str]:
+    """The lines ``code`` prints in a fresh interpreter (one that has imported nothing yet)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.rstrip("\n").split("\n")
+
+
 def test_core_module_list_is_complete() -> None:
     names = core_modules()
     assert {"napari_radiomics", "napari_radiomics.engine", "napari_radiomics.cli"} <= set(names)
@@ -38,10 +46,7 @@ def test_core_imports_neither_napari_nor_qt() -> None:
         + "{'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'vispy', 'magicgui'})\n"
         + "print(','.join(bad))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert printed(code) == [""]
 
 
 def test_package_import_is_light_and_public_names_resolve() -> None:
@@ -54,7 +59,21 @@ def test_package_import_is_light_and_public_names_resolve() -> None:
         "print(all(callable(f) for f in (extract_features, ExtractionSettings, read_tumor_mat)))\n"
         "print(sorted(set(napari_radiomics.__all__) - set(dir(napari_radiomics))))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    assert printed(code) == ["", "True", "[]"]
+
+
+def test_reading_one_file_does_not_load_the_dataset_readers() -> None:
+    """`napari-radiomics maps` on one NRRD file (the command line's parsers and the io names
+    it uses) starts without dask and xarray, which only the folder and bundle readers need, nor
+    scipy.stats and matplotlib, which only the analyses need."""
+    code = (
+        "import sys, napari_radiomics.cli\n"
+        "napari_radiomics.cli.build_parser()\n"
+        "from napari_radiomics.io import read_medical_image, write_medical_image\n"
+        "from napari_radiomics.engine.maps import feature_maps\n"
+        "heavy = ('dask', 'xarray', 'scipy.stats', 'matplotlib')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+        "from napari_radiomics.io import open_mat_stack\n"
+        "print(callable(open_mat_stack), 'dask' in sys.modules)\n"
     )
-    assert result.stdout.split("\n")[:3] == ["", "True", "[]"]
+    assert printed(code) == ["", "True True"]

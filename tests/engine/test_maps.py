@@ -11,6 +11,7 @@ volume with force2D, the derivation ``engine.maps`` documents.
 from __future__ import annotations
 
 import functools
+import gzip
 import logging
 from pathlib import Path
 
@@ -268,17 +269,24 @@ def test_feature_selection_and_clear_errors(pyradiomics_data: Path) -> None:
         feature_maps(image, labels, settings, features=["firstorder_Mean"])
 
 
-def test_cli_writes_maps_on_the_full_grid_with_a_params_file(
-    pyradiomics_data: Path, tmp_path: Path
-) -> None:
-    """brain2 (its direction flips y): every written map has the image's size, spacing,
-    origin and direction and the values of ``feature_maps``; the params file runs in
-    pyradiomics."""
-    image_path = pyradiomics_data / "brain2_image.nrrd"
-    image = sitk.ReadImage(str(image_path))
-    mask = sub_roi(sitk.ReadImage(str(pyradiomics_data / "brain2_label.nrrd")), (1, 2, 2))
+def brain2_sub_roi(folder: Path, tmp_path: Path) -> tuple[Path, sitk.Image, sitk.Image, Path]:
+    """brain2's image (path, image) and a 3x5x5 sub-ROI of its mask (mask, path written)."""
+    image_path = folder / "brain2_image.nrrd"
+    mask = sub_roi(sitk.ReadImage(str(folder / "brain2_label.nrrd")), (1, 2, 2))
     mask_path = tmp_path / "mask.nrrd"
     sitk.WriteImage(mask, str(mask_path))
+    return image_path, sitk.ReadImage(str(image_path)), mask, mask_path
+
+
+def test_cli_writes_maps_on_the_roi_box_aligned_with_the_image(
+    pyradiomics_data: Path, tmp_path: Path
+) -> None:
+    """brain2 (its direction flips y): every written map, read back with SimpleITK, has the
+    image's spacing and direction, covers the ROI's bounding box plus the kernel radius, and
+    each of its voxels lies at the physical point of the same voxel of the image, holding the
+    value ``feature_maps`` gives there (NaN off the ROI); the params file runs in
+    pyradiomics."""
+    image_path, image, mask, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
     out = tmp_path / "maps"
     argv = [str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
     features = ["--features", "glcm_Contrast", "firstorder_Mean"]
@@ -289,17 +297,73 @@ def test_cli_writes_maps_on_the_full_grid_with_a_params_file(
     settings = ExtractionSettings.load(out / "maps.params.yaml")
     expected = feature_maps(image, mask, settings)
     assert set(expected) == {"original_glcm_Contrast", "original_firstorder_Mean"}
+    roi = np.argwhere(sitk.GetArrayViewFromImage(mask) == 1)
+    box = [(int(lo) - 2, int(hi) + 3) for lo, hi in zip(roi.min(0), roi.max(0), strict=True)]
     for name, feature_map in expected.items():
         written = sitk.ReadImage(str(out / f"{name}.nrrd"))
-        assert written.GetSize() == image.GetSize()
         assert written.GetSpacing() == image.GetSpacing()
-        assert written.GetOrigin() == image.GetOrigin()
         assert written.GetDirection() == image.GetDirection()
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(written), feature_map.array())
+        assert sitk.GetArrayViewFromImage(written).shape == tuple(hi - lo for lo, hi in box)
+        full = feature_map.array()
+        values = sitk.GetArrayFromImage(written)
+        corner = np.array([lo for lo, _ in box])
+        for index in [(0, 0, 0), tuple(np.array(values.shape) - 1), *(roi - corner)]:
+            in_image = tuple(int(i) for i in np.add(index, corner))
+            np.testing.assert_allclose(
+                written.TransformIndexToPhysicalPoint(tuple(int(i) for i in index[::-1])),
+                image.TransformIndexToPhysicalPoint(in_image[::-1]),
+                rtol=0, atol=1e-9,
+            )  # fmt: skip
+            np.testing.assert_array_equal(values[tuple(index)], full[in_image])
+        assert np.isfinite(full[tuple(roi.T)]).all()
+        assert np.isnan(values).sum() == values.size - len(roi)  # NaN off the ROI
     RadiomicsFeatureExtractor(str(out / "maps.params.yaml"))  # pyradiomics accepts the file
     assert main(["maps", *argv]) == 2  # maps already there, no --overwrite
-    assert main(["maps", *argv, "--format", "nii.gz", "--overwrite", *features]) == 0
-    assert (out / "original_glcm_Contrast.nii.gz").is_file()
+
+
+def test_cli_writes_the_full_grid_when_asked(pyradiomics_data: Path, tmp_path: Path) -> None:
+    """``--grid full``: every map has the image's size, spacing, origin and direction and the
+    full-grid values of ``feature_maps`` (NaN off the ROI)."""
+    image_path, image, mask, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
+    out = tmp_path / "maps"
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-o", str(out), "-q"]
+    assert main([*argv, "--features", "firstorder_Mean", "--grid", "full"]) == 0
+    written = sitk.ReadImage(str(out / "original_firstorder_Mean.nrrd"))
+    assert written.GetSize() == image.GetSize()
+    assert written.GetSpacing() == image.GetSpacing()
+    assert written.GetOrigin() == image.GetOrigin()
+    assert written.GetDirection() == image.GetDirection()
+    expected = feature_maps(image, mask, ExtractionSettings(), features=["firstorder_Mean"])
+    full = expected["original_firstorder_Mean"].array()
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(written), full)
+
+
+def test_nifti_maps_hold_nan_off_the_roi_which_simpleitk_reads_as_zero(
+    pyradiomics_data: Path, tmp_path: Path
+) -> None:
+    """What docs/formats.md says is outside the ROI in a NIfTI map: the file holds NaN (its
+    raw float64 data), and SimpleITK (like every ITK-based viewer) reads those voxels as 0,
+    while the ROI voxels keep their values."""
+    image, _, _, mask_path = brain2_sub_roi(pyradiomics_data, tmp_path)
+    out = tmp_path / "maps"
+    argv = ["maps", str(image), "--mask", str(mask_path), "-q", "--features", "firstorder_Mean"]
+    assert main([*argv, "-o", str(out), "--format", "nii.gz"]) == 0
+    path = out / "original_firstorder_Mean.nii.gz"
+    nrrd = tmp_path / "nrrd"
+    assert main([*argv, "-o", str(nrrd)]) == 0
+    reference = sitk.GetArrayFromImage(
+        sitk.ReadImage(str(nrrd / path.name.replace("nii.gz", "nrrd")))
+    )
+    read = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+    off_roi = np.isnan(reference)
+    assert off_roi.any()
+    assert not off_roi.all()
+    np.testing.assert_array_equal(read[~off_roi], reference[~off_roi])
+    assert (read[off_roi] == 0).all()  # SimpleITK's NIfTI reader: NaN becomes 0
+    raw = gzip.decompress(path.read_bytes())
+    offset = int(np.frombuffer(raw[108:112], "<f4")[0])  # NIfTI-1 vox_offset
+    stored = np.frombuffer(raw[offset:], "<f8").reshape(reference.shape)
+    np.testing.assert_array_equal(stored, reference)  # NaN in the file, as in the NRRD
 
 
 def test_jobs_share_the_batches_and_give_identical_maps(

@@ -24,7 +24,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["ICC_FORMS", "IccForm", "icc", "icc_table"]
 
@@ -56,6 +55,8 @@ def _interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact F-based interval of ICC(1,1) and ICC(3,1): F is scaled by the F quantiles,
     then mapped back through ICC = (F - 1) / (F + k - 1)."""
+    from scipy import stats  # here, not at the top: scipy.stats is a second of start-up
+
     tail = (1 + confidence) / 2
     low_f = f_value / stats.f.ppf(tail, df1, df2)
     high_f = f_value * stats.f.ppf(tail, df2, df1)
@@ -67,6 +68,8 @@ def _icc2_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """McGraw & Wong's approximate interval for ICC(2,1): Satterthwaite's degrees of freedom
     for the mixture of the rater and error mean squares."""
+    from scipy import stats  # here, not at the top: scipy.stats is a second of start-up
+
     tail = (1 + confidence) / 2
     bms, jms, ems = ms["cases"], ms["raters"], ms["error"]
     a = k * value / (n * (1 - value))

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from napari_radiomics.analysis.models import model_inputs
 from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
@@ -83,6 +82,8 @@ def rank_features(
     Bad input (a missing column, a single class, text, NaN or infinite values, no feature
     columns) raises ``ValueError`` naming the column, as the model does.
     """
+    from scipy import stats  # here, not at the top: scipy.stats is a second of start-up
+
     # Per slice the group is not used; the target is checked twice rather than a group
     # column demanded that plays no part.
     x, y, groups = model_inputs(table, target, target if per_slice else group, features)

@@ -1,7 +1,9 @@
 """`napari-radiomics maps`: voxel-wise feature maps of one image and mask, one file per feature.
 
 A thin layer over ``engine.maps.feature_maps``, so the files hold the numbers the napari dock
-shows. Every map is written on the image's full grid, and the params file next to them runs in
+shows. Every map is written on the block of voxels it was computed on (the ROI's bounding box
+plus the kernel radius, as pyradiomics' voxel mode returns it), placed on the image's grid, or
+with ``--grid full`` on the image's whole grid; the params file next to them runs in
 pyradiomics' own voxel mode unchanged.
 """
 
@@ -42,8 +44,11 @@ maskedKernel, voxelBatch), many times faster and in bounded memory.
 
 IMAGE is an NRRD / NIfTI / MHA image (with --mask) or a brain-tumour .mat slice (its own mask).
 Written to DIR:
-  <feature>.nrrd       one map per feature (original_glcm_Contrast.nrrd, ...) on the image's
-                       full grid (size, spacing, origin, direction), NaN outside the ROI
+  <feature>.nrrd       one map per feature (original_glcm_Contrast.nrrd, ...): the ROI's
+                       bounding box plus the kernel radius, with the image's spacing and
+                       direction and the origin that puts each voxel where it is in the image
+                       (--grid full: the image's whole grid); NaN outside the ROI (NIfTI: see
+                       docs/formats.md)
   maps.params.yaml     the pyradiomics parameters used (valid for pyradiomics itself)
 
 Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR a file
@@ -89,6 +94,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     what.add_argument("--format", choices=sorted(_FORMATS), default="nrrd", help="file format")
     what.add_argument(
+        "--grid", choices=("box", "full"), default="box",
+        help="extent of each file: the ROI's bounding box plus the kernel radius, placed on the "
+        "image (default; what pyradiomics writes), or the image's whole grid (as large as the "
+        "image, many times slower to write)",
+    )  # fmt: skip
+    what.add_argument(
         "-j", "--jobs", type=positive, default=1, metavar="N",
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
@@ -133,7 +144,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     try:
-        _write(out, maps, _FORMATS[args.format])
+        _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
@@ -163,19 +174,28 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
         parser.error(f"{path}: expected an NRRD/NIfTI/MHA image or a .mat slice")
     if not args.mask:
         parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
-    for given in (path, Path(args.mask)):
-        read_medical_image(given)  # a clear ReadError naming the file, if unreadable
-    return sitk.ReadImage(str(path)), sitk.ReadImage(str(args.mask))
+    # Read once each, with a clear ReadError naming the file, and the geometry as stored.
+    return _image(read_medical_image(path)), _image(read_medical_image(args.mask))
 
 
-def _write(out: Path, maps: dict[str, Any], suffix: str) -> None:
-    """Each map to ``out``, under its feature name kept inside ``out`` (``inside``); each file
-    written to a temporary file in the same folder, then renamed: a killed run leaves no
-    half-written map."""
+def _image(medical: Any) -> sitk.Image:
+    """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
+    origin and direction (from its metadata, not derived back from napari's affine)."""
+    image = sitk.GetImageFromArray(medical.data)
+    image.SetSpacing(medical.metadata["spacing"])
+    image.SetOrigin(medical.metadata["origin"])
+    image.SetDirection(medical.metadata["direction"])
+    return image
+
+
+def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
+    """Each map to ``out``, under its feature name kept inside ``out`` (``inside``), on its
+    block (``box``) or the full grid; each file written to a temporary file in the same folder,
+    then renamed: a killed run leaves no half-written map."""
     out.mkdir(parents=True, exist_ok=True)
     for name, feature_map in maps.items():
         with replaced(inside(out, f"{name}{suffix}")) as temporary:
-            write_medical_image(feature_map.image(), temporary)
+            write_medical_image(feature_map.image(box=box), temporary)
 
 
 def _progress(done: int, total: int, message: str) -> None:

@@ -8,12 +8,45 @@ gives the case's identity as a :class:`CaseMetadata` (``metadata``). Errors are
 ``napari_radiomics.errors.ReadError`` and ``WriteError``, which name the file.
 """
 
-from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
-from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
-from napari_radiomics.io.medical import MedicalImage, read_medical_image, write_medical_image
-from napari_radiomics.io.metadata import TUMOR_TYPES, CaseMetadata, cases_table, tumor_type_of
-from napari_radiomics.io.synthetic import make_synthetic_slice
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
+    from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
+    from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
+    from napari_radiomics.io.medical import MedicalImage, read_medical_image, write_medical_image
+    from napari_radiomics.io.metadata import (
+        TUMOR_TYPES,
+        CaseMetadata,
+        cases_table,
+        tumor_type_of,
+    )
+    from napari_radiomics.io.synthetic import make_synthetic_slice
+
+#: Each public name's module, imported on first use: the folder and bundle readers pull in
+#: dask and pandas (a second of start-up), which reading one NRRD file or one slice never needs.
+_PUBLIC = {
+    "CaseMetadata": "metadata",
+    "TUMOR_TYPES": "metadata",
+    "cases_table": "metadata",
+    "tumor_type_of": "metadata",
+    "MatStack": "folder",
+    "MedicalImage": "medical",
+    "NpyBundle": "bundle",
+    "TumorSlice": "mat",
+    "find_mat_files": "folder",
+    "is_npy_bundle": "bundle",
+    "make_synthetic_slice": "synthetic",
+    "open_mat_stack": "folder",
+    "read_medical_image": "medical",
+    "read_npy_bundle": "bundle",
+    "read_tumor_mat": "mat",
+    "write_medical_image": "medical",
+    "write_tumor_mat": "mat",
+}
 
 __all__ = [
     "TUMOR_TYPES",
@@ -34,3 +67,15 @@ __all__ = [
     "write_medical_image",
     "write_tumor_mat",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
