@@ -114,7 +114,14 @@ def _markdown(result: ModelResult, has_importances: bool) -> str:
     ]
     if metrics.get("left_out"):
         left_out = ", ".join(f"`{c}`" for c in metrics["left_out"])
-        lines[7:7] = [f"- not used as features (the target or the group): {left_out}"]
+        lines[7:7] = [f"- not used as features (the target, the group or the batch): {left_out}"]
+    if metrics.get("harmonization"):
+        column = metrics["harmonization"]["batch_column"]
+        lines[4:4] = [  # after the paragraph on the folds
+            f"Harmonised by `{column}` with ComBat (parametric empirical Bayes, no covariate), "
+            "learned on the training part of each fold.",
+            "",
+        ]
     if has_importances:
         lines += ["", "![permutation importances](importances.png)"]
     lines += ["", "| fold | test groups | balanced accuracy | macro F1 |", "|---|---:|---:|---:|"]
