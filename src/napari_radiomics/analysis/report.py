@@ -7,7 +7,7 @@ them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without gl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import ModelResult
 from napari_radiomics.errors import WriteError
 
-__all__ = ["confusion_figure", "importance_figure", "write_model_report"]
+__all__ = [
+    "confusion_figure",
+    "count_heatmap",
+    "importance_figure",
+    "write_files",
+    "write_model_report",
+]
 
 
 def confusion_figure(result: ModelResult, **style: Any) -> Any:
@@ -27,21 +33,27 @@ def confusion_figure(result: ModelResult, **style: Any) -> Any:
 
     figure = Figure(figsize=(4.8, 4.2), layout="constrained", **style)
     axes = figure.add_subplot()
-    counts = result.confusion
+    count_heatmap(axes, result.confusion, result.classes, result.classes)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    accuracy = result.metrics["balanced_accuracy"]
+    axes.set_title(f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f}")
+    return figure
+
+
+def count_heatmap(
+    axes: Any, counts: np.ndarray, rows: Sequence[Any], columns: Sequence[Any]
+) -> None:
+    """Counts with their row percentages, shaded by the percentage (a confusion matrix, a
+    contingency table)."""
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (row, column), count in np.ndenumerate(counts):
         colour = "white" if share[row, column] > 0.5 else "black"
         text = f"{count}\n{share[row, column]:.0%}"
         axes.text(column, row, text, ha="center", va="center", color=colour, fontsize=9)
-    ticks = range(len(result.classes))
-    axes.set_xticks(ticks, result.classes, rotation=30, ha="right")
-    axes.set_yticks(ticks, result.classes)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    accuracy = result.metrics["balanced_accuracy"]
-    axes.set_title(f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f}")
-    return figure
+    axes.set_xticks(range(len(columns)), [str(c) for c in columns], rotation=30, ha="right")
+    axes.set_yticks(range(len(rows)), [str(r) for r in rows])
 
 
 def importance_figure(result: ModelResult, top: int = 20, **style: Any) -> Any:
@@ -82,8 +94,14 @@ def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     writers["report.md"] = lambda p: p.write_text(
         _markdown(result, has_importances=has_importances), encoding="utf-8"
     )
+    return write_files(folder, writers, "the model report")
+
+
+def write_files(folder: Path, writers: dict[str, Callable[[Path], Any]], what: str) -> list[Path]:
+    """Each ``writers[name](path)`` writes ``folder/name``, replaced whole; a folder that
+    cannot be made or written raises :class:`WriteError` naming it, or the file."""
     if folder.exists() and not folder.is_dir():
-        raise WriteError(folder, "is a file; name a folder for the model report")
+        raise WriteError(folder, f"is a file; name a folder for {what}")
     where = folder  # what the error names: the folder, then the file being written
     try:
         folder.mkdir(parents=True, exist_ok=True)

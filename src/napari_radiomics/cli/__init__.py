@@ -20,7 +20,7 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import export, extract, maps, model, robustness, view
+from napari_radiomics.cli import cluster, export, extract, maps, model, robustness, view
 from napari_radiomics.cli._options import quiet
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, model, robustness, maps, view)
+SUBCOMMANDS = (extract, export, model, cluster, robustness, maps, view)
 
 
 def build_parser() -> argparse.ArgumentParser:
