@@ -10,15 +10,13 @@ estimator on the same matrix, timed in the same process. The ratio is the packag
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
 from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-from bench_model import synthetic_table
+from bench_model import synthetic_table, table_arguments
+from bench_ranking import timed
 from napari_radiomics.analysis.clustering import METHODS, cluster_table
 
 PLAIN = {
@@ -32,18 +30,8 @@ def by_hand(method: str, matrix: np.ndarray) -> np.ndarray:
     return PLAIN[method]().fit_predict(StandardScaler().fit_transform(matrix))
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=3064)
-    parser.add_argument("--features", type=int, default=1000)
-    parser.add_argument("--patients", type=int, default=233)
-    args = parser.parse_args()
+    args = table_arguments(__doc__.splitlines()[0]).parse_args()
     table = synthetic_table(args.cases, args.features, args.patients)
     features = [c for c in table.columns if c.startswith("original_")]
     means = table.groupby("patient_id")[features].mean()

@@ -12,16 +12,15 @@ value); then ``evaluate_model`` (5 grouped folds, no importances) with and witho
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
-import time
 
 import numpy as np
 import pandas as pd
 from neuroCombat import neuroCombat
 
-from bench_model import synthetic_table
+from bench_model import synthetic_table, table_arguments
+from bench_ranking import timed
 from napari_radiomics.analysis.harmonize import ComBat
 from napari_radiomics.analysis.models import evaluate_model
 
@@ -36,18 +35,8 @@ def sited(cases: int, features: int, patients: int, sites: int) -> pd.DataFrame:
     return table.assign(site=[f"S{s}" for s in site])
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # neuroCombat prints each step
-        result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=3064)
-    parser.add_argument("--features", type=int, default=1000)
-    parser.add_argument("--patients", type=int, default=233)
+    parser = table_arguments(__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=4)
     args = parser.parse_args()
     table = sited(args.cases, args.features, args.patients, args.sites)
@@ -55,7 +44,8 @@ def main() -> None:
     size = f"{args.cases} cases x {args.features} features, {args.sites} sites"
     ours, harmonised = timed(lambda: ComBat("site").fit_transform(table[[*columns, "site"]]))
     values = table[columns].to_numpy().T.copy()
-    theirs, reference = timed(neuroCombat, values, table[["site"]], "site")
+    with contextlib.redirect_stdout(io.StringIO()):  # neuroCombat prints each step
+        theirs, reference = timed(neuroCombat, values, table[["site"]], "site")
     expected = reference["data"].T
     np.testing.assert_allclose(harmonised, expected, atol=1e-6 * np.abs(expected).max())
     print(f"{size}: ComBat {ours:.2f} s, neuroCombat {theirs:.2f} s ({theirs / ours:.1f}x)")

@@ -20,10 +20,13 @@ One function alone, e.g.:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import napari
 import numpy as np
@@ -212,9 +215,10 @@ def _mouse(plots, name: str, xy: tuple[float, float]) -> None:
     plots.canvas.callbacks.process(name, MouseEvent(name, plots.canvas, x, y, button=1))
 
 
-def plots_lasso() -> None:
-    """The Feature plots dock beside the opened stack: the PCA of a batch run coloured by
-    tumour type, a lasso drawn around one group, its points ringed."""
+@contextlib.contextmanager
+def _plots_beside_a_dataset() -> Iterator[tuple[Any, Any, pd.DataFrame]]:
+    """A laptop-sized viewer with a synthetic batch run's folder open and the Feature plots
+    dock; the viewer is closed afterwards."""
     from napari_radiomics._napari._plots_widget import PlotsWidget
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -226,6 +230,14 @@ def plots_lasso() -> None:
         viewer.open(str(folder), plugin="napari-radiomics")
         _, plots = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
         assert isinstance(plots, PlotsWidget)
+        yield viewer, plots, frame
+        viewer.close()
+
+
+def plots_lasso() -> None:
+    """The Feature plots dock beside the opened stack: the PCA of a batch run coloured by
+    tumour type, a lasso drawn around one group, its points ringed."""
+    with _plots_beside_a_dataset() as (viewer, plots, frame):
         plots.set_table(frame)
         plots.kind.setCurrentText("PCA")
         wait_until(lambda: plots.plot is not None and plots.plot.axes.get_xlabel() != "")
@@ -248,7 +260,6 @@ def plots_lasso() -> None:
         plots.canvas.draw()
         QApplication.processEvents()
         viewer.screenshot(str(IMAGES / "plots_lasso.png"), canvas_only=False)
-        viewer.close()
 
 
 def model_confusion() -> None:
@@ -338,17 +349,8 @@ def plots_clusters() -> None:
     """The Feature plots dock's Clusters tab after a k-means per patient: the PCA of a batch
     run coloured by cluster, the dataset table below with its new cluster column."""
     from napari_radiomics._napari._dataset_table import show_features
-    from napari_radiomics._napari._plots_widget import PlotsWidget
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "brain-tumour"
-        folder.mkdir()
-        frame = _dataset(folder)
-        viewer = napari.Viewer(title="napari-radiomics")
-        viewer.window.resize(*LAPTOP)
-        viewer.open(str(folder), plugin="napari-radiomics")
-        _, plots = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
-        assert isinstance(plots, PlotsWidget)
+    with _plots_beside_a_dataset() as (viewer, plots, frame):
         table = show_features(viewer, frame)
         plots.kind.setCurrentText("PCA")
         wait_until(lambda: plots.plot is not None and plots.plot.axes.get_xlabel() != "")
@@ -362,7 +364,6 @@ def plots_clusters() -> None:
         plots.canvas.draw()
         QApplication.processEvents()
         viewer.screenshot(str(IMAGES / "plots_clusters.png"), canvas_only=False)
-        viewer.close()
 
 
 def main() -> None:
