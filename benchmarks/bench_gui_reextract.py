@@ -43,7 +43,7 @@ def time_paint_to_table(repeats: int) -> tuple[list[float], list[float]]:
     """Seconds from each stroke to the updated table, and the engine's share of each."""
     tumour = make_synthetic_slice(seed=0)
     viewer = napari.Viewer(show=False)
-    viewer.add_image(tumour.image, name="slice", metadata=tumour.metadata)
+    viewer.add_image(tumour.image, name="slice", metadata=tumour.metadata.as_dict())
     labels = viewer.add_labels(tumour.mask.astype(np.uint8), name="slice mask")
     widget = ExtractionWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Extract features")

@@ -138,3 +138,17 @@ def test_reader_patterns_cover_every_format_the_core_reads() -> None:
     reader = by_command["napari-radiomics.get_reader"]
     expected = {"*.mat", "*.npy", *(f"*{suffix}" for suffix in MEDICAL_SUFFIXES)}
     assert set(reader.filename_patterns) == expected
+
+
+def test_wheel_carries_the_ibsi_phantom_with_its_credit(wheel: Path) -> None:
+    """`napari-radiomics ibsi` runs from an installed wheel: the phantom, the reference values
+    and the credit and licence their CC BY 4.0 licence requires are package data."""
+    data = ROOT / "src" / "napari_radiomics" / "analysis" / "ibsi_data"
+    with zipfile.ZipFile(wheel) as archive:
+        for path in sorted(data.iterdir()):
+            assert archive.read(f"napari_radiomics/analysis/ibsi_data/{path.name}") == (
+                path.read_bytes()
+            ), path.name
+    assert {p.name for p in data.iterdir()} >= {
+        "README.md", "phantom.nii.gz", "mask.nii.gz", "digital_phantom_reference.csv",
+    }  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 
 from napari_radiomics.batch import run_batch
 from napari_radiomics.batch.cases import discover_cases
+from processes import running
 
 NO_FCNTL = Path(__file__).resolve().parent / "portability" / "no_fcntl"
 LINUX = sys.platform.startswith("linux")
@@ -153,15 +154,6 @@ worker.wait()
 """
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` runs (a zombie left for a new parent to reap has ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.skipif(not LINUX, reason="reads process states from Linux /proc")
 def test_the_polling_watch_ends_a_worker_whose_parent_is_killed() -> None:
     """What workers use where the kernel cannot be asked (no PR_SET_PDEATHSIG): forced here
@@ -171,16 +163,16 @@ def test_the_polling_watch_ends_a_worker_whose_parent_is_killed() -> None:
     worker = int(parent.stdout.readline())
     try:
         assert parent.stdout.readline().strip() == "watching"
-        assert _running(worker)
+        assert running(worker)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while _running(worker) and time.monotonic() < deadline:
+        while running(worker) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _running(worker), "the worker outlived its killed parent"
+        assert not running(worker), "the worker outlived its killed parent"
     finally:
         _stop(parent)
-        if _running(worker):
+        if running(worker):
             os.kill(worker, signal.SIGKILL)
 
 
@@ -231,11 +223,11 @@ def test_a_worker_whose_caller_died_before_its_initializer_ends(
         caller.wait(timeout=60)
         go.touch()
         deadline = time.monotonic() + 60
-        while _running(worker) and time.monotonic() < deadline:
+        while running(worker) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _running(worker), "the worker outlived its caller, killed before it watched"
+        assert not running(worker), "the worker outlived its caller, killed before it watched"
     finally:
-        if _running(worker):
+        if running(worker):
             os.kill(worker, signal.SIGKILL)
         _stop(caller)
 

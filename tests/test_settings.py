@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import SimpleITK as sitk
 import yaml
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from napari_radiomics.engine import quiet_pyradiomics_logging
-from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError
+from napari_radiomics.io import make_synthetic_slice
+from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError, setting_rule
 
 quiet_pyradiomics_logging()
 
@@ -55,6 +58,70 @@ def test_defaults_equal_pyradiomics_defaults() -> None:
     # label=None (all labels) is not written, so pyradiomics keeps its default label 1.
     assert extractor_state(ours) == extractor_state(plain)
     assert ExtractionSettings.preset("pyradiomics-default") == ExtractionSettings()
+
+
+#: The settings pyradiomics defaults in its feature code (``kwargs.get(key, default)``) rather
+#: than in ``RadiomicsFeatureExtractor().settings``, each with another value that changes the
+#: numbers (or the outcome), so a wrong default here could not pass unseen.
+CODE_DEFAULTS = {
+    "binWidth": 10,
+    "symmetricalGLCM": False,
+    "voxelArrayShift": 100,
+    "resegmentMode": "sigma",
+    "resegmentShape": True,
+    "correctMask": True,
+}
+
+
+def test_every_extractor_setting_default_is_pyradiomics_own() -> None:
+    extractor = RadiomicsFeatureExtractor().settings
+    ours = ExtractionSettings.setting_defaults()
+    plain = _settings_part(ExtractionSettings())
+    for key, value in ours.items():  # each is its attribute's: a file saying it loads as the
+        if value is not None:  # defaults (None is never written)
+            loaded = ExtractionSettings.from_params({"setting": {key: value}})
+            assert _settings_part(loaded) == plain
+    assert set(extractor) - set(ours) == {"additionalInfo"}  # every other one has an attribute
+    for key in set(extractor) - {"additionalInfo", "label"}:
+        assert (key, ours[key], type(ours[key])) == (key, extractor[key], type(extractor[key]))
+    assert (ours["label"], extractor["label"]) == (None, 1)  # deliberately every label
+    elsewhere = {key for key in set(ours) - set(extractor) if ours[key] is not None}
+    assert elsewhere == set(CODE_DEFAULTS)  # None: not written, pyradiomics' absent key
+
+
+def _settings_part(settings: ExtractionSettings) -> dict[str, object]:
+    """Everything but the feature classes (an empty featureClass section enables them all)."""
+    return {k: v for k, v in settings.describe().items() if k != "feature_classes"}
+
+
+@pytest.mark.parametrize("key", sorted(CODE_DEFAULTS))
+def test_each_code_default_gives_pyradiomics_numbers(key: str) -> None:
+    """pyradiomics' own extractor, with the key left out and with our default spelled out:
+    the same outcome; with another value, another one."""
+    tumor = make_synthetic_slice(seed=1, shape=(64, 64))
+    image = sitk.GetImageFromArray(tumor.image.astype(np.float64))
+    mask = sitk.GetImageFromArray(tumor.mask.astype(np.uint8))
+    if key == "correctMask":  # it matters only for a mask off the image's grid
+        mask.SetOrigin((0.01, 0.0))
+    base = {
+        "setting": {"resegmentRange": [-1, 700]},  # resegmentMode/Shape act on a range only
+        "featureClass": {"firstorder": ["Energy", "Mean"], "glcm": ["ClusterShade"],
+                         "shape2D": ["PixelSurface"]},
+    }  # fmt: skip
+
+    def outcome(value: object = None) -> object:
+        params = json.loads(json.dumps(base))
+        if value is not None:
+            params["setting"][key] = value
+        try:
+            result = RadiomicsFeatureExtractor(params).execute(image, mask)
+        except ValueError as err:
+            return f"refused: {str(err)[:40]}"
+        return {k: float(v) for k, v in result.items() if k.startswith("original_")}
+
+    default = ExtractionSettings.setting_defaults()[key]
+    assert outcome(default) == outcome()
+    assert outcome(CODE_DEFAULTS[key]) != outcome()
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
@@ -172,3 +239,14 @@ def test_presets() -> None:
 def test_extra_settings_cannot_shadow_attributes() -> None:
     with pytest.raises(SettingsError, match="bin_width"):
         ExtractionSettings(extra_settings={"binWidth": 3}).to_params()
+
+
+def test_setting_rules_are_pyradiomics_schema() -> None:
+    """What a form may offer for a setting comes from pyradiomics' own schema."""
+    assert setting_rule("bin_width") == ("binWidth", {"type": "float", "range": {"min-ex": 0}})
+    assert setting_rule("resegment_mode")[1]["enum"] == ["absolute", "relative", "sigma"]
+    assert setting_rule("sigma")[1]["seq"][0]["type"] == "float"  # a setting without attribute
+    assert setting_rule("image_types") is None  # a section, not one setting
+    rule = setting_rule("minimum_roi_dimensions")
+    rule[1]["range"]["max"] = 99  # a copy: the schema stays as pyradiomics wrote it
+    assert setting_rule("minimum_roi_dimensions")[1]["range"]["max"] == 3

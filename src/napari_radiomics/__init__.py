@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from napari_radiomics._napari._dataset_table import show_features
+    from napari_radiomics._napari import show_features
     from napari_radiomics.batch import discover_cases, run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
@@ -35,7 +35,7 @@ _PUBLIC = {
     "layer_to_sitk": "napari_radiomics.convert",
     "read_tumor_mat": "napari_radiomics.io",
     "run_batch": "napari_radiomics.batch",
-    "show_features": "napari_radiomics._napari._dataset_table",
+    "show_features": "napari_radiomics._napari",
     "sitk_to_layer_data": "napari_radiomics.convert",
     "write_tumor_mat": "napari_radiomics.io",
 }

@@ -34,6 +34,7 @@ __all__ = [
     "PyradiomicsConfig",
     "coordinate_tolerance",
     "default_features",
+    "default_image_types",
     "feature_class_names",
     "geometry_tolerance",
     "image_type_names",
@@ -64,7 +65,11 @@ def _resolve(params_json: str) -> PyradiomicsConfig:
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
     with _restored_tolerances():
-        extractor = RadiomicsFeatureExtractor(json.loads(params_json))
+        return _config_of(RadiomicsFeatureExtractor(json.loads(params_json)))
+
+
+def _config_of(extractor: Any) -> PyradiomicsConfig:
+    """What a built ``RadiomicsFeatureExtractor`` holds, copied out of it."""
     return PyradiomicsConfig(
         settings=dict(extractor.settings),
         image_types={name: dict(kw or {}) for name, kw in extractor.enabledImagetypes.items()},
@@ -126,14 +131,22 @@ def image_type_names() -> list[str]:
 
 
 @functools.cache
-def _default_features() -> dict[str, list[str] | None]:
+def _defaults() -> PyradiomicsConfig:
+    """``RadiomicsFeatureExtractor()``'s view, built once (no params is not the same as empty
+    params: pyradiomics then leaves shape2D off)."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
     with _restored_tolerances():
-        return dict(RadiomicsFeatureExtractor().enabledFeatures)
+        return _config_of(RadiomicsFeatureExtractor())
 
 
 def default_features() -> dict[str, list[str] | None]:
     """The feature classes ``RadiomicsFeatureExtractor()`` enables when given no params (all
     but shape2D in pyradiomics 3.1), as a fresh dict."""
-    return copy.deepcopy(_default_features())
+    return copy.deepcopy(_defaults().features)
+
+
+def default_image_types() -> dict[str, dict[str, Any]]:
+    """The image types ``RadiomicsFeatureExtractor()`` enables when given no params (the
+    original image), as a fresh dict."""
+    return copy.deepcopy(_defaults().image_types)

@@ -27,13 +27,8 @@ import yaml
 
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics._spreadsheet import escape_cell, escape_frame, unescape_cell, unescape_frame
+from napari_radiomics.columns import IDENTIFYING_COLUMNS, INTEGER_COLUMNS, ROI_LABEL
 from napari_radiomics.errors import ReadError
-
-#: Identifying columns every batch row starts with, in this order (the readers' metadata keys).
-IDENTIFYING_COLUMNS = ("case", "patient_id", "label", "tumor_type")
-#: Identifying columns that are integers by nature (tumour class code, ROI label, slice index);
-#: every other identifying column is read back as text, so ids such as "017" stay ids.
-INTEGER_COLUMNS = ("label", "roi_label", "slice")
 
 
 @functools.cache
@@ -50,7 +45,7 @@ def _feature_name_pattern() -> re.Pattern[str]:
 #: Column of the tidy tables naming the run a row came from.
 RUN_COLUMN = "run"
 #: Column holding the ROI label value a row was computed for.
-ROI_COLUMN = "roi_label"
+ROI_COLUMN = ROI_LABEL
 #: Pseudo feature class of the identifying rows at the top of the wide table.
 METADATA_CLASS = "metadata"
 #: Descriptive columns at the left of the wide table (everything else is a value column).
@@ -80,13 +75,17 @@ def feature_columns(df: pd.DataFrame) -> list[str]:
 
 
 def identifying_columns(df: pd.DataFrame) -> list[str]:
-    """Columns that say what a row is (case, patient, tumour type, ROI label, ...)."""
+    """Columns that say what a row is: :data:`IDENTIFYING_COLUMNS` in their order, whatever
+    the table's (every table and dock shows them alike), then its other columns that are not
+    features (a batch CSV's own, ``path``, ``slice``, ...)."""
     features = set(feature_columns(df))
-    return [
+    others = [
         c
         for c in df.columns
         if c not in features and c != RUN_COLUMN and not str(c).startswith("diagnostics_")
     ]
+    known = [c for c in IDENTIFYING_COLUMNS if c in others]
+    return known + [c for c in others if c not in known]
 
 
 @dataclass

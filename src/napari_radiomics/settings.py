@@ -24,46 +24,54 @@ import functools
 import json
 import logging
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-from napari_radiomics._pyradiomics import default_features, feature_class_names
+from napari_radiomics._pyradiomics import (
+    PyradiomicsConfig,
+    default_features,
+    default_image_types,
+    feature_class_names,
+    image_type_names,
+)
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.errors import SettingsError
 
 __all__ = ["PRESETS", "ExtractionSettings", "SettingsError"]
 
 
-#: attribute name -> (pyradiomics key, pyradiomics' default). pyradiomics applies these defaults
-#: itself when the key is absent (extractor defaults or the feature classes' ``kwargs.get``).
-_SETTINGS: dict[str, tuple[str, Any]] = {
-    "bin_width": ("binWidth", 25),
-    "bin_count": ("binCount", None),
-    "normalize": ("normalize", False),
-    "normalize_scale": ("normalizeScale", 1),
-    "remove_outliers": ("removeOutliers", None),
-    "resampled_pixel_spacing": ("resampledPixelSpacing", None),
-    "interpolator": ("interpolator", "sitkBSpline"),
-    "pad_distance": ("padDistance", 5),
-    "pre_crop": ("preCrop", False),
-    "force_2d": ("force2D", False),
-    "force_2d_dimension": ("force2Ddimension", 0),
-    "resegment_range": ("resegmentRange", None),
-    "resegment_mode": ("resegmentMode", "absolute"),
-    "resegment_shape": ("resegmentShape", False),
-    "minimum_roi_dimensions": ("minimumROIDimensions", 2),
-    "minimum_roi_size": ("minimumROISize", None),
-    "correct_mask": ("correctMask", False),
-    "geometry_tolerance": ("geometryTolerance", None),
-    "voxel_array_shift": ("voxelArrayShift", 0),
-    "symmetrical_glcm": ("symmetricalGLCM", True),
-    "distances": ("distances", [1]),
-    "label": ("label", None),
+#: attribute name -> pyradiomics key. The defaults are the dataclass's own (below), each the one
+#: pyradiomics applies when the key is absent: ``RadiomicsFeatureExtractor().settings`` or, for
+#: the keys that are not there, its feature code's ``kwargs.get(key, default)``
+#: (``tests/test_settings.py`` compares every one with pyradiomics). ``label`` alone differs.
+_KEYS: dict[str, str] = {
+    "bin_width": "binWidth",
+    "bin_count": "binCount",
+    "normalize": "normalize",
+    "normalize_scale": "normalizeScale",
+    "remove_outliers": "removeOutliers",
+    "resampled_pixel_spacing": "resampledPixelSpacing",
+    "interpolator": "interpolator",
+    "pad_distance": "padDistance",
+    "pre_crop": "preCrop",
+    "force_2d": "force2D",
+    "force_2d_dimension": "force2Ddimension",
+    "resegment_range": "resegmentRange",
+    "resegment_mode": "resegmentMode",
+    "resegment_shape": "resegmentShape",
+    "minimum_roi_dimensions": "minimumROIDimensions",
+    "minimum_roi_size": "minimumROISize",
+    "correct_mask": "correctMask",
+    "geometry_tolerance": "geometryTolerance",
+    "voxel_array_shift": "voxelArrayShift",
+    "symmetrical_glcm": "symmetricalGLCM",
+    "distances": "distances",
+    "label": "label",
 }
-_KEY_TO_ATTRIBUTE = {key: attribute for attribute, (key, _) in _SETTINGS.items()}
+_KEY_TO_ATTRIBUTE = {key: attribute for attribute, key in _KEYS.items()}
 
 #: A params file is a few hundred bytes; anything this large is not one (and is not parsed).
 MAX_PARAMS_BYTES = 1 << 20
@@ -103,8 +111,13 @@ class ExtractionSettings:
     symmetrical_glcm: bool = True
     distances: list[int] = field(default_factory=lambda: [1])
     label: int | None = None
-    image_types: dict[str, dict[str, Any]] = field(default_factory=lambda: {"Original": {}})
-    feature_classes: dict[str, list[str]] = field(default_factory=default_features)
+    #: ``choices``: the names a key may take (a form offers one box per name).
+    image_types: dict[str, dict[str, Any]] = field(
+        default_factory=default_image_types, metadata={"choices": image_type_names}
+    )
+    feature_classes: dict[str, list[str]] = field(
+        default_factory=default_features, metadata={"choices": feature_class_names}
+    )
     extra_settings: dict[str, Any] = field(default_factory=dict)
     voxel_settings: dict[str, Any] = field(default_factory=dict)
     #: pyradiomics keys a loaded file spelled out, kept even when they equal the default, so
@@ -114,11 +127,17 @@ class ExtractionSettings:
     SUFFIXES: ClassVar[tuple[str, ...]] = (".yaml", ".yml", ".json")
 
     # -- pyradiomics params dict --------------------------------------------------------------
+    @classmethod
+    def setting_defaults(cls) -> dict[str, Any]:
+        """pyradiomics key -> its default here, for every setting with its own attribute."""
+        return {key: copy.deepcopy(value) for key, value in _setting_defaults().items()}
+
     def to_params(self) -> dict[str, Any]:
         """The pyradiomics params dict (validated against pyradiomics' schema)."""
         setting: dict[str, Any] = {}
-        for attribute, (key, default) in _SETTINGS.items():
-            value = getattr(self, attribute)
+        defaults = self.setting_defaults()
+        for attribute, key in _KEYS.items():
+            value, default = getattr(self, attribute), defaults[key]
             if isinstance(value, tuple):
                 value = list(value)
             if value == default and type(value) is type(default) and key not in self.given_keys:
@@ -156,19 +175,15 @@ class ExtractionSettings:
                 kwargs[_KEY_TO_ATTRIBUTE[key]] = value
             else:
                 kwargs["extra_settings"][key] = value
-        image_types = params.get("imageType") or {}
-        kwargs["image_types"] = (
-            {name: dict(options or {}) for name, options in image_types.items()}
-            if image_types
-            else {"Original": {}}
-        )
-        feature_classes = params.get("featureClass") or {}
-        # An empty featureClass section enables every class in pyradiomics, shape2D included.
-        kwargs["feature_classes"] = (
-            {name: list(feats or []) for name, feats in feature_classes.items()}
-            if feature_classes
-            else {name: [] for name in feature_class_names()}
-        )
+        # What an empty imageType or featureClass section means (the original image; every
+        # class, shape2D included) is pyradiomics' answer, not this module's.
+        enabled = PyradiomicsConfig.from_params(params)
+        image_types = params.get("imageType") or enabled.image_types
+        kwargs["image_types"] = {name: dict(kw or {}) for name, kw in image_types.items()}
+        feature_classes = params.get("featureClass") or enabled.features
+        kwargs["feature_classes"] = {
+            name: list(feats or []) for name, feats in feature_classes.items()
+        }
         kwargs["voxel_settings"] = dict(params.get("voxelSetting") or {})
         return cls(**copy.deepcopy(kwargs))
 
@@ -221,11 +236,23 @@ def _brain_tumor_mri() -> ExtractionSettings:
     intensities, bin width 32, the original image only. Those files carry no pixel size, so the
     layers (and SimpleITK images) have spacing 1 and no resampling is configured; every feature
     class is on, so 2D slices get shape2D features."""
+    every_class = PyradiomicsConfig.from_params({"featureClass": {}}).features
     return ExtractionSettings(
         normalize=True,
         bin_width=32,
-        feature_classes={name: [] for name in feature_class_names()},
+        feature_classes={name: list(feats or []) for name, feats in every_class.items()},
     )
+
+
+@functools.cache
+def _setting_defaults() -> dict[str, Any]:
+    """pyradiomics key -> the dataclass's default, read from its fields (typed once)."""
+    defaults = {}
+    for spec in fields(ExtractionSettings):
+        if spec.name in _KEYS:
+            value = spec.default_factory() if spec.default is MISSING else spec.default
+            defaults[_KEYS[spec.name]] = value
+    return defaults
 
 
 #: Named presets: name -> factory returning a fresh ExtractionSettings.
@@ -334,7 +361,7 @@ def _check_names(params: dict[str, Any]) -> None:
                     f"featureClass {name!r}: feature {feature!r} is not known; allowed: "
                     f"{sorted(allowed)}"
                 )
-    setting_keys = _schema_setting_keys()
+    setting_keys = _schema_settings()
     for where, section in _setting_sections(params):
         for key in section:
             if key not in setting_keys:
@@ -344,12 +371,23 @@ def _check_names(params: dict[str, Any]) -> None:
                 )
 
 
+def setting_rule(attribute: str) -> tuple[str, dict[str, Any]] | None:
+    """The pyradiomics key of an ``ExtractionSettings`` attribute (or of a setting that has no
+    attribute, such as ``sigma``) and pyradiomics' schema rule for it (``type``, ``range``,
+    ``enum``, ``seq``): what a form may offer, from pyradiomics' own schema rather than
+    re-typed. ``None`` for attributes that are not one setting (image types, ...)."""
+    key = _KEYS.get(attribute, attribute)
+    rule = _schema_settings().get(key)
+    return None if rule is None else (key, copy.deepcopy(rule))
+
+
 @functools.cache
-def _schema_setting_keys() -> frozenset[str]:
+def _schema_settings() -> dict[str, dict[str, Any]]:
+    """The rules of pyradiomics' schema for the ``setting`` section, by key."""
     from radiomics import getParameterValidationFiles
 
     schema = yaml.safe_load(Path(getParameterValidationFiles()[0]).read_text(encoding="utf-8"))
-    return frozenset(schema["mapping"]["setting"]["mapping"])
+    return dict(schema["mapping"]["setting"]["mapping"])
 
 
 @functools.lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ from napari_radiomics.batch.cases import Case, discover_cases, load_case, metada
 from napari_radiomics.convert import Grid, grid_of
 from napari_radiomics.corrections import mask_digest
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.mat import read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import (
@@ -94,7 +95,9 @@ def test_image_with_mask(pyradiomics_data: Path) -> None:
     assert loaded.GetSpacing() == sitk.ReadImage(str(image)).GetSpacing()
     assert loaded_mask.GetSize() == loaded.GetSize()
     assert metadata["case"] == "brain1_image"
-    assert metadata["patient_id"] is None
+    # no patient or tumour class in a NRRD case: the one set of unknown values
+    assert CaseMetadata.from_mapping(metadata) == CaseMetadata("brain1_image")
+    assert (metadata["patient_id"], metadata["label"], metadata["tumor_type"]) == ("", None, "")
     with pytest.raises(ReadError, match=r"brain1_image\.nrrd: an image file needs a mask"):
         discover_cases([image])
 

@@ -19,6 +19,7 @@ from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import WriteError
 from napari_radiomics.results import read_table
+from processes import HAS_PROC, children, running
 from sample_files import MAT_FOLDER_CASES, assert_same_rows, fill_disk, write_mat_folder
 
 N = MAT_FOLDER_CASES
@@ -233,26 +234,7 @@ def test_a_disk_full_from_the_start_names_the_file_it_cannot_write(
 # --- a killed parent ------------------------------------------------------------------------
 
 
-def _children(pid: int) -> set[int]:
-    """Direct children of `pid`, from /proc."""
-    found = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with_children = task / "children"
-        if with_children.exists():
-            found.update(int(c) for c in with_children.read_text().split())
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie waiting for its new parent to reap it has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc")
 @pytest.mark.parametrize(
     ("execution", "processes"),
     [(("--jobs", "2"), 2), (("--dask", "local", "--jobs", "2"), 2)],
@@ -263,18 +245,18 @@ def test_workers_end_when_their_parent_is_killed(
 ) -> None:
     out = tmp_path / "f.csv"
     parent = _stopped_mid_run(slow_folder, out, *execution, "-q")
-    workers = _children(parent.pid)  # the workers (and multiprocessing's resource tracker)
+    workers = children(parent.pid)  # the workers (and multiprocessing's resource tracker)
     try:
         assert len(workers) >= processes, workers
         os.kill(parent.pid, signal.SIGKILL)  # the parent only: nobody stops its workers
         parent.communicate(timeout=60)
         _wait_for(
-            lambda: not any(_alive(pid) for pid in workers),
+            lambda: not any(running(pid) for pid in workers),
             f"the workers {sorted(workers)} of a killed parent to end",
             timeout=60,
         )
     finally:
         _end(parent)
         for pid in workers:
-            if _alive(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)  # do not leave them to the next test

@@ -6,16 +6,20 @@ import multiprocessing
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from distributed import LocalCluster
+from scipy import ndimage
 
 from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
-from napari_radiomics.engine import extract_features
+from napari_radiomics.engine import FeatureEngine, extract_features
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 from sample_files import MAT_FOLDER_CASES, assert_same_rows, corrupt_mat, sorted_rows, write_bundle
@@ -68,6 +72,48 @@ def test_process_pool_equals_serial(
     assert summary.backend == "2 processes"
     assert summary.ok
     assert_same_rows(out, serial)
+
+
+@dataclass(frozen=True)
+class _Eroded:
+    """A per-case task other than plain extraction, with a setting of its own: each case
+    measured on its mask eroded ``steps`` times (defined at module level, so it pickles)."""
+
+    steps: int
+
+    def __call__(
+        self,
+        engine: FeatureEngine,
+        image: Any,
+        mask: Any,
+        labels: list[int] | None,
+        metadata: dict[str, Any],
+    ) -> pd.DataFrame:
+        eroded = ndimage.binary_erosion(mask, iterations=self.steps).astype(np.uint8)
+        return engine.extract(image, eroded, labels=labels, metadata=metadata)
+
+
+def test_workers_run_the_task_they_are_given(mat_folder: Path, tmp_path: Path) -> None:
+    """The batch runs any picklable per-case task (a robustness run gives its own): here the
+    worker processes measure eroded masks, exactly as the engine does on them directly."""
+    out = tmp_path / "eroded.csv"
+    cases = discover_cases([mat_folder])
+    summary = run_batch(cases, SETTINGS, out, jobs=2, task=_Eroded(2))
+    assert summary.backend == "2 processes"
+    assert (summary.succeeded, summary.rows) == (N, N)
+    table = read_table(out)
+    features = [c for c in table.columns if c.startswith("original_")]
+    for case in cases:
+        image, mask, metadata = load_case(case)
+        eroded = ndimage.binary_erosion(mask, iterations=2).astype(np.uint8)
+        expected = extract_features(image, eroded, SETTINGS, metadata=metadata)
+        row = table[table["case"] == case.case_id]
+        pd.testing.assert_frame_equal(
+            row[features].reset_index(drop=True),
+            expected[features].reset_index(drop=True),
+            check_exact=True,
+            check_dtype=False,
+        )
 
 
 def test_dask_local_cluster_equals_serial(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -268,3 +269,17 @@ def test_the_api_refuses_two_cases_with_one_id(mat_folder: Path, tmp_path: Path)
     with pytest.raises(WriteError, match="two cases share an id"):
         export_dataset([case, case], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_corrections_and_its_export_import_nothing_of_the_batch() -> None:
+    """The batch sits above corrections (it reads their stores): an export reads the cases it
+    is given through their own ``load``, so a fresh interpreter that uses the export has
+    imported no batch module (before, ``export_dataset`` imported ``batch.cases``, behind a
+    lazy attribute of ``corrections`` that hid the cycle)."""
+    code = (
+        "import sys\n"
+        "from napari_radiomics.corrections import export_dataset\n"
+        "print(sorted(m for m in sys.modules if m.startswith('napari_radiomics.batch')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -9,10 +9,12 @@ import pytest
 import yaml
 from napari.layers import Image
 
-from napari_radiomics._napari._batch_widget import DOCK, FOLDER, PARAMS_FILE, BatchWidget
+from napari_radiomics._napari._batch_widget import FOLDER, BatchWidget
 from napari_radiomics._napari._dataset_table import get_dataset_table
+from napari_radiomics._napari._settings_choice import DOCK, PARAMS_FILE
 from napari_radiomics.results import read_table
-from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings, SettingsError
+from napari_radiomics.settings_choice import choose_settings
 from sample_files import MAT_FOLDER_CASES, write_mat_folder
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
@@ -67,8 +69,8 @@ def test_open_stack_and_params_file(
     widget.source.setCurrentText(stack.name)
     params = tmp_path / "params.yaml"
     params.write_text("setting:\n  binWidth: 16\nimageType:\n  Original: {}\n")
-    widget.settings.setCurrentText(PARAMS_FILE)
-    widget.params.setText(str(params))
+    widget.settings.combo.setCurrentText(PARAMS_FILE)
+    widget.settings.params.setText(str(params))
     widget.output.setText(str(tmp_path / "stack.csv"))
     widget.jobs.setValue(1)
     _run(widget, qtbot)
@@ -85,8 +87,8 @@ def test_cancel_keeps_finished_rows_and_resume_completes(
     params = tmp_path / "slow.yaml"  # wavelets: slow enough per case to cancel mid-run
     params.write_text("imageType:\n  Original: {}\n  Wavelet: {}\n")
     widget.folder.setText(str(folder))
-    widget.settings.setCurrentText(PARAMS_FILE)
-    widget.params.setText(str(params))
+    widget.settings.combo.setCurrentText(PARAMS_FILE)
+    widget.settings.params.setText(str(params))
     widget.output.setText(str(tmp_path / "f.csv"))
     widget.jobs.setValue(1)
     worker = widget.run()
@@ -112,14 +114,14 @@ def test_settings_of_the_extract_features_dock(
 ) -> None:
     """What is tuned on one slice in the Extract features dock runs on the whole folder."""
     viewer = widget.viewer
-    widget.settings.setCurrentText(DOCK)
+    widget.settings.combo.setCurrentText(DOCK)
     widget.folder.setText(str(mat_folder))
     widget.output.setText(str(tmp_path / "f.csv"))
     assert widget.run() is None
     assert "no Extract features dock is open" in widget.status.text()
 
     _, dock = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
-    dock.bin_value.value = 20
+    dock.form.fields["bin_width"].value = 20
     _run(widget, qtbot)
     assert widget.summary is not None
     assert widget.summary.ok
@@ -163,3 +165,24 @@ def test_a_stroke_just_painted_is_measured_unless_original_masks(
     assert (original["mask_source"] == "original").all()
     column = "original_shape2D_PixelSurface"
     assert corrected.loc["1", column] > original.loc["1", column]
+
+
+def test_a_bad_params_file_is_refused_with_the_cli_message(
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("setting:\n  binWidth: -3\n")
+    with pytest.raises(SettingsError) as refused:  # what `extract --params` prints
+        choose_settings(params=bad)
+    widget.folder.setText(str(mat_folder))
+    widget.output.setText(str(tmp_path / "f.csv"))
+    widget.settings.combo.setCurrentText(PARAMS_FILE)
+    widget.settings.params.setText(str(bad))
+    assert widget.run() is None
+    assert widget.status.text() == f"Cannot start: {refused.value}"
+    widget.settings.params.setText("")
+    assert widget.run() is None
+    assert (
+        widget.status.text()
+        == "Cannot start: choose a pyradiomics params file (.yaml, .yml, .json)"
+    )

@@ -238,16 +238,17 @@ def test_batch_lands_in_the_table_and_rows_open_their_files(
 ) -> None:
     """The Batch extraction dock sends its table here (with each case's file), not to the
     runs-side-by-side results dock; a row whose case is not open opens its file."""
-    from napari_radiomics._napari._batch_widget import PARAMS_FILE, BatchWidget
+    from napari_radiomics._napari._batch_widget import BatchWidget
     from napari_radiomics._napari._results import ResultsWidget
+    from napari_radiomics._napari._settings_choice import PARAMS_FILE
 
     folder, _ = dataset
     batch = BatchWidget(viewer)
     viewer.window.add_dock_widget(batch)
     params = tmp_path / "params.yaml"
     params.write_text("setting:\n  force2D: true\nfeatureClass:\n  firstorder: []\n")
-    batch.settings.setCurrentText(PARAMS_FILE)
-    batch.params.setText(str(params))
+    batch.settings.combo.setCurrentText(PARAMS_FILE)
+    batch.settings.params.setText(str(params))
     batch.folder.setText(str(folder))
     batch.output.setText(str(tmp_path / "batch.parquet"))
     batch.jobs.setValue(1)

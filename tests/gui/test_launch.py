@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from napari.layers import Image, Labels
 from qtpy.QtCore import Qt
 
@@ -10,6 +13,23 @@ from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import METADATA_CLASS
+
+
+def test_launch_and_show_features_are_the_napari_packages_public_names() -> None:
+    """``view`` and the root package reach the napari side through ``_napari``'s own names,
+    not its private modules; napari imports ``_napari`` for every hook and dock, which must
+    not load the launch code or the dataset table until they are asked for."""
+    code = (
+        "import sys\n"
+        "import napari_radiomics._napari as side\n"
+        "private = ('_launch', '_dataset_table')\n"
+        "print([m for m in private if f'napari_radiomics._napari.{m}' in sys.modules])\n"
+        "from napari_radiomics._napari._dataset_table import show_features\n"
+        "from napari_radiomics._napari._launch import launch\n"
+        "print(side.launch is launch and side.show_features is show_features)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "True"]
 
 
 def test_sample_opens_and_first_run_lands_in_the_table(make_napari_viewer, qtbot) -> None:

@@ -12,6 +12,8 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QShortcut
 
 from napari_radiomics._napari._review_widget import ReviewWidget
+from napari_radiomics.cli import main
+from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
 from napari_radiomics.io import make_synthetic_slice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.folder import FolderWarning, resize_mask
@@ -30,7 +32,7 @@ def _open(make_napari_viewer, tmp_path: Path):
 def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) -> None:
     viewer, dock, folder = _open(make_napari_viewer, tmp_path)
     assert dock.progress.text() == "0 / 4 reviewed"
-    assert list(dock.cases().columns) == ["case", "patient_id", "tumor_type", "status", "note"]
+    assert list(dock.cases().columns) == [*CASE_COLUMNS, "status", "note"]
     dock.go_to(0)  # napari opens a stack at its middle slice
     dock.mark("accepted")
     assert dock.step(1) == 1  # the next unreviewed
@@ -67,6 +69,9 @@ def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) 
     assert session.autosave.flush(timeout=10)
     reread = CorrectionStore(store_dir_for(folder), folder, write=False)
     assert [reread.status(c) for c in ("1", "2", "3", "4")] == shown
+    # the command line writes the same report from the store on disk and the case files
+    assert main(["corrections", str(folder), "-o", str(tmp_path / "cli.csv")]) == 0
+    assert (tmp_path / "cli.csv").read_bytes() == report.read_bytes()
 
 
 def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(

@@ -11,12 +11,16 @@ from qtpy.QtCore import Qt
 
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._robustness_widget import CONTOURS, RobustnessWidget
+from napari_radiomics._napari._settings_choice import PARAMS_FILE
 from napari_radiomics.analysis import PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
 from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, robustness
+from napari_radiomics.cli import main
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import feature_columns
+from napari_radiomics.settings import SettingsError
+from napari_radiomics.settings_choice import choose_settings
 
 SLICES = 3
 N = 3
@@ -85,7 +89,9 @@ def test_the_current_slice_is_perturbed_and_drawn_as_contours(
     assert f"{N} perturbations drawn; median CV" in widget.status.text()
 
 
-def test_icc_over_the_stack_with_a_robust_only_filter(widget: RobustnessWidget, qtbot) -> None:
+def test_icc_over_the_stack_with_a_robust_only_filter(
+    widget: RobustnessWidget, folder: Path, tmp_path: Path, qtbot
+) -> None:
     features = widget.viewer.layers[0].metadata["slices"].assign(original_firstorder_Mean=1.0)
     dataset_table = show_features(widget.viewer, features)  # the dataset table is open too
     widget.threshold.setValue(0.5)
@@ -98,6 +104,14 @@ def test_icc_over_the_stack_with_a_robust_only_filter(widget: RobustnessWidget, 
     assert widget.perturbed["case"].nunique() == SLICES
     expected = robustness(widget.perturbed, threshold=0.5)
     pd.testing.assert_frame_equal(table, expected)
+    # the command line's run over the same slices' files, with the same settings and plan
+    rob = tmp_path / "rob.csv"
+    argv = ["robustness", str(folder), "-o", str(rob), "--preset", "brain-tumor-mri"]
+    argv += ["--perturbations", str(N), "--seed", "3", "--threshold", "0.5", "-j", "1", "-q"]
+    assert main(argv) == 0
+    columns = ["feature", "icc", "ci_low", "ci_high", "robust", "form", "reason"]
+    cli = pd.read_csv(rob)[columns].fillna({"reason": ""})
+    pd.testing.assert_frame_equal(table[columns], cli, check_dtype=False, rtol=1e-12, atol=0)
     robust = int(table["robust"].sum())
     assert 0 < robust < len(table)
     assert widget.icc_model.rowCount() == len(table)
@@ -133,11 +147,23 @@ def test_cancel_stops_the_icc_run_and_shows_nothing(widget: RobustnessWidget, qt
     assert not widget.cancel_button.isEnabled()
 
 
-def test_bad_choices_are_explained_before_anything_runs(widget: RobustnessWidget) -> None:
+def test_bad_choices_are_explained_before_anything_runs(
+    widget: RobustnessWidget, tmp_path: Path
+) -> None:
     widget.first.setValue(1)
     widget.last.setValue(1)
     assert widget.compute_icc() is None
-    assert "an ICC needs at least 2 cases; slices 1 to 1 give 1" in widget.status.text()
+    assert widget.status.text().startswith("Cannot start: an ICC needs at least 2 cases")
+    assert widget.status.text().endswith("got 1 from slices 1 to 1")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("setting:\n  binWidth: -3\n")
+    with pytest.raises(SettingsError) as refused:  # what `robustness --params` prints
+        choose_settings(params=bad)
+    widget.settings.combo.setCurrentText(PARAMS_FILE)
+    widget.settings.params.setText(str(bad))
+    assert widget.perturb_case() is None
+    assert widget.status.text() == f"Cannot start: {refused.value}"
+    widget.settings.combo.setCurrentText("brain-tumor-mri")
     for box in widget.methods.values():
         box.setChecked(False)
     assert widget.perturb_case() is None

@@ -133,10 +133,10 @@ def test_ui_stays_live_and_cancel_drops_the_run(make_napari_viewer, qtbot, tmp_p
     open_case(viewer, tmp_path)
     widget = dock(viewer)
     # LoG at five scales, wavelets and fine bins: seconds of work on a 512x512 slice
-    widget.image_type_boxes["LoG"].value = True
-    widget.image_type_boxes["Wavelet"].value = True
-    widget.sigmas.value = "1, 2, 3, 4, 5"
-    widget.bin_value.value = 5
+    widget.form.fields["image_types"].boxes["LoG"].value = True
+    widget.form.fields["image_types"].boxes["Wavelet"].value = True
+    widget.form.type_options["LoG", "sigma"].value = "1, 2, 3, 4, 5"
+    widget.form.fields["bin_width"].value = 5
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
@@ -162,9 +162,10 @@ def test_an_edit_during_a_run_supersedes_it(make_napari_viewer, qtbot, tmp_path:
     _, labels = open_case(viewer, tmp_path)
     widget = dock(viewer)
     widget.preset.value = "brain-tumor-mri"
-    widget.image_type_boxes["LoG"].value = True  # slow enough to edit during the run
-    widget.sigmas.value = "1, 2, 3"
-    widget.bin_value.value = 8
+    # LoG is slow enough to edit the mask during the run
+    widget.form.fields["image_types"].boxes["LoG"].value = True
+    widget.form.type_options["LoG", "sigma"].value = "1, 2, 3"
+    widget.form.fields["bin_width"].value = 8
     widget.auto.value = True
     results = get_results_widget(viewer)
     added = []
@@ -273,12 +274,11 @@ def test_geometry_tolerance_lets_a_tiny_offset_run(
 def test_params_files_round_trip_through_pyradiomics(make_napari_viewer, tmp_path) -> None:
     viewer = make_napari_viewer()
     widget = dock(viewer)
-    widget.bin_mode.value = "bin count"
-    widget.bin_value.value = 16
-    widget.normalize.value = True
-    widget.image_type_boxes["LoG"].value = True
-    widget.sigmas.value = "2, 4"
-    widget.class_boxes["ngtdm"].value = False
+    widget.form.fields["bin_count"].value = 16
+    widget.form.fields["normalize"].value = True
+    widget.form.fields["image_types"].boxes["LoG"].value = True
+    widget.form.type_options["LoG", "sigma"].value = "2, 4"
+    widget.form.fields["feature_classes"].boxes["ngtdm"].value = False
     path = tmp_path / "params.yaml"
     widget.save_params(str(path))
     extractor = RadiomicsFeatureExtractor(str(path))  # pyradiomics reads our file
@@ -289,7 +289,7 @@ def test_params_files_round_trip_through_pyradiomics(make_napari_viewer, tmp_pat
     other = dock(make_napari_viewer())
     other.load_params(str(path))
     assert other.settings() == widget.settings()
-    widget.spacing.value = "1, x"
+    widget.form.fields["resampled_pixel_spacing"].value = "1, x"
     with pytest.raises(ValueError, match="numbers"):
         widget.settings()
 
@@ -302,22 +302,23 @@ def test_the_controls_edit_a_settings_object_both_ways(make_napari_viewer) -> No
         resampled_pixel_spacing=[1.0, 1.0, 2.0],
         image_types={"Original": {}, "LoG": {"sigma": [1.5, 3.0]}, "Wavelet": {"wavelet": "db2"}},
         feature_classes={"firstorder": ["Mean", "Median"], "glcm": []},
-        minimum_roi_size=5,  # no control: carried through unchanged
+        minimum_roi_size=5,  # under "more settings"
+        extra_settings={"gldm_a": 2},  # no control: carried through unchanged
     )
     widget.apply_settings(settings)
-    assert widget.bin_mode.value == "bin count"
-    assert widget.spacing.value == "1, 1, 2"
-    assert widget.image_type_boxes["Wavelet"].value
-    assert not widget.class_boxes["shape"].value
+    assert widget.form.fields["bin_count"].value == 12
+    assert widget.form.fields["resampled_pixel_spacing"].native.text() == "1, 1, 2"
+    assert widget.form.fields["image_types"].boxes["Wavelet"].value
+    assert not widget.form.fields["feature_classes"].boxes["shape"].value
     assert widget.settings() == settings
-    widget.class_boxes["glcm"].value = False
-    widget.image_type_boxes["Square"].value = True
+    widget.form.fields["feature_classes"].boxes["glcm"].value = False
+    widget.form.fields["image_types"].boxes["Square"].value = True
     edited = widget.settings()
     assert edited.feature_classes == {"firstorder": ["Mean", "Median"]}
     assert edited.image_types["Square"] == {}
     assert edited.image_types["Wavelet"] == {"wavelet": "db2"}
     widget.apply_settings(ExtractionSettings(feature_classes={}))  # empty: every class
-    assert all(box.value for box in widget.class_boxes.values())
+    assert all(box.value for box in widget.form.fields["feature_classes"].boxes.values())
 
 
 def test_a_failed_run_is_a_notification_naming_the_layers(

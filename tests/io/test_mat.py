@@ -14,6 +14,7 @@ from skimage.draw import polygon
 
 from napari_radiomics import TumorSlice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.mat import border_from_mask, read_mat_header
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import ROWS, case_arrays, write_v5, write_v73
@@ -44,7 +45,8 @@ def test_reads_orientation_dtype_and_identity(tmp_path: Path, version: str) -> N
     expected_border = [(4.5, 29.5), (4.5, 49.5), (14.5, 49.5), (14.5, 29.5)]
     np.testing.assert_allclose(tumor.border, expected_border)
     assert (tumor.label, tumor.tumor_type, tumor.patient_id) == (2, "glioma", "MR048994B")
-    assert tumor.metadata == {
+    assert tumor.metadata == CaseMetadata("17", "MR048994B", 2, "glioma", str(path))
+    assert tumor.metadata.as_dict() == {
         "case": "17",
         "patient_id": "MR048994B",
         "label": 2,

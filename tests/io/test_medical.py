@@ -10,6 +10,7 @@ import SimpleITK as sitk
 
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.medical import case_name, read_medical_image
 
 OBLIQUE = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -43,7 +44,8 @@ def test_spacing_and_origin_become_scale_and_translate(tmp_path: Path, suffix: s
     assert medical.translate == pytest.approx((5.0, 20.0, -10.0))
     assert medical.affine is None
     assert not medical.is_mask
-    assert medical.metadata["case"] == "t1"
+    assert medical.metadata == CaseMetadata("t1", path=str(path))
+    assert medical.geometry["spacing"] == pytest.approx((0.5, 0.75, 3.0))
 
 
 def test_direction_becomes_an_affine_that_matches_physical_points(tmp_path: Path) -> None:

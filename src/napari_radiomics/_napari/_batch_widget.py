@@ -33,10 +33,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._controls import docked, with_picker
+from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._runner import Progressed, Runner
-from napari_radiomics._napari._widget import ExtractionWidget
+from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle
 from napari_radiomics.batch import (
     BatchProgress,
@@ -48,19 +48,11 @@ from napari_radiomics.batch import (
 )
 from napari_radiomics.corrections import session_for
 from napari_radiomics.feature_tables import read_features_table
-from napari_radiomics.settings import PRESETS, ExtractionSettings
 
 if TYPE_CHECKING:
     import napari
 
 FOLDER = "Folder…"
-PARAMS_FILE = "Params file…"
-DOCK = "Extract features dock"
-
-
-def _extraction_widget(viewer: napari.viewer.Viewer) -> ExtractionWidget | None:
-    """The docked "Extract features" widget, whose controls hold the settings being tuned."""
-    return next(iter(docked(viewer, ExtractionWidget)), None)
 
 
 def cases_from_layer(layer: Any, *, original_masks: bool = False) -> list[Case]:
@@ -126,12 +118,7 @@ class BatchWidget(QWidget):
         self.source = QComboBox()
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("folder of .mat files or a NumPy bundle")
-        self.settings = QComboBox()
-        self.settings.addItems([DOCK, *sorted(PRESETS), PARAMS_FILE])
-        if "brain-tumor-mri" in PRESETS:
-            self.settings.setCurrentText("brain-tumor-mri")
-        self.params = QLineEdit()
-        self.params.setPlaceholderText("pyradiomics params .yaml/.json")
+        self.settings = SettingsChoice(viewer, self)
         self.output = QLineEdit()
         self.output.setPlaceholderText("features.csv or .parquet")
         self.jobs = QSpinBox()
@@ -154,8 +141,7 @@ class BatchWidget(QWidget):
         form = QFormLayout()
         form.addRow("Cases", self.source)
         form.addRow("Folder", with_picker(self.folder, self._pick_folder))
-        form.addRow("Settings", self.settings)
-        form.addRow("Params file", with_picker(self.params, self._pick_params))
+        self.settings.add_rows(form)
         form.addRow("Output", with_picker(self.output, self._pick_output))
         form.addRow("Processes", self.jobs)
         layout = scrolling(self)
@@ -202,11 +188,6 @@ class BatchWidget(QWidget):
     def _pick_folder(self) -> str:
         return QFileDialog.getExistingDirectory(self, "Folder of cases")
 
-    def _pick_params(self) -> str:
-        return QFileDialog.getOpenFileName(self, "pyradiomics params", "", "*.yaml *.yml *.json")[
-            0
-        ]
-
     def _pick_output(self) -> str:
         return QFileDialog.getSaveFileName(self, "Features table", "", "*.csv *.parquet")[0]
 
@@ -228,29 +209,13 @@ class BatchWidget(QWidget):
             if session is not None:
                 session.autosave.flush(timeout=5)
 
-    def selected_settings(self) -> ExtractionSettings:
-        """The settings of the Extract features dock, a preset, or a params file."""
-        if self.settings.currentText() == DOCK:
-            dock = _extraction_widget(self.viewer)
-            if dock is None:
-                raise ValueError(
-                    "no Extract features dock is open (Plugins > napari-radiomics > Extract "
-                    "features): open it, or choose a preset or a params file"
-                )
-            return dock.settings()
-        if self.settings.currentText() == PARAMS_FILE:
-            if not self.params.text().strip():
-                raise ValueError("choose a pyradiomics params file")
-            return ExtractionSettings.load(self.params.text().strip())
-        return ExtractionSettings.preset(self.settings.currentText())
-
     # -- running --------------------------------------------------------------------------
     def run(self) -> FunctionWorker | None:
         """Start the batch in a worker thread; returns the worker (None if inputs are bad)."""
         try:
             if not self.output.text().strip():
                 raise ValueError("choose an output file (.csv or .parquet)")
-            cases, settings = self.selected_cases(), self.selected_settings()
+            cases, settings = self.selected_cases(), self.settings.settings()
         except (ValueError, OSError) as exc:
             self.status.setText(f"Cannot start: {exc}")
             return None

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_radiomics.columns import CASE_COLUMNS, PATH
 from napari_radiomics.convert import LayerData
 from napari_radiomics.engine.preflight import Checked, check_inputs
-from napari_radiomics.results import IDENTIFYING_COLUMNS
 from napari_radiomics.settings import ExtractionSettings
 
 #: Metadata keys the readers put on layers, in the order they appear in results.
-METADATA_KEYS = (*IDENTIFYING_COLUMNS, "path")
+METADATA_KEYS = (*CASE_COLUMNS, PATH)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from napari_radiomics.analysis.report import (
     importance_figure,
     write_model_report,
 )
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 from napari_radiomics.results import feature_columns, read_table
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class ModelWidget(QWidget):
         self._table = frame
         features = set(feature_columns(frame))
         others = [str(c) for c in frame.columns if c not in features]
-        for combo, default in ((self.target, "tumor_type"), (self.group, "patient_id")):
+        for combo, default in ((self.target, DEFAULT_TARGET), (self.group, DEFAULT_GROUP)):
             combo.clear()
             combo.addItems(others)
             if default in others:

@@ -56,6 +56,7 @@ from napari_radiomics.analysis.plots import (
     save_figure,
     scatter_plot,
 )
+from napari_radiomics.columns import DEFAULT_TARGET
 from napari_radiomics.results import feature_columns
 
 if TYPE_CHECKING:
@@ -311,8 +312,8 @@ class PlotsWidget(QWidget):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems([str(n) for n in names])
-            if "tumor_type" in names:
-                combo.setCurrentText("tumor_type")
+            if DEFAULT_TARGET in names:
+                combo.setCurrentText(DEFAULT_TARGET)
             combo.blockSignals(False)
         self.feature_y.setCurrentIndex(min(1, len(features) - 1))  # a second feature
         self.ranking.set_frame(frame, [str(c) for c in others])

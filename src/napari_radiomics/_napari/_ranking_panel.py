@@ -18,15 +18,15 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
-from napari_radiomics._napari._workspace import show_rows
+from napari_radiomics._napari._workspace import table_view
 from napari_radiomics.analysis.ranking import rank_features
+from napari_radiomics.columns import DEFAULT_TARGET
 
 
 class RankingPanel(QWidget):
@@ -49,11 +49,7 @@ class RankingPanel(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter features")
         self.model = DataFrameModel()
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSortingEnabled(True)
-        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        show_rows(self.view)
+        self.view = table_view(self.model)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -92,8 +88,8 @@ class RankingPanel(QWidget):
         self.model.set_frame(pd.DataFrame())
         self.target.clear()
         self.target.addItems(groups)
-        if "tumor_type" in groups:
-            self.target.setCurrentText("tumor_type")
+        if DEFAULT_TARGET in groups:
+            self.target.setCurrentText(DEFAULT_TARGET)
         self.status.setText("")
 
     def rank(self) -> FunctionWorker:

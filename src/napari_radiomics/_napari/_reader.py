@@ -116,8 +116,8 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
     name = f"{tumor.case} {tumor.tumor_type} (PID {tumor.patient_id})"
 
     def kwargs(**extra: Any) -> dict[str, Any]:
-        # tumor.metadata builds a new dict each call, so layers never share one
-        return {"metadata": tumor.metadata, "axis_labels": SLICE_AXES, **extra}
+        # a new dict for each layer, so layers never share one
+        return {"metadata": tumor.metadata.as_dict(), "axis_labels": SLICE_AXES, **extra}
 
     mask: Any = tumor.mask.astype(np.uint8)
     mask_kwargs = kwargs(name=f"{name} mask", opacity=0.5)
@@ -152,11 +152,10 @@ def bundle_layers(bundle: NpyBundle) -> list[LayerData]:
     """The bundle's memory-mapped arrays as image and mask stacks."""
     first = np.asarray(bundle.images[0])
     name = f"{bundle.folder.name} ({len(bundle.labels)} slices)"
+    ids = (bundle.metadata(i) for i in range(len(bundle.labels)))
     refs = [
-        CaseRef(
-            str(i), "bundle", str(bundle.folder), index=i, label=int(label), patient_id=str(pid)
-        )
-        for i, (label, pid) in enumerate(zip(bundle.labels, bundle.patient_ids, strict=True))
+        CaseRef(m.case, "bundle", m.path, index=i, label=m.label, patient_id=m.patient_id)
+        for i, m in enumerate(ids)
     ]
     session = attach(bundle.masks, refs, bundle.folder, stack=True)
     return _stack_pair(bundle.images, session, bundle.slices, name, first, str(bundle.folder))
@@ -214,15 +213,16 @@ def _stack_pair(
 def _medical_layers(path: Path) -> list[LayerData]:
     medical = read_medical_image(path)
     axes = ("z", "y", "x")[-medical.data.ndim :] if medical.data.ndim <= 3 else None
+    case = medical.metadata.case
     kwargs = {
         **medical.layer_kwargs,
-        "name": medical.metadata["case"],
-        "metadata": dict(medical.metadata),
+        "name": case,
+        "metadata": medical.metadata.as_dict() | medical.geometry,
         **({"axis_labels": axes} if axes else {}),
     }
     if medical.is_mask:
-        spacing = tuple(float(v) for v in reversed(medical.metadata["spacing"]))
-        ref = CaseRef(medical.metadata["case"], "medical", str(path), spacing=spacing)
+        spacing = tuple(float(v) for v in reversed(medical.geometry["spacing"]))
+        ref = CaseRef(case, "medical", str(path), spacing=spacing)
         mask_kwargs = {**kwargs, "opacity": 0.5}
         mask = _corrected(attach(medical.data, [ref], path, stack=False), mask_kwargs)
         return [(mask, mask_kwargs, "labels")]

@@ -29,20 +29,25 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._atomic import replaced
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
-from napari_radiomics._spreadsheet import escape_frame
-from napari_radiomics.corrections import STATUSES, CorrectionSession, session_for
-from napari_radiomics.errors import CorrectionsError
+from napari_radiomics.columns import CASE_COLUMNS
+from napari_radiomics.corrections import (
+    STATUSES,
+    CorrectionSession,
+    corrections_report,
+    report_summary,
+    session_for,
+    write_report,
+)
+from napari_radiomics.errors import CorrectionsError, WriteError
+from napari_radiomics.io import CaseMetadata, cases_table
 from napari_radiomics.io.editable import EditableStack
 
 if TYPE_CHECKING:
     import napari.viewer
 
 _ALL = "(all statuses)"
-#: Columns of the dataset's per-slice table shown beside the status.
-_CASE_COLUMNS = ("case", "patient_id", "tumor_type")
 
 
 class _Relay(QObject):
@@ -156,18 +161,20 @@ class ReviewWidget(QWidget):
 
     # -- what is shown ---------------------------------------------------------------------
     def cases(self) -> pd.DataFrame:
-        """The table shown: case, patient, tumour type, status and note, one row per case."""
+        """The table shown: the case columns of every table (``columns.CASE_COLUMNS``), status
+        and note, one row per case; an unknown value is an empty cell."""
         if self.session is None:
-            return pd.DataFrame(columns=[*_CASE_COLUMNS, "status", "note"])
+            return pd.DataFrame(columns=[*CASE_COLUMNS, "status", "note"])
         frame = self.session.table()
         slices = self.layer.metadata.get("slices")
         if isinstance(slices, pd.DataFrame) and len(slices) == len(frame):
-            for column in _CASE_COLUMNS[1:]:
-                frame.insert(len(frame.columns) - 2, column, slices[column].astype(str).values)
+            ids = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
         else:
-            for column in _CASE_COLUMNS[1:]:
-                value = str(self.layer.metadata.get(column, ""))
-                frame.insert(len(frame.columns) - 2, column, value)
+            ids = [CaseMetadata.from_mapping(self.layer.metadata)] * len(frame)
+        shown = cases_table(ids)
+        for column in CASE_COLUMNS[1:]:
+            text = shown[column].astype("string").fillna("").to_numpy(dtype=object)
+            frame.insert(len(frame.columns) - 2, column, text)
         return frame
 
     def _refresh(self) -> None:
@@ -280,18 +287,20 @@ class ReviewWidget(QWidget):
         )
         return layer
 
-    def write_report(self, path: str | Path) -> Path:
-        """The corrections report: every case with a status, with its provenance (CSV)."""
+    def report(self) -> pd.DataFrame | None:
+        """The corrections report of the dataset under review (``corrections_report``, which
+        the CLI's ``corrections`` writes too), with the patients and tumour types shown; None
+        when no dataset is under review."""
         if self.session is None:
+            return None
+        return corrections_report(self.session.store, self.cases())
+
+    def write_report(self, path: str | Path) -> Path:
+        """:meth:`report` as CSV at ``path``."""
+        report = self.report()
+        if report is None:
             raise CorrectionsError(Path(path), "no dataset under review")
-        path = Path(path)
-        table = self.session.store.review_table()
-        cases = self.cases().set_index("case")
-        for column in _CASE_COLUMNS[1:]:
-            table.insert(1, column, table["case"].map(cases[column]).fillna(""))
-        with replaced(path) as tmp:
-            escape_frame(table).to_csv(tmp, index=False)
-        return path
+        return write_report(report, path)
 
     # -- events ----------------------------------------------------------------------------
     def _on_session_event(self, index: int, event: str) -> None:
@@ -320,5 +329,11 @@ class ReviewWidget(QWidget):
 
     def _pick_report(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Corrections report", "", "CSV (*.csv)")
-        if path:
-            show_info(f"written: {self.write_report(path)}")
+        report = self.report()
+        if path and report is not None:
+            try:
+                written = write_report(report, path)
+            except WriteError as exc:
+                show_error(str(exc))
+                return
+            show_info(f"{report_summary(report)}: {written}")

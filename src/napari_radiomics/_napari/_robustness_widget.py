@@ -6,8 +6,10 @@ Two questions, the core's two answers (``analysis.robustness``), so the panel an
 * **this case**: N seeded perturbations of the current slice's ROI are drawn as contours over
   the image (one Shapes layer, one colour per perturbation, the original in white), and each
   feature's spread over them (coefficient of variation) fills the table;
-* **these cases**: the ICC of every feature over a range of the stack's slices, run by the
-  dock's :class:`._runner.Runner` with progress and Cancel (at the next slice); the table
+* **these cases**: the ICC of every feature over a range of the stack's slices, by the core's
+  robustness iterator (``analysis.robustness_run.iter_case_robustness``, whose rules the
+  CLI's run shares) fed those slices, driven by the dock's :class:`._runner.Runner` with
+  progress and Cancel (at the next slice); the table
   shows icc, the confidence interval and robust, with a "robust only" filter. The finished
   table is :attr:`RobustnessWidget.icc_table` (and the
   :attr:`RobustnessWidget.icc_computed` signal), keyed by pyradiomics' feature names, so a
@@ -20,6 +22,7 @@ measured.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,11 +46,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._batch_widget import DOCK, _extraction_widget
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
-from napari_radiomics._napari._runner import Progressed, Runner
+from napari_radiomics._napari._runner import Progressed, Runner, Step
+from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._table_model import DataFrameModel
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
@@ -56,10 +59,14 @@ from napari_radiomics.analysis.robustness import (
     PERTURBATION_COLUMN,
     feature_spread,
     perturbed_features,
-    robustness,
+)
+from napari_radiomics.analysis.robustness_run import (
+    ArrayCase,
+    CaseRobustness,
+    iter_case_robustness,
 )
 from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.settings import PRESETS, ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
     import napari
@@ -91,10 +98,7 @@ class RobustnessWidget(QWidget):
 
         self.image = QComboBox()
         self.labels = QComboBox()
-        self.settings = QComboBox()
-        self.settings.addItems([DOCK, *sorted(PRESETS)])
-        if "brain-tumor-mri" in PRESETS:
-            self.settings.setCurrentText("brain-tumor-mri")
+        self.settings = SettingsChoice(viewer, self)
         self.roi_label = QSpinBox()
         self.roi_label.setRange(1, 2**31 - 1)
         self.count = QSpinBox()
@@ -134,7 +138,7 @@ class RobustnessWidget(QWidget):
         form = QFormLayout()
         form.addRow("Image", self.image)
         form.addRow("Mask", self.labels)
-        form.addRow("Settings", self.settings)
+        self.settings.add_rows(form)
         form.addRow("ROI label", self.roi_label)
         form.addRow("Perturbations", self.count)
         methods = QHBoxLayout()
@@ -207,15 +211,6 @@ class RobustnessWidget(QWidget):
         methods = tuple(m for m, box in self.methods.items() if box.isChecked())
         return PerturbationPlan(self.count.value(), methods, self.seed.value())  # type: ignore[arg-type]
 
-    def selected_settings(self) -> ExtractionSettings:
-        """A preset, or the settings being tuned in the Extract features dock."""
-        if self.settings.currentText() != DOCK:
-            return ExtractionSettings.preset(self.settings.currentText())
-        dock = _extraction_widget(self.viewer)
-        if dock is None:
-            raise ValueError("no Extract features dock is open: open it, or choose a preset")
-        return dock.settings()
-
     def current_slice(self) -> int | None:
         """The slice shown of a stack (None for a single image)."""
         image = self._layer(self.image, Image)
@@ -238,7 +233,7 @@ class RobustnessWidget(QWidget):
     def _prepare(self) -> tuple[PerturbationPlan, ExtractionSettings, int]:
         """Read the controls in the GUI thread: the worker only reads the layers' data."""
         self._layers = (self._layer(self.image, Image), self._layer(self.labels, Labels))
-        return self.plan(), self.selected_settings(), self.roi_label.value()
+        return self.plan(), self.settings.settings(), self.roi_label.value()
 
     def perturb_case(self) -> FunctionWorker | None:
         """Perturb the current slice: contours in the viewer, the spread in the table."""
@@ -266,47 +261,27 @@ class RobustnessWidget(QWidget):
         return self._start(work(), 1, f"Perturbing {where}", self._case_done)
 
     def compute_icc(self) -> FunctionWorker | None:
-        """The ICC over the chosen slices, one case after another in a worker thread."""
+        """The ICC over the chosen slices: the core's robustness iterator
+        (``analysis.robustness_run.iter_case_robustness``) fed those slices, each read from
+        the layers in the worker thread when its turn comes."""
         try:
             plan, settings, label = self._prepare()
             first, last = self.first.value(), self.last.value()
             if not is_stack(self._layers[0]):
                 raise ValueError("an ICC over slices needs a stack (open a folder of slices)")
-            if last - first + 1 < 2:
-                raise ValueError(
-                    f"an ICC needs at least 2 cases; slices {first} to {last} give "
-                    f"{max(last - first + 1, 0)}"
-                )
+            slices = range(first, last + 1)
+            run = iter_case_robustness(
+                [ArrayCase(f"slice {i}", partial(self._case, i)) for i in slices],
+                settings, plan, label=label, form=self.form.currentText(),
+                threshold=self.threshold.value(), what=f"slices {first} to {last}",
+            )  # fmt: skip
         except ValueError as exc:
             self.status.setText(f"Cannot start: {exc}")
             return None
-        form, threshold = self.form.currentText(), self.threshold.value()
-
-        def work() -> Generator[Progressed, None, tuple[pd.DataFrame, pd.DataFrame, list[str]]]:
-            engine, frames, failed = FeatureEngine(settings), [], []
-            for done, index in enumerate(range(first, last + 1)):
-                yield Progressed(done, last - first + 1, f"slice {index}")
-                image, mask, spacing, metadata = self._case(index)
-                try:
-                    frames.append(
-                        perturbed_features(
-                            engine, image, mask, spacing, plan, label=label, metadata=metadata
-                        )
-                    )
-                except ValueError as exc:  # one bad slice must not stop the others
-                    failed.append(f"slice {index}: {exc}")
-            if len(frames) < 2:
-                raise ValueError(
-                    f"only {len(frames)} slice(s) could be measured, and an ICC needs 2: "
-                    + "; ".join(failed[:3])
-                )
-            long = pd.concat(frames, ignore_index=True)
-            return long, robustness(long, form=form, threshold=threshold), failed  # type: ignore[arg-type]
-
-        return self._start(work(), last - first + 1, "Robustness ICC", self._icc_done)
+        return self._start(run, len(slices), "Robustness ICC", self._icc_done)
 
     def _start(
-        self, work: Generator[Progressed, None, Any], total: int, title: str,
+        self, work: Generator[Step, None, Any], total: int, title: str,
         done: Callable[[Any], None],
     ) -> FunctionWorker:  # fmt: skip
         self.bar.setRange(0, total)
@@ -367,8 +342,8 @@ class RobustnessWidget(QWidget):
         )
         self.viewer.layers.selection.active = image_layer
 
-    def _icc_done(self, result: tuple[pd.DataFrame, pd.DataFrame, list[str]]) -> None:
-        long, table, failed = result
+    def _icc_done(self, result: CaseRobustness) -> None:
+        long, table, failed = result.long, result.icc, result.failed
         self.bar.setValue(self.bar.maximum())
         self.perturbed, self.icc_table = long, table
         self._show_icc()

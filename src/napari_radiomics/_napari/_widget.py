@@ -1,9 +1,10 @@
 """The "Extract features" dock: choose layers and settings, extract, correct the mask, repeat.
 
-The controls edit an :class:`~napari_radiomics.settings.ExtractionSettings` (the preset or loaded
-file is the base, so settings without a control travel unchanged), both ways: ``settings()``
-reads the controls, ``apply_settings`` shows a settings object. Every change re-checks the
-combination and explains what pyradiomics would refuse or skip before anything runs.
+The settings are a :class:`._settings_form.SettingsForm`, built from the fields of
+:class:`~napari_radiomics.settings.ExtractionSettings` (the preset or loaded file is the base, so
+settings without a control travel unchanged): ``settings()`` reads it, ``apply_settings`` shows
+a settings object. Every change re-checks the combination and explains what pyradiomics would
+refuse or skip before anything runs.
 Extraction happens in a worker thread (the dock's :class:`._runner.Runner`, on an engine kept by
 :mod:`._engines`); results go to the results dock and to
 the labels layer's ``features``. With "auto re-extract" on, a paint stroke, erase or fill in the
@@ -15,15 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import (
-    CheckBox,
-    ComboBox,
-    Container,
-    FloatSpinBox,
-    Label,
-    LineEdit,
-    PushButton,
-)
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, PushButton
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
@@ -39,12 +32,8 @@ from napari_radiomics._napari._inputs import (
 )
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._settings_form import SettingsForm
 from napari_radiomics._napari._workspace import SIDE, compact, scroll_area, settle
-from napari_radiomics._pyradiomics import (
-    PyradiomicsConfig,
-    feature_class_names,
-    image_type_names,
-)
 from napari_radiomics.results import layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
@@ -55,14 +44,6 @@ if TYPE_CHECKING:
 ROI_ALL, ROI_SELECTED, ROI_LIST = "all labels", "selected label", "these labels:"
 #: Debounce between the end of a mask edit and the automatic re-extraction.
 DEBOUNCE_MS = 300
-
-
-def _numbers(text: str) -> list[float]:
-    """``"1, 3"`` -> ``[1.0, 3.0]`` (spacing, sigmas); refuses other text with a clear message."""
-    try:
-        return [float(t) for t in text.replace(",", " ").split()]
-    except ValueError:
-        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 class ExtractionWidget(Container):
@@ -76,14 +57,11 @@ class ExtractionWidget(Container):
         self.last_run: str | None = None
         self._watched: Any = None
         self._run_layers: tuple[Any, Any] = (None, None)  # (image, labels) of the current run
-        self._base = ExtractionSettings()
-        self._applying = False
         self.debounce_timer = QTimer()
         self.debounce_timer.setSingleShot(True)
         self.debounce_timer.setInterval(DEBOUNCE_MS)
         self.debounce_timer.timeout.connect(self._auto_extract)
         self._build()
-        self.apply_settings(ExtractionSettings.preset(self.preset.value))
         self._connect()
         self._layers_changed()
 
@@ -98,14 +76,7 @@ class ExtractionWidget(Container):
         self.roi_list = LineEdit(label="labels", value="1")
         self.current_slice = CheckBox(text="current slice only (stack)")
         self.preset = ComboBox(label="preset", choices=list(PRESETS), value="pyradiomics-default")
-        self.bin_mode = ComboBox(label="bins", choices=["bin width", "bin count"])
-        self.bin_value = FloatSpinBox(label="value", min=0.001, max=100000, step=1, value=25)
-        self.normalize = CheckBox(text="normalize")
-        self.force_2d = CheckBox(text="force 2D")
-        self.spacing = LineEdit(label="resample to (mm)", tooltip="empty: keep the spacing")
-        self.image_type_boxes = {name: CheckBox(text=name) for name in image_type_names()}
-        self.sigmas = LineEdit(label="LoG sigmas (mm)", value="1, 3")
-        self.class_boxes = {name: CheckBox(text=name) for name in feature_class_names()}
+        self.form = SettingsForm(ExtractionSettings.preset(self.preset.value))
         self.load_button = PushButton(text="Load params…")
         self.save_button = PushButton(text="Save params…")
         self.auto = CheckBox(text="auto re-extract when the mask changes")
@@ -121,22 +92,13 @@ class ExtractionWidget(Container):
         def row(*widgets: Any) -> Container:
             return Container(widgets=list(widgets), layout="horizontal", labels=False)
 
-        def grid(boxes: list[Any], per_row: int) -> Container:
-            rows = [row(*boxes[i : i + per_row]) for i in range(0, len(boxes), per_row)]
-            return Container(widgets=rows, labels=False)
-
         form = Container(
             labels=False,
             widgets=[
                 Container(widgets=[self.image, self.labels, self.roi_mode, self.roi_list]),
                 self.current_slice,
-                Container(widgets=[self.preset, self.bin_mode, self.bin_value, self.spacing]),
-                row(self.normalize, self.force_2d),
-                Label(value="<b>Image types</b>"),
-                grid(list(self.image_type_boxes.values()), 4),
-                Container(widgets=[self.sigmas]),
-                Label(value="<b>Feature classes</b>"),
-                grid(list(self.class_boxes.values()), 4),
+                Container(widgets=[self.preset]),
+                self.form,
                 row(self.load_button, self.save_button),
                 self.auto,
                 self.problems,
@@ -157,10 +119,7 @@ class ExtractionWidget(Container):
         self.preset.changed.connect(self._preset_chosen)
         self.image.changed.connect(self._image_chosen)
         self.labels.changed.connect(self._watch_labels)
-        settings = [self.roi_mode, self.roi_list, self.current_slice, self.bin_mode,
-                    self.bin_value, self.normalize, self.force_2d, self.spacing, self.sigmas,
-                    *self.image_type_boxes.values(), *self.class_boxes.values()]  # fmt: skip
-        for widget in settings:
+        for widget in (self.roi_mode, self.roi_list, self.current_slice, self.form):
             widget.changed.connect(self.check)
         self.load_button.changed.connect(self._load_dialog)
         self.save_button.changed.connect(self._save_dialog)
@@ -174,56 +133,13 @@ class ExtractionWidget(Container):
 
     # ------------------------------------------------------------------------ settings
     def settings(self) -> ExtractionSettings:
-        """The settings the controls describe, on top of the preset or loaded file (so what has
+        """The settings the form describes, on top of the preset or loaded file (so what has
         no control travels unchanged). Raises ValueError (SettingsError) naming a bad value."""
-        settings = self._base.copy()
-        if self.bin_mode.value == "bin width":
-            settings.bin_width, settings.bin_count = float(self.bin_value.value), None
-        else:
-            settings.bin_count = round(self.bin_value.value)
-        settings.normalize = bool(self.normalize.value)
-        settings.force_2d = bool(self.force_2d.value)
-        settings.resampled_pixel_spacing = _numbers(self.spacing.value) or None
-        settings.image_types = {
-            name: dict(self._base.image_types.get(name) or {})
-            for name, box in self.image_type_boxes.items()
-            if box.value
-        }
-        if "LoG" in settings.image_types:
-            settings.image_types["LoG"]["sigma"] = _numbers(self.sigmas.value)
-        settings.feature_classes = {
-            name: list(self._base.feature_classes.get(name) or [])
-            for name, box in self.class_boxes.items()
-            if box.value
-        }
-        settings.to_params()  # validated now, so an error names the control's value
-        return settings
+        return self.form.settings()
 
     def apply_settings(self, settings: ExtractionSettings) -> None:
-        """Show ``settings`` in the controls; what has no control is kept as it is."""
-        self._base = settings.copy()
-        self._applying = True  # one check at the end, not one per control
-        try:
-            if settings.bin_count is not None:
-                self.bin_mode.value, self.bin_value.value = "bin count", settings.bin_count
-            else:
-                self.bin_mode.value, self.bin_value.value = "bin width", settings.bin_width
-            self.normalize.value = settings.normalize
-            self.force_2d.value = settings.force_2d
-            spacing = settings.resampled_pixel_spacing or []
-            self.spacing.value = ", ".join(f"{s:g}" for s in spacing)
-            # What pyradiomics will run: an empty section means Original / every class.
-            config = PyradiomicsConfig.from_params(settings.to_params())
-            types = config.image_types
-            for name, box in self.image_type_boxes.items():
-                box.value = name in types
-            sigmas = (types.get("LoG") or {}).get("sigma") or settings.extra_settings.get("sigma")
-            if sigmas:
-                self.sigmas.value = ", ".join(f"{s:g}" for s in sigmas)
-            for name, box in self.class_boxes.items():
-                box.value = name in config.features
-        finally:
-            self._applying = False
+        """Show ``settings`` in the form (one check at the end, not one per control)."""
+        self.form.show(settings)
         self.check()
 
     def load_params(self, path: str) -> None:
@@ -264,10 +180,7 @@ class ExtractionWidget(Container):
 
     def check(self, *_: Any) -> bool:
         """Explain in the widget what pyradiomics would refuse or skip; True when runnable."""
-        if self._applying:
-            return False
         self.roi_list.visible = self.roi_mode.value == ROI_LIST
-        self.sigmas.enabled = bool(self.image_type_boxes["LoG"].value)
         try:
             job, settings = self.job()
             checked = check_job(job, settings)

@@ -6,9 +6,9 @@ asks: nine docks need a window over 4000 px tall. Two rules keep the image the c
 - **Forms and plots** (``SIDE``: Extract, Batch, Maps, Model, Robustness, Review, Feature
   plots) share one tab stack on the right: each gets the full height of the window when its
   tab is chosen, and forms scroll (:func:`scrolling`) rather than demand height.
-- **Wide tables** (``BELOW``: Feature results, Dataset table) share one tab stack under the
-  canvas, where a table grows a column per run and a row per case and still leaves the canvas
-  most of the height.
+- **Wide tables** (``BELOW``: Feature results, Dataset table, IBSI compliance) share one tab
+  stack under the canvas, where a table grows a column per run and a row per case and still
+  leaves the canvas most of the height.
 
 A dock is placed once, when napari first docks it; one napari puts elsewhere than its default
 (the right), because the user moved it there before, stays there, and the user can drag, float
@@ -23,7 +23,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from qtpy.QtCore import QEvent, QObject, Qt
+from qtpy.QtCore import QAbstractItemModel, QEvent, QObject, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QLayout,
     QMainWindow,
     QScrollArea,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -91,6 +92,17 @@ def show_rows(table: QAbstractItemView, rows: int = 4) -> None:
     row = getattr(table, "verticalHeader", None)
     height = row().defaultSectionSize() if row is not None else table.sizeHintForRow(0)
     table.setMinimumHeight(above + rows * height + 2 * table.frameWidth() + 2)
+
+
+def table_view(model: QAbstractItemModel) -> QTableView:
+    """A view of ``model`` sorted by a click on a header, selecting whole rows, and never
+    shorter than :func:`show_rows`' rows: the plugin's tables of results, one row each."""
+    view = QTableView()
+    view.setModel(model)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    show_rows(view)
+    return view
 
 
 def plot_canvas(figure: Figure | None = None) -> FigureCanvasQTAgg:

@@ -20,6 +20,7 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.batch import Case, load_case
+from napari_radiomics.columns import CASE, MASK_SOURCE, PATIENT_ID, ROI_LABEL
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns
 from napari_radiomics.settings import ExtractionSettings
@@ -27,7 +28,7 @@ from napari_radiomics.settings import ExtractionSettings
 __all__ = ["RATER_COLUMN", "correction_agreement", "write_agreement"]
 
 #: The rater column of the long table: "original" or "corrected" (the batch's mask_source).
-RATER_COLUMN = "mask_source"
+RATER_COLUMN = MASK_SOURCE
 
 
 def correction_agreement(
@@ -53,17 +54,17 @@ def correction_agreement(
     frames = []
     for case in corrected:
         image, mask, metadata = load_case(case)
-        original = load_case(replace(case, corrected=None, corrected_digest=None))[1]
+        original = load_case(replace(case, corrected=None))[1]
         labels = None if case.roi_label is None else [case.roi_label]
         for source, which in (("original", original), ("corrected", mask)):
             ids = {
-                "case": case.case_id,
-                "patient_id": metadata["patient_id"],
+                CASE: case.case_id,
+                PATIENT_ID: metadata[PATIENT_ID],
                 RATER_COLUMN: source,
             }
             frames.append(engine.extract(image, which, labels=labels, metadata=ids))
     long = pd.concat(frames, ignore_index=True)
-    keyed = long.assign(case=long["case"].astype(str) + ":" + long["roi_label"].astype(str))
+    keyed = long.assign(case=long[CASE].astype(str) + ":" + long[ROI_LABEL].astype(str))
     table = icc_table(
         keyed, feature_columns(long), case="case", rater=RATER_COLUMN, form=form,
         threshold=threshold,

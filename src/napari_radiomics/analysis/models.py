@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 from napari_radiomics.results import feature_columns
 
 __all__ = [
@@ -266,8 +267,8 @@ def _splits(
 def evaluate_model(
     table: pd.DataFrame,
     *,
-    target: str = "tumor_type",
-    group: str = "patient_id",
+    target: str = DEFAULT_TARGET,
+    group: str = DEFAULT_GROUP,
     classifier: str = "logistic",
     folds: int | Sequence[np.ndarray] = 5,
     seed: int = 0,

@@ -20,6 +20,7 @@ import pandas as pd
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics.analysis.models import feature_matrix
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 __all__ = [
     "OVERVIEWS",
@@ -216,7 +217,7 @@ def scatter_plot(
     table: pd.DataFrame,
     x: str,
     y: str,
-    colour_by: str | None = "tumor_type",
+    colour_by: str | None = DEFAULT_TARGET,
     theme: PlotTheme | None = None,
 ) -> Plot:
     """Two features against each other, coloured by any column."""
@@ -275,7 +276,7 @@ def projection_plot(
     table: pd.DataFrame,
     coords: np.ndarray,
     labels: tuple[str, str],
-    colour_by: str | None = "tumor_type",
+    colour_by: str | None = DEFAULT_TARGET,
     theme: PlotTheme | None = None,
 ) -> Plot:
     """A :func:`projection`'s coordinates as a scatter, coloured by any column."""
@@ -285,7 +286,7 @@ def projection_plot(
 def distribution_plot(
     table: pd.DataFrame,
     feature: str,
-    by: str | None = "tumor_type",
+    by: str | None = DEFAULT_TARGET,
     kind: Literal["box", "violin", "histogram"] = "box",
     theme: PlotTheme | None = None,
 ) -> Plot:
@@ -332,8 +333,8 @@ def overview_plot(
     table: pd.DataFrame,
     chart: str = "types_per_slice",
     kind: Literal["bar", "pie"] = "bar",
-    target: str = "tumor_type",
-    group: str = "patient_id",
+    target: str = DEFAULT_TARGET,
+    group: str = DEFAULT_GROUP,
     theme: PlotTheme | None = None,
 ) -> Plot:
     """What the dataset holds: how many slices each patient has (bar: patients per slice

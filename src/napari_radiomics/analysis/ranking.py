@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from napari_radiomics.analysis.models import model_inputs
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 from napari_radiomics.results import parse_feature_name
 
 __all__ = ["benjamini_hochberg", "patient_means", "rank_features"]
@@ -64,8 +65,8 @@ def patient_means(
 def rank_features(
     table: pd.DataFrame,
     *,
-    target: str = "tumor_type",
-    group: str = "patient_id",
+    target: str = DEFAULT_TARGET,
+    group: str = DEFAULT_GROUP,
     per_slice: bool = False,
     features: Sequence[str] | None = None,
 ) -> pd.DataFrame:

@@ -7,7 +7,7 @@ them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without gl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,6 @@ def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     one); CSV cells are written safe for spreadsheets. A folder that cannot be made or
     written (``folder`` is a file, a read-only disk) raises :class:`WriteError` naming it.
     """
-    folder = Path(folder)
     has_importances = not result.importances.empty
     writers: dict[str, Callable[[Path], Any]] = {
         "metrics.json": lambda p: p.write_text(
@@ -97,9 +96,14 @@ def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     return write_files(folder, writers, "the model report")
 
 
-def write_files(folder: Path, writers: dict[str, Callable[[Path], Any]], what: str) -> list[Path]:
-    """Each ``writers[name](path)`` writes ``folder/name``, replaced whole; a folder that
-    cannot be made or written raises :class:`WriteError` naming it, or the file."""
+def write_files(
+    folder: str | Path, writers: Mapping[str, Callable[[Path], Any]], what: str
+) -> list[Path]:
+    """``folder/name`` for each of ``writers``, written by ``writers[name](temporary)`` and
+    replaced whole (a killed run leaves the previous file, not half of one); returns the paths.
+    A folder that is a file, or that cannot be made or written (a read-only or full disk),
+    raises :class:`WriteError` naming it or the file, and ``what`` the folder was for."""
+    folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise WriteError(folder, f"is a file; name a folder for {what}")
     where = folder  # what the error names: the folder, then the file being written

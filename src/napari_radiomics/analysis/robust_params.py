@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from napari_radiomics._pyradiomics import image_type_names
+from napari_radiomics._pyradiomics import PyradiomicsConfig, image_type_names
 from napari_radiomics.results import FeatureName, parse_feature_name
 from napari_radiomics.settings import ExtractionSettings
 
@@ -83,7 +83,7 @@ def robust_params(
     if not classes:
         raise ValueError("no feature is robust: there is nothing to enable in a params file")
     params = settings.to_params()
-    enabled = params.get("imageType") or {"Original": {}}
+    enabled = PyradiomicsConfig.from_params(params).image_types  # pyradiomics' reading of it
     params["imageType"] = {t: enabled.get(t) or {} for t in chosen}
     params["featureClass"] = classes
 

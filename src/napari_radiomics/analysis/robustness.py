@@ -11,14 +11,17 @@ recompute the ICC from it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import SimpleITK as sitk
 
 from napari_radiomics.analysis.icc import IccForm, icc_table
 from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, perturb
+from napari_radiomics.columns import ROI_LABEL
 from napari_radiomics.convert import LayerData, as_sitk
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.results import feature_columns, read_table
@@ -26,6 +29,7 @@ from napari_radiomics.results import feature_columns, read_table
 __all__ = [
     "PERTURBATION_COLUMN",
     "PERTURBATION_TYPES",
+    "PerturbationTask",
     "feature_spread",
     "perturbed_features",
     "read_perturbed",
@@ -104,10 +108,48 @@ def perturbed_features(
         how = {PERTURBATION_COLUMN: index, **description}
         how[PERTURBATION_COLUMN] = index
         values = dict(zip(features, frame[features].to_numpy()[0].tolist(), strict=True))
-        rows.append({**ids, "roi_label": label, **how, **values})
+        rows.append({**ids, ROI_LABEL: label, **how, **values})
     # One frame from records: the column order is the first row's (every row has the same
     # keys), and values keep their exact floats.
     return pd.DataFrame.from_records(rows)
+
+
+@dataclass(frozen=True)
+class PerturbationTask:
+    """A robustness run's work per case, as a batch task (``napari_radiomics.batch.CaseTask``):
+    the rows of :func:`perturbed_features` for every ROI label of the case, with the worker's
+    one engine, so the image-side work is done once per case. Picklable (a frozen dataclass
+    holding the ``plan``), as a task sent to worker processes must be."""
+
+    plan: PerturbationPlan
+
+    def __call__(
+        self,
+        engine: FeatureEngine,
+        image: Any,
+        mask: Any,
+        labels: list[int] | None,
+        metadata: dict[str, Any],
+    ) -> pd.DataFrame:
+        """Perturbations work on arrays in napari order with their spacing: a SimpleITK image
+        gives its pixels and spacing (its origin and direction change no feature)."""
+        spacing: tuple[float, ...] = (1.0,) * np.ndim(image)
+        if isinstance(image, sitk.Image):
+            spacing = tuple(reversed(image.GetSpacing()))
+            image = sitk.GetArrayFromImage(image)
+        if isinstance(mask, sitk.Image):
+            mask = sitk.GetArrayFromImage(mask)
+        if labels is None:
+            labels = [int(v) for v in np.unique(mask) if v != 0]
+        frames = [
+            perturbed_features(
+                engine, image, mask, spacing, self.plan, label=label, metadata=metadata
+            )
+            for label in labels
+        ]
+        if not frames:
+            raise ValueError("the mask is empty: there is no ROI to perturb")
+        return pd.concat(frames, ignore_index=True)
 
 
 def feature_spread(long: pd.DataFrame) -> pd.DataFrame:
@@ -149,7 +191,7 @@ def robustness(
     chosen = list(features) if features is not None else feature_columns(long)
     if not chosen:
         raise ValueError("the table has no feature columns (original_..., wavelet-..., ...)")
-    cases = long[case].astype(str) + ":" + long["roi_label"].astype(str)
+    cases = long[case].astype(str) + ":" + long[ROI_LABEL].astype(str)
     table = long.assign(**{case: cases})
     return icc_table(
         table, chosen, case=case, rater=PERTURBATION_COLUMN, form=form, threshold=threshold

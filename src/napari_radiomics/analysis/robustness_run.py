@@ -1,4 +1,13 @@
-"""A dataset's robustness run: perturbed extractions through the batch journal, then the ICC.
+"""A dataset's robustness run: perturbed extractions of case after case, then the ICC.
+
+Two feeds, one set of rules (the request's checks, the memory limit, "at least 2 cases
+measured", the ICC of exactly the long table):
+
+- :func:`iter_robustness`: files (``batch.Case``) through the batch journal, on a process pool
+  or Dask, into the files below (the CLI's ``robustness``);
+- :func:`iter_case_robustness`: cases in memory (``ArrayCase``), each read when its turn comes,
+  measured one after another with one engine, nothing written (the Robustness dock, over the
+  slices of a stack as the viewer shows them, corrections included).
 
 For ``rob.csv`` a run writes:
 
@@ -20,10 +29,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -34,12 +45,32 @@ from napari_radiomics._spreadsheet import escape_frame, unescape_cell
 from napari_radiomics.analysis.icc import ICC_FORMS, IccForm
 from napari_radiomics.analysis.perturb import PerturbationPlan
 from napari_radiomics.analysis.robust_params import robust_params
-from napari_radiomics.analysis.robustness import PERTURBATION_COLUMN, read_perturbed, robustness
+from napari_radiomics.analysis.robustness import (
+    PERTURBATION_COLUMN,
+    PerturbationTask,
+    perturbed_features,
+    read_perturbed,
+    robustness,
+)
 from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_records, iter_batch
+from napari_radiomics.columns import CASE, ROI_LABEL
+from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["RobustnessPaths", "RobustnessSummary", "iter_robustness", "robustness_paths"]
+__all__ = [
+    "ArrayCase",
+    "CaseRobustness",
+    "RobustnessPaths",
+    "RobustnessSummary",
+    "iter_case_robustness",
+    "iter_robustness",
+    "robustness_paths",
+]
+
+#: What an :class:`ArrayCase` loads: image and mask in napari order, the spacing (like
+#: ``layer.scale``) and the identifying metadata of its rows.
+CaseArrays = tuple[np.ndarray, np.ndarray, Sequence[float], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -123,7 +154,7 @@ def _in_input_order(path: Path, cases: Sequence[Case]) -> None:
     order = {c.case_id: i for i, c in enumerate(cases)}
     lines = [r.decode("utf-8") for r, _ in csv_records(io.BytesIO(path.read_bytes()))]
     header = next(csv.reader([lines[0]]))
-    at = [header.index(c) for c in ("case", "roi_label", PERTURBATION_COLUMN)]
+    at = [header.index(c) for c in (CASE, ROI_LABEL, PERTURBATION_COLUMN)]
 
     def key(line: str) -> tuple[int, str, int, int]:
         fields = [unescape_cell(f) for f in next(csv.reader(io.StringIO(line)))]
@@ -155,22 +186,14 @@ def iter_robustness(
     another plan), and after the run when fewer than 2 cases succeeded (the long table and
     the errors file stay, for --resume).
     """
-    if form not in ICC_FORMS:
-        raise BatchError(f"ICC form {form!r} is not known; choose from {', '.join(ICC_FORMS)}")
-    if not 0 < threshold <= 1:
-        raise BatchError(f"the robustness threshold is an ICC bound in (0, 1], got {threshold}")
     todo = list(cases)[:limit] if limit is not None else list(cases)
-    if len(todo) < 2:
-        raise BatchError(
-            f"an ICC needs at least 2 cases (it compares the spread between cases with the "
-            f"spread within each); the input gives {len(todo)}"
-        )
+    _check_request(form, threshold, len(todo))
     settings = settings if settings is not None else ExtractionSettings()
     _check_table_memory(len(todo), plan, settings)
     paths = robustness_paths(output)
     run = iter_batch(
         todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
-        overwrite=overwrite, plan=plan,
+        overwrite=overwrite, task=PerturbationTask(plan),
     )  # fmt: skip
     try:
         first = next(run)  # the output is locked and its settings checked from here on
@@ -184,12 +207,7 @@ def iter_robustness(
     _in_input_order(paths.perturbed, todo)
     long = read_perturbed(paths.perturbed)
     count = long["case"].nunique()
-    if count < 2:
-        raise BatchError(
-            f"{paths.perturbed}: only {count} case succeeded, and an ICC needs at least 2 "
-            f"(see {batch.errors_path})"
-        )
-    table = robustness(long, form=form, threshold=threshold)
+    table = _icc(long, form, threshold, f"{paths.perturbed}: ", f"see {batch.errors_path}")
     problem = ""
     try:
         params, extracted = robust_params(table, settings)
@@ -203,6 +221,107 @@ def iter_robustness(
     with replaced(paths.icc) as tmp:
         escape_frame(table).to_csv(tmp, index=False, lineterminator="\n")
     return RobustnessSummary(batch, paths, table, count, problem)
+
+
+@dataclass(frozen=True)
+class ArrayCase:
+    """A case in memory for :func:`iter_case_robustness`: ``load`` returns its arrays
+    (:data:`CaseArrays`) when its turn comes, in the thread that runs the iterator (a lazy
+    slice is read there, not by the caller); ``name`` is how messages call it ("slice 3")."""
+
+    name: str
+    load: Callable[[], CaseArrays]
+
+
+@dataclass
+class CaseRobustness:
+    """What :func:`iter_case_robustness` measured: the long table (one row per case and
+    perturbation), its ICC table, and one message per case that could not be measured."""
+
+    long: pd.DataFrame
+    icc: pd.DataFrame
+    failed: list[str] = field(default_factory=list)
+
+
+def iter_case_robustness(
+    cases: Sequence[ArrayCase],
+    settings: ExtractionSettings,
+    plan: PerturbationPlan,
+    *,
+    label: int = 1,
+    form: IccForm = "1,1",
+    threshold: float = 0.9,
+    what: str = "the input",
+) -> Generator[BatchProgress, None, CaseRobustness]:
+    """ROI ``label`` of each case on its mask and the plan's perturbations, one case after
+    another with one engine; then the ICC. Yields a step per case (a case that cannot be
+    measured is a failed step, and the others go on), so a caller can show progress and
+    cancel by closing it; returns the :class:`CaseRobustness`.
+
+    A bad request (an unknown ICC form, a threshold outside (0, 1], fewer than 2 cases,
+    ``what`` saying where they come from) raises BatchError here, before the iterator
+    exists; a run over the memory limit at its first step; fewer than 2 cases measured at
+    its end.
+    """
+    _check_request(form, threshold, len(cases), what)
+    return _case_steps(list(cases), settings, plan, label, form, threshold)
+
+
+def _case_steps(
+    cases: list[ArrayCase],
+    settings: ExtractionSettings,
+    plan: PerturbationPlan,
+    label: int,
+    form: IccForm,
+    threshold: float,
+) -> Generator[BatchProgress, None, CaseRobustness]:
+    total = len(cases)
+    _check_table_memory(total, plan, settings)
+    yield BatchProgress(0, total, None, True, f"{total} cases, {plan.n} perturbations each")
+    engine, frames, failed = FeatureEngine(settings), [], []
+    for done, case in enumerate(cases, start=1):
+        try:
+            image, mask, spacing, metadata = case.load()
+            frames.append(
+                perturbed_features(
+                    engine, image, mask, spacing, plan, label=label, metadata=metadata
+                )
+            )
+        except ValueError as exc:  # one bad case must not stop the others
+            failed.append(f"{case.name}: {exc}")
+            yield BatchProgress(done, total, case.name, False, failed[-1])
+        else:
+            yield BatchProgress(done, total, case.name, True, case.name)
+    long = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    why = "; ".join(failed[:3]) or "no case failed"
+    return CaseRobustness(long, _icc(long, form, threshold, "", why), failed)
+
+
+def _check_request(form: str, threshold: float, cases: int, what: str = "the input") -> None:
+    """Refuse before any work an unknown ICC form, a threshold outside (0, 1] or fewer than
+    2 cases (``what`` names where they come from)."""
+    if form not in ICC_FORMS:
+        raise BatchError(f"ICC form {form!r} is not known; choose from {', '.join(ICC_FORMS)}")
+    if not 0 < threshold <= 1:
+        raise BatchError(f"the robustness threshold is an ICC bound in (0, 1], got {threshold}")
+    if cases < 2:
+        raise BatchError(
+            f"an ICC needs at least 2 cases (it compares the spread between cases with the "
+            f"spread within each); got {cases} from {what}"
+        )
+
+
+def _icc(
+    long: pd.DataFrame, form: IccForm, threshold: float, where: str, why: str
+) -> pd.DataFrame:
+    """The ICC table of ``long``, refused when fewer than 2 cases were measured (``where``
+    prefixes the message, ``why`` says where the failures are)."""
+    count = long["case"].nunique() if "case" in long else 0
+    if count < 2:
+        raise BatchError(
+            f"{where}only {count} case succeeded, and an ICC needs at least 2 ({why})"
+        )
+    return robustness(long, form=form, threshold=threshold)
 
 
 def _check_table_memory(cases: int, plan: PerturbationPlan, settings: ExtractionSettings) -> None:

@@ -19,10 +19,11 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from napari_radiomics.batch._worker import (
     CaseResult,
+    CaseTask,
     engine_for,
     init_worker,
     run_case,
@@ -30,9 +31,6 @@ from napari_radiomics.batch._worker import (
 )
 from napari_radiomics.batch.cases import Case
 from napari_radiomics.errors import BatchError
-
-if TYPE_CHECKING:
-    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 #: Aim for chunks that take about this long, so tiny cases do not drown in round trips
 #: while slow ones are still sent one by one (good balance at the end of a run).
@@ -52,12 +50,12 @@ def default_jobs() -> int:
 
 
 def run_serial(
-    cases: list[Case], key: str, params: dict[str, Any], plan: PerturbationPlan | None = None
+    cases: list[Case], key: str, params: dict[str, Any], task: CaseTask
 ) -> Generator[CaseResult, None, None]:
     """One case after another in this process (`--jobs 1`; also easiest to debug)."""
     engine = engine_for(key, params)
     for case in cases:
-        yield run_case(engine, case, plan)
+        yield run_case(engine, case, task)
 
 
 class _ChunkSizer:
@@ -113,9 +111,10 @@ def _run_on(
     key: str,
     params: dict[str, Any],
     chunksize: int | None,
-    plan: PerturbationPlan | None = None,
+    task: CaseTask,
 ) -> Generator[CaseResult, None, None]:
-    """Cases in chunks over `backend`'s executor, at most two chunks per worker in flight.
+    """``task`` on the cases, in chunks over `backend`'s executor, at most two chunks per
+    worker in flight.
 
     A failed chunk loses no case: its cases (after a fatal failure, every case in flight) run
     again one at a time, alone, so that a failure is known to be that case's own. Those that
@@ -129,7 +128,7 @@ def _run_on(
 
     def submit(executor: Executor, chunk: _Chunk) -> None:
         try:
-            future = executor.submit(run_chunk, key, params, chunk.cases, plan)
+            future = executor.submit(run_chunk, key, params, chunk.cases, task)
         except backend.fatal as exc:  # it broke since the last wait: fail like its futures
             future = Future()
             future.set_exception(exc)
@@ -207,14 +206,14 @@ def run_process_pool(
     key: str,
     params: dict[str, Any],
     jobs: int,
+    task: CaseTask,
     chunksize: int | None = None,
-    plan: PerturbationPlan | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases over `jobs` local worker processes. A worker that dies (killed, out of memory, a
     crash in native code) breaks the whole pool."""
     start = partial(_new_pool, jobs, key, params)
     backend = _Backend(start, jobs, (BrokenProcessPool,), lambda exc: _WORKER_DIED)
-    return _run_on(backend, cases, key, params, chunksize, plan)
+    return _run_on(backend, cases, key, params, chunksize, task)
 
 
 def run_dask(
@@ -222,14 +221,14 @@ def run_dask(
     key: str,
     params: dict[str, Any],
     client: Any,
+    task: CaseTask,
     chunksize: int | None = None,
-    plan: PerturbationPlan | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases on the Dask cluster of `client` (:func:`connect_dask`; the caller closes it)."""
     slots = max(1, sum(client.nthreads().values()))  # a 4-thread worker runs 4 chunks at once
     start = partial(client.get_executor, pure=False)
     backend = _Backend(start, slots, (), lambda exc: f"Dask: {exc}")
-    return _run_on(backend, cases, key, params, chunksize, plan)
+    return _run_on(backend, cases, key, params, chunksize, task)
 
 
 def local_cluster(n_workers: int) -> Any:

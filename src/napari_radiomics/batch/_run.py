@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 from napari_radiomics.batch._executors import (
     close_dask,
@@ -26,14 +26,11 @@ from napari_radiomics.batch._executors import (
     run_process_pool,
     run_serial,
 )
-from napari_radiomics.batch._worker import CaseResult
+from napari_radiomics.batch._worker import CaseResult, CaseTask, extract_case
 from napari_radiomics.batch.cases import Case, metadata_columns
 from napari_radiomics.batch.journal import BatchOutput, settings_hash
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
-
-if TYPE_CHECKING:
-    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 __all__ = ["BatchOptions", "BatchProgress", "BatchSummary", "iter_batch", "run_batch"]
 
@@ -93,13 +90,13 @@ def iter_batch(
     limit: int | None = None,
     overwrite: bool = False,
     chunksize: int | None = None,
-    plan: PerturbationPlan | None = None,
+    task: CaseTask = extract_case,
 ) -> Generator[BatchProgress, None, BatchSummary]:
     """Run a batch, yielding a BatchProgress after each case; returns the BatchSummary.
 
-    With a perturbation ``plan`` it is a robustness run: each case is measured on its mask
-    and the plan's perturbations with one engine, one row per ROI label and perturbation
-    (``napari_radiomics.analysis.robustness_run`` drives it and computes the ICC).
+    ``task`` is what is done with each case once read (:class:`CaseTask`; by default its
+    features are extracted). A robustness run gives its own, which measures each case under
+    perturbations (``napari_radiomics.analysis.robustness_run``).
 
     Raises BatchError before any work when the output cannot be used (exists without
     resume/overwrite, was written with other settings, another run is writing it, Dask
@@ -133,13 +130,13 @@ def iter_batch(
         out.prune_errors(c.case_id for c in pending)
         workers = min(jobs or default_jobs(), max(len(pending), 1))
         if connection is not None:
-            results = run_dask(pending, key, params, connection[0], chunksize, plan)
+            results = run_dask(pending, key, params, connection[0], task, chunksize)
             backend = f"dask ({dask})"
         elif workers > 1:
-            results = run_process_pool(pending, key, params, workers, chunksize, plan)
+            results = run_process_pool(pending, key, params, workers, task, chunksize)
             backend = f"{workers} processes"
         else:
-            results = run_serial(pending, key, params, plan)
+            results = run_serial(pending, key, params, task)
             backend = "serial"
         yield BatchProgress(0, len(pending), None, True, f"{len(pending)} cases on {backend}")
         succeeded = 0
@@ -194,6 +191,7 @@ class BatchOptions(TypedDict, total=False):
     limit: int | None
     overwrite: bool
     chunksize: int | None
+    task: CaseTask
 
 
 def run_batch(
@@ -210,7 +208,8 @@ def run_batch(
     `dask`: "local" for a LocalCluster of `jobs` workers, or a scheduler address.
     `resume`: skip cases already in `output` (same settings required). `limit`: only the
     first N cases. `overwrite`: replace an existing output. `chunksize`: cases per task
-    (default: adaptive). `progress(done, total, message)` is called after each case; if it
+    (default: adaptive). `task`: what is done with each case (default: extraction; see
+    :func:`iter_batch`). `progress(done, total, message)` is called after each case; if it
     raises, the run stops (finished rows stay written) and the exception propagates.
     """
     run = iter_batch(cases, settings, output, **options)

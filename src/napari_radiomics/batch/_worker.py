@@ -3,6 +3,11 @@
 Kept apart from the scheduling code so a worker imports only what extraction needs. Each worker
 builds one feature engine per settings and reuses it for every case it is given: building a
 pyradiomics extractor (parameter validation, filter setup) costs as much as a small slice.
+
+What a worker does with a case once it is read is a :class:`CaseTask`: plain extraction
+(:func:`extract_case`) unless the caller gives another (a robustness run measures each case
+under perturbations). The batch knows only the task's signature, so nothing here depends on
+what a task computes.
 """
 
 from __future__ import annotations
@@ -13,23 +18,51 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
 from napari_radiomics._parent_death import die_with_parent
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.batch.journal import as_written
-from napari_radiomics.engine._engine import FeatureEngine
+from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
-
-if TYPE_CHECKING:
-    from napari_radiomics.analysis.perturb import PerturbationPlan
 
 # Per thread, because a Dask worker may run several tasks at once in threads.
 _LOCAL = threading.local()
+
+
+class CaseTask(Protocol):
+    """What a batch does with one case once it is read: its rows, one per ROI label (or more,
+    e.g. per perturbation), identifying columns first (the ``metadata`` keys), features after.
+
+    It travels to every worker process, so it must pickle: a module-level function, or an
+    instance of a module-level class holding its settings (a frozen dataclass). ``labels``
+    None means every label of the mask. A failure raises; the batch records it as the case's
+    error and goes on. Per-label failures go in the frame's ``attrs["errors"]``, as
+    ``FeatureEngine.extract`` puts them.
+    """
+
+    def __call__(
+        self,
+        engine: FeatureEngine,
+        image: Any,
+        mask: Any,
+        labels: list[int] | None,
+        metadata: dict[str, Any],
+    ) -> pd.DataFrame: ...
+
+
+def extract_case(
+    engine: FeatureEngine,
+    image: Any,
+    mask: Any,
+    labels: list[int] | None,
+    metadata: dict[str, Any],
+) -> pd.DataFrame:
+    """The default task: the features of each ROI label, as ``FeatureEngine.extract``."""
+    return engine.extract(image, mask, labels=labels, metadata=metadata)
 
 
 @dataclass
@@ -75,15 +108,10 @@ def engine_for(key: str, params: dict[str, Any]) -> FeatureEngine:
     return cached[1]
 
 
-def run_case(
-    engine: FeatureEngine, case: Case, plan: PerturbationPlan | None = None
-) -> CaseResult:
-    """Read and measure one case. Never raises for a bad case: one corrupt file must not stop
-    a 3000-case run, so any failure becomes an error message for the errors file.
-
-    With a perturbation ``plan`` (a robustness run) the case is measured on its original mask
-    and the plan's perturbations, with this one engine, so the image-side work is done once
-    for the case: one row per ROI label and perturbation."""
+def run_case(engine: FeatureEngine, case: Case, task: CaseTask = extract_case) -> CaseResult:
+    """Read one case and run ``task`` on it with this process's engine. Never raises for a bad
+    case: one corrupt file must not stop a 3000-case run, so any failure becomes an error
+    message for the errors file."""
     start = time.perf_counter()
     result = CaseResult(case.case_id, case.path)
     label_errors: dict[int, str] = {}
@@ -95,10 +123,7 @@ def run_case(
             # case id with lone surrogates, which no table (Arrow strings) can hold.
             metadata = {k: as_written(v) if isinstance(v, str) else v for k, v in raw.items()}
             labels = None if case.roi_label is None else [case.roi_label]
-            if plan is None:
-                frame = engine.extract(image, mask, labels=labels, metadata=metadata)
-            else:
-                frame = _perturbed(engine, image, mask, labels, metadata, plan)
+            frame = task(engine, image, mask, labels, metadata)
         except Exception as exc:  # reported per case; see docstring
             result.errors.append(str(exc) or type(exc).__name__)
         else:
@@ -125,42 +150,10 @@ def run_case(
     return result
 
 
-def _perturbed(
-    engine: FeatureEngine,
-    image: Any,
-    mask: Any,
-    labels: list[int] | None,
-    metadata: dict[str, Any],
-    plan: PerturbationPlan,
-) -> pd.DataFrame:
-    """The robustness rows of every ROI label of one case (see ``perturbed_features``).
-
-    Perturbations work on arrays in napari order with their spacing: a SimpleITK image gives
-    its pixels and spacing (its origin and direction change no feature)."""
-    from napari_radiomics.analysis.robustness import perturbed_features
-
-    spacing: tuple[float, ...] = (1.0,) * np.ndim(image)
-    if isinstance(image, sitk.Image):
-        spacing = tuple(reversed(image.GetSpacing()))
-        image = sitk.GetArrayFromImage(image)
-    if isinstance(mask, sitk.Image):
-        mask = sitk.GetArrayFromImage(mask)
-    if labels is None:
-        labels = [int(v) for v in np.unique(mask) if v != 0]
-    frames = [
-        perturbed_features(engine, image, mask, spacing, plan, label=label, metadata=metadata)
-        for label in labels
-    ]
-    if not frames:
-        raise ValueError("the mask is empty: there is no ROI to perturb")
-    return pd.concat(frames, ignore_index=True)
-
-
 def run_chunk(
-    key: str, params: dict[str, Any], cases: list[Case], plan: PerturbationPlan | None = None
+    key: str, params: dict[str, Any], cases: list[Case], task: CaseTask = extract_case
 ) -> list[CaseResult]:
-    """Task function for both the process pool and Dask: several cases per round trip
-    (``plan``: a robustness run, see :func:`run_case`)."""
+    """What the process pool and Dask run: ``task`` on several cases per round trip."""
     setup_worker_process()  # runs in a worker process (pool or Dask), never in the caller's
     engine = engine_for(key, params)
-    return [run_case(engine, case, plan) for case in cases]
+    return [run_case(engine, case, task) for case in cases]

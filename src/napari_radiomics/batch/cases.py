@@ -27,23 +27,23 @@ from typing import Any, TypeVar
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics.columns import CASE, CASE_COLUMNS, MASK_COLUMNS, MASK_DIGEST, MASK_SOURCE
 from napari_radiomics.convert import Grid, grid_of
-from napari_radiomics.corrections.location import dataset_folder, store_dir_for
-from napari_radiomics.corrections.maskfile import read_corrected_mask
-from napari_radiomics.corrections.provenance import mask_digest
-from napari_radiomics.corrections.store import CorrectionStore
+from napari_radiomics.corrections import (
+    CorrectedMask,
+    CorrectionStore,
+    dataset_folder,
+    mask_digest,
+    store_dir_for,
+)
 from napari_radiomics.errors import CorrectionsError, ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
-from napari_radiomics.io.mat import TUMOR_TYPES, read_tumor_mask, read_tumor_mat
+from napari_radiomics.io.mat import read_tumor_mask, read_tumor_mat
 from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suffix
-from napari_radiomics.results import IDENTIFYING_COLUMNS
 
 _T = TypeVar("_T")
-
-#: The columns saying which mask a row was measured on: "original" or "corrected", and the
-#: mask's digest (``corrections.mask_digest``).
-MASK_COLUMNS = ("mask_source", "mask_digest")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Case:
     folder) or "image" (an image file read by SimpleITK, with `mask`). `roi_label` restricts
     extraction to one label of the mask (a batch CSV's `Label`); None measures every label.
     `extra` holds a batch CSV's other columns, passed through into the output row.
-    `corrected` is the corrected mask file from the dataset's store, with the store's digest
-    of it (`corrected_digest`), when the case has one and corrections are used.
+    `corrected` is the case's correction from its dataset's store, when it has one and
+    corrections are used: `load_case` measures it instead of the original mask.
     """
 
     case_id: str
@@ -65,8 +65,7 @@ class Case:
     index: int | None = None
     roi_label: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
-    corrected: str | None = None
-    corrected_digest: str | None = None
+    corrected: CorrectedMask | None = None
 
     @property
     def mask_source(self) -> str:
@@ -81,6 +80,13 @@ class Case:
             return dataset_folder(self.path), Path(self.path).stem
         mask = Path(self.mask or self.path)
         return dataset_folder(mask), case_name(mask)
+
+    def load(
+        self, *, image_pixels: bool = True
+    ) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]:
+        """This case's (image, mask, metadata): :func:`load_case`. A method too, so code below
+        the batch (a corrections export) can read cases it is given without importing it."""
+        return load_case(self, image_pixels=image_pixels)
 
 
 def discover_cases(
@@ -144,29 +150,38 @@ def with_corrections(cases: Sequence[Case], store: str | Path | None = None) -> 
     A store is opened for reading only, so a run never waits for, nor blocks, a viewer that
     is correcting the same dataset; it sees each correction as last saved.
     """
+    corrected: dict[Case, Case] = {}
+    for opened, members in corrections_stores(cases, store):
+        for case in members:
+            key = case.store_key[1]
+            found = opened.mask_file(key)
+            if found is not None:
+                digest = opened.mask_digest(key)
+                corrected[case] = replace(case, corrected=CorrectedMask(str(found), digest))
+    return [corrected.get(case, case) for case in cases]
+
+
+def corrections_stores(
+    cases: Sequence[Case], store: str | Path | None = None
+) -> list[tuple[CorrectionStore, list[Case]]]:
+    """The corrections store of each dataset among `cases` (`store` for all of them), opened
+    for reading only, with that dataset's cases; in input order. Raises ReadError for a
+    `store` that is not one, or a store refused to its dataset (inside it, or another's)."""
     if store is not None and not (Path(store) / "store.yaml").is_file():
         raise ReadError(Path(store), "not a corrections store (no store.yaml)")
-    roots: dict[Path, Path] = {}  # dataset folder -> its store: looked up once per folder
-    stores: dict[tuple[Path, Path], CorrectionStore] = {}  # (store, dataset) -> it, read once
-    out = []
+    datasets: dict[Path, list[Case]] = {}
     for case in cases:
-        dataset, key = case.store_key
-        if dataset not in roots:
-            try:
-                roots[dataset] = Path(store) if store is not None else store_dir_for(dataset)
-            except CorrectionsError as exc:  # NAPARI_RADIOMICS_CORRECTIONS_HOME is relative
-                raise ReadError(exc.path, exc.problem) from None
-        root = roots[dataset]
-        if (root, dataset) not in stores:
-            opened = stores[root, dataset] = CorrectionStore(root, dataset, write=False)
-            if opened.refused is not None:  # inside the dataset, or another dataset's
-                raise ReadError(root, opened.refused)
-        found = stores[root, dataset].mask_file(key)
-        if found is None:
-            out.append(case)
-        else:
-            digest = stores[root, dataset].mask_digest(key)
-            out.append(replace(case, corrected=str(found), corrected_digest=digest))
+        datasets.setdefault(case.store_key[0], []).append(case)
+    out = []
+    for dataset, members in datasets.items():
+        try:
+            root = Path(store) if store is not None else store_dir_for(dataset)
+        except CorrectionsError as exc:  # NAPARI_RADIOMICS_CORRECTIONS_HOME is relative
+            raise ReadError(exc.path, exc.problem) from None
+        opened = CorrectionStore(root, dataset, write=False)
+        if opened.refused is not None:  # inside the dataset, or another dataset's
+            raise ReadError(root, opened.refused)
+        out.append((opened, members))
     return out
 
 
@@ -241,7 +256,7 @@ def _unique(found: list[tuple[Case, str]]) -> list[Case]:
 
 def metadata_columns(cases: Iterable[Case]) -> list[str]:
     """The identifying columns of an output: the fixed ones, then passed-through CSV columns."""
-    columns = [*IDENTIFYING_COLUMNS, *MASK_COLUMNS]
+    columns = [*CASE_COLUMNS, *MASK_COLUMNS]
     for case in cases:
         columns.extend(k for k, _ in case.extra if k not in columns)
     return columns
@@ -266,8 +281,8 @@ def load_case(
     (``extract --check``): the image is then a :class:`~napari_radiomics.convert.Grid`, which
     no extraction accepts, and its pixels are not read (most of the time a .mat file takes).
     """
-    metadata: dict[str, Any] = dict.fromkeys(IDENTIFYING_COLUMNS)
     image: Any
+    identity = CaseMetadata(case.case_id)
     if case.kind == "mat":
         if image_pixels:
             tumor = read_tumor_mat(case.path)
@@ -276,7 +291,7 @@ def load_case(
             header, mask = read_tumor_mask(case.path)
             image = grid_of(np.broadcast_to(np.zeros((), header.dtype), header.shape))
             label, patient_id = header.label, header.patient_id
-        metadata.update(patient_id=patient_id, label=label, tumor_type=TUMOR_TYPES[label])
+        identity = CaseMetadata(case.case_id, patient_id, label)
         mask = mask.astype(np.uint8)
     elif case.kind == "bundle":
         bundle = _bundle(case.path)
@@ -286,9 +301,7 @@ def load_case(
         # One slice from the memory map; its grid alone needs no read at all.
         image = np.array(bundle.images[index]) if image_pixels else grid_of(bundle.images[index])
         mask = np.asarray(bundle.masks[index]).astype(np.uint8)
-        label = int(bundle.labels[index])
-        metadata.update(patient_id=str(bundle.patient_ids[index]), label=label)
-        metadata["tumor_type"] = TUMOR_TYPES.get(label)
+        identity = replace(bundle.metadata(index), case=case.case_id)
     elif case.kind == "image":
         path = Path(case.path)
         image = _read_image(path) if image_pixels else _read_grid(path)
@@ -296,25 +309,11 @@ def load_case(
     else:
         raise ReadError(Path(case.path), f"unknown case kind {case.kind!r}")
     if case.corrected is not None:
-        mask = _corrected_mask(case, mask)
-    metadata.update(case.extra)
-    metadata["case"] = case.case_id
+        mask = case.corrected.read(mask)
+    metadata = identity.columns() | dict(case.extra) | {CASE: case.case_id}
     pixels = sitk.GetArrayViewFromImage(mask) if isinstance(mask, sitk.Image) else mask
-    metadata.update(mask_source=case.mask_source, mask_digest=mask_digest(pixels))
+    metadata.update({MASK_SOURCE: case.mask_source, MASK_DIGEST: mask_digest(pixels)})
     return image, mask, metadata
-
-
-def _corrected_mask(case: Case, original: np.ndarray | sitk.Image) -> np.ndarray | sitk.Image:
-    """The case's corrected mask from its store (checked as the viewer checks it), on the
-    original mask's grid."""
-    grid = isinstance(original, sitk.Image)
-    shape = original.GetSize()[::-1] if grid else original.shape
-    corrected = read_corrected_mask(case.corrected or "", shape)
-    if not grid:
-        return corrected
-    image = sitk.GetImageFromArray(corrected)
-    image.CopyInformation(original)
-    return image
 
 
 def _read_image(path: Path) -> sitk.Image:

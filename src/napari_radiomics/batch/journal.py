@@ -44,6 +44,7 @@ import yaml
 from napari_radiomics._atomic import replaced
 from napari_radiomics._lock import OutputLock
 from napari_radiomics._spreadsheet import escape_cell, unescape_cell
+from napari_radiomics.columns import MASK_DIGEST, MASK_SOURCE, ROI_LABEL
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
@@ -188,8 +189,8 @@ def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, st
                 ) from None
             if header is None:
                 header = fields
-                if "mask_source" in header and "mask_digest" in header:
-                    where = (header.index("mask_source"), header.index("mask_digest"))
+                if MASK_SOURCE in header and MASK_DIGEST in header:
+                    where = (header.index(MASK_SOURCE), header.index(MASK_DIGEST))
             elif fields:
                 if fields[0] != tail_case:
                     tail_start, tail_case = offset, fields[0]
@@ -273,7 +274,7 @@ class BatchOutput:
             _append(self.journal, _csv_text([list(frame.columns), *frame.itertuples(False)]))
         self.header, self.done = _scan_journal(self.journal)
         if self.header is not None:
-            self.metadata_columns = self.header[: self.header.index("roi_label")]
+            self.metadata_columns = self.header[: self.header.index(ROI_LABEL)]
 
     def prune_errors(self, retried: Iterable[str]) -> None:
         """Forget earlier errors of cases this run tries again (they get a fresh verdict); the
@@ -323,7 +324,7 @@ class BatchOutput:
             if first:  # the header went back out with the rows
                 self.header = None
             raise
-        mask = (str(metadata.get("mask_source") or ""), str(metadata.get("mask_digest") or ""))
+        mask = (str(metadata.get(MASK_SOURCE) or ""), str(metadata.get(MASK_DIGEST) or ""))
         self.done[as_written(case_id)] = mask
         self.rows_written += len(rows)
         return None
@@ -349,7 +350,7 @@ class BatchOutput:
             if case.corrected is None:
                 stale = source == "corrected"  # reverted since
             else:  # corrected since, or again (a store that records no digest cannot tell)
-                known = case.corrected_digest
+                known = case.corrected.digest
                 stale = source != "corrected" or bool(known and digest != known)
             if stale:
                 changed.append(case.case_id)

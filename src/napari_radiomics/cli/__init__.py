@@ -1,11 +1,13 @@
 """The `napari-radiomics` command: one module per subcommand.
 
 ``extract`` (a whole dataset into one table, or ``--check``), ``export`` (a corrected copy
-of a dataset), ``model`` (a patient-grouped, cross-validated model of a features table),
-``robustness`` (each feature's ICC under mask perturbations), ``maps`` (voxel-wise feature
-maps), ``view`` (napari, ready to extract). Each
-subcommand module has ``add_parser(commands)`` and ``run(parser, args)``; the options that
-several share live in ``_options``, the exit statuses in ``_status``:
+of a dataset), ``corrections`` (a dataset's corrections report), ``model`` (a
+patient-grouped, cross-validated model of a features table), ``cluster`` (clusters of the
+cases and their agreement with the tumour type), ``robustness`` (each feature's
+ICC under mask perturbations), ``maps`` (voxel-wise feature maps), ``view`` (napari, ready to
+extract), ``ibsi`` (the IBSI compliance report of the digital phantom). Each subcommand
+module has ``add_parser(commands)`` and ``run(parser, args)``; the options that several
+share live in ``_options``, the exit statuses in ``_status``:
 
 0 when every case succeeded, 2 for a usage error (bad option, missing input, invalid setting,
 output already there), 3 when some cases failed (their messages are in
@@ -20,7 +22,17 @@ import argparse
 from collections.abc import Sequence
 
 from napari_radiomics import __version__
-from napari_radiomics.cli import cluster, export, extract, maps, model, robustness, view
+from napari_radiomics.cli import (
+    cluster,
+    corrections,
+    export,
+    extract,
+    ibsi,
+    maps,
+    model,
+    robustness,
+    view,
+)
 from napari_radiomics.cli._options import quiet
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
@@ -39,7 +51,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, model, cluster, robustness, maps, view)
+SUBCOMMANDS = (extract, export, corrections, model, cluster, robustness, maps, view, ibsi)
 
 
 def build_parser() -> argparse.ArgumentParser:

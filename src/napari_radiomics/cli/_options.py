@@ -22,9 +22,6 @@ import yaml
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.settings import ExtractionSettings, SettingsError
 
-#: Sections of a pyradiomics params file that `--set section.key=value` may target.
-_SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
-
 
 def key_value(text: str) -> tuple[str, Any]:
     """Parse `key=value`; the value is read as YAML, so 32, true, [1, 1] get their types."""
@@ -136,24 +133,12 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> ExtractionSettings:
-    """Settings from --preset/--params, then --set overrides, validated by the settings model
-    (so an error names the offending key and its allowed values)."""
-    if args.preset:
-        settings = ExtractionSettings.preset(args.preset)
-    elif args.params:
-        settings = ExtractionSettings.load(args.params)
-    else:
-        settings = ExtractionSettings()
-    if not args.overrides:
-        return settings
-    params = settings.to_params()
-    for key, value in args.overrides:
-        section, dot, name = key.partition(".")
-        if not dot or section not in _SECTIONS:
-            section, name = "setting", key
-        params[section] = dict(params.get(section) or {})
-        params[section][name] = value
-    return ExtractionSettings.from_params(params)
+    """Settings from --preset/--params, then --set overrides: the core's choice
+    (``settings_choice.choose_settings``, which the docks use too), so an error names the
+    preset, the file or the key, and the problem, as it does in napari."""
+    from napari_radiomics.settings_choice import choose_settings
+
+    return choose_settings(preset=args.preset, params=args.params, overrides=args.overrides)
 
 
 def never_crash_on_output() -> None:

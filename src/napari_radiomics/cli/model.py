@@ -9,6 +9,7 @@ from typing import Any
 
 from napari_radiomics.cli._options import non_negative, positive
 from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
 Cross-validate a classifier of TARGET (default tumor_type) on a features table (this plugin's
@@ -55,8 +56,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     model.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
     model.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
-    model.add_argument("--target", default="tumor_type", help="column to predict")
-    model.add_argument("--group", default="patient_id", help="column folds are grouped by")
+    model.add_argument("--target", default=DEFAULT_TARGET, help="column to predict")
+    model.add_argument("--group", default=DEFAULT_GROUP, help="column folds are grouped by")
     model.add_argument("--classifier", choices=CLASSIFIERS, default=CLASSIFIERS[0])
     model.add_argument(
         "--folds", type=_folds, default=5, metavar="K|cvind.mat",

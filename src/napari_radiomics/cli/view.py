@@ -40,7 +40,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except ReadError as exc:
             parser.error(str(exc))
     try:
-        from napari_radiomics._napari._launch import launch
+        from napari_radiomics._napari import launch
     except ImportError as exc:
         hint = "pip install 'napari-radiomics[all]'"
         parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")

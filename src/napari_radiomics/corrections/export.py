@@ -5,7 +5,9 @@ same ``cjdata`` struct, so MATLAB, h5py and this plugin open it; an uncorrected 
 is copied byte for byte), a NumPy bundle (the four-file form: ``images.npy``, ``masks.npy``
 as bool, ``labels.npy``, ``patient_ids.npy``), or NIfTI masks (``<case>_mask.nii.gz`` with the
 source geometry). Cases are the batch's (``batch.discover_cases``), so the export holds the
-masks a batch run measures.
+masks a batch run measures; they are read through their own ``load`` (:class:`ExportCase`
+says what an export needs of a case), so this module does not import the batch, which
+itself reads corrections.
 
 File names come from case ids, and a case id is whatever the inputs hold: a path when two
 inputs share a file name, ``../../x`` or ``CON`` from a batch CSV, a name with ``:`` or a
@@ -30,19 +32,20 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._filenames import inside, unique_stems
 from napari_radiomics._spreadsheet import escape_cell
-from napari_radiomics.batch.cases import Case, load_case
+from napari_radiomics.corrections.maskfile import CorrectedMask
 from napari_radiomics.errors import WriteError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.mat import TumorSlice, border_from_mask, write_tumor_mat
 from napari_radiomics.io.medical import write_medical_image
 
-__all__ = ["CASES_FILE", "EXPORT_FORMS", "ExportForm", "export_dataset"]
+__all__ = ["CASES_FILE", "EXPORT_FORMS", "ExportCase", "ExportForm", "export_dataset"]
 
 ExportForm = Literal["mat", "npy", "nifti"]
 EXPORT_FORMS: tuple[ExportForm, ...] = ("mat", "npy", "nifti")
@@ -51,8 +54,32 @@ CASES_FILE = "cases.csv"
 Progress = Callable[[int, int], None]
 
 
+class ExportCase(Protocol):
+    """What an export needs of a case; ``napari_radiomics.batch.Case`` is one.
+
+    ``kind`` "mat" (``path`` is its ``.mat`` file), "bundle" or "image"; ``corrected`` its
+    correction, if any; ``load`` reads (image, mask, metadata), the mask corrected.
+    """
+
+    @property
+    def case_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def corrected(self) -> CorrectedMask | None: ...
+
+    def load(
+        self, *, image_pixels: bool = True
+    ) -> tuple[Any, np.ndarray | sitk.Image, dict[str, Any]]: ...
+
+
 def export_dataset(
-    cases: Sequence[Case],
+    cases: Sequence[ExportCase],
     output: str | Path,
     form: ExportForm = "mat",
     *,
@@ -127,7 +154,7 @@ def _csv_bytes(rows: Sequence[tuple[str, str]]) -> bytes:
 
 
 def _each_case(
-    cases: Sequence[Case],
+    cases: Sequence[ExportCase],
     staging: Path,
     output: Path,
     form: ExportForm,
@@ -145,29 +172,30 @@ def _each_case(
     return names
 
 
-def _mat(case: Case, target: Path, shown: Path) -> None:
+def _mat(case: ExportCase, target: Path, shown: Path) -> None:
     if case.kind == "image":
         raise WriteError(shown, f"case {case.case_id} is a NRRD/NIfTI image: export as nifti")
-    image, mask, metadata = load_case(case)  # a broken source is refused, never copied
+    image, mask, metadata = case.load()  # a broken source is refused, never copied
     if case.kind == "mat" and case.corrected is None:
         with _writing(shown):  # the source as it is, tumorBorder and all
             shutil.copyfile(case.path, target)
         return
     corrected = np.asarray(mask) != 0
+    identity = CaseMetadata.from_mapping(metadata)
     tumor = TumorSlice(
         image=np.asarray(image),
         mask=corrected,
         border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
-        label=int(metadata["label"]),
-        tumor_type=str(metadata["tumor_type"]),
-        patient_id=str(metadata["patient_id"] or ""),
+        label=int(identity.label or 0),  # mat and bundle cases have one
+        tumor_type=identity.tumor_type,
+        patient_id=identity.patient_id,
     )
     with _writing(shown):
         write_tumor_mat(target, tumor)
 
 
-def _nifti(case: Case, target: Path, shown: Path) -> None:
-    _, mask, _ = load_case(case, image_pixels=False)
+def _nifti(case: ExportCase, target: Path, shown: Path) -> None:
+    _, mask, _ = case.load(image_pixels=False)
     image = mask if isinstance(mask, sitk.Image) else sitk.GetImageFromArray(
         np.ascontiguousarray(mask, dtype=np.uint8)
     )  # fmt: skip
@@ -176,12 +204,12 @@ def _nifti(case: Case, target: Path, shown: Path) -> None:
 
 
 def _bundle(
-    cases: Sequence[Case], staging: Path, output: Path, progress: Progress | None
+    cases: Sequence[ExportCase], staging: Path, output: Path, progress: Progress | None
 ) -> list[str]:
     """The four arrays. Images and masks are written slice by slice through plain file
     writes (the dataset's images take 1.6 GB: never all in memory); a memory map would turn
     a full disk into a crash (SIGBUS) instead of an error naming the file."""
-    first_image, _, _ = load_case(cases[0])
+    first_image, _, _ = cases[0].load()
     shape = np.shape(first_image)
     if isinstance(first_image, sitk.Image) or len(shape) != 2:
         raise WriteError(output, "a NumPy bundle holds 2D slices; export these cases as nifti")
@@ -192,7 +220,7 @@ def _bundle(
         images = files.enter_context(_npy_file(staging, output, "images", dtype, size))
         masks = files.enter_context(_npy_file(staging, output, "masks", bool, size))
         for index, case in enumerate(cases):
-            image, mask, metadata = load_case(case)
+            image, mask, metadata = case.load()
             if np.shape(image) != shape:
                 raise WriteError(
                     output,
@@ -201,8 +229,9 @@ def _bundle(
                 )
             images(np.asarray(image, dtype=dtype))
             masks(np.asarray(mask) != 0)
-            labels.append(int(metadata["label"]))
-            ids.append(str(metadata["patient_id"] or ""))
+            identity = CaseMetadata.from_mapping(metadata)
+            labels.append(int(identity.label or 0))  # mat and bundle cases have one
+            ids.append(identity.patient_id)
             if progress is not None:
                 progress(index + 1, len(cases))
     for name, values in (("labels", np.array(labels)), ("patient_ids", np.array(ids))):

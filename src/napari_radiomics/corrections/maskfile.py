@@ -3,7 +3,8 @@ reading it (the store's layout: ``corrections.store``).
 
 A file is named after its case through ``_filenames.file_stem`` (valid on every OS, never
 hidden, reversible), and read back through :func:`read_corrected_mask`, the one check every
-user of a correction gets: the viewer, a batch run and an export.
+user of a correction gets: the viewer, a batch run and an export. A batch case carries its
+correction as a :class:`CorrectedMask`, so the batch reads it without knowing the store.
 """
 
 from __future__ import annotations
@@ -21,11 +22,24 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._filenames import file_stem, id_from_stem
 from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io._mat_fields import HDF5_LOCK
-from napari_radiomics.io.mat import TumorSlice, border_from_mask, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io import tumor_type_of
+from napari_radiomics.io.mat import (
+    HDF5_LOCK,
+    TumorSlice,
+    border_from_mask,
+    read_tumor_mat,
+    write_tumor_mat,
+)
 from napari_radiomics.io.medical import case_name, medical_suffix, write_medical_image
 
-__all__ = ["CaseRef", "mask_case", "mask_name", "read_corrected_mask", "write_mask"]
+__all__ = [
+    "CaseRef",
+    "CorrectedMask",
+    "mask_case",
+    "mask_name",
+    "read_corrected_mask",
+    "write_mask",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,30 @@ def read_corrected_mask(path: str | Path, shape: Sequence[int]) -> np.ndarray:
     return array.astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class CorrectedMask:
+    """A case's correction as a batch case carries it to a worker process: the file in the
+    store and the digest the store recorded for it ("" if none; a resumed run compares it
+    with the digest of the rows already written). Small and picklable: a path, not pixels.
+    """
+
+    path: str
+    digest: str = ""
+
+    def read(self, original: np.ndarray | sitk.Image) -> np.ndarray | sitk.Image:
+        """The corrected mask in place of ``original`` (checked by
+        :func:`read_corrected_mask` against its shape), on its grid: an array for an array, a
+        SimpleITK image with the original's spacing, origin and direction for an image."""
+        grid = isinstance(original, sitk.Image)
+        shape = original.GetSize()[::-1] if grid else original.shape
+        corrected = read_corrected_mask(self.path, shape)
+        if not grid:
+            return corrected
+        image = sitk.GetImageFromArray(corrected)
+        image.CopyInformation(original)
+        return image
+
+
 def write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
     """One corrected case, readable without this plugin (see the module docstring)."""
     if ref.kind == "medical":
@@ -116,7 +154,7 @@ def write_mask(target: Path, ref: CaseRef, mask: np.ndarray) -> None:
         mask=corrected,
         border=border_from_mask(corrected) if corrected.any() else np.zeros((0, 2)),
         label=label,
-        tumor_type="",
+        tumor_type=tumor_type_of(label),
         patient_id=patient_id,
     )
     write_tumor_mat(target, tumor, format=version, overwrite=True)

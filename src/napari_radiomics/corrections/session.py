@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from napari_radiomics.columns import CASE, PATH
 from napari_radiomics.corrections.autosave import AutoSave
 from napari_radiomics.corrections.location import remember_store, store_dir_for
 from napari_radiomics.corrections.store import CaseRef, CorrectionStore, Status
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.editable import EditableArray, EditableStack
 from napari_radiomics.io.folder import resize_mask
 from napari_radiomics.io.mat import read_mat_header
@@ -147,10 +149,8 @@ class CorrectionSession:
 
 def stack_refs(slices: pd.DataFrame) -> list[CaseRef]:
     """The cases of a folder stack's per-slice table (``MatStack.slices``), in slice order."""
-    return [
-        CaseRef(str(case), "mat", str(path))
-        for case, path in zip(slices["case"], slices["path"], strict=True)
-    ]
+    cases = (CaseMetadata.from_mapping(row) for row in slices[[CASE, PATH]].to_dict("records"))
+    return [CaseRef(case.case, "mat", case.path) for case in cases]
 
 
 def attach(

@@ -5,9 +5,10 @@ calls (re-extraction after a mask edit). ``preflight`` says, without extracting,
 pyradiomics would refuse or skip for an input; the widgets and ``extract --check`` share it.
 
 Private modules: ``_engine`` (the cache and the order of operations), ``_pipeline``
-(pyradiomics' per-label steps), ``_config`` (what a real ``RadiomicsFeatureExtractor`` makes of
-a params dict), ``_masks`` (labels and their boxes), ``_shape`` (fast shape coefficients) and
-``_compat`` (pyradiomics' LBP3D imports on current SciPy).
+(pyradiomics' per-label steps), ``_masks`` (labels and their boxes), ``_shape`` (fast shape
+coefficients), ``_compat`` (pyradiomics' LBP3D imports on current SciPy) and the ``_maps_*``
+helpers of ``maps``. What a real ``RadiomicsFeatureExtractor`` makes of a params dict is
+``napari_radiomics._pyradiomics``'s.
 """
 
 from napari_radiomics.engine._compat import ensure_lbp3d_support

@@ -41,6 +41,7 @@ from napari_radiomics._pyradiomics import (
     coordinate_tolerance,
     geometry_tolerance,
 )
+from napari_radiomics.columns import ROI_LABEL
 from napari_radiomics.convert import Grid, as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
 from napari_radiomics.engine._compat import ensure_lbp3d_support
@@ -54,6 +55,7 @@ from napari_radiomics.engine._masks import (
 )
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
+from napari_radiomics.io import CaseMetadata
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
@@ -184,7 +186,7 @@ class FeatureEngine:
         mask: Any,
         labels: Sequence[int] | None = None,
         progress: Progress | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | CaseMetadata | None = None,
         diagnostics: bool = False,
     ) -> pd.DataFrame:
         """Features of every ROI label in ``mask`` (or of ``labels``): one row per label.
@@ -192,11 +194,14 @@ class FeatureEngine:
         ``image``/``mask``: napari layers (or layer-like), SimpleITK images, or arrays (spacing 1).
         ``progress(done, total, message)`` is called per image type and feature class; an
         exception it raises stops the extraction and propagates (that is how to cancel).
-        Columns: the ``metadata`` keys, ``roi_label``, pyradiomics' diagnostics (only with
-        ``diagnostics=True``) and pyradiomics' feature names. ``df.attrs["errors"]`` maps each
-        label that could not be computed to pyradiomics' reason; ``df.attrs["provenance"]``
+        Columns: the ``metadata`` keys (a reader's ``CaseMetadata`` gives its fields),
+        ``roi_label``, pyradiomics' diagnostics (only with ``diagnostics=True``) and
+        pyradiomics' feature names. ``df.attrs["errors"]`` maps each label that could not be
+        computed to pyradiomics' reason; ``df.attrs["provenance"]``
         holds the params and library versions.
         """
+        if isinstance(metadata, CaseMetadata):
+            metadata = metadata.as_dict()
         with self._lock, geometry_tolerance(self.settings.geometry_tolerance):
             return self._extract(image, mask, labels, progress, metadata, diagnostics)
 
@@ -281,7 +286,7 @@ class FeatureEngine:
             steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
             if values is not None:
                 row = dict(metadata or {})
-                row["roi_label"] = label
+                row[ROI_LABEL] = label
                 row.update(values)
                 rows.append(row)
         steps.done = steps.total
@@ -298,7 +303,7 @@ class FeatureEngine:
             "versions": _versions(),
             "image": image_name,
             "mask": mask_name,
-            "labels": [int(v) for v in frame["roi_label"]],
+            "labels": [int(v) for v in frame[ROI_LABEL]],
         }
         return frame
 
@@ -385,7 +390,7 @@ def extract_features(
     settings: ExtractionSettings | None = None,
     labels: Sequence[int] | None = None,
     progress: Progress | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | CaseMetadata | None = None,
     diagnostics: bool = False,
 ) -> pd.DataFrame:
     """pyradiomics features of ``image`` for every ROI label of ``mask``; see

@@ -25,7 +25,7 @@ import pandas as pd
 from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io._npy import as_column, load_npy
-from napari_radiomics.io.mat import TUMOR_TYPES
+from napari_radiomics.io.metadata import TUMOR_TYPES, CaseMetadata, cases_table
 
 BUNDLE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy")
 #: The files every bundle has; ``patient_ids.npy`` is optional.
@@ -44,18 +44,19 @@ class NpyBundle:
     patient_ids: np.ndarray
     folder: Path
 
+    def metadata(self, index: int) -> CaseMetadata:
+        """Slice ``index``'s identity: its index as the case id, the bundle folder as path."""
+        return CaseMetadata(
+            case=str(index),
+            patient_id=str(self.patient_ids[index]),
+            label=int(self.labels[index]),
+            path=str(self.folder),
+        )
+
     @property
     def slices(self) -> pd.DataFrame:
         """One row per slice: the same columns as a folder of ``.mat`` files."""
-        return pd.DataFrame(
-            {
-                "case": [str(i) for i in range(len(self.labels))],
-                "path": str(self.folder),
-                "patient_id": self.patient_ids,
-                "label": self.labels,
-                "tumor_type": [TUMOR_TYPES[int(v)] for v in self.labels],
-            }
-        )
+        return cases_table(self.metadata(i) for i in range(len(self.labels)))
 
 
 def is_npy_bundle(folder: str | Path) -> bool:

@@ -29,7 +29,8 @@ import pandas as pd
 from scipy import ndimage
 
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io.mat import TUMOR_TYPES, MatHeader, read_mat_header, read_tumor_mat
+from napari_radiomics.io.mat import MatHeader, read_mat_header, read_tumor_mat
+from napari_radiomics.io.metadata import CaseMetadata, cases_table
 
 #: The dataset's 5-fold split indices, stored next to the cases; not a case itself.
 NOT_A_CASE = frozenset({"cvind.mat"})
@@ -244,22 +245,19 @@ def _warn(names: Sequence[str], what: str) -> None:
 def _slice_table(
     paths: Sequence[Path], headers: Sequence[MatHeader | None], broken: dict[str, str]
 ) -> pd.DataFrame:
-    rows = []
-    for path, header in zip(paths, headers, strict=True):
-        rows.append(
-            {
-                "case": path.stem,
-                "path": str(path),
-                "patient_id": header.patient_id if header else "",
-                "label": header.label if header else pd.NA,
-                "tumor_type": TUMOR_TYPES[header.label] if header else "",
-                "height": header.shape[0] if header else pd.NA,
-                "width": header.shape[1] if header else pd.NA,
-                "problem": broken.get(str(path), ""),
-            }
-        )
-    table = pd.DataFrame(rows)
-    return table.astype({"label": "Int64", "height": "Int64", "width": "Int64"})
+    """The cases' identities (an unreadable file's: its name and path only), then each file's
+    shape and problem."""
+    cases = [
+        CaseMetadata(path.stem, header.patient_id, header.label, path=str(path))
+        if header
+        else CaseMetadata(path.stem, path=str(path))
+        for path, header in zip(paths, headers, strict=True)
+    ]
+    table = cases_table(cases)
+    table["height"] = pd.array([h.shape[0] if h else pd.NA for h in headers], dtype="Int64")
+    table["width"] = pd.array([h.shape[1] if h else pd.NA for h in headers], dtype="Int64")
+    table["problem"] = [broken.get(str(p), "") for p in paths]
+    return table
 
 
 def resize_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:

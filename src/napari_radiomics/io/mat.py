@@ -31,8 +31,7 @@ from napari_radiomics.io._matlab73 import (
     read_lowlevel,
     write_struct,
 )
-
-TUMOR_TYPES: dict[int, str] = {1: "meningioma", 2: "glioma", 3: "pituitary tumor"}
+from napari_radiomics.io.metadata import TUMOR_TYPES, CaseMetadata
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,10 @@ class TumorSlice:
         return self.path.stem if self.path is not None else "synthetic"
 
     @property
-    def metadata(self) -> dict[str, Any]:
-        """The identity of the case, as stored on napari layers and in result tables."""
-        return {
-            "case": self.case,
-            "patient_id": self.patient_id,
-            "label": self.label,
-            "tumor_type": self.tumor_type,
-            "path": "" if self.path is None else str(self.path),
-        }
+    def metadata(self) -> CaseMetadata:
+        """The identity of the case, as napari layers and result tables carry it."""
+        path = "" if self.path is None else str(self.path)
+        return CaseMetadata(self.case, self.patient_id, self.label, self.tumor_type, path)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import SimpleITK as sitk
 
 from napari_radiomics.convert import label_problem, sitk_to_layer_data
 from napari_radiomics.errors import ConversionError, ReadError
+from napari_radiomics.io.metadata import CaseMetadata
 
 #: Image formats SimpleITK reads that pyradiomics users keep their scans in (double suffix
 #: first, so ``.nii.gz`` is not taken for ``.gz``); napari.yaml's reader patterns list them too.
@@ -42,7 +43,9 @@ class MedicalImage:
     affine: np.ndarray | None
     is_mask: bool
     path: Path
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: CaseMetadata
+    #: SimpleITK's ``spacing``, ``origin`` and ``direction`` as the file stores them (x, y, z)
+    geometry: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def layer_kwargs(self) -> dict[str, Any]:
@@ -94,9 +97,7 @@ def read_medical_image(path: str | Path) -> MedicalImage:
     is_mask = looks_like_mask(path, data)
     if is_mask:
         data = _as_label_array(path, data)
-    metadata = {
-        "case": case_name(path),
-        "path": str(path),
+    geometry = {
         "spacing": tuple(image.GetSpacing()),
         "origin": tuple(image.GetOrigin()),
         "direction": tuple(image.GetDirection()),
@@ -108,7 +109,8 @@ def read_medical_image(path: str | Path) -> MedicalImage:
         affine=kwargs.get("affine"),
         is_mask=is_mask,
         path=path,
-        metadata=metadata,
+        metadata=CaseMetadata(case_name(path), path=str(path)),
+        geometry=geometry,
     )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from napari_radiomics.io.mat import TUMOR_TYPES, TumorSlice, border_from_mask
+from napari_radiomics.io.mat import TumorSlice, border_from_mask
+from napari_radiomics.io.metadata import TUMOR_TYPES
 
 
 def make_synthetic_slice(

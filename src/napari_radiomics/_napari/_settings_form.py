@@ -1,0 +1,256 @@
+"""The Extract dock's settings form, built from ``ExtractionSettings``' own fields.
+
+Each field of the settings dataclass gets a control chosen by its type and by pyradiomics'
+schema rule for its setting, the way magicgui builds a form from a dataclass
+(``magicgui.schema``), so a setting added to the dataclass appears here with no widget code:
+
+- ``bool``: a check box; ``int``: a spin box in the schema's range; ``str`` with the schema's
+  ``enum``: a combo box;
+- a mapping whose field metadata names its ``choices`` (image types, feature classes): one
+  check box per choice; what each checked name maps to comes from the settings being edited;
+- anything else (floats, optional numbers, lists): a :class:`TextValue` read as that type
+  (``1, 1, 2``; empty for ``None``), so no digit or range is lost to a spin box.
+
+Fields without such a control (the free-form ``extra_settings`` and ``voxel_settings``) and
+fields not compared (``given_keys``) travel unchanged from the settings last shown. The first
+fields (:data:`MAIN`) are always visible; the rest sit in a section opened on demand.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from magicgui.widgets import CheckBox, Container, Label, LineEdit, Widget, create_widget
+
+from napari_radiomics.errors import SettingsError
+from napari_radiomics.settings import ExtractionSettings, setting_rule
+
+#: The fields shown first, in this order; every other field goes to "more settings".
+MAIN = (
+    "bin_width",
+    "bin_count",
+    "resampled_pixel_spacing",
+    "normalize",
+    "force_2d",
+    "image_types",
+    "feature_classes",
+)
+#: Settings of one image type shown beside its box: (image type, setting) -> (label, value
+#: until one is given). The control's type comes from pyradiomics' schema for the setting.
+TYPE_OPTIONS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("LoG", "sigma"): ("LoG sigmas (mm)", [1.0, 3.0]),
+}
+_INT_LIMIT = 2**31 - 1  # a Qt spin box holds a 32-bit int
+_PYTHON_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _number_text(value: Any) -> str:
+    """A number as short as it reads back exactly (``2`` for 2.0, every digit of 0.1234567)."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if type(value)(text) == value else repr(value)
+
+
+class TextValue(LineEdit):
+    """A value of ``kind`` (``float``, ``int | None``, ``list[float] | None``, ...) typed as
+    text: list items separated by commas or spaces, nothing for ``None``. ``value`` is the
+    parsed value and raises a :class:`SettingsError` naming the field for text that is not
+    one; the ``changed`` signal carries the text, so typing never raises."""
+
+    def __init__(self, kind: Any, **kwargs: Any) -> None:
+        union = typing.get_origin(kind) in (typing.Union, types.UnionType)
+        args = typing.get_args(kind) if union else (kind,)
+        self._optional = type(None) in args
+        kinds = [a for a in args if a is not type(None)]
+        self._list = typing.get_origin(kinds[0]) is list
+        self._kinds = typing.get_args(kinds[0]) if self._list else tuple(kinds)
+        super().__init__(**kwargs)
+
+    def get_value(self) -> Any:
+        """The text read as the field's type."""
+        text = str(super().get_value()).strip()
+        if not text and (self._optional or self._list):
+            return None if self._optional else []
+        tokens = text.replace(",", " ").split() if self._list else [text]
+        try:
+            items = [self._item(token) for token in tokens]
+        except ValueError:
+            wanted = "numbers separated by commas" if self._list else "a number"
+            raise SettingsError(f"{self.label}: expected {wanted}, got {text!r}") from None
+        return items if self._list else items[0]
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` (text is shown as it is)."""
+        if isinstance(value, str):
+            text = value
+        elif value is None:
+            text = ""
+        elif isinstance(value, list | tuple):
+            text = ", ".join(_number_text(item) for item in value)
+        else:
+            text = _number_text(value)
+        super().set_value(text)
+
+    def _item(self, token: str) -> Any:
+        """``token`` as the first of the kinds that reads it (``int`` before ``str``)."""
+        for kind in sorted(self._kinds, key=lambda k: k is str):
+            try:
+                return kind(token)
+            except ValueError:
+                continue
+        raise ValueError(token)
+
+
+class Choices(Container):
+    """One check box per choice, four to a row, under a title; ``value`` is the list of
+    checked names, ``empty`` what a newly checked name maps to."""
+
+    def __init__(self, choices: list[str], empty: type, *, name: str, label: str) -> None:
+        boxes = [CheckBox(text=choice, name=choice) for choice in choices]
+        rows = [
+            Container(widgets=boxes[i : i + 4], layout="horizontal", labels=False)
+            for i in range(0, len(boxes), 4)
+        ]
+        title = Label(value=f"<b>{label}</b>")
+        super().__init__(widgets=[title, *rows], labels=False, name=name, label=label)
+        self.boxes = {box.name: box for box in boxes}
+        self.empty = empty
+
+    @property
+    def value(self) -> list[str]:
+        """The checked names."""
+        return [name for name, box in self.boxes.items() if box.value]
+
+    @value.setter
+    def value(self, names: list[str]) -> None:
+        for name, box in self.boxes.items():
+            box.value = name in names
+
+
+def shown_fields(kind: type[ExtractionSettings]) -> list[dataclasses.Field]:
+    """The fields of ``kind`` the form has a control for: compared fields, mappings only when
+    their metadata names the choices of their keys."""
+    hints = typing.get_type_hints(kind)
+    return [
+        f
+        for f in dataclasses.fields(kind)
+        if f.compare and (typing.get_origin(hints[f.name]) is not dict or "choices" in f.metadata)
+    ]
+
+
+def field_widget(f: dataclasses.Field, kind: Any) -> Widget:
+    """The control of one field, from its type and pyradiomics' schema rule."""
+    label = f.name.replace("_", " ")
+    found = setting_rule(f.name)
+    key, rule = found if found is not None else (f.name, {})
+    tooltip = f"pyradiomics setting {key}" if found is not None else None
+    if "choices" in f.metadata:
+        empty = typing.get_origin(typing.get_args(kind)[1]) or typing.get_args(kind)[1]
+        return Choices(list(f.metadata["choices"]()), empty, name=f.name, label=label)
+    if kind is bool:
+        return CheckBox(text=label, name=f.name, tooltip=tooltip)
+    if kind is str and "enum" in rule:
+        options = {"choices": rule["enum"], "tooltip": tooltip}
+        return create_widget(annotation=str, name=f.name, label=label, options=options)
+    if kind is int:
+        bounds = rule.get("range", {})
+        low = bounds.get("min", bounds.get("min-ex", -_INT_LIMIT - 1) + 1)
+        high = bounds.get("max", bounds.get("max-ex", _INT_LIMIT + 1) - 1)
+        options = {"min": low, "max": high, "tooltip": tooltip}
+        return create_widget(annotation=int, name=f.name, label=label, options=options)
+    return TextValue(kind, name=f.name, label=label, tooltip=tooltip)
+
+
+def option_widget(image_type: str, key: str, label: str, value: Any) -> TextValue:
+    """The control of one image type's setting, typed from pyradiomics' schema rule."""
+    found = setting_rule(key)
+    rule = found[1] if found is not None else {}
+    item = _PYTHON_TYPES.get((rule.get("seq") or [rule])[0].get("type"), str)
+    kind = list[item] if "seq" in rule else item  # type: ignore[valid-type]
+    tooltip = f"pyradiomics setting {key} of image type {image_type}"
+    name = f"{image_type}_{key}"
+    return TextValue(kind, value=value, name=name, label=label, tooltip=tooltip)
+
+
+def _sections(widgets: list[Widget]) -> list[Container]:
+    """Runs of plain fields in labelled containers (labels in a column); each group of check
+    boxes on its own, as wide as the form."""
+    sections: list[Container] = []
+    for widget in widgets:
+        if isinstance(widget, Choices):
+            sections.append(widget)
+        elif sections and not isinstance(sections[-1], Choices):
+            sections[-1].append(widget)
+        else:
+            sections.append(Container(widgets=[widget]))
+    return sections
+
+
+class SettingsForm(Container):
+    """The controls of an ``ExtractionSettings`` (or of a subclass: ``type(settings)``).
+
+    ``show(settings)`` puts settings in the controls; ``settings()`` reads them back on top of
+    the settings last shown, so what has no control travels unchanged. ``changed`` fires on
+    each edit, never while settings are being shown."""
+
+    def __init__(self, settings: ExtractionSettings) -> None:
+        hints = typing.get_type_hints(type(settings))
+        fields = {f.name: field_widget(f, hints[f.name]) for f in shown_fields(type(settings))}
+        options = {pair: option_widget(*pair, *shown) for pair, shown in TYPE_OPTIONS.items()}
+        main = [fields[name] for name in MAIN if name in fields]
+        if "image_types" in fields:  # an image type's settings follow its box
+            at = main.index(fields["image_types"]) + 1
+            main[at:at] = options.values()
+        more = Container(widgets=_sections([w for n, w in fields.items() if n not in MAIN]))
+        more.visible = False
+        toggle = CheckBox(text="more settings")
+        toggle.changed.connect(lambda on: setattr(more, "visible", on))
+        super().__init__(widgets=[*_sections(main), toggle, more], labels=False)
+        self.fields, self.type_options, self.more, self.more_toggle = fields, options, more, toggle
+        fields["image_types"].changed.connect(self._enable_options)
+        self.show(settings)
+
+    def show(self, settings: ExtractionSettings) -> None:
+        """Put ``settings`` in the controls, as pyradiomics will run them (an empty section
+        means the original image / every feature class)."""
+        self._shown = settings.copy()
+        run = type(settings).from_params(settings.to_params())
+        with self.changed.blocked():
+            for name, widget in self.fields.items():
+                value = getattr(settings, name)
+                if isinstance(widget, Choices):
+                    value = list(value or getattr(run, name))
+                widget.value = value
+            for (image_type, key), widget in self.type_options.items():
+                given = (settings.image_types.get(image_type) or {}).get(key)
+                given = given if given is not None else settings.extra_settings.get(key)
+                if given is not None:
+                    widget.value = given
+            self._enable_options()
+
+    def settings(self) -> ExtractionSettings:
+        """The settings the controls describe; raises SettingsError naming a bad value."""
+        base = self._shown
+        settings = base.copy()
+        for name, widget in self.fields.items():
+            value, old = widget.value, getattr(base, name)
+            if isinstance(widget, Choices):  # checked names keep what they map to
+                value = {k: copy.deepcopy(old[k]) if k in old else widget.empty() for k in value}
+            if value != old:  # an equal value keeps its type (25, not 25.0)
+                setattr(settings, name, value)
+        for (image_type, key), widget in self.type_options.items():
+            if image_type not in settings.image_types:
+                continue
+            given = (base.image_types.get(image_type) or {}).get(key)
+            if widget.value != (given if given is not None else base.extra_settings.get(key)):
+                settings.image_types[image_type][key] = widget.value
+        settings.to_params()  # validated now, so an error names the control's value
+        return settings
+
+    def _enable_options(self, *_: Any) -> None:
+        checked = self.fields["image_types"].value
+        for (image_type, _key), widget in self.type_options.items():
+            widget.enabled = image_type in checked

@@ -1,0 +1,99 @@
+"""The corrections report: the store's reviewed cases with their identities, written as CSV,
+and `napari-radiomics corrections`, which writes the same report from the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from napari_radiomics._spreadsheet import unescape_frame
+from napari_radiomics.cli import main
+from napari_radiomics.corrections import (
+    attach,
+    corrections_report,
+    report_summary,
+    stack_refs,
+    store_dir_for,
+    write_report,
+)
+from napari_radiomics.io import open_mat_stack
+from sample_files import write_mat_folder
+
+
+@pytest.fixture
+def reviewed(tmp_path: Path) -> tuple[Path, object, pd.DataFrame]:
+    """A dataset (1-3.mat here, 4-6.mat in more/) with case 1 accepted (a note a spreadsheet
+    would run), 2 corrected and 3 flagged; its session and its per-slice table."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 6)
+    stack = open_mat_stack(folder)
+    session = attach(stack.mask, stack_refs(stack.slices), folder, stack=True)
+    session.set_status(0, "accepted", "=HYPERLINK(1)")
+    session.mask[1, 2:7, 2:7] = 1
+    session.set_status(2, "flagged", "edge unclear")
+    assert session.autosave.flush(timeout=10)
+    return folder, session, stack.slices
+
+
+def test_the_report_joins_identities_and_reads_back(reviewed, tmp_path: Path) -> None:
+    _folder, session, slices = reviewed
+    report = corrections_report(session.store, slices[["case", "patient_id", "tumor_type"]])
+    assert list(report.columns[:4]) == ["case", "patient_id", "tumor_type", "status"]
+    rows = report.set_index("case")
+    assert rows["status"].to_dict() == {"1": "accepted", "2": "corrected", "3": "flagged"}
+    assert rows.loc["2", "patient_id"] == str(slices.set_index("case").loc["2", "patient_id"])
+    assert int(rows.loc["2", "voxels_added"]) > 0
+    assert rows.loc["1", "voxels_added"] == ""  # provenance is for corrections only
+    assert report_summary(report) == "3 cases with a status: 1 accepted, 1 corrected, 1 flagged"
+    # cases the identities do not name, or a column they lack, stay blank
+    partial = corrections_report(session.store, pd.DataFrame({"case": ["2", "2"]}))
+    assert (partial[["patient_id", "tumor_type"]] == "").all().all()
+    path = write_report(report, tmp_path / "report.csv")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert raw.set_index("case").loc["1", "note"] == "'=HYPERLINK(1)"  # escaped for spreadsheets
+    pd.testing.assert_frame_equal(unescape_frame(raw), report, check_dtype=False)
+
+
+def test_the_cli_writes_the_report_of_the_dataset_from_its_files(
+    reviewed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, session, slices = reviewed
+    expected = write_report(
+        corrections_report(session.store, slices[["case", "patient_id", "tumor_type"]]),
+        tmp_path / "expected.csv",
+    )
+    out = tmp_path / "report.csv"
+    assert main(["corrections", str(folder), "-o", str(out)]) == 0
+    assert out.read_bytes() == expected.read_bytes()
+    printed = capsys.readouterr().out
+    assert printed == f"3 cases with a status: 1 accepted, 1 corrected, 1 flagged: {out}\n"
+    # the same store named explicitly
+    store = store_dir_for(folder)
+    again = tmp_path / "again.csv"
+    assert main(["corrections", str(folder), "--corrections", str(store), "-o", str(again)]) == 0
+    assert again.read_bytes() == expected.read_bytes()
+
+
+def test_cli_refusals_exit_2_naming_the_problem(
+    reviewed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _session, _slices = reviewed
+    out = tmp_path / "report.csv"
+    out.write_text("keep me")
+    assert main(["corrections", str(folder), "-o", str(out)]) == 2
+    assert f"{out}: already exists; choose another OUTPUT or use --overwrite" in (
+        capsys.readouterr().err
+    )
+    assert out.read_text() == "keep me"
+    assert main(["corrections", str(folder), "-o", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("case,patient_id,tumor_type,status,")
+    capsys.readouterr()
+    not_a_store = tmp_path / "elsewhere"
+    not_a_store.mkdir()
+    argv = ["corrections", str(folder), "--corrections", str(not_a_store), "-o", "x.csv"]
+    assert main(argv) == 2
+    assert f"{not_a_store}: not a corrections store (no store.yaml)" in capsys.readouterr().err
+    assert main(["corrections", str(tmp_path / "missing"), "-o", "x.csv"]) == 2
+    assert "missing: no such file or folder" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""`maps` with worker processes, killed: its workers (a forkserver's, or spawned) end with it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from processes import HAS_PROC, descendants, running
+
+
+def _sphere(folder: Path) -> tuple[Path, Path]:
+    """A 3D image with a ROI of ~24,000 voxels: its GLCM maps take several parts per worker."""
+    image = np.random.default_rng(0).normal(100, 20, (48, 48, 48))
+    z, y, x = np.ogrid[:48, :48, :48]
+    mask = ((z - 24) ** 2 + (y - 24) ** 2 + (x - 24) ** 2 < 18**2).astype(np.uint8)
+    paths = folder / "image.nrrd", folder / "mask.nrrd"
+    for array, path in zip((image, mask), paths, strict=True):
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    return paths
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc")
+def test_the_workers_of_a_killed_maps_run_end(tmp_path: Path) -> None:
+    image, mask = _sphere(tmp_path)
+    log = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "napari_radiomics.cli", "maps", str(image),
+               "--mask", str(mask), "--features", "glcm", "--jobs", "2",
+               "-o", str(tmp_path / "out")]  # fmt: skip
+    with log.open("w") as stderr:
+        caller = subprocess.Popen(command, stderr=stderr, start_new_session=True)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300
+        while not re.search(r"[1-9][0-9]*%", log.read_text()):  # a first part is done
+            assert caller.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no part of the maps was done in 300 s"
+            time.sleep(0.05)
+        workers = descendants(caller.pid)
+        assert len(workers) >= 2, workers
+        caller.send_signal(signal.SIGKILL)  # the caller only: nobody stops its pool
+        caller.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(running(pid) for pid in workers), "workers outlived their killed caller"
+        assert not (tmp_path / "out").exists()  # nothing was written: no maps were finished
+    finally:
+        if caller.poll() is None:
+            os.killpg(caller.pid, signal.SIGKILL)
+        for pid in workers:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        caller.wait(timeout=60)
