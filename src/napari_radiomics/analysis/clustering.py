@@ -29,6 +29,7 @@ from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import model_inputs
 from napari_radiomics.analysis.ranking import patient_means
 from napari_radiomics.analysis.report import count_heatmap, write_files
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 from napari_radiomics.results import identifying_columns
 
 __all__ = [
@@ -110,8 +111,8 @@ def cluster_table(
     space: str = "standardised",
     components: int = 10,
     per: str = "patient",
-    target: str = "tumor_type",
-    group: str = "patient_id",
+    target: str = DEFAULT_TARGET,
+    group: str = DEFAULT_GROUP,
     min_cluster_size: int = 5,
     seed: int = 0,
 ) -> ClusterResult:

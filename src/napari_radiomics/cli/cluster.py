@@ -9,6 +9,7 @@ from typing import Any
 
 from napari_radiomics.cli._options import positive
 from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
 Cluster the cases of a features table (this plugin's CSV or Parquet) without their tumour
@@ -46,8 +47,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     cluster.add_argument("--per", choices=("patient", "slice"), default="patient")
     cluster.add_argument("--min-cluster-size", type=positive, default=5, metavar="N",
                          help="HDBSCAN's smallest cluster (default 5)")  # fmt: skip
-    cluster.add_argument("--target", default="tumor_type", help="column to compare with")
-    cluster.add_argument("--group", default="patient_id", help="the patient column")
+    cluster.add_argument("--target", default=DEFAULT_TARGET, help="column to compare with")
+    cluster.add_argument("--group", default=DEFAULT_GROUP, help="the patient column")
     cluster.add_argument("--seed", type=int, default=0, help="random seed")
     return cluster
 
