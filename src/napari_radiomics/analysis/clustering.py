@@ -96,7 +96,7 @@ def _labels(points: np.ndarray, method: str, clusters: int, seed: int, min_size:
         raise ValueError(f"clusters must be 2 to {len(points)} (the points), got {clusters}")
     if method == "kmeans":
         found = KMeans(n_clusters=clusters, n_init=10, random_state=seed).fit_predict(points)
-    else:  # a full covariance per component on PCs; per feature on the features themselves
+    else:  # a full covariance per component in few dimensions (PCs); diagonal in many
         covariance = "full" if points.shape[1] <= 20 else "diag"
         mixture = GaussianMixture(clusters, covariance_type=covariance, random_state=seed)
         found = mixture.fit(points).predict(points)
