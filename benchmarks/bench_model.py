@@ -23,6 +23,15 @@ from napari_radiomics.cli import main as cli
 TYPES = ("meningioma", "glioma", "pituitary tumor")
 
 
+def table_arguments(description: str, features: int = 1000) -> argparse.ArgumentParser:
+    """The options of every benchmark on :func:`synthetic_table`: the dataset's size."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cases", type=int, default=3064)
+    parser.add_argument("--features", type=int, default=features)
+    parser.add_argument("--patients", type=int, default=233)
+    return parser
+
+
 def synthetic_table(cases: int, features: int, patients: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     patient = np.sort(rng.integers(0, patients, cases))
@@ -37,11 +46,7 @@ def synthetic_table(cases: int, features: int, patients: int, seed: int = 0) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=3064)
-    parser.add_argument("--features", type=int, default=1000)
-    parser.add_argument("--patients", type=int, default=233)
-    args = parser.parse_args()
+    args = table_arguments(__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as folder:
         table = Path(folder) / "features.csv"
         synthetic_table(args.cases, args.features, args.patients).to_csv(table, index=False)

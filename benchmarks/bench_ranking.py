@@ -11,7 +11,6 @@ naive approach, timed in the same process, is what one would write by hand: per 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from bench_model import synthetic_table
+from bench_model import synthetic_table, table_arguments
 from napari_radiomics.analysis.plots import projection
 from napari_radiomics.analysis.ranking import rank_features
 
@@ -51,11 +50,7 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=3064)
-    parser.add_argument("--features", type=int, default=1500)
-    parser.add_argument("--patients", type=int, default=233)
-    args = parser.parse_args()
+    args = table_arguments(__doc__.splitlines()[0], features=1500).parse_args()
     table = synthetic_table(args.cases, args.features, args.patients)
     size = f"{args.cases} cases x {args.features} features, {args.patients} patients"
     for per_slice in (False, True):

@@ -9,7 +9,8 @@ are extracted, the mask is enlarged with the labels layer's brush, the automatic
 adds a second run, and the dock widgets and the whole window are saved under docs/images/;
 ``opened_case.png`` shows a case just opened, before any extraction; ``feature_map.png`` the
 Feature maps dock over a computed map; ``review_dock.png`` the Review dock on a folder;
-``robustness_*.png`` the Robustness dock. ``workspace_*.png`` (``workspace``, under a
+``robustness_*.png`` the Robustness dock; ``plots_clusters.png`` the plots dock's Clusters
+tab. ``workspace_*.png`` (``workspace``, under a
 screen of at least 1920x1080) every dock open at 1366x768 and at 1920x1080.
 One function alone, e.g.:
 
@@ -19,10 +20,13 @@ One function alone, e.g.:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import napari
 import numpy as np
@@ -211,9 +215,10 @@ def _mouse(plots, name: str, xy: tuple[float, float]) -> None:
     plots.canvas.callbacks.process(name, MouseEvent(name, plots.canvas, x, y, button=1))
 
 
-def plots_lasso() -> None:
-    """The Feature plots dock beside the opened stack: the PCA of a batch run coloured by
-    tumour type, a lasso drawn around one group, its points ringed."""
+@contextlib.contextmanager
+def _plots_beside_a_dataset() -> Iterator[tuple[Any, Any, pd.DataFrame]]:
+    """A laptop-sized viewer with a synthetic batch run's folder open and the Feature plots
+    dock; the viewer is closed afterwards."""
     from napari_radiomics._napari._plots_widget import PlotsWidget
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +230,14 @@ def plots_lasso() -> None:
         viewer.open(str(folder), plugin="napari-radiomics")
         _, plots = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
         assert isinstance(plots, PlotsWidget)
+        yield viewer, plots, frame
+        viewer.close()
+
+
+def plots_lasso() -> None:
+    """The Feature plots dock beside the opened stack: the PCA of a batch run coloured by
+    tumour type, a lasso drawn around one group, its points ringed."""
+    with _plots_beside_a_dataset() as (viewer, plots, frame):
         plots.set_table(frame)
         plots.kind.setCurrentText("PCA")
         wait_until(lambda: plots.plot is not None and plots.plot.axes.get_xlabel() != "")
@@ -247,7 +260,6 @@ def plots_lasso() -> None:
         plots.canvas.draw()
         QApplication.processEvents()
         viewer.screenshot(str(IMAGES / "plots_lasso.png"), canvas_only=False)
-        viewer.close()
 
 
 def model_confusion() -> None:
@@ -331,6 +343,27 @@ def workspace() -> None:
                 QApplication.processEvents()
             viewer.screenshot(str(IMAGES / f"workspace_{width}x{height}.png"), canvas_only=False)
             viewer.close()
+
+
+def plots_clusters() -> None:
+    """The Feature plots dock's Clusters tab after a k-means per patient: the PCA of a batch
+    run coloured by cluster, the dataset table below with its new cluster column."""
+    from napari_radiomics._napari._dataset_table import show_features
+
+    with _plots_beside_a_dataset() as (viewer, plots, frame):
+        table = show_features(viewer, frame)
+        plots.kind.setCurrentText("PCA")
+        wait_until(lambda: plots.plot is not None and plots.plot.axes.get_xlabel() != "")
+        panel = plots.clustering
+        panel.parent().parent().setCurrentWidget(panel)  # the Clusters tab
+        panel.cluster()
+        wait_until(lambda: "cluster" in table.frame.columns)
+        wait_until(lambda: plots.plot.axes.get_legend() is not None)
+        wait_until(lambda: plots.plot.axes.get_legend().get_title().get_text() == "cluster")
+        table.table.horizontalScrollBar().setValue(0)  # the identifying columns, cluster too
+        plots.canvas.draw()
+        QApplication.processEvents()
+        viewer.screenshot(str(IMAGES / "plots_clusters.png"), canvas_only=False)
 
 
 def main() -> None:

@@ -122,6 +122,29 @@ def test_model_predictions_escape_case_ids(tmp_path: Path) -> None:
     assert set(read_table(predictions)["patient_id"]) == {r["patient_id"] for r in rows}
 
 
+def test_cluster_files_escape_case_ids(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows = [
+        {
+            "case": f"{HOSTILE[i % len(HOSTILE)]}{i}" if i % 6 else "=1+1",
+            "patient_id": f"-P{i // 2}",
+            "tumor_type": ("=glioma", "meningioma")[i // 2 % 2],
+            "original_firstorder_Mean": rng.normal(3.0 * (i // 2 % 2), 1.0),
+            "original_firstorder_Energy": rng.normal(0.0, 1.0),
+        }
+        for i in range(40)
+    ]
+    table = tmp_path / "features.csv"
+    escape_frame(pd.DataFrame(rows)).to_csv(table, index=False)
+    out = tmp_path / "clusters"
+    assert main(["cluster", str(table), "-o", str(out), "--clusters", "2"]) == 0
+    for name in ("clusters.csv", "contingency.csv"):
+        _assert_no_formula(out / name)
+    clusters = read_table(out / "clusters.csv")
+    assert list(clusters["case"]) == [r["case"] for r in rows]
+    assert "=glioma" in read_table(out / "contingency.csv").columns
+
+
 def test_review_notes_and_the_log_are_escaped_and_read_back(tmp_path: Path) -> None:
     folder = tmp_path / "brain"
     write_mat_folder(folder, 4)

@@ -171,3 +171,29 @@ def test_the_panel_takes_the_dataset_tables_table(
     pd.testing.assert_frame_equal(widget._table, frame)
     assert widget.target.currentText() == "tumor_type"
     assert widget.group.currentText() == "patient_id"
+
+
+def test_harmonise_by_a_column_as_the_cli_does(
+    widget: ModelWidget, batch_features: Path, tmp_path: Path, qtbot
+) -> None:
+    """ "Harmonise by" runs ComBat inside the folds, as ``--harmonize`` does; "(none)" (the
+    default) does not."""
+    assert widget.harmonize.currentText() == "(none)"
+    table = read_table(batch_features)
+    table["scanner"] = np.where(table["case"].astype(int) % 2 == 0, "A", "B")  # both per patient
+    features = tmp_path / "scanned.csv"
+    table.to_csv(features, index=False)
+    widget.table_path.setText(str(features))
+    widget._open_path()
+    widget.harmonize.setCurrentText("scanner")
+    widget.output.setText(str(tmp_path / "panel"))
+    widget.run()
+    _finish(widget, qtbot)
+    assert widget.result is not None, widget.status.text()
+    panel = json.loads((tmp_path / "panel" / "metrics.json").read_text())
+    assert panel["harmonization"]["batch_column"] == "scanner"
+    assert all(fold["train_batches"] == ["A", "B"] for fold in panel["folds"])
+    cli = tmp_path / "cli"
+    argv = ["model", str(features), "-o", str(cli), "--folds", "2", "--harmonize", "scanner"]
+    assert main(argv) == 0
+    assert panel == json.loads((cli / "metrics.json").read_text())

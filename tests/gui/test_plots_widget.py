@@ -260,3 +260,60 @@ def test_the_dataset_table_and_the_plots_link_both_ways(
     assert widget.highlighted == [3]
     show_features(widget.viewer, features.iloc[:5])  # a new table in the dock: plotted too
     assert len(widget.frame) == 5
+
+
+def _cluster(widget: PlotsWidget, qtbot) -> None:
+    """Cluster in the panel's worker thread and wait for the outcome."""
+    widget.clustering.cluster()
+    qtbot.waitUntil(lambda: widget.clustering.status.text() != "Clustering…", timeout=60_000)
+
+
+def test_clusters_become_a_table_column_that_colours_and_selects(
+    widget: PlotsWidget, features: pd.DataFrame, qtbot, tmp_path: Path
+) -> None:
+    """The clustering the CLI writes becomes the dataset table's ``cluster`` column: the plot
+    is coloured by it, and choosing a cluster selects its rows in the plot and the table."""
+    from napari_radiomics.cli import main
+
+    table = show_features(widget.viewer, features)
+    assert widget.linked is table
+    panel = widget.clustering
+    assert not panel.select_button.isEnabled()  # nothing clustered yet
+    widget.kind.setCurrentText("PCA")
+    _plotted(widget, qtbot)
+    panel.method.setCurrentText("gmm")
+    panel.space.setCurrentText("pca")
+    _cluster(widget, qtbot)
+    assert "adjusted Rand" in panel.status.text(), panel.status.text()
+    _plotted(widget, qtbot)
+    assert "cluster" in table.frame.columns
+    assert len(table.frame) == len(features)
+    features.to_csv(tmp_path / "features.csv", index=False)
+    argv = ["cluster", str(tmp_path / "features.csv"), "-o", str(tmp_path / "cli")]
+    assert main([*argv, "--method", "gmm", "--space", "pca"]) == 0
+    cli = read_table(tmp_path / "cli" / "clusters.csv")
+    np.testing.assert_array_equal(table.frame["cluster"], cli["cluster"].astype(int))
+    assert widget.colour.currentText() == "cluster"
+    assert widget.plot.axes.get_legend().get_title().get_text() == "cluster"
+    first = int(table.frame["cluster"].iloc[0])
+    panel.chosen.setCurrentText(str(first))
+    panel.select_button.click()
+    members = list(np.flatnonzero(table.frame["cluster"] == first))
+    assert table.selected_rows() == members
+    assert widget.highlighted == members
+    panel.per.setCurrentText("slice")  # clustering again replaces the column
+    _cluster(widget, qtbot)
+    assert list(table.frame.columns).count("cluster") == 1
+
+
+def test_clustering_bad_input_is_a_message(
+    widget: PlotsWidget, features: pd.DataFrame, qtbot
+) -> None:
+    widget.set_table(features.drop(columns="tumor_type"))
+    _cluster(widget, qtbot)
+    message = widget.clustering.status.text()
+    assert "Cannot cluster: target column 'tumor_type' is not in" in message
+    widget.set_table(features)
+    widget.clustering.clusters.setValue(7)  # 6 patients
+    _cluster(widget, qtbot)
+    assert "clusters must be 2 to 6" in widget.clustering.status.text()

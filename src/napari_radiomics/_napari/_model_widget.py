@@ -51,9 +51,13 @@ from napari_radiomics.results import feature_columns, read_table
 if TYPE_CHECKING:
     import napari
 
+#: The "Harmonise by" choice that runs without ComBat.
+NO_HARMONIZATION = "(none)"
+
 
 class ModelWidget(QWidget):
-    """Choose target, group, classifier, folds and seed; run; see and save the result."""
+    """Choose target, group, classifier, harmonisation, folds and seed; run; see and save the
+    result."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
@@ -69,6 +73,10 @@ class ModelWidget(QWidget):
         self.target, self.group = QComboBox(), QComboBox()
         self.classifier = QComboBox()
         self.classifier.addItems(CLASSIFIERS)
+        self.harmonize = QComboBox()
+        self.harmonize.setToolTip(
+            "ComBat by this batch column (site, scanner), learned inside each training fold"
+        )
         self.folds = QSpinBox()
         self.folds.setRange(2, 20)
         self.folds.setValue(5)
@@ -98,6 +106,7 @@ class ModelWidget(QWidget):
         form.addRow("Target", self.target)
         form.addRow("Group (patient)", self.group)
         form.addRow("Classifier", self.classifier)
+        form.addRow("Harmonise by", self.harmonize)
         form.addRow("Folds (K)", self.folds)
         form.addRow("Or folds file", with_picker(self.cvind, self._pick_cvind))
         form.addRow("Seed", self.seed)
@@ -142,6 +151,8 @@ class ModelWidget(QWidget):
             combo.addItems(others)
             if default in others:
                 combo.setCurrentText(default)
+        self.harmonize.clear()
+        self.harmonize.addItems([NO_HARMONIZATION, *others])
         self.status.setText(
             f"{len(frame)} rows, {len(features)} features" + (f" from {source}" if source else "")
         )
@@ -204,6 +215,9 @@ class ModelWidget(QWidget):
             "folds": folds,
             "seed": self.seed.value(),
             "importance_repeats": self.repeats.value(),
+            "harmonize": None
+            if self.harmonize.currentText() in ("", NO_HARMONIZATION)
+            else self.harmonize.currentText(),
         }
 
         def work(progress: Progress) -> tuple[ModelResult, list[Path]]:

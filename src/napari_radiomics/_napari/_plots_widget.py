@@ -4,8 +4,11 @@ The figures are the core's (the CLI's report draws the same ones), restyled from
 current theme. Selecting points (lasso, rectangle or click) emits ``rows_selected`` with row
 positions of the table shown; :func:`link` connects that to the dataset table both ways. The
 ranked feature table (``analysis.ranking``) sits below the plot: clicking a feature plots its
-distribution. Every figure is built in a worker thread (a PCA of 3064 x 1,500 takes seconds,
-even a box plot of 3064 points a noticeable moment), and so is the ranking; only the newest
+distribution. Beside it, in a tab, the clustering panel (``_cluster_panel``): its clusters
+become a ``cluster`` column of the rows plotted, which colours the plot and selects back.
+Every figure is built in a worker thread (a PCA of 3064 x 1,500 takes seconds, even a box
+plot of 3064 points a noticeable moment), and so are the ranking and the clustering; only
+the newest
 request's result is shown, so one that arrives after the table or the controls changed is
 dropped. Drawing stays in the GUI thread, in Qt's canvas.
 
@@ -31,14 +34,17 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from napari_radiomics._napari._cluster_panel import ClusterPanel
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._workspace import SIDE, narrow, plot_canvas, settle
+from napari_radiomics.analysis.clustering import CLUSTER_COLUMN
 from napari_radiomics.analysis.plots import (
     Plot,
     PlotTheme,
@@ -78,6 +84,10 @@ class RowTable(Protocol):
     def frame(self) -> pd.DataFrame: ...
 
     def select_rows(self, rows: Sequence[int], move_viewer: bool = True) -> None: ...
+
+    def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None: ...
+
+    source: str | None
 
 
 def plot_theme(viewer: napari.viewer.Viewer) -> PlotTheme:
@@ -196,6 +206,7 @@ class PlotsWidget(QWidget):
         self.status.setWordWrap(True)
         self.canvas = plot_canvas()
         self.ranking = RankingPanel()
+        self.clustering = ClusterPanel()
 
         # Two fields a row: the canvas and the ranking share the dock's height (_workspace).
         form = QGridLayout()
@@ -218,7 +229,10 @@ class PlotsWidget(QWidget):
         top_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.ranking)
+        below = QTabWidget()  # one at a time: the canvas keeps its height on a laptop
+        below.addTab(self.ranking, "Ranked features")
+        below.addTab(self.clustering, "Clusters")
+        splitter.addWidget(below)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
@@ -233,6 +247,8 @@ class PlotsWidget(QWidget):
         self.tool.currentIndexChanged.connect(self._attach_selector)
         self.save_button.clicked.connect(self._save_dialog)
         self.ranking.feature_chosen.connect(self.plot_feature)
+        self.clustering.clustered.connect(self.add_clusters)
+        self.clustering.rows_chosen.connect(self.select)
         viewer.events.theme.connect(self.replot)
         viewer.layers.events.inserted.connect(self._refresh_sources)
         viewer.layers.events.removed.connect(self._refresh_sources)
@@ -301,6 +317,7 @@ class PlotsWidget(QWidget):
             combo.blockSignals(False)
         self.feature_y.setCurrentIndex(min(1, len(features) - 1))  # a second feature
         self.ranking.set_frame(frame, [str(c) for c in others])
+        self.clustering.set_frame(frame)
         self.highlighted = []
         self.replot()
 
@@ -415,3 +432,17 @@ class PlotsWidget(QWidget):
         self.colour.blockSignals(False)
         self.feature_x.setCurrentText(feature)
         self.replot()
+
+    # -- clustering -----------------------------------------------------------------------
+    def add_clusters(self, clusters: Any) -> None:
+        """A clustering of the rows plotted becomes their ``cluster`` column (a new table in
+        the linked dataset table, or new features of the labels layer), and colours them."""
+        frame = self.frame.assign(**{CLUSTER_COLUMN: clusters})
+        layer = self._layer()
+        if layer is not None:
+            layer.features = frame  # a new DataFrame: napari's features event fires
+        elif self.linked is not None:
+            self.linked.set_table(frame, self.linked.source)  # comes back through link()
+        else:
+            self.set_table(frame)
+        self.colour.setCurrentText(CLUSTER_COLUMN)

@@ -39,9 +39,15 @@ __all__ = [
 CLASSIFIERS = ("logistic", "random-forest", "svm")
 
 
-def make_pipeline(classifier: str = "logistic", seed: int = 0, select: int | None = None) -> Any:
-    """Constant features dropped, z-scored, optionally the ``select`` best by ANOVA F, then
-    the classifier; all fitted inside a training fold."""
+def make_pipeline(
+    classifier: str = "logistic",
+    seed: int = 0,
+    select: int | None = None,
+    harmonize: str | None = None,
+) -> Any:
+    """Optionally ComBat by the ``harmonize`` column (which ``X`` then carries, see
+    :mod:`.harmonize`), constant features dropped, z-scored, optionally the ``select`` best
+    by ANOVA F, then the classifier; all fitted inside a training fold."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
     from sklearn.linear_model import LogisticRegression
@@ -59,6 +65,10 @@ def make_pipeline(classifier: str = "logistic", seed: int = 0, select: int | Non
     if classifier not in models:
         raise ValueError(f"classifier {classifier!r} is not known; choose from {CLASSIFIERS}")
     steps: list[tuple[str, Any]] = [("constant", VarianceThreshold()), ("scale", StandardScaler())]
+    if harmonize is not None:
+        from napari_radiomics.analysis.harmonize import ComBat
+
+        steps.insert(0, ("harmonize", ComBat(harmonize)))
     if select:
         steps.append(("select", SelectKBest(f_classif, k=select)))
     steps.append(("model", models[classifier]()))
@@ -93,26 +103,37 @@ def feature_matrix(table: pd.DataFrame, features: Sequence[str] | None = None) -
 
 
 def model_features(
-    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
+    table: pd.DataFrame,
+    target: str,
+    group: str,
+    features: Sequence[str] | None = None,
+    batch: str | None = None,
 ) -> tuple[list[str], list[str]]:
     """The feature columns a model of ``target`` may use, and those left out because they
-    are the target or the group (as scikit-learn's ``X`` never holds ``y``: a target that is
-    also a feature is predicted from itself, with a perfect and meaningless score)."""
+    are the target, the group or the batch (as scikit-learn's ``X`` never holds ``y``: a
+    target that is also a feature is predicted from itself, with a perfect and meaningless
+    score)."""
     chosen = list(features) if features is not None else feature_columns(table)
-    left_out = [c for c in (target, group) if c in chosen]
+    left_out = [c for c in (target, group, batch) if c is not None and c in chosen]
     return [c for c in chosen if c not in left_out], left_out
 
 
 def model_inputs(
-    table: pd.DataFrame, target: str, group: str, features: Sequence[str] | None = None
+    table: pd.DataFrame,
+    target: str,
+    group: str,
+    features: Sequence[str] | None = None,
+    batch: str | None = None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Feature matrix (:func:`feature_matrix`, without the target and the group: see
     :func:`model_features`), target and groups; every refusal names the column.
 
-    Empty target or group cells are refused, as scikit-learn refuses NaN in ``y``: dropping
-    cases silently would change what the score is about; the message says how many.
+    Empty target, group or batch cells are refused, as scikit-learn refuses NaN in ``y``:
+    dropping cases silently would change what the score is about; the message says how many.
+    A ``batch`` column (:mod:`.harmonize`) is appended to the matrix as text.
     """
-    for role, column in (("target", target), ("group", group)):
+    roles = [("target", target), ("group", group)] + ([("batch", batch)] if batch else [])
+    for role, column in roles:
         if column not in table.columns:
             raise ValueError(
                 f"{role} column {column!r} is not in the table; columns: "
@@ -120,7 +141,7 @@ def model_inputs(
             )
     if table.empty:
         raise ValueError("the table has no rows")
-    for role, column in (("target", target), ("group", group)):
+    for role, column in roles:
         empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
         if empty.any():
             raise ValueError(
@@ -128,7 +149,9 @@ def model_inputs(
                 f"(first at row {int(np.flatnonzero(empty)[0]) + 1}); drop those rows first, "
                 f"e.g. with pandas: table.dropna(subset=[{column!r}])"
             )
-    x = feature_matrix(table, model_features(table, target, group, features)[0])
+    x = feature_matrix(table, model_features(table, target, group, features, batch)[0])
+    if batch:
+        x = x.assign(**{batch: table[batch].astype(str)})
     y = table[target].astype(str)
     groups = table[group].astype(str)
     if y.nunique() < 2:
@@ -162,7 +185,8 @@ def permutation_importances(
 
     The same measure as ``sklearn.inspection.permutation_importance``, computed faster: every
     step before the classifier works column by column (dropping constant features, scaling,
-    selecting), so shuffling an input column is shuffling its transformed column, and the
+    selecting), so shuffling an input column is shuffling its transformed column (after
+    ComBat, a shuffle of the harmonised values), and the
     test part is transformed once. For a linear classifier the decision scores then change by
     a rank-one update, so a 1000-feature table costs seconds instead of minutes.
     """
@@ -250,13 +274,17 @@ def evaluate_model(
     seed: int = 0,
     select: int | None = None,
     importance_repeats: int = 3,
+    harmonize: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> ModelResult:
     """Cross-validated tumour-type model; see the module docstring for what keeps it honest.
 
     ``progress(done, total, message)`` is called per fold; an exception it raises stops the
-    evaluation (that is how the panel cancels). A target or group that is a feature column
-    is not used as a feature; ``metrics["left_out"]`` names it.
+    evaluation (that is how the panel cancels). A target, group or ``harmonize`` column that
+    is a feature column is not used as a feature; ``metrics["left_out"]`` names it.
+    ``harmonize`` names a batch column (site, scanner): ComBat is then the pipeline's first
+    step (:mod:`.harmonize`), learned on each training part; every batch of a test part must
+    have training rows.
     """
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
@@ -264,8 +292,16 @@ def evaluate_model(
         raise ValueError(
             f"importance repeats must be 0 (no importances) or more, got {importance_repeats}"
         )
-    x, y, groups = model_inputs(table, target, group)
-    left_out = model_features(table, target, group)[1]
+    from napari_radiomics.analysis.harmonize import fold_batches, harmonization
+
+    if harmonize is not None and harmonize in (target, group):
+        raise ValueError(
+            f"--harmonize {harmonize!r} is the target or the group column: ComBat would "
+            "remove what the model is about, or every test patient would be a new batch"
+        )
+    x, y, groups = model_inputs(table, target, group, batch=harmonize)
+    left_out = model_features(table, target, group, batch=harmonize)[1]
+    features = [c for c in x.columns if c != harmonize]
     classes = sorted(y.unique())
     splits = _splits(y, groups, folds, seed)
     rows, fold_reports, importances = [], [], []
@@ -280,7 +316,11 @@ def evaluate_model(
                 f"fold {number + 1}: patient(s) {shared[:5]} are in both the training and the "
                 "test part: the folds must be grouped by patient"
             )
-        model = make_pipeline(classifier, seed, select).fit(x.iloc[train], y.iloc[train])
+        batches: dict[str, list[str]] = {}
+        if harmonize is not None:
+            batches = fold_batches(x[harmonize], train, test, number)
+        model = make_pipeline(classifier, seed, select, harmonize)
+        model.fit(x.iloc[train], y.iloc[train])
         predicted = model.predict(x.iloc[test])
         truth = y.iloc[test]
         confusion += confusion_matrix(truth, predicted, labels=classes)
@@ -290,6 +330,7 @@ def evaluate_model(
                 "fold": number + 1,
                 "train_groups": sorted(train_groups),
                 "test_groups": sorted(test_groups),
+                **batches,
                 "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
                 "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
                 "recall": {c: float(r) for c, r in zip(classes, recall, strict=True)},
@@ -314,7 +355,7 @@ def evaluate_model(
         progress(len(splits), len(splits), "done")
     out_of_fold = pd.concat(rows).sort_values("row", ignore_index=True)
     identifying = [
-        c for c in table.columns if c not in x.columns and not str(c).startswith("diagnostics_")
+        c for c in table.columns if c not in features and not str(c).startswith("diagnostics_")
     ]
     predictions = pd.concat(
         [
@@ -330,8 +371,9 @@ def evaluate_model(
         "classifier": classifier,
         "classes": classes,
         "cases": len(y),
-        "features": int(x.shape[1]),
+        "features": len(features),
         "left_out": left_out,
+        "harmonization": harmonization(harmonize) if harmonize else None,
         "groups": int(groups.nunique()),
         "balanced_accuracy": {
             "mean": float(scores.mean()),
@@ -344,8 +386,8 @@ def evaluate_model(
     }
     table_importances = pd.DataFrame()
     if importances:
-        stack = np.vstack(importances)
+        stack = np.vstack(importances)[:, : len(features)]  # the batch column comes last
         table_importances = pd.DataFrame(
-            {"feature": x.columns, "importance": stack.mean(axis=0), "std": stack.std(axis=0)}
+            {"feature": features, "importance": stack.mean(axis=0), "std": stack.std(axis=0)}
         ).sort_values("importance", ascending=False, ignore_index=True)
     return ModelResult(classes, metrics, predictions, confusion, table_importances)

@@ -7,7 +7,7 @@ them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without gl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import ModelResult
 from napari_radiomics.errors import WriteError
 
-__all__ = ["confusion_figure", "importance_figure", "write_files", "write_model_report"]
+__all__ = [
+    "confusion_figure",
+    "count_heatmap",
+    "importance_figure",
+    "write_files",
+    "write_model_report",
+]
 
 
 def confusion_figure(result: ModelResult, **style: Any) -> Any:
@@ -27,21 +33,27 @@ def confusion_figure(result: ModelResult, **style: Any) -> Any:
 
     figure = Figure(figsize=(4.8, 4.2), layout="constrained", **style)
     axes = figure.add_subplot()
-    counts = result.confusion
+    count_heatmap(axes, result.confusion, result.classes, result.classes)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    accuracy = result.metrics["balanced_accuracy"]
+    axes.set_title(f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f}")
+    return figure
+
+
+def count_heatmap(
+    axes: Any, counts: np.ndarray, rows: Sequence[Any], columns: Sequence[Any]
+) -> None:
+    """Counts with their row percentages, shaded by the percentage (a confusion matrix, a
+    contingency table)."""
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (row, column), count in np.ndenumerate(counts):
         colour = "white" if share[row, column] > 0.5 else "black"
         text = f"{count}\n{share[row, column]:.0%}"
         axes.text(column, row, text, ha="center", va="center", color=colour, fontsize=9)
-    ticks = range(len(result.classes))
-    axes.set_xticks(ticks, result.classes, rotation=30, ha="right")
-    axes.set_yticks(ticks, result.classes)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    accuracy = result.metrics["balanced_accuracy"]
-    axes.set_title(f"balanced accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f}")
-    return figure
+    axes.set_xticks(range(len(columns)), [str(c) for c in columns], rotation=30, ha="right")
+    axes.set_yticks(range(len(rows)), [str(r) for r in rows])
 
 
 def importance_figure(result: ModelResult, top: int = 20, **style: Any) -> Any:
@@ -124,7 +136,14 @@ def _markdown(result: ModelResult, has_importances: bool) -> str:
     ]
     if metrics.get("left_out"):
         left_out = ", ".join(f"`{c}`" for c in metrics["left_out"])
-        lines[7:7] = [f"- not used as features (the target or the group): {left_out}"]
+        lines[7:7] = [f"- not used as features (the target, the group or the batch): {left_out}"]
+    if metrics.get("harmonization"):
+        column = metrics["harmonization"]["batch_column"]
+        lines[4:4] = [  # after the paragraph on the folds
+            f"Harmonised by `{column}` with ComBat (parametric empirical Bayes, no covariate), "
+            "learned on the training part of each fold.",
+            "",
+        ]
     if has_importances:
         lines += ["", "![permutation importances](importances.png)"]
     lines += ["", "| fold | test groups | balanced accuracy | macro F1 |", "|---|---:|---:|---:|"]

@@ -2,7 +2,8 @@
 
 ``extract`` (a whole dataset into one table, or ``--check``), ``export`` (a corrected copy
 of a dataset), ``corrections`` (a dataset's corrections report), ``model`` (a
-patient-grouped, cross-validated model of a features table), ``robustness`` (each feature's
+patient-grouped, cross-validated model of a features table), ``cluster`` (clusters of the
+cases and their agreement with the tumour type), ``robustness`` (each feature's
 ICC under mask perturbations), ``maps`` (voxel-wise feature maps), ``view`` (napari, ready to
 extract), ``ibsi`` (the IBSI compliance report of the digital phantom). Each subcommand
 module has ``add_parser(commands)`` and ``run(parser, args)``; the options that several
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 
 from napari_radiomics import __version__
 from napari_radiomics.cli import (
+    cluster,
     corrections,
     export,
     extract,
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, corrections, model, robustness, maps, view, ibsi)
+SUBCOMMANDS = (extract, export, corrections, model, cluster, robustness, maps, view, ibsi)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,9 +20,14 @@ feature selection and the classifier are fitted inside each training fold. Ident
 diagnostics_* columns are never features, nor is the TARGET or GROUP column when it names a
 feature (it is left out, and the run says so). Rows with an empty TARGET or GROUP cell are
 refused (drop them first). OUTPUT_DIR is created if needed; an existing file there is refused.
+--harmonize COLUMN removes the batch effect of COLUMN (site, scanner) with ComBat, learned on
+the training part of each fold and applied to its test part; COLUMN is never a feature, and
+each batch of a test part needs training rows (ComBat cannot harmonise a batch it has not
+seen).
 
 Written to OUTPUT_DIR: metrics.json (balanced_accuracy {mean, std}, per-fold train_groups,
-test_groups and scores), predictions.csv (out-of-fold, one row per case), importances.csv
+test_groups and scores; with --harmonize, how, and each fold's train_batches and
+test_batches), predictions.csv (out-of-fold, one row per case), importances.csv
 (permutation importances on the test folds), confusion.png, importances.png, report.md.
 """
 
@@ -61,6 +66,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     model.add_argument("--seed", type=int, default=0, help="random seed (folds, models)")
     model.add_argument("--select", type=positive, metavar="K", help="keep the K best features")
     model.add_argument(
+        "--harmonize", metavar="COLUMN",
+        help="ComBat by this batch column (site, scanner), learned inside each training fold",
+    )  # fmt: skip
+    model.add_argument(
         "--importance-repeats", type=non_negative, default=3, metavar="R",
         help="permutations per feature and fold (0: no importances)",
     )  # fmt: skip
@@ -91,7 +100,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         result = evaluate_model(
             table, target=args.target, group=args.group, classifier=args.classifier,
             folds=folds, seed=args.seed, select=args.select,
-            importance_repeats=args.importance_repeats,
+            importance_repeats=args.importance_repeats, harmonize=args.harmonize,
         )  # fmt: skip
     except ValueError as exc:  # names the column or the option
         parser.error(f"{args.features}: {exc}")

@@ -1,0 +1,90 @@
+"""`napari-radiomics cluster`: do the features group the cases by tumour type?"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from napari_radiomics.cli._options import positive
+from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
+
+_HELP = """\
+Cluster the cases of a features table (this plugin's CSV or Parquet) without their tumour
+type, then measure how well the clusters agree with it. Features are standardised (constant
+ones dropped), or reduced to their first principal components with --space pca. By default
+each patient (GROUP) is one point, the mean of its slices, and every case gets its patient's
+cluster; --per slice clusters the slices. k-means and the Gaussian mixture find --clusters K
+groups; HDBSCAN finds its own number and marks points that belong nowhere as noise (-1).
+Identifying and diagnostics_* columns are never features.
+
+Written to OUTPUT_DIR: clusters.csv (the identifying columns of each case and its cluster),
+agreement.json (adjusted_rand and nmi against TARGET, and how the run was made),
+contingency.csv (clusters x TARGET counts) and contingency.png.
+"""
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """The `cluster` subcommand's options."""
+    from napari_radiomics.analysis.clustering import METHODS, SPACES
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="cluster a features table and measure its agreement with the tumour type",
+        description=_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cluster.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
+    cluster.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
+    cluster.add_argument("--method", choices=METHODS, default=METHODS[0])
+    cluster.add_argument("--clusters", type=positive, default=3, metavar="K",
+                         help="clusters of k-means and the mixture (default 3)")  # fmt: skip
+    cluster.add_argument("--space", choices=SPACES, default=SPACES[0])
+    cluster.add_argument("--components", type=positive, default=10, metavar="N",
+                         help="principal components with --space pca (default 10)")  # fmt: skip
+    cluster.add_argument("--per", choices=("patient", "slice"), default="patient")
+    cluster.add_argument("--min-cluster-size", type=positive, default=5, metavar="N",
+                         help="HDBSCAN's smallest cluster (default 5)")  # fmt: skip
+    cluster.add_argument("--target", default=DEFAULT_TARGET, help="column to compare with")
+    cluster.add_argument("--group", default=DEFAULT_GROUP, help="the patient column")
+    cluster.add_argument("--seed", type=int, default=0, help="random seed")
+    return cluster
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Cluster, write the files, print the agreement."""
+    from napari_radiomics.analysis.clustering import cluster_table, write_cluster_report
+    from napari_radiomics.errors import WriteError
+    from napari_radiomics.results import read_table
+
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        parser.error(f"-o {output}: is a file; name a folder for the clustering")
+    try:
+        table = read_table(args.features)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    try:
+        result = cluster_table(
+            table, method=args.method, clusters=args.clusters, space=args.space,
+            components=args.components, per=args.per, target=args.target, group=args.group,
+            min_cluster_size=args.min_cluster_size, seed=args.seed,
+        )  # fmt: skip
+    except ValueError as exc:  # names the column or the option
+        parser.error(f"{args.features}: {exc}")
+    try:
+        written = write_cluster_report(result, output)
+    except WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    agreement = result.agreement
+    print(
+        f"{agreement['clusters']} clusters of {agreement['points']} {args.per}s "
+        f"({agreement['noise']} noise): adjusted Rand {agreement['adjusted_rand']:.3f}, "
+        f"NMI {agreement['nmi']:.3f} against {args.target}; "
+        f"written to {output} ({len(written)} files)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
