@@ -180,11 +180,11 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
 
 def _image(medical: Any) -> sitk.Image:
     """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
-    origin and direction (from its metadata, not derived back from napari's affine)."""
+    origin and direction (as stored, not derived back from napari's affine)."""
     image = sitk.GetImageFromArray(medical.data)
-    image.SetSpacing(medical.metadata["spacing"])
-    image.SetOrigin(medical.metadata["origin"])
-    image.SetDirection(medical.metadata["direction"])
+    image.SetSpacing(medical.geometry["spacing"])
+    image.SetOrigin(medical.geometry["origin"])
+    image.SetDirection(medical.geometry["direction"])
     return image
 
 
