@@ -56,6 +56,8 @@ PLUGIN_NAME = "napari-radiomics"
 #: Display name of this dock in napari.yaml (Plugins > napari-radiomics > Feature results).
 WIDGET_NAME = "Feature results"
 _ANY = "(any)"
+#: New columns sized to their contents at once: more than the dock shows side by side.
+_MEASURED_COLUMNS = 40
 
 
 class ResultsWidget(QWidget):
@@ -269,10 +271,13 @@ class ResultsWidget(QWidget):
         for title in DESCRIPTION_COLUMNS:
             if title in table.columns:
                 self.table.setColumnHidden(table.columns.get_loc(title), True)
-        for column, title in enumerate(table.columns):
-            if title not in self._sized:  # new columns only: keep widths the user set
-                self.table.resizeColumnToContents(column)
-                self._sized.add(title)
+        # New columns only (keep widths the user set), and the first few of them: measuring a
+        # column asks for its first rows' text, seconds for a batch's column per case. The
+        # others keep the default width (a batch is read in the dataset table anyway).
+        fresh = [c for c, title in enumerate(table.columns) if title not in self._sized]
+        for column in fresh[:_MEASURED_COLUMNS]:
+            self.table.resizeColumnToContents(column)
+        self._sized.update(table.columns)
         if self._runs:
             self.status.setText(
                 f"{len(self._runs)} run(s), {len(titles)} column(s), "

@@ -135,7 +135,16 @@ class DataFrameModel(QAbstractTableModel):
             values = block.to_numpy(dtype=float, na_value=np.nan).reshape(n, len(at))
             for k, i in enumerate(at):
                 self._arrays[i] = values[:, k]
-        for i in sorted(set(range(len(self._titles))) - set(at)):
+        others = sorted(set(range(len(self._titles))) - set(at))
+        dtypes = list(frame.dtypes)
+        objects = [i for i in others if dtypes[i] == np.dtype(object)]
+        if objects:
+            # one object block too (a results table has a column per case: 3064 of them),
+            # values as they are; read by column views
+            values = frame.iloc[:, objects].to_numpy(dtype=object).reshape(n, len(objects))
+            for k, i in enumerate(objects):
+                self._arrays[i] = values[:, k]
+        for i in sorted(set(others) - set(objects)):
             self._arrays[i] = frame.iloc[:, i].to_numpy(dtype=object)
         self._index = np.array([str(i) for i in frame.index], dtype=object)
         self._lower_index: np.ndarray | None = None
