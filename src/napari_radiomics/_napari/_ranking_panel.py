@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._runner import Runner
-from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
+from napari_radiomics._napari._table_model import DataFrameModel, feature_rows, table_view
 from napari_radiomics._napari._workspace import show_rows
 from napari_radiomics.analysis.ranking import rank_features
 
@@ -49,8 +49,7 @@ class RankingPanel(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter features")
         self.model = DataFrameModel()
-        self.view = QTableView()
-        self.view.setModel(self.model)
+        self.view = table_view(self.model)
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         show_rows(self.view)

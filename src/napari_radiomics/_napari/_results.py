@@ -29,13 +29,17 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QShortcut,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from napari_radiomics._napari._controls import docked
-from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, feature_rows
+from napari_radiomics._napari._table_model import (
+    RAW_ROLE,
+    DataFrameModel,
+    feature_rows,
+    table_view,
+)
 from napari_radiomics._napari._workspace import BELOW, narrow, settle, show_rows
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
@@ -108,8 +112,7 @@ class ResultsWidget(QWidget):
         self.before_combo.currentTextChanged.connect(self._refresh_if_comparing)
         self.after_combo.currentTextChanged.connect(self._refresh_if_comparing)
 
-        self.table = QTableView()
-        self.table.setModel(self._model)
+        self.table = table_view(self._model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # pyradiomics' order first
         show_rows(self.table)
