@@ -244,8 +244,12 @@ def robustness(bench: Bench) -> None:
 def maps(bench: Bench, folder: Path) -> None:
     dock = "Feature maps"
     widget = bench.dock(dock)
-    layers = bench.viewer.open(str(folder / "1.mat"), plugin=PLUGIN)
-    spin(0.5)
+    layers = bench.measure(
+        dock,
+        "open one slice to map (napari adds its layers)",
+        lambda: bench.viewer.open(str(folder / "1.mat"), plugin=PLUGIN),
+        settle=1.0,
+    )
     widget.image.value = next(layer for layer in layers if isinstance(layer, Image))
     widget.labels.value = next(layer for layer in layers if isinstance(layer, Labels))
     widget.features.value = [widget.features.choices[0]]

@@ -138,6 +138,14 @@ class ReviewWidget(QWidget):
         self.layers.blockSignals(False)
         if names:
             self.layers.setCurrentIndex(names.index(current) if current in names else 0)
+        kept = (
+            self.layer is not None
+            and self.layer in self.viewer.layers
+            and self.layers.currentText() == self.layer.name
+            and session_for(self.layer.data) is self.session
+        )
+        if kept:  # another layer came or went: rebuilding every case's row for it cost
+            return  # 0.1-0.3 s per layer (18 for one class of feature maps) on 3064 cases
         self._choose_layer()
 
     def _choose_layer(self, *_: Any) -> None:
