@@ -254,7 +254,8 @@ def maps(bench: Bench, folder: Path) -> None:
     widget.labels.value = next(layer for layer in layers if isinstance(layer, Labels))
     widget.features.value = [widget.features.choices[0]]
     widget.radius.value = 1
-    bench.measure(dock, "map one feature of one slice", widget.run, idle(widget), 1.0)
+    maps = f"map one feature class of one slice ({widget.features.value[0]}: a layer each)"
+    bench.measure(dock, maps, widget.run, idle(widget), 1.0)
 
 
 def report(rows: list[Row], cases: int) -> bool:
