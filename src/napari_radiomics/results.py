@@ -115,6 +115,11 @@ class Run:
         3064-case batch (4.6 million values) is the costly part of that."""
         return self.frame.to_numpy(dtype=object).T
 
+    @cached_property
+    def rows(self) -> tuple[list[str], list[str]]:
+        """The frame's identifying and feature columns (the wide table's rows), parsed once."""
+        return identifying_columns(self.frame), feature_columns(self.frame)
+
 
 def run_columns(run: Run) -> list[str]:
     """Column titles of a run in the wide table: one per row (case and ROI label)."""
@@ -156,8 +161,8 @@ def wide_table(runs: Sequence[Run]) -> pd.DataFrame:
     meta_names: dict[str, None] = {}
     feature_names: dict[str, None] = {}
     for run in runs:
-        meta_names.update(dict.fromkeys(identifying_columns(run.frame)))
-        feature_names.update(dict.fromkeys(feature_columns(run.frame)))
+        meta_names.update(dict.fromkeys(run.rows[0]))
+        feature_names.update(dict.fromkeys(run.rows[1]))
     index = [*meta_names, *feature_names]
     described = [("", METADATA_CLASS, name) for name in meta_names]
     for name in feature_names:
