@@ -186,3 +186,17 @@ def test_a_bad_params_file_is_refused_with_the_cli_message(
         widget.status.text()
         == "Cannot start: choose a pyradiomics params file (.yaml, .yml, .json)"
     )
+
+
+def test_a_burst_of_finished_cases_moves_the_bar_once_to_the_latest(
+    widget: BatchWidget, qtbot
+) -> None:
+    """Cases reported while the GUI was busy arrive together; the bar (which repaints the
+    window each time its value changes) jumps to the latest count once, not once per case."""
+    moves: list[int] = []
+    widget.bar.valueChanged.connect(moves.append)
+    for done in range(1, 301):
+        widget.runner.signals.progressed.emit(done, 300, "")
+    qtbot.waitUntil(lambda: widget.bar.value() == 300, timeout=5000)
+    assert widget.bar.maximum() == 300
+    assert moves == [300]

@@ -207,6 +207,24 @@ def test_choosing_a_row_moves_the_stack_slider(viewer, dataset, qtbot) -> None:
     assert "case 8 is not open, and the table names no file" in widget.status.text()
 
 
+def test_ctrl_a_selects_every_row_and_the_headers_stay_plain(viewer, dataset, qtbot) -> None:
+    """Ctrl+A selects every case, in any order of the rows; the headers keep a
+    selection of their own, empty, so painting them does not walk every cell of the table."""
+    _, output = dataset
+    widget = show_features(viewer, output)
+    emitted: list[list[int]] = []
+    widget.rows_selected.connect(emitted.append)
+    widget.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    widget.table.setFocus()
+    qtbot.keyClick(widget.table, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert widget.selected_rows() == list(range(10))
+    assert emitted[-1] == list(range(10))
+    assert len(widget.table.selectionModel().selectedRows()) == 10
+    for header in (widget.table.horizontalHeader(), widget.table.verticalHeader()):
+        assert header.selectionModel() is not widget.table.selectionModel()
+        assert not header.selectionModel().hasSelection()
+
+
 def test_moving_the_slider_highlights_the_row(viewer, dataset, qtbot) -> None:
     folder, output = dataset
     stack = _stack(viewer, folder)

@@ -11,7 +11,9 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QGuiApplication
 
 from napari_radiomics._napari._results import ResultsWidget, get_results_widget
-from napari_radiomics.results import difference_title
+from napari_radiomics._napari._table_model import RAW_ROLE
+from napari_radiomics.feature_tables import read_features_table
+from napari_radiomics.results import difference_title, feature_columns
 from test_results import engine_run
 
 
@@ -112,3 +114,55 @@ def test_a_new_run_keeps_the_sort_and_filter_identifying_rows_last_in_order(
     assert all("_firstorder_" in row for row in rows)
     values = widget.frame.loc[rows, title].astype(float).to_numpy()
     assert (np.diff(values) <= 0).all()
+
+
+def test_a_batch_in_the_dock_shows_every_case_cell_for_cell(
+    make_napari_viewer, batch_features: Path, frames
+) -> None:
+    """A batch (one row per case) becomes a column per case, built as one block of values:
+    every cell the dock shows is the batch's own, and a later single-case run with other
+    features adds its column beside them (NaN where the batch has no such feature)."""
+    batch = read_features_table(batch_features)
+    viewer = make_napari_viewer()
+    widget = get_results_widget(viewer)
+    widget.add_run(batch, name="batch")
+    widget.add_run(frames[0], name="one")
+    model = widget.table.model()
+    row_of = {
+        str(model.headerData(r, Qt.Orientation.Vertical)): r for r in range(len(widget.frame))
+    }
+    column_of = {
+        str(model.headerData(c, Qt.Orientation.Horizontal)): c for c in range(model.columnCount())
+    }
+    titles = [
+        f"batch | {case} | label {roi}"
+        for case, roi in zip(batch["case"], batch["roi_label"], strict=True)
+    ]
+    assert widget.value_columns() == [*titles, "one | label 1"]
+
+    def shown(name: str, title: str) -> object:
+        return model.index(row_of[name], column_of[title]).data(RAW_ROLE)
+
+    features = feature_columns(batch)
+    for i, title in enumerate(titles):
+        assert [shown(f, title) for f in features] == batch.loc[i, features].tolist()
+        for name in ("case", "patient_id", "tumor_type"):
+            assert shown(name, title) == batch.loc[i, name]
+    lacking = sorted(set(feature_columns(frames[0])) - set(features))
+    assert lacking  # the single run has texture classes the batch was not asked for
+    assert all(np.isnan(shown(f, titles[0])) for f in lacking)
+    assert [shown(f, "one | label 1") for f in lacking] == frames[0].loc[0, lacking].tolist()
+
+
+def test_select_all_in_the_results_dock_copies_every_shown_cell(
+    make_napari_viewer, frames
+) -> None:
+    viewer = make_napari_viewer()
+    widget = get_results_widget(viewer)
+    widget.add_run(frames[0], name="before")
+    widget.filter_edit.setText("PixelSurface")
+    widget.table.selectAll()
+    lines = widget.copy_selection().splitlines()
+    assert lines[0].split("\t")[-1] == "before | label 1"
+    assert lines[1].split("\t")[0] == "original_shape2D_PixelSurface"
+    assert lines[1].split("\t")[-1] == "400.0"

@@ -74,6 +74,28 @@ def test_statuses_moves_and_progress(make_napari_viewer, tmp_path: Path, qtbot) 
     assert (tmp_path / "cli.csv").read_bytes() == report.read_bytes()
 
 
+def test_other_layers_coming_and_going_leave_the_review_table_as_it_is(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """A layer added or removed (a feature map, say) keeps the reviewed layer, its table and
+    its filter; removing the reviewed layer itself empties the dock."""
+    viewer, dock, _ = _open(make_napari_viewer, tmp_path)
+    reviewed = dock.layer
+    dock.search.setText("P00")
+    table = dock.model.frame
+    other = viewer.add_image(np.zeros((8, 8)), name="a feature map")
+    assert dock.layer is reviewed
+    assert dock.model.frame is table  # not rebuilt
+    assert dock.search.text() == "P00"
+    assert dock.model.rowCount() == 4
+    viewer.layers.remove(other)
+    assert dock.model.frame is table
+    viewer.layers.remove(reviewed)
+    assert dock.layer is None
+    assert dock.session is None
+    assert dock.model.rowCount() == 0
+
+
 def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(
     make_napari_viewer, tmp_path: Path
 ) -> None:

@@ -32,7 +32,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +40,7 @@ from napari_radiomics._napari._case_link import CaseIndex, CaseKey, ViewerLink
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_model import ColumnFilter, DatasetModel, column_layout
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._table_model import table_view
 from napari_radiomics._napari._workspace import BELOW, settle, show_rows
 from napari_radiomics.errors import ReadError
 from napari_radiomics.feature_tables import NO_FEATURES, read_features_table
@@ -106,8 +106,7 @@ class DatasetTableWidget(QWidget):
         self.robust_only.toggled.connect(self._robust_toggled)
         self._robust: frozenset[str] = frozenset()
 
-        self.table = QTableView()
-        self.table.setModel(self._model)
+        self.table = table_view(self._model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the table's own order
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

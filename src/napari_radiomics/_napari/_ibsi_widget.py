@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel
-from napari_radiomics._napari._workspace import BELOW, settle, table_view
+from napari_radiomics._napari._workspace import BELOW, row_table, settle
 from napari_radiomics.analysis.ibsi import class_counts, ibsi_report
 
 
@@ -42,7 +42,7 @@ class IbsiWidget(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.deviations_only = QCheckBox("Deviations only")
         self.model = DataFrameModel()
-        self.view = table_view(self.model)
+        self.view = row_table(self.model)
 
         row = QHBoxLayout()
         row.addWidget(self.status, stretch=1)

@@ -28,11 +28,11 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QHeaderView, QSizePolicy, QTableView
+from qtpy.QtWidgets import QHeaderView, QSizePolicy
 
 from napari_radiomics._napari._inputs import is_stack
 from napari_radiomics._napari._runner import Progress, Runner
-from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._napari._table_model import DataFrameModel, table_view
 from napari_radiomics._napari._workspace import SIDE, scroll_area, settle, show_rows
 from napari_radiomics.engine.maps import (
     FeatureMap,
@@ -107,8 +107,7 @@ class MapsWidget(Container):
             self.bar, self.status, self.hovered])  # fmt: skip
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         self.values = DataFrameModel(pd.DataFrame())
-        self.table = QTableView()
-        self.table.setModel(self.values)
+        self.table = table_view(self.values)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         show_rows(self.table)
         form.native.layout().addWidget(self.table)

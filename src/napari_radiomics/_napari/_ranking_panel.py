@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
-from napari_radiomics._napari._workspace import table_view
+from napari_radiomics._napari._workspace import row_table
 from napari_radiomics.analysis.ranking import rank_features
 from napari_radiomics.columns import DEFAULT_TARGET
 
@@ -49,7 +49,7 @@ class RankingPanel(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter features")
         self.model = DataFrameModel()
-        self.view = table_view(self.model)
+        self.view = row_table(self.model)
         self.status = QLabel("")
         self.status.setWordWrap(True)
 

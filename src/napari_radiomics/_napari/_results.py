@@ -29,13 +29,17 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QShortcut,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from napari_radiomics._napari._controls import docked
-from napari_radiomics._napari._table_model import RAW_ROLE, DataFrameModel, feature_rows
+from napari_radiomics._napari._table_model import (
+    RAW_ROLE,
+    DataFrameModel,
+    feature_rows,
+    table_view,
+)
 from napari_radiomics._napari._workspace import BELOW, narrow, settle, show_rows
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics.results import (
@@ -56,6 +60,8 @@ PLUGIN_NAME = "napari-radiomics"
 #: Display name of this dock in napari.yaml (Plugins > napari-radiomics > Feature results).
 WIDGET_NAME = "Feature results"
 _ANY = "(any)"
+#: New columns sized to their contents at once: more than the dock shows side by side.
+_MEASURED_COLUMNS = 40
 
 
 class ResultsWidget(QWidget):
@@ -106,8 +112,7 @@ class ResultsWidget(QWidget):
         self.before_combo.currentTextChanged.connect(self._refresh_if_comparing)
         self.after_combo.currentTextChanged.connect(self._refresh_if_comparing)
 
-        self.table = QTableView()
-        self.table.setModel(self._model)
+        self.table = table_view(self._model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # pyradiomics' order first
         show_rows(self.table)
@@ -269,10 +274,13 @@ class ResultsWidget(QWidget):
         for title in DESCRIPTION_COLUMNS:
             if title in table.columns:
                 self.table.setColumnHidden(table.columns.get_loc(title), True)
-        for column, title in enumerate(table.columns):
-            if title not in self._sized:  # new columns only: keep widths the user set
-                self.table.resizeColumnToContents(column)
-                self._sized.add(title)
+        # New columns only (keep widths the user set), and the first few of them: measuring a
+        # column asks for its first rows' text, seconds for a batch's column per case. The
+        # others keep the default width (a batch is read in the dataset table anyway).
+        fresh = [c for c, title in enumerate(table.columns) if title not in self._sized]
+        for column in fresh[:_MEASURED_COLUMNS]:
+            self.table.resizeColumnToContents(column)
+        self._sized.update(table.columns)
         if self._runs:
             self.status.setText(
                 f"{len(self._runs)} run(s), {len(titles)} column(s), "

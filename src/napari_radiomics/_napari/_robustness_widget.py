@@ -41,7 +41,6 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableView,
     QTabWidget,
     QWidget,
 )
@@ -51,7 +50,7 @@ from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._runner import Progressed, Runner, Step
 from napari_radiomics._napari._settings_choice import SettingsChoice
-from napari_radiomics._napari._table_model import DataFrameModel
+from napari_radiomics._napari._table_model import DataFrameModel, table_view
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
@@ -128,8 +127,7 @@ class RobustnessWidget(QWidget):
         self.spread_model, self.icc_model = DataFrameModel(), DataFrameModel()
         self.tabs = QTabWidget()
         for model, title in ((self.spread_model, "Spread (this case)"), (self.icc_model, "ICC")):
-            view = QTableView()
-            view.setModel(model)
+            view = table_view(model)
             show_rows(view)
             # A reset (a new table) fits the columns to their values: a hundred rows, cheap.
             model.modelReset.connect(view.resizeColumnsToContents)

@@ -23,7 +23,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from qtpy.QtCore import QAbstractItemModel, QEvent, QObject, Qt
+from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,6 +36,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from napari_radiomics._napari._table_model import DataFrameModel, table_view
 
 SIDE = "right"
 BELOW = "bottom"
@@ -94,11 +96,11 @@ def show_rows(table: QAbstractItemView, rows: int = 4) -> None:
     table.setMinimumHeight(above + rows * height + 2 * table.frameWidth() + 2)
 
 
-def table_view(model: QAbstractItemModel) -> QTableView:
-    """A view of ``model`` sorted by a click on a header, selecting whole rows, and never
-    shorter than :func:`show_rows`' rows: the plugin's tables of results, one row each."""
-    view = QTableView()
-    view.setModel(model)
+def row_table(model: DataFrameModel) -> QTableView:
+    """A view of ``model`` (``_table_model.table_view``) sorted by a click on a header,
+    selecting whole rows, and never shorter than :func:`show_rows`' rows: the plugin's tables
+    of results, one row each."""
+    view = table_view(model)
     view.setSortingEnabled(True)
     view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
     show_rows(view)

@@ -1,0 +1,330 @@
+"""The longest event-loop block of every dock of the plugin on a 3064-case dataset.
+
+A user works through the docks napari.yaml contributes, on the brain-tumour dataset's size:
+opens a folder of 3064 ``.mat`` slices (small synthetic 64x64 ones: what is measured is the
+per-case work of the docks, not the image size) and moves through it, reviews it (Review),
+extracts the slice shown (Extract, Feature results), runs the batch over every slice (Batch
+extraction), shows a 3064 x 1500 features table (Dataset table, Feature plots, ranking),
+perturbs a slice (Robustness) and maps one (Feature maps). Each action is started from the
+event loop, as a click is, and a 1 ms heartbeat timer records the longest time the event loop
+could not serve the user while the action, its worker if it has one, and the repaint after it
+run (``bench_table_gui.Heartbeat``). *Call* is the time of the action's own call on the GUI
+thread (for a worker's action, only its start). The bar is 100 ms for every action; a
+keystroke in the Review filter has its own, 16 ms of call.
+
+Run (a display is needed; Xvfb works)::
+
+    PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_blocks.py
+
+``--cases 300`` makes a quick run while developing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import napari
+import yaml
+from napari.layers import Image, Labels
+from qtpy.QtCore import Qt, QTimer
+
+from bench_open_folder import make_folder
+from bench_table_gui import (
+    BAR_MS,
+    CASES,
+    KEYSTROKE_MS,
+    KEYSTROKES,
+    Heartbeat,
+    dataset,
+    open_blocks,
+    spin,
+    table_steps,
+    until,
+)
+from napari_radiomics._napari._dataset_table import get_dataset_table
+from napari_radiomics._napari._results import get_results_widget
+from napari_radiomics._napari._review_widget import ReviewWidget
+
+PLUGIN = "napari-radiomics"
+#: What the batch and the robustness run extract: quick, and what a first look at a dataset uses.
+PARAMS = {
+    "setting": {"binWidth": 25, "force2D": True},
+    "imageType": {"Original": {}},
+    "featureClass": {"firstorder": [], "shape2D": []},
+}
+
+Row = tuple[str, str, float, float]  # dock, action, block ms, call ms
+
+
+class Bench:
+    """The viewer, the heartbeat, and the rows measured so far."""
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self.beat = Heartbeat()
+        self.rows: list[Row] = []
+
+    def measure(
+        self,
+        dock: str,
+        action: str,
+        call: Callable[[], object],
+        done: Callable[[], bool] | None = None,
+        settle: float = 0.5,
+    ) -> Any:
+        """Run ``call`` from the event loop; wait for ``done`` (a worker's end), then
+        ``settle`` seconds of repaint; record the longest block over all of it."""
+        spin(0.2)
+        self.beat.reset()
+        result: list[Any] = []
+        took: list[float] = []
+
+        def timed() -> None:
+            start = time.perf_counter()
+            result.append(call())
+            took.append((time.perf_counter() - start) * 1000)
+
+        QTimer.singleShot(0, timed)
+        spin(0.05)
+        until(lambda: bool(took))
+        if done is not None:
+            until(done, timeout=3600)
+        spin(settle)
+        self.rows.append((dock, action, max(self.beat.longest - 1, 0), took[0]))
+        return result[0]
+
+    def dock(self, name: str) -> Any:
+        """Dock a widget of the manifest as Plugins > napari-radiomics does."""
+        docked: list[Any] = []
+        self.measure(
+            name,
+            "dock it",
+            lambda: docked.append(self.viewer.window.add_plugin_dock_widget(PLUGIN, name)[1]),
+        )
+        return docked[0]
+
+
+def idle(widget: Any) -> Callable[[], bool]:
+    return lambda: not widget.runner.running
+
+
+def open_folder(bench: Bench, folder: Path, cases: int) -> tuple[Image, Labels]:
+    viewer = bench.viewer
+    bench.measure(
+        "Open data",
+        f"open the folder of {cases} slices (+3 s of header scan)",
+        lambda: viewer.open(str(folder), plugin=PLUGIN),
+        settle=3.0,
+    )
+    image = next(layer for layer in viewer.layers if isinstance(layer, Image))
+    labels = next(layer for layer in viewer.layers if isinstance(layer, Labels))
+    bench.measure("Open data", "move to slice 2000", lambda: viewer.dims.set_current_step(0, 1999))
+    return image, labels
+
+
+def review(bench: Bench) -> None:
+    dock = "Review"
+    widget: list[ReviewWidget] = []
+
+    def open_review() -> None:
+        widget.append(ReviewWidget(bench.viewer))
+        bench.viewer.window.add_dock_widget(widget[0], name=dock, area="right")
+
+    bench.measure(dock, "dock it: the session of every case", open_review)
+    review = widget[0]
+    for i, text in enumerate(KEYSTROKES):
+        bench.measure(
+            dock, f"keystroke {i + 1}: search {text!r}", lambda t=text: review.search.setText(t)
+        )
+    bench.measure(
+        dock,
+        "status filter 'unreviewed'",
+        lambda: review.status_filter.setCurrentText("unreviewed"),
+    )
+    bench.measure(dock, "mark the case 'flagged'", lambda: review.mark("flagged"))
+    bench.measure(dock, "next unreviewed case", lambda: review.step(1))
+    bench.measure(dock, "go to case 3000", lambda: review.go_to(2999))
+    down = Qt.SortOrder.DescendingOrder
+    bench.measure(dock, "sort by case, descending", lambda: review.table.sortByColumn(0, down))
+
+
+def extract(bench: Bench) -> None:
+    widget = bench.dock("Extract features")
+    bench.measure("Extract features", "extract the slice shown", widget.extract, idle(widget), 1.0)
+    bench.measure(
+        "Extract features", "extract again (a second run)", widget.extract, idle(widget), 1.0
+    )
+
+
+def batch(bench: Bench, image: Image, tmp: Path) -> None:
+    dock = "Batch extraction"
+    widget = bench.dock(dock)
+    params = tmp / "first.params.yaml"
+    params.write_text(yaml.safe_dump(PARAMS))
+    widget.source.setCurrentText(image.name)
+    widget.settings.setCurrentIndex(
+        widget.settings.findText("params file", Qt.MatchFlag.MatchContains)
+    )
+    widget.params.setText(str(params))
+    widget.output.setText(str(tmp / "batch.csv"))
+    widget.jobs.setValue(2)
+    started = time.perf_counter()
+    bench.measure(dock, "run over every slice, then show the table", widget.run, idle(widget), 2.0)
+    print(f"  (batch: {time.perf_counter() - started:.0f} s, {widget.status.text()})")
+
+
+def dataset_table(bench: Bench, frame: Any, csv: Path) -> None:
+    dock = "Dataset table"
+    table = get_dataset_table(bench.viewer)
+    bench.measure(dock, "show a 3064 x 1500 table", lambda: table.set_table(frame, str(csv)))
+    for name, action in table_steps(table):
+        bench.measure(dock, name, action)
+    for path in (csv, csv.with_suffix(".parquet")):
+        spin(0.2)
+        for name, (block, _) in open_blocks(bench.beat, table, path).items():
+            bench.rows.append((dock, name, block, float("nan")))
+
+
+def results(bench: Bench, frame: Any) -> None:
+    dock = "Feature results"
+    widget = get_results_widget(bench.viewer)
+    single = frame.iloc[:1].copy()
+    bench.measure(
+        dock,
+        "add the 3064-case table as a run",
+        lambda: widget.add_run(frame, "batch"),
+        settle=1.0,
+    )
+    bench.measure(
+        dock, "then a single-case run", lambda: widget.add_run(single, "one"), settle=1.0
+    )
+    bench.measure(dock, "filter features 'glcm'", lambda: widget.filter_edit.setText("glcm"))
+    column = widget.frame.columns.get_loc("one | label 1")
+    down = Qt.SortOrder.DescendingOrder
+    bench.measure(
+        dock, "sort by the single-case run", lambda: widget.table.sortByColumn(column, down)
+    )
+    bench.measure(dock, "select every cell (Ctrl+A)", widget.table.selectAll)
+    bench.measure(dock, "clear the filter", lambda: widget.filter_edit.setText(""))
+
+
+def plots(bench: Bench, frame: Any) -> None:
+    dock = "Feature plots"
+    widget = bench.dock(dock)
+    feature = frame.columns[12]
+    bench.measure(
+        dock, "show the table (box plot)", lambda: widget.set_table(frame), idle(widget), 1.0
+    )
+    another = lambda: widget.plot_feature(feature, "tumor_type")  # noqa: E731
+    bench.measure(dock, "plot another feature", another, idle(widget), 1.0)
+    ranking = widget.ranking
+    bench.measure(dock, "rank every feature (ranking)", ranking.rank, idle(ranking), 1.0)
+    bench.measure(dock, "filter the ranking 'glcm'", lambda: ranking.filter.setText("glcm"))
+    bench.measure(dock, "select every ranked feature", ranking.view.selectAll)
+
+
+def model(bench: Bench, frame: Any) -> None:
+    dock = "Tumour-type model"
+    widget = bench.dock(dock)
+    bench.measure(dock, "take the 3064 x 1500 table", lambda: widget.set_table(frame))
+
+
+def robustness(bench: Bench) -> None:
+    dock = "Robustness"
+    widget = bench.dock(dock)
+    bench.measure(dock, "perturb the slice shown", widget.perturb_case, idle(widget), 1.0)
+
+
+def maps(bench: Bench, folder: Path) -> None:
+    dock = "Feature maps"
+    widget = bench.dock(dock)
+    layers = bench.measure(
+        dock,
+        "open one slice to map (napari adds its layers)",
+        lambda: bench.viewer.open(str(folder / "1.mat"), plugin=PLUGIN),
+        settle=1.0,
+    )
+    widget.image.value = next(layer for layer in layers if isinstance(layer, Image))
+    widget.labels.value = next(layer for layer in layers if isinstance(layer, Labels))
+    widget.features.value = [widget.features.choices[0]]
+    widget.radius.value = 1
+    maps = f"map one feature class of one slice ({widget.features.value[0]}: a layer each)"
+    bench.measure(dock, maps, widget.run, idle(widget), 1.0)
+
+
+def report(rows: list[Row], cases: int) -> bool:
+    print(
+        f"\n{cases} cases; longest event-loop block per action (1 ms heartbeat), "
+        f"bar {BAR_MS:.0f} ms"
+    )
+    print(f"{'dock':<18} {'action':<58} {'block':>8} {'call':>8}  bar")
+    ok = True
+    for dock, action, block, call in rows:
+        within = block <= BAR_MS
+        ok &= within
+        if action.startswith("keystroke") and call == call:
+            within_key = call <= KEYSTROKE_MS
+            ok &= within_key
+            key = "pass" if within_key else "FAIL"
+            verdict = f"{'pass' if within else 'FAIL'} (call {key}, {KEYSTROKE_MS:.0f} ms bar)"
+        else:
+            verdict = "pass" if within else "FAIL"
+        shown_call = "" if call != call else f"{call:6.0f} ms"
+        print(f"{dock:<18} {action[:58]:<58} {block:5.0f} ms {shown_call:>9}  {verdict}")
+    worst = max(rows, key=lambda row: row[2])
+    print(f"worst: {worst[0]}: {worst[1]}, {worst[2]:.0f} ms")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=CASES)
+    parser.add_argument("--skip", nargs="*", default=[], help="docks to leave out, e.g. batch")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    frame = dataset(args.cases)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        folder = tmp / "mats"
+        folder.mkdir()
+        make_folder(folder, args.cases)
+        csv = tmp / "features.csv"
+        frame.to_csv(csv, index=False)
+        frame.to_parquet(csv.with_suffix(".parquet"), index=False)
+        viewer = napari.Viewer(show=True)
+        viewer.window.resize(1500, 950)
+        spin(1.0)
+        bench = Bench(viewer)
+        bench.measure(
+            "(floor)",
+            "repaint only (the status bar's text)",
+            lambda: setattr(viewer, "status", "repaint"),
+        )
+        image, _ = open_folder(bench, folder, args.cases)
+        steps: dict[str, Callable[[], None]] = {
+            "review": lambda: review(bench),
+            "extract": lambda: extract(bench),
+            "batch": lambda: batch(bench, image, tmp),
+            "robustness": lambda: robustness(bench),
+            "table": lambda: dataset_table(bench, frame, csv),
+            "results": lambda: results(bench, frame),
+            "plots": lambda: plots(bench, frame),
+            "model": lambda: model(bench, frame),
+            "maps": lambda: maps(bench, folder),
+        }
+        for name, step in steps.items():
+            if name not in args.skip:
+                print(f"{name}…", flush=True)
+                step()
+        viewer.close()
+    report(bench.rows, args.cases)
+
+
+if __name__ == "__main__":
+    main()
