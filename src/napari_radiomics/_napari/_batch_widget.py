@@ -25,9 +25,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -35,7 +33,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
-from napari_radiomics._napari._runner import Progressed, Runner
+from napari_radiomics._napari._runner import Progressed, Runner, run_controls
 from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle
 from napari_radiomics.batch import (
@@ -132,11 +130,7 @@ class BatchWidget(QWidget):
             "measured; rows say which (mask_source)."
         )
         self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.bar = QProgressBar()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.cancel_button, self.bar, self.status = run_controls()
 
         form = QFormLayout()
         form.addRow("Cases", self.source)
