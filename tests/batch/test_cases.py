@@ -72,7 +72,8 @@ def test_npy_bundle_one_case_per_slice(tmp_path: Path) -> None:
     write_bundle(folder, 4)
     cases = discover_cases([folder])
     assert [c.case_id for c in cases] == ["0", "1", "2", "3"]
-    assert discover_cases([folder / "images.npy"]) == cases
+    for name in ("images.npy", "masks.npy", "labels.npy", "patient_ids.npy"):
+        assert discover_cases([folder / name]) == cases  # as the viewer opens it
     image, mask, metadata = load_case(cases[2])
     np.testing.assert_array_equal(image, np.load(folder / "images.npy")[2])
     np.testing.assert_array_equal(mask, np.load(folder / "masks.npy")[2])

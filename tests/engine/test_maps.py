@@ -20,6 +20,7 @@ import pytest
 import SimpleITK as sitk
 from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
+from tests.sample_files import write_bundle
 
 from napari_radiomics._limits import MEMORY_ENV
 from napari_radiomics.cli import build_parser, main
@@ -462,6 +463,26 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(
         assert main(["maps", str(small_slice), "-o", str(output), "-q"]) == 2
         assert f"{existing}: exists and is not a folder" in capsys.readouterr().err
         assert existing.read_text() == "keep me"
+
+
+def test_an_input_neither_image_nor_slice_is_named_with_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one path classification (``io.classify_path``) says what was given and expected."""
+    write_bundle(tmp_path / "bundle", 2)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    given = {
+        tmp_path / "bundle": "a NumPy bundle (images.npy, masks.npy, labels.npy), not",
+        tmp_path / "bundle" / "labels.npy": "a NumPy bundle (images.npy, masks.npy, labels",
+        notes: "not a maps input",
+    }
+    for path, what in given.items():
+        assert main(["maps", str(path), "-o", str(tmp_path / "maps"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: {what}" in err
+        assert "(expected a brain-tumour .mat file or an NRRD/NIfTI/MHA image" in err
+    assert not (tmp_path / "maps").exists()
 
 
 @pytest.mark.parametrize(

@@ -26,9 +26,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -36,7 +34,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
-from napari_radiomics._napari._runner import Progressed, Runner
+from napari_radiomics._napari._runner import Progressed, Runner, run_controls
 from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle
 from napari_radiomics.batch import (
@@ -133,9 +131,7 @@ class BatchWidget(QWidget):
             "measured; rows say which (mask_source)."
         )
         self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.bar = QProgressBar()
+        self.cancel_button, self.bar, self.status = run_controls()
         # A QProgressBar repaints at once when its value changes, and under napari that
         # composes the whole window: a burst of finished cases queued while the GUI was busy
         # cost ~36 ms each, 11 s of blocked event loop for 300 cases. The bar shows the latest
@@ -145,8 +141,6 @@ class BatchWidget(QWidget):
         self._bar_timer.setSingleShot(True)
         self._bar_timer.setInterval(100)
         self._bar_timer.timeout.connect(self._show_count)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Cases", self.source)

@@ -22,7 +22,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -31,7 +30,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._plots_widget import plot_theme
-from napari_radiomics._napari._runner import Progress, Runner
+from napari_radiomics._napari._runner import Progress, Runner, run_controls
 from napari_radiomics._napari._workspace import SIDE, plot_canvas, scrolling, settle
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
@@ -89,11 +88,8 @@ class ModelWidget(QWidget):
         self.repeats.setValue(3)
         self.output = QLineEdit()
         self.output.setPlaceholderText("folder for metrics.json, predictions, report (optional)")
-        self.run_button, self.cancel_button = QPushButton("Run"), QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.bar = QProgressBar()
-        self.status = QLabel("Open a features table.")
-        self.status.setWordWrap(True)
+        self.run_button = QPushButton("Run")
+        self.cancel_button, self.bar, self.status = run_controls("Open a features table.")
         self.accuracy = QLabel("")
         self.figures = QTabWidget()
         self.from_table = QPushButton("Use the dataset table")

@@ -21,10 +21,17 @@ import numpy as np
 from qtpy.QtCore import QCoreApplication, QObject, Signal
 
 from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
-from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import Deliver, MatStack, find_mat_files, open_mat_stack
-from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
-from napari_radiomics.io.medical import medical_suffix, read_medical_image
+from napari_radiomics.io import (
+    MatStack,
+    MedicalImage,
+    NpyBundle,
+    TumorSlice,
+    open_mat_stack,
+    open_path,
+    path_kind,
+    source_of,
+)
+from napari_radiomics.io.folder import Deliver
 
 LayerData = tuple[Any, dict[str, Any], str]
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
@@ -75,13 +82,7 @@ def on_gui_thread() -> Deliver:
 
 
 def _handles(path: Path) -> bool:
-    if path.is_dir():
-        return is_npy_bundle(path) or bool(find_mat_files(path))
-    if path.suffix.lower() == ".mat":
-        return True
-    if path.suffix.lower() == ".npy":  # only the files of a bundle, never a random array
-        return path.name in BUNDLE_FILES and is_npy_bundle(path.parent)
-    return medical_suffix(path) is not None
+    return path_kind(path) is not None
 
 
 def read_paths(path: str | Sequence[str]) -> list[LayerData]:
@@ -90,25 +91,24 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
         return _read_one(Path(path))
     paths = [Path(p) for p in path]
     # A dangling link among them is a broken slice of the stack, not a reason to fail them all.
-    if len(paths) > 1 and all(not p.is_dir() and p.suffix.lower() == ".mat" for p in paths):
+    sources = [source_of(p) for p in paths]
+    if len(paths) > 1 and all(s is not None and s.kind == "mat" for s in sources):
         stack = open_mat_stack(paths, scan_budget=SCAN_BUDGET, deliver=on_gui_thread())
         return stack_layers(stack, f"{len(paths)} .mat files", paths[0])
-    # The four files of a bundle, selected together, are one bundle.
-    unique = dict.fromkeys(p.parent if p.suffix.lower() == ".npy" else p for p in paths)
+    # The four files of a bundle, selected together, are one bundle (one source path).
+    unique = dict.fromkeys(p if s is None else s.path for p, s in zip(paths, sources, strict=True))
     return [layer for p in unique for layer in _read_one(p)]
 
 
 def _read_one(path: Path) -> list[LayerData]:
-    if path.is_dir():
-        if is_npy_bundle(path):
-            return bundle_layers(read_npy_bundle(path))
-        stack = open_mat_stack(path, scan_budget=SCAN_BUDGET, deliver=on_gui_thread())
-        return stack_layers(stack, path.name, path)
-    if path.suffix.lower() == ".mat":
-        return tumor_layers(read_tumor_mat(path))
-    if path.suffix.lower() == ".npy":
-        return bundle_layers(read_npy_bundle(path.parent))
-    return _medical_layers(path)
+    opened = open_path(path, scan_budget=SCAN_BUDGET, deliver=on_gui_thread())
+    if isinstance(opened, TumorSlice):
+        return tumor_layers(opened)
+    if isinstance(opened, MatStack):
+        return stack_layers(opened, path.name, path)
+    if isinstance(opened, NpyBundle):
+        return bundle_layers(opened)
+    return _medical_layers(opened)
 
 
 def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
@@ -210,8 +210,8 @@ def _stack_pair(
     return [(image, image_kwargs, "image"), (mask, mask_kwargs, "labels")]
 
 
-def _medical_layers(path: Path) -> list[LayerData]:
-    medical = read_medical_image(path)
+def _medical_layers(medical: MedicalImage) -> list[LayerData]:
+    path = medical.path
     axes = ("z", "y", "x")[-medical.data.ndim :] if medical.data.ndim <= 3 else None
     case = medical.metadata.case
     kwargs = {

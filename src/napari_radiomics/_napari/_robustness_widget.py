@@ -37,8 +37,6 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -48,7 +46,7 @@ from qtpy.QtWidgets import (
 from napari_radiomics._napari._controls import docked
 from napari_radiomics._napari._dataset_table import DatasetTableWidget
 from napari_radiomics._napari._inputs import build_job, is_stack
-from napari_radiomics._napari._runner import Progressed, Runner, Step
+from napari_radiomics._napari._runner import Progressed, Runner, Step, run_controls
 from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._table_model import DataFrameModel, table_view
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
@@ -119,11 +117,7 @@ class RobustnessWidget(QWidget):
         self.robust_only = QCheckBox("Robust only")
         self.case_button = QPushButton("Perturb this case")
         self.icc_button = QPushButton("ICC over slices")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.bar = QProgressBar()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.cancel_button, self.bar, self.status = run_controls()
         self.spread_model, self.icc_model = DataFrameModel(), DataFrameModel()
         self.tabs = QTabWidget()
         for model, title in ((self.spread_model, "Spread (this case)"), (self.icc_model, "ICC")):

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Protocol
 
 from napari.qt.threading import FunctionWorker, create_worker
 from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from napari_radiomics.errors import Cancelled
 
@@ -225,3 +226,13 @@ class Runner:
             self.signals.failed.emit(failure_message(value))
         if run is self._run:
             self.signals.idle.emit()
+
+
+def run_controls(status: str = "") -> tuple[QPushButton, QProgressBar, QLabel]:
+    """What a form dock shows of its runs, made one way for all of them: a Cancel button (off
+    until a run starts), a progress bar and a word-wrapped status line saying ``status``."""
+    cancel = QPushButton("Cancel")
+    cancel.setEnabled(False)
+    line = QLabel(status)
+    line.setWordWrap(True)
+    return cancel, QProgressBar(), line

@@ -19,6 +19,7 @@ import numpy as np
 
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
+from napari_radiomics.io import path_kind
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
     TumorSlice,
@@ -26,7 +27,7 @@ from napari_radiomics.io.mat import (
     read_tumor_mat,
     write_tumor_mat,
 )
-from napari_radiomics.io.medical import medical_suffix, write_medical_image
+from napari_radiomics.io.medical import write_medical_image
 
 
 def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
@@ -41,9 +42,10 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
             "name so the original annotation is kept",
         )
     labels = _labels_array(data)
-    if target.suffix.lower() == ".mat":
+    kind = path_kind(target)
+    if kind == "mat":
         _write_mat(target, labels, source, attributes.get("name", "labels"))
-    elif medical_suffix(target):
+    elif kind == "medical":
         ones, zeros = np.ones(labels.ndim), np.zeros(labels.ndim)
         layer = LayerData(  # the layer as the engine's converter sees layers
             data=labels,
@@ -85,7 +87,7 @@ def _labels_array(data: Any) -> np.ndarray:
 
 
 def _write_mat(target: Path, labels: np.ndarray, source: Path | None, name: str) -> None:
-    if source is None or source.suffix.lower() != ".mat":
+    if source is None or path_kind(source) != "mat":
         raise WriteError(
             target,
             f"layer {name!r} was not opened from a brain-tumour .mat file, so there is no "

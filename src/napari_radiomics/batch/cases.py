@@ -37,11 +37,11 @@ from napari_radiomics.corrections import (
     store_dir_for,
 )
 from napari_radiomics.errors import CorrectionsError, ReadError
-from napari_radiomics.io import CaseMetadata
-from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
+from napari_radiomics.io import CaseMetadata, Source, classify_path
+from napari_radiomics.io.bundle import NpyBundle, read_npy_bundle
 from napari_radiomics.io.folder import NOT_A_CASE, find_mat_files
 from napari_radiomics.io.mat import read_tumor_mask, read_tumor_mat
-from napari_radiomics.io.medical import MEDICAL_SUFFIXES, case_name, medical_suffix
+from napari_radiomics.io.medical import case_name
 
 _T = TypeVar("_T")
 
@@ -100,7 +100,7 @@ def discover_cases(
 
     Accepted inputs: `.mat` files; folders searched recursively for `.mat` files (`cvind.mat`
     skipped; a dangling link or link loop among them is a case that fails, naming the link);
-    a NumPy bundle folder (or its `images.npy`), one case per slice; image files
+    a NumPy bundle folder (or one of its `.npy` files), one case per slice; image files
     (NRRD/NIfTI/MHA) measured against `mask`; a pyradiomics batch CSV (`Image`, `Mask`,
     optional `Label`, other columns passed through). Raises ReadError naming the input that
     cannot be used, so a typo fails before any work starts.
@@ -115,14 +115,18 @@ def discover_cases(
         if not path.exists():
             dangling = "a dangling symbolic link or a link loop"
             raise ReadError(path, dangling if path.is_symlink() else "no such file or folder")
-        if path.is_dir() or path.name == "images.npy":
-            found.extend(_folder_cases(path if path.is_dir() else path.parent))
-        elif path.suffix.lower() == ".mat":
+        if path.is_file() and path.suffix.lower() == ".csv":
+            found.extend(_csv_cases(path))
+            continue
+        source = classify_path(
+            path, recursive=True, role="a batch input", others=("a batch .csv",)
+        )
+        if source.kind in ("mat_folder", "bundle"):
+            found.extend(_folder_cases(source))
+        elif source.kind == "mat":
             if path.name.lower() not in NOT_A_CASE:
                 found.append((Case(path.stem, "mat", str(path)), str(path.with_suffix(""))))
-        elif path.suffix.lower() == ".csv":
-            found.extend(_csv_cases(path))
-        elif medical_suffix(path) is not None:
+        else:  # an NRRD/NIfTI/MHA image
             if mask is None:
                 raise ReadError(path, "an image file needs a mask: pass --mask MASK")
             if not Path(mask).is_file():
@@ -130,12 +134,6 @@ def discover_cases(
             stem = case_name(path)
             found.append((Case(stem, "image", str(path), mask=str(mask)), str(path)))
             images += 1
-        else:
-            raise ReadError(
-                path,
-                "not a batch input (expected .mat, a folder, a NumPy bundle, "
-                f"{'/'.join(MEDICAL_SUFFIXES)} with --mask, or a batch .csv)",
-            )
     if mask is not None and images == 0:
         raise ReadError(Path(mask), "--mask only applies to NRRD/NIfTI/MHA image inputs")
     if original_masks and corrections is not None:
@@ -185,16 +183,15 @@ def corrections_stores(
     return out
 
 
-def _folder_cases(folder: Path) -> list[tuple[Case, str]]:
-    if is_npy_bundle(folder):
+def _folder_cases(source: Source) -> list[tuple[Case, str]]:
+    folder = source.path
+    if source.kind == "bundle":
         bundle = read_npy_bundle(folder)
         return [
             (Case(str(i), "bundle", str(folder), index=i), f"{folder}:{i}")
             for i in range(len(bundle.labels))
         ]
     files = find_mat_files(folder, recursive=True)
-    if not files:
-        raise ReadError(folder, "holds no .mat files and is not a NumPy bundle")
     return [
         (Case(f.stem, "mat", str(f)), str(f.relative_to(folder).with_suffix(""))) for f in files
     ]

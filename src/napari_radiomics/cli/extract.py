@@ -8,9 +8,11 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from napari_radiomics.cli._follow import cannot_write, follow
 from napari_radiomics.cli._options import (
     add_execution_options,
     add_input_options,
@@ -21,9 +23,7 @@ from napari_radiomics.cli._options import (
 )
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
 )
 
 if TYPE_CHECKING:
@@ -187,64 +187,30 @@ def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             )  # fmt: skip
             first = next(run)
         except WriteError as exc:  # the disk is full before the first row
-            return _cannot_write(exc)
+            return cannot_write("extract", exc)
         except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
             parser.error(str(exc))
         return _follow(parser, args, run, first.total)
-
-
-def _cannot_write(exc: Exception) -> int:
-    """A file of the output cannot be written (a full disk): what was written is complete."""
-    print(f"napari-radiomics extract: error: {exc}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def _follow(
     parser: argparse.ArgumentParser, args: argparse.Namespace, run: Any, total: int
 ) -> int:
     """Drive a started run to its end, with a progress bar; returns the exit status."""
-    from tqdm import tqdm
-
     from napari_radiomics.batch import BatchError, companion_paths
-    from napari_radiomics.errors import WriteError
 
-    # No tqdm monitor thread: a single-threaded parent may fork its workers (fast start-up).
-    tqdm.monitor_interval = 0
-    bar = tqdm(
-        total=total, unit="case", file=sys.stderr, disable=args.quiet,
-        desc="extract", mininterval=0.5, smoothing=0.1,
-    )  # fmt: skip
-
-    def show(message: Warning | str, *_: Any, **__: Any) -> None:
-        bar.write(f"warning: {message}", file=sys.stderr)
-
+    journal = companion_paths(Path(args.output))[0]  # a Parquet output is written last
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = show  # one line above the bar, not a source excerpt
-            while True:
-                event = next(run)
-                bar.update(1)
-                if not event.ok:
-                    bar.write(f"failed: {event.message}", file=sys.stderr)
-    except StopIteration as stop:
-        summary = stop.value
-    except KeyboardInterrupt:
-        run.close()
-        bar.close()
-        journal = companion_paths(Path(args.output))[0]  # a Parquet output is written last
-        print(
-            f"interrupted; finished cases are in {journal}: rerun with --resume",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except WriteError as exc:  # a full disk: the journal is cut back to its last whole line
-        bar.close()
-        return _cannot_write(exc)
+        return follow(
+            run, total, command="extract", quiet=args.quiet, report=partial(_report, args),
+            interrupted=f"interrupted; finished cases are in {journal}: rerun with --resume",
+        )  # fmt: skip
     except BatchError as exc:  # e.g. Dask not installed or its scheduler unreachable
-        bar.close()
         parser.error(str(exc))
-    finally:
-        bar.close()
+
+
+def _report(args: argparse.Namespace, summary: Any) -> int:
+    """The finished run's summary on stderr; its exit status."""
     if not args.quiet:
         print(
             f"{summary.rows} rows for {summary.succeeded} cases written to {summary.output} "

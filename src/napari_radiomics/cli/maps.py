@@ -159,19 +159,20 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Any, Any]:
     """The image and mask as SimpleITK images (a .mat slice carries its own mask)."""
-    from napari_radiomics.io import read_medical_image, read_tumor_mat
-    from napari_radiomics.io.medical import medical_suffix
+    from napari_radiomics.io import classify_path, read_medical_image, read_tumor_mat
 
     path = Path(args.image)
-    if path.suffix.lower() == ".mat":
+    try:
+        kind = classify_path(path, ("mat", "medical"), role="a maps input").kind
+    except ReadError as exc:
+        parser.error(str(exc))
+    if kind == "mat":
         if args.mask:
             parser.error(f"{path}: a .mat slice holds its own mask; drop --mask")
         tumor = read_tumor_mat(path)
         return sitk.GetImageFromArray(tumor.image), sitk.GetImageFromArray(
             tumor.mask.astype(np.uint8)
         )
-    if medical_suffix(path) is None:
-        parser.error(f"{path}: expected an NRRD/NIfTI/MHA image or a .mat slice")
     if not args.mask:
         parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
     # Read once each, with a clear ReadError naming the file, and the geometry as stored.

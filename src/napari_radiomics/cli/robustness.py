@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from napari_radiomics.cli._follow import cannot_write, follow
 from napari_radiomics.cli._options import (
     add_execution_options,
     add_input_options,
@@ -26,9 +28,7 @@ from napari_radiomics.cli._options import (
 )
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
 )
 
 _HELP = """\
@@ -93,22 +93,23 @@ def _methods(text: str) -> tuple[str, ...]:
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"an ICC threshold is in (0, 1], got {text!r}")
-    return value
+    return _number(text, "a number", lambda v: 0 < v <= 1, "an ICC threshold is in (0, 1]")
 
 
 def _millimetres(text: str) -> float:
+    positive = "expected a positive distance in mm"
+    return _number(text, "a distance in mm", lambda v: 0 < v < math.inf, positive)
+
+
+def _number(text: str, expected: str, in_range: Callable[[float], bool], bounds: str) -> float:
+    """``text`` as a float; an argparse error saying ``expected`` (not a number) or ``bounds``
+    (out of range) otherwise."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a distance in mm, got {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive distance in mm, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not in_range(value):
+        raise argparse.ArgumentTypeError(f"{bounds}, got {text!r}")
     return value
 
 
@@ -174,7 +175,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )  # fmt: skip
         first = next(rob)
     except WriteError as exc:
-        return _cannot_write(exc)
+        return cannot_write("robustness", exc)
     except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
         parser.error(str(exc))
     status = _follow(args, rob, first.total)
@@ -204,50 +205,22 @@ def _agreement(args: argparse.Namespace, cases: list[Any], settings: Any) -> Non
         )
 
 
-def _cannot_write(exc: Exception) -> int:
-    print(f"napari-radiomics robustness: error: {exc}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _follow(args: argparse.Namespace, rob: Any, total: int) -> int:
     """Drive the run to its end with a progress bar; report; return the exit status."""
-    from tqdm import tqdm
-
-    from napari_radiomics.errors import BatchError, WriteError
-
-    tqdm.monitor_interval = 0  # no monitor thread: the parent may fork its workers
-    bar = tqdm(
-        total=total, unit="case", file=sys.stderr, disable=args.quiet, desc="robustness",
-        mininterval=0.5, smoothing=0.1,
-    )  # fmt: skip
-
-    def show(message: Warning | str, *_: Any, **__: Any) -> None:
-        bar.write(f"warning: {message}", file=sys.stderr)
+    from napari_radiomics.errors import BatchError
 
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = show
-            while True:
-                event = next(rob)
-                bar.update(1)
-                if not event.ok:
-                    bar.write(f"failed: {event.message}", file=sys.stderr)
-    except StopIteration as stop:
-        summary = stop.value
-    except KeyboardInterrupt:
-        rob.close()
-        bar.close()
-        print("interrupted; finished cases are kept: rerun with --resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except WriteError as exc:
-        bar.close()
-        return _cannot_write(exc)
+        return follow(
+            rob, total, command="robustness", quiet=args.quiet, report=partial(_report, args),
+            interrupted="interrupted; finished cases are kept: rerun with --resume",
+        )  # fmt: skip
     except BatchError as exc:  # fewer than 2 cases succeeded: no ICC
-        bar.close()
         print(f"napari-radiomics robustness: error: {exc}", file=sys.stderr)
         return EXIT_FAILED_CASES
-    finally:
-        bar.close()
+
+
+def _report(args: argparse.Namespace, summary: Any) -> int:
+    """The ICC run's summary on stderr; its exit status."""
     batch = summary.batch
     if not args.quiet:
         print(

@@ -22,7 +22,7 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._filenames import file_stem, id_from_stem
 from napari_radiomics.convert import label_problem
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io import tumor_type_of
+from napari_radiomics.io import path_kind, tumor_type_of
 from napari_radiomics.io.mat import (
     HDF5_LOCK,
     TumorSlice,
@@ -70,7 +70,7 @@ def mask_name(ref: CaseRef) -> str:
 def mask_case(path: Path) -> str:
     """The case a mask file holds the correction of (also reading the names stores gave
     before ``file_stem``: urllib's ``quote``, which ``id_from_stem`` undoes alike)."""
-    return id_from_stem(case_name(path) if medical_suffix(path) else path.stem)
+    return id_from_stem(case_name(path))  # the stem, less a double suffix like .nii.gz
 
 
 def read_corrected_mask(path: str | Path, shape: Sequence[int]) -> np.ndarray:
@@ -84,7 +84,7 @@ def read_corrected_mask(path: str | Path, shape: Sequence[int]) -> np.ndarray:
     """
     path = Path(path)
     try:
-        if path.suffix.lower() == ".mat":
+        if path_kind(path) == "mat":
             array = read_tumor_mat(path, allow_empty_mask=True).mask
         else:
             array = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))

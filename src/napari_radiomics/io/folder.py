@@ -19,7 +19,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,14 +51,25 @@ def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ReadError(folder, "not a folder")
+    cases = _mat_files(folder, recursive)
+    return sorted(cases, key=lambda p: _natural_key(p.relative_to(folder)))
+
+
+def holds_mat_files(folder: str | Path, recursive: bool = False) -> bool:
+    """True when ``folder`` holds a case file, found without listing (nor sorting) them all,
+    so asking what a folder of 3064 slices is costs one directory entry."""
+    folder = Path(folder)
+    return folder.is_dir() and next(_mat_files(folder, recursive), None) is not None
+
+
+def _mat_files(folder: Path, recursive: bool) -> Iterator[Path]:
     found = folder.rglob("*.mat") if recursive else folder.glob("*.mat")
-    cases = [
+    return (
         p
         for p in found
         if (p.is_file() or (p.is_symlink() and not p.is_dir()))
         and p.name.lower() not in NOT_A_CASE
-    ]
-    return sorted(cases, key=lambda p: _natural_key(p.relative_to(folder)))
+    )
 
 
 def _natural_key(path: Path) -> tuple[tuple[int, int | str], ...]:
