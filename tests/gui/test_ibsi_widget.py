@@ -9,6 +9,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QAction
 from qtpy.QtWidgets import QMenu
 
+from napari_radiomics._napari._controls import PLUGIN
 from napari_radiomics._napari._ibsi_widget import IbsiWidget
 from napari_radiomics.analysis.ibsi import COLUMNS, ibsi_report
 
@@ -55,3 +56,18 @@ def test_one_click_in_the_plugins_menu_shows_the_report_as_a_table(
     widget.deviations_only.setChecked(False)
     assert widget.model.rowCount() == len(expected)
     assert np.array_equal(widget.model.column_values("value"), expected["value"].to_numpy())
+
+
+def test_one_click_in_the_extract_dock_opens_the_report_once(make_napari_viewer, qtbot) -> None:
+    """The button beside the settings opens the report; a second click brings the same dock
+    forward instead of computing and docking it again."""
+    viewer = make_napari_viewer()
+    _, extract = viewer.window.add_plugin_dock_widget(PLUGIN, "Extract features")
+    extract.ibsi_button.native.click()
+    (widget,) = [w for w in viewer.window.dock_widgets.values() if isinstance(w, IbsiWidget)]
+    qtbot.waitUntil(lambda: not widget.report.empty, timeout=120_000)
+    assert widget.model.rowCount() == len(ibsi_report())
+    extract.ibsi_button.native.click()
+    assert [w for w in viewer.window.dock_widgets.values() if isinstance(w, IbsiWidget)] == [
+        widget
+    ]

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from qtpy.QtCore import QObject, QTimer
 
+from napari_radiomics._napari._controls import PLUGIN
 from napari_radiomics.errors import ReadError
 
 if TYPE_CHECKING:
     import napari
 
-PLUGIN = "napari-radiomics"
 #: Columns that name a row's image file, in order of preference (``Image``: pyradiomics' CSV).
 PATH_COLUMNS = ("path", "image", "Image")
 #: Columns that name a row's mask file, opened with the image when it is not a case file.

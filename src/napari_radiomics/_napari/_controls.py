@@ -9,6 +9,9 @@ from qtpy.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 _W = TypeVar("_W", bound=QWidget)
 
+#: The plugin's name in napari: its reader, sample data and docks are found under it.
+PLUGIN = "napari-radiomics"
+
 
 def docked(viewer: Any, kind: type[_W]) -> list[_W]:
     """The ``kind`` widgets docked in ``viewer``'s window, in docking order (none for a viewer

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._case_link import CaseIndex, CaseKey, ViewerLink
-from napari_radiomics._napari._controls import docked
+from napari_radiomics._napari._controls import PLUGIN, docked
 from napari_radiomics._napari._dataset_model import ColumnFilter, DatasetModel, column_layout
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import table_view
@@ -48,7 +48,6 @@ from napari_radiomics.feature_tables import NO_FEATURES, read_features_table
 if TYPE_CHECKING:
     import napari
 
-PLUGIN_NAME = "napari-radiomics"
 #: Display name of this dock in napari.yaml (Plugins > napari-radiomics > Dataset table).
 WIDGET_NAME = "Dataset table"
 _ANY = "(any)"
@@ -353,7 +352,7 @@ def get_dataset_table(viewer: napari.viewer.Viewer) -> DatasetTableWidget:
     if existing:
         return existing[0]
     widget = DatasetTableWidget(viewer)
-    viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")
+    viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN})", area="bottom")
     return widget
 
 

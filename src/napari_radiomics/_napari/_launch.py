@@ -13,11 +13,10 @@ from pathlib import Path
 
 import napari
 
+from napari_radiomics._napari._controls import PLUGIN
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
-
-PLUGIN = "napari-radiomics"
 
 
 def populate(

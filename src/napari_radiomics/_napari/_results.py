@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_radiomics._napari._controls import docked
+from napari_radiomics._napari._controls import PLUGIN, docked
 from napari_radiomics._napari._table_model import (
     RAW_ROLE,
     DataFrameModel,
@@ -56,7 +56,6 @@ from napari_radiomics.results import (
 if TYPE_CHECKING:
     import napari.viewer
 
-PLUGIN_NAME = "napari-radiomics"
 #: Display name of this dock in napari.yaml (Plugins > napari-radiomics > Feature results).
 WIDGET_NAME = "Feature results"
 _ANY = "(any)"
@@ -355,5 +354,5 @@ def get_results_widget(viewer: napari.viewer.Viewer) -> ResultsWidget:
         return existing[0]
     widget: Any = ResultsWidget(viewer)
     # Below the canvas (see _workspace): the table grows a column per run and needs the width.
-    viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN_NAME})", area="bottom")
+    viewer.window.add_dock_widget(widget, name=f"{WIDGET_NAME} ({PLUGIN})", area="bottom")
     return widget

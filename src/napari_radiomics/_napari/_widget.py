@@ -22,6 +22,7 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QSizePolicy
 
+from napari_radiomics._napari._controls import PLUGIN
 from napari_radiomics._napari._engines import EngineCache
 from napari_radiomics._napari._inputs import (
     ExtractionJob,
@@ -36,6 +37,9 @@ from napari_radiomics._napari._settings_form import SettingsForm
 from napari_radiomics._napari._workspace import SIDE, compact, scroll_area, settle
 from napari_radiomics.results import layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
+
+#: The IBSI compliance dock's name in the plugin's manifest.
+IBSI_DOCK = "IBSI compliance"
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -79,6 +83,11 @@ class ExtractionWidget(Container):
         self.form = SettingsForm(ExtractionSettings.preset(self.preset.value))
         self.load_button = PushButton(text="Load params…")
         self.save_button = PushButton(text="Save params…")
+        self.ibsi_button = PushButton(
+            text="IBSI compliance…",
+            tooltip="Which of pyradiomics' features reproduce the IBSI reference values, "
+            "measured on the IBSI digital phantom",
+        )
         self.auto = CheckBox(text="auto re-extract when the mask changes")
         self.extract_button = PushButton(text="Extract")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -100,6 +109,7 @@ class ExtractionWidget(Container):
                 Container(widgets=[self.preset]),
                 self.form,
                 row(self.load_button, self.save_button),
+                self.ibsi_button,
                 self.auto,
                 self.problems,
                 row(self.extract_button, self.cancel_button),
@@ -123,6 +133,7 @@ class ExtractionWidget(Container):
             widget.changed.connect(self.check)
         self.load_button.changed.connect(self._load_dialog)
         self.save_button.changed.connect(self._save_dialog)
+        self.ibsi_button.changed.connect(self.show_ibsi)
         self.extract_button.changed.connect(self.extract)
         self.cancel_button.changed.connect(self.cancel)
         signals = self.runner.signals
@@ -312,3 +323,8 @@ class ExtractionWidget(Container):
         )
         if path:
             self.save_params(path)
+
+    def show_ibsi(self, *_: Any) -> None:
+        """The IBSI compliance dock, one click from the settings whose conformance it reports
+        (napari brings an open one forward instead of docking a second)."""
+        self.viewer.window.add_plugin_dock_widget(PLUGIN, IBSI_DOCK)
