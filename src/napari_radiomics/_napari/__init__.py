@@ -11,7 +11,9 @@ launch code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from napari_radiomics._lazy import lazy_names
 
 if TYPE_CHECKING:
     from napari_radiomics._napari._dataset_table import show_features
@@ -19,14 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["launch", "show_features"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "launch":
-        from napari_radiomics._napari._launch import launch
-
-        return launch
-    if name == "show_features":
-        from napari_radiomics._napari._dataset_table import show_features
-
-        return show_features
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(
+    __name__, {"launch": "._launch", "show_features": "._dataset_table"}
+)

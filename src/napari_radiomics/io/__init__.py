@@ -12,8 +12,9 @@ gives the case's identity as a :class:`CaseMetadata` (``metadata``). Errors are
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from napari_radiomics._lazy import lazy_names
 
 if TYPE_CHECKING:
     from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
@@ -32,28 +33,28 @@ if TYPE_CHECKING:
 #: Each public name's module, imported on first use: the folder and bundle readers pull in
 #: dask and pandas (a second of start-up), which reading one NRRD file or one slice never needs.
 _PUBLIC = {
-    "CaseMetadata": "metadata",
-    "TUMOR_TYPES": "metadata",
-    "cases_table": "metadata",
-    "tumor_type_of": "metadata",
-    "MatStack": "folder",
-    "MedicalImage": "medical",
-    "NpyBundle": "bundle",
-    "TumorSlice": "mat",
-    "find_mat_files": "folder",
-    "is_npy_bundle": "bundle",
-    "make_synthetic_slice": "synthetic",
-    "open_mat_stack": "folder",
-    "read_medical_image": "medical",
-    "read_npy_bundle": "bundle",
-    "read_tumor_mat": "mat",
-    "write_medical_image": "medical",
-    "write_tumor_mat": "mat",
-    "Source": "paths",
-    "classify_path": "paths",
-    "open_path": "paths",
-    "path_kind": "paths",
-    "source_of": "paths",
+    "CaseMetadata": ".metadata",
+    "TUMOR_TYPES": ".metadata",
+    "cases_table": ".metadata",
+    "tumor_type_of": ".metadata",
+    "MatStack": ".folder",
+    "MedicalImage": ".medical",
+    "NpyBundle": ".bundle",
+    "TumorSlice": ".mat",
+    "find_mat_files": ".folder",
+    "is_npy_bundle": ".bundle",
+    "make_synthetic_slice": ".synthetic",
+    "open_mat_stack": ".folder",
+    "read_medical_image": ".medical",
+    "read_npy_bundle": ".bundle",
+    "read_tumor_mat": ".mat",
+    "write_medical_image": ".medical",
+    "write_tumor_mat": ".mat",
+    "Source": ".paths",
+    "classify_path": ".paths",
+    "open_path": ".paths",
+    "path_kind": ".paths",
+    "source_of": ".paths",
 }
 
 __all__ = [
@@ -82,13 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
