@@ -61,6 +61,21 @@ def _private_corrections(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
+@pytest.fixture(autouse=True)
+def _simpleitk_tolerances() -> Iterator[None]:
+    """A test that builds a plain pyradiomics extractor with ``geometryTolerance`` changes
+    SimpleITK's process-wide tolerances for every later test (pyradiomics never puts them
+    back; the package confines its own change, `tests/test_pyradiomics.py`): put back."""
+    import SimpleITK as sitk
+
+    process = sitk.ProcessObject
+    coordinate = process.GetGlobalDefaultCoordinateTolerance()
+    direction = process.GetGlobalDefaultDirectionTolerance()
+    yield
+    process.SetGlobalDefaultCoordinateTolerance(coordinate)
+    process.SetGlobalDefaultDirectionTolerance(direction)
+
+
 @pytest.fixture(scope="session")
 def pyradiomics_data() -> Path:
     """Folder with pyradiomics' NRRD test cases and baseline CSVs."""
