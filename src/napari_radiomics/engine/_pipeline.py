@@ -32,6 +32,7 @@ import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
 from napari_radiomics.engine._shape import FastShape
+from napari_radiomics.engine._shared import feature_class, shared_binning
 
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})
@@ -158,15 +159,16 @@ def _class_features(
     are the settings with the image type's overrides, as the filter generator yields them."""
     out: dict[str, Any] = collections.OrderedDict()
     classes = getFeatureClasses()
-    for class_name, names in job.features.items():
-        if class_name.startswith("shape") or class_name not in classes:
-            continue
-        job.steps.report(f"{name} {class_name}")
-        instance = classes[class_name](image, mask, **kwargs)
-        for feature in names or []:
-            instance.enableFeatureByName(feature)
-        for feature, value in instance.execute().items():
-            out[f"{name}_{class_name}_{feature}"] = value
+    with shared_binning():  # the classes discretise the same crop alike: once (see _shared)
+        for class_name, names in job.features.items():
+            if class_name.startswith("shape") or class_name not in classes:
+                continue
+            job.steps.report(f"{name} {class_name}")
+            instance = feature_class(classes[class_name])(image, mask, **kwargs)
+            for feature in names or []:
+                instance.enableFeatureByName(feature)
+            for feature, value in instance.execute().items():
+                out[f"{name}_{class_name}_{feature}"] = value
     return out
 
 
