@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
@@ -259,3 +260,11 @@ def replica_route(job: Job) -> dict:
             out.update(_class_features(job, derived.name, image_crop, mask_crop, kwargs))
         job.steps.advance()
     return out
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``pd.DataFrame(rows)``, built column by column: the same columns (in order of first
+    appearance), values and dtypes, without pandas' record-by-record path, which costs ~10 ms
+    for one row of a hundred features, a tenth of a slice's extraction."""
+    names = dict.fromkeys(name for row in rows for name in row)
+    return pd.DataFrame({name: [row.get(name, np.nan) for row in rows] for name in names})
