@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import collections
 import copy
-import functools
 import hashlib
 import json
 import logging
-import platform
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
@@ -55,6 +52,7 @@ from napari_radiomics.engine._masks import (
     label_boxes,
     wanted_labels,
 )
+from napari_radiomics.engine._versions import library_versions
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
 from napari_radiomics.io import CaseMetadata
@@ -89,25 +87,6 @@ class _SumAverageNote(logging.Filter):
 
 
 quiet_pyradiomics_logging()
-
-
-@functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
-    """Looked up once per process: reading package metadata costs milliseconds per extraction."""
-    import radiomics
-
-    try:
-        ours = importlib_metadata.version("napari-radiomics")
-    except importlib_metadata.PackageNotFoundError:  # running from a source checkout
-        ours = "unknown"
-    versions = {
-        "napari-radiomics": ours,
-        "pyradiomics": radiomics.__version__,
-        "SimpleITK": sitk.Version().VersionString(),
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-    return tuple(versions.items())
 
 
 def _name(obj: Any, default: str) -> str:
@@ -345,7 +324,7 @@ class FeatureEngine:
             )
         provenance = {
             "params": params,
-            "versions": dict(_versions()),
+            "versions": library_versions(),
             "image": image_name,
             "mask": mask_name,
             "labels": [int(row[ROI_LABEL]) for row in rows],
