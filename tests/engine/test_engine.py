@@ -67,6 +67,16 @@ def test_cache_invalidated_when_settings_or_image_change(pyradiomics_data: Path)
     assert_same_features(row, fresh(coarser, coarser_mask, settings))
 
 
+def test_extract_rows_are_the_rows_of_extract(pyradiomics_data: Path) -> None:
+    image, mask = case_layers(pyradiomics_data, "breast1")
+    settings = ExtractionSettings(image_types={"Original": {}, "Square": {}})
+    frame = FeatureEngine(settings).extract(image, mask, metadata={"case": "b1"})
+    rows, errors = FeatureEngine(settings).extract_rows(image, mask, metadata={"case": "b1"})
+    assert errors == frame.attrs["errors"] == {}
+    assert [list(row) for row in rows] == [list(frame.columns)]
+    assert rows == frame.to_dict("records")
+
+
 def test_progress_reports_and_cancels(pyradiomics_data: Path) -> None:
     image, mask = case_layers(pyradiomics_data, "breast1")
     settings = ExtractionSettings(image_types={"Original": {}, "Square": {}})

@@ -24,7 +24,7 @@ from napari_radiomics.analysis.perturb import Perturbation, PerturbationPlan, pe
 from napari_radiomics.columns import ROI_LABEL
 from napari_radiomics.convert import LayerData, as_sitk
 from napari_radiomics.engine import FeatureEngine
-from napari_radiomics.results import feature_columns, read_table
+from napari_radiomics.results import feature_columns, parse_feature_name, read_table
 
 __all__ = [
     "PERTURBATION_COLUMN",
@@ -91,23 +91,21 @@ def perturbed_features(
         source: Any = converted
         if variant_pixels is not pixels:
             source = LayerData(variant_pixels, spacing, origin, name="image")
-        frame = engine.extract(
+        found, errors = engine.extract_rows(
             source,
             LayerData(variant.astype(np.uint8), spacing, origin, name=f"mask {index}"),
             labels=[1],
             metadata=metadata,
         )
-        errors = frame.attrs.get("errors") or {}
-        if errors or frame.empty:
+        if errors or not found:
             problem = next(iter(errors.values()), "no features were computed")
             what = "the original mask" if index == 0 else f"perturbation {index}"
             raise ValueError(f"ROI label {label}, {what}: {problem}")
-        frame.attrs = {}  # pandas deep-copies attrs on every column access
-        features = feature_columns(frame)
-        ids = {c: frame[c].iloc[0] for c in frame.columns if c not in set(features)}
+        row = found[0]
         how = {PERTURBATION_COLUMN: index, **description}
         how[PERTURBATION_COLUMN] = index
-        values = dict(zip(features, frame[features].to_numpy()[0].tolist(), strict=True))
+        ids = {c: v for c, v in row.items() if parse_feature_name(c) is None}
+        values = {c: v for c, v in row.items() if parse_feature_name(c) is not None}
         rows.append({**ids, ROI_LABEL: label, **how, **values})
     # One frame from records: the column order is the first row's (every row has the same
     # keys), and values keep their exact floats.

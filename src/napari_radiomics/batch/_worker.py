@@ -130,11 +130,11 @@ def run_case(engine: FeatureEngine, case: Case, task: CaseTask = extract_case) -
             label_errors = frame.attrs.get("errors", {})
             # Without attrs: pandas deep-copies them on every column access (~30 ms per case).
             frame.attrs = {}
-            features = [c for c in frame.columns if c not in metadata]
-            columns = [frame[c].tolist() for c in features]  # Python scalars, exact
+            keep = [i for i, c in enumerate(frame.columns) if c not in metadata]
             result.metadata = metadata
-            result.feature_columns = [str(c) for c in features]
-            result.rows = [list(row) for row in zip(*columns, strict=True)]
+            result.feature_columns = [str(frame.columns[i]) for i in keep]
+            # Python scalars, exact, in one conversion (a column at a time costs ~15 ms a case).
+            result.rows = frame.to_numpy(dtype=object)[:, keep].tolist()
             result.errors.extend(f"roi_label {k}: {v}" for k, v in label_errors.items())
     # A label's failure is already an error; other warnings (e.g. "2D: no 3D shape features")
     # go back to the caller, which shows each distinct one once.

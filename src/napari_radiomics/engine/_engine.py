@@ -22,14 +22,13 @@ float image each in memory; past ``cache_bytes`` they are recomputed instead of 
 from __future__ import annotations
 
 import collections
+import copy
 import hashlib
 import json
 import logging
-import platform
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
@@ -53,6 +52,7 @@ from napari_radiomics.engine._masks import (
     label_boxes,
     wanted_labels,
 )
+from napari_radiomics.engine._versions import library_versions
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
 from napari_radiomics.io import CaseMetadata
@@ -89,22 +89,6 @@ class _SumAverageNote(logging.Filter):
 quiet_pyradiomics_logging()
 
 
-def _versions() -> dict[str, str]:
-    import radiomics
-
-    try:
-        ours = importlib_metadata.version("napari-radiomics")
-    except importlib_metadata.PackageNotFoundError:  # running from a source checkout
-        ours = "unknown"
-    return {
-        "napari-radiomics": ours,
-        "pyradiomics": radiomics.__version__,
-        "SimpleITK": sitk.Version().VersionString(),
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def _name(obj: Any, default: str) -> str:
     name = getattr(obj, "name", None)
     return f"{default} {name!r}" if name else default
@@ -128,6 +112,15 @@ class FeatureEngine:
         self._filter_bytes = 0
         self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
         self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
+        self._params_memo: tuple[tuple[str, frozenset[str]], dict[str, Any]] | None = None
+
+    def _params(self) -> dict[str, Any]:
+        """``settings.to_params()`` once per state of the settings (validating costs ms per call;
+        the repr plus the explicitly given keys, which it leaves out, tell a change in place)."""
+        key = (repr(self.settings), self.settings.given_keys)
+        if self._params_memo is None or self._params_memo[0] != key:
+            self._params_memo = (key, self.settings.to_params())
+        return copy.deepcopy(self._params_memo[1])
 
     # -- cache -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -168,7 +161,7 @@ class FeatureEngine:
         nothing again. ``mask``: pyradiomics' label mask on ``image``'s grid (LBP3D reads it).
         """
         with self._lock:
-            params = self.settings.to_params()
+            params = self._params()
             config = PyradiomicsConfig.from_params(params)
             self._prepare(image, params, config.settings)
             assert self._base is not None
@@ -200,6 +193,39 @@ class FeatureEngine:
         computed to pyradiomics' reason; ``df.attrs["provenance"]``
         holds the params and library versions.
         """
+        rows, errors, provenance = self._extraction(
+            image, mask, labels, progress, metadata, diagnostics
+        )
+        frame = _pipeline.rows_frame(rows)
+        frame.attrs["errors"] = errors
+        frame.attrs["provenance"] = provenance
+        return frame
+
+    def extract_rows(
+        self,
+        image: Any,
+        mask: Any,
+        labels: Sequence[int] | None = None,
+        metadata: Mapping[str, Any] | CaseMetadata | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[int, str]]:
+        """``extract`` without the DataFrame: each label's row as a dict (the frame's columns
+        and values) and the labels that failed with pyradiomics' reason (``attrs["errors"]``).
+
+        For callers that make one table of many extractions: a robustness run extracts each
+        case 1 + N times, and a frame per extraction cost about a tenth of it.
+        """
+        rows, errors, _ = self._extraction(image, mask, labels, None, metadata, False)
+        return rows, errors
+
+    def _extraction(
+        self,
+        image: Any,
+        mask: Any,
+        labels: Sequence[int] | None,
+        progress: Progress | None,
+        metadata: Mapping[str, Any] | CaseMetadata | None,
+        diagnostics: bool,
+    ) -> tuple[list[dict[str, Any]], dict[int, str], dict[str, Any]]:
         if isinstance(metadata, CaseMetadata):
             metadata = metadata.as_dict()
         with self._lock, geometry_tolerance(self.settings.geometry_tolerance):
@@ -213,8 +239,8 @@ class FeatureEngine:
         progress: Progress | None,
         metadata: Mapping[str, Any] | None,
         diagnostics: bool,
-    ) -> pd.DataFrame:
-        params = self.settings.to_params()
+    ) -> tuple[list[dict[str, Any]], dict[int, str], dict[str, Any]]:
+        params = self._params()
         image_name, mask_name = _name(image, "image"), _name(mask, "mask")
         try:
             image_sitk, mask_sitk = as_sitk(image), as_sitk(mask)
@@ -230,14 +256,14 @@ class FeatureEngine:
             warnings.warn(
                 f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
                 "enable the shape2D feature class for 2D shape features",
-                stacklevel=3,
+                stacklevel=4,
             )
         if "LBP3D" in image_types:
             missing = ensure_lbp3d_support()
             if missing is not None and image_sitk.GetDimension() == 3:
                 warnings.warn(
                     f"LBP3D is skipped by pyradiomics here: {missing}; no lbp-3D features",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         self._prepare(image_sitk, params, settings)
         assert self._base is not None
@@ -281,7 +307,7 @@ class FeatureEngine:
                 )
             except ValueError as err:  # pyradiomics' verdict on this label's ROI
                 errors[label] = str(err)
-                warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=3)
+                warnings.warn(f"{mask_name}, ROI label {label}: {err}", stacklevel=4)
                 values = None
             steps.done = (wanted.index(label) + 1) * per_label  # also past a failed label
             if values is not None:
@@ -296,16 +322,14 @@ class FeatureEngine:
                 f"no ROI label of {mask_name} could be computed: "
                 + "; ".join(f"label {k}: {v}" for k, v in errors.items())
             )
-        frame = pd.DataFrame(rows)
-        frame.attrs["errors"] = errors
-        frame.attrs["provenance"] = {
+        provenance = {
             "params": params,
-            "versions": _versions(),
+            "versions": library_versions(),
             "image": image_name,
             "mask": mask_name,
-            "labels": [int(v) for v in frame[ROI_LABEL]],
+            "labels": [int(row[ROI_LABEL]) for row in rows],
         }
-        return frame
+        return rows, errors, provenance
 
     def _prepare(self, image: sitk.Image, params: dict, settings: dict) -> None:
         """Make the cache belong to this image and these settings (normalising once)."""

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
 from napari_radiomics.engine._shape import FastShape
+from napari_radiomics.engine._shared import feature_class, shared_binning
 
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})
@@ -158,15 +160,16 @@ def _class_features(
     are the settings with the image type's overrides, as the filter generator yields them."""
     out: dict[str, Any] = collections.OrderedDict()
     classes = getFeatureClasses()
-    for class_name, names in job.features.items():
-        if class_name.startswith("shape") or class_name not in classes:
-            continue
-        job.steps.report(f"{name} {class_name}")
-        instance = classes[class_name](image, mask, **kwargs)
-        for feature in names or []:
-            instance.enableFeatureByName(feature)
-        for feature, value in instance.execute().items():
-            out[f"{name}_{class_name}_{feature}"] = value
+    with shared_binning():  # the classes discretise the same crop alike: once (see _shared)
+        for class_name, names in job.features.items():
+            if class_name.startswith("shape") or class_name not in classes:
+                continue
+            job.steps.report(f"{name} {class_name}")
+            instance = feature_class(classes[class_name])(image, mask, **kwargs)
+            for feature in names or []:
+                instance.enableFeatureByName(feature)
+            for feature, value in instance.execute().items():
+                out[f"{name}_{class_name}_{feature}"] = value
     return out
 
 
@@ -257,3 +260,11 @@ def replica_route(job: Job) -> dict:
             out.update(_class_features(job, derived.name, image_crop, mask_crop, kwargs))
         job.steps.advance()
     return out
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``pd.DataFrame(rows)``, built column by column: the same columns (in order of first
+    appearance), values and dtypes, without pandas' record-by-record path, which costs ~10 ms
+    for one row of a hundred features, a tenth of a slice's extraction."""
+    names = dict.fromkeys(name for row in rows for name in row)
+    return pd.DataFrame({name: [row.get(name, np.nan) for row in rows] for name in names})
