@@ -98,3 +98,27 @@ def test_cli_refusals_exit_2_naming_the_problem(
     assert f"{not_a_store}: not a corrections store (no store.yaml)" in capsys.readouterr().err
     assert main(["corrections", str(tmp_path / "missing"), "-o", "x.csv"]) == 2
     assert "missing: no such file or folder" in capsys.readouterr().err
+
+
+def test_the_report_never_replaces_a_source_or_a_store_file(
+    reviewed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even with --overwrite: not a case file, not a batch .csv given as INPUT, not the
+    store's own review.csv or log.csv."""
+    folder, _session, _slices = reviewed
+    store = store_dir_for(folder)
+    batch = tmp_path / "cases.csv"
+    batch.write_text(f"Image\n{folder / '1.mat'}\n")
+    targets = {
+        folder / "1.mat": "the report is a .csv file",
+        batch: "is one of the INPUTs",
+        store / "review.csv": f"is inside the corrections store {store}",
+        store / "log.csv": f"is inside the corrections store {store}",
+    }
+    for target, problem in targets.items():
+        before = target.read_bytes()
+        inputs = [str(batch)] if target == batch else [str(folder)]
+        argv = ["corrections", *inputs, "-o", str(target), "--overwrite"]
+        assert main(argv) == 2, target
+        assert f"{target}: {problem}" in capsys.readouterr().err
+        assert target.read_bytes() == before

@@ -8,11 +8,10 @@ each reported case's patient and tumour type read from its file.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.cli._status import EXIT_OK
 
 _HELP = """\
 Write the corrections report of the datasets INPUT names, as the Review dock's "Corrections
@@ -61,19 +60,27 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import pandas as pd
 
     from napari_radiomics.batch import corrections_stores, discover_cases
+    from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.cli._options import never_crash_on_output
     from napari_radiomics.corrections import corrections_report, report_summary, write_report
     from napari_radiomics.errors import WriteError
 
     never_crash_on_output()
     output = Path(args.output)
+    if output.suffix.lower() != ".csv":
+        parser.error(f"{output}: the report is a .csv file; name OUTPUT *.csv")
     if output.exists() and not args.overwrite:
         parser.error(f"{output}: already exists; choose another OUTPUT or use --overwrite")
+    if any(output.resolve() == Path(i).resolve() for i in args.inputs):  # a batch .csv
+        parser.error(f"{output}: is one of the INPUTs; choose another OUTPUT")
     try:
         cases = discover_cases(args.inputs, mask=args.mask, original_masks=True)
         stores = corrections_stores(cases, args.corrections)
     except (ValueError, OSError) as exc:  # ReadError: an input, a store
         parser.error(str(exc))
+    for store, _ in stores:  # nor a store's own review.csv or log.csv
+        if output.resolve().is_relative_to(Path(store.root).resolve()):
+            parser.error(f"{output}: is inside the corrections store {store.root}; choose another")
     # Each store once, with the cases of every dataset it serves (--corrections: all).
     by_root: dict[Path, tuple[Any, list[Any]]] = {}
     for store, members in stores:
@@ -85,8 +92,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         write_report(report, output)
     except WriteError as exc:
-        print(f"napari-radiomics corrections: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return cannot_write("corrections", exc)
     print(f"{report_summary(report)}: {output}")
     return EXIT_OK
 
