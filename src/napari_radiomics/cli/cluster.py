@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_radiomics.cli._options import positive
-from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.cli._status import EXIT_OK
 from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
@@ -56,6 +56,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Cluster, write the files, print the agreement."""
     from napari_radiomics.analysis.clustering import cluster_table, write_cluster_report
+    from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
@@ -77,8 +78,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         written = write_cluster_report(result, output)
     except WriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return cannot_write("cluster", exc)
     agreement = result.agreement
     print(
         f"{agreement['clusters']} clusters of {agreement['points']} {args.per}s "

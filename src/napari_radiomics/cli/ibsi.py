@@ -41,14 +41,18 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Compute the report, write it, print the counts."""
     from napari_radiomics.analysis.ibsi import class_counts, ibsi_report, write_ibsi_report
-    from napari_radiomics.errors import WriteError
+    from napari_radiomics.cli._follow import cannot_write
+    from napari_radiomics.errors import ExtractionError, ReadError, WriteError
 
-    report = ibsi_report()
+    try:
+        report = ibsi_report()
+    except (ReadError, ExtractionError) as exc:  # a damaged install: the phantom's files
+        print(f"napari-radiomics ibsi: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         written = write_ibsi_report(report, args.output)
     except WriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return cannot_write("ibsi", exc)
     total = class_counts(report).loc["total"]
     print(
         f"{total['match']} of {len(report)} features match the IBSI reference values, "

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_radiomics.cli._options import non_negative, positive
-from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.cli._status import EXIT_OK
 from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
@@ -80,6 +80,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the headline."""
     from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
     from napari_radiomics.analysis.report import write_model_report
+    from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
@@ -107,8 +108,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         written = write_model_report(result, output)
     except WriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return cannot_write("model", exc)
     for column in result.metrics["left_out"]:
         print(
             f"note: column {column!r} is the target or the group, so it is not used as a feature",
