@@ -317,3 +317,17 @@ def test_clustering_bad_input_is_a_message(
     widget.clustering.clusters.setValue(7)  # 6 patients
     _cluster(widget, qtbot)
     assert "clusters must be 2 to 6" in widget.clustering.status.text()
+
+
+def test_a_loaded_cluster_column_with_blanks_selects_its_rows(
+    widget: PlotsWidget, features: pd.DataFrame
+) -> None:
+    """A table read back with blank cluster cells holds 1.0 for 1: choosing it still selects
+    its rows (its text once went through int(), which refused "1.0")."""
+    clusters = np.where(np.arange(len(features)) % 3 == 0, np.nan, np.arange(len(features)) % 2)
+    table = show_features(widget.viewer, features.assign(cluster=clusters))
+    panel = widget.clustering
+    assert [panel.chosen.itemText(i) for i in range(panel.chosen.count())] == ["0.0", "1.0"]
+    panel.chosen.setCurrentIndex(1)
+    panel.select_button.click()
+    assert table.selected_rows() == list(np.flatnonzero(clusters == 1))

@@ -9,6 +9,8 @@ it and a cluster chosen here selects its rows, in the plot, the table and the vi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from napari.qt.threading import FunctionWorker
@@ -45,6 +47,7 @@ class ClusterPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._frame = pd.DataFrame()
+        self._offered: list[Any] = []  # the clusters the "select" list offers, in its order
         self.result: ClusterResult | None = None
         self.runner = Runner(self)
         self.runner.signals.finished.connect(self._clustered)
@@ -118,13 +121,12 @@ class ClusterPanel(QWidget):
 
     def _offer(self, clusters: pd.Series | None) -> None:
         self.chosen.clear()
-        if clusters is not None:
-            names = sorted(pd.unique(clusters.dropna()))
-            self.chosen.addItems(["noise" if c == NOISE else str(c) for c in names])
+        # The values themselves, not their text: a table read back may hold 1.0 for 1.
+        self._offered = [] if clusters is None else sorted(pd.unique(clusters.dropna()))
+        self.chosen.addItems(["noise" if c == NOISE else str(c) for c in self._offered])
         self.select_button.setEnabled(self.chosen.count() > 0)
 
     def _select(self) -> None:
-        text = self.chosen.currentText()
-        wanted = NOISE if text == "noise" else int(text)
+        wanted = self._offered[self.chosen.currentIndex()]
         rows = np.flatnonzero(self._frame[CLUSTER_COLUMN].to_numpy() == wanted)
         self.rows_chosen.emit([int(r) for r in rows])

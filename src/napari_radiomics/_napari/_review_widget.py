@@ -332,8 +332,8 @@ class ReviewWidget(QWidget):
 
     def _pick_report(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Corrections report", "", "CSV (*.csv)")
-        report = self.report()
-        if path and report is not None:
+        report = self.report() if path else None  # nothing built for a cancelled dialog
+        if report is not None:
             try:
                 written = write_report(report, path)
             except WriteError as exc:

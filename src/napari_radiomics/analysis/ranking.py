@@ -55,7 +55,7 @@ def patient_means(
         raise ValueError(
             f"{group} {mixed.index[0]!r} has slices of several classes "
             f"({', '.join(map(str, mixed.iloc[0]))}): per-patient means need one class per "
-            "patient; rank per slice instead"
+            "patient; work per slice instead"
         )
     means = x.groupby(groups.to_numpy(), sort=True).mean()
     return means, classes.map(lambda c: c[0]).rename(y.name)
