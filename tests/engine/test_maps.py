@@ -20,7 +20,6 @@ import pytest
 import SimpleITK as sitk
 from radiomics import getFeatureClasses
 from radiomics.featureextractor import RadiomicsFeatureExtractor
-from tests.sample_files import write_bundle
 
 from napari_radiomics._limits import MEMORY_ENV
 from napari_radiomics.cli import build_parser, main
@@ -33,6 +32,7 @@ from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import write_bundle
 
 TEXTURE = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 ALL_CLASSES = {name: [] for name in TEXTURE}

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from tests.sample_files import case_arrays, write_bundle, write_mat_folder, write_v5, write_v73
 
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import (
@@ -20,6 +19,7 @@ from napari_radiomics.io import (
     path_kind,
     source_of,
 )
+from sample_files import case_arrays, write_bundle, write_mat_folder, write_v5, write_v73
 
 
 def test_a_mat_file_opens_as_its_slice(tmp_path: Path) -> None:
