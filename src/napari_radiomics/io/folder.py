@@ -105,7 +105,7 @@ class MatStack:
 Deliver = Callable[[Callable[[], None]], None]
 
 
-def _now(finish: Callable[[], None]) -> None:
+def at_once(finish: Callable[[], None]) -> None:
     """Complete the table at once, on the scanning thread (nobody else is reading it)."""
     finish()
 
@@ -114,7 +114,7 @@ def open_mat_stack(
     source: str | Path | Sequence[str | Path],
     *,
     scan_budget: float | None = 0.5,
-    deliver: Deliver = _now,
+    deliver: Deliver = at_once,
 ) -> MatStack:
     """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
 

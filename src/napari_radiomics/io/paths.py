@@ -17,8 +17,13 @@ from typing import Literal, get_args
 
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import Deliver, MatStack, holds_mat_files, open_mat_stack
-from napari_radiomics.io.folder import _now as at_once
+from napari_radiomics.io.folder import (
+    Deliver,
+    MatStack,
+    at_once,
+    holds_mat_files,
+    open_mat_stack,
+)
 from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
 from napari_radiomics.io.medical import (
     MEDICAL_SUFFIXES,
