@@ -15,6 +15,7 @@ import textwrap
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -139,6 +140,15 @@ def settings_from(args: argparse.Namespace) -> ExtractionSettings:
     from napari_radiomics.settings_choice import choose_settings
 
     return choose_settings(preset=args.preset, params=args.params, overrides=args.overrides)
+
+
+def output_folder(parser: argparse.ArgumentParser, output: str, purpose: str) -> Path:
+    """``-o`` as the folder for ``purpose`` (made when written); a file there is refused
+    before any work, not after a long computation."""
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        parser.error(f"-o {path}: is a file; name a folder for {purpose}")
+    return path
 
 
 def never_crash_on_output() -> None:

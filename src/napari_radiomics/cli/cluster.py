@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from napari_radiomics.cli._options import positive
@@ -57,12 +56,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Cluster, write the files, print the agreement."""
     from napari_radiomics.analysis.clustering import cluster_table, write_cluster_report
     from napari_radiomics.cli._follow import cannot_write
+    from napari_radiomics.cli._options import output_folder
     from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
-    output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        parser.error(f"-o {output}: is a file; name a folder for the clustering")
+    output = output_folder(parser, args.output, "the clustering")
     try:
         table = read_table(args.features)
     except (ValueError, OSError) as exc:

@@ -81,12 +81,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
     from napari_radiomics.analysis.report import write_model_report
     from napari_radiomics.cli._follow import cannot_write
+    from napari_radiomics.cli._options import output_folder
     from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
-    output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        parser.error(f"-o {output}: is a file; name a folder for the report")
+    output = output_folder(parser, args.output, "the report")
     try:  # every refusal names the file (or the column, prefixed with the file)
         table = read_table(args.features)
         folds = args.folds
