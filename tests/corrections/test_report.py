@@ -122,3 +122,24 @@ def test_the_report_never_replaces_a_source_or_a_store_file(
         assert main(argv) == 2, target
         assert f"{target}: {problem}" in capsys.readouterr().err
         assert target.read_bytes() == before
+
+
+def test_a_report_over_two_datasets_names_the_dataset_of_each_row(
+    reviewed, tmp_path: Path
+) -> None:
+    """Both datasets have a case "1": without a dataset column the rows could not be told apart."""
+    first, _session, _slices = reviewed
+    second = tmp_path / "other"
+    write_mat_folder(second, 2)
+    stack = open_mat_stack(second)
+    session = attach(stack.mask, stack_refs(stack.slices), second, stack=True)
+    session.set_status(0, "flagged", "second dataset")
+    assert session.autosave.flush(timeout=10)
+    out = tmp_path / "both.csv"
+    assert main(["corrections", str(first), str(second), "-o", str(out)]) == 0
+    report = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert report.columns[0] == "dataset"
+    statuses = report.set_index(["dataset", "case"])["status"].to_dict()
+    assert statuses[(str(first.resolve()), "1")] == "accepted"
+    assert statuses[(str(second.resolve()), "1")] == "flagged"
+    assert len(report) == 4

@@ -23,7 +23,8 @@ report can be written while napari is correcting the dataset; nothing is extract
 
 INPUT takes what `extract` takes (folders, .mat files, a NumPy bundle, images with --mask);
 every case of the stores of their datasets is reported, its patient and tumour type read from
-its file (blank when the file does not say, or is gone).
+its file (blank when the file does not say, or is gone). With more than one dataset, a first
+column, dataset, names the folder each row belongs to.
 Exit status: 0 written; 2 usage error (a missing input, DIR not a corrections store or the
 store of another dataset, OUTPUT already there without --overwrite or not writable).
 """
@@ -85,10 +86,14 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     by_root: dict[Path, tuple[Any, list[Any]]] = {}
     for store, members in stores:
         by_root.setdefault(store.root, (store, []))[1].extend(members)
-    report = pd.concat(
-        [corrections_report(s, _identities(s, members)) for s, members in by_root.values()],
-        ignore_index=True,
-    )
+    reports = [
+        (s.dataset, corrections_report(s, _identities(s, members)))
+        for s, members in by_root.values()
+    ]
+    if len({dataset for dataset, part in reports if not part.empty}) > 1:  # both have a "1"?
+        for dataset, part in reports:
+            part.insert(0, "dataset", str(dataset))
+    report = pd.concat([part for _, part in reports], ignore_index=True)
     try:
         write_report(report, output)
     except WriteError as exc:
