@@ -5,7 +5,9 @@ million perturbations) would otherwise allocate until the machine swaps or the p
 killed, losing whatever else it held. So the computations that grow with their inputs (feature
 maps, perturbations) estimate their memory from the sizes first and refuse past one limit, in
 one place: :data:`DEFAULT_MAX_MEMORY`, or the environment variable :data:`MEMORY_ENV`, which
-the message names. The readers' own bounds (``io``: at most so many values in a declared
+the message names. Worker processes are bounded the same way (:func:`max_jobs`): each holds
+pyradiomics and its cases, so ``--jobs 1000`` would exhaust memory long before it helped. The
+readers' own bounds (``io``: at most so many values in a declared
 array) are about what a file may claim to hold, not about memory, and stay with them.
 """
 
@@ -16,13 +18,26 @@ import re
 
 from napari_radiomics.errors import SettingsError
 
-__all__ = ["DEFAULT_MAX_MEMORY", "MEMORY_ENV", "format_bytes", "max_memory", "memory_problem"]
+__all__ = [
+    "DEFAULT_MAX_MEMORY",
+    "JOBS_PER_CPU",
+    "MEMORY_ENV",
+    "format_bytes",
+    "max_jobs",
+    "max_memory",
+    "memory_problem",
+    "usable_cpus",
+]
 
 #: The environment variable that sets the limit: bytes, or a number with a binary unit
 #: (``16GiB``, ``16G``, ``512MiB``).
 MEMORY_ENV = "NAPARI_RADIOMICS_MAX_MEMORY"
 #: The limit without it: what a laptop that runs napari can usually give one computation.
 DEFAULT_MAX_MEMORY = 8 << 30
+
+#: Worker processes per usable CPU at most: a few more than the CPUs can hide I/O waits;
+#: beyond that each worker only adds its memory (pyradiomics and a case, 200-400 MiB).
+JOBS_PER_CPU = 4
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
@@ -67,3 +82,16 @@ def memory_problem(what: str, needed: float, smaller: str, mostly: str = "") -> 
         f"the environment variable {MEMORY_ENV} (e.g. {MEMORY_ENV}=64GiB) on a machine that "
         "has the memory"
     )
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use (respects affinity masks and container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def max_jobs() -> int:
+    """The most worker processes a run may start here: :data:`JOBS_PER_CPU` per usable CPU."""
+    return JOBS_PER_CPU * usable_cpus()

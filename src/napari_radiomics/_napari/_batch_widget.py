@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_radiomics._limits import max_jobs
 from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._runner import Progressed, Runner, run_controls
@@ -121,7 +122,7 @@ class BatchWidget(QWidget):
         self.output = QLineEdit()
         self.output.setPlaceholderText("features.csv or .parquet")
         self.jobs = QSpinBox()
-        self.jobs.setRange(1, max(default_jobs(), 1) * 4)
+        self.jobs.setRange(1, max_jobs())
         self.jobs.setValue(default_jobs())
         self.resume = QCheckBox("Resume (skip cases already in the output)")
         self.overwrite = QCheckBox("Overwrite an existing output")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from napari_radiomics._limits import usable_cpus
 from napari_radiomics.batch._worker import (
     CaseResult,
     CaseTask,
@@ -42,11 +43,8 @@ _WORKER_DIED = (
 
 
 def default_jobs() -> int:
-    """The CPUs this process may use (respects affinity masks and container CPU sets)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    """One worker per CPU this process may use."""
+    return usable_cpus()
 
 
 def run_serial(

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from napari_radiomics._limits import JOBS_PER_CPU, max_jobs, usable_cpus
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.settings import ExtractionSettings, SettingsError
 
@@ -41,6 +42,18 @@ def key_value(text: str) -> tuple[str, Any]:
 def positive(text: str) -> int:
     """An argparse type: an integer >= 1."""
     return _at_least(text, 1, "a positive integer")
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: a number of worker processes, >= 1 and at most ``_limits.max_jobs``
+    (the Batch dock's bound too), so a typo such as ``--jobs 200`` cannot exhaust memory."""
+    count = positive(text)
+    if count > max_jobs():
+        raise argparse.ArgumentTypeError(
+            f"{count} worker processes is more than {JOBS_PER_CPU} per CPU here "
+            f"({usable_cpus()} usable): at most {max_jobs()}"
+        )
+    return count
 
 
 def non_negative(text: str) -> int:
@@ -116,7 +129,7 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
     """Where cases run and what happens to an existing output."""
     run = parser.add_argument_group("execution")
     run.add_argument(
-        "-j", "--jobs", type=positive, metavar="N",
+        "-j", "--jobs", type=worker_count, metavar="N",
         help="worker processes (default: all usable CPUs; 1 = serial)",
     )  # fmt: skip
     run.add_argument(

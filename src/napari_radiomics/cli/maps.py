@@ -24,6 +24,7 @@ from napari_radiomics.cli._options import (
     non_negative,
     positive,
     settings_from,
+    worker_count,
 )
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
@@ -100,7 +101,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "image, many times slower to write)",
     )  # fmt: skip
     what.add_argument(
-        "-j", "--jobs", type=positive, default=1, metavar="N",
+        "-j", "--jobs", type=worker_count, default=1, metavar="N",
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
     )  # fmt: skip
