@@ -6,7 +6,8 @@ A 10 ms heartbeat timer runs while the dock is given `bench_model`'s synthetic 3
 table and then shows each plot kind (a box plot first, then violin, histogram, scatter, PCA,
 the overviews); the longest gap between two beats is the longest time the GUI could not
 respond. The naive approach, timed in the same process, builds each figure in the GUI thread
-(``PlotRequest.build``, then the canvas draw), as a dock without a worker would.
+(``PlotRequest.build``, its layout included, then the canvas draw), as a dock without a worker
+would.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def main() -> None:
     print(f"{args.cases} rows x {args.features} features; longest event-loop block:")
     for kind, seconds in blocks.items():
         name = "Box" if kind.startswith("set_table") else kind
-        request = PlotRequest(name, feature, second, "tumor_type", "bar", theme)
+        size = tuple(dock.canvas.figure.get_size_inches())
+        request = PlotRequest(name, feature, second, "tumor_type", "bar", theme, size)
 
         def naive(r: PlotRequest = request) -> None:
             FigureCanvasQTAgg(r.build(table).figure).draw()

@@ -3,7 +3,7 @@
 A 3064-case x 1500-feature table (the brain-tumour dataset's size; feature names are
 pyradiomics' own, 16 image types x every class, values random) is shown in a real napari
 viewer, first in the dataset table, then, for comparison, in the runs-side-by-side results
-dock as a batch result went before (``add_run``), followed by one single-case run there.
+dock (``add_run``: a column per case, built when shown), followed by one single-case run there.
 
 The Review dock's table (3064 cases: case, patient, tumour type, status, note) is typed into
 and sorted twice in the same process: through the plugin's table model (a NumPy mask per
@@ -68,10 +68,11 @@ def feature_names() -> list[str]:
 
 
 def dataset(n: int = CASES) -> pd.DataFrame:
-    """Identifying columns as a batch writes them, then random feature values."""
+    """Identifying columns as a batch writes them, then random feature values. Each of the
+    233 patients has one tumour type, as in the dataset (the ranking's patient means need it)."""
     rng = np.random.default_rng(0)
     names = feature_names()
-    labels = rng.integers(1, 4, n)
+    labels = rng.integers(1, 4, 233)[np.arange(n) % 233]
     ids = pd.DataFrame(
         {
             "case": [str(i + 1) for i in range(n)],
@@ -384,7 +385,7 @@ def main() -> None:
         spin(1.0)
         old = old_path(viewer, frame)
         viewer.close()
-        report("before: the batch in the runs-side-by-side results dock:", old)
+        report("the batch in the runs-side-by-side results dock (a column per case):", old)
         shown = max(new["show the table (set_table)"][0], 1.0)
         ratio = old["add the batch as a run (add_run)"][0] / shown
         print(f"  showing the table: results dock / dataset table = {ratio:.0f}x")

@@ -13,6 +13,7 @@ from napari_radiomics.engine import extract_features
 from napari_radiomics.results import (
     METADATA_CLASS,
     Run,
+    WideColumns,
     add_difference,
     difference_title,
     export_results,
@@ -87,6 +88,20 @@ def test_difference_is_absolute_and_relative(runs: list[Run]) -> None:
     assert delta["original_shape2D_PixelSurface"] == 176.0
     assert percent["original_shape2D_PixelSurface"] == pytest.approx(44.0)
     assert np.isnan(delta["patient_id"])  # identifying rows have no difference
+
+
+def test_wide_columns_are_the_wide_table_column_by_column(runs: list[Run]) -> None:
+    """The results dock reads the runs side by side a column at a time: each column, the
+    differences included, is the whole table's."""
+    before, after = "before | label 1", "after | label 2"
+    lazy = WideColumns(runs, (before, after))
+    whole = add_difference(wide_table(runs), before, after)
+    assert lazy.titles == list(whole.columns)
+    assert lazy.index == list(whole.index)
+    for position, title in enumerate(lazy.titles):
+        column = pd.Series(lazy.column(position), index=whole.index, name=title)
+        pd.testing.assert_series_equal(column, whole[title], check_dtype=False)
+    pd.testing.assert_frame_equal(lazy.table(), whole)
 
 
 def test_export_csv_reads_back_with_pandas(runs: list[Run], tmp_path: Path) -> None:

@@ -108,11 +108,27 @@ class Run:
         return cls(name, plain, copy.deepcopy(dict(frame.attrs.get("provenance") or {})))
 
     @cached_property
-    def cells(self) -> np.ndarray:
-        """The frame's values as Python objects, one row per column (features x rows),
-        computed once: the wide table is rebuilt from them on every change, and converting a
-        3064-case batch (4.6 million values) is the costly part of that."""
-        return self.frame.to_numpy(dtype=object).T
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The frame's float columns as one float block and its other columns as one object
+        block, with their positions: a row of the frame is then two fancy indexes. Kept as
+        floats: a 3064-case batch as Python objects was 4.6 million of them and a second."""
+        kinds = [getattr(dtype, "kind", "O") for dtype in self.frame.dtypes]
+        floats = np.flatnonzero(np.array(kinds) == "f")
+        others = np.flatnonzero(np.array(kinds) != "f")
+        return (
+            floats,
+            self.frame.iloc[:, floats].to_numpy(dtype=float, na_value=np.nan),
+            others,
+            self.frame.iloc[:, others].to_numpy(dtype=object),
+        )
+
+    def row_values(self, row: int) -> np.ndarray:
+        """Row ``row`` (a position) of the frame as Python objects, in its column order."""
+        floats, float_block, others, other_block = self._blocks
+        values = np.empty(len(self.frame.columns), dtype=object)
+        values[floats] = float_block[row]
+        values[others] = other_block[row]
+        return values
 
     @cached_property
     def rows(self) -> tuple[list[str], list[str]]:
@@ -145,55 +161,86 @@ def run_columns(run: Run) -> list[str]:
     return titles
 
 
-def wide_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Features as rows, one column per run and ROI label, identifying rows on top.
+class WideColumns:
+    """The runs side by side (:func:`wide_table`) column by column: the rows' names and
+    description at once, a run column's values when first asked for.
 
-    Rows are indexed by the feature's full name. The first columns describe the row
-    (``image_type``, ``feature_class``, ``feature``); identifying values (case, patient id,
-    tumour type, ...) come first as rows of class ``metadata`` so a column says which case it is.
-    A feature missing from a run (other settings) is NaN there.
+    Rows are the features' full names; the first columns describe them (``image_type``,
+    ``feature_class``, ``feature``); identifying values (case, patient id, tumour type, ...)
+    come first as rows of class ``metadata`` so a column says which case it is. A feature
+    missing from a run (other settings) is NaN there; a later column of a title already used
+    replaces the earlier one, at its place. ``difference`` (before, after) appends the
+    columns of :func:`add_difference`.
 
-    The values are gathered as one object array (each run's :attr:`Run.cells` with its rows
-    taken in the table's order) and become the frame in one step: a column inserted per case
-    made adding a 3064-case batch cost quadratic time (38 s in the results dock).
+    A 3064-case batch is 3064 columns of 1500 values: built as one object table it cost the
+    results dock a second on every change; a dock shows a few columns at a time.
     """
-    meta_names: dict[str, None] = {}
-    feature_names: dict[str, None] = {}
-    for run in runs:
-        meta_names.update(dict.fromkeys(run.rows[0]))
-        feature_names.update(dict.fromkeys(run.rows[1]))
-    index = [*meta_names, *feature_names]
-    described = [("", METADATA_CLASS, name) for name in meta_names]
-    for name in feature_names:
-        parsed = parse_feature_name(name)
-        assert parsed is not None  # feature_columns only returns parsable names
-        described.append((parsed.image_type, parsed.feature_class, parsed.feature))
-    table = pd.DataFrame(
-        described, index=pd.Index(index, name="name"), columns=list(DESCRIPTION_COLUMNS)
-    )
-    titles: dict[str, int] = {}  # a later column of the same title replaces the earlier one
-    blocks: list[np.ndarray] = []
-    start = 0
-    for run in runs:
-        where = run.frame.columns.get_indexer(index)
-        if np.array_equal(where, np.arange(len(run.frame.columns))):
-            block = run.cells  # the run has the table's rows, in its order: no copy
-        else:
-            block = np.full((len(index), len(run.frame)), np.nan, dtype=object)
-            block[where >= 0] = run.cells[where[where >= 0]]  # NaN: a feature this run lacks
-        for column, title in enumerate(run_columns(run)):
-            titles[title] = start + column
-        blocks.append(block)
-        start += block.shape[1]
-    if not titles:
-        return table
-    values = np.concatenate(blocks, axis=1)
-    if len(titles) < start:  # a title repeated: its last column, at the first one's place
-        values = values[:, list(titles.values())]
-    columns = pd.DataFrame(
-        values, index=table.index, columns=list(titles), dtype=object, copy=False
-    )
-    return pd.concat([table, columns], axis=1)
+
+    def __init__(self, runs: Sequence[Run], difference: tuple[str, str] | None = None) -> None:
+        meta_names: dict[str, None] = {}
+        feature_names: dict[str, None] = {}
+        for run in runs:
+            meta_names.update(dict.fromkeys(run.rows[0]))
+            feature_names.update(dict.fromkeys(run.rows[1]))
+        #: The row names, top to bottom.
+        self.index = [*meta_names, *feature_names]
+        described = [("", METADATA_CLASS, name) for name in meta_names]
+        for name in feature_names:
+            parsed = parse_feature_name(name)
+            assert parsed is not None  # feature_columns only returns parsable names
+            described.append((parsed.image_type, parsed.feature_class, parsed.feature))
+        self._described = np.array(described, dtype=object).reshape(len(self.index), 3)
+        sources: dict[str, tuple[Run, int]] = {}
+        for run in runs:
+            rows = ((run, row) for row in range(len(run.frame)))
+            sources.update(zip(run_columns(run), rows, strict=True))
+        self._sources = list(sources.values())
+        self._where = {run.name: run.frame.columns.get_indexer(self.index) for run in runs}
+        self._difference = difference
+        extra: list[str] = []
+        if difference is not None and all(title in sources for title in difference):
+            before, after = difference
+            extra = [difference_title(after, before, percent=p) for p in (False, True)]
+        #: Column titles, left to right: the description, the runs', the differences'.
+        self.titles = [*DESCRIPTION_COLUMNS, *sources, *extra]
+
+    def column(self, position: int) -> np.ndarray:
+        """The values of column ``position`` of :attr:`titles`, in row order."""
+        described = len(DESCRIPTION_COLUMNS)
+        if position < described:
+            return self._described[:, position]
+        k = position - described
+        if k >= len(self._sources):  # the differences
+            before, after = (self.column(self.titles.index(t)) for t in self._difference or ())
+            is_feature = self._described[:, 1] != METADATA_CLASS
+            return _difference(before, after, is_feature)[k - len(self._sources)]
+        run, row = self._sources[k]
+        where = self._where[run.name]
+        values = np.full(len(self.index), np.nan, dtype=object)
+        found = where >= 0
+        values[found] = run.row_values(row)[where[found]]
+        return values
+
+    def table(self) -> pd.DataFrame:
+        """The whole table as one DataFrame (the value columns as Python objects)."""
+        index = pd.Index(self.index, name="name")
+        described = len(DESCRIPTION_COLUMNS)
+        table = pd.DataFrame(self._described, index=index, columns=list(DESCRIPTION_COLUMNS))
+        runs = self.titles[described : described + len(self._sources)]
+        values = np.empty((len(self.index), len(runs)), dtype=object)
+        for k in range(len(runs)):
+            values[:, k] = self.column(described + k)
+        columns = pd.DataFrame(values, index=index, columns=runs, dtype=object, copy=False)
+        differences = {
+            t: self.column(i) for i, t in enumerate(self.titles) if i >= described + len(runs)
+        }
+        return pd.concat([table, columns, pd.DataFrame(differences, index=index)], axis=1)
+
+
+def wide_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """Features as rows, one column per run and ROI label, identifying rows on top (see
+    :class:`WideColumns`, which builds it)."""
+    return WideColumns(runs).table()
 
 
 def add_difference(table: pd.DataFrame, before: str, after: str) -> pd.DataFrame:
@@ -202,14 +249,20 @@ def add_difference(table: pd.DataFrame, before: str, after: str) -> pd.DataFrame
     Identifying rows and non-numeric values get NaN; a zero ``before`` gives NaN %, not inf.
     """
     out = table.copy()
-    a = pd.to_numeric(out[before], errors="coerce").astype(float)
-    b = pd.to_numeric(out[after], errors="coerce").astype(float)
-    is_feature = out["feature_class"] != METADATA_CLASS
-    delta = (b - a).where(is_feature)
-    base = a.abs().where(a != 0)
+    is_feature = (out["feature_class"] != METADATA_CLASS).to_numpy()
+    delta, percent = _difference(out[before], out[after], is_feature)
     out[difference_title(after, before)] = delta
-    out[difference_title(after, before, percent=True)] = 100.0 * delta / base
+    out[difference_title(after, before, percent=True)] = percent
     return out
+
+
+def _difference(before: Any, after: Any, is_feature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``after - before`` on the feature rows, and its % of ``|before|`` (NaN for 0)."""
+    a = pd.to_numeric(pd.Series(before), errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(pd.Series(after), errors="coerce").to_numpy(dtype=float)
+    delta = np.where(is_feature, b - a, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return delta, np.where(a != 0, 100.0 * delta / np.abs(a), np.nan)
 
 
 def difference_title(after: str, before: str, *, percent: bool = False) -> str:

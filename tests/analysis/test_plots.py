@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from napari_radiomics.analysis.plots import (
     PlotTheme,
     distribution_plot,
+    fix_layout,
     overview_plot,
     projection,
     projection_plot,
@@ -66,6 +69,37 @@ def test_highlight_rings_exactly_the_rows(table: pd.DataFrame) -> None:
     assert to_hex(marks.get_edgecolor()[0]) == DARK.highlight
     plot.highlight([])
     assert marks not in plot.axes.collections
+
+
+def test_each_category_is_one_scatter_of_its_rows_in_its_colour(table: pd.DataFrame) -> None:
+    """One colour per scatter: Agg stamps such a scatter's marker instead of drawing every
+    point's path (a box plot of 3064 points drew in 30 ms instead of 80)."""
+    plot = scatter_plot(table, AREA, RATIO, colour_by="tumor_type")
+    names = ["glioma", "meningioma", "pituitary tumor"]
+    palette = dict(zip(names, PlotTheme().palette[:3], strict=True))
+    assert len(plot.axes.collections) == len(palette)
+    for points, (name, colour) in zip(plot.axes.collections, palette.items(), strict=True):
+        assert [to_hex(c) for c in points.get_facecolor()] == [colour]
+        rows = table["tumor_type"] == name
+        np.testing.assert_array_equal(points.get_offsets(), table.loc[rows, [AREA, RATIO]])
+
+
+def test_fix_layout_gives_the_constrained_positions_once(table: pd.DataFrame) -> None:
+    """Laid out once (in a dock's worker), the figure keeps constrained layout's positions
+    for its size and later draws do not lay it out again."""
+    size = (4.0, 3.0)
+    reference = distribution_plot(table, AREA, by="tumor_type")
+    FigureCanvasAgg(reference.figure)
+    reference.figure.set_size_inches(size)
+    reference.figure.canvas.draw()
+    fixed = distribution_plot(table, AREA, by="tumor_type")
+    fix_layout(fixed.figure, size)
+    assert not isinstance(fixed.figure.get_layout_engine(), ConstrainedLayoutEngine)
+    np.testing.assert_allclose(fixed.figure.get_size_inches(), size)
+    expected = reference.axes.get_position().bounds
+    np.testing.assert_allclose(fixed.axes.get_position().bounds, expected)
+    fixed.figure.canvas.draw()
+    np.testing.assert_allclose(fixed.axes.get_position().bounds, expected)
 
 
 def test_numeric_colour_column_of_many_values_gets_a_colour_bar(table: pd.DataFrame) -> None:

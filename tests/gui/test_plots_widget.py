@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backend_bases import MouseEvent
-from qtpy.QtCore import Qt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from qtpy.QtCore import QSize, Qt
+from qtpy.QtGui import QResizeEvent
+from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._plots_widget import (
@@ -19,6 +23,7 @@ from napari_radiomics._napari._plots_widget import (
     PlotsWidget,
 )
 from napari_radiomics._napari._ranking_panel import RankingPanel
+from napari_radiomics.analysis.plots import scatter_plot
 from napari_radiomics.engine import extract_features
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import layer_features, read_table
@@ -150,6 +155,41 @@ def test_rectangle_and_click_selection(widget: PlotsWidget, qtbot) -> None:
     assert blocker.args == [sorted(np.flatnonzero(frame[MEAN] >= cut).tolist())]
 
     widget.tool.setCurrentText("Click")
+    with qtbot.waitSignal(widget.rows_selected) as blocker:
+        _mouse(widget, "button_press_event", (frame[AREA].iloc[4], frame[MEAN].iloc[4]))
+    assert blocker.args == [[4]]
+
+
+def _constrained_position(widget: PlotsWidget) -> tuple[float, ...]:
+    """Where constrained layout puts the axes of the plot shown, at its canvas' size."""
+    plot = scatter_plot(widget.frame, AREA, MEAN, "tumor_type", widget.plot.theme)
+    FigureCanvasAgg(plot.figure)
+    plot.figure.set_size_inches(widget.canvas.figure.get_size_inches())
+    plot.figure.canvas.draw()
+    return plot.axes.get_position().bounds
+
+
+def test_the_worker_lays_the_figure_out_for_the_canvas_and_again_after_a_resize(
+    widget: PlotsWidget, qtbot
+) -> None:
+    """The GUI thread only paints: the figure arrives laid out for the canvas' size, and a
+    canvas that changes size gets a figure laid out for its new size, still pickable."""
+    _scatter(widget, qtbot, "Click")
+    figure = widget.plot.figure
+    assert not isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine)
+    position = np.asarray(widget.plot.axes.get_position().bounds)
+    np.testing.assert_allclose(position, _constrained_position(widget), atol=0.01)
+
+    old = widget.canvas.size()
+    new = QSize(old.width() + 160, old.height() - 40)
+    widget.canvas.resize(new)  # the viewer is not shown: Qt would deliver this on show
+    QApplication.sendEvent(widget.canvas, QResizeEvent(new, old))
+    qtbot.waitUntil(lambda: widget.plot is not None and widget.plot.figure is not figure)
+    _plotted(widget, qtbot)
+    widget.canvas.draw()
+    position = np.asarray(widget.plot.axes.get_position().bounds)
+    np.testing.assert_allclose(position, _constrained_position(widget), atol=0.01)
+    frame = widget.frame
     with qtbot.waitSignal(widget.rows_selected) as blocker:
         _mouse(widget, "button_press_event", (frame[AREA].iloc[4], frame[MEAN].iloc[4]))
     assert blocker.args == [[4]]

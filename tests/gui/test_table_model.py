@@ -18,6 +18,7 @@ from napari_radiomics._napari._table_model import (
     contains,
     feature_rows,
     sort_order,
+    table_view,
 )
 from napari_radiomics.results import METADATA_CLASS
 
@@ -162,3 +163,47 @@ def test_a_click_sorts_the_column_clicked_when_titles_repeat(qtbot) -> None:
     view.sortByColumn(1, UP)
     assert model.frame_rows(range(3)).tolist() == [1, 2, 0]
     assert model.sort_section() == (1, UP)
+
+
+class Recording:
+    """A lazy table (the model's ``LazyTable``) of 4 rows x 200 columns that records which
+    columns were built: column ``c`` holds ``c``, ``c + 0.5``, nothing and text."""
+
+    def __init__(self) -> None:
+        self.titles = [f"c{c}" for c in range(200)]
+        self.index = ["a", "b", "c", "d"]
+        self.built: list[int] = []
+
+    def column(self, position: int) -> np.ndarray:
+        self.built.append(position)
+        return np.array([float(position), position + 0.5, np.nan, f"t{position}"], dtype=object)
+
+    def table(self) -> pd.DataFrame:
+        columns = {t: self.column(c) for c, t in enumerate(self.titles)}
+        return pd.DataFrame(columns, index=self.index)
+
+
+def test_a_lazy_table_builds_only_the_columns_asked_for(qtbot) -> None:
+    """A 3064-case batch is 3064 columns: the model builds a column when a view shows it, a
+    sort needs it or a caller asks, and only once; the whole frame only when asked for."""
+    table = Recording()
+    model = DataFrameModel()
+    model.set_lazy(table, pinned=np.array([False, False, False, True]))
+    assert table.built == []
+    view = table_view(model)
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: bool(table.built))  # painted
+    shown = sorted(set(table.built))
+    assert len(shown) < 10  # the columns on screen
+    view.setSortingEnabled(True)
+    view.sortByColumn(150, DOWN)
+    high, low, missing, pinned = _column(model, "c150")
+    assert (high, low, pinned) == (150.5, 150.0, "t150")  # pinned: last whatever the sort
+    assert np.isnan(missing)
+    assert sorted(set(table.built)) == sorted({*shown, 150})
+    assert table.built.count(150) == 1
+    assert model.titles == table.titles
+    pd.testing.assert_frame_equal(model.frame, Recording().table())

@@ -8,9 +8,10 @@ distribution. Beside it, in a tab, the clustering panel (``_cluster_panel``): it
 become a ``cluster`` column of the rows plotted, which colours the plot and selects back.
 Every figure is built in a worker thread (a PCA of 3064 x 1,500 takes seconds, even a box
 plot of 3064 points a noticeable moment), and so are the ranking and the clustering; only
-the newest
-request's result is shown, so one that arrives after the table or the controls changed is
-dropped. Drawing stays in the GUI thread, in Qt's canvas.
+the newest request's result is shown, so one that arrives after the table or the controls
+changed is dropped. The worker also lays the figure out at the canvas' size
+(``analysis.plots.fix_layout``), so the GUI thread only paints it, in Qt's canvas; a canvas
+that changes size asks for a figure laid out anew.
 
 A labels layer's ``features`` can be plotted instead of the table: its rows are that image's
 labels, so a selection there picks the label in the layer rather than rows of the table.
@@ -22,11 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 from matplotlib.widgets import LassoSelector, RectangleSelector
 from napari.layers import Labels
 from napari.utils.theme import get_theme
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -49,6 +51,7 @@ from napari_radiomics.analysis.plots import (
     Plot,
     PlotTheme,
     distribution_plot,
+    fix_layout,
     overview_plot,
     projection,
     projection_methods,
@@ -155,9 +158,16 @@ class PlotRequest:
     colour: str | None
     chart: str
     theme: PlotTheme
+    size: tuple[float, float]  # the canvas' size in inches: the figure is laid out for it
 
     def build(self, frame: pd.DataFrame) -> Plot:
-        """The core's plot for this request (raises ValueError naming a bad column)."""
+        """The core's plot for this request, laid out at the canvas' size (raises ValueError
+        naming a bad column)."""
+        plot = self._plot(frame)
+        fix_layout(plot.figure, self.size)
+        return plot
+
+    def _plot(self, frame: pd.DataFrame) -> Plot:
         if self.kind in DISTRIBUTIONS:
             return distribution_plot(
                 frame, self.x, self.colour, DISTRIBUTIONS[self.kind], self.theme
@@ -187,6 +197,9 @@ class PlotsWidget(QWidget):
         self._table = pd.DataFrame()
         self._selector: Any = None
         self.linked: RowTable | None = None  # the table linked by link()
+        # A canvas resized for longer than a moment gets a figure laid out at its new size.
+        self._relayout = QTimer(self, singleShot=True, interval=300)
+        self._relayout.timeout.connect(self.replot)
 
         self.source = QComboBox()
         self.kind = QComboBox()
@@ -303,7 +316,8 @@ class PlotsWidget(QWidget):
         features = feature_columns(frame) or [
             c for c in frame.columns if c != "index" and pd.api.types.is_numeric_dtype(frame[c])
         ]
-        others = [c for c in frame.columns if c not in features]
+        plotted = set(features)  # a list's `in` made this 2 million comparisons at 1500
+        others = [c for c in frame.columns if c not in plotted]
         for combo, names in (
             (self.feature_x, features),
             (self.feature_y, features),
@@ -338,6 +352,7 @@ class PlotsWidget(QWidget):
         request = PlotRequest(
             kind, self.feature_x.currentText(), self.feature_y.currentText(), colour,
             self.chart.currentText().lower(), plot_theme(self.viewer),
+            tuple(self.canvas.figure.get_size_inches()),
         )  # fmt: skip
         self.status.setText(f"Drawing: {kind}…")
         self.runner.run(lambda _progress: request.build(frame), f"Drawing: {kind}")
@@ -346,6 +361,8 @@ class PlotsWidget(QWidget):
         """Put a plot's figure in the canvas, restore the highlight, attach the selector."""
         self.plot = plot
         self.status.setText(message)
+        if plot is not None:
+            self._laid_out = plot.figure.get_size_inches().copy()
         # A canvas per figure: matplotlib keeps a canvas' event connections in its figure.
         canvas = plot_canvas(None if plot is None else plot.figure)
         self._canvas_layout.replaceWidget(self.canvas, canvas)
@@ -353,10 +370,22 @@ class PlotsWidget(QWidget):
         self.canvas.deleteLater()
         self.canvas = canvas
         canvas.mpl_connect("button_press_event", self._clicked)
+        canvas.mpl_connect("resize_event", self._resized)
         if plot is not None:
             plot.highlight(self.highlighted)
         self._attach_selector()
         canvas.draw_idle()
+
+    def _resized(self, _event: Any) -> None:
+        """The layout was made for the size asked for: a canvas of another size (docked,
+        dragged) asks for the figure again, once it stays that size."""
+        plot = self.plot
+        if plot is not None and not np.allclose(
+            plot.figure.get_size_inches(), self._laid_out, rtol=0.02
+        ):
+            self._relayout.start()
+        else:  # back to the size laid out for (a layout passing through another size)
+            self._relayout.stop()
 
     def _attach_selector(self, *_: Any) -> None:
         if self._selector is not None:

@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, Signal
@@ -46,11 +47,10 @@ from napari_radiomics.results import (
     DESCRIPTION_COLUMNS,
     METADATA_CLASS,
     Run,
-    add_difference,
+    WideColumns,
     difference_title,
     export_results,
     format_settings,
-    wide_table,
 )
 
 if TYPE_CHECKING:
@@ -244,15 +244,17 @@ class ResultsWidget(QWidget):
     # ---------------------------------------------------------------------------- internals
     def value_columns(self) -> list[str]:
         """Titles of the run columns (one per run and ROI label)."""
-        return [c for c in self.frame.columns if c not in DESCRIPTION_COLUMNS and "Δ" not in c]
+        titles = self._model.titles
+        return [c for c in titles if c not in DESCRIPTION_COLUMNS and "Δ" not in c]
 
     def _refresh_if_comparing(self) -> None:
         if self.compare_check.isChecked():
             self._refresh()
 
     def _refresh(self, *, default_comparison: bool = False) -> None:
-        table = wide_table(self._runs) if self._runs else pd.DataFrame()
-        titles = [c for c in table.columns if c not in DESCRIPTION_COLUMNS]
+        table = WideColumns(self._runs)
+        described = len(DESCRIPTION_COLUMNS)
+        titles = table.titles[described:]
         self._sync_combo(
             self.before_combo, titles, titles[-2] if len(titles) > 1 else None, default_comparison
         )
@@ -261,29 +263,32 @@ class ResultsWidget(QWidget):
         )
         before, after = self.before_combo.currentText(), self.after_combo.currentText()
         if self.compare_check.isChecked() and before in titles and after in titles:
-            table = add_difference(table, before, after)
-        self._sync_image_types(table)
+            table = WideColumns(self._runs, (before, after))
+        classes = table.column(DESCRIPTION_COLUMNS.index("feature_class"))
+        self._sync_image_types(table.column(DESCRIPTION_COLUMNS.index("image_type")))
         # identifying rows stay last whatever the sort: the table opens on features, and the
-        # class filter's "metadata" shows the rows naming the case alone
-        pinned = table["feature_class"].to_numpy() == METADATA_CLASS if self._runs else None
-        self._model.set_frame(table, pinned=pinned, keep_sort=True)
+        # class filter's "metadata" shows the rows naming the case alone. The run columns
+        # are built when shown (a 3064-case batch is 3064 of them: a second as one table).
+        self._model.set_lazy(table, pinned=classes == METADATA_CLASS, keep_sort=True)
         self._apply_filters()
         # The row title (original_glcm_Contrast) already says all three, and the filters above
         # choose by class and type: the width goes to the values.
-        for title in DESCRIPTION_COLUMNS:
-            if title in table.columns:
-                self.table.setColumnHidden(table.columns.get_loc(title), True)
-        # New columns only (keep widths the user set), and the first few of them: measuring a
-        # column asks for its first rows' text, seconds for a batch's column per case. The
-        # others keep the default width (a batch is read in the dataset table anyway).
-        fresh = [c for c, title in enumerate(table.columns) if title not in self._sized]
-        for column in fresh[:_MEASURED_COLUMNS]:
+        for column in range(described):
+            self.table.setColumnHidden(column, True)
+        # New columns only (keep widths the user set), and as many as the view shows side by
+        # side: measuring a column asks for its first rows' text in several roles, seconds for
+        # a batch's column per case and still a tenth of one for 40 of them. The others keep
+        # the default width (a batch is read in the dataset table anyway).
+        header = self.table.horizontalHeader()
+        side_by_side = self.table.viewport().width() // max(header.defaultSectionSize(), 1) + 1
+        fresh = [c for c, t in enumerate(titles, described) if t not in self._sized]
+        for column in fresh[: min(side_by_side, _MEASURED_COLUMNS)]:
             self.table.resizeColumnToContents(column)
-        self._sized.update(table.columns)
+        self._sized.update(table.titles)
         if self._runs:
             self.status.setText(
                 f"{len(self._runs)} run(s), {len(titles)} column(s), "
-                f"{int((table['feature_class'] != METADATA_CLASS).sum())} features"
+                f"{int((classes != METADATA_CLASS).sum())} features"
             )
         self.table_updated.emit()
 
@@ -298,8 +303,8 @@ class ResultsWidget(QWidget):
             combo.setCurrentText(keep)
         combo.blockSignals(False)
 
-    def _sync_image_types(self, table: pd.DataFrame) -> None:
-        types = [] if table.empty else sorted(set(table["image_type"]) - {""})
+    def _sync_image_types(self, image_types: np.ndarray) -> None:
+        types = sorted(set(image_types) - {""})
         current = self.image_type_combo.currentText()
         self.image_type_combo.blockSignals(True)
         self.image_type_combo.clear()

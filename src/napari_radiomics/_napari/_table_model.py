@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -84,6 +84,20 @@ def sort_order(values: np.ndarray, ascending: bool = True) -> np.ndarray:
     return np.lexsort((sign * text_rank.ravel(), by_number, group))
 
 
+class LazyTable(Protocol):
+    """A table built column by column when a column is first needed (on screen, sorted by,
+    searched), e.g. the runs side by side (``results.WideColumns``)."""
+
+    titles: list[str]
+    index: list[str]
+
+    def column(self, position: int) -> np.ndarray:
+        """The values of one column, in row order."""
+
+    def table(self) -> pd.DataFrame:
+        """The whole table as a DataFrame (for whoever asks for :attr:`DataFrameModel.frame`)."""
+
+
 class DataFrameModel(QAbstractTableModel):
     """Read-only model of a DataFrame; its index becomes the vertical header.
 
@@ -117,17 +131,14 @@ class DataFrameModel(QAbstractTableModel):
         ``keep_sort`` sorts the new frame by the column of the same title, if it has one, as
         the old one was.
         """
-        self.beginResetModel()
-        sorted_by = self._titles[self._sort[0]] if keep_sort and self._sort else None
-        self._frame = frame
         n = len(frame)
-        self._titles = [str(c) for c in frame.columns]
+        titles = [str(c) for c in frame.columns]
         if numeric is None:
             at = [i for i, t in enumerate(frame.dtypes) if pd.api.types.is_float_dtype(t)]
         else:
             wanted = set(numeric)
             at = [i for i, c in enumerate(frame.columns) if c in wanted]
-        self._arrays: list[np.ndarray] = [np.empty(0)] * len(self._titles)
+        arrays: list[np.ndarray | None] = [None] * len(titles)
         if at:
             block = frame.iloc[:, at]
             if any(not pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
@@ -135,22 +146,50 @@ class DataFrameModel(QAbstractTableModel):
             # one float block, read by column views: no per-column copy of 1500 features
             values = block.to_numpy(dtype=float, na_value=np.nan).reshape(n, len(at))
             for k, i in enumerate(at):
-                self._arrays[i] = values[:, k]
-        others = sorted(set(range(len(self._titles))) - set(at))
+                arrays[i] = values[:, k]
+        others = sorted(set(range(len(titles))) - set(at))
         dtypes = list(frame.dtypes)
         objects = [i for i in others if dtypes[i] == np.dtype(object)]
         if objects:
-            # one object block too (a results table has a column per case: 3064 of them),
-            # values as they are; read by column views
+            # one object block too, values as they are; read by column views
             contiguous = objects == list(range(objects[0], objects[-1] + 1))
-            # a slice of columns is a view, a list of them a copy of 4.6 million pointers
+            # a slice of columns is a view, a list of them a copy
             block = frame.iloc[:, slice(objects[0], objects[-1] + 1) if contiguous else objects]
             values = block.to_numpy(dtype=object).reshape(n, len(objects))
             for k, i in enumerate(objects):
-                self._arrays[i] = values[:, k]
+                arrays[i] = values[:, k]
         for i in sorted(set(others) - set(objects)):
-            self._arrays[i] = frame.iloc[:, i].to_numpy(dtype=object)
-        self._index = np.array([str(i) for i in frame.index], dtype=object)
+            arrays[i] = frame.iloc[:, i].to_numpy(dtype=object)
+        self._lazy: LazyTable | None = None
+        self._show(frame, titles, arrays, [str(i) for i in frame.index], pinned, keep_sort)
+
+    def set_lazy(
+        self, table: LazyTable, *, pinned: np.ndarray | None = None, keep_sort: bool = False
+    ) -> None:
+        """Show a table whose columns are built when first needed, as :meth:`set_frame`
+        shows a DataFrame (``pinned``, ``keep_sort`` alike); :attr:`frame` builds the whole
+        DataFrame only if asked for. The results dock's 3064-case batch is 3064 columns of
+        1500 values, of which a view shows a dozen."""
+        arrays: list[np.ndarray | None] = [None] * len(table.titles)
+        self._lazy = table
+        self._show(None, list(table.titles), arrays, list(table.index), pinned, keep_sort)
+
+    def _show(
+        self,
+        frame: pd.DataFrame | None,
+        titles: list[str],
+        arrays: list[np.ndarray | None],
+        index: list[str],
+        pinned: np.ndarray | None,
+        keep_sort: bool,
+    ) -> None:
+        self.beginResetModel()
+        sorted_by = self._titles[self._sort[0]] if keep_sort and self._sort else None
+        self._frame = frame
+        self._n = n = len(index)
+        self._titles = titles
+        self._arrays = arrays
+        self._index = np.array(index, dtype=object)
         self._lower_index: np.ndarray | None = None
         self._texts: dict[tuple[int, ...], np.ndarray] = {}
         self._pinned = None if pinned is None else np.asarray(pinned, dtype=bool)
@@ -164,16 +203,27 @@ class DataFrameModel(QAbstractTableModel):
         self._rows = self._order
         self.endResetModel()
 
+    def _values(self, position: int) -> np.ndarray:
+        """One column's values, frame order (a lazy table's built now if not yet)."""
+        values = self._arrays[position]
+        if values is None:
+            assert self._lazy is not None  # set_frame fills every column
+            values = self._arrays[position] = self._lazy.column(position)
+        return values
+
     @property
     def frame(self) -> pd.DataFrame:
         """The DataFrame shown, rows in their own order (do not mutate it; set another)."""
+        if self._frame is None:
+            assert self._lazy is not None  # set_lazy's table, asked for whole
+            self._frame = self._lazy.table()
         return self._frame
 
     def column_values(self, name: str) -> np.ndarray | None:
         """The values of one column, frame order (``None`` if the table has no such column)."""
         if name not in self._titles:
             return None
-        return self._arrays[self._titles.index(name)]
+        return self._values(self._titles.index(name))
 
     def row_names(self) -> np.ndarray:
         """The frame's index as lower-case text, frame order (for filters on row names)."""
@@ -187,9 +237,9 @@ class DataFrameModel(QAbstractTableModel):
         key = tuple(self._titles.index(c) for c in columns if c in self._titles)
         if key not in self._texts:
             # plain Python: a few ms for 3064 rows x 5 columns, pandas' .str several times more
-            parts = [[_text(value) for value in self._arrays[i]] for i in key]
+            parts = [[_text(value) for value in self._values(i)] for i in key]
             joined = ["\x1f".join(row).lower() for row in zip(*parts, strict=True)]
-            self._texts[key] = np.array(joined or [""] * len(self._frame), dtype=object)
+            self._texts[key] = np.array(joined or [""] * self._n, dtype=object)
         return self._texts[key]
 
     # ------------------------------------------------------------------------ the view
@@ -197,7 +247,7 @@ class DataFrameModel(QAbstractTableModel):
         """Show the rows where ``shown`` (a mask over the frame's rows) is true; ``None``:
         all. Their order is the current sort's."""
         self.beginResetModel()
-        n = len(self._frame)
+        n = self._n
         self._shown = np.ones(n, dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
         self._rows = self._order[self._shown[self._order]]
         self.endResetModel()
@@ -209,6 +259,11 @@ class DataFrameModel(QAbstractTableModel):
         self._columns = every if positions is None else np.asarray(positions, dtype=int)
         self.endResetModel()
 
+    @property
+    def titles(self) -> list[str]:
+        """Every column's title, frame order, shown or not."""
+        return list(self._titles)
+
     def shown_columns(self) -> list[str]:
         """The titles of the columns shown, left to right."""
         return [self._titles[c] for c in self._columns]
@@ -219,7 +274,7 @@ class DataFrameModel(QAbstractTableModel):
 
     def view_rows(self, frame_rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of the view showing these positions of :attr:`frame` (hidden ones left out)."""
-        where = np.full(len(self._frame), -1)
+        where = np.full(self._n, -1)
         where[self._rows] = np.arange(len(self._rows))
         found = where[np.asarray(frame_rows, dtype=int)]
         return found[found >= 0]
@@ -244,9 +299,9 @@ class DataFrameModel(QAbstractTableModel):
 
     def _sorted_rows(self) -> np.ndarray:
         if self._sort is None:
-            return np.arange(len(self._frame))
+            return np.arange(self._n)
         position, order = self._sort
-        return sort_order(self._arrays[position], order == Qt.SortOrder.AscendingOrder)
+        return sort_order(self._values(position), order == Qt.SortOrder.AscendingOrder)
 
     def _arranged(self, order: np.ndarray) -> np.ndarray:
         if self._pinned is None:
@@ -274,7 +329,7 @@ class DataFrameModel(QAbstractTableModel):
             RAW_ROLE,
         ):
             return None
-        value = self._arrays[int(self._columns[index.column()])][int(self._rows[index.row()])]
+        value = self._values(int(self._columns[index.column()]))[int(self._rows[index.row()])]
         if isinstance(value, np.generic):
             value = value.item()
         if role == Qt.ItemDataRole.TextAlignmentRole:

@@ -28,6 +28,7 @@ __all__ = [
     "PlotTheme",
     "apply_theme",
     "distribution_plot",
+    "fix_layout",
     "overview_plot",
     "projection",
     "projection_methods",
@@ -145,6 +146,41 @@ def save_figure(figure: Any, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
+def fix_layout(figure: Any, size: tuple[float, float]) -> None:
+    """Size ``figure`` (inches) and run its layout once, then keep those positions.
+
+    Constrained layout measures every tick label on each draw: about half of drawing a box
+    plot of 3064 points. A dock calls this in its worker thread (with an Agg renderer; fonts
+    are cached per thread in matplotlib) so that the GUI thread only paints; when its canvas
+    changes size, the dock lays out a new figure at the new size.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    figure.set_size_inches(size)
+    engine = figure.get_layout_engine()
+    if engine is not None:
+        engine.execute(figure)
+        figure.set_layout_engine("none")
+
+
+def _scatter(axes: Any, xy: np.ndarray, colours: Sequence[Any], **style: Any) -> None:
+    """Points in their colours, as one scatter per colour when there are few colours.
+
+    Agg draws a one-colour scatter as a stamped marker (``draw_markers``) but a scatter of
+    many colours path by path: 3064 points in three colours drew in 30 ms instead of 80.
+    A colour map (a colour per point) stays one scatter.
+    """
+    keys = [c if isinstance(c, str) else tuple(c) for c in colours]
+    distinct = list(dict.fromkeys(keys))
+    if len(distinct) > 2 * _MAX_CATEGORIES:
+        axes.scatter(xy[:, 0], xy[:, 1], c=list(colours), **style)
+        return
+    codes = np.array([distinct.index(k) for k in keys], dtype=int)
+    for code, colour in enumerate(distinct):
+        axes.scatter(*xy[codes == code].T, color=colour, **style)
+
+
 def _figure(theme: PlotTheme, size: tuple[float, float] = (5.6, 4.2)) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
@@ -206,7 +242,7 @@ def _points_plot(
 ) -> Plot:
     figure, axes = _figure(theme)
     colours = _colours(table, colour_by, theme, axes)
-    axes.scatter(xy[:, 0], xy[:, 1], c=colours, s=18, alpha=0.85, linewidths=0)
+    _scatter(axes, xy, colours, s=18, alpha=0.85, linewidths=0)
     axes.set_xlabel(labels[0], fontsize=8)
     axes.set_ylabel(labels[1], fontsize=8)
     apply_theme(figure, theme)
@@ -319,7 +355,7 @@ def distribution_plot(
                 body.set_facecolor(colour)
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(values))
         points = np.column_stack([position + jitter, values])
-        axes.scatter(*points.T, c=[colours[p - 1] for p in position], s=14, alpha=0.8, zorder=3)
+        _scatter(axes, points, [colours[p - 1] for p in position], s=14, alpha=0.8, zorder=3)
         axes.set_xticks(range(1, len(order) + 1), order, rotation=20, ha="right")
         axes.set_ylabel(feature, fontsize=8)
         axes.set_xlabel(by or "")
