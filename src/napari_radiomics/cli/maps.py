@@ -159,7 +159,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Any, Any]:
     """The image and mask as SimpleITK images (a .mat slice carries its own mask)."""
-    from napari_radiomics.io import classify_path, read_medical_image, read_tumor_mat
+    from napari_radiomics.io import classify_path, read_medical_image
 
     path = Path(args.image)
     try:
@@ -169,6 +169,8 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
     if kind == "mat":
         if args.mask:
             parser.error(f"{path}: a .mat slice holds its own mask; drop --mask")
+        from napari_radiomics.io import read_tumor_mat  # h5py, only for a .mat slice
+
         tumor = read_tumor_mat(path)
         return sitk.GetImageFromArray(tumor.image), sitk.GetImageFromArray(
             tumor.mask.astype(np.uint8)
