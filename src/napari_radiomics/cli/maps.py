@@ -10,7 +10,9 @@ pyradiomics' own voxel mode unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,12 @@ from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, W
 from napari_radiomics.io import write_medical_image
 
 PARAMS_NAME = "maps.params.yaml"
+#: Files written at once (threads): one per core, up to four. A small map's file costs a few
+#: milliseconds of compression, writing, renaming and reading back, each without the GIL.
+WRITERS = min(4, os.cpu_count() or 1)
+#: gzip's fastest level: on maps (float64 noise around the ROI, NaN elsewhere) it took 10-25%
+#: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
+COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
 
 _HELP = """\
@@ -194,11 +202,23 @@ def _image(medical: Any) -> sitk.Image:
 def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     """Each map to ``out``, under its feature name kept inside ``out`` (``inside``), on its
     block (``box``) or the full grid; each file written to a temporary file in the same folder,
-    then renamed: a killed run leaves no half-written map."""
+    then renamed: a killed run leaves no half-written map.
+
+    The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses, writes
+    and reads back without the GIL), gzip at :data:`COMPRESSION_LEVEL`. The first error is
+    raised once every file under way has ended.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    for name, feature_map in maps.items():
+
+    def write(item: tuple[str, Any]) -> None:
+        name, feature_map = item
         with replaced(inside(out, f"{name}{suffix}")) as temporary:
-            write_medical_image(feature_map.image(box=box), temporary)
+            image = feature_map.image(box=box)
+            write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for _ in pool.map(write, maps.items()):
+            pass
 
 
 def _progress(done: int, total: int, message: str) -> None:
