@@ -206,7 +206,9 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
 
     The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses, writes
     and reads back without the GIL), gzip at :data:`COMPRESSION_LEVEL`. The first error is
-    raised once every file under way has ended.
+    raised once every file under way has ended. Full-grid files are written one at a time:
+    each holds the image's size twice while it is written (the array, SimpleITK's copy), which
+    several at once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 
@@ -216,7 +218,7 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
             image = feature_map.image(box=box)
             write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
 
-    with ThreadPoolExecutor(WRITERS) as pool:
+    with ThreadPoolExecutor(WRITERS if box else 1) as pool:
         for _ in pool.map(write, maps.items()):
             pass
 
