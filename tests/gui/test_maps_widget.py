@@ -72,6 +72,7 @@ def assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, **o
         assert len(viewer.layers) == layers_before  # one layer, its data swapped
         assert layer.data.dtype == np.float32
         assert layer.data.shape == feature_map.values.shape  # the block, not the image's grid
+        assert layer.data.size < image.data.size / 4  # the ROI's box: a part of the image
         np.testing.assert_array_equal(layer.data, feature_map.values.astype(np.float32))
         np.testing.assert_array_equal(layer.affine.affine_matrix, image.affine.affine_matrix)
         for corner in np.ndindex(*(2,) * layer.ndim):
