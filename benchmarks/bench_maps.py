@@ -6,6 +6,7 @@ Run (pyradiomics' test cases in NAPARI_RADIOMICS_TEST_DATA):
     python benchmarks/bench_maps.py --large      # the 50,000-voxel ROI at radius 2, ours only
     python benchmarks/bench_maps.py --large --jobs 2   # the same in two worker processes
     python benchmarks/bench_maps.py --command          # `napari-radiomics maps`, files included
+    python benchmarks/bench_maps.py --command --roi-voxels 477   # one ROI size only
 
 Same process, same inputs in memory, every texture class (firstorder, glcm, glrlm, glszm,
 gldm, ngtdm), pyradiomics' default settings plus the kernel radius:
@@ -25,13 +26,17 @@ synthetic volume at radius 2 in a child process and prints its peak resident mem
 parent's alone; the maps are the same for any N).
 
 ``--command`` measures the whole command, files included, on a synthetic 512x512x48 CT
-(int16, 0.7 x 0.7 x 2.5 mm, an oblique direction, a 3D ROI of about 400 voxels), radius 1,
-pyradiomics' default features: ``napari-radiomics maps`` in a fresh process (start-up
-included) and the same command in this process, against pyradiomics' voxel run as its own
-``pyradiomics --mode voxel`` does it (``execute(voxelBased=True)``, then each map written
-compressed with ``sitk.WriteImage(map, path, True)``). It asserts that every map written
-by the command, read back with SimpleITK, holds pyradiomics' values (1e-9) at the same
-physical points, and prints the peak memory of the process after each side.
+(int16, 0.7 x 0.7 x 2.5 mm, an oblique direction, a 3D ellipsoid ROI), radius 1, pyradiomics'
+default features, once per ROI size of ``--roi-voxels`` (default: 477 voxels, the small ROI it
+was first measured on, and about 4100, a tumour's size like brain1's 4137), each in its own
+process: ``napari-radiomics maps`` in a fresh process (start-up included) and the same command
+in this process, against pyradiomics' voxel run as its own ``pyradiomics --mode voxel`` does it
+in a fresh process, and in this process (``execute(voxelBased=True)``, then each map written
+compressed with ``sitk.WriteImage(map, path, True)``). The fresh processes run as from an
+installed package (bytecode cached, see ``installed_like``), each command once untimed first.
+It asserts that every map written by either run of the command, read back with SimpleITK,
+holds pyradiomics' values (1e-9) at the same physical points, and prints the peak memory of
+each fresh process and of this process after each side, and the load average.
 """
 
 from __future__ import annotations
@@ -126,13 +131,21 @@ def large(jobs: int) -> None:
     )
 
 
-def synthetic_ct(folder: Path) -> tuple[Path, Path]:
-    """A CT-like 512x512x48 volume with a small 3D ROI, written as NRRD (image, mask)."""
+#: The ROI sizes ``--command`` maps by default: the small ROI it was first measured on, and a
+#: tumour's size (brain1's ROI has 4137 voxels), as a 512x512x48 CT's segmentation has it.
+ROI_VOXELS = (477, 4137)
+
+
+def synthetic_ct(folder: Path, roi_voxels: int = ROI_VOXELS[0]) -> tuple[Path, Path]:
+    """A CT-like 512x512x48 volume with an ellipsoid 3D ROI of about ``roi_voxels`` voxels
+    (a 2.6 x 6.5 x 6.5-voxel ellipsoid, 477 voxels, scaled), written as NRRD (image, mask)."""
     rng = np.random.default_rng(0)
     shape = (48, 512, 512)
     z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
     body = ((y - 256) / 200.0) ** 2 + ((x - 256) / 230.0) ** 2 <= 1
-    roi = ((z - 24) / 2.6) ** 2 + ((y - 300) / 6.5) ** 2 + ((x - 200) / 6.5) ** 2 <= 1
+    grow = (roi_voxels / ROI_VOXELS[0]) ** (1 / 3)
+    rz, ryx = 2.6 * grow, 6.5 * grow
+    roi = ((z - 24) / rz) ** 2 + ((y - 300) / ryx) ** 2 + ((x - 200) / ryx) ** 2 <= 1
     hu = np.where(body, rng.normal(40, 20, shape), -1000.0) + 30.0 * roi
     image = sitk.GetImageFromArray(hu.astype(np.int16))
     mask = sitk.GetImageFromArray(roi.astype(np.uint8))
@@ -158,25 +171,41 @@ def synthetic_ct(folder: Path) -> tuple[Path, Path]:
     return paths
 
 
+#: Run first by each fresh process: at exit, its peak resident memory since it started
+#: (Linux's VmHWM; ``wait4``'s maxrss would count the parent's memory copied at fork).
+_REPORT_PEAK = (
+    "import atexit, os, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        kib = next(int(line.split()[1]) for line in status if line.startswith('VmHWM'))\n"
+    "    print(f'peak {kib / 1024:.0f}', file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
+)
 #: pyradiomics' own command line (its ``pyradiomics`` entry point), in a fresh interpreter.
-_PYRADIOMICS_CLI = "import sys; from radiomics.scripts import parse_args; sys.exit(parse_args())"
+_PYRADIOMICS_CLI = (
+    _REPORT_PEAK + "from radiomics.scripts import parse_args\nsys.exit(parse_args())\n"
+)
+#: ``napari-radiomics`` (its entry point), in a fresh interpreter.
+_OUR_CLI = _REPORT_PEAK + "from napari_radiomics.cli import main\nsys.exit(main())\n"
 
 
-def end_to_end() -> None:
-    """`napari-radiomics maps` end to end against pyradiomics' voxel run with its files."""
+def end_to_end(roi_voxels: int) -> None:
+    """`napari-radiomics maps` end to end against pyradiomics' voxel run with its files, on the
+    synthetic CT with a ROI of about ``roi_voxels`` voxels."""
     from napari_radiomics.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        image_path, mask_path = synthetic_ct(folder)
+        image_path, mask_path = synthetic_ct(folder, roi_voxels)
         argv = ["maps", str(image_path), "--mask", str(mask_path), "-q"]
-        fresh = in_child(
-            [sys.executable, "-m", "napari_radiomics.cli", *argv, "-o", str(folder / "f")]
-        )
-        cli = in_child(
-            [sys.executable, "-c", _PYRADIOMICS_CLI, str(image_path), str(mask_path),
-             "--mode", "voxel", "--out-dir", str(folder / "cli"), "--verbosity", "1"]
-        )  # fmt: skip
+        env = installed_like(folder / "pycache")
+        ours_fresh = [sys.executable, "-c", _OUR_CLI, *argv, "-o"]
+        theirs_fresh = [sys.executable, "-c", _PYRADIOMICS_CLI, str(image_path), str(mask_path),
+                        "--mode", "voxel", "--verbosity", "1", "--out-dir"]  # fmt: skip
+        for command in ours_fresh, theirs_fresh:  # once untimed: bytecode cached, disk warm
+            in_child([*command, str(folder / "warm" / Path(command[2]).name[:8])], env)
+        fresh = in_child([*ours_fresh, str(folder / "f")], env)
+        cli = in_child([*theirs_fresh, str(folder / "cli")], env)
         ours = timed(lambda: cli_main([*argv, "-o", str(folder / "ours")]))
         ours_peak = peak_mib()
         image, mask = sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
@@ -197,21 +226,24 @@ def end_to_end() -> None:
         theirs = computed[0] + files[0], computed[1] + files[1]
         written = sorted((folder / "ours").glob("*.nrrd"))
         checked = check_alignment(written, image, mask, result)
+        checked_fresh = check_alignment(sorted((folder / "f").glob("*.nrrd")), image, mask, result)
         size = sum(p.stat().st_size for p in written) / 2**20
         print(
             f"command: 512x512x48 CT, {int(np.sum(sitk.GetArrayViewFromImage(mask)))} ROI voxels, "
-            f"radius 1, {len(written)} maps ({size:.1f} MiB), {checked} equal to pyradiomics' at "
-            f"the same physical points\n"
-            f"  wall / cpu seconds, and pyradiomics' time / ours:\n"
-            f"  pyradiomics CLI --mode voxel, fresh process  {cli[0]:6.2f} / {cli[1]:6.2f}\n"
+            f"radius 1, {len(written)} maps ({size:.1f} MiB); {checked} maps in process and "
+            f"{checked_fresh} fresh equal to pyradiomics' at the same physical points\n"
+            f"  wall / cpu seconds (peak memory), and pyradiomics' time / ours:\n"
+            f"  pyradiomics CLI --mode voxel, fresh process  {cli[0]:6.2f} / {cli[1]:6.2f}  "
+            f"({cli[2]:.0f} MiB)\n"
             f"  `maps`, fresh process                         {fresh[0]:6.2f} / {fresh[1]:6.2f}  "
-            f"{cli[0] / fresh[0]:5.1f}x / {cli[1] / fresh[1]:5.1f}x\n"
+            f"({fresh[2]:.0f} MiB)  {cli[0] / fresh[0]:5.1f}x / {cli[1] / fresh[1]:5.1f}x\n"
             f"  pyradiomics execute + files, this process    {theirs[0]:6.2f} / {theirs[1]:6.2f}  "
             f"(execute {computed[0]:.2f} / {computed[1]:.2f}, "
             f"files {files[0]:.2f} / {files[1]:.2f})\n"
             f"  `maps` (cli.main), this process              {ours[0]:6.2f} / {ours[1]:6.2f}  "
             f"{theirs[0] / ours[0]:5.1f}x / {theirs[1] / ours[1]:5.1f}x\n"
-            f"  peak memory after ours {ours_peak:.0f} MiB, then pyradiomics {peak_mib():.0f} MiB",
+            f"  peak memory of this process after ours {ours_peak:.0f} MiB, then pyradiomics "
+            f"{peak_mib():.0f} MiB; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
 
@@ -224,14 +256,30 @@ def timed(work: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def in_child(command: list[str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of a fresh process running ``command``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def installed_like(cache: Path) -> dict[str, str]:
+    """The environment of the fresh processes: this one's, with Python's bytecode cached (in
+    ``cache``) as for an installed package. pip compiles a package's modules when it installs
+    it, so pyradiomics starts from bytecode; an environment with PYTHONDONTWRITEBYTECODE (this
+    machine's) made every fresh ``maps`` compile this package from source (~0.1 s) instead."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return env | {"PYTHONPYCACHEPREFIX": str(cache)}
+
+
+def in_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall and CPU (user + system) seconds of a fresh process running ``command`` (its own,
+    from ``wait4``), and the peak resident MiB it reports (``_REPORT_PEAK``)."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    stderr = child.stderr.read() if child.stderr is not None else ""
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, command, stderr=stderr)
+    peak = next(float(line.split()[1]) for line in stderr.splitlines() if line.startswith("peak "))
+    return wall, usage.ru_utime + usage.ru_stime, peak
 
 
 def check_alignment(written: list[Path], image: sitk.Image, mask: sitk.Image, result: dict) -> int:
@@ -276,6 +324,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for --large")
     parser.add_argument("--command", action="store_true", help="`maps` end to end, files too")
     parser.add_argument(
+        "--roi-voxels", type=int, nargs="+", default=list(ROI_VOXELS), metavar="N",
+        help=f"--command: ROI sizes of the synthetic CT, each its own run (default {ROI_VOXELS})",
+    )  # fmt: skip
+    parser.add_argument(
         "--child", choices=("large", "slice", "brain1", "command"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -283,15 +335,16 @@ def main() -> None:
     if args.child == "large":
         large(args.jobs)
     elif args.child == "command":
-        end_to_end()
+        end_to_end(args.roi_voxels[0])
     elif args.child:
         names = {"slice": "512x512 slice", "brain1": "brain1"}
         compare(names[args.child], *case(args.child), 1)
     else:  # each in a fresh process, so every peak is that run's own
         children = ("large",) if args.large else ("slice", "brain1")
-        for child in ("command",) if args.command else children:
+        runs = [("command", ["--roi-voxels", str(n)]) for n in args.roi_voxels]
+        for child, extra in runs if args.command else [(child, []) for child in children]:
             command = [sys.executable, __file__, "--child", child, "--jobs", str(args.jobs)]
-            subprocess.run(command, check=True)
+            subprocess.run([*command, *extra], check=True)
 
 
 if __name__ == "__main__":

@@ -258,8 +258,12 @@ def maps(bench: Bench, folder: Path) -> None:
     widget.labels.value = next(layer for layer in layers if isinstance(layer, Labels))
     widget.features.value = [widget.features.choices[0]]
     widget.radius.value = 1
-    maps = f"map one feature class of one slice ({widget.features.value[0]}: a layer each)"
+    maps = f"map one feature class of one slice ({widget.features.value[0]}, one layer)"
     bench.measure(dock, maps, widget.run, idle(widget), 1.0)
+    other = widget.shown.choices[len(widget.shown.choices) // 2]
+    bench.measure(
+        dock, "show another map (the layer's data swapped)", lambda: widget.shown.set_value(other)
+    )
 
 
 def report(rows: list[Row], cases: int) -> bool:

@@ -77,3 +77,32 @@ def test_reading_one_file_does_not_load_the_dataset_readers() -> None:
         "print(callable(open_mat_stack), 'dask' in sys.modules)\n"
     )
     assert printed(code) == ["", "True True"]
+
+
+def test_a_maps_run_loads_no_table_analysis_dataset_or_gui_library(tmp_path: Path) -> None:
+    """`napari-radiomics maps` run whole in a fresh interpreter (reading, computing, writing):
+    pandas, dask, h5py, scipy.stats/spatial, scikit-learn, matplotlib and napari cost it seconds
+    of start-up and none of them is needed, so none is imported."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(0)
+    mask = np.zeros((6, 12, 12), dtype=np.uint8)
+    mask[2:4, 4:8, 4:8] = 1
+    for array, name in ((rng.normal(100, 20, mask.shape), "ct.nrrd"), (mask, "seg.nrrd")):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((0.7, 0.7, 2.5))
+        sitk.WriteImage(image, str(tmp_path / name), True)
+    heavy = (
+        "pandas", "dask", "h5py", "scipy.stats", "scipy.spatial", "sklearn", "matplotlib",
+        "napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6",
+    )  # fmt: skip
+    code = (
+        "import sys\n"
+        "from napari_radiomics.cli import main\n"
+        f"status = main(['maps', {str(tmp_path / 'ct.nrrd')!r}, '--mask', "
+        f"{str(tmp_path / 'seg.nrrd')!r}, '-o', {str(tmp_path / 'maps')!r}, '-q'])\n"
+        f"print(status, ','.join(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
+    )
+    assert printed(code) == ["0 "]
+    assert len(list((tmp_path / "maps").glob("*.nrrd"))) == 93  # the maps were made

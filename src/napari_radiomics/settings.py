@@ -390,21 +390,33 @@ def _schema_settings() -> dict[str, dict[str, Any]]:
     return dict(schema["mapping"]["setting"]["mapping"])
 
 
+@functools.lru_cache(maxsize=1)
+def _pykwalify_schema() -> tuple[dict[str, Any], str]:
+    """pyradiomics' schema as pykwalify reads it (its own YAML loader), and the file of the
+    schema's functions. Read once: given the file, pykwalify parses it again for every params
+    dict, ~50 ms each, several times the validation itself."""
+    from pykwalify.compat import yml
+    from radiomics import getParameterValidationFiles
+
+    schema_file, schema_funcs = getParameterValidationFiles()
+    with Path(schema_file).open(encoding="utf-8") as stream:
+        return yml.load(stream), schema_funcs
+
+
 @functools.lru_cache(maxsize=256)
 def _schema_errors(params_json: str) -> str | None:
     """pykwalify's verdict on one params dict (cached: validation costs ~10 ms)."""
     import pykwalify.core
     from pykwalify.errors import PyKwalifyException
-    from radiomics import getParameterValidationFiles
 
-    schema_file, schema_funcs = getParameterValidationFiles()
+    schema, schema_funcs = _pykwalify_schema()
     log = logging.getLogger("pykwalify")
     level = log.level
     log.setLevel(logging.CRITICAL)  # its own log repeats what the exception says
     try:
         core = pykwalify.core.Core(
             source_data=json.loads(params_json),
-            schema_files=[schema_file],
+            schema_data=copy.deepcopy(schema),  # pykwalify may annotate what it is given
             extensions=[schema_funcs],
         )
         core.validate(raise_exception=True)

@@ -33,3 +33,18 @@ def test_labels_beyond_find_objects_range() -> None:
         4_000_000_000: (slice(1, 3), slice(2, 4)),
         7: (slice(5, 6), slice(6, 7)),
     }
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.uint32, np.float64])
+def test_a_one_label_mask_has_the_box_find_objects_gives(dtype: type) -> None:
+    """The one-label shortcut (no SciPy): binary masks and a single label other than 1."""
+    rng = np.random.default_rng(5)
+    for value in (1, 3):
+        if dtype is bool and value != 1:
+            continue
+        for _ in range(50):
+            shape = tuple(int(n) for n in rng.integers(1, 12, size=rng.integers(1, 4)))
+            mask = ((rng.random(shape) < rng.random() * 0.3) * value).astype(dtype)
+            whole = ndimage.find_objects(mask.astype(np.int64))
+            expected = {index + 1: box for index, box in enumerate(whole) if box is not None}
+            assert label_boxes(mask) == expected

@@ -14,10 +14,12 @@ from napari.layers import Image, Labels
 
 from _layers import layer_from_file
 from napari_radiomics._napari._maps_widget import COLORMAP, MapsWidget, contrast_limits
+from napari_radiomics._napari._settings_choice import PARAMS_FILE
 from napari_radiomics.engine.maps import feature_maps, voxel_settings
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.settings_choice import choose_settings
 
 TIMEOUT = 120_000
 
@@ -43,18 +45,44 @@ def compute(qtbot, widget: MapsWidget) -> None:
         assert widget.run()
 
 
+def on_image_grid(layer: Image, image: Image) -> np.ndarray:
+    """The map layer's values put on the image's grid where napari draws them: its first
+    voxel's world point, taken back to the image's data index, says where its block lies."""
+    first = np.zeros(layer.ndim)
+    start = np.round(image.world_to_data(layer.data_to_world(first))).astype(int)
+    full = np.full(image.data.shape, np.nan)
+    full[tuple(slice(s, s + n) for s, n in zip(start, layer.data.shape, strict=True))] = layer.data
+    return full
+
+
 def assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, **options) -> None:
-    """Each expected map is a layer on the image's grid holding the core's values exactly,
-    with the dock's colormap and robust contrast limits."""
+    """Each expected map, chosen in the dock, is shown in one layer named after it: its block
+    only, float32, every voxel drawn over the image voxel it was computed for (the corners'
+    world points match the image's), holding the core's values, with the dock's colormap and
+    robust contrast limits."""
     expected = feature_maps(image, labels, settings, **options)
     assert set(widget.maps) == set(expected)
+    assert set(widget.shown.choices) == set(expected)  # one entry per map
+    layers_before = len(viewer.layers)
     for name, feature_map in expected.items():
-        layer = viewer.layers[name]
+        widget.shown.value = name
+        layer = widget.map_layer
         assert isinstance(layer, Image)
-        np.testing.assert_array_equal(layer.scale, image.scale)
-        np.testing.assert_array_equal(layer.translate, image.translate)
+        assert layer.name == name
+        assert len(viewer.layers) == layers_before  # one layer, its data swapped
+        assert layer.data.dtype == np.float32
+        assert layer.data.shape == feature_map.values.shape  # the block, not the image's grid
+        assert layer.data.size < image.data.size / 4  # the ROI's box: a part of the image
+        np.testing.assert_array_equal(layer.data, feature_map.values.astype(np.float32))
         np.testing.assert_array_equal(layer.affine.affine_matrix, image.affine.affine_matrix)
-        np.testing.assert_array_equal(layer.data, feature_map.array())  # NaN where NaN
+        for corner in np.ndindex(*(2,) * layer.ndim):
+            local = np.asarray(corner) * (np.asarray(layer.data.shape) - 1)
+            on_image = np.asarray(feature_map.offset) + local
+            np.testing.assert_allclose(
+                layer.data_to_world(local), image.data_to_world(on_image), atol=1e-9
+            )
+        full = on_image_grid(layer, image)
+        np.testing.assert_array_equal(full, feature_map.array().astype(np.float32))
         assert layer.colormap.name == COLORMAP
         low, high = np.nanpercentile(feature_map.values, [1, 99])
         assert layer.contrast_limits == [low, high]
@@ -69,11 +97,14 @@ def test_slice_maps_are_aligned_layers_with_the_core_values_and_hover_shows_them
     assert widget.labels.value is labels  # the reader's "<image> mask" comes with its image
     widget.features.value = ["glcm_Contrast", "firstorder"]
     widget.radius.value = 2
+    assert widget.shown.native.isHidden()  # no map to choose yet
     compute(qtbot, widget)
+    assert not widget.shown.native.isHidden()
     settings = voxel_settings(ExtractionSettings(), kernel_radius=2, masked_kernel=True)
     features = ["glcm_Contrast", "firstorder"]
     assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, features=features)
-    contrast = viewer.layers["original_glcm_Contrast"].data
+    widget.shown.value = "original_glcm_Contrast"
+    contrast = on_image_grid(widget.map_layer, image)
     roi = labels.data == 1
     assert np.isfinite(contrast[roi]).all()
     assert np.isnan(contrast[~roi]).all()  # NaN outside the computed region
@@ -85,8 +116,8 @@ def test_slice_maps_are_aligned_layers_with_the_core_values_and_hover_shows_them
     viewer.cursor.position = tuple(image.data_to_world((row, col)))
     shown = widget.values.frame["value"]
     assert len(shown) == 19
-    for name, value in shown.items():
-        assert value == viewer.layers[name].data[row, col], name
+    for name, value in shown.items():  # the float64 values the CLI's files hold
+        assert value == widget.maps[name].array()[row, col], name
     assert f"({row}, {col})" in widget.hovered.value
     viewer.cursor.position = tuple(image.data_to_world((0, 0)))
     assert widget.values.frame["value"].isna().all()
@@ -125,7 +156,8 @@ def test_volume_maps_keep_the_direction_and_map_the_grown_box(
     options = {"features": ["glszm_ZoneEntropy", "ngtdm_Coarseness"], "region": "box",
                "margin": 1}  # fmt: skip
     assert_layers_are_the_core_maps(viewer, widget, image, labels, settings, **options)
-    entropy = viewer.layers["original_glszm_ZoneEntropy"].data
+    widget.shown.value = "original_glszm_ZoneEntropy"
+    entropy = on_image_grid(widget.map_layer, image)
     roi = np.argwhere(mask == 1)
     box = tuple(slice(a - 1, b + 2) for a, b in zip(roi.min(0), roi.max(0), strict=True))
     assert np.isfinite(entropy[box]).all()
@@ -134,7 +166,8 @@ def test_volume_maps_keep_the_direction_and_map_the_grown_box(
     # Hover on a 3D volume: the voxel under the cursor on the slice shown.
     voxel = tuple(int(v) for v in roi[0])
     viewer.cursor.position = tuple(image.data_to_world(voxel))
-    assert widget.values.frame.loc["original_glszm_ZoneEntropy", "value"] == entropy[voxel]
+    shown = widget.values.frame.loc["original_glszm_ZoneEntropy", "value"]
+    assert np.float32(shown) == entropy[voxel]
 
 
 def test_cancel_stops_the_run_within_a_second_and_adds_nothing(
@@ -205,3 +238,32 @@ def test_nan_in_the_roi_is_refused_with_the_message_of_extract(make_napari_viewe
         widget.status.value
     )
     assert len(viewer.layers) == 2
+
+
+def test_settings_are_chosen_as_in_the_batch_dock_and_a_bad_file_is_refused(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """A preset, a params file or the Extract dock's settings, through the core's
+    ``choose_settings`` (the CLI's ``--preset``/``--params``), plus the dock's kernel."""
+    viewer = make_napari_viewer()
+    open_slice(viewer, tmp_path)
+    widget = dock(viewer)
+    assert widget.choice.combo.currentText() == "pyradiomics-default"
+    widget.radius.value = 2
+    assert widget.settings() == voxel_settings(
+        choose_settings(preset="pyradiomics-default"), kernel_radius=2, masked_kernel=True
+    )
+    params = tmp_path / "maps.yaml"
+    params.write_text("setting:\n  binWidth: 10\n", encoding="utf-8")
+    assert not widget.choice.params.isVisibleTo(widget.native)  # its row: for a params file
+    widget.choice.combo.setCurrentText(PARAMS_FILE)
+    assert widget.choice.params.isVisibleTo(widget.native)
+    widget.choice.params.setText(str(params))
+    chosen = widget.settings()
+    assert chosen.bin_width == 10
+    assert chosen.voxel_settings["kernelRadius"] == 2
+    params.write_text("setting:\n  binWidth: many\n", encoding="utf-8")
+    assert not widget.run()
+    assert "Cannot start:" in widget.status.value
+    assert "binWidth" in widget.status.value
+    assert not widget.runner.running

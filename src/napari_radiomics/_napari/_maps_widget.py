@@ -1,13 +1,23 @@
-"""The "Feature maps" dock: voxel-wise feature maps of the chosen image and ROI, as layers.
+"""The "Feature maps" dock: voxel-wise feature maps of the chosen image and ROI, as a layer.
 
 The numbers are the core's :func:`~napari_radiomics.engine.maps.feature_maps` (the CLI's
 ``maps`` too), run in a worker thread by the dock's :class:`._runner.Runner` (progress in the
 dock and napari's activity dock; Cancel makes the next progress call raise, and the core calls
-it after every batch of voxels, well under a second apart). Each map becomes an Image layer on the
-source's grid (same scale, translate and affine), NaN outside the computed voxels, contrast
-limits from its 1st-99th percentiles; running again replaces the maps of the same names.
-Hovering shows the voxel under the cursor's value of every map in a small table; the table is
-rebuilt only when the cursor moves to another voxel.
+it after every batch of voxels, well under a second apart). The settings are chosen as in the
+Batch and Robustness docks (a preset, a params file or the Extract features dock's, through
+``settings_choice.choose_settings``), with the dock's kernel radius and masking.
+
+One map is shown at a time, in one Image layer named after it; the "map shown" list swaps the
+layer's data, name and contrast limits. napari takes 0.2-0.7 s of the GUI thread to add a
+layer (its controls, its vispy visual), so a layer per map froze the viewer for seconds (18
+firstorder maps: 9.4 s), while swapping the data of a layer takes milliseconds; a new run
+reuses the layer. The layer holds only the block of voxels that has values (the ROI's box,
+as the CLI writes it), as float32, placed with the source's scale, rotation, shear and affine
+and a translate that puts its first voxel on the image's voxel it stands for: a full-grid
+float64 layer per map was the image's size in memory for every map. NaN outside the computed
+voxels; contrast limits from the map's 1st-99th percentiles. Hovering shows the voxel under
+the cursor's value of every map (the float64 values the files hold) in a small table, rebuilt
+only when the cursor moves to another voxel.
 """
 
 from __future__ import annotations
@@ -28,10 +38,12 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QHeaderView, QSizePolicy
+from napari.utils.transforms import CompositeAffine
+from qtpy.QtWidgets import QFormLayout, QHeaderView, QSizePolicy, QWidget
 
 from napari_radiomics._napari._inputs import is_stack
 from napari_radiomics._napari._runner import Progress, Runner
+from napari_radiomics._napari._settings_choice import PARAMS_FILE, SettingsChoice
 from napari_radiomics._napari._table_model import DataFrameModel, table_view
 from napari_radiomics._napari._workspace import SIDE, scroll_area, settle, show_rows
 from napari_radiomics.engine.maps import (
@@ -40,7 +52,7 @@ from napari_radiomics.engine.maps import (
     map_feature_choices,
     voxel_settings,
 )
-from napari_radiomics.settings import PRESETS, ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -49,6 +61,10 @@ REGION_ROI, REGION_BOX = "ROI", "bounding box + margin"
 #: Percentiles of a map's values that set its contrast limits (robust to a few outliers).
 CONTRAST_PERCENTILES = (1.0, 99.0)
 COLORMAP = "inferno"
+#: The settings a new dock starts with: pyradiomics' own, as the ``maps`` command's.
+DEFAULT_SETTINGS = "pyradiomics-default"
+#: The key of ``layer.metadata`` that marks the dock's map layer (its value: the map's name).
+MAP_KEY = "feature_map"
 
 
 def contrast_limits(values: np.ndarray) -> tuple[float, float]:
@@ -61,6 +77,29 @@ def contrast_limits(values: np.ndarray) -> tuple[float, float]:
     if high <= low:
         high = low + max(abs(low) * 1e-6, 1e-12)
     return low, high
+
+
+def box_placement(source: Any, offset: tuple[int, ...]) -> dict[str, Any]:
+    """The layer parameters that put a block whose first voxel is ``source``'s voxel
+    ``offset`` over that voxel: the source's scale, rotation, shear and affine, and its
+    translate moved by the offset through the same scale, rotation and shear."""
+    linear = CompositeAffine(
+        scale=source.scale, rotate=source.rotate, shear=source.shear, ndim=source.ndim
+    ).linear_matrix
+    translate = np.asarray(source.translate) + linear @ np.asarray(offset, dtype=np.float64)
+    return {
+        "scale": source.scale,
+        "rotate": source.rotate,
+        "shear": source.shear,
+        "affine": source.affine,
+        "translate": translate,
+    }
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Whether a layer's scale, rotation, shear, affine or translate already is ``wanted``."""
+    matrix = getattr(current, "affine_matrix", current)
+    return np.array_equal(matrix, getattr(wanted, "affine_matrix", wanted))
 
 
 class MapsWidget(Container):
@@ -81,12 +120,26 @@ class MapsWidget(Container):
         self.image = ComboBox(label="image", choices=layers_of(Image))
         self.labels = ComboBox(label="labels", choices=layers_of(Labels))
         self.roi_label = SpinBox(label="ROI label", min=1, max=2**31 - 1, value=1)
-        self.preset = ComboBox(
-            label="settings", choices=list(PRESETS), value="pyradiomics-default"
-        )
+        self.choice = SettingsChoice(viewer, self.native)
+        self.choice.combo.setCurrentText(DEFAULT_SETTINGS)
+        settings_rows = QWidget()
+        rows = QFormLayout(settings_rows)
+        rows.setContentsMargins(0, 0, 0, 0)
+        self.choice.add_rows(rows)
+        # The params file's row only when a params file is chosen, and the map chooser only
+        # once there are maps: the hover table stays in sight on a 1366x768 screen.
+        params_row = (rows.labelForField(rows.itemAt(1, rows.ItemRole.FieldRole).widget()),
+                      rows.itemAt(1, rows.ItemRole.FieldRole).widget())  # fmt: skip
+
+        def params_chosen(choice: str) -> None:
+            for widget in params_row:
+                widget.setVisible(choice == PARAMS_FILE)
+
+        self.choice.combo.currentTextChanged.connect(params_chosen)
+        params_chosen(self.choice.combo.currentText())
         self.features = Select(label="features", choices=map_feature_choices(),
                                value=["glcm_Contrast"])  # fmt: skip
-        self.features.native.setMinimumHeight(160)
+        self.features.native.setMinimumHeight(130)
         self.radius = SpinBox(label="kernel radius (voxels)", min=1, max=10, value=1)
         self.masked = CheckBox(text="masked kernel (only ROI voxels)", value=True)
         self.region = ComboBox(label="region", choices=[REGION_ROI, REGION_BOX])
@@ -95,16 +148,20 @@ class MapsWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.bar = ProgressBar(label="progress", value=0)
         self.status = Label(value="")
+        # Its choices are read back from self.maps whenever the layers change (magicgui's
+        # reset_choices), so they are a function, not a list.
+        self.shown = ComboBox(label="map shown", choices=lambda _: list(self.maps), visible=False)
         self.hovered = Label(value="")
         for label in (self.status, self.hovered):
             label.native.setWordWrap(True)  # long layer names wrap in the dock's width
             label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         form = Container(labels=True, widgets=[
-            self.image, self.labels, self.roi_label, self.preset, self.features, self.radius,
+            self.image, self.labels, self.roi_label, self.features, self.radius,
             self.masked, self.region, self.margin,
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                       labels=False),
-            self.bar, self.status, self.hovered])  # fmt: skip
+            self.bar, self.status, self.shown, self.hovered])  # fmt: skip
+        form.native.layout().insertWidget(3, settings_rows)  # after the ROI label
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         self.values = DataFrameModel(pd.DataFrame())
         self.table = table_view(self.values)
@@ -118,6 +175,7 @@ class MapsWidget(Container):
         for event in (events.inserted, events.removed, events.renamed):
             event.connect(self._layers_changed)
         self.image.changed.connect(self._image_chosen)
+        self.shown.changed.connect(self._show)
         self.region.changed.connect(
             lambda *_: setattr(self.margin, "visible", self.region.value == REGION_BOX)
         )
@@ -134,9 +192,10 @@ class MapsWidget(Container):
 
     # ------------------------------------------------------------------------------ run
     def settings(self) -> ExtractionSettings:
-        """The preset with the kernel radius and masking of the controls."""
+        """The chosen settings (a preset, a params file or the Extract features dock's) with
+        the kernel radius and masking of the controls; ValueError naming what is wrong."""
         return voxel_settings(
-            ExtractionSettings.preset(self.preset.value),
+            self.choice.settings(),
             kernel_radius=self.radius.value,
             masked_kernel=bool(self.masked.value),
         )
@@ -151,13 +210,17 @@ class MapsWidget(Container):
             problem = f"{image.name!r} is a stack of separate slices: open one slice to map it"
         elif not self.features.value:
             problem = "choose at least one feature class or feature"
+        else:
+            try:
+                settings = self.settings()
+            except ValueError as err:  # SettingsError too: a bad params file or preset
+                problem = str(err)
         if problem is not None:
             self.status.value = f"Cannot start: {problem}"
             return False
         options = {"features": list(self.features.value), "label": self.roi_label.value}
         if self.region.value == REGION_BOX:
             options |= {"region": "box", "margin": self.margin.value}
-        settings = self.settings()
 
         def work(progress: Progress) -> dict[str, FeatureMap]:
             return feature_maps(image, labels, settings, progress=progress, **options)
@@ -183,22 +246,53 @@ class MapsWidget(Container):
 
     def _finished(self, maps: dict[str, FeatureMap], seconds: float) -> None:
         self.maps, self._source, self._voxel = maps, self._running_on, None
-        for feature_map in maps.values():
-            self._show(feature_map)
+        first = next(iter(maps), None)
+        with self.shown.changed.blocked():
+            self.shown.reset_choices()
+            self.shown.value = first
+        self.shown.visible = bool(maps)
+        if first is not None:
+            self._show(first)
         self.status.value = f"{len(maps)} map(s) of {self._source.name} in {seconds:.1f} s"
 
-    def _show(self, feature_map: FeatureMap) -> Image:
-        """The map as a layer on the source's grid, replacing an earlier map of that name."""
-        source, data = self._source, feature_map.array()
+    @property
+    def map_layer(self) -> Image | None:
+        """The layer the dock shows its maps in, if it is still in the viewer."""
+        return next((layer for layer in self.viewer.layers if MAP_KEY in layer.metadata), None)
+
+    def _show(self, name: str | None) -> None:
+        """Show map ``name`` in the dock's layer: its block as float32, where it lies on the
+        source, named after it, with its contrast limits; the layer is added on the first
+        map and reused afterwards (its data swapped), unless the dimensions changed."""
+        if not name or name not in self.maps:
+            return
+        feature_map, source = self.maps[name], self._source
+        data = feature_map.values.astype(np.float32)
+        placement = box_placement(source, feature_map.offset)
         limits = contrast_limits(feature_map.values)
-        layers = self.viewer.layers
-        if feature_map.name in layers and layers[feature_map.name].metadata.get("feature_map"):
-            layers.remove(feature_map.name)
-        return self.viewer.add_image(
-            data, name=feature_map.name, scale=source.scale, translate=source.translate,
-            affine=source.affine, colormap=COLORMAP, contrast_limits=limits, opacity=0.85,
-            metadata={"feature_map": feature_map.name, "source": source.name},
-        )  # fmt: skip
+        metadata = {MAP_KEY: name, "source": source.name}
+        layer = self.map_layer
+        if layer is not None and layer.ndim != data.ndim:
+            self.viewer.layers.remove(layer)
+            layer = None
+        if layer is None:
+            self.viewer.add_image(
+                data, name=name, colormap=COLORMAP, contrast_limits=limits, opacity=0.85,
+                metadata=metadata, **placement,
+            )  # fmt: skip
+            return
+        # Each change refreshes the layer: the maps of one run share their placement, so
+        # choosing another map changes only the data, the limits and the name.
+        layer.data = data
+        for key, value in placement.items():
+            if not _same(getattr(layer, key), value):
+                setattr(layer, key, value)
+        low, high = layer.contrast_limits_range
+        if limits[0] < low or limits[1] > high:
+            layer.contrast_limits_range = limits
+        layer.contrast_limits = limits
+        layer.metadata = metadata
+        layer.name = name
 
     def _cancelled(self, reason: str) -> None:
         self.status.value = f"Maps {reason}; no layer added."

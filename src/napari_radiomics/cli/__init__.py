@@ -19,7 +19,9 @@ would run, 3 when some would fail.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from napari_radiomics import __version__
 from napari_radiomics.cli import (
@@ -54,8 +56,15 @@ __all__ = [
 SUBCOMMANDS = (extract, export, corrections, model, cluster, robustness, maps, view, ibsi)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also what `--help` prints)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full argument parser (also what `--help` prints), or with ``only`` the parser of
+    that one subcommand under the same program name.
+
+    Some subcommands' options list choices that live in the analyses (``model``'s
+    classifiers, ``cluster``'s methods), and importing those loads SciPy's statistics and
+    image modules: about 0.8 s that ``maps`` or ``extract`` would pay at every start for
+    options they never parse.
+    """
     parser = argparse.ArgumentParser(
         prog="napari-radiomics",
         description="Radiomics features (pyradiomics) for images and tumour segmentations.",
@@ -63,15 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
+        if only is not None and _name(module) != only:
+            continue
         sub = module.add_parser(commands)
         # Its own usage line goes with its errors; its run function does the work.
         sub.set_defaults(command_parser=sub, run=module.run)
     return parser
 
 
+def _name(module: ModuleType) -> str:
+    """A subcommand's name: its module's (``napari_radiomics.cli.maps`` is ``maps``)."""
+    return module.__name__.rpartition(".")[2]
+
+
+def _requested(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, when its first word is one (else the full parser is
+    built: ``--help``, ``--version``, a typo listed against every subcommand)."""
+    first = argv[0] if argv else None
+    return first if first in {_name(module) for module in SUBCOMMANDS} else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `napari-radiomics`; returns the exit status (see module docstring)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_requested(argv))
     try:
         args = parser.parse_args(argv)
         with quiet(getattr(args, "quiet", False)):

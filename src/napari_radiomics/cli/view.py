@@ -8,7 +8,6 @@ from typing import Any
 
 from napari_radiomics.cli._status import EXIT_OK
 from napari_radiomics.errors import ReadError
-from napari_radiomics.feature_tables import check_features_header
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -34,6 +33,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Open napari (blocks until its window closes)."""
     if args.features is not None:
+        from napari_radiomics.feature_tables import check_features_header  # pandas: only here
+
         # Said here, before a window opens and the message ends up in a notification.
         try:
             check_features_header(args.features)

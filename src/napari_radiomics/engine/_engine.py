@@ -29,10 +29,9 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 
 from napari_radiomics._pyradiomics import (
@@ -57,6 +56,9 @@ from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError
 from napari_radiomics.io import CaseMetadata
 from napari_radiomics.settings import ExtractionSettings
+
+if TYPE_CHECKING:  # the rows are made by _pipeline; maps need no pandas at all
+    import pandas as pd
 
 __all__ = ["FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
 

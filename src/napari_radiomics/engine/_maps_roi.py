@@ -14,7 +14,7 @@ extraction's direct route; otherwise pyradiomics' own calls run, resampling the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ class MapRegion:
     direct: bool  #: the mask is on the image's grid: numpy does pyradiomics' whole-image work
     box: tuple[slice, ...] | None = None  #: the checked bounding box (numpy order)
     bounds: Any = None  #: pyradiomics' bounding box, for its own crops (not ``direct``)
+    _label_box: tuple[tuple[slice, ...] | None] | None = field(default=None, repr=False)
 
     @classmethod
     def of(
@@ -68,8 +69,12 @@ class MapRegion:
         return sitk.GetArrayViewFromImage(self.roi)
 
     def label_box(self) -> tuple[slice, ...] | None:
-        """The bounding box of ``label`` (None if absent), before pyradiomics' checks."""
-        return label_boxes((self.array == self.label).view(np.uint8)).get(1)
+        """The bounding box of ``label`` (None if absent) in the ROI as given, before
+        pyradiomics' checks; found once (a pass over the whole mask, which the checks and the
+        grey-level refusals both ask for)."""
+        if self._label_box is None:
+            self._label_box = (label_boxes((self.array == self.label).view(np.uint8)).get(1),)
+        return self._label_box[0]
 
     def check(self, image: sitk.Image) -> None:
         """pyradiomics' ``checkMask``: the ROI's size and dimensions, and on another grid the
@@ -89,7 +94,7 @@ class MapRegion:
         if bounds is None:
             raise ExtractionError(f"ROI label {self.label}: pyradiomics' mask checks failed")
         if corrected is not None:
-            self.roi = corrected
+            self.roi, self._label_box = corrected, None
         self.bounds = bounds
 
     def crops(self, filtered: sitk.Image) -> tuple[sitk.Image, sitk.Image]:

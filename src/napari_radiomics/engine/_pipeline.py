@@ -25,15 +25,17 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 from radiomics import generalinfo, getFeatureClasses, imageoperations
 
 from napari_radiomics.engine._shape import FastShape
 from napari_radiomics.engine._shared import feature_class, shared_binning
+
+if TYPE_CHECKING:  # imported by rows_frame: feature maps make no table
+    import pandas as pd
 
 #: Image types whose filter reads the mask (LBP3D samples only the ROI): never cached.
 MASK_DEPENDENT_TYPES = frozenset({"LBP3D"})
@@ -266,5 +268,7 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """``pd.DataFrame(rows)``, built column by column: the same columns (in order of first
     appearance), values and dtypes, without pandas' record-by-record path, which costs ~10 ms
     for one row of a hundred features, a tenth of a slice's extraction."""
+    import pandas as pd
+
     names = dict.fromkeys(name for row in rows for name in row)
     return pd.DataFrame({name: [row.get(name, np.nan) for row in rows] for name in names})

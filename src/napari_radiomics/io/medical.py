@@ -153,16 +153,21 @@ def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
     return data
 
 
-def write_medical_image(image: sitk.Image, path: str | Path) -> None:
+def write_medical_image(
+    image: sitk.Image, path: str | Path, *, compression_level: int = -1
+) -> None:
     """Write ``image`` to ``path`` (compressed where the format allows), then read it back.
 
     SimpleITK reports no error when the disk fills up: it leaves an empty or cut-off file.
     Every NRRD/NIfTI file this package writes (a feature map, a corrected mask, an exported or
     saved layer) goes through here, so a full disk is an ``OSError`` naming the problem
-    instead of a file that silently holds nothing.
+    instead of a file that silently holds nothing. ``compression_level``: gzip's level (1
+    fastest, 9 smallest; -1 the format's default); every level is plain gzip, which any
+    NRRD/NIfTI reader opens. SimpleITK releases the GIL while it writes and reads, so several
+    files can be written at once from threads.
     """
     try:
-        sitk.WriteImage(image, str(path), True)
+        sitk.WriteImage(image, str(path), True, compression_level)
     except RuntimeError as exc:  # SimpleITK's own report of a failed write
         raise OSError(str(exc).strip().splitlines()[-1]) from None
     try:

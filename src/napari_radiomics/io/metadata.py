@@ -10,14 +10,16 @@ it and :meth:`from_mapping` reads it (or a table row) back.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from napari_radiomics.columns import CASE, CASE_COLUMNS, LABEL, PATH, PATIENT_ID, TUMOR_TYPE
 from napari_radiomics.columns import UNKNOWN_TEXT as _UNKNOWN
+
+if TYPE_CHECKING:  # pandas only for the readers' tables: one NRRD read or map run needs none
+    import pandas as pd
 
 __all__ = ["TUMOR_TYPES", "CaseMetadata", "cases_table", "tumor_type_of"]
 
@@ -77,13 +79,21 @@ class CaseMetadata:
 def cases_table(cases: Iterable[CaseMetadata]) -> pd.DataFrame:
     """One row per case with :meth:`CaseMetadata.as_dict`'s columns (``label`` a nullable
     integer), the readers' per-slice table."""
+    import pandas as pd
+
     rows = [case.as_dict() for case in cases]
     table = pd.DataFrame(rows, columns=[*CASE_COLUMNS, PATH])
     return table.astype({LABEL: "Int64"})
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or pandas' NA (which only exists once something has imported pandas)."""
+    pandas = sys.modules.get("pandas")
+    return (
+        value is None
+        or (pandas is not None and value is pandas.NA)
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def _text(value: Any) -> str:

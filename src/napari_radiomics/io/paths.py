@@ -6,6 +6,9 @@ The reader hook, batch discovery, ``maps``, the corrections store and the writer
 :class:`ReadError` naming the path and what was expected), so a new format, or a new way to
 point at an old one (a bundle's ``labels.npy``), is taught here once instead of in six
 branches that drift apart.
+
+The folder and bundle readers (dask, pandas, h5py) are imported only when a path turns out to
+be one of theirs: asking what one NRRD file is, as ``maps`` does, loads none of them.
 """
 
 from __future__ import annotations
@@ -13,24 +16,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeAlias, get_args
 
 from napari_radiomics.errors import ReadError
-from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
-from napari_radiomics.io.folder import (
-    Deliver,
-    MatStack,
-    at_once,
-    holds_mat_files,
-    open_mat_stack,
-)
-from napari_radiomics.io.mat import TumorSlice, read_tumor_mat
 from napari_radiomics.io.medical import (
     MEDICAL_SUFFIXES,
     MedicalImage,
     medical_suffix,
     read_medical_image,
 )
+
+if TYPE_CHECKING:
+    from napari_radiomics.io.bundle import NpyBundle
+    from napari_radiomics.io.folder import Deliver, MatStack
+    from napari_radiomics.io.mat import TumorSlice
 
 Kind = Literal["mat", "mat_folder", "bundle", "medical"]
 #: Every kind, in the order error messages list them.
@@ -42,7 +41,7 @@ DESCRIPTIONS: dict[Kind, str] = {
     "bundle": "a NumPy bundle (images.npy, masks.npy, labels.npy)",
     "medical": f"an NRRD/NIfTI/MHA image ({'/'.join(MEDICAL_SUFFIXES)})",
 }
-Opened = TumorSlice | MatStack | NpyBundle | MedicalImage
+Opened: TypeAlias = "TumorSlice | MatStack | NpyBundle | MedicalImage"
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,9 @@ def source_of(path: str | Path, *, recursive: bool = False) -> Source | None:
     """
     path = Path(path)
     if path.is_dir():
+        from napari_radiomics.io.bundle import is_npy_bundle
+        from napari_radiomics.io.folder import holds_mat_files
+
         if is_npy_bundle(path):
             return Source("bundle", path)
         return Source("mat_folder", path) if holds_mat_files(path, recursive) else None
@@ -71,6 +73,8 @@ def source_of(path: str | Path, *, recursive: bool = False) -> Source | None:
     if suffix == ".mat":
         return Source("mat", path)
     if suffix == ".npy":
+        from napari_radiomics.io.bundle import BUNDLE_FILES, is_npy_bundle
+
         in_bundle = path.name in BUNDLE_FILES and is_npy_bundle(path.parent)
         return Source("bundle", path.parent) if in_bundle else None
     return Source("medical", path) if medical_suffix(path) is not None else None
@@ -113,16 +117,24 @@ def open_path(
     accept: Collection[Kind] = KINDS,
     *,
     scan_budget: float | None = 0.5,
-    deliver: Deliver = at_once,
+    deliver: Deliver | None = None,
 ) -> Opened:
     """Open ``path`` as what :func:`classify_path` says it is: a :class:`TumorSlice`, a lazy
-    :class:`MatStack` (``scan_budget`` and ``deliver`` as :func:`open_mat_stack` takes them), an
-    :class:`NpyBundle` or a :class:`MedicalImage`. Errors are ReadErrors naming the file."""
+    :class:`MatStack` (``scan_budget`` and ``deliver`` as :func:`open_mat_stack` takes them;
+    no ``deliver``: its default, ``io.folder.at_once``), an :class:`NpyBundle` or a
+    :class:`MedicalImage`. Errors are ReadErrors naming the file."""
     source = classify_path(path, accept)
     if source.kind == "mat":
+        from napari_radiomics.io.mat import read_tumor_mat
+
         return read_tumor_mat(source.path)
     if source.kind == "mat_folder":
+        from napari_radiomics.io.folder import at_once, open_mat_stack
+
+        deliver = at_once if deliver is None else deliver
         return open_mat_stack(source.path, scan_budget=scan_budget, deliver=deliver)
     if source.kind == "bundle":
+        from napari_radiomics.io.bundle import read_npy_bundle
+
         return read_npy_bundle(source.path)
     return read_medical_image(source.path)
