@@ -1,0 +1,371 @@
+"""glcm maps from pyradiomics' own GLCMs, every feature from their non-zero entries.
+
+pyradiomics' voxel mode evaluates each of the 24 glcm features on the dense normalised
+matrices (voxels, Ng, Ng, angles), a dozen full passes or more per feature; a kernel of radius
+1 holds at most 27 voxels, so almost every entry is zero. Here the matrices are still
+pyradiomics' (``_calculateMatrix``: its C code, absent levels dropped, symmetrised, weighted,
+empty angles dropped or marked, normalised), and each feature is pyradiomics' formula per
+voxel and angle, evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or
+on the marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to
+every sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
+additions differs. The per-angle values are then averaged over angles as pyradiomics does
+(``nanmean``, ``mean`` for Joint Average), with pyradiomics' NaN for a voxel's empty angle.
+
+MCC, pyradiomics' square root of the second largest eigenvalue of
+``Q(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps)``: pyradiomics takes
+``numpy.linalg.eigvals`` of Q over the whole batch and fails as soon as one voxel has an empty
+angle. With a symmetric GLCM (pyradiomics' default, ``symmetricalGLCM``), p_x = p_y = d and
+``Q = D^-1 P D^-1 P`` is similar to ``S^2`` with ``S = D^-1/2 P D^-1/2`` symmetric; S's largest
+eigenvalue is 1 (eigenvector sqrt(d)) and no eigenvalue exceeds 1 in size, so the MCC is the
+largest ``|mu|`` among S's other eigenvalues, found with ``numpy.linalg.eigvalsh`` on S
+restricted to the levels present in that voxel's angle (at most the kernel's voxel count:
+tiny matrices, stacked by size). ``eps`` is left out of S: it changes ``p_x p_y`` (at least
+1 / (2 pairs)^2) by under 1e-10 relative. A non-symmetric GLCM keeps the general route
+(:func:`general_mcc`, eigenvalues of Q). An angle with one level gives 0, a kernel with one
+level in all 1 (pyradiomics' value for a flat region), an empty angle is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+#: Every glcm feature pyradiomics computes (not deprecated), each computed here.
+FEATURES = frozenset(
+    {
+        "Autocorrelation", "ClusterProminence", "ClusterShade", "ClusterTendency",
+        "Contrast", "Correlation", "DifferenceAverage", "DifferenceEntropy",
+        "DifferenceVariance", "Id", "Idm", "Idmn", "Idn", "Imc1", "Imc2", "InverseVariance",
+        "JointAverage", "JointEnergy", "JointEntropy", "MCC", "MaximumProbability",
+        "SumAverage", "SumEntropy", "SumSquares",
+    }
+)  # fmt: skip
+
+
+def glcm_values(instance: Any, coordinates: np.ndarray, enabled: list[str]) -> dict[str, Any]:
+    """Each of ``enabled``'s features per voxel of ``coordinates`` (pyradiomics' voxel-mode
+    glcm ``instance``, its ``grayLevels`` those of the batch). A feature this module does not
+    compute (a deprecated one asked for by name) is left to pyradiomics' own method, which
+    says it is deprecated, so it is left out as pyradiomics leaves it out."""
+    instance.P_glcm = instance._calculateMatrix(coordinates)
+    out: dict[str, Any] = {}
+    rest = [name for name in enabled if name not in FEATURES]
+    if rest:
+        instance._calculateCoefficients()
+        for name in rest:
+            with contextlib.suppress(DeprecationWarning):
+                out[name] = getattr(instance, f"get{name}FeatureValue")()
+    glcm = _Glcm(instance.P_glcm, instance.coefficients, instance.symmetricalGLCM)
+    for name in enabled:
+        if name in FEATURES:
+            out[name] = glcm.feature(name)
+    return out
+
+
+class _Glcm:
+    """One batch's GLCMs as their non-zero entries, and pyradiomics' features of them."""
+
+    def __init__(self, p_glcm: np.ndarray, coefficients: dict[str, Any], symmetric: bool):
+        voxels, levels, _, angles = p_glcm.shape
+        self.shape = (voxels, angles)
+        self.eps = np.spacing(1)
+        self.ng = coefficients["Ng"]
+        self.levels = np.asarray(coefficients["grayLevels"], dtype=float)
+        self.symmetric = symmetric
+        # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
+        self.empty = np.isnan(p_glcm[:, 0, 0, :]) if levels else np.ones(self.shape, bool)
+        self.dense = p_glcm
+        if self.empty.any() and levels:
+            self.dense = p_glcm.copy()
+            v, a = np.nonzero(self.empty)
+            self.dense[v, :, :, a] = 0.0
+        flat = np.flatnonzero(self.dense)
+        v, i, j, a = np.unravel_index(flat, self.dense.shape)
+        self.p = self.dense.ravel()[flat]
+        self.i, self.j = i, j
+        self.gi, self.gj = self.levels[i], self.levels[j]
+        self.group = v * angles + a  # one (voxel, angle) GLCM
+        self.count = voxels * angles
+        self.row = (v * levels + i) * angles + a  # p_x's entry, (voxel, level, angle)
+        self.column = (v * levels + j) * angles + a
+
+    def total(self, weights: np.ndarray) -> np.ndarray:
+        """Sum of ``weights`` (one per non-zero entry) per (voxel, angle)."""
+        return np.bincount(self.group, weights, self.count).reshape(self.shape)
+
+    def feature(self, name: str) -> np.ndarray:
+        """pyradiomics' value of feature ``name`` per voxel (its mean over angles)."""
+        values = getattr(self, f"_{name}")()
+        if name == "JointAverage":
+            return values.mean(1)  # pyradiomics' mean: NaN when one angle is empty
+        if name == "MCC":
+            return values
+        values = np.where(self.empty, np.nan, values)
+        return _nanmean(values)
+
+    # coefficients, as pyradiomics' _calculateCoefficients, per (voxel, angle)
+
+    @cached_property
+    def ux(self) -> np.ndarray:
+        return np.where(self.empty, np.nan, self.total(self.p * self.gi))
+
+    @cached_property
+    def uy(self) -> np.ndarray:
+        return np.where(self.empty, np.nan, self.total(self.p * self.gj))
+
+    @cached_property
+    def px(self) -> np.ndarray:
+        """(voxels, levels, angles)."""
+        voxels, angles = self.shape
+        size = self.dense.shape[1]
+        return np.bincount(self.row, self.p, voxels * size * angles).reshape(voxels, size, angles)
+
+    @cached_property
+    def py(self) -> np.ndarray:
+        if self.symmetric:
+            return self.px
+        voxels, angles = self.shape
+        size = self.dense.shape[1]
+        counts = np.bincount(self.column, self.p, voxels * size * angles)
+        return counts.reshape(voxels, size, angles)
+
+    def _marginal(self, offset: np.ndarray, size: int) -> np.ndarray:
+        """A marginal over grey-level sums or differences, (voxels, angles, ``size``)."""
+        index = self.group * size + offset.astype(np.intp)
+        counts = np.bincount(index, self.p, self.count * size)
+        return counts.reshape(*self.shape, size)
+
+    @cached_property
+    def sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """p_x+y and its k (from the lowest level sum present: lower ones are zero)."""
+        low = 2 * self.levels.min(initial=1)
+        size = int(2 * self.levels.max(initial=1) - low) + 1
+        return self._marginal(self.gi + self.gj - low, size), low + np.arange(size, dtype=float)
+
+    @cached_property
+    def differences(self) -> tuple[np.ndarray, np.ndarray]:
+        """p_x-y and its k (0 up to the largest difference present: higher ones are zero)."""
+        size = int(np.ptp(self.levels)) + 1 if self.levels.size else 1
+        return self._marginal(np.abs(self.gi - self.gj), size), np.arange(size, dtype=float)
+
+    def _entries(self, per_group: np.ndarray) -> np.ndarray:
+        """A (voxel, angle) quantity at each non-zero entry."""
+        return per_group.ravel()[self.group]
+
+    @cached_property
+    def hxy(self) -> np.ndarray:
+        return -self.total(self.p * np.log2(self.p + self.eps))
+
+    @cached_property
+    def centred(self) -> tuple[np.ndarray, np.ndarray]:
+        """i - ux and j - uy at each non-zero entry."""
+        return self.gi - self._entries(self.ux), self.gj - self._entries(self.uy)
+
+    def _cluster(self, power: int) -> np.ndarray:
+        t = self.gi + self.gj - self._entries(self.ux) - self._entries(self.uy)
+        square = t * t  # products, not ``**``: numpy's pow per element is far slower
+        weights = {2: square, 3: square * t, 4: square * square}[power]
+        return self.total(self.p * weights)
+
+    def _entropy(self, marginal: np.ndarray, axis: int) -> np.ndarray:
+        return -np.sum(marginal * np.log2(marginal + self.eps), axis)
+
+    # the features, per (voxel, angle)
+
+    def _Autocorrelation(self) -> np.ndarray:
+        return self.total(self.p * (self.gi * self.gj))
+
+    def _JointAverage(self) -> np.ndarray:
+        return self.ux
+
+    def _ClusterProminence(self) -> np.ndarray:
+        return self._cluster(4)
+
+    def _ClusterShade(self) -> np.ndarray:
+        return self._cluster(3)
+
+    def _ClusterTendency(self) -> np.ndarray:
+        return self._cluster(2)
+
+    def _Contrast(self) -> np.ndarray:
+        return self.total(self.p * np.abs(self.gi - self.gj) ** 2)
+
+    def _Correlation(self) -> np.ndarray:
+        di, dj = self.centred
+        sigx = self.total(self.p * di**2) ** 0.5
+        sigy = self.total(self.p * dj**2) ** 0.5
+        corr = self.total(self.p * di * dj) / (sigx * sigy + self.eps)
+        corr[sigx * sigy == 0] = 1
+        return corr
+
+    def _DifferenceAverage(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(k * p, 2)
+
+    def _DifferenceEntropy(self) -> np.ndarray:
+        return self._entropy(self.differences[0], 2)
+
+    def _DifferenceVariance(self) -> np.ndarray:
+        p, k = self.differences
+        average = np.sum(k * p, 2, keepdims=True)
+        return np.sum(p * (k - average) ** 2, 2)
+
+    def _JointEnergy(self) -> np.ndarray:
+        return self.total(self.p**2)
+
+    def _JointEntropy(self) -> np.ndarray:
+        return self.hxy
+
+    def _Imc1(self) -> np.ndarray:
+        hx, hy = self._entropy(self.px, 1), self._entropy(self.py, 1)
+        product = self.px.ravel()[self.row] * self.py.ravel()[self.column]
+        hxy1 = -self.total(self.p * np.log2(product + self.eps))
+        div = np.fmax(hx, hy)
+        imc1 = self.hxy - hxy1
+        imc1[div != 0] /= div[div != 0]
+        imc1[div == 0] = 0
+        return imc1
+
+    def _Imc2(self) -> np.ndarray:
+        product = self.px[:, :, None, :] * self.py[:, None, :, :]
+        hxy2 = -np.sum(product * np.log2(product + self.eps), (1, 2))
+        with np.errstate(invalid="ignore"):
+            imc2 = (1 - np.e ** (-2 * (hxy2 - self.hxy))) ** 0.5
+        imc2[hxy2 == self.hxy] = 0
+        return imc2
+
+    def _Idm(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(p / (1 + k**2), 2)
+
+    def _Idmn(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(p / (1 + (k**2) / (self.ng**2)), 2)
+
+    def _Id(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(p / (1 + k), 2)
+
+    def _Idn(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(p / (1 + (k / self.ng)), 2)
+
+    def _InverseVariance(self) -> np.ndarray:
+        p, k = self.differences
+        return np.sum(p[..., 1:] / k[1:] ** 2, 2)
+
+    def _MaximumProbability(self) -> np.ndarray:
+        return np.amax(self.dense, (1, 2)) if self.dense.size else np.zeros(self.shape)
+
+    def _SumAverage(self) -> np.ndarray:
+        p, k = self.sums
+        return np.sum(k * p, 2)
+
+    def _SumEntropy(self) -> np.ndarray:
+        return self._entropy(self.sums[0], 2)
+
+    def _SumSquares(self) -> np.ndarray:
+        return self.total(self.p * self.centred[0] ** 2)
+
+    def _MCC(self) -> np.ndarray:
+        if not self.symmetric:
+            return general_mcc(np.where(self.empty[:, None, None, :], np.nan, self.dense))
+        return symmetric_mcc(self.px, self.p, self.group, self.i, self.j, self.empty)
+
+
+def symmetric_mcc(
+    px: np.ndarray,
+    p: np.ndarray,
+    group: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    empty: np.ndarray,
+) -> np.ndarray:
+    """MCC per voxel of symmetric normalised GLCMs given by their non-zero entries ``p`` at
+    (``group`` = voxel * angles + angle, ``i``, ``j``), with marginals ``px`` (voxels,
+    levels, angles) and ``empty`` (voxels, angles) marking the angles without pairs; see the
+    module docstring for the method."""
+    voxels, _, angles = px.shape
+    present = px > 0
+    size = present.sum(1).ravel()  # levels per (voxel, angle)
+    rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
+    weights = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    # Each (voxel, angle)'s place among those with as many levels; entries grouped likewise.
+    by_size = np.argsort(size, kind="stable")
+    first = np.searchsorted(size[by_size], np.arange(size.max(initial=0) + 2))
+    place = np.empty_like(size)
+    place[by_size] = np.arange(size.size) - first[size[by_size]]
+    entries = np.argsort(size[group], kind="stable")
+    bounds = np.searchsorted(size[group[entries]], np.arange(size.max(initial=0) + 2))
+    mcc = np.zeros(voxels * angles)
+    for n in range(2, size.max(initial=0) + 1):
+        chosen = by_size[first[n] : first[n + 1]]
+        if not chosen.size:
+            continue
+        at = entries[bounds[n] : bounds[n + 1]]
+        where = (place[group[at]], rank[group[at], i[at]], rank[group[at], j[at]])
+        glcm = np.zeros((chosen.size, n, n))
+        glcm[where] = p[at]
+        d = np.zeros((chosen.size, n))
+        d[where[:2]] = weights[group[at], i[at]]
+        root = np.sqrt(d)
+        eigen = np.linalg.eigvalsh(glcm / (root[:, :, None] * root[:, None, :]))  # last: 1
+        mcc[chosen] = np.abs(eigen[:, :-1]).max(1)
+        # Where the second eigenvalue is (nearly) 0, pyradiomics' epsilon in Q decides the
+        # square root (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
+        tiny = mcc[chosen] < _TINY
+        if tiny.any():
+            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], d[tiny])
+    mcc = mcc.reshape(voxels, angles)
+    flat = present.any(2).sum(1) < 2  # one grey level with a pair: pyradiomics' flat region
+    mcc[flat] = 1.0
+    mcc[empty] = np.nan
+    return _nanmean(mcc) if angles else np.full(voxels, np.nan)
+
+
+#: Below this second eigenvalue of S (1e-8 for Q), pyradiomics' epsilon changes the MCC by
+#: more than 1e-11: such angles are computed with it, as pyradiomics does.
+_TINY = 1e-4
+
+
+def _mcc_of_q(glcm: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``d`` (n, L): the square
+    root of Q's second largest eigenvalue, its epsilon included (NaN if it is negative)."""
+    a = glcm / (d[:, :, None] * d[:, None, :] + np.spacing(1))
+    eigen = np.sort(np.linalg.eigvals(a @ glcm.transpose(0, 2, 1)).real, axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(eigen[:, -2])
+
+
+def general_mcc(p_glcm: np.ndarray) -> np.ndarray:
+    """MCC per voxel from normalised GLCMs (voxels, Ng, Ng, angles), NaN marking an empty
+    angle, symmetric or not: per angle the square root of the second largest eigenvalue of
+    pyradiomics' Q (its epsilon included), with the flat and empty cases as above."""
+    p = np.nan_to_num(p_glcm.transpose(0, 3, 1, 2))  # (voxels, angles, i, k)
+    empty = ~np.isfinite(p_glcm).all(axis=(1, 2)) | (p_glcm.sum(axis=(1, 2)) == 0)
+    px = p.sum(axis=3)
+    py = p.sum(axis=2)
+    # pyradiomics' Q, with its epsilon: Q_ij = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps).
+    a = p / (px[..., :, None] * py[..., None, :] + np.spacing(1))
+    eigen = np.sort(np.linalg.eigvals(a @ p.transpose(0, 1, 3, 2)).real, axis=-1)
+    present = (px > 0).any(axis=1).sum(axis=1)[:, None]  # grey levels with a pair, any angle
+    flat = np.broadcast_to(present < 2, px.shape[:2])
+    if eigen.shape[-1] < 2:
+        mcc = np.ones(flat.shape)
+    else:
+        with np.errstate(invalid="ignore"):
+            mcc = np.where(flat, 1.0, np.sqrt(eigen[..., -2]))
+    mcc[empty] = np.nan
+    return _nanmean(mcc) if mcc.shape[1] else mcc[:, 0]
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    """pyradiomics' ``nanmean`` over angles, without its "Mean of empty slice" warning (a
+    voxel with no pair at all is NaN, as in pyradiomics)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, 1)
