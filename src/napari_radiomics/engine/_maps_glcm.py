@@ -14,15 +14,18 @@ additions differs. The per-angle values are then averaged over angles as pyradio
 MCC, pyradiomics' square root of the second largest eigenvalue of
 ``Q(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps)``: pyradiomics takes
 ``numpy.linalg.eigvals`` of Q over the whole batch and fails as soon as one voxel has an empty
-angle. With a symmetric GLCM (pyradiomics' default, ``symmetricalGLCM``), p_x = p_y = d and
-``Q = D^-1 P D^-1 P`` is similar to ``S^2`` with ``S = D^-1/2 P D^-1/2`` symmetric; S's largest
-eigenvalue is 1 (eigenvector sqrt(d)) and no eigenvalue exceeds 1 in size, so the MCC is the
-largest ``|mu|`` among S's other eigenvalues, found with ``numpy.linalg.eigvalsh`` on S
-restricted to the levels present in that voxel's angle (at most the kernel's voxel count:
-tiny matrices, stacked by size). ``eps`` is left out of S: it changes ``p_x p_y`` (at least
-1 / (2 pairs)^2) by under 1e-10 relative. A non-symmetric GLCM keeps the general route
-(:func:`general_mcc`, eigenvalues of Q). An angle with one level gives 0, a kernel with one
-level in all 1 (pyradiomics' value for a flat region), an empty angle is skipped.
+angle. Without eps, ``Q = Dx^-1 P Dy^-1 P^T`` is similar to ``B B^T`` with
+``B = Dx^-1/2 P Dy^-1/2``, so the MCC is B's second largest singular value. With a symmetric
+GLCM (pyradiomics' default, ``symmetricalGLCM``) B is symmetric, its largest eigenvalue is 1
+(eigenvector sqrt(p_x)) and the MCC is the largest ``|mu|`` among its other eigenvalues;
+otherwise it is the square root of ``B B^T``'s second eigenvalue. Both come from
+``numpy.linalg.eigvalsh`` on B restricted to the levels present in the voxel's angle (at most
+the kernel's voxel count: tiny matrices, stacked by size). eps moves ``p_x p_y`` (at least
+1 / (2 pairs)^2) by under 1e-10 relative, and the MCC by about 1e-12, except where the second
+value is near 0, where the square root magnifies it (pyradiomics gives sqrt(2 eps) = 2e-8, not
+0): there, below 1e-4, the angle takes pyradiomics' own route (Q with eps, ``eigvals``). An
+angle with one level gives 0, a kernel with one level in all 1 (pyradiomics' value for a flat
+region), an empty angle is skipped.
 """
 
 from __future__ import annotations
@@ -231,8 +234,11 @@ class _Glcm:
         return imc1
 
     def _Imc2(self) -> np.ndarray:
-        product = self.px[:, :, None, :] * self.py[:, None, :, :]
-        hxy2 = -np.sum(product * np.log2(product + self.eps), (1, 2))
+        hxy2 = np.zeros(self.count)  # on the levels each angle has: the others add 0
+        for chosen, _, dx, dy in self.stacked:
+            product = dx[:, :, None] * dy[:, None, :]
+            hxy2[chosen] = -np.sum(product * np.log2(product + self.eps), (1, 2))
+        hxy2 = hxy2.reshape(self.shape)
         with np.errstate(invalid="ignore"):
             imc2 = (1 - np.e ** (-2 * (hxy2 - self.hxy))) ** 0.5
         imc2[hxy2 == self.hxy] = 0
@@ -271,96 +277,108 @@ class _Glcm:
     def _SumSquares(self) -> np.ndarray:
         return self.total(self.p * self.centred[0] ** 2)
 
+    @cached_property
+    def stacked(self) -> list[Stack]:
+        return stacks(self.px, self.py, (self.p, self.group, self.i, self.j))
+
     def _MCC(self) -> np.ndarray:
-        if not self.symmetric:
-            return general_mcc(np.where(self.empty[:, None, None, :], np.nan, self.dense))
-        return symmetric_mcc(self.px, self.p, self.group, self.i, self.j, self.empty)
+        # one grey level with a pair in the kernel: pyradiomics' flat region
+        flat = ((self.px > 0) | (self.py > 0)).any(2).sum(1) < 2
+        return maximal_correlation(self.stacked, flat, self.empty, self.symmetric)
 
 
-def symmetric_mcc(
-    px: np.ndarray,
-    p: np.ndarray,
-    group: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
-    empty: np.ndarray,
-) -> np.ndarray:
-    """MCC per voxel of symmetric normalised GLCMs given by their non-zero entries ``p`` at
-    (``group`` = voxel * angles + angle, ``i``, ``j``), with marginals ``px`` (voxels,
-    levels, angles) and ``empty`` (voxels, angles) marking the angles without pairs; see the
-    module docstring for the method."""
+#: One stack of GLCMs with as many levels: which (voxel, angle)s, the GLCMs on those levels
+#: (n, L, L) and their marginals p_x, p_y (n, L).
+Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def stacks(
+    px: np.ndarray, py: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+) -> list[Stack]:
+    """The GLCMs given by their non-zero ``entries`` (value, group = voxel * angles + angle,
+    i, j) and marginals ``px``, ``py`` (voxels, levels, angles), each on the levels it has
+    (a row or a column with a pair), stacked by that number of levels."""
+    p, group, i, j = entries
     voxels, _, angles = px.shape
-    present = px > 0
+    present = (px > 0) | (py > 0)
     size = present.sum(1).ravel()  # levels per (voxel, angle)
     rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
-    weights = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
     # Each (voxel, angle)'s place among those with as many levels; entries grouped likewise.
+    largest = size.max(initial=0)
     by_size = np.argsort(size, kind="stable")
-    first = np.searchsorted(size[by_size], np.arange(size.max(initial=0) + 2))
+    first = np.searchsorted(size[by_size], np.arange(largest + 2))
     place = np.empty_like(size)
     place[by_size] = np.arange(size.size) - first[size[by_size]]
-    entries = np.argsort(size[group], kind="stable")
-    bounds = np.searchsorted(size[group[entries]], np.arange(size.max(initial=0) + 2))
-    mcc = np.zeros(voxels * angles)
-    for n in range(2, size.max(initial=0) + 1):
+    order = np.argsort(size[group], kind="stable")
+    bounds = np.searchsorted(size[group[order]], np.arange(largest + 2))
+    out = []
+    for n in range(1, largest + 1):
         chosen = by_size[first[n] : first[n + 1]]
         if not chosen.size:
             continue
-        at = entries[bounds[n] : bounds[n + 1]]
-        where = (place[group[at]], rank[group[at], i[at]], rank[group[at], j[at]])
+        at = order[bounds[n] : bounds[n + 1]]
+        g = group[at]
+        row, column = rank[g, i[at]], rank[g, j[at]]
         glcm = np.zeros((chosen.size, n, n))
-        glcm[where] = p[at]
-        d = np.zeros((chosen.size, n))
-        d[where[:2]] = weights[group[at], i[at]]
-        root = np.sqrt(d)
-        eigen = np.linalg.eigvalsh(glcm / (root[:, :, None] * root[:, None, :]))  # last: 1
-        mcc[chosen] = np.abs(eigen[:, :-1]).max(1)
-        # Where the second eigenvalue is (nearly) 0, pyradiomics' epsilon in Q decides the
-        # square root (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
+        glcm[place[g], row, column] = p[at]
+        dx, dy = np.zeros((chosen.size, n)), np.zeros((chosen.size, n))
+        dx[place[g], row] = rows[g, i[at]]
+        dy[place[g], column] = columns[g, j[at]]
+        out.append((chosen, glcm, dx, dy))
+    return out
+
+
+def maximal_correlation(
+    stacked: list[Stack], flat: np.ndarray, empty: np.ndarray, symmetric: bool
+) -> np.ndarray:
+    """MCC per voxel of the ``stacked`` GLCMs; ``flat`` (voxels) marks the kernels of one grey
+    level, ``empty`` (voxels, angles) the angles without pairs. See the module docstring."""
+    mcc = np.zeros(empty.size)  # one level in the angle: 0
+    for chosen, glcm, dx, dy in stacked:
+        if glcm.shape[1] < 2:
+            continue
+        mcc[chosen] = _second_singular_value(glcm, dx, dy, symmetric)
+        # Where it is (nearly) 0, pyradiomics' epsilon in Q decides the square root
+        # (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
         tiny = mcc[chosen] < _TINY
         if tiny.any():
-            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], d[tiny])
-    mcc = mcc.reshape(voxels, angles)
-    flat = present.any(2).sum(1) < 2  # one grey level with a pair: pyradiomics' flat region
+            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], dx[tiny], dy[tiny])
+    mcc = mcc.reshape(empty.shape)
     mcc[flat] = 1.0
     mcc[empty] = np.nan
-    return _nanmean(mcc) if angles else np.full(voxels, np.nan)
+    return _nanmean(mcc) if empty.shape[1] else np.full(len(empty), np.nan)
 
 
-#: Below this second eigenvalue of S (1e-8 for Q), pyradiomics' epsilon changes the MCC by
-#: more than 1e-11: such angles are computed with it, as pyradiomics does.
+#: Below this second singular value of B (1e-8 for Q's eigenvalue), pyradiomics' epsilon
+#: changes the MCC by more than 1e-11: such angles are computed with it, as pyradiomics does.
 _TINY = 1e-4
 
 
-def _mcc_of_q(glcm: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``d`` (n, L): the square
-    root of Q's second largest eigenvalue, its epsilon included (NaN if it is negative)."""
-    a = glcm / (d[:, :, None] * d[:, None, :] + np.spacing(1))
+def _second_singular_value(
+    glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray, symmetric: bool
+) -> np.ndarray:
+    """The second largest singular value of each ``B = Dx^-1/2 P Dy^-1/2`` (n, L, L):
+    symmetric, the second largest ``|mu|`` of B's eigenvalues (the largest is 1); else the
+    square root of ``B B^T``'s second largest eigenvalue."""
+    root_x, root_y = np.sqrt(dx), np.sqrt(dy)
+    root_x[root_x == 0] = 1.0  # an absent level: its row (column) of P is 0
+    root_y[root_y == 0] = 1.0
+    b = glcm / (root_x[:, :, None] * root_y[:, None, :])
+    if symmetric:
+        return np.abs(np.linalg.eigvalsh(b)[:, :-1]).max(1)
+    eigen = np.linalg.eigvalsh(b @ b.transpose(0, 2, 1))
+    return np.sqrt(np.maximum(eigen[:, -2], 0.0))
+
+
+def _mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``dx``, ``dy`` (n, L): the
+    square root of Q's second largest eigenvalue, its epsilon included (NaN if negative)."""
+    a = glcm / (dx[:, :, None] * dy[:, None, :] + np.spacing(1))
     eigen = np.sort(np.linalg.eigvals(a @ glcm.transpose(0, 2, 1)).real, axis=-1)
     with np.errstate(invalid="ignore"):
         return np.sqrt(eigen[:, -2])
-
-
-def general_mcc(p_glcm: np.ndarray) -> np.ndarray:
-    """MCC per voxel from normalised GLCMs (voxels, Ng, Ng, angles), NaN marking an empty
-    angle, symmetric or not: per angle the square root of the second largest eigenvalue of
-    pyradiomics' Q (its epsilon included), with the flat and empty cases as above."""
-    p = np.nan_to_num(p_glcm.transpose(0, 3, 1, 2))  # (voxels, angles, i, k)
-    empty = ~np.isfinite(p_glcm).all(axis=(1, 2)) | (p_glcm.sum(axis=(1, 2)) == 0)
-    px = p.sum(axis=3)
-    py = p.sum(axis=2)
-    # pyradiomics' Q, with its epsilon: Q_ij = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps).
-    a = p / (px[..., :, None] * py[..., None, :] + np.spacing(1))
-    eigen = np.sort(np.linalg.eigvals(a @ p.transpose(0, 1, 3, 2)).real, axis=-1)
-    present = (px > 0).any(axis=1).sum(axis=1)[:, None]  # grey levels with a pair, any angle
-    flat = np.broadcast_to(present < 2, px.shape[:2])
-    if eigen.shape[-1] < 2:
-        mcc = np.ones(flat.shape)
-    else:
-        with np.errstate(invalid="ignore"):
-            mcc = np.where(flat, 1.0, np.sqrt(eigen[..., -2]))
-    mcc[empty] = np.nan
-    return _nanmean(mcc) if mcc.shape[1] else mcc[:, 0]
 
 
 def _nanmean(values: np.ndarray) -> np.ndarray:
