@@ -6,15 +6,17 @@ Run (pyradiomics' test cases in NAPARI_RADIOMICS_TEST_DATA):
     python benchmarks/bench_maps.py --large      # the 50,000-voxel ROI at radius 2, ours only
     python benchmarks/bench_maps.py --large --jobs 2   # the same in two worker processes
     python benchmarks/bench_maps.py --command          # `napari-radiomics maps`, files included
+    python benchmarks/bench_maps.py --radius 1 2       # each case at kernel radius 1, then 2
 
 Same process, same inputs in memory, every texture class (firstorder, glcm, glrlm, glszm,
 gldm, ngtdm), pyradiomics' default settings plus the kernel radius:
 
-1. brain1 (4137 ROI voxels), radius 1: ``RadiomicsFeatureExtractor(params).execute(image,
-   mask, voxelBased=True)`` vs ``feature_maps(image, mask, settings)``;
-2. a 512x512 synthetic slice (``make_synthetic_slice``), radius 1: pyradiomics on the slice
-   as a one-slice volume with force2D (its voxel mode refuses a 2D image) vs ours on the 2D
-   slice.
+1. brain1 (4137 ROI voxels), radius 1 (``--radius``: each radius given):
+   ``RadiomicsFeatureExtractor(params).execute(image, mask, voxelBased=True)`` vs
+   ``feature_maps(image, mask, settings)``;
+2. a 512x512 synthetic slice (``make_synthetic_slice``), the same radii: pyradiomics on the
+   slice as a one-slice volume with force2D (its voxel mode refuses a 2D image) vs ours on the
+   2D slice.
 
 Each line asserts identical values (1e-9 relative on every ROI voxel of every map pyradiomics
 computes; its glcm MCC fails and is left out) and prints both times, the ratio, and the peak
@@ -276,6 +278,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for --large")
     parser.add_argument("--command", action="store_true", help="`maps` end to end, files too")
     parser.add_argument(
+        "--radius", type=int, nargs="+", default=[1], help="kernel radii of the compared cases"
+    )
+    parser.add_argument(
         "--child", choices=("large", "slice", "brain1", "command"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -286,12 +291,14 @@ def main() -> None:
         end_to_end()
     elif args.child:
         names = {"slice": "512x512 slice", "brain1": "brain1"}
-        compare(names[args.child], *case(args.child), 1)
+        compare(names[args.child], *case(args.child), args.radius[0])
     else:  # each in a fresh process, so every peak is that run's own
-        children = ("large",) if args.large else ("slice", "brain1")
-        for child in ("command",) if args.command else children:
+        children = [("large", 2)] if args.large else [
+            (name, radius) for radius in args.radius for name in ("slice", "brain1")
+        ]  # fmt: skip
+        for child, radius in [("command", 1)] if args.command else children:
             command = [sys.executable, __file__, "--child", child, "--jobs", str(args.jobs)]
-            subprocess.run(command, check=True)
+            subprocess.run([*command, "--radius", str(radius)], check=True)
 
 
 if __name__ == "__main__":
