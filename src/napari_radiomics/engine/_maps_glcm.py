@@ -49,12 +49,16 @@ FEATURES = frozenset(
 )  # fmt: skip
 
 
-def glcm_values(instance: Any, coordinates: np.ndarray, enabled: list[str]) -> dict[str, Any]:
+def glcm_values(
+    instance: Any, coordinates: np.ndarray, enabled: list[str], levels: dict[str, Any]
+) -> dict[str, Any]:
     """Each of ``enabled``'s features per voxel of ``coordinates`` (pyradiomics' voxel-mode
-    glcm ``instance``, its ``grayLevels`` those of the batch). A feature this module does not
+    glcm ``instance``, its ``grayLevels`` those of the batch, maybe renumbered from 1) with
+    the true grey ``levels`` (``Ng`` and ``grayLevels``). A feature this module does not
     compute (a deprecated one asked for by name) is left to pyradiomics' own method, which
     says it is deprecated, so it is left out as pyradiomics leaves it out."""
     instance.P_glcm = instance._calculateMatrix(coordinates)
+    instance.coefficients.update(levels)
     out: dict[str, Any] = {}
     rest = [name for name in enabled if name not in FEATURES]
     if rest:
@@ -81,14 +85,13 @@ class _Glcm:
         self.symmetric = symmetric
         # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
         self.empty = np.isnan(p_glcm[:, 0, 0, :]) if levels else np.ones(self.shape, bool)
-        self.dense = p_glcm
-        if self.empty.any() and levels:
-            self.dense = p_glcm.copy()
-            v, a = np.nonzero(self.empty)
-            self.dense[v, :, :, a] = 0.0
-        flat = np.flatnonzero(self.dense)
-        v, i, j, a = np.unravel_index(flat, self.dense.shape)
-        self.p = self.dense.ravel()[flat]
+        self.levels_in_batch = levels
+        flat = np.flatnonzero(p_glcm)
+        self.p = p_glcm.ravel()[flat]
+        if self.empty.any():  # their NaN are not entries
+            kept = ~np.isnan(self.p)
+            flat, self.p = flat[kept], self.p[kept]
+        v, i, j, a = np.unravel_index(flat, p_glcm.shape)
         self.i, self.j = i, j
         self.gi, self.gj = self.levels[i], self.levels[j]
         self.group = v * angles + a  # one (voxel, angle) GLCM
@@ -124,7 +127,7 @@ class _Glcm:
     def px(self) -> np.ndarray:
         """(voxels, levels, angles)."""
         voxels, angles = self.shape
-        size = self.dense.shape[1]
+        size = self.levels_in_batch
         return np.bincount(self.row, self.p, voxels * size * angles).reshape(voxels, size, angles)
 
     @cached_property
@@ -132,7 +135,7 @@ class _Glcm:
         if self.symmetric:
             return self.px
         voxels, angles = self.shape
-        size = self.dense.shape[1]
+        size = self.levels_in_batch
         counts = np.bincount(self.column, self.p, voxels * size * angles)
         return counts.reshape(voxels, size, angles)
 
@@ -265,7 +268,10 @@ class _Glcm:
         return np.sum(p[..., 1:] / k[1:] ** 2, 2)
 
     def _MaximumProbability(self) -> np.ndarray:
-        return np.amax(self.dense, (1, 2)) if self.dense.size else np.zeros(self.shape)
+        out = np.zeros(self.count)
+        for chosen, glcm, _, _ in self.stacked:
+            out[chosen] = glcm.max((1, 2))
+        return out.reshape(self.shape)
 
     def _SumAverage(self) -> np.ndarray:
         p, k = self.sums

@@ -180,7 +180,8 @@ class _ClassPlan:
         extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
         local = self.view.enter(np.concatenate([batch, extra], axis=1))
         if self.glcm:
-            found = glcm_values(self.instance, local, self.enabled).items()
+            levels = {"Ng": self.view.coefficients["Ng"], "grayLevels": self.view.levels}
+            found = glcm_values(self.instance, local, self.enabled, levels).items()
         else:
             found = (
                 (name, value) for ok, name, value in self.instance._calculateFeatures(local) if ok
@@ -274,6 +275,7 @@ class _LocalView:
         self.full = {name: getattr(instance, name) for name in self.names}
         self.levels_of = self.full["discretizedImageArray" if self.first_order else "imageArray"]
         self.coefficients = dict(instance.coefficients)
+        self.levels = np.empty(0, dtype=int)  #: glcm: the levels of the batch's kernels
 
     def bytes_per_voxel(self) -> int:
         ng = int(self.coefficients["Ng"])
@@ -303,11 +305,6 @@ class _LocalView:
 
     def enter(self, batch: np.ndarray) -> np.ndarray:
         """Point the instance at the sub-box around ``batch``; returns its local coordinates."""
-        if self.class_name == "glcm":  # matrix size does not depend on the image's extent
-            present = np.unique(self.kernel_levels(batch))
-            self.instance.coefficients = dict(self.coefficients)
-            self.instance.coefficients["grayLevels"] = present[present > 0]
-            return batch
         shape = np.array(self.full["maskArray"].shape)
         if self.first_order:  # arrays padded by the radius: the kernel never leaves them
             low = batch.min(axis=1)
@@ -318,6 +315,9 @@ class _LocalView:
         box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
         for name in self.names:
             setattr(self.instance, name, self.full[name][box])
+        if self.class_name == "glcm":
+            self._shift_levels(batch)
+            return batch - low[:, None]
         levels = self.levels_of[box][self.full["maskArray"][box]]
         present = np.unique(levels)
         # Only levels the ROI has (the padding's NaN is not a level).
@@ -327,6 +327,21 @@ class _LocalView:
         if self.class_name in _LOCAL_NG and present.size:
             self.instance.coefficients["Ng"] = int(present.max())
         return batch - low[:, None]
+
+    def _shift_levels(self, batch: np.ndarray) -> None:
+        """glcm: the sub-box's levels shifted so that the lowest of the batch's kernels is 1.
+        pyradiomics' C code sizes its matrix (voxels, Ng, Ng, angles) by the highest level
+        (the ROI's Ng, then the absent rows are deleted); shifted, it is sized by the batch's
+        range of levels. A pair is counted by its two levels whatever their numbers, so the
+        matrices are the same; the features read the true levels (:attr:`levels`) and Ng."""
+        present = np.unique(self.kernel_levels(batch))
+        self.levels = present[present > 0]
+        shift = int(self.levels.min()) - 1 if self.levels.size else 0
+        top = int(self.levels.max()) - shift if self.levels.size else 1
+        # Levels beyond the range are never read (no kernel of the batch holds them).
+        self.instance.imageArray = np.clip(self.instance.imageArray - shift, 1, top)
+        self.instance.coefficients = dict(self.coefficients)
+        self.instance.coefficients.update(grayLevels=self.levels - shift, Ng=top)
 
     def leave(self) -> None:
         for name in self.names:
