@@ -57,47 +57,116 @@ def glcm_values(
     the true grey ``levels`` (``Ng`` and ``grayLevels``). A feature this module does not
     compute (a deprecated one asked for by name) is left to pyradiomics' own method, which
     says it is deprecated, so it is left out as pyradiomics leaves it out."""
-    instance.P_glcm = instance._calculateMatrix(coordinates)
-    instance.coefficients.update(levels)
     out: dict[str, Any] = {}
     rest = [name for name in enabled if name not in FEATURES]
-    if rest:
-        instance._calculateCoefficients()
+    if instance.weightingNorm is None and not rest:
+        glcm = _Glcm(*_counted(instance, coordinates, levels), instance.symmetricalGLCM)
+    else:  # pyradiomics' own matrices (weighted angles; its deprecated features)
+        instance.P_glcm = instance._calculateMatrix(coordinates)
+        instance.coefficients.update(levels)
+        if rest:
+            instance._calculateCoefficients()
         for name in rest:
             with contextlib.suppress(DeprecationWarning):
                 out[name] = getattr(instance, f"get{name}FeatureValue")()
-    glcm = _Glcm(instance.P_glcm, instance.coefficients, instance.symmetricalGLCM)
+        glcm = _Glcm.of_matrices(instance.P_glcm, instance.coefficients, instance.symmetricalGLCM)
     for name in enabled:
         if name in FEATURES:
             out[name] = glcm.feature(name)
     return out
 
 
+#: Non-zero entries of normalised GLCMs: values and their (voxel, i, j, angle) indices.
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _counted(
+    instance: Any, coordinates: np.ndarray, levels: dict[str, Any]
+) -> tuple[Entries, tuple[int, int, int], np.ndarray, np.ndarray, int]:
+    """pyradiomics' ``_calculateMatrix`` without weighting, as non-zero entries: its C code's
+    counts, symmetrised (``symmetricalGLCM``), angles without a pair in the whole batch
+    dropped, each (voxel, angle) divided by its sum (an empty one marked). The absent levels
+    are not deleted: an entry's level is its index plus one plus the renumbering's shift.
+    Returns the entries, (voxels, levels, angles), the empty (voxel, angle)s, the levels by
+    index and Ng."""
+    from radiomics import cMatrices
+
+    settings = instance.settings
+    counts, _ = cMatrices.calculate_glcm(
+        instance.imageArray,
+        instance.maskArray,
+        np.array(settings.get("distances", [1])),
+        instance.coefficients["Ng"],
+        settings.get("force2D", False),
+        settings.get("force2Ddimension", 0),
+        settings.get("kernelRadius", 1),
+        coordinates,
+    )
+    if instance.symmetricalGLCM:
+        counts += counts.transpose(0, 2, 1, 3).copy()
+    voxels, size, _, angles = counts.shape
+    flat = np.flatnonzero(counts)
+    c = counts.ravel()[flat]
+    v, i, j, a = np.unravel_index(flat, counts.shape)
+    sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
+    if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
+        kept = sums.sum(0) != 0
+        a = (np.cumsum(kept) - 1)[a]
+        sums, angles = sums[:, kept], int(kept.sum())
+    p = c / sums[v, a]
+    shift = int(levels["grayLevels"].min()) - 1 if levels["grayLevels"].size else 0
+    by_index = np.arange(1, size + 1) + shift
+    return (p, v, i, j, a), (voxels, size, angles), sums == 0, by_index, levels["Ng"]
+
+
 class _Glcm:
     """One batch's GLCMs as their non-zero entries, and pyradiomics' features of them."""
 
-    def __init__(self, p_glcm: np.ndarray, coefficients: dict[str, Any], symmetric: bool):
-        voxels, levels, _, angles = p_glcm.shape
+    def __init__(
+        self,
+        entries: Entries,
+        shape: tuple[int, int, int],
+        empty: np.ndarray,
+        levels: np.ndarray,
+        ng: int,
+        symmetric: bool,
+    ) -> None:
+        """``entries`` of GLCMs (voxels, levels, levels, angles) as ``shape`` says (voxels,
+        levels, angles), ``empty`` (voxels, angles) marking the GLCMs without a pair, the grey
+        level of each index, ``Ng``."""
+        voxels, size, angles = shape
         self.shape = (voxels, angles)
         self.eps = np.spacing(1)
-        self.ng = coefficients["Ng"]
-        self.levels = np.asarray(coefficients["grayLevels"], dtype=float)
+        self.ng = ng
+        self.levels = np.asarray(levels, dtype=float)
         self.symmetric = symmetric
-        # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
-        self.empty = np.isnan(p_glcm[:, 0, 0, :]) if levels else np.ones(self.shape, bool)
-        self.levels_in_batch = levels
-        flat = np.flatnonzero(p_glcm)
-        self.p = p_glcm.ravel()[flat]
-        if self.empty.any():  # their NaN are not entries
-            kept = ~np.isnan(self.p)
-            flat, self.p = flat[kept], self.p[kept]
-        v, i, j, a = np.unravel_index(flat, p_glcm.shape)
+        self.empty = empty
+        self.levels_in_batch = size
+        self.p, v, i, j, a = entries
         self.i, self.j = i, j
         self.gi, self.gj = self.levels[i], self.levels[j]
         self.group = v * angles + a  # one (voxel, angle) GLCM
         self.count = voxels * angles
-        self.row = (v * levels + i) * angles + a  # p_x's entry, (voxel, level, angle)
-        self.column = (v * levels + j) * angles + a
+        self.row = (v * size + i) * angles + a  # p_x's entry, (voxel, level, angle)
+        self.column = (v * size + j) * angles + a
+
+    @classmethod
+    def of_matrices(
+        cls, p_glcm: np.ndarray, coefficients: dict[str, Any], symmetric: bool
+    ) -> _Glcm:
+        """From pyradiomics' normalised GLCMs (voxels, levels, levels, angles), an empty
+        (voxel, angle) NaN, and its coefficients (``Ng``, ``grayLevels``)."""
+        voxels, size, _, angles = p_glcm.shape
+        # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
+        empty = np.isnan(p_glcm[:, 0, 0, :]) if size else np.ones((voxels, angles), bool)
+        flat = np.flatnonzero(p_glcm)
+        p = p_glcm.ravel()[flat]
+        if empty.any():  # their NaN are not entries
+            kept = ~np.isnan(p)
+            flat, p = flat[kept], p[kept]
+        entries = (p, *np.unravel_index(flat, p_glcm.shape))
+        levels = coefficients["grayLevels"]
+        return cls(entries, (voxels, size, angles), empty, levels, coefficients["Ng"], symmetric)
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Sum of ``weights`` (one per non-zero entry) per (voxel, angle)."""
