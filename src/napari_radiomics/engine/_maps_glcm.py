@@ -2,9 +2,11 @@
 
 pyradiomics' voxel mode evaluates each of the 24 glcm features on the dense normalised
 matrices (voxels, Ng, Ng, angles), a dozen full passes or more per feature; a kernel of radius
-1 holds at most 27 voxels, so almost every entry is zero. Here the matrices are still
-pyradiomics' (``_calculateMatrix``: its C code, absent levels dropped, symmetrised, weighted,
-empty angles dropped or marked, normalised), and each feature is pyradiomics' formula per
+1 holds at most 27 voxels, so almost every entry is zero. Here the matrices are pyradiomics'
+C counts (``cMatrices.calculate_glcm``) made into ``_calculateMatrix``'s normalised GLCMs on
+their non-zero entries only (symmetrised, the batch's empty angles dropped, each divided by
+its sum; pyradiomics' own ``_calculateMatrix`` when angles are weighted), and each feature is
+pyradiomics' formula per
 voxel and angle, evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or
 on the marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to
 every sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
@@ -31,11 +33,17 @@ region), an empty angle is skipped.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from napari_radiomics.engine._maps_mcc import (
+    Stack,
+    maximal_correlation,
+    nanmean_over_angles,
+    stacks,
+)
 
 #: Every glcm feature pyradiomics computes (not deprecated), each computed here.
 FEATURES = frozenset(
@@ -180,7 +188,7 @@ class _Glcm:
         if name == "MCC":
             return values
         values = np.where(self.empty, np.nan, values)
-        return _nanmean(values)
+        return nanmean_over_angles(values)
 
     # coefficients, as pyradiomics' _calculateCoefficients, per (voxel, angle)
 
@@ -360,105 +368,3 @@ class _Glcm:
         # one grey level with a pair in the kernel: pyradiomics' flat region
         flat = ((self.px > 0) | (self.py > 0)).any(2).sum(1) < 2
         return maximal_correlation(self.stacked, flat, self.empty, self.symmetric)
-
-
-#: One stack of GLCMs with as many levels: which (voxel, angle)s, the GLCMs on those levels
-#: (n, L, L) and their marginals p_x, p_y (n, L).
-Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def stacks(
-    px: np.ndarray, py: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-) -> list[Stack]:
-    """The GLCMs given by their non-zero ``entries`` (value, group = voxel * angles + angle,
-    i, j) and marginals ``px``, ``py`` (voxels, levels, angles), each on the levels it has
-    (a row or a column with a pair), stacked by that number of levels."""
-    p, group, i, j = entries
-    voxels, _, angles = px.shape
-    present = (px > 0) | (py > 0)
-    size = present.sum(1).ravel()  # levels per (voxel, angle)
-    rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
-    rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
-    columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
-    # Each (voxel, angle)'s place among those with as many levels; entries grouped likewise.
-    largest = size.max(initial=0)
-    by_size = np.argsort(size, kind="stable")
-    first = np.searchsorted(size[by_size], np.arange(largest + 2))
-    place = np.empty_like(size)
-    place[by_size] = np.arange(size.size) - first[size[by_size]]
-    order = np.argsort(size[group], kind="stable")
-    bounds = np.searchsorted(size[group[order]], np.arange(largest + 2))
-    out = []
-    for n in range(1, largest + 1):
-        chosen = by_size[first[n] : first[n + 1]]
-        if not chosen.size:
-            continue
-        at = order[bounds[n] : bounds[n + 1]]
-        g = group[at]
-        row, column = rank[g, i[at]], rank[g, j[at]]
-        glcm = np.zeros((chosen.size, n, n))
-        glcm[place[g], row, column] = p[at]
-        dx, dy = np.zeros((chosen.size, n)), np.zeros((chosen.size, n))
-        dx[place[g], row] = rows[g, i[at]]
-        dy[place[g], column] = columns[g, j[at]]
-        out.append((chosen, glcm, dx, dy))
-    return out
-
-
-def maximal_correlation(
-    stacked: list[Stack], flat: np.ndarray, empty: np.ndarray, symmetric: bool
-) -> np.ndarray:
-    """MCC per voxel of the ``stacked`` GLCMs; ``flat`` (voxels) marks the kernels of one grey
-    level, ``empty`` (voxels, angles) the angles without pairs. See the module docstring."""
-    mcc = np.zeros(empty.size)  # one level in the angle: 0
-    for chosen, glcm, dx, dy in stacked:
-        if glcm.shape[1] < 2:
-            continue
-        mcc[chosen] = _second_singular_value(glcm, dx, dy, symmetric)
-        # Where it is (nearly) 0, pyradiomics' epsilon in Q decides the square root
-        # (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
-        tiny = mcc[chosen] < _TINY
-        if tiny.any():
-            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], dx[tiny], dy[tiny])
-    mcc = mcc.reshape(empty.shape)
-    mcc[flat] = 1.0
-    mcc[empty] = np.nan
-    return _nanmean(mcc) if empty.shape[1] else np.full(len(empty), np.nan)
-
-
-#: Below this second singular value of B (1e-8 for Q's eigenvalue), pyradiomics' epsilon
-#: changes the MCC by more than 1e-11: such angles are computed with it, as pyradiomics does.
-_TINY = 1e-4
-
-
-def _second_singular_value(
-    glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray, symmetric: bool
-) -> np.ndarray:
-    """The second largest singular value of each ``B = Dx^-1/2 P Dy^-1/2`` (n, L, L):
-    symmetric, the second largest ``|mu|`` of B's eigenvalues (the largest is 1); else the
-    square root of ``B B^T``'s second largest eigenvalue."""
-    root_x, root_y = np.sqrt(dx), np.sqrt(dy)
-    root_x[root_x == 0] = 1.0  # an absent level: its row (column) of P is 0
-    root_y[root_y == 0] = 1.0
-    b = glcm / (root_x[:, :, None] * root_y[:, None, :])
-    if symmetric:
-        return np.abs(np.linalg.eigvalsh(b)[:, :-1]).max(1)
-    eigen = np.linalg.eigvalsh(b @ b.transpose(0, 2, 1))
-    return np.sqrt(np.maximum(eigen[:, -2], 0.0))
-
-
-def _mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``dx``, ``dy`` (n, L): the
-    square root of Q's second largest eigenvalue, its epsilon included (NaN if negative)."""
-    a = glcm / (dx[:, :, None] * dy[:, None, :] + np.spacing(1))
-    eigen = np.sort(np.linalg.eigvals(a @ glcm.transpose(0, 2, 1)).real, axis=-1)
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(eigen[:, -2])
-
-
-def _nanmean(values: np.ndarray) -> np.ndarray:
-    """pyradiomics' ``nanmean`` over angles, without its "Mean of empty slice" warning (a
-    voxel with no pair at all is NaN, as in pyradiomics)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, 1)
