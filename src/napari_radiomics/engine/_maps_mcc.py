@@ -32,27 +32,30 @@ def stacks(
     rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
     rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
     columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
-    # Each (voxel, angle)'s place among those with as many levels; entries grouped likewise.
-    largest = size.max(initial=0)
-    by_size = np.argsort(size, kind="stable")
+    # Each (voxel, angle)'s place among those with as many levels; entries sorted likewise
+    # (small integers: numpy's stable sort is then a radix sort).
+    largest = int(size.max(initial=0))
+    by_size = np.argsort(size.astype(np.uint16), kind="stable")
     first = np.searchsorted(size[by_size], np.arange(largest + 2))
     place = np.empty_like(size)
     place[by_size] = np.arange(size.size) - first[size[by_size]]
-    order = np.argsort(size[group], kind="stable")
+    order = np.argsort(size[group].astype(np.uint16), kind="stable")
     bounds = np.searchsorted(size[group[order]], np.arange(largest + 2))
+    g, i, j = group[order], i[order], j[order]
+    at, row, column = place[g], rank[g, i], rank[g, j]
+    value, x, y = p[order], rows[g, i], columns[g, j]
     out = []
     for n in range(1, largest + 1):
         chosen = by_size[first[n] : first[n + 1]]
         if not chosen.size:
             continue
-        at = order[bounds[n] : bounds[n + 1]]
-        g = group[at]
-        row, column = rank[g, i[at]], rank[g, j[at]]
+        part = slice(bounds[n], bounds[n + 1])
+        where = at[part], row[part], column[part]
         glcm = np.zeros((chosen.size, n, n))
-        glcm[place[g], row, column] = p[at]
+        glcm[where] = value[part]
         dx, dy = np.zeros((chosen.size, n)), np.zeros((chosen.size, n))
-        dx[place[g], row] = rows[g, i[at]]
-        dy[place[g], column] = columns[g, j[at]]
+        dx[where[0], where[1]] = x[part]
+        dy[where[0], where[2]] = y[part]
         out.append((chosen, glcm, dx, dy))
     return out
 
