@@ -10,8 +10,6 @@ is used where that value is nearly 0.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 #: One stack of GLCMs with as many levels: which (voxel, angle)s, the GLCMs on those levels
@@ -112,8 +110,9 @@ def _mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
 
 def nanmean_over_angles(values: np.ndarray) -> np.ndarray:
-    """pyradiomics' ``nanmean`` over angles, without its "Mean of empty slice" warning (a
-    voxel with no pair at all is NaN, as in pyradiomics)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, 1)
+    """pyradiomics' ``numpy.nanmean`` over angles (axis 1), computed as numpy does it (NaN
+    taken as 0 in the sum, divided by the count of the others) without its checks and
+    warnings: a voxel with no pair at all is NaN, as in pyradiomics."""
+    counted = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted, values, 0.0).sum(1) / counted.sum(1)
