@@ -7,20 +7,23 @@ Run (pyradiomics' test cases in NAPARI_RADIOMICS_TEST_DATA):
     python benchmarks/bench_maps.py --large --jobs 2   # the same in two worker processes
     python benchmarks/bench_maps.py --command          # `napari-radiomics maps`, files included
     python benchmarks/bench_maps.py --command --roi-voxels 477   # one ROI size only
+    python benchmarks/bench_maps.py --radius 1 2       # each case at kernel radius 1, then 2
 
 Same process, same inputs in memory, every texture class (firstorder, glcm, glrlm, glszm,
 gldm, ngtdm), pyradiomics' default settings plus the kernel radius:
 
-1. brain1 (4137 ROI voxels), radius 1: ``RadiomicsFeatureExtractor(params).execute(image,
-   mask, voxelBased=True)`` vs ``feature_maps(image, mask, settings)``;
-2. a 512x512 synthetic slice (``make_synthetic_slice``), radius 1: pyradiomics on the slice
-   as a one-slice volume with force2D (its voxel mode refuses a 2D image) vs ours on the 2D
-   slice.
+1. brain1 (4137 ROI voxels), radius 1 (``--radius``: each radius given):
+   ``RadiomicsFeatureExtractor(params).execute(image, mask, voxelBased=True)`` vs
+   ``feature_maps(image, mask, settings)``;
+2. a 512x512 synthetic slice (``make_synthetic_slice``), the same radii: pyradiomics on the
+   slice as a one-slice volume with force2D (its voxel mode refuses a 2D image) vs ours on the
+   2D slice.
 
 Each line asserts identical values (1e-9 relative on every ROI voxel of every map pyradiomics
 computes; its glcm MCC fails and is left out) and prints both times, the ratio, and the peak
 memory of the process after each side (each case in a fresh child process, ours first, so
-the first peak is ours alone). ``--large`` maps a 50,000-voxel ellipsoid ROI in a 256x256x64
+the first peak is ours alone). Times are wall and CPU seconds (CPU is the fairer figure on a
+machine shared with other work). ``--large`` maps a 50,000-voxel ellipsoid ROI in a 256x256x64
 synthetic volume at radius 2 in a child process and prints its peak resident memory
 (``--jobs N``: in N worker processes, started from a forkserver, so the peak printed is the
 parent's alone; the maps are the same for any N).
@@ -70,9 +73,9 @@ def peak_mib() -> float:
 
 def compare(what: str, image: sitk.Image, mask: sitk.Image, radius: int) -> None:
     settings = voxel_settings(ExtractionSettings(feature_classes=CLASSES), radius)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     ours = feature_maps(image, mask, settings)
-    ours_time = time.perf_counter() - start
+    ours_time, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
     ours_peak = peak_mib()
     two_d = image.GetDimension() == 2
     volume, volume_mask = (
@@ -83,9 +86,9 @@ def compare(what: str, image: sitk.Image, mask: sitk.Image, radius: int) -> None
         "featureClass": CLASSES,
         "voxelSetting": {"kernelRadius": radius},
     }
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = RadiomicsFeatureExtractor(params).execute(volume, volume_mask, voxelBased=True)
-    theirs_time = time.perf_counter() - start
+    theirs_time, theirs_cpu = time.perf_counter() - start, time.process_time() - cpu
     roi = sitk.GetArrayViewFromImage(mask) == 1
     checked = 0
     for name, feature_map in ours.items():
@@ -105,8 +108,9 @@ def compare(what: str, image: sitk.Image, mask: sitk.Image, radius: int) -> None
         )  # fmt: skip
         checked += 1
     print(
-        f"{what}: {int(roi.sum())} voxels, radius {radius}, {checked} maps identical | "
-        f"pyradiomics {theirs_time:.2f} s, ours {ours_time:.2f} s, {theirs_time / ours_time:.1f}x"
+        f"{what}: {int(roi.sum())} voxels, radius {radius}, {checked} maps identical | wall / "
+        f"CPU: pyradiomics {theirs_time:.2f} / {theirs_cpu:.2f} s, ours {ours_time:.2f} / "
+        f"{ours_cpu:.2f} s, {theirs_time / ours_time:.1f}x / {theirs_cpu / ours_cpu:.1f}x"
         f" | peak memory after ours {ours_peak:.0f} MiB, after pyradiomics {peak_mib():.0f} MiB",
         flush=True,
     )
@@ -328,6 +332,9 @@ def main() -> None:
         help=f"--command: ROI sizes of the synthetic CT, each its own run (default {ROI_VOXELS})",
     )  # fmt: skip
     parser.add_argument(
+        "--radius", type=int, nargs="+", default=[1], help="kernel radii of the compared cases"
+    )
+    parser.add_argument(
         "--child", choices=("large", "slice", "brain1", "command"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -338,11 +345,18 @@ def main() -> None:
         end_to_end(args.roi_voxels[0])
     elif args.child:
         names = {"slice": "512x512 slice", "brain1": "brain1"}
-        compare(names[args.child], *case(args.child), 1)
+        compare(names[args.child], *case(args.child), args.radius[0])
     else:  # each in a fresh process, so every peak is that run's own
-        children = ("large",) if args.large else ("slice", "brain1")
-        runs = [("command", ["--roi-voxels", str(n)]) for n in args.roi_voxels]
-        for child, extra in runs if args.command else [(child, []) for child in children]:
+        if args.command:
+            runs = [("command", ["--roi-voxels", str(n)]) for n in args.roi_voxels]
+        elif args.large:
+            runs = [("large", ["--radius", "2"])]
+        else:
+            runs = [
+                (name, ["--radius", str(radius)]) for radius in args.radius
+                for name in ("slice", "brain1")
+            ]  # fmt: skip
+        for child, extra in runs:
             command = [sys.executable, __file__, "--child", child, "--jobs", str(args.jobs)]
             subprocess.run([*command, *extra], check=True)
 

@@ -7,10 +7,9 @@ its formulas are slow there for reasons unrelated to the mathematics:
   call ``numpy.nanpercentile`` along the kernel axis, which runs a Python-level loop over
   every voxel (``apply_along_axis``); here the kernels are sorted once as a 2D array and the
   percentile is read with numpy's own "linear" rule (its virtual index, floor and ``_lerp``,
-  written the same way, so the values are numpy's to the last bit or so);
-* glcm's Cluster Shade and Cluster Prominence raise a (voxels, Ng, Ng, angles) array to the
-  3rd and 4th power with ``**``, which numpy evaluates with ``pow`` per element; here the
-  powers are products (a few ulp apart from ``pow``).
+  written the same way, so the values are numpy's to the last bit or so).
+
+(glcm's formulas are all replaced, in ``_maps_glcm``.)
 
 Each replacement is installed on one instance (``speed_up``), as an instance attribute that
 pyradiomics' ``_calculateFeatures`` finds by its own ``get<Feature>FeatureValue`` lookup, and
@@ -30,9 +29,6 @@ def speed_up(instance: Any, class_name: str) -> None:
     if class_name == "firstorder":
         for name, method in _FIRSTORDER.items():
             setattr(instance, f"get{name}FeatureValue", lambda m=method: m(instance))
-    elif class_name == "glcm":
-        for name, power in (("ClusterShade", 3), ("ClusterProminence", 4)):
-            setattr(instance, f"get{name}FeatureValue", lambda p=power: _glcm_cluster(instance, p))
 
 
 def nan_percentile(values: np.ndarray, q: float) -> np.ndarray:
@@ -81,12 +77,3 @@ _FIRSTORDER = {
     "InterquartileRange": _interquartile_range,
     "RobustMeanAbsoluteDeviation": _robust_mean_absolute_deviation,
 }
-
-
-def _glcm_cluster(instance: Any, power: int) -> np.ndarray:
-    """Cluster Shade (``power`` 3) or Prominence (4): sum of (i + j - ux - uy)^power p(i, j)."""
-    c = instance.coefficients
-    t = (c["i"] + c["j"])[None, :, :, None] - c["ux"] - c["uy"]
-    square = t * t
-    weights = square * square if power == 4 else square * t
-    return np.nanmean(np.sum(instance.P_glcm * weights, (1, 2)), 1)

@@ -17,14 +17,13 @@ maximum level), which is kept. Empty angles and run lengths are dropped per batc
 already, so its own results do not depend on ``voxelBatch`` either. Batches follow the voxels
 tile by tile (glcm: by their kernels' grey levels), so each sub-box stays compact.
 
-One feature is not taken from pyradiomics: glcm ``MCC``. pyradiomics computes it with
-``numpy.linalg.eigvals`` over the whole batch and fails (``LinAlgError``) as soon as one voxel's
-kernel has an empty angle (NaN in its GLCM), dropping the map. Here it is, per voxel and angle,
-the square root of the second largest eigenvalue of ``Q`` (pyradiomics' formula, epsilon
-included, on the voxel's GLCM with its empty angles set aside instead of NaN); 1 where the
-kernel has only one grey level (pyradiomics' value for a flat region); angles without pairs are
-skipped, as pyradiomics' ``nanmean`` over angles does. That is pyradiomics' segment-mode MCC of the
-kernel's voxels, which the tests check voxel by voxel.
+glcm takes only its matrices from pyradiomics (``_calculateMatrix``); its features are
+pyradiomics' formulas evaluated on the matrices' non-zero entries (``_maps_glcm``), MCC
+included. pyradiomics computes MCC with ``numpy.linalg.eigvals`` over the whole batch and fails
+(``LinAlgError``) as soon as one voxel's kernel has an empty angle (NaN in its GLCM), dropping
+the map; here it is computed per voxel and angle, with the empty angles skipped as pyradiomics'
+``nanmean`` over angles does: pyradiomics' segment-mode MCC of the kernel's voxels, which the
+tests check voxel by voxel.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ import SimpleITK as sitk
 from radiomics import getFeatureClasses
 
 from napari_radiomics.engine._maps_fast import speed_up
+from napari_radiomics.engine._maps_glcm import glcm_values
 
 #: Matrix classes whose ``Ng`` only sizes the matrix (not used by a formula): a batch may
 #: pass its own maximum level, which keeps the C allocation small.
@@ -144,9 +144,7 @@ class _ClassPlan:
             instance.enableAllFeatures()
         self.instance = instance
         self.enabled = [name for name, on in instance.enabledFeatures.items() if on]
-        self.mcc = class_name == "glcm" and "MCC" in self.enabled
-        if self.mcc:
-            instance.enabledFeatures["MCC"] = False
+        self.glcm = class_name == "glcm"
         self.view = _LocalView(instance, class_name, int(kwargs.get("kernelRadius", 1)))
         if layout is None:
             layout = self._layout(class_name, kwargs)
@@ -181,13 +179,14 @@ class _ClassPlan:
         count = batch.shape[1]
         extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
         local = self.view.enter(np.concatenate([batch, extra], axis=1))
-        values = {
-            name: value[:count]
-            for ok, name, value in self.instance._calculateFeatures(local)
-            if ok
-        }
-        if self.mcc:
-            values["MCC"] = maximal_correlation(self.instance.P_glcm)[:count]
+        if self.glcm:
+            levels = {"Ng": self.view.coefficients["Ng"], "grayLevels": self.view.levels}
+            found = glcm_values(self.instance, local, self.enabled, levels).items()
+        else:
+            found = (
+                (name, value) for ok, name, value in self.instance._calculateFeatures(local) if ok
+            )
+        values = {name: value[:count] for name, value in found}
         self.view.leave()
         return tuple(batch), values
 
@@ -276,6 +275,7 @@ class _LocalView:
         self.full = {name: getattr(instance, name) for name in self.names}
         self.levels_of = self.full["discretizedImageArray" if self.first_order else "imageArray"]
         self.coefficients = dict(instance.coefficients)
+        self.levels = np.empty(0, dtype=int)  #: glcm: the levels of the batch's kernels
 
     def bytes_per_voxel(self) -> int:
         ng = int(self.coefficients["Ng"])
@@ -305,11 +305,6 @@ class _LocalView:
 
     def enter(self, batch: np.ndarray) -> np.ndarray:
         """Point the instance at the sub-box around ``batch``; returns its local coordinates."""
-        if self.class_name == "glcm":  # matrix size does not depend on the image's extent
-            present = np.unique(self.kernel_levels(batch))
-            self.instance.coefficients = dict(self.coefficients)
-            self.instance.coefficients["grayLevels"] = present[present > 0]
-            return batch
         shape = np.array(self.full["maskArray"].shape)
         if self.first_order:  # arrays padded by the radius: the kernel never leaves them
             low = batch.min(axis=1)
@@ -320,6 +315,9 @@ class _LocalView:
         box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
         for name in self.names:
             setattr(self.instance, name, self.full[name][box])
+        if self.class_name == "glcm":
+            self._shift_levels(batch)
+            return batch - low[:, None]
         levels = self.levels_of[box][self.full["maskArray"][box]]
         present = np.unique(levels)
         # Only levels the ROI has (the padding's NaN is not a level).
@@ -330,29 +328,22 @@ class _LocalView:
             self.instance.coefficients["Ng"] = int(present.max())
         return batch - low[:, None]
 
+    def _shift_levels(self, batch: np.ndarray) -> None:
+        """glcm: the sub-box's levels shifted so that the lowest of the batch's kernels is 1.
+        pyradiomics' C code sizes its matrix (voxels, Ng, Ng, angles) by the highest level
+        (the ROI's Ng, then the absent rows are deleted); shifted, it is sized by the batch's
+        range of levels. A pair is counted by its two levels whatever their numbers, so the
+        matrices are the same; the features read the true levels (:attr:`levels`) and Ng."""
+        present = np.unique(self.kernel_levels(batch))
+        self.levels = present[present > 0]
+        shift = int(self.levels.min()) - 1 if self.levels.size else 0
+        top = int(self.levels.max()) - shift if self.levels.size else 1
+        # Levels beyond the range are never read (no kernel of the batch holds them).
+        self.instance.imageArray = np.clip(self.instance.imageArray - shift, 1, top)
+        self.instance.coefficients = dict(self.coefficients)
+        self.instance.coefficients.update(grayLevels=self.levels - shift, Ng=top)
+
     def leave(self) -> None:
         for name in self.names:
             setattr(self.instance, name, self.full[name])
         self.instance.coefficients = dict(self.coefficients)
-
-
-def maximal_correlation(p_glcm: np.ndarray) -> np.ndarray:
-    """glcm MCC per voxel from pyradiomics' normalised GLCMs (voxels, Ng, Ng, angles); see the
-    module docstring for the method."""
-    p = np.nan_to_num(p_glcm.transpose(0, 3, 1, 2))  # (voxels, angles, i, k)
-    empty = ~np.isfinite(p_glcm).all(axis=(1, 2)) | (p_glcm.sum(axis=(1, 2)) == 0)
-    px = p.sum(axis=3)
-    py = p.sum(axis=2)
-    # pyradiomics' Q, with its epsilon: Q_ij = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps).
-    a = p / (px[..., :, None] * py[..., None, :] + np.spacing(1))
-    eigen = np.sort(np.linalg.eigvals(a @ p.transpose(0, 1, 3, 2)).real, axis=-1)
-    present = (px > 0).any(axis=1).sum(axis=1)[:, None]  # grey levels with a pair, any angle
-    flat = np.broadcast_to(present < 2, px.shape[:2])
-    if eigen.shape[-1] < 2:
-        mcc = np.ones(flat.shape)
-    else:
-        with np.errstate(invalid="ignore"):
-            mcc = np.where(flat, 1.0, np.sqrt(eigen[..., -2]))
-    mcc[empty] = np.nan
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(mcc, axis=1) if mcc.shape[1] else mcc[:, 0]

@@ -1,0 +1,118 @@
+"""glcm MCC per voxel, from the GLCMs' non-zero entries (see ``_maps_glcm``'s docstring).
+
+pyradiomics' MCC is the square root of the second largest eigenvalue of
+``Q(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps)``, taken with ``numpy.linalg.eigvals``
+over the whole batch (it fails as soon as one voxel has an empty angle). Here each (voxel,
+angle)'s GLCM is put on its own levels and stacked with those of as many levels; B's second
+singular value comes from ``numpy.linalg.eigvalsh``, and pyradiomics' own Q (epsilon included)
+is used where that value is nearly 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: One stack of GLCMs with as many levels: which (voxel, angle)s, the GLCMs on those levels
+#: (n, L, L) and their marginals p_x, p_y (n, L).
+Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def stacks(
+    px: np.ndarray, py: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+) -> list[Stack]:
+    """The GLCMs given by their non-zero ``entries`` (value, group = voxel * angles + angle,
+    i, j) and marginals ``px``, ``py`` (voxels, levels, angles), each on the levels it has
+    (a row or a column with a pair), stacked by that number of levels."""
+    p, group, i, j = entries
+    voxels, _, angles = px.shape
+    present = (px > 0) | (py > 0)
+    size = present.sum(1).ravel()  # levels per (voxel, angle)
+    rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
+    rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    # Each (voxel, angle)'s place among those with as many levels; entries sorted likewise
+    # (small integers: numpy's stable sort is then a radix sort).
+    largest = int(size.max(initial=0))
+    by_size = np.argsort(size.astype(np.uint16), kind="stable")
+    first = np.searchsorted(size[by_size], np.arange(largest + 2))
+    place = np.empty_like(size)
+    place[by_size] = np.arange(size.size) - first[size[by_size]]
+    order = np.argsort(size[group].astype(np.uint16), kind="stable")
+    bounds = np.searchsorted(size[group[order]], np.arange(largest + 2))
+    g, i, j = group[order], i[order], j[order]
+    at, row, column = place[g], rank[g, i], rank[g, j]
+    value, x, y = p[order], rows[g, i], columns[g, j]
+    out = []
+    for n in range(1, largest + 1):
+        chosen = by_size[first[n] : first[n + 1]]
+        if not chosen.size:
+            continue
+        part = slice(bounds[n], bounds[n + 1])
+        where = at[part], row[part], column[part]
+        glcm = np.zeros((chosen.size, n, n))
+        glcm[where] = value[part]
+        dx, dy = np.zeros((chosen.size, n)), np.zeros((chosen.size, n))
+        dx[where[0], where[1]] = x[part]
+        dy[where[0], where[2]] = y[part]
+        out.append((chosen, glcm, dx, dy))
+    return out
+
+
+def maximal_correlation(
+    stacked: list[Stack], flat: np.ndarray, empty: np.ndarray, symmetric: bool
+) -> np.ndarray:
+    """MCC per voxel of the ``stacked`` GLCMs; ``flat`` (voxels) marks the kernels of one grey
+    level, ``empty`` (voxels, angles) the angles without pairs. See the module docstring."""
+    mcc = np.zeros(empty.size)  # one level in the angle: 0
+    for chosen, glcm, dx, dy in stacked:
+        if glcm.shape[1] < 2:
+            continue
+        mcc[chosen] = _second_singular_value(glcm, dx, dy, symmetric)
+        # Where it is (nearly) 0, pyradiomics' epsilon in Q decides the square root
+        # (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
+        tiny = mcc[chosen] < _TINY
+        if tiny.any():
+            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], dx[tiny], dy[tiny])
+    mcc = mcc.reshape(empty.shape)
+    mcc[flat] = 1.0
+    mcc[empty] = np.nan
+    return nanmean_over_angles(mcc) if empty.shape[1] else np.full(len(empty), np.nan)
+
+
+#: Below this second singular value of B (1e-8 for Q's eigenvalue), pyradiomics' epsilon
+#: changes the MCC by more than 1e-11: such angles are computed with it, as pyradiomics does.
+_TINY = 1e-4
+
+
+def _second_singular_value(
+    glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray, symmetric: bool
+) -> np.ndarray:
+    """The second largest singular value of each ``B = Dx^-1/2 P Dy^-1/2`` (n, L, L):
+    symmetric, the second largest ``|mu|`` of B's eigenvalues (the largest is 1); else the
+    square root of ``B B^T``'s second largest eigenvalue."""
+    root_x, root_y = np.sqrt(dx), np.sqrt(dy)
+    root_x[root_x == 0] = 1.0  # an absent level: its row (column) of P is 0
+    root_y[root_y == 0] = 1.0
+    b = glcm / (root_x[:, :, None] * root_y[:, None, :])
+    if symmetric:
+        return np.abs(np.linalg.eigvalsh(b)[:, :-1]).max(1)
+    eigen = np.linalg.eigvalsh(b @ b.transpose(0, 2, 1))
+    return np.sqrt(np.maximum(eigen[:, -2], 0.0))
+
+
+def _mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``dx``, ``dy`` (n, L): the
+    square root of Q's second largest eigenvalue, its epsilon included (NaN if negative)."""
+    a = glcm / (dx[:, :, None] * dy[:, None, :] + np.spacing(1))
+    eigen = np.sort(np.linalg.eigvals(a @ glcm.transpose(0, 2, 1)).real, axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(eigen[:, -2])
+
+
+def nanmean_over_angles(values: np.ndarray) -> np.ndarray:
+    """pyradiomics' ``numpy.nanmean`` over angles (axis 1), computed as numpy does it (NaN
+    taken as 0 in the sum, divided by the count of the others) without its checks and
+    warnings: a voxel with no pair at all is NaN, as in pyradiomics."""
+    counted = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted, values, 0.0).sum(1) / counted.sum(1)

@@ -1,0 +1,166 @@
+"""The glcm maps' own evaluation (``engine._maps_glcm``) equals pyradiomics' glcm formulas.
+
+Each feature is computed from the non-zero entries of the GLCMs and MCC from a symmetric form,
+so both are compared with pyradiomics' own ``RadiomicsGLCM`` methods on the same normalised
+GLCMs: random ones (sparse, as a kernel's are) and the awkward ones, one grey level, empty
+angles, a second eigenvalue of exactly 0 (where pyradiomics' epsilon decides the MCC), a
+two-level GLCM with no pair on the diagonal (an eigenvalue -1), symmetric or not, one angle (as
+``weightingNorm`` leaves). The maps of a whole ROI with these settings are compared with
+pyradiomics' voxel mode in ``test_glcm_settings_equal_pyradiomics_voxel_mode``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from radiomics import glcm
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+from test_maps import case_inputs
+
+from napari_radiomics.engine._maps_glcm import FEATURES, _Glcm
+from napari_radiomics.engine.maps import feature_maps, voxel_settings
+from napari_radiomics.settings import ExtractionSettings
+
+LEVELS = np.array([2, 3, 5, 8, 9])  # grey levels present, not contiguous
+NG = 10
+
+
+def awkward_counts(rng: np.random.Generator, angles: int, symmetric: bool) -> np.ndarray:
+    """Co-occurrence counts (voxels, levels, levels, angles): 40 random sparse voxels, then
+    the awkward cases."""
+    size = len(LEVELS)
+    counts = rng.integers(1, 4, (40, size, size, angles)) * (
+        rng.random((40, size, size, angles)) < 0.25
+    )
+    special = np.zeros((6, size, size, angles), dtype=int)
+    special[0, 1, 1, :] = 3  # one grey level
+    special[1, :2, :2, :] = np.array([[2, 1], [1, 0]])[..., None]
+    special[1, :, :, 0] = 0  # an empty angle
+    special[2, 1:3, 1:3, :] = 2  # rank one: second eigenvalue 0
+    special[3, 0, 4, :] = 1  # no pair on the diagonal: eigenvalues 1 and -1
+    special[3, 4, 0, :] = 1
+    special[4, 2, 2, :] = 2  # one level in every angle but the last
+    special[4, 2:4, 2:4, -1] = [[1, 2], [2, 1]]
+    # special[5]: no pair at all (NaN)
+    counts = np.concatenate([counts, special])
+    if symmetric:
+        counts = counts + counts.transpose(0, 2, 1, 3)
+    return counts
+
+
+def normalised(counts: np.ndarray) -> np.ndarray:
+    """pyradiomics' normalisation: each (voxel, angle) GLCM sums to 1, NaN when empty."""
+    sums = counts.sum((1, 2)).astype(float)
+    sums[sums == 0] = np.nan
+    return counts / sums[:, None, None, :]
+
+
+@pytest.fixture(scope="module")
+def pyradiomics_glcm() -> glcm.RadiomicsGLCM:
+    """A real pyradiomics glcm instance, its matrices to be swapped for the test's."""
+    rng = np.random.default_rng(3)
+    image = sitk.GetImageFromArray(rng.normal(size=(4, 4, 4)))
+    mask = sitk.GetImageFromArray(np.ones((4, 4, 4), dtype=np.uint8))
+    return glcm.RadiomicsGLCM(image, mask, voxelBased=True, kernelRadius=1)
+
+
+def pyradiomics_values(instance: glcm.RadiomicsGLCM, p_glcm: np.ndarray, levels: np.ndarray):
+    """pyradiomics' coefficients and feature methods on the GLCMs ``p_glcm``."""
+    instance.coefficients["Ng"] = NG
+    instance.coefficients["grayLevels"] = levels
+    instance.P_glcm = p_glcm.copy()
+    instance._calculateCoefficients()
+    return instance
+
+
+def pyradiomics_mcc(instance: glcm.RadiomicsGLCM, p_glcm: np.ndarray) -> np.ndarray:
+    """pyradiomics' MCC per voxel, as its segment mode gives it for the voxel's kernel: on the
+    grey levels the voxel has (1 if only one) and its non-empty angles (pyradiomics' own
+    batch fails on an empty angle, and would keep a level the kernel does not have)."""
+    out = np.full(len(p_glcm), np.nan)
+    for voxel, matrices in enumerate(p_glcm):
+        angles = np.isfinite(matrices).all((0, 1))
+        counts = np.nan_to_num(matrices)
+        present = ((counts.sum(0) > 0) | (counts.sum(1) > 0)).any(1)
+        if not angles.any():
+            continue
+        kept = matrices[np.ix_(present, present, angles)][None]
+        pyradiomics_values(instance, kept, LEVELS[present])
+        out[voxel] = np.real(np.ravel(instance.getMCCFeatureValue()))[0]  # 1: a flat region
+    return out
+
+
+@pytest.mark.parametrize(("symmetric", "angles"), [(True, 13), (False, 13), (True, 1), (False, 4)])
+def test_every_feature_equals_pyradiomics_formula(
+    pyradiomics_glcm: glcm.RadiomicsGLCM, symmetric: bool, angles: int
+) -> None:
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    p_glcm = normalised(awkward_counts(np.random.default_rng(angles), angles, symmetric))
+    coefficients = {"Ng": NG, "grayLevels": LEVELS}
+    ours = _Glcm.of_matrices(p_glcm, coefficients, symmetric)
+    reference = pyradiomics_values(pyradiomics_glcm, p_glcm, LEVELS)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # pyradiomics' NaN means
+        expected = {
+            name: getattr(reference, f"get{name}FeatureValue")() for name in FEATURES - {"MCC"}
+        }
+    for name, values in expected.items():
+        np.testing.assert_allclose(
+            ours.feature(name), values, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name
+        )
+    mcc = ours.feature("MCC")
+    # Not symmetric, an angle whose second eigenvalue is 0 gets from pyradiomics the square
+    # root of its rounding noise (up to 2e-8, or 0 when the noise is negative): not a value
+    # of the GLCM, so compared at that size.
+    atol = 1e-12 if symmetric else 1e-8
+    np.testing.assert_allclose(
+        mcc, pyradiomics_mcc(pyradiomics_glcm, p_glcm), rtol=1e-9, atol=atol, equal_nan=True
+    )
+    if symmetric:  # the awkward voxels are what the test says they are
+        assert mcc[40] == 1.0
+        assert np.isnan(mcc[45])
+        assert 0 < mcc[42] < 1e-7  # pyradiomics' sqrt(2 eps) where the value is 0
+        assert mcc[43] == pytest.approx(1.0)
+
+
+def test_glcm_settings_equal_pyradiomics_voxel_mode(pyradiomics_data: Path) -> None:
+    """A non-symmetric GLCM and weighted angles (one GLCM per voxel), whole ROI of breast1,
+    against pyradiomics' own voxel mode (its MCC included, which it computes here)."""
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    roi = sitk.GetArrayFromImage(mask) == 1
+    for extra in ({"symmetricalGLCM": False}, {"weightingNorm": "euclidean"}):
+        settings = ExtractionSettings.from_params({"setting": extra, "featureClass": {"glcm": []}})
+        ours = feature_maps(image, mask, voxel_settings(settings, 1))
+        params = {
+            "setting": extra,
+            "featureClass": {"glcm": []},
+            "voxelSetting": {"kernelRadius": 1},
+        }
+        result = RadiomicsFeatureExtractor(params).execute(image, mask, voxelBased=True)
+        checked = 0
+        for name, feature_map in ours.items():
+            if name not in result or (sitk.GetArrayViewFromImage(result[name]) == 0).all():
+                continue  # a map pyradiomics failed (MCC on an empty angle)
+            reference = result[name]
+            start = image.TransformPhysicalPointToIndex(reference.GetOrigin())[::-1]
+            theirs = np.full(roi.shape, np.nan)
+            array = sitk.GetArrayFromImage(reference)
+            theirs[tuple(slice(s, s + n) for s, n in zip(start, array.shape, strict=True))] = array
+            values, theirs = feature_map.array()[roi], theirs[roi]
+            if name.endswith("MCC"):
+                # A kernel of one grey level: pyradiomics' voxel batch gives 0 (its Q spans
+                # the ROI's levels), its segment mode 1 (a flat region); the maps keep 1.
+                flat = theirs == 0
+                assert (values[flat] == 1).all()
+                values, theirs = values[~flat], theirs[~flat]
+            scale = np.nanmax(np.abs(theirs))
+            np.testing.assert_allclose(
+                values, theirs, rtol=1e-9, atol=1e-9 * scale, equal_nan=True,
+                err_msg=f"{extra} {name}",
+            )  # fmt: skip
+            checked += 1
+        assert checked >= 23, extra
