@@ -8,6 +8,7 @@ import SimpleITK as sitk
 
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.preprocess import PreprocessError, head_mask, n4_correct
+from napari_radiomics.preprocess._n4 import one_thread
 
 
 def _biased_slice(shape: tuple[int, int] = (128, 128)) -> tuple[sitk.Image, np.ndarray]:
@@ -19,7 +20,8 @@ def _biased_slice(shape: tuple[int, int] = (128, 128)) -> tuple[sitk.Image, np.n
 
 
 def _by_hand(image: sitk.Image, shrink: int, iterations: list[int], **extra: float) -> np.ndarray:
-    """SimpleITK's N4 example (Examples/N4BiasFieldCorrection), written out in the test."""
+    """SimpleITK's N4 example (Examples/N4BiasFieldCorrection), written out in the test, on
+    one thread (N4's fit depends on SimpleITK's thread count)."""
     full = sitk.Cast(image, sitk.sitkFloat32)
     mask = sitk.OtsuThreshold(full, 0, 1, 200)
     small = sitk.Shrink(full, [shrink] * full.GetDimension())
@@ -30,8 +32,13 @@ def _by_hand(image: sitk.Image, shrink: int, iterations: list[int], **extra: flo
         corrector.SetNumberOfControlPoints([int(extra["control_points"])] * full.GetDimension())
     if "convergence_threshold" in extra:
         corrector.SetConvergenceThreshold(extra["convergence_threshold"])
-    corrector.Execute(small, small_mask)
-    corrected = full / sitk.Exp(corrector.GetLogBiasFieldAsImage(full))
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        corrector.Execute(small, small_mask)
+        corrected = full / sitk.Exp(corrector.GetLogBiasFieldAsImage(full))
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
     return sitk.GetArrayFromImage(corrected)
 
 
@@ -86,3 +93,21 @@ def test_constant_image_is_refused_with_the_reason(value: int) -> None:
     image = sitk.GetImageFromArray(np.full((64, 64), value, dtype=np.int16))
     with pytest.raises(PreprocessError, match=rf"constant \(every pixel {value}\).*foreground"):
         n4_correct(image)
+
+
+def test_same_numbers_whatever_simpleitk_thread_count() -> None:
+    # A batch worker runs SimpleITK on one thread, the viewer on all cores: N4's fit depends
+    # on that count, so the correction pins it and the features of a case do not.
+    image, _ = _biased_slice()
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    try:
+        results = []
+        for threads in (1, 4):
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+            results.append(sitk.GetArrayFromImage(n4_correct(image)))
+            assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads  # put back
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+    assert np.array_equal(results[0], results[1])
+    with one_thread():
+        assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 1
