@@ -19,6 +19,7 @@ from napari_radiomics.engine import extract_features
 from napari_radiomics.preprocess import NyulStandardizer
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from sample_files import write_mat_folder
 
 SETTINGS = ["--preset", "brain-tumor-mri", "--set", "normalize=false", "--set", "binWidth=0.25"]
 
@@ -106,3 +107,25 @@ def test_bad_preprocess_options_are_named(
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_robustness_and_maps_run_with_the_preprocessing(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    write_mat_folder(cases, 4, shape=(192, 192))  # tumours large enough to shrink
+    out = tmp_path / "rob.csv"
+    argv = ["robustness", str(cases), "-o", str(out), "--perturbations", "2", "-q",
+            "--seed", "5", "--threshold", "0.5",
+            "--jobs", "1", "--preprocess", "n4"]  # fmt: skip
+    assert main(argv) == 0
+    for name in ("rob.perturbed.params.yaml", "rob.params.yaml"):
+        path = out.parent / name
+        assert ExtractionSettings.load(path).preprocess == {"n4": {}}, name
+        RadiomicsFeatureExtractor(str(path))  # pyradiomics accepts the file
+    maps = tmp_path / "maps"
+    argv = ["maps", str(cases / "1.mat"), "-o", str(maps), "--features", "firstorder_Mean",
+            "--preprocess", "n4,zscore", "-q"]  # fmt: skip
+    assert main(argv) == 0
+    assert ExtractionSettings.load(maps / "maps.params.yaml").preprocess == {
+        "n4": {},
+        "zscore": {},
+    }
