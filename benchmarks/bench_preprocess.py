@@ -35,7 +35,6 @@ from napari_radiomics.engine import FeatureEngine, extract_features, quiet_pyrad
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.preprocess import n4_correct
-from napari_radiomics.preprocess._n4 import one_thread
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 
@@ -68,9 +67,13 @@ def n4_by_hand(image: sitk.Image) -> np.ndarray:
     mask = sitk.OtsuThreshold(full, 0, 1, 200)
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
     corrector.SetMaximumNumberOfIterations([50] * 4)
-    with one_thread():
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
         corrector.Execute(sitk.Shrink(full, [4, 4]), sitk.Shrink(mask, [4, 4]))
         log_bias = corrector.GetLogBiasFieldAsImage(full)
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     return sitk.GetArrayFromImage(full / sitk.Exp(log_bias))
 
 
