@@ -82,6 +82,8 @@ def test_json_and_damaged_blocks_are_refused_by_name(tmp_path: Path) -> None:
         ({"nyul": {}}, r"nyul: no landmarks.*--nyul-landmarks FILE"),
         ({"n4": {"shrink_factor": 0}}, "n4: shrink_factor must be positive"),
         ({"n4": {"iterations": 50}}, "n4: iterations must be a list of numbers"),
+        ({"n4": {"iterations": [50, 2.5]}}, "n4: iterations must be whole numbers"),
+        ({"zscore": {"scale": "big"}}, "zscore: scale must be a number"),
         ({"zscore": {"within": "tumour"}}, r"within must be one of \['head', 'image'\]"),
     ],
 )

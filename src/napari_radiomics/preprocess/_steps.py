@@ -44,7 +44,7 @@ STEP_OPTIONS: dict[str, dict[str, Any]] = {
     "zscore": {"within": "head", "scale": 1.0},
     "nyul": {
         "within": "head",
-        "percentiles": list(NYUL_PERCENTILES),
+        "percentiles": [float(p) for p in NYUL_PERCENTILES],
         "scale": [0.0, 100.0],
         "landmarks": None,
     },
@@ -104,11 +104,12 @@ def _check_value(step: str, key: str, value: Any, default: Any) -> None:
     items = value if isinstance(default, list) else [value]
     if not isinstance(items, list) or not items:
         raise SettingsError(f"{where} must be a list of numbers, got {value!r}")
+    whole = isinstance(default[0] if isinstance(default, list) else default, int)
     for item in items:
         is_number = isinstance(item, int | float) and not isinstance(item, bool)
-        if not is_number or (isinstance(default, int) and not isinstance(default, bool)
-                             and not float(item).is_integer()):  # fmt: skip
-            kind = "whole numbers" if isinstance(item, int) else "numbers"
+        if not is_number or (whole and not float(item).is_integer()):
+            kind = "whole number" if whole else "number"
+            kind = f"{kind}s" if isinstance(default, list) else f"a {kind}"
             raise SettingsError(f"{where} must be {kind}, got {value!r}")
         if key not in ("scale", "percentiles") and item <= 0:
             raise SettingsError(f"{where} must be positive, got {value!r}")
