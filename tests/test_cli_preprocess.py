@@ -3,10 +3,12 @@ its params sidecar and --resume, with errors that name the option or the file.""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
@@ -16,6 +18,8 @@ from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
 from napari_radiomics.convert import as_sitk
 from napari_radiomics.engine import extract_features
+from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.preprocess import NyulStandardizer
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
@@ -129,3 +133,19 @@ def test_robustness_and_maps_run_with_the_preprocessing(tmp_path: Path) -> None:
         "n4": {},
         "zscore": {},
     }
+
+
+def test_a_blank_slice_is_a_failed_case_with_the_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    good = make_synthetic_slice(seed=1, shape=(64, 64), patient_id="P1")
+    write_tumor_mat(folder / "1.mat", good)
+    blank = dataclasses.replace(good, image=np.zeros_like(good.image))
+    write_tumor_mat(folder / "2.mat", blank)
+    out = tmp_path / "f.csv"
+    argv = ["extract", str(folder), "-o", str(out), "--jobs", "1", "-q", "--preprocess", "n4"]
+    assert main(argv) == 3  # some cases failed, the others were written
+    assert read_table(out)["case"].tolist() == ["1"]
+    errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
+    assert errors["case"].tolist() == ["2"]
+    assert "the image is constant (every pixel 0)" in errors.iloc[0].to_string()
