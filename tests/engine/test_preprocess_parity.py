@@ -13,6 +13,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 from _layers import assert_same_features, case_layers
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.engine import FeatureEngine, extract_features
+from napari_radiomics.engine.maps import feature_maps, voxel_settings
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.preprocess import NyulStandardizer, PreprocessError, apply_steps
 from napari_radiomics.settings import ExtractionSettings
@@ -118,3 +119,24 @@ def test_n4_on_an_all_zero_image_names_the_image() -> None:
     settings = ExtractionSettings(preprocess={"n4": {}})
     with pytest.raises(PreprocessError, match=r"image 'blank': the image is constant"):
         extract_features(black, mask, settings)
+
+
+def test_feature_maps_are_the_maps_of_the_preprocessed_image() -> None:
+    tumour = make_synthetic_slice(seed=4, shape=(96, 96))
+    image = sitk.GetImageFromArray(tumour.image)
+    mask = sitk.GetImageFromArray(tumour.mask.astype(np.uint8))
+    steps = {"n4": {}, "zscore": {}}
+    plain = voxel_settings(
+        ExtractionSettings(feature_classes={"firstorder": ["Mean", "Entropy"]}, bin_width=0.25), 1
+    )
+    with_steps = plain.copy()
+    with_steps.preprocess = steps
+    ours = feature_maps(image, mask, with_steps)
+    expected = feature_maps(apply_steps(image, steps), mask, plain)
+    assert (
+        set(ours) == set(expected) == {"original_firstorder_Mean", "original_firstorder_Entropy"}
+    )
+    for name, feature_map in ours.items():
+        assert np.array_equal(feature_map.values, expected[name].values, equal_nan=True), name
+    unprocessed = feature_maps(image, mask, plain)["original_firstorder_Mean"].values
+    assert not np.allclose(unprocessed, ours["original_firstorder_Mean"].values, equal_nan=True)
