@@ -42,6 +42,12 @@ def test_zscore_scale_and_constant_mask() -> None:
     assert np.allclose(ours, 100 * (array - inside.mean()) / inside.std(), atol=1e-12)
     with pytest.raises(PreprocessError, match="no spread"):
         zscore(_image(np.where(array < 32, 7.0, array)), mask)
+    with_nan = np.where(array == 63, np.nan, array)  # outside the mask: that pixel only
+    assert np.isnan(sitk.GetArrayFromImage(zscore(_image(with_nan), mask))).sum() == 1
+    with pytest.raises(PreprocessError, match="NaN or infinite values where"):
+        zscore(_image(with_nan))  # the whole image's statistics: refused
+    with pytest.raises(PreprocessError, match="NaN or infinite values where"):
+        NyulStandardizer().fit([_image(with_nan)])
 
 
 #: 10001 pixels valued 0..10000: the p-th percentile is exactly 100 p.

@@ -36,19 +36,26 @@ _MAX_LANDMARKS_BYTES = 1 << 16
 
 
 def _values(image: sitk.Image, mask: sitk.Image | None) -> np.ndarray:
-    """The pixels of ``image`` where ``mask`` is non-zero (every pixel without a mask)."""
+    """The pixels of ``image`` where ``mask`` is non-zero (every pixel without a mask), all
+    finite: one NaN among them would make the statistics, and so every pixel, NaN."""
     array = sitk.GetArrayViewFromImage(image)
     if mask is None:
-        return np.asarray(array, dtype=np.float64).ravel()
-    inside = sitk.GetArrayViewFromImage(mask) != 0
-    if inside.shape != array.shape:
-        raise PreprocessError(
-            f"the standardisation mask is {inside.shape[::-1]} pixels, the image "
-            f"{array.shape[::-1]}"
-        )
-    values = np.asarray(array[inside], dtype=np.float64)
+        values = np.asarray(array, dtype=np.float64).ravel()
+    else:
+        inside = sitk.GetArrayViewFromImage(mask) != 0
+        if inside.shape != array.shape:
+            raise PreprocessError(
+                f"the standardisation mask is {inside.shape[::-1]} pixels, the image "
+                f"{array.shape[::-1]}"
+            )
+        values = np.asarray(array[inside], dtype=np.float64)
     if values.size < 2:
         raise PreprocessError(f"the standardisation mask holds {values.size} pixel(s), need 2")
+    if not np.isfinite(values).all():
+        raise PreprocessError(
+            "NaN or infinite values where the standardisation takes its statistics: every "
+            "standardised pixel would be NaN; replace them first"
+        )
     return values
 
 
