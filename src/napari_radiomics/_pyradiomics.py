@@ -31,6 +31,7 @@ from typing import Any
 import SimpleITK as sitk
 
 __all__ = [
+    "PREPROCESS_KEY",
     "PyradiomicsConfig",
     "coordinate_tolerance",
     "default_features",
@@ -39,6 +40,12 @@ __all__ = [
     "geometry_tolerance",
     "image_type_names",
 ]
+
+#: The one key of a params dict that is napari-radiomics', not pyradiomics': the preprocessing
+#: applied to the image before pyradiomics (``napari_radiomics.preprocess``). It travels with
+#: the params (batch workers, provenance, resume checks) and is dropped here, before any
+#: extractor sees the dict; a params *file* holds it as comments (see ``settings``).
+PREPROCESS_KEY = "preprocess"
 
 #: Held while SimpleITK's global tolerances differ from what the process had: two threads
 #: extracting with different tolerances must not see each other's.
@@ -56,8 +63,10 @@ class PyradiomicsConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> PyradiomicsConfig:
-        """The extractor's view of ``params`` (a fresh copy: callers may modify it)."""
-        return copy.deepcopy(_resolve(json.dumps(params, sort_keys=True)))
+        """The extractor's view of ``params`` (a fresh copy: callers may modify it); the
+        preprocessing, which is not pyradiomics', plays no part."""
+        plain = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
+        return copy.deepcopy(_resolve(json.dumps(plain, sort_keys=True)))
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ __all__ = [
     "ConversionError",
     "CorrectionsError",
     "ExtractionError",
+    "PreprocessError",
     "ReadError",
     "SettingsError",
     "WriteError",
@@ -57,6 +58,12 @@ class ConversionError(ValueError):
 
 class ExtractionError(ValueError):
     """Nothing could be computed (bad inputs, or every requested ROI label failed)."""
+
+
+class PreprocessError(ExtractionError):
+    """An image cannot be preprocessed (N4, standardisation) as asked: no foreground, a fit
+    that failed, landmarks that do not fit the image. An ``ExtractionError``, so a batch
+    reports it as that case's failure and goes on."""
 
 
 class BatchError(ValueError):

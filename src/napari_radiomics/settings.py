@@ -12,6 +12,11 @@ Only settings that differ from pyradiomics' defaults (or that a loaded file spel
 written to ``setting``; pyradiomics applies the same defaults itself, so the numbers are the same
 and files stay short.
 
+Preprocessing (``preprocess``: N4, z-score, Nyul; see ``napari_radiomics.preprocess``) is not
+pyradiomics': ``to_params`` carries it under its own key (``preprocess``), which every call into
+pyradiomics drops, and a params file holds it as a ``#%`` comment block, so the file still runs
+in pyradiomics (without the preprocessing) and loads here with it.
+
 One deliberate difference: ``label`` is ``None`` by default, meaning "every ROI label present in
 the mask" (one result row per label). A params file without ``label`` therefore loads as "all
 labels", where pyradiomics would use label 1 only; a file that names a label keeps it.
@@ -31,6 +36,7 @@ from typing import Any, ClassVar
 import yaml
 
 from napari_radiomics._pyradiomics import (
+    PREPROCESS_KEY,
     PyradiomicsConfig,
     default_features,
     default_image_types,
@@ -39,8 +45,9 @@ from napari_radiomics._pyradiomics import (
 )
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.errors import SettingsError
+from napari_radiomics.preprocess import STEP_OPTIONS, check_steps, steps_comment, steps_in_comments
 
-__all__ = ["PRESETS", "ExtractionSettings", "SettingsError"]
+__all__ = ["PRESETS", "ExtractionSettings", "SettingsError", "params_from_yaml", "params_to_yaml"]
 
 
 #: attribute name -> pyradiomics key. The defaults are the dataclass's own (below), each the one
@@ -111,6 +118,12 @@ class ExtractionSettings:
     symmetrical_glcm: bool = True
     distances: list[int] = field(default_factory=lambda: [1])
     label: int | None = None
+    #: Image preprocessing before pyradiomics, ``{step: {option: value}}`` (steps ``n4``,
+    #: ``zscore``, ``nyul``; an empty mapping takes a step's defaults): not a pyradiomics
+    #: setting, see ``napari_radiomics.preprocess``.
+    preprocess: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={"choices": lambda: list(STEP_OPTIONS)}
+    )
     #: ``choices``: the names a key may take (a form offers one box per name).
     image_types: dict[str, dict[str, Any]] = field(
         default_factory=default_image_types, metadata={"choices": image_type_names}
@@ -159,6 +172,8 @@ class ExtractionSettings:
         }
         if self.voxel_settings:
             params["voxelSetting"] = dict(self.voxel_settings)
+        if self.preprocess:
+            params[PREPROCESS_KEY] = check_steps(self.preprocess)
         validate_params(params)
         return params
 
@@ -185,6 +200,7 @@ class ExtractionSettings:
             name: list(feats or []) for name, feats in feature_classes.items()
         }
         kwargs["voxel_settings"] = dict(params.get("voxelSetting") or {})
+        kwargs["preprocess"] = check_steps(params.get(PREPROCESS_KEY) or {})
         return cls(**copy.deepcopy(kwargs))
 
     # -- files --------------------------------------------------------------------------------
@@ -207,10 +223,16 @@ class ExtractionSettings:
         if suffix not in self.SUFFIXES:
             raise SettingsError(f"{path}: params files end in {', '.join(self.SUFFIXES)}")
         params = self.to_params()
-        if suffix == ".json":
-            text = json.dumps(params, indent=2) + "\n"
+        if suffix != ".json":
+            text = params_to_yaml(params)
+        elif PREPROCESS_KEY in params:
+            raise SettingsError(
+                f"{path}: the preprocessing ({', '.join(params[PREPROCESS_KEY])}) is saved in "
+                "YAML params files only (a comment block pyradiomics ignores; JSON has no "
+                "comments): save as .yaml"
+            )
         else:
-            text = yaml.safe_dump(params, sort_keys=False, default_flow_style=None)
+            text = json.dumps(params, indent=2) + "\n"
         path.write_text(text, encoding="utf-8")
         return path
 
@@ -272,7 +294,7 @@ def _read_params(path: Path, suffix: str) -> dict[str, Any]:
                 f"{MAX_PARAMS_BYTES} are read)"
             )
         text = path.read_text(encoding="utf-8")
-        params = json.loads(text) if suffix == ".json" else load_yaml(text)
+        params = json.loads(text) if suffix == ".json" else params_from_yaml(text)
     except UnicodeDecodeError as err:
         raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
@@ -282,9 +304,35 @@ def _read_params(path: Path, suffix: str) -> dict[str, Any]:
     return params if params is not None else {}
 
 
+def params_to_yaml(params: dict[str, Any]) -> str:
+    """A params dict as the text of a ``*.params.yaml`` pyradiomics runs: its own sections as
+    YAML, the preprocessing (if any) as the ``#%`` comment block after them."""
+    plain = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
+    text = yaml.safe_dump(plain, sort_keys=False, default_flow_style=None)
+    return text + steps_comment(params.get(PREPROCESS_KEY) or {})
+
+
+def params_from_yaml(text: str) -> dict[str, Any] | None:
+    """The params ``params_to_yaml`` wrote (preprocessing from the ``#%`` block included);
+    None for an empty document."""
+    params = load_yaml(text)
+    steps = steps_in_comments(text)
+    if steps is not None:
+        params = {} if params is None else params
+        if isinstance(params, dict) and PREPROCESS_KEY in params:
+            raise SettingsError(f"preprocessing given twice: as {PREPROCESS_KEY} and as #% lines")
+        if isinstance(params, dict):  # anything else is refused by the validation
+            params[PREPROCESS_KEY] = steps
+    return params
+
+
 # -- validation against pyradiomics' schema -----------------------------------------------------
 def validate_params(params: dict[str, Any]) -> None:
-    """Raise SettingsError unless pyradiomics would accept ``params``."""
+    """Raise SettingsError unless pyradiomics would accept ``params`` (without its
+    ``preprocess`` key, which is checked by ``napari_radiomics.preprocess``)."""
+    if PREPROCESS_KEY in params:
+        check_steps(params[PREPROCESS_KEY] or {})
+        params = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
     _check_shapes(params)
     _check_names(params)
     if not any(params.values()):

@@ -1,5 +1,5 @@
 """Which settings a run uses: a preset, a params file, or settings already in hand; then
-overrides.
+the preprocessing steps and overrides.
 
 The CLI (``--preset``, ``--params``, ``--set``), the Batch dock and the Robustness dock all
 choose through :func:`choose_settings`, so a bad params file or an unknown preset is refused
@@ -9,18 +9,19 @@ problem (``ExtractionSettings.preset`` and ``ExtractionSettings.load`` word it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from napari_radiomics.errors import SettingsError
+from napari_radiomics.preprocess import NyulStandardizer
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["OVERRIDE_SECTIONS", "choose_settings"]
 
 #: Sections of a params dict an override ``section.key`` may target; any other key is a
-#: ``setting``.
-OVERRIDE_SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting")
+#: ``setting``. ``preprocess.n4={shrink_factor: 2}`` sets a preprocessing step's options.
+OVERRIDE_SECTIONS = ("setting", "imageType", "featureClass", "voxelSetting", "preprocess")
 
 
 def choose_settings(
@@ -28,12 +29,16 @@ def choose_settings(
     preset: str | None = None,
     params: str | Path | None = None,
     current: ExtractionSettings | None = None,
+    preprocess: Sequence[str] | None = None,
+    nyul_landmarks: str | Path | None = None,
     overrides: Iterable[tuple[str, Any]] = (),
 ) -> ExtractionSettings:
     """The settings of a run: one of a ``preset`` name, a ``params`` file or ``current``
-    settings (a dock's form), pyradiomics' defaults when none is given; then ``overrides``,
-    ``(key, value)`` pairs where ``key`` is a setting (``binWidth``) or ``section.key``
-    (``featureClass.glcm``).
+    settings (a dock's form), pyradiomics' defaults when none is given; then ``preprocess``,
+    the preprocessing step names (``["n4", "zscore"]``, ``[]`` for none) replacing the chosen
+    settings' steps, with the ``nyul`` step's landmarks read from ``nyul_landmarks`` (a file
+    ``NyulStandardizer.save`` wrote); then ``overrides``, ``(key, value)`` pairs where ``key``
+    is a setting (``binWidth``) or ``section.key`` (``featureClass.glcm``).
 
     Raises SettingsError naming the preset, the file or the key, and the problem; ``params``
     given but blank (an empty field) is refused too, rather than read as "no file".
@@ -52,6 +57,8 @@ def choose_settings(
         settings = ExtractionSettings.load(params)
     else:
         settings = current.copy() if current is not None else ExtractionSettings()
+    if preprocess is not None or nyul_landmarks is not None:
+        settings.preprocess = _steps(settings, preprocess, nyul_landmarks)
     pairs = list(overrides)
     if not pairs:
         return settings
@@ -63,3 +70,22 @@ def choose_settings(
         chosen[section] = dict(chosen.get(section) or {})
         chosen[section][name] = value
     return ExtractionSettings.from_params(chosen)
+
+
+def _steps(
+    settings: ExtractionSettings,
+    names: Sequence[str] | None,
+    nyul_landmarks: str | Path | None,
+) -> dict[str, dict[str, Any]]:
+    """The preprocessing steps ``names`` (the chosen settings' when None) with each step's
+    options from the chosen settings, and Nyul's landmarks from ``nyul_landmarks``."""
+    chosen = list(settings.preprocess) if names is None else list(names)
+    steps = {name: dict(settings.preprocess.get(name) or {}) for name in chosen}
+    if nyul_landmarks is not None:
+        if "nyul" not in steps:
+            raise SettingsError(
+                f"Nyul landmarks {nyul_landmarks} given, but the preprocessing has no nyul step "
+                f"(steps: {', '.join(steps) or 'none'})"
+            )
+        steps["nyul"] = NyulStandardizer.load(nyul_landmarks).to_dict()
+    return steps

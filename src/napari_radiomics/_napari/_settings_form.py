@@ -35,6 +35,7 @@ MAIN = (
     "bin_count",
     "resampled_pixel_spacing",
     "normalize",
+    "preprocess",
     "force_2d",
     "image_types",
     "feature_classes",

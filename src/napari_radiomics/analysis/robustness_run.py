@@ -56,7 +56,7 @@ from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_record
 from napari_radiomics.columns import CASE, ROI_LABEL
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.errors import BatchError
-from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings, params_to_yaml
 
 __all__ = [
     "ArrayCase",
@@ -216,7 +216,7 @@ def iter_robustness(
         paths.params.unlink(missing_ok=True)  # a stale file would name other features
     else:
         text = "# pyradiomics parameters enabling only robust features (robust_params)\n"
-        _write(paths.params, text + yaml.safe_dump(params, sort_keys=False))
+        _write(paths.params, text + params_to_yaml(params))  # preprocessing as comments
     table["in_params"] = table["feature"].isin(extracted)
     with replaced(paths.icc) as tmp:
         escape_frame(table).to_csv(tmp, index=False, lineterminator="\n")

@@ -47,7 +47,7 @@ from napari_radiomics._spreadsheet import escape_cell, unescape_cell
 from napari_radiomics.columns import MASK_DIGEST, MASK_SOURCE, ROI_LABEL
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
-from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.settings import ExtractionSettings, params_from_yaml, params_to_yaml
 
 
 def settings_hash(params: dict[str, Any]) -> str:
@@ -253,7 +253,7 @@ class BatchOutput:
         text = (
             "# pyradiomics parameters of this batch run (usable with pyradiomics -p).\n"
             f"# settings-hash: {settings_hash(self._params)}\n"
-        ) + yaml.safe_dump(self._params, sort_keys=False)
+        ) + params_to_yaml(self._params)
         _replace(self.sidecar, text)
 
     def _resume(self) -> None:
@@ -262,7 +262,7 @@ class BatchOutput:
                 f"{self.output}: cannot resume, {self.sidecar.name} (the settings of the "
                 "earlier run) is missing; use --overwrite to start again"
             )
-        before = yaml.safe_load(self.sidecar.read_text(encoding="utf-8")) or {}
+        before = params_from_yaml(self.sidecar.read_text(encoding="utf-8")) or {}
         if not _same_settings(before, self._params):
             raise BatchError(
                 f"{self.output}: was written with different settings ({self.sidecar.name}: "

@@ -120,9 +120,36 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         help=textwrap.dedent("""\
             override one pyradiomics setting, e.g. binWidth=25 or
             resampledPixelSpacing=[1,1]; values are YAML. section.key=value targets
-            imageType/featureClass/voxelSetting (featureClass.glcm=[Contrast]).
+            imageType/featureClass/voxelSetting (featureClass.glcm=[Contrast]) or a
+            preprocessing step's options (preprocess.n4={shrink_factor: 2}).
             Repeatable."""),
     )  # fmt: skip
+    choice.add_argument(
+        "--preprocess", type=step_names, metavar="STEPS",
+        help="preprocess each image before pyradiomics: n4 (N4 bias-field correction), then "
+        "zscore (within the head) or nyul (histogram standardisation), comma-separated "
+        "(n4,zscore); none for no preprocessing. Default: the settings' own",
+    )  # fmt: skip
+    choice.add_argument(
+        "--nyul-landmarks", metavar="FILE",
+        help="landmarks learned for the nyul step (a JSON file NyulStandardizer.save wrote)",
+    )  # fmt: skip
+
+
+def step_names(text: str) -> list[str]:
+    """``n4,zscore`` as step names; ``none`` (or nothing) for no preprocessing."""
+    from napari_radiomics.preprocess import STEP_OPTIONS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["none"]:
+        return []
+    unknown = [name for name in names if name not in STEP_OPTIONS]
+    if unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected step names from {', '.join(STEP_OPTIONS)} (or none), each once, "
+            f"comma-separated, got {text!r}"
+        )
+    return names
 
 
 def add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +179,13 @@ def settings_from(args: argparse.Namespace) -> ExtractionSettings:
     preset, the file or the key, and the problem, as it does in napari."""
     from napari_radiomics.settings_choice import choose_settings
 
-    return choose_settings(preset=args.preset, params=args.params, overrides=args.overrides)
+    return choose_settings(
+        preset=args.preset,
+        params=args.params,
+        preprocess=args.preprocess,
+        nyul_landmarks=args.nyul_landmarks,
+        overrides=args.overrides,
+    )
 
 
 def output_folder(parser: argparse.ArgumentParser, output: str, purpose: str) -> Path:

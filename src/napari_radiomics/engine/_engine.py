@@ -8,6 +8,8 @@ mesh coefficients from a faster implementation of the same definitions (see ``_s
 
 What the engine caches (for the last image and the current settings only):
 
+* the preprocessed image (``settings.preprocess``: N4, z-score, Nyul), for the last image and
+  steps whatever the pyradiomics settings: N4 costs seconds and depends on the image alone;
 * the normalised image (``normalize``), recognised by a SHA-1 of the pixels plus the grid;
 * every filtered image (LoG, Wavelet, Square, ..., not LBP3D, which reads the mask) of the whole
   normalised image. Not cached when the filters run on a mask-dependent grid: with resampling
@@ -35,6 +37,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._pyradiomics import (
+    PREPROCESS_KEY,
     PyradiomicsConfig,
     coordinate_tolerance,
     geometry_tolerance,
@@ -53,8 +56,9 @@ from napari_radiomics.engine._masks import (
 )
 from napari_radiomics.engine._versions import library_versions
 from napari_radiomics.engine.preflight import grid_problems
-from napari_radiomics.errors import ConversionError, ExtractionError
+from napari_radiomics.errors import ConversionError, ExtractionError, PreprocessError
 from napari_radiomics.io import CaseMetadata
+from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:  # the rows are made by _pipeline; maps need no pandas at all
@@ -115,6 +119,9 @@ class FeatureEngine:
         self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
         self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
         self._params_memo: tuple[tuple[str, frozenset[str]], dict[str, Any]] | None = None
+        #: The last image after ``settings.preprocess``; kept when only the mask or the
+        #: pyradiomics settings change (``preprocessed.runs`` counts real runs).
+        self.preprocessed = PreprocessedImage()
 
     def _params(self) -> dict[str, Any]:
         """``settings.to_params()`` once per state of the settings (validating costs ms per call;
@@ -127,6 +134,7 @@ class FeatureEngine:
     # -- cache -----------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget every cached image, filtered image and label result."""
+        self.preprocessed = PreprocessedImage()
         self._state_key = None
         self._base = None
         self._filters = {}
@@ -267,7 +275,10 @@ class FeatureEngine:
                     f"LBP3D is skipped by pyradiomics here: {missing}; no lbp-3D features",
                     stacklevel=4,
                 )
-        self._prepare(image_sitk, params, settings)
+        try:
+            self._prepare(image_sitk, params, settings)
+        except PreprocessError as err:
+            raise PreprocessError(f"{image_name}: {err}") from None
         assert self._base is not None
         mask_array = label_array(mask_sitk, mask_name)
         boxes = label_boxes(mask_array)
@@ -337,13 +348,16 @@ class FeatureEngine:
         """Make the cache belong to this image and these settings (normalising once)."""
         from radiomics import imageoperations
 
-        key = (image_key(image), json.dumps(params, sort_keys=True))
+        identity = image_key(image)
+        key = (identity, json.dumps(params, sort_keys=True))
         if key == self._state_key:
             return
+        preprocessed = self.preprocessed
         self.clear()
-        base = image
+        self.preprocessed = preprocessed  # survives changed pyradiomics settings
+        base = preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
         if settings.get("normalize", False):
-            base = imageoperations.normalizeImage(image, **settings)
+            base = imageoperations.normalizeImage(base, **settings)
         self._base = base
         self._state_key = key
 

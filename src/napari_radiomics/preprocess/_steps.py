@@ -1,0 +1,218 @@
+"""The preprocessing a run asks for: steps by name with their options, checked, applied in
+order, and written into a params file as comments pyradiomics ignores.
+
+A run's preprocessing is a mapping ``{step: {option: value}}`` (``{"n4": {}, "zscore": {}}``:
+N4 with its defaults, then a z-score within the head). The steps always run in one order, N4
+first (it needs the raw, positive intensities and is multiplicative), then at most one
+standardisation (``zscore`` or ``nyul``), because a second one would undo the first.
+
+pyradiomics refuses any key its schema does not know, so a ``*.params.yaml`` cannot hold the
+preprocessing as data. It holds it as a comment block instead: lines starting with ``#%``,
+which are YAML comments to pyradiomics and a YAML document (``preprocess: ...``) to
+napari-radiomics. The file stays runnable by pyradiomics (which then runs without the
+preprocessing, as a comment line above the block says).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import SimpleITK as sitk
+import yaml
+
+from napari_radiomics._yaml import load_yaml
+from napari_radiomics.errors import PreprocessError, SettingsError
+from napari_radiomics.preprocess._n4 import N4_DEFAULTS, head_mask, n4_correct
+from napari_radiomics.preprocess._standardize import NYUL_PERCENTILES, NyulStandardizer, zscore
+
+__all__ = [
+    "STEP_OPTIONS",
+    "PreprocessedImage",
+    "apply_steps",
+    "check_steps",
+    "steps_comment",
+    "steps_in_comments",
+]
+
+#: Every step, in the order steps run, with its options and their defaults. ``within``: the
+#: pixels the statistics or landmarks come from, ``head`` (the Otsu head mask) or ``image``.
+STEP_OPTIONS: dict[str, dict[str, Any]] = {
+    "n4": N4_DEFAULTS,
+    "zscore": {"within": "head", "scale": 1.0},
+    "nyul": {
+        "within": "head",
+        "percentiles": [float(p) for p in NYUL_PERCENTILES],
+        "scale": [0.0, 100.0],
+        "landmarks": None,
+    },
+}
+_WITHIN = ("head", "image")
+_STANDARDISATIONS = ("zscore", "nyul")
+#: The comment prefix of the block in a params file.
+BLOCK_PREFIX = "#%"
+
+
+def check_steps(steps: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``steps`` checked (names, options, their types) and copied in running order; raises
+    SettingsError naming the step and option."""
+    if not isinstance(steps, Mapping):
+        raise SettingsError(f"preprocess must map step names to options, got {steps!r}")
+    unknown = set(steps) - set(STEP_OPTIONS)
+    if unknown:
+        raise SettingsError(
+            f"preprocess step(s) {sorted(unknown)} not known; allowed: {list(STEP_OPTIONS)}"
+        )
+    chosen = [name for name in _STANDARDISATIONS if name in steps]
+    if len(chosen) > 1:
+        raise SettingsError(
+            f"preprocess: choose one standardisation, not {' and '.join(chosen)} (the second "
+            "would undo the first)"
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, defaults in STEP_OPTIONS.items():
+        if name not in steps:
+            continue
+        options = steps[name] if steps[name] is not None else {}
+        if not isinstance(options, Mapping):
+            raise SettingsError(
+                f"preprocess {name}: expected options as a mapping, got {options!r}"
+            )
+        for key, value in options.items():
+            if key not in defaults:
+                raise SettingsError(
+                    f"preprocess {name}: option {key!r} not known; allowed: {sorted(defaults)}"
+                )
+            _check_value(name, key, value, defaults[key])
+        out[name] = copy.deepcopy(dict(options))
+    if "nyul" in out:
+        _nyul(out["nyul"])  # landmarks present and consistent
+    return out
+
+
+def _check_value(step: str, key: str, value: Any, default: Any) -> None:
+    """A value of the default's kind: a positive number, a list of them, one of ``_WITHIN``."""
+    where = f"preprocess {step}: {key}"
+    if key == "within":
+        if value not in _WITHIN:
+            raise SettingsError(f"{where} must be one of {list(_WITHIN)}, got {value!r}")
+        return
+    if key == "landmarks":
+        return  # checked with the percentiles, by the standardiser
+    items = value if isinstance(default, list) else [value]
+    if not isinstance(items, list) or not items:
+        raise SettingsError(f"{where} must be a list of numbers, got {value!r}")
+    whole = isinstance(default[0] if isinstance(default, list) else default, int)
+    for item in items:
+        is_number = isinstance(item, int | float) and not isinstance(item, bool)
+        if not is_number or (whole and not float(item).is_integer()):
+            kind = "whole number" if whole else "number"
+            kind = f"{kind}s" if isinstance(default, list) else f"a {kind}"
+            raise SettingsError(f"{where} must be {kind}, got {value!r}")
+        if key not in ("scale", "percentiles") and item <= 0:
+            raise SettingsError(f"{where} must be positive, got {value!r}")
+
+
+def _nyul(options: Mapping[str, Any]) -> NyulStandardizer:
+    """The standardiser of a ``nyul`` step; SettingsError when it has no usable landmarks."""
+    defaults = STEP_OPTIONS["nyul"]
+    data = {key: options.get(key, defaults[key]) for key in ("percentiles", "scale", "landmarks")}
+    if data["landmarks"] is None:
+        raise SettingsError(
+            "preprocess nyul: no landmarks; learn them on training cases "
+            "(NyulStandardizer().fit(images).save(FILE)) and give the file "
+            "(--nyul-landmarks FILE)"
+        )
+    try:
+        return NyulStandardizer.from_dict(data, "preprocess nyul")
+    except PreprocessError as err:
+        raise SettingsError(str(err)) from None
+
+
+def apply_steps(image: sitk.Image, steps: Mapping[str, Mapping[str, Any]]) -> sitk.Image:
+    """``image`` after every step of ``steps`` (checked with :func:`check_steps`), in order;
+    the image itself when there is none."""
+    steps = check_steps(steps)
+    out = image
+    if "n4" in steps:
+        out = n4_correct(out, **steps["n4"])
+    for name in _STANDARDISATIONS:
+        if name not in steps:
+            continue
+        options = STEP_OPTIONS[name] | steps[name]
+        mask = head_mask(out) if options["within"] == "head" else None
+        if name == "zscore":
+            out = zscore(out, mask, float(options["scale"]))
+        else:
+            out = _nyul(steps[name]).transform(out, mask)
+    return out
+
+
+def steps_comment(steps: Mapping[str, Any]) -> str:
+    """The comment block that carries ``steps`` in a params file (empty for no steps)."""
+    if not steps:
+        return ""
+    document = yaml.safe_dump(
+        {"preprocess": check_steps(steps)}, sort_keys=False, default_flow_style=None
+    )
+    lines = [f"{BLOCK_PREFIX} {line}" for line in document.splitlines()]
+    return (
+        "# napari-radiomics preprocesses the image before pyradiomics as the #% lines say\n"
+        "# (pyradiomics reads them as comments and runs without that preprocessing).\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def steps_in_comments(text: str) -> dict[str, dict[str, Any]] | None:
+    """The steps a params file's ``#%`` block holds, or None without a block."""
+    lines = [
+        line.strip()[len(BLOCK_PREFIX) :]
+        for line in text.splitlines()
+        if line.strip().startswith(BLOCK_PREFIX)
+    ]
+    if not lines:
+        return None
+    try:
+        document = load_yaml("\n".join(line[1:] if line[:1] == " " else line for line in lines))
+    except yaml.YAMLError as err:
+        problem = f"the {BLOCK_PREFIX} preprocessing block is not valid YAML: {err}"
+        raise SettingsError(problem) from None
+    if not isinstance(document, dict) or set(document) != {"preprocess"}:
+        raise SettingsError(
+            f"the {BLOCK_PREFIX} block must hold one key, preprocess, got {document!r}"
+        )
+    return check_steps(document["preprocess"] or {})
+
+
+class PreprocessedImage:
+    """The last image's preprocessing, kept while the image and the steps stay the same.
+
+    N4 costs seconds per slice and depends on the image alone (its mask is the Otsu head
+    mask, not the ROI), so an engine keeps one of these: re-extracting after a mask edit, or
+    with other pyradiomics settings, reuses the corrected image. ``runs`` counts the times the
+    steps really ran (what tests and benchmarks read to see the reuse).
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, str] | None = None
+        self._image: sitk.Image | None = None
+        self.runs = 0
+
+    def get(self, image: sitk.Image, steps: Mapping[str, Any], image_key: Any) -> sitk.Image:
+        """``image`` after ``steps``; ``image_key`` identifies the image's pixels and grid."""
+        if not steps:
+            return image
+        key = (image_key, json.dumps(steps, sort_keys=True))
+        if self._image is None or key != self._key:
+            self._image, self._key = None, None  # a failure leaves nothing stale behind
+            self._image = apply_steps(image, steps)
+            self._key = key
+            self.runs += 1
+        return self._image
+
+    def clear(self) -> None:
+        """Forget the kept image."""
+        self._key, self._image = None, None
