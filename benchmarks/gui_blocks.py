@@ -173,10 +173,9 @@ def batch(bench: Bench, image: Image, tmp: Path) -> None:
     params = tmp / "first.params.yaml"
     params.write_text(yaml.safe_dump(PARAMS))
     widget.source.setCurrentText(image.name)
-    widget.settings.setCurrentIndex(
-        widget.settings.findText("params file", Qt.MatchFlag.MatchContains)
-    )
-    widget.params.setText(str(params))
+    choice = widget.settings.combo
+    choice.setCurrentIndex(choice.findText("params file", Qt.MatchFlag.MatchContains))
+    widget.settings.params.setText(str(params))
     widget.output.setText(str(tmp / "batch.csv"))
     widget.jobs.setValue(2)
     started = time.perf_counter()

@@ -22,10 +22,12 @@ import threading
 
 from qtpy.QtCore import QCoreApplication, QTimer
 
-#: The docks' modules (and through them the engine, pyradiomics, the batch, the analyses)
-#: and matplotlib's parts that the plots and model docks draw with.
+#: The docks' modules (and through them the engine, pyradiomics, the batch, the analyses),
+#: magicgui's Qt backend (loaded when the first magicgui widget is made: the Extract form) and
+#: matplotlib's parts that the plots and model docks draw with.
 MODULES = (
     "napari_radiomics._napari._widget",
+    "magicgui.backends._qtpy",
     "napari_radiomics._napari._batch_widget",
     "napari_radiomics._napari._robustness_widget",
     "matplotlib.figure",
