@@ -24,6 +24,7 @@ Run (a display is needed; Xvfb works)::
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -172,10 +173,9 @@ def batch(bench: Bench, image: Image, tmp: Path) -> None:
     params = tmp / "first.params.yaml"
     params.write_text(yaml.safe_dump(PARAMS))
     widget.source.setCurrentText(image.name)
-    widget.settings.setCurrentIndex(
-        widget.settings.findText("params file", Qt.MatchFlag.MatchContains)
-    )
-    widget.params.setText(str(params))
+    choice = widget.settings.combo
+    choice.setCurrentIndex(choice.findText("params file", Qt.MatchFlag.MatchContains))
+    widget.settings.params.setText(str(params))
     widget.output.setText(str(tmp / "batch.csv"))
     widget.jobs.setValue(2)
     started = time.perf_counter()
@@ -266,10 +266,17 @@ def maps(bench: Bench, folder: Path) -> None:
     )
 
 
-def report(rows: list[Row], cases: int) -> bool:
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min), to print beside the figures."""
+    if not hasattr(os, "getloadavg"):  # Windows
+        return "?"
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def report(rows: list[Row], cases: int, started: str) -> bool:
     print(
         f"\n{cases} cases; longest event-loop block per action (1 ms heartbeat), "
-        f"bar {BAR_MS:.0f} ms"
+        f"bar {BAR_MS:.0f} ms; load {started} at the start, {load()} at the end"
     )
     print(f"{'dock':<18} {'action':<58} {'block':>8} {'call':>8} {'CPU':>8}  bar")
     ok = True
@@ -299,6 +306,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=CASES)
     parser.add_argument("--skip", nargs="*", default=[], help="docks to leave out, e.g. batch")
     args = parser.parse_args()
+    started = load()
     warnings.simplefilter("ignore")
     frame = dataset(args.cases)
     with tempfile.TemporaryDirectory() as name:
@@ -335,7 +343,7 @@ def main() -> None:
                 print(f"{name}…", flush=True)
                 step()
         viewer.close()
-    report(bench.rows, args.cases)
+    report(bench.rows, args.cases, started)
 
 
 if __name__ == "__main__":

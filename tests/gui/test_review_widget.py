@@ -96,6 +96,32 @@ def test_other_layers_coming_and_going_leave_the_review_table_as_it_is(
     assert dock.model.rowCount() == 0
 
 
+def test_a_status_change_shows_the_slice_table_as_it_is_now(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """The identity columns are read once and kept while marking, but a slice table the
+    reader completes in place (its header scan's hand-over) shows at the next change."""
+    _, dock, _ = _open(make_napari_viewer, tmp_path)
+    dock.go_to(0)
+    dock.mark("accepted")
+    shown = dock.cases().set_index("case")
+    assert shown.loc["1", "patient_id"] == "P000"
+    assert shown.loc["1", "status"] == "accepted"
+    slices = dock.layer.metadata["slices"]
+    slices.loc[slices["case"] == "2", ["patient_id", "tumor_type"]] = ["Q999", "glioma"]
+    dock.go_to(1)
+    dock.mark("flagged")
+    shown = dock.cases().set_index("case")
+    assert shown.loc["2", ["patient_id", "tumor_type", "status"]].tolist() == [
+        "Q999",
+        "glioma",
+        "flagged",
+    ]
+    assert shown.loc["1", "patient_id"] == "P000"
+    dock.search.setText("Q999")
+    assert dock.model.rowCount() == 1
+
+
 def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(
     make_napari_viewer, tmp_path: Path
 ) -> None:

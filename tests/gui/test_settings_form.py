@@ -163,3 +163,20 @@ def test_the_dock_edits_every_setting_and_checks_it(make_napari_viewer, tmp_path
     widget.form.fields["label"].value = "x"
     assert not widget.extract_button.enabled
     assert "label: expected a number, got 'x'" in widget.problems.value
+
+
+def test_more_settings_are_built_when_first_opened_and_kept_until_then(qtbot) -> None:
+    """The folded section has no controls until opened; what it would show travels
+    unchanged meanwhile, and once opened its controls show the settings last shown."""
+    given = ExtractionSettings(label=3, pad_distance=7, bin_width=10)
+    form = SettingsForm(given)
+    qtbot.addWidget(form.native)
+    assert len(form.more) == 0  # nothing built for a section that starts closed
+    assert form.settings() == given
+    form.show(ExtractionSettings(label=2, bin_width=5))
+    form.more_toggle.value = True
+    assert len(form.more) > 0
+    assert not form.more.native.isHidden()
+    assert (form.fields["label"].value, form.fields["pad_distance"].value) == (2, 5)
+    form.fields["pad_distance"].value = 9
+    assert form.settings() == ExtractionSettings(label=2, bin_width=5, pad_distance=9)

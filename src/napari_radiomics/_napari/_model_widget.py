@@ -29,7 +29,6 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._controls import docked, with_picker
-from napari_radiomics._napari._plots_widget import plot_theme
 from napari_radiomics._napari._runner import Progress, Runner, run_controls
 from napari_radiomics._napari._workspace import SIDE, plot_canvas, scrolling, settle
 from napari_radiomics.analysis.models import (
@@ -261,6 +260,9 @@ class ModelWidget(QWidget):
         """The report's figures of the current result, in napari's current theme."""
         if self.result is None:
             return
+        # the plots dock's module imports matplotlib: here, so docking this dock does not
+        from napari_radiomics._napari._plots_widget import plot_theme
+
         theme = plot_theme(self.viewer)
         shown = self.figures.currentIndex()
         self.figures.clear()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QCoreApplication, QObject, Signal
 
+from napari_radiomics._napari._warm import warm_up
 from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io import (
     MatStack,
@@ -86,7 +87,11 @@ def _handles(path: Path) -> bool:
 
 
 def read_paths(path: str | Sequence[str]) -> list[LayerData]:
-    """Layers for one path, or for a list (a list of ``.mat`` files becomes one stack)."""
+    """Layers for one path, or for a list (a list of ``.mat`` files becomes one stack).
+
+    Data open is when a session starts to need the docks' libraries: they are imported in
+    the background from the next event on (:func:`._warm.warm_up`)."""
+    warm_up()
     if isinstance(path, str | Path):
         return _read_one(Path(path))
     paths = [Path(p) for p in path]

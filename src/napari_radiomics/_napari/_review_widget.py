@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
@@ -49,6 +50,15 @@ if TYPE_CHECKING:
 _ALL = "(all statuses)"
 
 
+def _same(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> bool:
+    """Whether two keys of :meth:`ReviewWidget._identities` are equal (arrays element-wise)."""
+    if old is None or old[:2] != new[:2]:
+        return False
+    if isinstance(new[2], np.ndarray):
+        return isinstance(old[2], np.ndarray) and np.array_equal(old[2], new[2])
+    return old[2] == new[2]
+
+
 class _Relay(QObject):
     """Carries the session's events from its writer thread to the GUI thread."""
 
@@ -63,6 +73,8 @@ class ReviewWidget(QWidget):
         self.viewer = viewer
         self.session: CorrectionSession | None = None
         self.layer: Any = None
+        self._identity_key: tuple[Any, ...] | None = None
+        self._identity_columns: dict[str, np.ndarray] = {}
         self._relay = _Relay()
         self._relay.changed.connect(self._on_session_event)
         self._build()
@@ -169,16 +181,40 @@ class ReviewWidget(QWidget):
         if self.session is None:
             return pd.DataFrame(columns=[*CASE_COLUMNS, "status", "note"])
         frame = self.session.table()
-        slices = self.layer.metadata.get("slices")
-        if isinstance(slices, pd.DataFrame) and len(slices) == len(frame):
-            ids = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
-        else:
-            ids = [CaseMetadata.from_mapping(self.layer.metadata)] * len(frame)
-        shown = cases_table(ids)
-        for column in CASE_COLUMNS[1:]:
-            text = shown[column].astype("string").fillna("").to_numpy(dtype=object)
+        for column, text in self._identities(len(frame)).items():
             frame.insert(len(frame.columns) - 2, column, text)
         return frame
+
+    def _identities(self, cases: int) -> dict[str, np.ndarray]:
+        """The case columns after ``case``, as text, read from the layer's slice table.
+
+        Kept until the table's content changes (the folder reader completes it in place once
+        its header scan ends): reading 3064 identities row by row on every status change made
+        marking a case block the event loop for 0.3-0.5 s."""
+        slices = self.layer.metadata.get("slices")
+        per_slice = isinstance(slices, pd.DataFrame) and len(slices) == cases
+        if per_slice:
+            columns = [c for c in CASE_COLUMNS if c in slices.columns]
+            # one hash per row: what is shown changes exactly when one of them does
+            content: Any = pd.util.hash_pandas_object(slices[columns], index=False).to_numpy()
+        else:
+            content = CaseMetadata.from_mapping(self.layer.metadata)
+        key = (cases, per_slice, content)
+        if _same(self._identity_key, key):
+            return self._identity_columns
+        if per_slice:
+            ids = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
+        else:
+            ids = [CaseMetadata.from_mapping(self.layer.metadata)] * cases
+        shown = cases_table(ids)
+        self._identity_key, self._identity_columns = (
+            key,
+            {
+                column: shown[column].astype("string").fillna("").to_numpy(dtype=object)
+                for column in CASE_COLUMNS[1:]
+            },
+        )
+        return self._identity_columns
 
     def _refresh(self) -> None:
         self.model.set_frame(self.cases(), keep_sort=True)

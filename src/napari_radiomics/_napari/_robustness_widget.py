@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
 from napari.layers import Image, Labels
 from napari.qt.threading import FunctionWorker
 from qtpy.QtCore import Signal
@@ -311,6 +310,8 @@ class RobustnessWidget(QWidget):
     def _draw_contours(self, masks: list[np.ndarray], index: int | None) -> None:
         """One path per outline of each mask, the original white, the others by number."""
         image_layer = self._layers[0]
+        from matplotlib import colormaps  # here: docking the dock need not import matplotlib
+
         prefix = () if index is None else (float(index),)
         colours = colormaps["turbo"](np.linspace(0.1, 0.9, max(len(masks) - 1, 1)))
         paths, edge, which = [], [], []

@@ -198,33 +198,63 @@ class SettingsForm(Container):
     each edit, never while settings are being shown."""
 
     def __init__(self, settings: ExtractionSettings) -> None:
-        hints = typing.get_type_hints(type(settings))
-        fields = {f.name: field_widget(f, hints[f.name]) for f in shown_fields(type(settings))}
+        self._hints = typing.get_type_hints(type(settings))
+        controlled = shown_fields(type(settings))
+        fields = {
+            f.name: field_widget(f, self._hints[f.name]) for f in controlled if f.name in MAIN
+        }
+        #: the fields of "more settings", built when it is first opened (or read)
+        self._later = [f for f in controlled if f.name not in MAIN]
+        self._order = [f.name for f in controlled]  # the fields' order, the dataclass's
         options = {pair: option_widget(*pair, *shown) for pair, shown in TYPE_OPTIONS.items()}
         main = [fields[name] for name in MAIN if name in fields]
         if "image_types" in fields:  # an image type's settings follow its box
             at = main.index(fields["image_types"]) + 1
             main[at:at] = options.values()
-        more = Container(widgets=_sections([w for n, w in fields.items() if n not in MAIN]))
+        more = Container(widgets=[])
         more.visible = False
         toggle = CheckBox(text="more settings")
-        toggle.changed.connect(lambda on: setattr(more, "visible", on))
+        toggle.changed.connect(self._show_more)
         super().__init__(widgets=[*_sections(main), toggle, more], labels=False)
-        self.fields, self.type_options, self.more, self.more_toggle = fields, options, more, toggle
+        self._fields, self.type_options = fields, options
+        self.more, self.more_toggle = more, toggle
         fields["image_types"].changed.connect(self._enable_options)
         self.show(settings)
+
+    @property
+    def fields(self) -> dict[str, Widget]:
+        """Every field's control, by field name (builds "more settings" if not yet built)."""
+        self._build_more()
+        return self._fields
+
+    def _show_more(self, on: bool) -> None:
+        if on:
+            self._build_more()
+        self.more.visible = on
+
+    def _build_more(self) -> None:
+        """The controls of the rarely changed settings, showing the settings last shown.
+
+        Built on demand: with them, building the form cost about twice as much, and docking
+        the Extract dock blocked the event loop for that long, for a section that starts
+        closed. Until built, :meth:`settings` keeps their values from the settings shown."""
+        if not self._later:
+            return
+        later, self._later = self._later, []
+        widgets = {f.name: field_widget(f, self._hints[f.name]) for f in later}
+        self.more.extend(_sections(list(widgets.values())))
+        with self.changed.blocked():
+            self._put(widgets, self._shown, self._run_of(self._shown))
+        built = self._fields | widgets
+        self._fields = {name: built[name] for name in self._order}
 
     def show(self, settings: ExtractionSettings) -> None:
         """Put ``settings`` in the controls, as pyradiomics will run them (an empty section
         means the original image / every feature class)."""
         self._shown = settings.copy()
-        run = type(settings).from_params(settings.to_params())
+        run = self._run_of(settings)
         with self.changed.blocked():
-            for name, widget in self.fields.items():
-                value = getattr(settings, name)
-                if isinstance(widget, Choices):
-                    value = list(value or getattr(run, name))
-                widget.value = value
+            self._put(self._fields, settings, run)
             for (image_type, key), widget in self.type_options.items():
                 given = (settings.image_types.get(image_type) or {}).get(key)
                 given = given if given is not None else settings.extra_settings.get(key)
@@ -232,11 +262,27 @@ class SettingsForm(Container):
                     widget.value = given
             self._enable_options()
 
+    @staticmethod
+    def _run_of(settings: ExtractionSettings) -> ExtractionSettings:
+        """``settings`` as pyradiomics will run them (validated; an empty section filled)."""
+        return type(settings).from_params(settings.to_params())
+
+    @staticmethod
+    def _put(
+        fields: dict[str, Widget], settings: ExtractionSettings, run: ExtractionSettings
+    ) -> None:
+        """Each field's value of ``settings`` in its control (an empty section as ``run``)."""
+        for name, widget in fields.items():
+            value = getattr(settings, name)
+            if isinstance(widget, Choices):
+                value = list(value or getattr(run, name))
+            widget.value = value
+
     def settings(self) -> ExtractionSettings:
         """The settings the controls describe; raises SettingsError naming a bad value."""
         base = self._shown
         settings = base.copy()
-        for name, widget in self.fields.items():
+        for name, widget in self._fields.items():  # an unbuilt control changed nothing
             value, old = widget.value, getattr(base, name)
             if isinstance(widget, Choices):  # checked names keep what they map to
                 value = {k: copy.deepcopy(old[k]) if k in old else widget.empty() for k in value}
@@ -252,6 +298,6 @@ class SettingsForm(Container):
         return settings
 
     def _enable_options(self, *_: Any) -> None:
-        checked = self.fields["image_types"].value
+        checked = self._fields["image_types"].value
         for (image_type, _key), widget in self.type_options.items():
             widget.enabled = image_type in checked

@@ -19,10 +19,8 @@ the plot are visible together and a selection in one shows in the other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +36,10 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._table_model import DataFrameModel, table_view
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
 
 SIDE = "right"
 BELOW = "bottom"
@@ -110,7 +112,14 @@ def row_table(model: DataFrameModel) -> QTableView:
 def plot_canvas(figure: Figure | None = None) -> FigureCanvasQTAgg:
     """A Qt canvas for ``figure`` never shorter than :data:`PLOT_HEIGHT`: in a squeezed canvas
     matplotlib's constrained layout gives up and warns (a warning napari shows over the
-    image), and the plot is unreadable anyway."""
+    image), and the plot is unreadable anyway.
+
+    matplotlib is imported here, not with the module: every form dock uses this module, and
+    importing matplotlib (0.3-0.8 s) when docking one that draws nothing blocked the event
+    loop for as long."""
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+
     canvas = FigureCanvasQTAgg(figure if figure is not None else Figure())
     canvas.setMinimumHeight(PLOT_HEIGHT)
     return canvas

@@ -1,0 +1,87 @@
+"""What docking a dock imports, and the imports a session needs, done in the background once
+data is open (``_napari/_warm.py``). Each runs in a fresh interpreter with a real viewer: in
+the test process every library is long imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sample_files import write_mat_folder
+
+#: Lines of Python run before each script: a viewer, and a way to wait on its event loop.
+PRELUDE = """
+import sys, threading, time
+import napari
+from qtpy.QtWidgets import QApplication
+
+viewer = napari.Viewer(show=False)
+
+def wait(condition, seconds=120):
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return condition()
+
+def warming():
+    return any(t.name == "napari-radiomics warm-up" for t in threading.enumerate())
+"""
+
+
+def printed(script: str) -> list[str]:
+    """The lines a script prints after :data:`PRELUDE`, in a fresh interpreter (the test's
+    display and ``PYTHONPATH`` are inherited)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PRELUDE + script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
+def test_docking_the_form_docks_does_not_import_matplotlib() -> None:
+    """Only the plots draw: the Extract, Review, Batch, Robustness and model docks are docked
+    without matplotlib (0.3-0.8 s of imports that blocked the event loop when docking)."""
+    script = """
+from napari_radiomics._napari._batch_widget import BatchWidget
+from napari_radiomics._napari._model_widget import ModelWidget
+from napari_radiomics._napari._review_widget import ReviewWidget
+from napari_radiomics._napari._robustness_widget import RobustnessWidget
+from napari_radiomics._napari._widget import ExtractionWidget
+
+for dock in (ExtractionWidget, ReviewWidget, BatchWidget, RobustnessWidget, ModelWidget):
+    viewer.window.add_dock_widget(dock(viewer), name=dock.__name__)
+print(len(viewer.window.dock_widgets))
+print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")[:3])
+"""
+    assert printed(script) == ["5", "[]"]
+
+
+def test_opening_data_warms_the_docks_and_a_dock_docked_meanwhile_works(
+    tmp_path: Path,
+) -> None:
+    """After a folder opens, a background thread imports what the docks need (the engine and
+    pyradiomics, the batch, matplotlib for the plots); an Extract dock docked while it is at
+    work imports alongside it and extracts the slice shown."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 4)
+    script = f"""
+viewer.open({str(folder)!r}, plugin="napari-radiomics")
+assert "radiomics" not in sys.modules and "matplotlib" not in sys.modules
+assert wait(warming, 30), "no warm-up started"
+_, extract = viewer.window.add_plugin_dock_widget("napari-radiomics", "Extract features")
+assert extract.extract()
+assert wait(lambda: not extract.runner.running)
+print(extract.status.value)
+assert wait(lambda: not warming())
+wanted = ("radiomics", "napari_radiomics.batch", "matplotlib.figure",
+          "napari_radiomics._napari._robustness_widget")
+print([name for name in wanted if name not in sys.modules])
+"""
+    lines = printed(script)
+    assert ": 1 ROI(s) in " in lines[0], lines  # the run's row reached the results table
+    assert lines[-1] == "[]"
