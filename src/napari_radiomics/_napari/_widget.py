@@ -111,14 +111,19 @@ class ExtractionWidget(Container):
                 row(self.load_button, self.save_button),
                 self.ibsi_button,
                 self.auto,
-                self.problems,
-                row(self.extract_button, self.cancel_button),
-                self.status,
             ],
         )
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         compact(form.native)
         self.native.layout().addWidget(scroll_area(form.native))
+        # The button and what it says stay below the scrolling settings, on screen however
+        # tall the form grows (more settings opened, preprocessing ticked) on a laptop.
+        footer = Container(
+            labels=False,
+            widgets=[self.problems, row(self.extract_button, self.cancel_button), self.status],
+        )
+        compact(footer.native)
+        self.append(footer)
         settle(self.native, SIDE)
 
     def _connect(self) -> None:
