@@ -89,3 +89,30 @@ def test_a_case_that_cannot_be_standardised_is_named_and_nothing_is_written(
     assert f"case 2 ({folder / '2.mat'}):" in err
     assert "no landmarks were written" in err
     assert not out.exists()
+
+
+def test_the_params_files_step_options_are_the_ones_learned_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = tmp_path / "train"
+    write_mat_folder(train, 2)
+    n4 = {"shrink_factor": 2, "iterations": [5, 5]}
+    nyul = {"within": "image", "percentiles": [2.0, 50.0, 98.0], "scale": [0.0, 10.0]}
+    saved = ExtractionSettings(preprocess={"n4": n4}).save(tmp_path / "run.params.yaml")
+    out = tmp_path / "nyul.json"
+    argv = ["landmarks", str(train), "-o", str(out), "--params", str(saved)]
+    assert main(argv) == 0  # the file's steps (n4), then nyul
+    corrected = [n4_correct(as_sitk(load_case(c)[0]), **n4) for c in discover_cases([train])]
+    by_hand = NyulStandardizer().fit(corrected, [head_mask(image) for image in corrected])
+    assert NyulStandardizer.load(out).to_dict() == by_hand.to_dict()
+
+    with_nyul = ExtractionSettings(
+        preprocess={"n4": n4, "nyul": {**nyul, "landmarks": [0.0, 5.0, 10.0]}}
+    ).save(tmp_path / "nyul.params.yaml")
+    argv = ["landmarks", str(train), "-o", str(out), "--params", str(with_nyul), "--overwrite"]
+    assert main(argv) == 0  # percentiles, scale and within from the file; landmarks relearned
+    by_hand = NyulStandardizer([2, 50, 98], (0, 10)).fit(corrected)
+    assert NyulStandardizer.load(out).to_dict() == by_hand.to_dict()
+
+    assert main(["landmarks", str(train), "-o", str(saved), "--params", str(saved)]) == 2
+    assert f"-o {saved}: is one of the INPUTs" in capsys.readouterr().err

@@ -28,8 +28,9 @@ Learn the landmarks of Nyul histogram standardisation on the cases INPUT names (
 `extract --preprocess ...,nyul --nyul-landmarks FILE` and the Extract dock.
 
 Each image goes through the steps --preprocess puts before nyul (n4: N4 bias-field
-correction, with its default options), exactly as extraction will run them, and its
-percentiles are taken within the Otsu head mask, as extraction takes them.
+correction), exactly as extraction will run them, with their options in the --params file
+extraction will use (their defaults without one), and its percentiles are taken within the
+Otsu head mask (or the whole image: the file's nyul within), as extraction takes them.
 
 Learn them on training cases only: a model's test cases must not shape the intensity scale
 they are measured on (see docs/cli.md, "Learning Nyul landmarks").
@@ -59,9 +60,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="FILE", help="the landmarks file (JSON)"
     )
     landmarks.add_argument(
-        "--preprocess", type=step_names, default=["nyul"], metavar="STEPS",
+        "--preprocess", type=step_names, metavar="STEPS",
         help="the preprocessing extraction will run, ending with nyul (n4,nyul learns on "
-        "N4-corrected images); default: nyul",
+        "N4-corrected images); default: the --params file's steps and nyul, else nyul alone",
+    )  # fmt: skip
+    landmarks.add_argument(
+        "--params", metavar="FILE",
+        help="the params file extraction will use: each step runs with its options there "
+        "(its #%% block; e.g. N4's shrink factor), nyul with its percentiles, scale, within",
     )  # fmt: skip
     landmarks.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
     return landmarks
@@ -82,7 +88,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _error(f"no cases in {', '.join(args.inputs)}", output)
     reading: list[Case] = []  # the case being read, to name it when it cannot be used
     try:
-        standardizer = learn_nyul(_images(cases, reading), {name: {} for name in args.preprocess})
+        steps = _steps(args)
+    except SettingsError as exc:
+        parser.error(str(exc))
+    try:
+        standardizer = learn_nyul(_images(cases, reading), steps)
         standardizer.save(output)
     except SettingsError as exc:
         parser.error(f"--preprocess: {exc}")
@@ -96,16 +106,27 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
-    """``-o`` checked before any work: never an INPUT, never an existing file unless
+    """``-o`` checked before any work: never an INPUT (nor --params), never an existing file unless
     ``--overwrite``, never a folder."""
     output = Path(args.output)
-    if any(output.resolve() == Path(item).resolve() for item in args.inputs):
+    sources = [*args.inputs, *([args.params] if args.params else [])]
+    if any(output.resolve() == Path(item).resolve() for item in sources):
         parser.error(f"-o {output}: is one of the INPUTs; name a new file for the landmarks")
     if output.is_dir():
         parser.error(f"-o {output}: is a folder; name a file for the landmarks")
     if output.exists() and not args.overwrite:
         parser.error(f"-o {output}: already exists (--overwrite replaces it)")
     return output
+
+
+def _steps(args: argparse.Namespace) -> dict[str, Any]:
+    """The steps named by ``--preprocess`` (default: the ``--params`` file's, then nyul), each
+    with its options in the ``--params`` file (its defaults without one)."""
+    from napari_radiomics.settings import ExtractionSettings
+
+    given = ExtractionSettings.load(args.params).preprocess if args.params else {}
+    names = args.preprocess if args.preprocess is not None else [*given, "nyul"]
+    return {name: dict(given.get(name) or {}) for name in dict.fromkeys(names)}
 
 
 def _images(cases: list[Case], reading: list[Case]) -> Iterator[sitk.Image]:
