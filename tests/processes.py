@@ -1,8 +1,11 @@
 """Process states read from Linux /proc, for the tests about workers that must end with their
-caller (a killed parent's workers are re-parented, so they are found before the kill)."""
+caller (a killed parent's workers are re-parented, so they are found before the kill); and the
+command line run as a real subprocess."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 HAS_PROC = Path("/proc/self/task").exists()
@@ -37,3 +40,9 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``napari-radiomics ARGS`` in a fresh interpreter (this one's), its output as text."""
+    command = [sys.executable, "-m", "napari_radiomics.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

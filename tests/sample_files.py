@@ -158,6 +158,16 @@ def empty_mask_mat(path: Path, *, shape: tuple[int, int] = (64, 64)) -> Path:
     return write_tumor_mat(path, empty)
 
 
+def good_and_blank_folder(folder: Path) -> Path:
+    """``folder`` with case 1, a synthetic slice, and case 2, the same slice blank (every pixel
+    0: no head, nothing N4 or a standardisation can use)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    good = make_synthetic_slice(seed=1, shape=(64, 64), patient_id="P1")
+    write_tumor_mat(folder / "1.mat", good)
+    write_tumor_mat(folder / "2.mat", dataclasses.replace(good, image=np.zeros_like(good.image)))
+    return folder
+
+
 def assert_same_rows(output: Path, expected: pd.DataFrame) -> None:
     """A batch output holds exactly ``expected``'s rows, bit for bit, in any order."""
     pd.testing.assert_frame_equal(

@@ -3,12 +3,8 @@ its params sidecar and --resume, with errors that name the option or the file.""
 
 from __future__ import annotations
 
-import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
@@ -18,27 +14,21 @@ from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
 from napari_radiomics.convert import as_sitk
 from napari_radiomics.engine import extract_features
-from napari_radiomics.io.mat import write_tumor_mat
-from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.preprocess import NyulStandardizer
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
-from sample_files import write_mat_folder
+from processes import run_cli
+from sample_files import good_and_blank_folder, write_mat_folder
 
 SETTINGS = ["--preset", "brain-tumor-mri", "--set", "normalize=false", "--set", "binWidth=0.25"]
-
-
-def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "napari_radiomics.cli", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_extract_preprocess_round_trip_through_workers_sidecar_and_resume(
     mat_folder: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "f.csv"
-    run = _cli("extract", mat_folder, "-o", out, "--limit", "2", "--jobs", "2", "-q",
-               *SETTINGS, "--preprocess", "n4,zscore")  # fmt: skip
+    run = run_cli("extract", mat_folder, "-o", out, "--limit", "2", "--jobs", "2", "-q",
+                   *SETTINGS, "--preprocess", "n4,zscore")  # fmt: skip
     assert run.returncode == 0, run.stderr
     sidecar = tmp_path / "f.params.yaml"
     settings = ExtractionSettings.load(sidecar)
@@ -59,12 +49,12 @@ def test_extract_preprocess_round_trip_through_workers_sidecar_and_resume(
         assert (
             row["original_firstorder_Mean"].iloc[0] != unprocessed["original_firstorder_Mean"][0]
         )
-    other = _cli("extract", mat_folder, "-o", out, "--limit", "2", "--resume", *SETTINGS,
-                 "--preprocess", "n4")  # fmt: skip
+    other = run_cli("extract", mat_folder, "-o", out, "--limit", "2", "--resume", *SETTINGS,
+                     "--preprocess", "n4")  # fmt: skip
     assert other.returncode == 2
     assert "was written with different settings" in other.stderr
-    same = _cli("extract", mat_folder, "-o", out, "--limit", "2", "--resume", "-q", *SETTINGS,
-                "--preprocess", "n4,zscore")  # fmt: skip
+    same = run_cli("extract", mat_folder, "-o", out, "--limit", "2", "--resume", "-q", *SETTINGS,
+                    "--preprocess", "n4,zscore")  # fmt: skip
     assert same.returncode == 0, same.stderr
 
 
@@ -136,12 +126,7 @@ def test_robustness_and_maps_run_with_the_preprocessing(tmp_path: Path) -> None:
 
 
 def test_a_blank_slice_is_a_failed_case_with_the_reason(tmp_path: Path) -> None:
-    folder = tmp_path / "cases"
-    folder.mkdir()
-    good = make_synthetic_slice(seed=1, shape=(64, 64), patient_id="P1")
-    write_tumor_mat(folder / "1.mat", good)
-    blank = dataclasses.replace(good, image=np.zeros_like(good.image))
-    write_tumor_mat(folder / "2.mat", blank)
+    folder = good_and_blank_folder(tmp_path / "cases")
     out = tmp_path / "f.csv"
     argv = ["extract", str(folder), "-o", str(out), "--jobs", "1", "-q", "--preprocess", "n4"]
     assert main(argv) == 3  # some cases failed, the others were written

@@ -112,3 +112,14 @@ def test_choose_settings_takes_steps_landmarks_and_overrides(
         choose_settings(preprocess=["n4"], nyul_landmarks=landmarks)
     with pytest.raises(ReadError, match=r"gone\.json: cannot read the Nyul landmarks"):
         choose_settings(preprocess=["nyul"], nyul_landmarks=tmp_path / "gone.json")
+
+
+def test_a_landmarks_file_keeps_the_steps_other_options(landmarks: Path) -> None:
+    current = ExtractionSettings(
+        preprocess={"nyul": {**NyulStandardizer.load(landmarks).to_dict(), "within": "image"}}
+    )
+    image = sitk.GetImageFromArray(make_synthetic_slice(seed=9, shape=(64, 64)).image)
+    other = NyulStandardizer(percentiles=[5, 50, 95]).fit([image])
+    path = other.save(landmarks.with_name("other.json"))
+    chosen = choose_settings(current=current, nyul_landmarks=path)
+    assert chosen.preprocess["nyul"] == {**other.to_dict(), "within": "image"}

@@ -87,5 +87,6 @@ def _steps(
                 f"Nyul landmarks {nyul_landmarks} given, but the preprocessing has no nyul step "
                 f"(steps: {', '.join(steps) or 'none'})"
             )
-        steps["nyul"] = NyulStandardizer.load(nyul_landmarks).to_dict()
+        # the file's percentiles, scale and landmarks; the step's other options (within) stay
+        steps["nyul"] |= NyulStandardizer.load(nyul_landmarks).to_dict()
     return steps

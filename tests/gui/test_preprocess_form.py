@@ -11,8 +11,10 @@ from test_widget import TIMEOUT, dock, edge_point, open_case
 
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._settings_form import MAIN, Choices, SettingsForm
+from napari_radiomics.convert import as_sitk
 from napari_radiomics.engine import extract_features
 from napari_radiomics.errors import SettingsError
+from napari_radiomics.preprocess import NyulStandardizer
 from napari_radiomics.settings import ExtractionSettings
 
 
@@ -76,3 +78,45 @@ def test_dock_extracts_with_n4_and_a_brush_stroke_does_not_rerun_it(
     assert results.runs[1].provenance["params"]["preprocess"] == {"n4": {}, "zscore": {}}
     engines = [cached.engine for cached in widget.engines._engines.values()]
     assert [engine.preprocessed.runs for engine in engines] == [1]  # N4 ran once for both
+
+
+def test_nyul_landmarks_file_chosen_in_the_dock_and_a_bad_one_named(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    viewer = make_napari_viewer()
+    image, _labels = open_case(viewer, tmp_path)
+    widget = dock(viewer)
+    form = widget.form
+    picker = form.nyul_landmarks
+    assert picker.native.isHidden()  # only with nyul ticked
+    form.fields["preprocess"].boxes["n4"].value = True
+    form.fields["preprocess"].boxes["nyul"].value = True
+    assert not picker.native.isHidden()
+    assert picker.native.parent() is not None  # in the form, beside the steps
+    form.fields["bin_width"].value = 2.0
+
+    missing = tmp_path / "missing.json"
+    picker.value = missing
+    assert not widget.check()
+    assert f"{missing}: cannot read the Nyul landmarks" in widget.problems.value
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text("{not json")
+    picker.value = damaged
+    assert not widget.check()
+    assert f"{damaged}: not a Nyul landmarks file" in widget.problems.value
+    # nothing the user set was lost on the way
+    assert form.fields["preprocess"].value == ["n4", "nyul"]
+    assert form.fields["bin_width"].value == 2.0
+    assert Path(picker.value) == damaged
+
+    nyul = NyulStandardizer().fit([as_sitk(image)]).save(tmp_path / "nyul.json")
+    picker.value = nyul
+    assert widget.check(), widget.problems.value
+    settings = widget.settings()
+    assert settings.preprocess == {"n4": {}, "nyul": NyulStandardizer.load(nyul).to_dict()}
+    assert settings.bin_width == 2.0
+    widget.apply_settings(settings)  # shown again: the landmarks are in the settings
+    assert widget.settings() == settings
+    form.fields["preprocess"].boxes["nyul"].value = False
+    assert picker.native.isHidden()
+    assert widget.settings().preprocess == {"n4": {}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,33 @@ def test_nyul_refuses_what_it_cannot_use() -> None:
     flat = _image(np.ones((16, 16)))
     with pytest.raises(PreprocessError, match="percentiles are equal"):
         NyulStandardizer().fit([flat])
+
+
+def test_nyul_fit_reads_images_and_masks_one_pair_at_a_time() -> None:
+    arrays = [make_synthetic_slice(seed=s, shape=(48, 48)).image.astype(float) for s in range(4)]
+    pulled: list[str] = []
+
+    def images() -> Iterator[sitk.Image]:
+        for array in arrays:
+            pulled.append("image")
+            yield _image(array)
+
+    def masks() -> Iterator[sitk.Image]:
+        for array in arrays:
+            assert pulled.count("image") == pulled.count("mask") + 1  # its image, no further
+            pulled.append("mask")
+            yield _image((array > array.mean()).astype(np.uint8))
+
+    streamed = NyulStandardizer().fit(images(), masks())
+    listed = NyulStandardizer().fit(
+        [_image(a) for a in arrays], [_image((a > a.mean()).astype(np.uint8)) for a in arrays]
+    )
+    assert streamed.landmarks_ == listed.landmarks_
+    assert pulled == ["image", "mask"] * 4
+    one = [_image(arrays[0])]
+    with pytest.raises(PreprocessError, match="no mask for image 2"):
+        NyulStandardizer().fit(one * 2, one)
+    with pytest.raises(PreprocessError, match="more masks than the 1 images"):
+        NyulStandardizer().fit(one, one * 2)
+    with pytest.raises(PreprocessError, match="one or more images, got none"):
+        NyulStandardizer().fit(iter([]))

@@ -14,6 +14,11 @@ schema rule for its setting, the way magicgui builds a form from a dataclass
 Fields without such a control (the free-form ``extra_settings`` and ``voxel_settings``) and
 fields not compared (``given_keys``) travel unchanged from the settings last shown. The first
 fields (:data:`MAIN`) are always visible; the rest sit in a section opened on demand.
+
+The ``nyul`` preprocessing step needs landmarks learned beforehand (``napari-radiomics
+landmarks``), which the settings hold as numbers: while ``nyul`` is ticked, a file field beside
+the steps names the landmarks file, read into the settings each time they are read (as
+``--nyul-landmarks`` does), so a missing or damaged file is named wherever the settings are.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import types
 import typing
 from typing import Any
 
-from magicgui.widgets import CheckBox, Container, Label, LineEdit, Widget, create_widget
+from magicgui.widgets import CheckBox, Container, FileEdit, Label, LineEdit, Widget, create_widget
 
 from napari_radiomics.errors import SettingsError
 from napari_radiomics.settings import ExtractionSettings, setting_rule
+from napari_radiomics.settings_choice import choose_settings
 
 #: The fields shown first, in this order; every other field goes to "more settings".
 MAIN = (
@@ -208,6 +214,13 @@ class SettingsForm(Container):
         self._order = [f.name for f in controlled]  # the fields' order, the dataclass's
         options = {pair: option_widget(*pair, *shown) for pair, shown in TYPE_OPTIONS.items()}
         main = [fields[name] for name in MAIN if name in fields]
+        landmarks = FileEdit(
+            mode="r", filter="*.json", name="nyul_landmarks", label="Nyul landmarks",
+            tooltip="the landmarks file of the nyul step (napari-radiomics landmarks writes "
+            "it); empty: the landmarks the settings already hold",
+        )  # fmt: skip
+        if "preprocess" in fields:  # the file goes beside the steps' boxes
+            main.insert(main.index(fields["preprocess"]) + 1, landmarks)
         if "image_types" in fields:  # an image type's settings follow its box
             at = main.index(fields["image_types"]) + 1
             main[at:at] = options.values()
@@ -218,7 +231,10 @@ class SettingsForm(Container):
         super().__init__(widgets=[*_sections(main), toggle, more], labels=False)
         self._fields, self.type_options = fields, options
         self.more, self.more_toggle = more, toggle
+        self.nyul_landmarks = landmarks
         fields["image_types"].changed.connect(self._enable_options)
+        if "preprocess" in fields:
+            fields["preprocess"].changed.connect(self._show_landmarks)
         self.show(settings)
 
     @property
@@ -260,7 +276,9 @@ class SettingsForm(Container):
                 given = given if given is not None else settings.extra_settings.get(key)
                 if given is not None:
                     widget.value = given
+            self.nyul_landmarks.line_edit.value = ""  # the settings' own landmarks, if any
             self._enable_options()
+            self._show_landmarks()
 
     @staticmethod
     def _run_of(settings: ExtractionSettings) -> ExtractionSettings:
@@ -294,8 +312,16 @@ class SettingsForm(Container):
             given = (base.image_types.get(image_type) or {}).get(key)
             if widget.value != (given if given is not None else base.extra_settings.get(key)):
                 settings.image_types[image_type][key] = widget.value
+        path = str(self.nyul_landmarks.line_edit.value).strip()
+        if path and "nyul" in settings.preprocess:  # ReadError naming a missing/damaged file
+            settings = choose_settings(current=settings, nyul_landmarks=path)
         settings.to_params()  # validated now, so an error names the control's value
         return settings
+
+    def _show_landmarks(self, *_: Any) -> None:
+        """The landmarks file field, shown while the nyul step is ticked."""
+        preprocess = self._fields.get("preprocess")  # a main field: "more" stays unbuilt
+        self.nyul_landmarks.visible = preprocess is not None and "nyul" in preprocess.value
 
     def _enable_options(self, *_: Any) -> None:
         checked = self._fields["image_types"].value

@@ -1,6 +1,7 @@
 """The `napari-radiomics` command: one module per subcommand.
 
-``extract`` (a whole dataset into one table, or ``--check``), ``export`` (a corrected copy
+``extract`` (a whole dataset into one table, or ``--check``), ``landmarks`` (Nyul
+standardisation landmarks learned on training cases, for ``extract``), ``export`` (a corrected copy
 of a dataset), ``corrections`` (a dataset's corrections report), ``model`` (a
 patient-grouped, cross-validated model of a features table), ``cluster`` (clusters of the
 cases and their agreement with the tumour type), ``robustness`` (each feature's
@@ -30,6 +31,7 @@ from napari_radiomics.cli import (
     export,
     extract,
     ibsi,
+    landmarks,
     maps,
     model,
     robustness,
@@ -53,7 +55,9 @@ __all__ = [
 ]
 
 #: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (extract, export, corrections, model, cluster, robustness, maps, view, ibsi)
+SUBCOMMANDS = (
+    extract, landmarks, export, corrections, model, cluster, robustness, maps, view, ibsi
+)  # fmt: skip
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

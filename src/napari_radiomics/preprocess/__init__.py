@@ -8,7 +8,8 @@ N4 again (N4's mask is the Otsu head mask, which does not depend on the ROI).
 
 Public: :func:`n4_correct`, :func:`head_mask`, :func:`zscore`, :class:`NyulStandardizer` (fit on
 training cases, transform any case, save/load its landmarks), :func:`apply_steps` (a settings'
-steps in order), :class:`PreprocessedImage` (the engine's cache of the last result),
+steps in order), :func:`learn_nyul` (a ``nyul`` step's landmarks learned on training cases after
+the steps before it), :class:`PreprocessedImage` (the engine's cache of the last result),
 :func:`check_steps`, :data:`STEP_OPTIONS` (every step's options and defaults) and the
 params-file comment block (:func:`steps_comment`, :func:`steps_in_comments`).
 Private modules: ``_n4``, ``_standardize``, ``_steps``. SimpleITK and NumPy only.
@@ -22,6 +23,7 @@ from napari_radiomics.preprocess._steps import (
     PreprocessedImage,
     apply_steps,
     check_steps,
+    learn_nyul,
     steps_comment,
     steps_in_comments,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "apply_steps",
     "check_steps",
     "head_mask",
+    "learn_nyul",
     "n4_correct",
     "steps_comment",
     "steps_in_comments",

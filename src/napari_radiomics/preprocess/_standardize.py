@@ -33,6 +33,8 @@ __all__ = ["NYUL_PERCENTILES", "NyulStandardizer", "zscore"]
 NYUL_PERCENTILES: tuple[float, ...] = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99)
 #: A landmarks file is a few hundred bytes; anything this large is not one (and is not parsed).
 _MAX_LANDMARKS_BYTES = 1 << 16
+#: What ``fit`` reads when the masks run out before the images.
+_NO_MASK: Any = object()
 
 
 def _values(image: sitk.Image, mask: sitk.Image | None) -> np.ndarray:
@@ -119,19 +121,27 @@ class NyulStandardizer:
         self, images: Iterable[sitk.Image], masks: Iterable[sitk.Image | None] | None = None
     ) -> NyulStandardizer:
         """Learn the standard landmarks: each image's landmarks mapped linearly so its first
-        and last fall on ``scale``, then averaged over the images."""
-        images = list(images)
-        masks_list = [None] * len(images) if masks is None else list(masks)
-        if not images or len(masks_list) != len(images):
-            raise PreprocessError(
-                f"Nyul fit needs one or more images and as many masks, got {len(images)} "
-                f"images and {len(masks_list)} masks"
-            )
+        and last fall on ``scale``, then averaged over the images.
+
+        ``images`` and ``masks`` are read one pair at a time, so they may be generators: a
+        training set of thousands of slices is never held in memory at once."""
+        mask_items = iter(masks) if masks is not None else None
         low, high = self.scale
         mapped = []
-        for image, mask in zip(images, masks_list, strict=True):
+        for image in images:
+            mask = None if mask_items is None else next(mask_items, _NO_MASK)
+            if mask is _NO_MASK:
+                raise PreprocessError(
+                    f"Nyul fit needs as many masks as images: no mask for image {len(mapped) + 1}"
+                )
             marks = self._image_landmarks(image, mask)
             mapped.append(low + (marks - marks[0]) * (high - low) / (marks[-1] - marks[0]))
+        if not mapped:
+            raise PreprocessError("Nyul fit needs one or more images, got none")
+        if mask_items is not None and next(mask_items, _NO_MASK) is not _NO_MASK:
+            raise PreprocessError(
+                f"Nyul fit needs as many masks as images: more masks than the {len(mapped)} images"
+            )
         self.landmarks_ = [float(v) for v in np.mean(mapped, axis=0)]
         return self
 

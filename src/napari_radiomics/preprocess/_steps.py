@@ -16,8 +16,9 @@ preprocessing, as a comment line above the block says).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import SimpleITK as sitk
@@ -33,6 +34,7 @@ __all__ = [
     "PreprocessedImage",
     "apply_steps",
     "check_steps",
+    "learn_nyul",
     "steps_comment",
     "steps_in_comments",
 ]
@@ -55,9 +57,10 @@ _STANDARDISATIONS = ("zscore", "nyul")
 BLOCK_PREFIX = "#%"
 
 
-def check_steps(steps: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def check_steps(steps: Mapping[str, Any], *, fitted: bool = True) -> dict[str, dict[str, Any]]:
     """``steps`` checked (names, options, their types) and copied in running order; raises
-    SettingsError naming the step and option."""
+    SettingsError naming the step and option. ``fitted=False`` while the ``nyul`` step's
+    landmarks are being learned (:func:`learn_nyul`): it has none yet."""
     if not isinstance(steps, Mapping):
         raise SettingsError(f"preprocess must map step names to options, got {steps!r}")
     unknown = set(steps) - set(STEP_OPTIONS)
@@ -87,7 +90,7 @@ def check_steps(steps: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 )
             _check_value(name, key, value, defaults[key])
         out[name] = copy.deepcopy(dict(options))
-    if "nyul" in out:
+    if "nyul" in out and fitted:
         _nyul(out["nyul"])  # landmarks present and consistent
     return out
 
@@ -122,7 +125,7 @@ def _nyul(options: Mapping[str, Any]) -> NyulStandardizer:
     if data["landmarks"] is None:
         raise SettingsError(
             "preprocess nyul: no landmarks; learn them on training cases "
-            "(NyulStandardizer().fit(images).save(FILE)) and give the file "
+            "(napari-radiomics landmarks TRAINING... -o FILE) and give the file "
             "(--nyul-landmarks FILE)"
         )
     try:
@@ -135,19 +138,52 @@ def apply_steps(image: sitk.Image, steps: Mapping[str, Mapping[str, Any]]) -> si
     """``image`` after every step of ``steps`` (checked with :func:`check_steps`), in order;
     the image itself when there is none."""
     steps = check_steps(steps)
-    out = image
-    if "n4" in steps:
-        out = n4_correct(out, **steps["n4"])
+    out = _before_standardisation(image, steps)
     for name in _STANDARDISATIONS:
         if name not in steps:
             continue
         options = STEP_OPTIONS[name] | steps[name]
-        mask = head_mask(out) if options["within"] == "head" else None
+        mask = _within(out, options)
         if name == "zscore":
             out = zscore(out, mask, float(options["scale"]))
         else:
             out = _nyul(steps[name]).transform(out, mask)
     return out
+
+
+def learn_nyul(images: Iterable[sitk.Image], steps: Mapping[str, Any]) -> NyulStandardizer:
+    """The landmarks of the ``nyul`` step of ``steps`` learned on ``images`` (training cases),
+    each image first put through the steps before it (N4) and measured within the same mask,
+    exactly as :func:`apply_steps` will transform it; the step's own landmarks, if any, are
+    ignored. ``images`` is read one at a time (a generator keeps memory flat)."""
+    if "nyul" not in steps:
+        raise SettingsError(
+            "preprocess: no nyul step to learn landmarks for "
+            f"(steps: {', '.join(steps) or 'none'})"
+        )
+    unfitted = {
+        **steps,
+        "nyul": {k: v for k, v in (steps["nyul"] or {}).items() if k != "landmarks"},
+    }
+    steps = check_steps(unfitted, fitted=False)
+    options = STEP_OPTIONS["nyul"] | steps["nyul"]
+    try:
+        standardizer = NyulStandardizer(options["percentiles"], options["scale"])
+    except PreprocessError as err:
+        raise SettingsError(f"preprocess nyul: {err}") from None
+    # One prepared image feeds both the fit's image and its mask; tee keeps one at a time.
+    prepared, measured = itertools.tee(_before_standardisation(image, steps) for image in images)
+    return standardizer.fit(prepared, (_within(image, options) for image in measured))
+
+
+def _before_standardisation(image: sitk.Image, steps: Mapping[str, Any]) -> sitk.Image:
+    """``image`` after the steps that come before any standardisation (N4)."""
+    return n4_correct(image, **steps["n4"]) if "n4" in steps else image
+
+
+def _within(image: sitk.Image, options: Mapping[str, Any]) -> sitk.Image | None:
+    """The mask a standardisation takes its statistics from: the head, or None (all pixels)."""
+    return head_mask(image) if options["within"] == "head" else None
 
 
 def steps_comment(steps: Mapping[str, Any]) -> str:
