@@ -18,6 +18,7 @@ h5py on every layout the writers make and on damaged copies of them.
 from __future__ import annotations
 
 import math
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,9 +74,10 @@ def read_struct(path: Path, name: str, fields: tuple[str, ...]) -> dict[str, Fie
     """The named fields of the struct ``name`` in a v7.3 file; :class:`Unusual` for any file
     not in MATLAB's form (a v5 file, a damaged or a differently written one)."""
     with path.open("rb") as file:
-        data = file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise Unusual("larger than a slice")
+        # (read(n) would allocate n bytes first: the size is asked instead)
+        if os.fstat(file.fileno()).st_size > MAX_FILE_BYTES:
+            raise Unusual("larger than a slice")
+        data = file.read()
     try:
         return _File(data).struct(name, fields)
     except (struct.error, ValueError, KeyError, IndexError, OverflowError, isal_zlib.error) as exc:
