@@ -93,6 +93,28 @@ def test_table_marks_robust_features_and_explains_nan() -> None:
     assert set(table["form"]) == {"1,1"}
 
 
+@pytest.mark.parametrize("form", ICC_FORMS)
+def test_table_gives_each_features_own_icc_exactly(form: str) -> None:
+    """The table computes its complete features together: the numbers are, to the last bit,
+    those of ``icc`` on each feature's own (cases, raters) grid, rows in any order."""
+    rng = np.random.default_rng(5)
+    n, k = 30, 9
+    truth = rng.normal(0, 3, size=(n, 1))
+    frame = _long(truth + rng.normal(0, 1, size=(n, k))).rename(columns={"value": "f0"})
+    for i in range(1, 12):
+        frame[f"f{i}"] = truth.repeat(k) * rng.normal() + rng.normal(0, i, size=n * k)
+    frame.loc[7, "f3"] = np.nan  # computed on its own, without the incomplete case
+    frame = frame.sample(frac=1.0, random_state=1)
+    features = [f"f{i}" for i in range(12)]
+    table = icc_table(frame, features, form=form).set_index("feature")
+    grids = frame.pivot(index="case", columns="perturbation")
+    order = {"index": pd.unique(frame["case"]), "columns": pd.unique(frame["perturbation"])}
+    for feature in features:
+        grid = grids[feature].reindex(**order).to_numpy()  # cases and raters as they come
+        value, low, high = icc(grid[np.isfinite(grid).all(axis=1)], form)
+        assert table.loc[feature, ["icc", "ci_low", "ci_high"]].tolist() == [value, low, high]
+
+
 def test_bad_input_names_the_problem() -> None:
     frame = _long(SHROUT_FLEISS)
     with pytest.raises(ValueError, match="column 'rater'"):

@@ -15,7 +15,6 @@ from skimage.draw import polygon
 from napari_radiomics import TumorSlice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import CaseMetadata
-from napari_radiomics.io._matlab73 import read_deflated
 from napari_radiomics.io.mat import border_from_mask, read_mat_header
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import ROWS, case_arrays, write_v5, write_v73
@@ -260,53 +259,6 @@ def test_empty_mask_and_border_round_trip_when_allowed(tmp_path: Path, version: 
     back = read_tumor_mat(path, allow_empty_mask=True)
     assert back.border.shape == (0, 2)
     assert not back.mask.any()
-
-
-def _shuffled_v73(path: Path) -> Path:
-    """The reference case with its image stored shuffled then deflated (HDF5's own filters,
-    not MATLAB's layout): read through HDF5, not the direct chunk reader."""
-    write_v73(path, case_arrays())
-    with h5py.File(path, "r+") as f:
-        image = f["cjdata/image"][()]
-        del f["cjdata/image"]
-        f["cjdata"].create_dataset("image", data=image, compression="gzip", shuffle=True)
-        f["cjdata/image"].attrs["MATLAB_class"] = np.bytes_("int16")
-    return path
-
-
-LAYOUTS = {
-    "the package's writer, 512x512": lambda p: write_tumor_mat(
-        p / "512.mat", make_synthetic_slice(seed=3, shape=(512, 512))
-    ),
-    "partial edge chunks, 100x70": lambda p: write_tumor_mat(
-        p / "edge.mat", make_synthetic_slice(seed=4, shape=(100, 70))
-    ),
-    "h5py's own chunks, 40x56": lambda p: write_v73(p / "ref.mat", case_arrays()),
-    "shuffle filter": lambda p: _shuffled_v73(p / "shuffled.mat"),
-}
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_the_fast_reader_gives_the_full_readers_fields(tmp_path: Path, layout: str) -> None:
-    """Every field, value, dtype and orientation the same as h5py's high-level reader gives,
-    whichever way the file's datasets are stored; MATLAB's layout takes the fast way."""
-    from napari_radiomics.io._mat_fields import _read_fields_hdf5, _read_fields_plain
-
-    path = LAYOUTS[layout](tmp_path)
-    full, fast = _read_fields_hdf5(path), _read_fields_plain(path)
-    assert fast is not None  # a shuffled image is read through HDF5, the rest directly
-    with path.open("rb") as file, h5py.File(path, "r") as f:
-        direct = read_deflated(f["cjdata/image"].id, file, "cjdata.image")
-    assert (direct is None) == (layout == "shuffle filter")  # MATLAB's layout: inflated here
-    assert fast.keys() == full.keys()
-    for name, value in full.items():
-        if isinstance(value, str):
-            assert fast[name] == value
-            continue
-        assert fast[name].dtype == value.dtype, name
-        np.testing.assert_array_equal(fast[name], value, err_msg=name)
-    tumor = read_tumor_mat(path)
-    np.testing.assert_array_equal(tumor.image, full["image"])
 
 
 def test_a_damaged_chunk_is_named_as_hdf5_names_it(tmp_path: Path) -> None:

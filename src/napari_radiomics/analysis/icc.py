@@ -25,6 +25,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+# The F distribution's quantile function itself: scipy.stats.f.ppf computes it with this, the
+# same numbers, after importing scipy.stats (half a second, paid by every robustness run).
+from scipy.special import fdtri
+
 __all__ = ["ICC_FORMS", "IccForm", "icc", "icc_table"]
 
 IccForm = Literal["1,1", "2,1", "3,1"]
@@ -55,11 +59,9 @@ def _interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact F-based interval of ICC(1,1) and ICC(3,1): F is scaled by the F quantiles,
     then mapped back through ICC = (F - 1) / (F + k - 1)."""
-    from scipy import stats  # here, not at the top: scipy.stats is a second of start-up
-
     tail = (1 + confidence) / 2
-    low_f = f_value / stats.f.ppf(tail, df1, df2)
-    high_f = f_value * stats.f.ppf(tail, df2, df1)
+    low_f = f_value / fdtri(df1, df2, tail)
+    high_f = f_value * fdtri(df2, df1, tail)
     return (low_f - 1) / (low_f + k - 1), (high_f - 1) / (high_f + k - 1)
 
 
@@ -68,8 +70,6 @@ def _icc2_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """McGraw & Wong's approximate interval for ICC(2,1): Satterthwaite's degrees of freedom
     for the mixture of the rater and error mean squares."""
-    from scipy import stats  # here, not at the top: scipy.stats is a second of start-up
-
     tail = (1 + confidence) / 2
     bms, jms, ems = ms["cases"], ms["raters"], ms["error"]
     a = k * value / (n * (1 - value))
@@ -77,8 +77,8 @@ def _icc2_interval(
     df = ((a * jms + b * ems) ** 2) / (
         (a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1))
     )
-    f_high = stats.f.ppf(tail, n - 1, df)
-    f_low = stats.f.ppf(tail, df, n - 1)
+    f_high = fdtri(n - 1, df, tail)
+    f_low = fdtri(df, n - 1, tail)
     denominator = k * jms + (k * n - k - n) * ems
     low = n * (bms - f_high * ems) / (f_high * denominator + n * bms)
     high = n * (f_low * bms - ems) / (denominator + n * f_low * bms)
@@ -162,14 +162,29 @@ def icc_table(
         raise ValueError(f"an ICC needs at least 2 raters; column {rater!r} has {len(raters)}")
     if frame.duplicated([case, rater]).any():
         raise ValueError(f"the table has several rows for one ({case}, {rater}) pair")
+    # One pivot and one ICC computation for every complete feature at once (features,
+    # cases, raters), each feature's block contiguous, as icc() would get it alone: the same
+    # sums in the same order, so the same numbers as feature by feature.
+    grid = pd.MultiIndex.from_product([list(features), raters])
+    pivot = frame.pivot(index=case, columns=rater, values=list(features)) if features else None
+    array = np.empty((len(features), len(cases), len(raters)))
+    if features:
+        wide = pivot.reindex(index=cases, columns=grid).to_numpy(dtype=float)
+        array[...] = wide.reshape(len(cases), len(features), len(raters)).transpose(1, 0, 2)
+    complete = np.isfinite(array).all(axis=2)  # (features, cases)
+    whole = complete.all(axis=1) & (array.max(axis=(1, 2)) > array.min(axis=(1, 2)))
+    results: dict[int, tuple[float, float, float]] = {}
+    if whole.any():
+        together = zip(*icc(array[whole], form, confidence), strict=True)
+        results = dict(zip(np.flatnonzero(whole).tolist(), together, strict=True))
     rows = []
-    # One pivot for every feature: a pivot per feature cost seconds on a robustness run's table.
-    grids = frame.pivot(index=case, columns=rater, values=list(features)) if features else None
-    for feature in features:
-        values = grids[feature].reindex(index=cases, columns=raters).to_numpy(dtype=float)
-        complete = np.isfinite(values).all(axis=1)
-        reason = "" if complete.all() else f"{int((~complete).sum())} case(s) incomplete, left out"
-        values = values[complete]
+    for index, feature in enumerate(features):
+        values = array[index][complete[index]]
+        reason = (
+            ""
+            if complete[index].all()
+            else f"{int((~complete[index]).sum())} case(s) incomplete, left out"
+        )
         if len(values) < 2:
             rows.append(
                 (feature, np.nan, np.nan, np.nan, False, form, "fewer than 2 complete cases")
@@ -188,7 +203,7 @@ def icc_table(
                 )
             )
             continue
-        value, low, high = icc(values, form, confidence)
+        value, low, high = results[index] if index in results else icc(values, form, confidence)
         if not np.isfinite(value):
             reason = "; ".join(
                 r for r in (reason, "undefined: no variance between or within cases") if r

@@ -87,6 +87,7 @@ def perturbed_features(
     # Converted once: mask-only perturbations share the image object (noise makes new ones).
     converted = as_sitk(LayerData(pixels, spacing, origin, name="image"))
     rows = []
+    is_feature: dict[str, bool] = {}  # every variant's row has the same columns: parsed once
     for index, (variant_pixels, variant, description) in enumerate(variants):
         source: Any = converted
         if variant_pixels is not pixels:
@@ -104,8 +105,10 @@ def perturbed_features(
         row = found[0]
         how = {PERTURBATION_COLUMN: index, **description}
         how[PERTURBATION_COLUMN] = index
-        ids = {c: v for c, v in row.items() if parse_feature_name(c) is None}
-        values = {c: v for c, v in row.items() if parse_feature_name(c) is not None}
+        for column in row.keys() - is_feature.keys():
+            is_feature[column] = parse_feature_name(column) is not None
+        ids = {c: v for c, v in row.items() if not is_feature[c]}
+        values = {c: v for c, v in row.items() if is_feature[c]}
         rows.append({**ids, ROI_LABEL: label, **how, **values})
     # One frame from records: the column order is the first row's (every row has the same
     # keys), and values keep their exact floats.

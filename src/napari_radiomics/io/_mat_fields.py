@@ -19,6 +19,7 @@ import numpy as np
 import scipy.io
 
 from napari_radiomics.errors import ReadError
+from napari_radiomics.io._hdf5_bytes import Unusual, read_struct
 from napari_radiomics.io._matlab73 import (
     FieldError,
     char_text,
@@ -27,9 +28,6 @@ from napari_radiomics.io._matlab73 import (
     dataset_text,
     is_text,
     number_text,
-    open_lowlevel,
-    read_deflated,
-    read_lowlevel,
 )
 
 FIELDS: tuple[str, ...] = ("label", "PID", "image", "tumorBorder", "tumorMask")
@@ -45,9 +43,12 @@ def read_fields(path: Path) -> dict[str, Any]:
     """Dispatch on the file's container and return the ``cjdata`` fields."""
     if not path.is_file():
         raise ReadError(path, _missing(path))
+    fields = _read_fields_plain(path)
+    if fields is not None:
+        return fields
     with HDF5_LOCK:
         if h5py.is_hdf5(path):
-            return _read_fields_plain(path) or _read_fields_hdf5(path)
+            return _read_fields_hdf5(path)
     with path.open("rb") as fh:
         head = fh.read(128)
     if head.startswith(b"MATLAB 7.3"):
@@ -70,57 +71,27 @@ def _missing(path: Path) -> str:
 
 def _read_fields_plain(path: Path) -> dict[str, Any] | None:
     """The fields of a v7.3 file in the dataset's own layout, the fast way; None for anything
-    else (a missing field, MATLAB's empty marker, complex or cell data, text stored otherwise,
-    a damaged chunk), which the full reader then reads or names.
+    else (a v5 file, a missing field, MATLAB's empty marker, complex or cell data, text stored
+    otherwise, a damaged chunk), which the full reader then reads or names.
 
-    What the full reader spends on top of the two datasets' bytes is h5py's high-level objects
-    and zlib: here the file is opened through the low-level API, the small fields read
-    directly and the compressed ones inflated with ISA-L (``read_deflated``). The fields equal
-    the full reader's, value for value (tests/io/test_mat.py reads both ways).
+    What the full reader spends on top of inflating the two compressed datasets is HDF5's
+    opening of the file, its datasets and their attributes, through h5py's objects: here the
+    file is read once and walked directly (``_hdf5_bytes``, no HDF5 call, so no lock either).
+    The fields equal the full reader's, value for value (tests/io/test_mat.py reads both ways).
     """
     try:
-        with path.open("rb") as file:
-            fid = open_lowlevel(path)
-            try:
-                return _plain_fields(fid, file)
-            finally:
-                fid.close()
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, MemoryError):
+        fields = read_struct(path, "cjdata", FIELDS)
+    except (Unusual, OSError):
         return None
-
-
-def _plain_fields(fid: h5py.h5f.FileID, file: Any) -> dict[str, Any] | None:
-    datasets = {name: h5py.h5d.open(fid, f"cjdata/{name}".encode()) for name in FIELDS}
-    if any(h5py.h5a.exists(d, b"MATLAB_empty") for d in datasets.values()):
+    if any("MATLAB_empty" in field.attributes for field in fields.values()):
         return None
-    if any(d.dtype.kind not in "iuf" for d in datasets.values()):
-        return None  # complex (a compound), cell references, strings
-    pid, label = datasets["PID"], datasets["label"]
-    if pid.dtype != np.uint16 or _lowlevel_class(pid) not in ("char", ""):
+    pid, label = fields["PID"], fields["label"]
+    if pid.values.dtype != np.uint16 or pid.matlab_class not in ("char", ""):
         return None
-    if _lowlevel_class(label) == "char":
+    if label.matlab_class == "char":
         return None
-    fields: dict[str, Any] = {}
-    for name in ("image", "tumorMask"):
-        values = read_deflated(datasets[name], file, f"cjdata.{name}")
-        if values is None:
-            values = read_lowlevel(datasets[name], f"cjdata.{name}")
-        fields[name] = values.T
-    for name in ("label", "tumorBorder"):
-        fields[name] = read_lowlevel(datasets[name], f"cjdata.{name}").T
-    fields["PID"] = char_text(read_lowlevel(pid, "cjdata.PID").T)
-    return fields
-
-
-def _lowlevel_class(dataset: h5py.h5d.DatasetID) -> str:
-    """The dataset's ``MATLAB_class`` attribute ("" without one), read as ``is_text`` reads it."""
-    if not h5py.h5a.exists(dataset, b"MATLAB_class"):
-        return ""
-    attribute = h5py.h5a.open(dataset, b"MATLAB_class")
-    value = np.empty(attribute.shape, attribute.dtype)
-    attribute.read(value)
-    raw = value[()]
-    return raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    values = {name: fields[name].values.T for name in FIELDS if name != "PID"}
+    return {**values, "PID": char_text(pid.values.T)}
 
 
 def _read_fields_hdf5(path: Path) -> dict[str, Any]:

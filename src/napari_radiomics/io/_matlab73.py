@@ -17,11 +17,10 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import h5py
 import numpy as np
-from isal import isal_zlib
 
 HEADER_SIZE = 512
 _COMPRESS_FROM = 1024  # elements; MATLAB compresses large arrays, small ones stay contiguous
@@ -77,55 +76,6 @@ def read_lowlevel(
     out = np.empty(shape, dtype=dataset.dtype if dtype is None else dtype)
     dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
     return out
-
-
-def read_deflated(dataset: h5py.h5d.DatasetID, file: BinaryIO, name: str) -> np.ndarray | None:
-    """A chunked, deflate-compressed dataset read from ``file`` (the same file, opened for
-    reading) and inflated with ISA-L; None for any other layout or filter, for chunks that are
-    missing, scattered or that do not inflate to their declared size (read it through HDF5).
-
-    HDF5 inflates with zlib, which is most of a slice's reading time: a 512x512 int16 image
-    stored as MATLAB stores it takes 2.6-3.5 ms with zlib and 1.3 ms with ISA-L, the same
-    bytes. The chunks' bytes are read at once (they lie together in such a file); each chunk
-    is inflated to at most its declared size, so a hostile stream cannot inflate past it.
-    """
-    plist = dataset.get_create_plist()
-    if plist.get_layout() != h5py.h5d.CHUNKED or plist.get_nfilters() != 1:
-        return None
-    if plist.get_filter(0)[0] != h5py.h5z.FILTER_DEFLATE or dataset.dtype.kind not in "iuf":
-        return None
-    shape, chunk, dtype = dataset.shape, plist.get_chunk(), dataset.dtype
-    check_size(name, shape)
-    grid = tuple(-(-n // c) for n, c in zip(shape, chunk, strict=True))
-    chunks: list[Any] = []
-    dataset.chunk_iter(chunks.append)
-    size = math.prod(chunk) * dtype.itemsize
-    if len(chunks) != math.prod(grid) or any(info.filter_mask for info in chunks):
-        return None  # chunks never written hold the fill value: HDF5 knows it
-    first = min(info.byte_offset for info in chunks)
-    span = max(info.byte_offset + info.size for info in chunks) - first
-    if span > 2 * size * len(chunks) + (1 << 20):
-        return None  # not stored together: no reason to read what lies between
-    file.seek(first)
-    data = memoryview(file.read(span))
-    blocks = np.empty(grid + chunk, dtype)
-    flat = blocks.view(np.uint8).reshape(-1, size)  # one row of bytes per chunk, grid order
-    strides = [math.prod(grid[axis + 1 :]) for axis in range(len(grid))]
-    for info in chunks:
-        start = info.byte_offset - first
-        try:
-            raw = isal_zlib.decompressobj().decompress(data[start : start + info.size], size + 1)
-        except isal_zlib.error:
-            return None
-        if len(raw) != size:
-            return None
-        row = sum(o // c * s for o, c, s in zip(info.chunk_offset, chunk, strides, strict=True))
-        flat[row] = np.frombuffer(raw, np.uint8)
-    # (grid..., chunk...) -> (grid[0], chunk[0], grid[1], chunk[1], ...) -> the padded array
-    rank = len(shape)
-    interleaved = blocks.transpose([a for axis in range(rank) for a in (axis, rank + axis)])
-    padded = interleaved.reshape([g * c for g, c in zip(grid, chunk, strict=True)])
-    return np.ascontiguousarray(padded[tuple(slice(0, n) for n in shape)])
 
 
 def check_size(name: str, shape: tuple[int, ...]) -> None:

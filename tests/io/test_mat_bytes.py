@@ -1,0 +1,202 @@
+"""v7.3 slices read straight from the file's bytes (``io._hdf5_bytes``) against HDF5's reading.
+
+The direct reader must give h5py's values for every file in MATLAB's form, leave every other
+file to HDF5, and never change what ``read_tumor_mat`` says of a broken or damaged file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import hdf5storage
+import numpy as np
+import pytest
+
+from hostile_files import BROKEN_MATS
+from napari_radiomics import read_tumor_mat, write_tumor_mat
+from napari_radiomics.io import _mat_fields
+from napari_radiomics.io._hdf5_bytes import Unusual, read_struct
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from sample_files import case_arrays, write_v5, write_v73
+
+FIELDS = _mat_fields.FIELDS
+
+
+def _hdf5storage(path: Path) -> Path:
+    """The slice as another MATLAB-compatible writer stores it (shuffled and checksummed)."""
+    tumor = make_synthetic_slice(seed=6, shape=(90, 120))
+    cjdata = {
+        "label": np.float64(2),
+        "PID": np.str_("MR048994B"),
+        "image": tumor.image,
+        "tumorBorder": np.arange(1.0, 25.0).reshape(1, -1),
+        "tumorMask": tumor.mask,
+    }
+    hdf5storage.savemat(str(path), {"cjdata": cjdata}, format="7.3", store_python_metadata=False)
+    return path
+
+
+def _rewritten(path: Path, **options: object) -> Path:
+    """The reference case with its image stored with other HDF5 options."""
+    write_v73(path, case_arrays())
+    with h5py.File(path, "r+") as f:
+        image = f["cjdata/image"][()]
+        del f["cjdata/image"]
+        f["cjdata"].create_dataset("image", data=image, **options)
+        f["cjdata/image"].attrs["MATLAB_class"] = np.bytes_("int16")
+    return path
+
+
+def _latest(path: Path) -> Path:
+    """The reference case in HDF5's newest format (new-style groups, version 2 headers)."""
+    source = write_v73(path.with_suffix(".old"), case_arrays())
+    with h5py.File(source, "r") as old, h5py.File(path, "w", libver="latest") as new:
+        old.copy("cjdata", new)
+    return path
+
+
+READ_DIRECTLY: dict[str, Callable[[Path], Path]] = {
+    "the package's writer, 512x512": lambda p: write_tumor_mat(
+        p / "512.mat", make_synthetic_slice(seed=3, shape=(512, 512))
+    ),
+    "256x256, as a few of the dataset's slices": lambda p: write_tumor_mat(
+        p / "256.mat", make_synthetic_slice(seed=5, shape=(256, 256))
+    ),
+    "partial edge chunks, 100x70": lambda p: write_tumor_mat(
+        p / "edge.mat", make_synthetic_slice(seed=4, shape=(100, 70))
+    ),
+    "h5py's own chunks, 40x56": lambda p: write_v73(p / "ref.mat", case_arrays()),
+    "image stored contiguous": lambda p: _rewritten(p / "plain.mat"),
+}
+
+LEFT_TO_HDF5: dict[str, Callable[[Path], Path]] = {
+    "shuffle filter": lambda p: _rewritten(p / "s.mat", compression="gzip", shuffle=True),
+    "checksummed chunks": lambda p: _rewritten(p / "f.mat", compression="gzip", fletcher32=True),
+    "big-endian image": lambda p: _rewritten(p / "be.mat", dtype=">i2"),
+    "HDF5's newest format": lambda p: _latest(p / "new.mat"),
+    "hdf5storage's defaults (shuffle, checksums)": lambda p: _hdf5storage(p / "h5s.mat"),
+    "v5": lambda p: write_v5(p / "v5.mat", case_arrays()),
+}
+
+
+@pytest.mark.parametrize("layout", READ_DIRECTLY)
+def test_fields_are_h5pys_values_dtypes_and_attributes(tmp_path: Path, layout: str) -> None:
+    path = READ_DIRECTLY[layout](tmp_path)
+    fields = read_struct(path, "cjdata", FIELDS)
+    with h5py.File(path, "r") as f:
+        for name in FIELDS:
+            dataset = f["cjdata"][name]
+            expected = dataset[()]
+            got = fields[name].values
+            assert got.dtype == expected.dtype, name
+            assert got.shape == expected.shape, name
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+            assert got.flags.writeable, name
+            assert got.flags.c_contiguous, name
+            assert fields[name].attributes == set(dataset.attrs), name
+            matlab_class = dataset.attrs.get("MATLAB_class", b"")
+            assert fields[name].matlab_class == matlab_class.decode(), name
+
+
+@pytest.mark.parametrize("layout", READ_DIRECTLY)
+def test_the_fast_reader_gives_the_full_readers_fields(tmp_path: Path, layout: str) -> None:
+    """Every ``cjdata`` field, value, dtype and orientation (the PID as text) the same as
+    h5py's high-level reader gives them."""
+    path = READ_DIRECTLY[layout](tmp_path)
+    full, fast = _mat_fields._read_fields_hdf5(path), _mat_fields._read_fields_plain(path)
+    assert fast is not None
+    assert fast.keys() == full.keys()
+    for name, value in full.items():
+        if isinstance(value, str):
+            assert fast[name] == value
+            continue
+        assert fast[name].dtype == value.dtype, name
+        assert fast[name].shape == value.shape, name
+        np.testing.assert_array_equal(fast[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("layout", LEFT_TO_HDF5)
+def test_other_layouts_are_left_to_hdf5_and_still_read(tmp_path: Path, layout: str) -> None:
+    path = LEFT_TO_HDF5[layout](tmp_path)
+    with pytest.raises(Unusual):
+        read_struct(path, "cjdata", FIELDS)
+    assert read_tumor_mat(path).image.shape in ((40, 56), (90, 120))
+
+
+def _outcome(path: Path) -> tuple[str, object]:
+    """What ``read_tumor_mat`` gives: every field of the slice, or the error's type and text."""
+    try:
+        tumor = read_tumor_mat(path, allow_empty_mask=True)
+    except Exception as exc:  # every outcome is compared, whatever it is
+        return type(exc).__name__, str(exc)
+    arrays = [tumor.image, tumor.mask, tumor.border]
+    return "read", ([(a.dtype, a.shape, a.tobytes()) for a in arrays], tumor.metadata)
+
+
+def _through_hdf5(monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[str, object]:
+    """The same read with the direct reader switched off: HDF5 reads every field."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_mat_fields, "_read_fields_plain", lambda path: None)
+        return _outcome(path)
+
+
+@pytest.mark.parametrize("kind", BROKEN_MATS)
+def test_broken_files_get_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    path = BROKEN_MATS[kind](tmp_path / f"{kind}.mat")
+    assert _outcome(path) == _through_hdf5(monkeypatch, path)
+
+
+def _damaged(source: Path, folder: Path) -> list[Path]:
+    """Copies of a file cut short, and with one byte flipped: every byte of its metadata
+    (superblock, headers, B-trees, heaps; found as what h5py says is not data) that is not 0,
+    and a seeded sample of those that are (mostly unused room), as a failing disk leaves them."""
+    data = source.read_bytes()
+    metadata = np.ones(len(data), bool)
+    metadata[:512] = False  # MATLAB's header: text HDF5 never reads
+    with h5py.File(source, "r") as f:
+        for name in FIELDS:
+            dataset = f["cjdata"][name].id
+            stored = [(dataset.get_offset(), dataset.get_storage_size())]
+            if stored[0][0] is None:
+                infos = map(dataset.get_chunk_info, range(dataset.get_num_chunks()))
+                stored = [(info.byte_offset, info.size) for info in infos]
+            for offset, size in stored:
+                metadata[offset : offset + size] = False
+    values = np.frombuffer(data, np.uint8)
+    zeros = np.flatnonzero(metadata & (values == 0))
+    sample = np.random.default_rng(21).choice(zeros, 600, replace=False)
+    copies = [data[:cut] for cut in range(0, len(data), len(data) // 40)]
+    for position in [*np.flatnonzero(metadata & (values != 0)).tolist(), *sample.tolist()]:
+        flipped = bytearray(data)
+        flipped[position] ^= 0xFF
+        copies.append(bytes(flipped))
+    paths = []
+    for index, copy in enumerate(copies):
+        path = folder / f"{index}.mat"
+        path.write_bytes(copy)
+        paths.append(path)
+    return paths
+
+
+def test_damaged_copies_get_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged file the direct reader reads is read as HDF5 reads it, or refused as HDF5
+    refuses it; the metadata (superblock, headers, B-trees, heaps) is most of a small file's
+    bytes. (A file it leaves to HDF5 is HDF5's by construction: nothing to compare, and HDF5
+    reads memory it never filled for some damaged chunk sizes, so twice is not once.)"""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=4, shape=(100, 70)))
+    read_struct(source, "cjdata", FIELDS)  # the undamaged file is read directly
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    left_to_hdf5 = 0
+    for path in _damaged(source, damaged):
+        if _mat_fields._read_fields_plain(path) is None:
+            left_to_hdf5 += 1
+            continue
+        assert _outcome(path) == _through_hdf5(monkeypatch, path), path.name
+    assert 0 < left_to_hdf5 < len(list(damaged.iterdir()))  # both ways were taken
