@@ -39,6 +39,7 @@ __all__ = [
     "feature_class_names",
     "geometry_tolerance",
     "image_type_names",
+    "pyradiomics_part",
 ]
 
 #: The one key of a params dict that is napari-radiomics', not pyradiomics': the preprocessing
@@ -65,8 +66,13 @@ class PyradiomicsConfig:
     def from_params(cls, params: dict[str, Any]) -> PyradiomicsConfig:
         """The extractor's view of ``params`` (a fresh copy: callers may modify it); the
         preprocessing, which is not pyradiomics', plays no part."""
-        plain = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
-        return copy.deepcopy(_resolve(json.dumps(plain, sort_keys=True)))
+        return copy.deepcopy(_resolve(json.dumps(pyradiomics_part(params), sort_keys=True)))
+
+
+def pyradiomics_part(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the project's own preprocessing key: what pyradiomics is given,
+    validates and writes (it refuses a key its schema does not know)."""
+    return {key: value for key, value in params.items() if key != PREPROCESS_KEY}
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,6 +40,7 @@ from napari_radiomics._pyradiomics import (
     default_image_types,
     feature_class_names,
     image_type_names,
+    pyradiomics_part,
 )
 from napari_radiomics._pyradiomics_schema import check_params, schema_settings
 from napari_radiomics._yaml import load_yaml
@@ -306,8 +307,7 @@ def _read_params(path: Path, suffix: str) -> dict[str, Any]:
 def params_to_yaml(params: dict[str, Any]) -> str:
     """A params dict as the text of a ``*.params.yaml`` pyradiomics runs: its own sections as
     YAML, the preprocessing (if any) as the ``#%`` comment block after them."""
-    plain = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
-    text = yaml.safe_dump(plain, sort_keys=False, default_flow_style=None)
+    text = yaml.safe_dump(pyradiomics_part(params), sort_keys=False, default_flow_style=None)
     return text + steps_comment(params.get(PREPROCESS_KEY) or {})
 
 
@@ -331,8 +331,7 @@ def validate_params(params: dict[str, Any]) -> None:
     ``preprocess`` key, which is checked by ``napari_radiomics.preprocess``)."""
     if PREPROCESS_KEY in params:
         check_steps(params[PREPROCESS_KEY] or {})
-        params = {key: value for key, value in params.items() if key != PREPROCESS_KEY}
-    check_params(params)
+    check_params(pyradiomics_part(params))
 
 
 def setting_rule(attribute: str) -> tuple[str, dict[str, Any]] | None:
