@@ -16,12 +16,8 @@ from qtpy.QtGui import QResizeEvent
 from qtpy.QtWidgets import QApplication
 
 from napari_radiomics._napari._dataset_table import show_features
-from napari_radiomics._napari._plots_widget import (
-    DISTRIBUTIONS,
-    OVERVIEWS,
-    SCATTER,
-    PlotsWidget,
-)
+from napari_radiomics._napari._plot_request import DISTRIBUTIONS, OVERVIEWS, SCATTER
+from napari_radiomics._napari._plots_widget import PlotsWidget
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics.analysis.plots import scatter_plot
 from napari_radiomics.engine import extract_features

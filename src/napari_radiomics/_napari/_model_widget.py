@@ -29,7 +29,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._controls import docked, with_picker
-from napari_radiomics._napari._plots_widget import plot_theme
+from napari_radiomics._napari._plot_request import plot_theme
 from napari_radiomics._napari._runner import Progress, Runner, run_controls
 from napari_radiomics._napari._workspace import SIDE, plot_canvas, scrolling, settle
 from napari_radiomics.analysis.models import (
