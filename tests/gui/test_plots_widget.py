@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from qtpy.QtCore import QSize, Qt
 from qtpy.QtGui import QResizeEvent
-from qtpy.QtWidgets import QApplication
+from qtpy.QtWidgets import QApplication, QTabWidget
 
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._plot_request import DISTRIBUTIONS, OVERVIEWS, SCATTER
@@ -367,3 +367,39 @@ def test_a_loaded_cluster_column_with_blanks_selects_its_rows(
     panel.chosen.setCurrentIndex(1)
     panel.select_button.click()
     assert table.selected_rows() == list(np.flatnonzero(clusters == 1))
+
+
+def test_ranking_and_clustering_leave_the_canvas_its_size(
+    make_napari_viewer, features: pd.DataFrame, qtbot
+) -> None:
+    """At 1366x768 the panels below the plot sit at their minimum height: a status that
+    appeared, changed or wrapped there took a pixel or a line from the canvas each time (the
+    splitter grows a pane to its new minimum and never gives it back), and each resize had the
+    figure built and laid out again."""
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1366, 768)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
+    assert isinstance(widget, PlotsWidget)
+    widget.set_table(features)
+
+    def settled() -> bool:  # the figure shown, no re-layout for a new size pending
+        return not widget.status.text().startswith("Drawing") and not widget._relayout.isActive()
+
+    _plotted(widget, qtbot)
+    qtbot.wait(400)  # longer than the re-layout's delay: a first resize asks again
+    qtbot.waitUntil(settled, timeout=60_000)
+    size, plot = widget.canvas.size(), widget.plot
+    panels = widget.findChild(QTabWidget)
+    for _ in range(3):
+        _rank(widget.ranking, qtbot)
+        panels.setCurrentWidget(widget.clustering)
+        panels.setCurrentWidget(widget.ranking)
+        qtbot.wait(400)
+        assert widget.canvas.size() == size
+        assert widget.plot is plot  # not built again
+    _cluster(widget, qtbot)  # a new column, so a new figure, at the same size
+    qtbot.wait(400)
+    qtbot.waitUntil(settled, timeout=60_000)
+    assert widget.canvas.size() == size

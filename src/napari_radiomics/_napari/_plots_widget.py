@@ -51,7 +51,7 @@ from napari_radiomics._napari._plot_request import (
 )
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics._napari._runner import Runner
-from napari_radiomics._napari._workspace import SIDE, narrow, plot_canvas, settle
+from napari_radiomics._napari._workspace import SIDE, StatusLine, narrow, plot_canvas, settle
 from napari_radiomics.analysis.clustering import CLUSTER_COLUMN
 from napari_radiomics.analysis.plots import Plot, projection_methods, save_figure
 from napari_radiomics.columns import DEFAULT_TARGET
@@ -158,8 +158,7 @@ class PlotsWidget(QWidget):
         self.tool = QComboBox()
         self.tool.addItems(TOOLS)
         self.save_button = QPushButton("Save PNG/SVG…")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLine(lines=1)  # changing text leaves the canvas its size
         self.canvas = plot_canvas()
         self.ranking = RankingPanel()
         self.clustering = ClusterPanel()
