@@ -19,8 +19,8 @@ labels, so a selection there picks the label in the layer rather than rows of th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._cluster_panel import ClusterPanel
 from napari_radiomics._napari._controls import docked
+from napari_radiomics._napari._plot_link import RowTable, link
 from napari_radiomics._napari._plot_request import (
     DISTRIBUTIONS,
     OVERVIEWS,
@@ -63,49 +64,6 @@ if TYPE_CHECKING:
 TABLE = "Dataset table"
 NONE = "(none)"
 TOOLS = ("Lasso", "Rectangle", "Click")
-
-
-class RowTable(Protocol):
-    """What :func:`link` needs of the dataset table."""
-
-    rows_selected: Any  # Signal(list)
-
-    @property
-    def frame(self) -> pd.DataFrame: ...
-
-    def select_rows(self, rows: Sequence[int], move_viewer: bool = True) -> None: ...
-
-    def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None: ...
-
-    source: str | None
-
-
-def link(table: RowTable, plots: PlotsWidget) -> None:
-    """Plot the table's rows; a selection in either selects the same rows in the other (the
-    table also moves the viewer to the first). Re-entry is ignored: a selection that came
-    from the other side is not sent back."""
-    plots.set_table(table.frame)
-    busy = False
-
-    def once(action: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
-        def guarded(rows: list[int]) -> None:
-            nonlocal busy
-            if busy:
-                return
-            busy = True
-            try:
-                action(rows)
-            finally:
-                busy = False
-
-        return guarded
-
-    table.rows_selected.connect(once(plots.highlight_rows))
-    plots.rows_selected.connect(once(lambda rows: table.select_rows(rows, move_viewer=True)))
-    changed = getattr(table, "table_changed", None)  # the dataset table's: a new table shown
-    if changed is not None:
-        changed.connect(lambda: plots.set_table(table.frame))
-    plots.linked = table
 
 
 def link_docked(viewer: napari.viewer.Viewer, widget: QWidget) -> None:
