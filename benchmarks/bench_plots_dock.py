@@ -22,7 +22,8 @@ from qtpy.QtCore import QElapsedTimer, QTimer
 from qtpy.QtWidgets import QApplication
 
 from bench_model import synthetic_table
-from napari_radiomics._napari._plots_widget import PlotRequest, PlotsWidget, plot_theme
+from napari_radiomics._napari._plot_request import PlotRequest, plot_theme
+from napari_radiomics._napari._plots_widget import PlotsWidget
 
 
 def longest_block(action: Callable[[], None], settle: Callable[[], bool]) -> float:

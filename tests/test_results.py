@@ -11,11 +11,7 @@ import yaml
 
 from napari_radiomics.engine import extract_features
 from napari_radiomics.results import (
-    METADATA_CLASS,
     Run,
-    WideColumns,
-    add_difference,
-    difference_title,
     export_results,
     feature_columns,
     layer_features,
@@ -24,9 +20,15 @@ from napari_radiomics.results import (
     read_table,
     sidecar_path,
     tidy_results,
-    wide_table,
 )
 from napari_radiomics.settings import ExtractionSettings
+from napari_radiomics.side_by_side import (
+    METADATA_CLASS,
+    WideColumns,
+    add_difference,
+    difference_title,
+    wide_table,
+)
 
 
 def engine_run(mask: np.ndarray, labels=(1,), case: str = "7") -> pd.DataFrame:

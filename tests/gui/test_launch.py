@@ -12,7 +12,7 @@ from napari_radiomics._napari._launch import populate
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
-from napari_radiomics.results import METADATA_CLASS
+from napari_radiomics.side_by_side import METADATA_CLASS
 
 
 def test_launch_and_show_features_are_the_napari_packages_public_names() -> None:

@@ -13,15 +13,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from qtpy.QtCore import QSize, Qt
 from qtpy.QtGui import QResizeEvent
-from qtpy.QtWidgets import QApplication
+from qtpy.QtWidgets import QApplication, QSplitter, QTabWidget
 
 from napari_radiomics._napari._dataset_table import show_features
-from napari_radiomics._napari._plots_widget import (
-    DISTRIBUTIONS,
-    OVERVIEWS,
-    SCATTER,
-    PlotsWidget,
-)
+from napari_radiomics._napari._plot_request import DISTRIBUTIONS, OVERVIEWS, SCATTER
+from napari_radiomics._napari._plots_widget import PlotsWidget
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics.analysis.plots import scatter_plot
 from napari_radiomics.engine import extract_features
@@ -371,3 +367,45 @@ def test_a_loaded_cluster_column_with_blanks_selects_its_rows(
     panel.chosen.setCurrentIndex(1)
     panel.select_button.click()
     assert table.selected_rows() == list(np.flatnonzero(clusters == 1))
+
+
+def test_ranking_and_clustering_leave_the_canvas_its_size(
+    make_napari_viewer, features: pd.DataFrame, qtbot
+) -> None:
+    """At 1366x768 the panels below the plot sit at their minimum height: a status that
+    appeared, changed or wrapped there took a pixel or a line from the canvas each time (the
+    splitter grows a pane to its new minimum and never gives it back), and each resize had the
+    figure built and laid out again. The panels' pane now keeps its height, so the plot's
+    keeps its own (the dock as a whole, not the split, may lose a pixel the first time a
+    second worker reports in napari's status bar, within the figure's re-layout tolerance)."""
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.showNormal()
+    window.resize(1366, 768)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Feature plots")
+    assert isinstance(widget, PlotsWidget)
+    widget.set_table(features)
+
+    def settled() -> bool:  # the figure shown, no re-layout for a new size pending
+        return not widget.status.text().startswith("Drawing") and not widget._relayout.isActive()
+
+    def settle() -> None:
+        qtbot.wait(400)  # longer than the re-layout's delay: a resize asks again
+        qtbot.waitUntil(settled, timeout=60_000)
+        qtbot.wait(100)  # a new canvas is its figure's size until its layout places it
+
+    _plotted(widget, qtbot)
+    settle()
+    splitter, panels = widget.findChild(QSplitter), widget.findChild(QTabWidget)
+    below, plot = splitter.sizes()[1], widget.plot
+    for _ in range(3):
+        _rank(widget.ranking, qtbot)
+        panels.setCurrentWidget(widget.clustering)
+        panels.setCurrentWidget(widget.ranking)
+        settle()
+        assert splitter.sizes()[1] == below  # the panels took no height from the plot
+        assert widget.plot is plot  # not built again
+    _cluster(widget, qtbot)  # a new column, so a new figure, at the same size
+    settle()
+    assert splitter.sizes()[1] == below
+    assert widget.plot is not plot  # the clustered figure is shown

@@ -13,7 +13,8 @@ from qtpy.QtGui import QGuiApplication
 from napari_radiomics._napari._results import ResultsWidget, get_results_widget
 from napari_radiomics._napari._table_model import RAW_ROLE
 from napari_radiomics.feature_tables import read_features_table
-from napari_radiomics.results import difference_title, feature_columns
+from napari_radiomics.results import feature_columns
+from napari_radiomics.side_by_side import difference_title
 from test_results import engine_run
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
-from qtpy.QtCore import QCoreApplication
+from napari.utils import progress
+from qtpy.QtCore import QCoreApplication, QThreadPool
 from qtpy.QtWidgets import QWidget
 
-from napari_radiomics._napari._runner import Progress, Progressed, Runner
+from napari_radiomics._napari._runner import ACTIVITY_AFTER_MS, Progress, Progressed, Runner
 from napari_radiomics.errors import ReadError
 
 TIMEOUT = 30_000
@@ -34,22 +35,64 @@ def _record(runner: Runner) -> dict[str, list]:
     return seen
 
 
-def test_progress_reaches_the_dock_and_the_activity_dock(runner: Runner, qtbot) -> None:
+@pytest.fixture
+def activity_bars() -> Iterator[list[progress]]:
+    """The bars napari's activity dock is given during the test (it listens to this event)."""
+    added: list[progress] = []
+
+    def record(event) -> None:
+        added.extend(event.added)
+
+    progress._all_instances.events.changed.connect(record)
+    yield added
+    progress._all_instances.events.changed.disconnect(record)
+
+
+def test_progress_reaches_the_dock_and_a_lasting_run_the_activity_dock(
+    runner: Runner, qtbot, activity_bars: list[progress]
+) -> None:
+    """A run still working once it has lasted gets a bar in the activity dock, which starts at
+    the run's latest step and follows it to the end."""
     seen = _record(runner)
+    release = threading.Event()
 
     def work(progress: Progress) -> str:
-        for done in range(1, 6):
-            time.sleep(0.01)
+        progress(1, 5, "step 1")
+        release.wait(timeout=20)  # until the bar is there
+        for done in range(2, 6):
             progress(done, 5, f"step {done}")
         return "result"
 
+    runner.run(work, "Counting")
+    qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
+    bar = runner.activity_bar
+    assert activity_bars == [bar]
+    assert (bar.total, bar.desc) == (5, "Counting: step 1: ")
     with qtbot.waitSignal(runner.signals.idle, timeout=TIMEOUT):
-        worker = runner.run(work, "Counting")
+        release.set()
     assert seen["progressed"] == [(d, 5, f"step {d}") for d in range(1, 6)]
     assert seen["finished"] == ["result"]
-    bar = worker.pbar  # napari's progress bar, shown in its activity dock
     assert (bar.n, bar.total, bar.desc) == (5, 5, "Counting: step 5: ")
+    assert bar not in progress._all_instances  # closed: the activity dock removed it
     assert not runner.running
+
+
+def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(
+    runner: Runner, qtbot, activity_bars: list[progress]
+) -> None:
+    """Making a bar in napari's activity dock costs the GUI thread a burst of repaints: a run
+    over before then (a plot, a ranking) never pays it, even when its end reaches the GUI
+    thread after the time a bar would have been made."""
+    seen = _record(runner)
+    with qtbot.waitSignal(runner.signals.idle, timeout=TIMEOUT):
+        runner.run(lambda progress: progress(1, 1, "done") or "quick", "Quick")
+        # The GUI thread waits, processing no event, until the work is over in its thread.
+        QThreadPool.globalInstance().waitForDone(TIMEOUT)
+    qtbot.wait(2 * ACTIVITY_AFTER_MS)  # the bar's moment passes
+    assert seen["finished"] == ["quick"]
+    assert seen["progressed"] == [(1, 1, "done")]
+    assert activity_bars == []
+    assert runner.activity_bar is None
 
 
 @pytest.mark.parametrize("kind", ["function", "generator"])

@@ -20,7 +20,7 @@ from napari_radiomics._napari._table_model import (
     sort_order,
     table_view,
 )
-from napari_radiomics.results import METADATA_CLASS
+from napari_radiomics.side_by_side import METADATA_CLASS
 
 UP, DOWN = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder
 

@@ -16,7 +16,8 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QDockWidget, QTableView
 
 from napari_radiomics._napari._dataset_table import show_features
-from napari_radiomics._napari._plots_widget import DISTRIBUTIONS, SCATTER, PlotsWidget
+from napari_radiomics._napari._plot_request import DISTRIBUTIONS, SCATTER
+from napari_radiomics._napari._plots_widget import PlotsWidget
 from sample_files import write_mat_folder
 
 MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"

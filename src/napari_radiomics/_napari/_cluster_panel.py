@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._runner import Runner
-from napari_radiomics._napari._workspace import narrow
+from napari_radiomics._napari._workspace import StatusLine, narrow
 from napari_radiomics.analysis.clustering import (
     CLUSTER_COLUMN,
     METHODS,
@@ -66,8 +66,7 @@ class ClusterPanel(QWidget):
         self.chosen = QComboBox()
         self.select_button = QPushButton("Select")
         self.select_button.setEnabled(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLine(lines=2)  # a result wraps: its room is kept from the start
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)

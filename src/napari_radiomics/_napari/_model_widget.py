@@ -261,7 +261,7 @@ class ModelWidget(QWidget):
         if self.result is None:
             return
         # the plots dock's module imports matplotlib: here, so docking this dock does not
-        from napari_radiomics._napari._plots_widget import plot_theme
+        from napari_radiomics._napari._plot_request import plot_theme
 
         theme = plot_theme(self.viewer)
         shown = self.figures.currentIndex()

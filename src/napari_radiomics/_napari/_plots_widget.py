@@ -19,15 +19,13 @@ labels, so a selection there picks the label in the layer rather than rows of th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.widgets import LassoSelector, RectangleSelector
 from napari.layers import Labels
-from napari.utils.theme import get_theme
 from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
@@ -43,22 +41,20 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._cluster_panel import ClusterPanel
 from napari_radiomics._napari._controls import docked
+from napari_radiomics._napari._plot_link import RowTable, link
+from napari_radiomics._napari._plot_request import (
+    DISTRIBUTIONS,
+    OVERVIEWS,
+    PROJECTIONS,
+    SCATTER,
+    PlotRequest,
+    plot_theme,
+)
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics._napari._runner import Runner
-from napari_radiomics._napari._workspace import SIDE, narrow, plot_canvas, settle
+from napari_radiomics._napari._workspace import SIDE, StatusLine, narrow, plot_canvas, settle
 from napari_radiomics.analysis.clustering import CLUSTER_COLUMN
-from napari_radiomics.analysis.plots import (
-    Plot,
-    PlotTheme,
-    distribution_plot,
-    fix_layout,
-    overview_plot,
-    projection,
-    projection_methods,
-    projection_plot,
-    save_figure,
-    scatter_plot,
-)
+from napari_radiomics.analysis.plots import Plot, projection_methods, save_figure
 from napari_radiomics.columns import DEFAULT_TARGET
 from napari_radiomics.results import feature_columns
 
@@ -67,70 +63,7 @@ if TYPE_CHECKING:
 
 TABLE = "Dataset table"
 NONE = "(none)"
-DISTRIBUTIONS = {"Box": "box", "Violin": "violin", "Histogram": "histogram"}
-PROJECTIONS = {"PCA": "pca", "t-SNE": "tsne", "UMAP": "umap"}
-OVERVIEWS = {
-    "Slices per patient": "slices_per_patient",
-    "Tumour types per patient": "types_per_patient",
-    "Tumour types per slice": "types_per_slice",
-}
-SCATTER = "Scatter of two features"
 TOOLS = ("Lasso", "Rectangle", "Click")
-
-
-class RowTable(Protocol):
-    """What :func:`link` needs of the dataset table."""
-
-    rows_selected: Any  # Signal(list)
-
-    @property
-    def frame(self) -> pd.DataFrame: ...
-
-    def select_rows(self, rows: Sequence[int], move_viewer: bool = True) -> None: ...
-
-    def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None: ...
-
-    source: str | None
-
-
-def plot_theme(viewer: napari.viewer.Viewer) -> PlotTheme:
-    """napari's current theme as plot colours: panels, text, and its warning colour to mark
-    selected points (it stands out from the category palette)."""
-    theme = get_theme(viewer.theme)
-    return PlotTheme(
-        background=theme.background.as_hex(),
-        face=theme.foreground.as_hex(),
-        text=theme.text.as_hex(),
-        highlight=theme.warning.as_hex(),
-    )
-
-
-def link(table: RowTable, plots: PlotsWidget) -> None:
-    """Plot the table's rows; a selection in either selects the same rows in the other (the
-    table also moves the viewer to the first). Re-entry is ignored: a selection that came
-    from the other side is not sent back."""
-    plots.set_table(table.frame)
-    busy = False
-
-    def once(action: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
-        def guarded(rows: list[int]) -> None:
-            nonlocal busy
-            if busy:
-                return
-            busy = True
-            try:
-                action(rows)
-            finally:
-                busy = False
-
-        return guarded
-
-    table.rows_selected.connect(once(plots.highlight_rows))
-    plots.rows_selected.connect(once(lambda rows: table.select_rows(rows, move_viewer=True)))
-    changed = getattr(table, "table_changed", None)  # the dataset table's: a new table shown
-    if changed is not None:
-        changed.connect(lambda: plots.set_table(table.frame))
-    plots.linked = table
 
 
 def link_docked(viewer: napari.viewer.Viewer, widget: QWidget) -> None:
@@ -146,38 +79,6 @@ def link_docked(viewer: napari.viewer.Viewer, widget: QWidget) -> None:
     for plots in docked(viewer, PlotsWidget):
         if plots.linked is None:
             link(widget, plots)
-
-
-@dataclass(frozen=True)
-class PlotRequest:
-    """What the controls ask for, as plain values: built in a worker thread, away from Qt."""
-
-    kind: str
-    x: str
-    y: str
-    colour: str | None
-    chart: str
-    theme: PlotTheme
-    size: tuple[float, float]  # the canvas' size in inches: the figure is laid out for it
-
-    def build(self, frame: pd.DataFrame) -> Plot:
-        """The core's plot for this request, laid out at the canvas' size (raises ValueError
-        naming a bad column)."""
-        plot = self._plot(frame)
-        fix_layout(plot.figure, self.size)
-        return plot
-
-    def _plot(self, frame: pd.DataFrame) -> Plot:
-        if self.kind in DISTRIBUTIONS:
-            return distribution_plot(
-                frame, self.x, self.colour, DISTRIBUTIONS[self.kind], self.theme
-            )
-        if self.kind == SCATTER:
-            return scatter_plot(frame, self.x, self.y, self.colour, self.theme)
-        if self.kind in OVERVIEWS:
-            return overview_plot(frame, OVERVIEWS[self.kind], self.chart, theme=self.theme)
-        coords, labels = projection(frame, PROJECTIONS[self.kind])
-        return projection_plot(frame, coords, labels, self.colour, self.theme)
 
 
 class PlotsWidget(QWidget):
@@ -215,8 +116,7 @@ class PlotsWidget(QWidget):
         self.tool = QComboBox()
         self.tool.addItems(TOOLS)
         self.save_button = QPushButton("Save PNG/SVG…")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLine(lines=1)  # changing text leaves the canvas its size
         self.canvas = plot_canvas()
         self.ranking = RankingPanel()
         self.clustering = ClusterPanel()

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._table_model import DataFrameModel, feature_rows
-from napari_radiomics._napari._workspace import row_table
+from napari_radiomics._napari._workspace import StatusLine, row_table
 from napari_radiomics.analysis.ranking import rank_features
 from napari_radiomics.columns import DEFAULT_TARGET
 
@@ -56,8 +56,7 @@ class RankingPanel(QWidget):
         # Columns sized from the first rows: Qt's default reads 1000 rows in several roles,
         # 80,000 calls into the model (0.7 s on the GUI thread) for 1500 ranked features.
         self.view.horizontalHeader().setResizeContentsPrecision(_SIZED_ROWS)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = StatusLine(lines=2)  # a result wraps: its room is kept from the start
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Groups"))

@@ -43,14 +43,12 @@ from napari_radiomics._napari._table_model import (
 )
 from napari_radiomics._napari._workspace import BELOW, narrow, settle, show_rows
 from napari_radiomics._pyradiomics import feature_class_names
-from napari_radiomics.results import (
+from napari_radiomics.results import Run, export_results, format_settings
+from napari_radiomics.side_by_side import (
     DESCRIPTION_COLUMNS,
     METADATA_CLASS,
-    Run,
     WideColumns,
     difference_title,
-    export_results,
-    format_settings,
 )
 
 if TYPE_CHECKING:

@@ -1,9 +1,10 @@
 """The one way the docks run work off the GUI thread.
 
 Every dock hands its work to a :class:`Runner`: a function ``work(progress)`` or a generator
-that yields progress steps. It runs in a napari thread worker, with a bar in napari's activity
-dock fed by the work's own progress; the outcome comes back on the GUI thread as the runner's
-signals. One runner runs one thing at a time, as a user expects of one dock:
+that yields progress steps. It runs in a napari thread worker; a run that lasts gets a bar in
+napari's activity dock fed by the work's own progress (see :data:`ACTIVITY_AFTER_MS`); the
+outcome comes back on the GUI thread as the runner's signals. One runner runs one thing at a
+time, as a user expects of one dock:
 
 * a new run makes the one in flight stale: its result is dropped, whenever it arrives, so an
   old plot or table never replaces a newer one;
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from napari.qt.threading import FunctionWorker, create_worker
-from qtpy.QtCore import QObject, Signal
+from napari.utils import progress as napari_progress
+from qtpy.QtCore import QObject, QTimer, Signal
 from qtpy.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from napari_radiomics.errors import Cancelled
@@ -36,6 +38,13 @@ from napari_radiomics.errors import Cancelled
 #: ``progress(done, total, message)``, as the engine, the maps and the models call it; a
 #: ``total`` of 0 reports a message only (and is a point where Cancel can stop the work).
 Progress = Callable[[int, int, str], None]
+
+#: A run gets a bar in napari's activity dock only once it has lasted this long (ms). Adding
+#: a bar builds a ``QtLabeledProgressBar``, starts the dock's busy animation and calls
+#: ``QApplication.processEvents()`` (every pending repaint, on the GUI thread): 0.2-0.5 s
+#: under load, paid before a plot or a ranking of a few milliseconds could show. The dock's
+#: own bar and Cancel show at once, and napari's status-bar Cancel is there from the start.
+ACTIVITY_AFTER_MS = 300
 
 
 class Step(Protocol):
@@ -91,21 +100,30 @@ class _Run:
     worker: FunctionWorker | None = None
     dropped: str = ""  # why the run became stale
     ended: bool = False
+    #: set in the worker thread once the work has returned or raised, before its end is
+    #: delivered to the GUI thread: a run whose work is over gets no activity bar
+    work_done: threading.Event = field(default_factory=threading.Event)
+    bar: napari_progress | None = None  # its bar in napari's activity dock, once it lasted
+    step: tuple[int, int, str] = (0, 0, "")  # the latest step shown: the bar starts there
     outcome: tuple[str, Any] | None = None  # ("returned", (result, seconds)) or ("errored", exc)
 
 
-def _execute(work: Work, progress: Progress) -> tuple[Any, float]:
-    """Run ``work`` (a function given ``progress``, or a generator of steps) and time it."""
+def _execute(work: Work, progress: Progress, done: threading.Event) -> tuple[Any, float]:
+    """Run ``work`` (a function given ``progress``, or a generator of steps) and time it;
+    ``done`` is set once it has returned or raised."""
     start = time.perf_counter()
-    if not isinstance(work, Generator):
-        return work(progress), time.perf_counter() - start
-    with closing(work):  # Cancel raises at a step: the generator's finally blocks still run
-        while True:
-            try:
-                step = next(work)
-            except StopIteration as stop:
-                return stop.value, time.perf_counter() - start
-            progress(step.done, step.total, step.message)
+    try:
+        if not isinstance(work, Generator):
+            return work(progress), time.perf_counter() - start
+        with closing(work):  # Cancel raises at a step: the generator's finally blocks still run
+            while True:
+                try:
+                    step = next(work)
+                except StopIteration as stop:
+                    return stop.value, time.perf_counter() - start
+                progress(step.done, step.total, step.message)
+    finally:
+        done.set()
 
 
 class Runner:
@@ -117,7 +135,10 @@ class Runner:
         self.signals = RunSignals()
         self.generation = 0
         self._run: _Run | None = None
-        self._pbar: Any = None
+        self._activity = QTimer()
+        self._activity.setSingleShot(True)
+        self._activity.setInterval(ACTIVITY_AFTER_MS)
+        self._activity.timeout.connect(self._show_activity)
         #: Set while steps are being shown; steps and ends that arrive meanwhile wait their turn.
         self._stepping = False
         self._steps: list[tuple[int, int, str]] = []
@@ -132,13 +153,19 @@ class Runner:
         return None if self._run is None else self._run.worker
 
     @property
+    def activity_bar(self) -> napari_progress | None:
+        """The latest run's bar in napari's activity dock (None until it has lasted)."""
+        return None if self._run is None else self._run.bar
+
+    @property
     def running(self) -> bool:
         """True until the latest run's worker has ended (even after Cancel: until it stops)."""
         return self._run is not None and not self._run.ended
 
     def run(self, work: Work, title: str) -> FunctionWorker:
         """Start ``work`` in a thread after making any run in flight stale; ``title`` names the
-        bar in napari's activity dock. Returns the worker, already started."""
+        bar in napari's activity dock, shown if the run lasts. Returns the worker, already
+        started."""
         self.supersede()
         run = _Run(self.generation, title)
         stepped = self.signals._stepped
@@ -149,14 +176,13 @@ class Runner:
             stepped.emit(run.generation, done, total, message)
 
         # Errors come to _ended as an outcome, not re-raised in the event loop.
-        worker = create_worker(
-            _execute, work, progress, _progress={"desc": title}, _ignore_errors=True
-        )
+        worker = create_worker(_execute, work, progress, run.work_done, _ignore_errors=True)
         worker.returned.connect(lambda result: setattr(run, "outcome", ("returned", result)))
         worker.errored.connect(lambda exc: setattr(run, "outcome", ("errored", exc)))
         worker.finished.connect(lambda: self._ended(run))
-        run.worker, self._run, self._pbar = worker, run, getattr(worker, "pbar", None)
+        run.worker, self._run = worker, run
         worker.start()
+        self._activity.start()
         return worker
 
     def supersede(self, reason: str = "superseded") -> None:
@@ -172,14 +198,16 @@ class Runner:
         self.supersede("cancelled")
 
     def _show_progress(self, generation: int, done: int, total: int, message: str) -> None:
-        """The current run's progress: to the bar in the activity dock at once (napari closes
-        it when the worker ends), and to the dock in order.
+        """The current run's progress: to its bar in the activity dock at once (if it has one
+        yet), and to the dock in order.
 
         napari's activity dock processes events while it updates a bar, so a later step or
         the run's end can be delivered in the middle of a step: the dock is told of the steps
         in order, and of the run's end last."""
         if generation != self.generation:
             return
+        if self._run is not None:
+            self._run.step = (done, total, message or self._run.step[2])
         self._steps.append((done, total, message))
         if self._stepping:
             self._count(done, total)
@@ -196,8 +224,26 @@ class Runner:
             for run in ending:
                 self._ended(run)
 
+    def _show_activity(self) -> None:
+        """The current run has lasted: give it a bar in napari's activity dock, from its latest
+        step on (napari's ``progress`` adds the bar as it is made)."""
+        run = self._run
+        if run is None or run.ended or run.dropped or run.work_done.is_set():
+            return
+        done, total, message = run.step
+        # Making the bar processes events: the run may end meanwhile, before bar is set.
+        bar = napari_progress(total=total, desc=run.title)
+        if run.ended:
+            bar.close()
+            return
+        run.bar = bar
+        if done > 0:
+            bar.update(done)
+        if message:  # as _tell words it
+            bar.set_description(f"{run.title}: {message}")
+
     def _count(self, done: int, total: int) -> None:
-        pbar = self._pbar
+        pbar = None if self._run is None else self._run.bar
         if pbar is not None and total > 0:
             if pbar.total != total:
                 pbar.total = total
@@ -206,9 +252,9 @@ class Runner:
 
     def _tell(self, done: int, total: int, message: str) -> None:
         self.signals.progressed.emit(done, total, message)
-        pbar, run = self._pbar, self._run
-        if pbar is not None and run is not None and message:
-            pbar.set_description(f"{run.title}: {message}")
+        run = self._run
+        if run is not None and run.bar is not None and message:
+            run.bar.set_description(f"{run.title}: {message}")
 
     def _ended(self, run: _Run) -> None:
         """A worker ended: report its outcome if its run is current, else that it was
@@ -217,6 +263,8 @@ class Runner:
             self._ending.append(run)
             return
         run.ended = True
+        if run.bar is not None:
+            run.bar.close()  # napari removes it from the activity dock
         kind, value = run.outcome or ("errored", Cancelled("cancelled"))
         if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
             self.signals.cancelled.emit(run.dropped or "cancelled")

@@ -86,7 +86,7 @@ def sort_order(values: np.ndarray, ascending: bool = True) -> np.ndarray:
 
 class LazyTable(Protocol):
     """A table built column by column when a column is first needed (on screen, sorted by,
-    searched), e.g. the runs side by side (``results.WideColumns``)."""
+    searched), e.g. the runs side by side (``side_by_side.WideColumns``)."""
 
     titles: list[str]
     index: list[str]

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QEvent, QObject, Qt
+from qtpy.QtCore import QEvent, QObject, QRect, QSize, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
     QFrame,
+    QLabel,
     QLayout,
     QMainWindow,
     QScrollArea,
@@ -107,6 +108,42 @@ def row_table(model: DataFrameModel) -> QTableView:
     view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
     show_rows(view)
     return view
+
+
+class StatusLine(QLabel):
+    """A word-wrapped status line that keeps the height of ``lines`` lines whatever it says.
+
+    An empty label is a pixel shorter than one with text, and a wrapped message a line
+    taller: beside a plot canvas each change of text took the height from the canvas (the
+    splitter above the ranking and clustering panels gives a pane what its minimum grows by,
+    and never gives it back), and every resize of the canvas asked for the figure again."""
+
+    def __init__(self, text: str = "", lines: int = 1) -> None:
+        super().__init__(text)
+        self.setWordWrap(True)
+        self._lines = lines
+
+    def _reserved(self) -> int:
+        """The height of ``lines`` lines of text, measured as QLabel measures its text."""
+        bounds = QRect(0, 0, 1 << 20, 1 << 20)
+        sample = "\n".join("X" * self._lines)
+        text = self.fontMetrics().boundingRect(bounds, Qt.TextFlag.TextWordWrap, sample)
+        margins = self.contentsMargins()
+        return text.height() + margins.top() + margins.bottom() + 2 * self.margin()
+
+    def heightForWidth(self, width: int) -> int:
+        """Qt's layouts ask a word-wrapped label this, not its size hints."""
+        return max(super().heightForWidth(width), self._reserved())
+
+    def minimumSizeHint(self) -> QSize:
+        """At least the reserved lines."""
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), max(hint.height(), self._reserved()))
+
+    def sizeHint(self) -> QSize:
+        """At least the reserved lines."""
+        hint = super().sizeHint()
+        return QSize(hint.width(), max(hint.height(), self._reserved()))
 
 
 def plot_canvas(figure: Figure | None = None) -> FigureCanvasQTAgg:
