@@ -193,3 +193,17 @@ def test_identifying_columns_come_back_as_text(tmp_path: Path) -> None:
         assert back["label"].tolist() == [1, 3]  # codes and ROI labels stay numbers
         assert back["roi_label"].dtype.kind == "i"
         assert back["original_firstorder_Mean"].dtype.kind == "f"
+
+
+def test_a_run_named_as_an_earlier_one_shows_its_own_values(runs: list[Run]) -> None:
+    """The later run of a shared name replaces the earlier one's columns, with its own values
+    in the right rows even where its features are in another order or fewer."""
+    before, after = runs
+    fewer = after.frame.drop(columns=[c for c in after.frame if "firstorder" in c])
+    reordered = fewer[list(reversed(fewer.columns))]
+    table = wide_table([Run.from_frame("r", before.frame), Run.from_frame("r", reordered)])
+    column = table["r | label 1"]
+    for name in feature_columns(reordered):
+        assert column[name] == reordered.loc[reordered["roi_label"] == 1, name].iloc[0]
+    firstorder = [n for n in feature_columns(before.frame) if "firstorder" in n]
+    assert column[firstorder].isna().all()  # the later run has none of them

@@ -77,12 +77,14 @@ class WideColumns:
             assert parsed is not None  # feature_columns only returns parsable names
             described.append((parsed.image_type, parsed.feature_class, parsed.feature))
         self._described = np.array(described, dtype=object).reshape(len(self.index), 3)
-        sources: dict[str, tuple[Run, int]] = {}
+        # A later column of the same title replaces the earlier one (two runs may share a
+        # name), each column keeping its own run's row lookup.
+        sources: dict[str, tuple[Run, np.ndarray, int]] = {}
         for run in runs:
-            rows = ((run, row) for row in range(len(run.frame)))
+            where = run.frame.columns.get_indexer(self.index)
+            rows = ((run, where, row) for row in range(len(run.frame)))
             sources.update(zip(run_columns(run), rows, strict=True))
         self._sources = list(sources.values())
-        self._where = {run.name: run.frame.columns.get_indexer(self.index) for run in runs}
         self._difference = difference
         extra: list[str] = []
         if difference is not None and all(title in sources for title in difference):
@@ -101,8 +103,7 @@ class WideColumns:
             before, after = (self.column(self.titles.index(t)) for t in self._difference or ())
             is_feature = self._described[:, 1] != METADATA_CLASS
             return _difference(before, after, is_feature)[k - len(self._sources)]
-        run, row = self._sources[k]
-        where = self._where[run.name]
+        run, where, row = self._sources[k]
         values = np.full(len(self.index), np.nan, dtype=object)
         found = where >= 0
         values[found] = run.row_values(row)[where[found]]
