@@ -195,15 +195,19 @@ def test_identifying_columns_come_back_as_text(tmp_path: Path) -> None:
         assert back["original_firstorder_Mean"].dtype.kind == "f"
 
 
-def test_a_run_named_as_an_earlier_one_shows_its_own_values(runs: list[Run]) -> None:
-    """The later run of a shared name replaces the earlier one's columns, with its own values
-    in the right rows even where its features are in another order or fewer."""
+def test_runs_sharing_a_name_each_show_their_own_values(runs: list[Run]) -> None:
+    """A later run of a shared name replaces the earlier one's columns of the same title; the
+    earlier run's other columns keep its values in the right rows, though the later run has
+    its features in another order and fewer of them."""
     before, after = runs
     fewer = after.frame.drop(columns=[c for c in after.frame if "firstorder" in c])
-    reordered = fewer[list(reversed(fewer.columns))]
-    table = wide_table([Run.from_frame("r", before.frame), Run.from_frame("r", reordered)])
-    column = table["r | label 1"]
-    for name in feature_columns(reordered):
-        assert column[name] == reordered.loc[reordered["roi_label"] == 1, name].iloc[0]
+    later = fewer[fewer["roi_label"] == 1][list(reversed(fewer.columns))]
+    table = wide_table([Run.from_frame("r", before.frame), Run.from_frame("r", later)])
+    assert list(table.columns[3:]) == ["r | label 1", "r | label 2"]
+    for name in feature_columns(later):
+        assert table.loc[name, "r | label 1"] == later[name].iloc[0]
     firstorder = [n for n in feature_columns(before.frame) if "firstorder" in n]
-    assert column[firstorder].isna().all()  # the later run has none of them
+    assert table.loc[firstorder, "r | label 1"].isna().all()  # the later run has none
+    label_2 = before.frame[before.frame["roi_label"] == 2].iloc[0]
+    for name in feature_columns(before.frame):  # the earlier run's own label 2, its own rows
+        assert table.loc[name, "r | label 2"] == label_2[name]
