@@ -29,6 +29,7 @@ from napari_radiomics.side_by_side import (
     difference_title,
     wide_table,
 )
+from sample_files import fill_disk
 
 
 def engine_run(mask: np.ndarray, labels=(1,), case: str = "7") -> pd.DataFrame:
@@ -211,3 +212,19 @@ def test_runs_sharing_a_name_each_show_their_own_values(runs: list[Run]) -> None
     label_2 = before.frame[before.frame["roi_label"] == 2].iloc[0]
     for name in feature_columns(before.frame):  # the earlier run's own label 2, its own rows
         assert table.loc[name, "r | label 2"] == label_2[name]
+
+
+def test_an_export_that_fills_the_disk_leaves_the_earlier_export_whole(
+    runs: list[Run], small_disk: Path
+) -> None:
+    """Exporting again over an earlier export on a full disk fails naming no half file: the
+    earlier table and its provenance are still there, byte for byte, and no temporary file."""
+    path, sidecar = export_results(runs, small_disk / "features.csv")
+    earlier = {p: p.read_bytes() for p in (path, sidecar)}
+    fill_disk(small_disk, 4096)  # less than the table
+    with pytest.raises(OSError, match="No space left"):
+        export_results([*runs, *runs], path)
+    assert {p: p.read_bytes() for p in (path, sidecar)} == earlier
+    assert sorted(p.name for p in small_disk.iterdir() if p.name != "filler") == sorted(
+        p.name for p in earlier
+    )

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics._spreadsheet import escape_cell, escape_frame, unescape_cell, unescape_frame
 from napari_radiomics.columns import IDENTIFYING_COLUMNS, INTEGER_COLUMNS, ROI_LABEL
@@ -164,25 +165,29 @@ def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
     The table is tidy (see :func:`tidy_results`), so :func:`read_table` gives it back; a CSV
     is written safe for spreadsheets (see ``napari_radiomics._spreadsheet``). Each
     run's provenance goes to ``<name>.runs.yaml`` under ``runs: {<run name>: ...}``; its
-    ``params`` entry is a complete pyradiomics params dict (save it on its own to rerun that
-    run in pyradiomics). Returns the two paths written.
+    ``params`` entry is the run's params dict: pyradiomics' sections, plus ``preprocess`` when
+    the image was preprocessed first (``settings.params_to_yaml`` turns it into a params file
+    pyradiomics runs). Each file is written whole or not at all, so a full disk never leaves
+    half a table where an earlier export was. Returns the two paths written.
     """
     if not runs:
         raise ValueError(f"{path}: there are no results to export")
     path = Path(path)
     table = tidy_results(runs)
-    if path.suffix.lower() == ".parquet":
-        table.to_parquet(path, index=False)
-    else:
-        escape_frame(table).to_csv(path, index=False)
+    with replaced(path) as tmp:
+        if path.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            escape_frame(table).to_csv(tmp, index=False)
     sidecar = sidecar_path(path)
     document = {
         "results": path.name,
         "runs": {run.name: _plain(run.provenance) for run in runs},
     }
-    sidecar.write_text(
-        yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
+    with replaced(sidecar) as tmp:
+        tmp.write_text(
+            yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
     return path, sidecar
 
 
