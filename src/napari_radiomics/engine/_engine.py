@@ -114,6 +114,9 @@ class FeatureEngine:
         self.cache_bytes = cache_bytes
         self._state_key: tuple | None = None
         self._base: sitk.Image | None = None
+        #: The image after ``settings.preprocess`` (before ``normalize``), checked like the
+        #: image itself: the message is then ours, not pyradiomics'.
+        self._stepped: sitk.Image | None = None
         self._filters: dict[str, list[_pipeline.Derived]] = {}
         self._filter_bytes = 0
         self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
@@ -137,6 +140,7 @@ class FeatureEngine:
         self.preprocessed = PreprocessedImage()
         self._state_key = None
         self._base = None
+        self._stepped = None
         self._filters = {}
         self._filter_bytes = 0
         self._rows.clear()
@@ -283,9 +287,12 @@ class FeatureEngine:
         mask_array = label_array(mask_sitk, mask_name)
         boxes = label_boxes(mask_array)
         wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
-        problem = image_problem(image_sitk, mask_array, boxes, wanted, settings, image_types)
+        # The image pyradiomics will see: after the preprocessing, when there is one.
+        assert self._stepped is not None
+        problem = image_problem(self._stepped, mask_array, boxes, wanted, settings, image_types)
         if problem is not None:
-            raise ExtractionError(f"{image_name} {problem}")
+            stepped = " after preprocessing" if params.get(PREPROCESS_KEY) else ""
+            raise ExtractionError(f"{image_name}{stepped} {problem}")
 
         tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
         direct = not (
@@ -356,6 +363,7 @@ class FeatureEngine:
         self.clear()
         self.preprocessed = preprocessed  # survives changed pyradiomics settings
         base = preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
+        self._stepped = base
         if settings.get("normalize", False):
             base = imageoperations.normalizeImage(base, **settings)
         self._base = base

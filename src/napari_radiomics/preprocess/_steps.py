@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import SimpleITK as sitk
 import yaml
 
@@ -137,17 +138,33 @@ def apply_steps(image: sitk.Image, steps: Mapping[str, Mapping[str, Any]]) -> si
     steps = check_steps(steps)
     out = image
     if "n4" in steps:
-        out = n4_correct(out, **steps["n4"])
+        out = _finite("n4", out, n4_correct(out, **steps["n4"]))
     for name in _STANDARDISATIONS:
         if name not in steps:
             continue
         options = STEP_OPTIONS[name] | steps[name]
         mask = head_mask(out) if options["within"] == "head" else None
         if name == "zscore":
-            out = zscore(out, mask, float(options["scale"]))
+            result = zscore(out, mask, float(options["scale"]))
         else:
-            out = _nyul(steps[name]).transform(out, mask)
+            result = _nyul(steps[name]).transform(out, mask)
+        out = _finite(name, out, result)
     return out
+
+
+def _finite(step: str, before: sitk.Image, after: sitk.Image) -> sitk.Image:
+    """``after``, unless ``step`` made a finite pixel of ``before`` NaN or infinite: such a
+    pixel would otherwise reach pyradiomics, which fails on it with an unhelpful message
+    (``arange: cannot compute length``) or leaves it out of the ROI silently."""
+    made = ~np.isfinite(sitk.GetArrayViewFromImage(after)) & np.isfinite(
+        sitk.GetArrayViewFromImage(before)
+    )
+    if made.any():
+        raise PreprocessError(
+            f"preprocess {step} made {int(made.sum())} pixel(s) NaN or infinite; the image "
+            "cannot be preprocessed this way"
+        )
+    return after
 
 
 def steps_comment(steps: Mapping[str, Any]) -> str:
