@@ -149,3 +149,30 @@ def test_a_blank_slice_is_a_failed_case_with_the_reason(tmp_path: Path) -> None:
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["2"]
     assert "the image is constant (every pixel 0)" in errors.iloc[0].to_string()
+
+
+def test_extract_with_n4_on_a_one_slice_nrrd_volume(tmp_path: Path) -> None:
+    # NRRD slices are often 3D volumes of z size 1; N4 corrects their plane in 2D.
+    tumour = make_synthetic_slice(seed=6, shape=(128, 128))
+    for name, array in (("scan", tumour.image), ("seg", tumour.mask.astype(np.uint8))):
+        volume = sitk.GetImageFromArray(array[None])
+        volume.SetSpacing((0.8, 0.8, 5.0))
+        sitk.WriteImage(volume, str(tmp_path / f"{name}.nrrd"))
+    out = tmp_path / "f.csv"
+    argv = ["extract", str(tmp_path / "scan.nrrd"), "--mask", str(tmp_path / "seg.nrrd"),
+            "-o", str(out), "-q", *SETTINGS, "--preprocess", "n4,zscore"]  # fmt: skip
+    assert main(argv) == 0
+    settings = ExtractionSettings.load(tmp_path / "f.params.yaml")
+    image, mask, _ = load_case(
+        discover_cases([tmp_path / "scan.nrrd"], mask=tmp_path / "seg.nrrd")[0]
+    )
+    expected = extract_features(image, mask, settings)
+    assert read_table(out)["original_firstorder_Median"][0] == pytest.approx(
+        expected["original_firstorder_Median"][0], rel=1e-12
+    )
+    plain = settings.copy()
+    plain.preprocess = {}
+    assert (
+        extract_features(image, mask, plain)["original_firstorder_Median"][0]
+        != (expected["original_firstorder_Median"][0])
+    )

@@ -111,3 +111,30 @@ def test_same_numbers_whatever_simpleitk_thread_count() -> None:
     assert np.array_equal(results[0], results[1])
     with one_thread():
         assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 1
+
+
+def test_one_slice_volume_is_corrected_as_its_2d_plane() -> None:
+    # An NRRD slice: a 3D volume of z size 1. A 3D fit cannot shrink or fit along z (ITK
+    # refused "from [1,1,1] to [63,63,0]" even with shrink_factor 1).
+    plane, _ = _biased_slice((96, 96))
+    volume = sitk.JoinSeries(plane)
+    volume.SetSpacing((0.8, 0.9, 5.0))
+    volume.SetOrigin((-30.0, 12.0, 7.5))
+    for shrink in (4, 1):
+        ours = n4_correct(volume, shrink_factor=shrink)
+        assert ours.GetSize() == volume.GetSize()
+        assert ours.GetSpacing() == volume.GetSpacing()
+        assert ours.GetOrigin() == volume.GetOrigin()
+        assert ours.GetDirection() == volume.GetDirection()
+        flat = sitk.Extract(volume, [96, 96, 0], [0, 0, 0])  # the plane, with its spacing
+        expected = _by_hand(flat, shrink, [50] * 4)
+        assert np.array_equal(sitk.GetArrayFromImage(ours)[0], expected)
+
+
+def test_shrink_factor_is_clamped_to_a_short_axis() -> None:
+    # 3 slices shrunk by 4 (or 2) leave one: the factor along z is 1, so two or more remain.
+    slices = [make_synthetic_slice(seed=s, shape=(64, 64)).image for s in range(3)]
+    volume = sitk.GetImageFromArray(np.stack(slices).astype(np.float64) + 1.0)
+    ours = sitk.GetArrayFromImage(n4_correct(volume, iterations=[20, 10]))
+    assert np.isfinite(ours).all()
+    assert ours.shape == (3, 64, 64)
