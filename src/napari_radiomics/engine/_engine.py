@@ -108,7 +108,11 @@ class FeatureEngine:
     """
 
     def __init__(
-        self, settings: ExtractionSettings | None = None, *, cache_bytes: int = 2 << 30
+        self,
+        settings: ExtractionSettings | None = None,
+        *,
+        cache_bytes: int = 2 << 30,
+        preprocessed: PreprocessedImage | None = None,
     ) -> None:
         self.settings = settings if settings is not None else ExtractionSettings()
         self.cache_bytes = cache_bytes
@@ -123,8 +127,9 @@ class FeatureEngine:
         self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
         self._params_memo: tuple[tuple[str, frozenset[str]], dict[str, Any]] | None = None
         #: The last image after ``settings.preprocess``; kept when only the mask or the
-        #: pyradiomics settings change (``preprocessed.runs`` counts real runs).
-        self.preprocessed = PreprocessedImage()
+        #: pyradiomics settings change (``preprocessed.runs`` counts real runs). Given, it is
+        #: shared with other engines (one per settings in the Extract dock).
+        self.preprocessed = preprocessed if preprocessed is not None else PreprocessedImage()
 
     def _params(self) -> dict[str, Any]:
         """``settings.to_params()`` once per state of the settings (validating costs ms per call;
@@ -137,7 +142,11 @@ class FeatureEngine:
     # -- cache -----------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget every cached image, filtered image and label result."""
-        self.preprocessed = PreprocessedImage()
+        self.preprocessed.clear()
+        self._forget_settings_state()
+
+    def _forget_settings_state(self) -> None:
+        """Forget what depends on the pyradiomics settings: all but the preprocessed images."""
         self._state_key = None
         self._base = None
         self._stepped = None
@@ -359,10 +368,8 @@ class FeatureEngine:
         key = (identity, json.dumps(params, sort_keys=True))
         if key == self._state_key:
             return
-        preprocessed = self.preprocessed
-        self.clear()
-        self.preprocessed = preprocessed  # survives changed pyradiomics settings
-        base = preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
+        self._forget_settings_state()  # the preprocessed images survive changed settings
+        base = self.preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
         self._stepped = base
         if settings.get("normalize", False):
             base = imageoperations.normalizeImage(base, **settings)

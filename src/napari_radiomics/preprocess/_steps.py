@@ -15,8 +15,10 @@ preprocessing, as a comment line above the block says).
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -205,17 +207,23 @@ def steps_in_comments(text: str) -> dict[str, dict[str, Any]] | None:
 
 
 class PreprocessedImage:
-    """The last image's preprocessing, kept while the image and the steps stay the same.
+    """The last images' preprocessing, kept while the image and the steps stay the same.
 
     N4 costs seconds per slice and depends on the image alone (its mask is the Otsu head
     mask, not the ROI), so an engine keeps one of these: re-extracting after a mask edit, or
-    with other pyradiomics settings, reuses the corrected image. ``runs`` counts the times the
-    steps really ran (what tests and benchmarks read to see the reuse).
+    with other pyradiomics settings, reuses the corrected image. Engines may share one (the
+    Extract dock keeps an engine per settings, so a new bin width is a new engine): ``size``
+    images are kept, the least recently used dropped first, and one preprocessing runs at a
+    time, so two engines asking for the same image correct it once. ``runs`` counts the times
+    the steps really ran (what tests and benchmarks read to see the reuse).
     """
 
-    def __init__(self) -> None:
-        self._key: tuple[Any, str] | None = None
-        self._image: sitk.Image | None = None
+    def __init__(self, size: int = 1) -> None:
+        self.size = size
+        self._kept: collections.OrderedDict[tuple[Any, str], sitk.Image] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
         self.runs = 0
 
     def get(self, image: sitk.Image, steps: Mapping[str, Any], image_key: Any) -> sitk.Image:
@@ -223,13 +231,18 @@ class PreprocessedImage:
         if not steps:
             return image
         key = (image_key, json.dumps(steps, sort_keys=True))
-        if self._image is None or key != self._key:
-            self._image, self._key = None, None  # a failure leaves nothing stale behind
-            self._image = apply_steps(image, steps)
-            self._key = key
-            self.runs += 1
-        return self._image
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                kept = apply_steps(image, steps)  # a failure keeps nothing
+                self.runs += 1
+                self._kept[key] = kept
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            return kept
 
     def clear(self) -> None:
-        """Forget the kept image."""
-        self._key, self._image = None, None
+        """Forget the kept images."""
+        with self._lock:
+            self._kept.clear()
