@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -138,3 +140,28 @@ def test_shrink_factor_is_clamped_to_a_short_axis() -> None:
     ours = sitk.GetArrayFromImage(n4_correct(volume, iterations=[20, 10]))
     assert np.isfinite(ours).all()
     assert ours.shape == (3, 64, 64)
+
+
+def test_a_second_n4_in_another_thread_waits_and_the_count_is_put_back() -> None:
+    # The thread count is process-wide: a second N4 entering while the first holds 1 would
+    # save that 1 and put it back for good. It waits for the first instead.
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(3)
+    seen: list[int] = []
+
+    def second() -> None:
+        with one_thread():
+            seen.append(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads())
+
+    try:
+        with one_thread():
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join(0.2)
+            assert thread.is_alive()  # waiting for the first block to end
+            assert seen == []
+        thread.join()
+        assert seen == [1]
+        assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 3
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
