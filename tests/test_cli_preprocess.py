@@ -20,7 +20,7 @@ from napari_radiomics.convert import as_sitk
 from napari_radiomics.engine import extract_features
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
-from napari_radiomics.preprocess import NyulStandardizer
+from napari_radiomics.preprocess import NyulStandardizer, head_mask, n4_correct
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 from sample_files import write_mat_folder
@@ -70,8 +70,9 @@ def test_extract_preprocess_round_trip_through_workers_sidecar_and_resume(
 
 def test_nyul_landmarks_file_reaches_the_extraction(mat_folder: Path, tmp_path: Path) -> None:
     cases = discover_cases([mat_folder])
-    images = [as_sitk(load_case(case)[0]) for case in cases[2:]]  # "training" cases
-    heads = [sitk.OtsuThreshold(image, 0, 1, 200) for image in images]
+    # "training" cases, as the run will see them: after N4 (the run is n4,nyul)
+    images = [n4_correct(as_sitk(load_case(case)[0])) for case in cases[2:]]
+    heads = [head_mask(image) for image in images]
     landmarks = NyulStandardizer().fit(images, heads).save(tmp_path / "nyul.json")
     out = tmp_path / "n.csv"
     argv = ["extract", str(mat_folder), "-o", str(out), "--limit", "1", "--jobs", "1", "-q",

@@ -91,7 +91,10 @@ def test_mask_edit_and_new_bin_width_reuse_the_corrected_image() -> None:
     first = engine.extract(image, mask)
     edited = mask.data.copy()
     edited[np.nonzero(edited)[0].min()] = 0  # the mask's top row erased
-    second = engine.extract(image, LayerData(edited, scale=mask.scale, translate=mask.translate))
+    edited_mask = LayerData(edited, scale=mask.scale, translate=mask.translate)
+    second = engine.extract(image, edited_mask)
+    fresh = FeatureEngine(settings.copy()).extract(image, edited_mask)  # N4 run anew
+    assert second.iloc[0].to_dict() == fresh.iloc[0].to_dict()
     settings.bin_width = 0.2  # a pyradiomics setting: the features change, the image does not
     third = engine.extract(image, mask)
     assert engine.preprocessed.runs == 1
