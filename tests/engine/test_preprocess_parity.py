@@ -167,3 +167,13 @@ def test_nyul_on_a_head_with_many_pixels_at_its_lowest_value_extracts() -> None:
         frame.iloc[0].to_dict(), _pyradiomics_on_preprocessed(settings, tied, mask)
     )
     assert np.isfinite(frame.iloc[0]["log-sigma-1-0-mm-3D_firstorder_Minimum"])
+
+
+def test_nyul_on_a_head_of_one_value_names_the_image() -> None:
+    _, mask = _slice()
+    flat = np.zeros(mask.data.shape, np.float64)
+    flat[8:-8, 8:-8] = 500.0  # a head (Otsu finds it) without a histogram to standardise
+    image = LayerData(flat, scale=mask.scale, translate=mask.translate, name="flat")
+    settings = ExtractionSettings(preprocess={"nyul": _nyul((128, 128))})
+    with pytest.raises(PreprocessError, match=r"image 'flat': .*percentiles are equal \(500\)"):
+        extract_features(image, mask, settings)
