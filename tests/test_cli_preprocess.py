@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
@@ -14,7 +15,8 @@ from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
 from napari_radiomics.convert import as_sitk
 from napari_radiomics.engine import extract_features
-from napari_radiomics.preprocess import NyulStandardizer
+from napari_radiomics.io.synthetic import make_synthetic_slice
+from napari_radiomics.preprocess import NyulStandardizer, head_mask, n4_correct
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
 from processes import run_cli
@@ -60,8 +62,9 @@ def test_extract_preprocess_round_trip_through_workers_sidecar_and_resume(
 
 def test_nyul_landmarks_file_reaches_the_extraction(mat_folder: Path, tmp_path: Path) -> None:
     cases = discover_cases([mat_folder])
-    images = [as_sitk(load_case(case)[0]) for case in cases[2:]]  # "training" cases
-    heads = [sitk.OtsuThreshold(image, 0, 1, 200) for image in images]
+    # "training" cases, as the run will see them: after N4 (the run is n4,nyul)
+    images = [n4_correct(as_sitk(load_case(case)[0])) for case in cases[2:]]
+    heads = [head_mask(image) for image in images]
     landmarks = NyulStandardizer().fit(images, heads).save(tmp_path / "nyul.json")
     out = tmp_path / "n.csv"
     argv = ["extract", str(mat_folder), "-o", str(out), "--limit", "1", "--jobs", "1", "-q",
@@ -134,3 +137,30 @@ def test_a_blank_slice_is_a_failed_case_with_the_reason(tmp_path: Path) -> None:
     errors = pd.read_csv(tmp_path / "f.errors.csv", dtype=str)
     assert errors["case"].tolist() == ["2"]
     assert "the image is constant (every pixel 0)" in errors.iloc[0].to_string()
+
+
+def test_extract_with_n4_on_a_one_slice_nrrd_volume(tmp_path: Path) -> None:
+    # NRRD slices are often 3D volumes of z size 1; N4 corrects their plane in 2D.
+    tumour = make_synthetic_slice(seed=6, shape=(128, 128))
+    for name, array in (("scan", tumour.image), ("seg", tumour.mask.astype(np.uint8))):
+        volume = sitk.GetImageFromArray(array[None])
+        volume.SetSpacing((0.8, 0.8, 5.0))
+        sitk.WriteImage(volume, str(tmp_path / f"{name}.nrrd"))
+    out = tmp_path / "f.csv"
+    argv = ["extract", str(tmp_path / "scan.nrrd"), "--mask", str(tmp_path / "seg.nrrd"),
+            "-o", str(out), "-q", *SETTINGS, "--preprocess", "n4,zscore"]  # fmt: skip
+    assert main(argv) == 0
+    settings = ExtractionSettings.load(tmp_path / "f.params.yaml")
+    image, mask, _ = load_case(
+        discover_cases([tmp_path / "scan.nrrd"], mask=tmp_path / "seg.nrrd")[0]
+    )
+    expected = extract_features(image, mask, settings)
+    assert read_table(out)["original_firstorder_Median"][0] == pytest.approx(
+        expected["original_firstorder_Median"][0], rel=1e-12
+    )
+    plain = settings.copy()
+    plain.preprocess = {}
+    assert (
+        extract_features(image, mask, plain)["original_firstorder_Median"][0]
+        != (expected["original_firstorder_Median"][0])
+    )

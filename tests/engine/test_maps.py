@@ -32,7 +32,7 @@ from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.settings import ExtractionSettings
-from sample_files import write_bundle
+from sample_files import fill_disk, write_bundle
 
 TEXTURE = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 ALL_CLASSES = {name: [] for name in TEXTURE}
@@ -559,3 +559,40 @@ def test_the_memory_limit_is_read_from_the_environment(
     monkeypatch.setenv(MEMORY_ENV, "lots")
     with pytest.raises(SettingsError, match=f"{MEMORY_ENV}='lots': expected an amount"):
         feature_maps(image, mask, features=["firstorder_Mean"])
+
+
+def test_the_first_map_that_cannot_be_written_stops_the_rest(
+    small_slice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A map whose file cannot be written (a folder in its place) ends the run at once: the
+    93 maps queued behind it are not attempted, and nothing the user had there is removed."""
+    out = tmp_path / "maps"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "original_firstorder_10Percentile.nrrd").mkdir()  # the first map's file name
+    assert main(["maps", str(small_slice), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{out / 'original_firstorder_10Percentile.nrrd'}: the map cannot be written (Is a" in err
+    )
+    written = [path for path in out.glob("*.nrrd") if path.is_file()]
+    assert len(written) < 93 // 4  # the files already under way, not every other map
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "original_firstorder_10Percentile.nrrd").is_dir()
+
+
+def test_a_full_disk_is_named_and_leaves_what_was_there(
+    small_slice: Path, small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = small_disk / "maps"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    fill_disk(small_disk, 4096)  # room for a map or two, not for 93
+    assert main(["maps", str(small_slice), "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {out}/original_" in err, err  # the map that did not fit, by name
+    assert "the map cannot be written" in err
+    assert "disk full" in err or "No space left on device" in err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not list(out.glob(".*"))  # no temporary file left behind
+    assert not (out / "maps.params.yaml").exists()

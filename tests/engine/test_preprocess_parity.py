@@ -91,7 +91,10 @@ def test_mask_edit_and_new_bin_width_reuse_the_corrected_image() -> None:
     first = engine.extract(image, mask)
     edited = mask.data.copy()
     edited[np.nonzero(edited)[0].min()] = 0  # the mask's top row erased
-    second = engine.extract(image, LayerData(edited, scale=mask.scale, translate=mask.translate))
+    edited_mask = LayerData(edited, scale=mask.scale, translate=mask.translate)
+    second = engine.extract(image, edited_mask)
+    fresh = FeatureEngine(settings.copy()).extract(image, edited_mask)  # N4 run anew
+    assert second.iloc[0].to_dict() == fresh.iloc[0].to_dict()
     settings.bin_width = 0.2  # a pyradiomics setting: the features change, the image does not
     third = engine.extract(image, mask)
     assert engine.preprocessed.runs == 1
@@ -140,3 +143,37 @@ def test_feature_maps_are_the_maps_of_the_preprocessed_image() -> None:
         assert np.array_equal(feature_map.values, expected[name].values, equal_nan=True), name
     unprocessed = feature_maps(image, mask, plain)["original_firstorder_Mean"].values
     assert not np.allclose(unprocessed, ours["original_firstorder_Mean"].values, equal_nan=True)
+
+
+def test_nyul_on_a_head_with_many_pixels_at_its_lowest_value_extracts() -> None:
+    # 15% of the head at its lowest value ties Nyul's 1st and 10th percentiles; the air's
+    # pixels once became -inf, and the LoG filter carried them into the ROI (pyradiomics then
+    # failed with "arange: cannot compute length").
+    image, mask = _slice()
+    array = image.data.astype(np.float64)
+    head = sitk.GetArrayFromImage(sitk.OtsuThreshold(sitk.GetImageFromArray(array), 0, 1, 200))
+    inside = head == 1
+    array[inside & (array < np.percentile(array[inside], 15))] = array[inside].min()
+    array[~inside] = 0  # dark air, so Otsu finds the same head again
+    tied = LayerData(array, scale=image.scale, translate=image.translate, name="tied")
+    settings = ExtractionSettings(
+        image_types={"Original": {}, "LoG": {"sigma": [1.0]}},
+        feature_classes={"firstorder": []},
+        preprocess={"nyul": _nyul((128, 128))},
+        bin_width=2,
+    )
+    frame = extract_features(tied, mask, settings)
+    assert_same_features(
+        frame.iloc[0].to_dict(), _pyradiomics_on_preprocessed(settings, tied, mask)
+    )
+    assert np.isfinite(frame.iloc[0]["log-sigma-1-0-mm-3D_firstorder_Minimum"])
+
+
+def test_nyul_on_a_head_of_one_value_names_the_image() -> None:
+    _, mask = _slice()
+    flat = np.zeros(mask.data.shape, np.float64)
+    flat[8:-8, 8:-8] = 500.0  # a head (Otsu finds it) without a histogram to standardise
+    image = LayerData(flat, scale=mask.scale, translate=mask.translate, name="flat")
+    settings = ExtractionSettings(preprocess={"nyul": _nyul((128, 128))})
+    with pytest.raises(PreprocessError, match=r"image 'flat': .*percentiles are equal \(500\)"):
+        extract_features(image, mask, settings)

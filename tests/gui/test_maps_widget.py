@@ -267,3 +267,25 @@ def test_settings_are_chosen_as_in_the_batch_dock_and_a_bad_file_is_refused(
     assert "Cannot start:" in widget.status.value
     assert "binWidth" in widget.status.value
     assert not widget.runner.running
+
+
+def test_a_second_run_on_the_same_image_does_not_rerun_n4(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
+    viewer = make_napari_viewer()
+    image, labels = open_slice(viewer, tmp_path)
+    widget = dock(viewer)
+    params = tmp_path / "n4.params.yaml"
+    ExtractionSettings(preprocess={"n4": {}, "zscore": {}}, bin_width=0.25).save(params)
+    widget.choice.combo.setCurrentText(PARAMS_FILE)
+    widget.choice.params.setText(str(params))
+    widget.features.value = ["firstorder_Mean"]
+    compute(qtbot, widget)
+    widget.radius.value = 2  # other voxel settings: a new engine, the same corrected image
+    compute(qtbot, widget)
+    assert widget.preprocessed.runs == 1
+    expected = feature_maps(image, labels, widget.settings(), features=["firstorder_Mean"])
+    np.testing.assert_array_equal(
+        widget.maps["original_firstorder_Mean"].values,
+        expected["original_firstorder_Mean"].values,
+    )

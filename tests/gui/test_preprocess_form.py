@@ -78,6 +78,17 @@ def test_dock_extracts_with_n4_and_a_brush_stroke_does_not_rerun_it(
     assert results.runs[1].provenance["params"]["preprocess"] == {"n4": {}, "zscore": {}}
     engines = [cached.engine for cached in widget.engines._engines.values()]
     assert [engine.preprocessed.runs for engine in engines] == [1]  # N4 ran once for both
+    # Another bin width is another engine, with the same corrected image: N4 does not rerun.
+    widget.auto.value = False
+    widget.form.fields["bin_width"].value = 0.5
+    with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT):
+        assert widget.extract()
+    qtbot.waitUntil(lambda: len(results.runs) == 3, timeout=TIMEOUT)
+    assert results.runs[2].provenance["params"]["setting"]["binWidth"] == 0.5
+    engines = [cached.engine for cached in widget.engines._engines.values()]
+    assert len(engines) == 2
+    caches = {id(engine.preprocessed): engine.preprocessed for engine in engines}
+    assert sum(cache.runs for cache in caches.values()) == 1  # N4 ran once in all
 
 
 def test_nyul_landmarks_file_chosen_in_the_dock_and_a_bad_one_named(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -111,3 +113,55 @@ def test_same_numbers_whatever_simpleitk_thread_count() -> None:
     assert np.array_equal(results[0], results[1])
     with one_thread():
         assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 1
+
+
+def test_one_slice_volume_is_corrected_as_its_2d_plane() -> None:
+    # An NRRD slice: a 3D volume of z size 1. A 3D fit cannot shrink or fit along z (ITK
+    # refused "from [1,1,1] to [63,63,0]" even with shrink_factor 1).
+    plane, _ = _biased_slice((96, 96))
+    volume = sitk.JoinSeries(plane)
+    volume.SetSpacing((0.8, 0.9, 5.0))
+    volume.SetOrigin((-30.0, 12.0, 7.5))
+    for shrink in (4, 1):
+        ours = n4_correct(volume, shrink_factor=shrink)
+        assert ours.GetSize() == volume.GetSize()
+        assert ours.GetSpacing() == volume.GetSpacing()
+        assert ours.GetOrigin() == volume.GetOrigin()
+        assert ours.GetDirection() == volume.GetDirection()
+        flat = sitk.Extract(volume, [96, 96, 0], [0, 0, 0])  # the plane, with its spacing
+        expected = _by_hand(flat, shrink, [50] * 4)
+        assert np.array_equal(sitk.GetArrayFromImage(ours)[0], expected)
+
+
+def test_shrink_factor_is_clamped_to_a_short_axis() -> None:
+    # 3 slices shrunk by 4 (or 2) leave one: the factor along z is 1, so two or more remain.
+    slices = [make_synthetic_slice(seed=s, shape=(64, 64)).image for s in range(3)]
+    volume = sitk.GetImageFromArray(np.stack(slices).astype(np.float64) + 1.0)
+    ours = sitk.GetArrayFromImage(n4_correct(volume, iterations=[20, 10]))
+    assert np.isfinite(ours).all()
+    assert ours.shape == (3, 64, 64)
+
+
+def test_a_second_n4_in_another_thread_waits_and_the_count_is_put_back() -> None:
+    # The thread count is process-wide: a second N4 entering while the first holds 1 would
+    # save that 1 and put it back for good. It waits for the first instead.
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(3)
+    seen: list[int] = []
+
+    def second() -> None:
+        with one_thread():
+            seen.append(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads())
+
+    try:
+        with one_thread():
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join(0.2)
+            assert thread.is_alive()  # waiting for the first block to end
+            assert seen == []
+        thread.join()
+        assert seen == [1]
+        assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 3
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)

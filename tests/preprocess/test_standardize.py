@@ -145,3 +145,46 @@ def test_nyul_fit_reads_images_and_masks_one_pair_at_a_time() -> None:
         NyulStandardizer().fit(one, one * 2)
     with pytest.raises(PreprocessError, match="one or more images, got none"):
         NyulStandardizer().fit(iter([]))
+
+
+def _tied_head() -> tuple[np.ndarray, np.ndarray]:
+    """A head (the right 3/4) whose lowest value holds 15% of its pixels, so its 1st and 10th
+    percentiles tie, and air darker still on the left."""
+    array = UNIFORM.copy() + 1000.0
+    head = np.zeros(array.shape, bool)
+    head[:, array.shape[1] // 4 :] = True
+    lowest = array[head].min()
+    flat = head & (array < np.percentile(array[head], 15))
+    array[flat] = lowest
+    array[~head] = np.linspace(0.0, 500.0, int((~head).sum()))
+    return array, head
+
+
+def test_nyul_with_tied_end_landmarks_stays_finite_and_monotone() -> None:
+    array, head = _tied_head()
+    mask = _image(head.astype(np.uint8))
+    nyul = NyulStandardizer().fit([_image(UNIFORM)])
+    source = np.percentile(array[head], nyul.percentiles)
+    assert source[0] == source[1]  # p1 == p10: the old end slope divided by zero
+    out = sitk.GetArrayFromImage(nyul.transform(_image(array), mask))
+    assert np.isfinite(out).all()
+    order = np.argsort(array, axis=None, kind="stable")
+    assert (np.diff(out.ravel()[order]) >= 0).all()  # brighter in, never darker out
+    # The air below the head follows the slope from p1 to p20, the nearest distinct landmark.
+    slope = (nyul.landmarks_[2] - nyul.landmarks_[0]) / (source[2] - source[0])
+    air = ~head
+    expected = nyul.landmarks_[0] + (array[air] - source[0]) * slope
+    assert np.allclose(out[air], expected, rtol=0, atol=1e-9)
+    # Flipped (the ties at the top), the upper end stays finite as well.
+    flipped = sitk.GetArrayFromImage(nyul.transform(_image(-array), mask))
+    assert np.isfinite(flipped).all()
+
+
+def test_a_step_that_makes_pixels_non_finite_is_refused_naming_it() -> None:
+    # Values near float64's limit: the mean overflows, and every z-score would be NaN.
+    huge = np.where(UNIFORM % 2 == 0, 1.5e308, -1.5e308)
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(PreprocessError, match=r"preprocess zscore made 10001 pixel\(s\) NaN"),
+    ):
+        apply_steps(_image(huge), {"zscore": {"within": "image"}})

@@ -2,7 +2,9 @@
 
 One :class:`~napari_radiomics.engine.FeatureEngine` is kept per (image layer, slice, settings),
 so re-extracting after a mask edit reuses the image-side work (normalised and filtered
-images). A few are kept, the least recently used dropped first.
+images). A few are kept, the least recently used dropped first. Their preprocessed images
+(N4 costs seconds) are one cache shared by all, keyed on the image and the steps alone, so a
+new bin width (a new engine) does not run N4 again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from napari_radiomics._napari._inputs import ExtractionJob
 from napari_radiomics._napari._runner import Progress
 from napari_radiomics.engine import FeatureEngine
+from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 
 _MAX_ENGINES = 4
@@ -35,12 +38,15 @@ class EngineCache:
 
     def __init__(self) -> None:
         self._engines: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
+        #: The preprocessed images of every engine (``runs`` counts the real runs).
+        self.preprocessed = PreprocessedImage(size=_MAX_ENGINES)
 
     def _engine_for(self, key: Any, settings: ExtractionSettings) -> _Cached:
         full_key = (key, json.dumps(settings.to_params(), sort_keys=True, default=str))
         cached = self._engines.pop(full_key, None)
         if cached is None:
-            cached = _Cached(FeatureEngine(settings.copy()), threading.Lock())
+            engine = FeatureEngine(settings.copy(), preprocessed=self.preprocessed)
+            cached = _Cached(engine, threading.Lock())
         self._engines[full_key] = cached
         while len(self._engines) > _MAX_ENGINES:
             self._engines.popitem(last=False)

@@ -52,6 +52,7 @@ from napari_radiomics.engine.maps import (
     map_feature_choices,
     voxel_settings,
 )
+from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ class MapsWidget(Container):
         self._source: Any = None  # the image layer the shown maps were computed on
         self._voxel: tuple[int, ...] | None = None
         self._running_on: Any = None  # the image layer of the run in flight
+        #: The last images' preprocessing (N4 costs seconds): another kernel radius, feature
+        #: or ROI label on the same image does not correct it again.
+        self.preprocessed = PreprocessedImage(size=2)
 
         def layers_of(kind: type) -> Any:
             return lambda _: [layer for layer in viewer.layers if isinstance(layer, kind)]
@@ -223,7 +227,14 @@ class MapsWidget(Container):
             options |= {"region": "box", "margin": self.margin.value}
 
         def work(progress: Progress) -> dict[str, FeatureMap]:
-            return feature_maps(image, labels, settings, progress=progress, **options)
+            return feature_maps(
+                image,
+                labels,
+                settings,
+                progress=progress,
+                preprocessed=self.preprocessed,
+                **options,
+            )
 
         self.runner.run(work, f"Feature maps of {image.name}")
         self._running_on = image

@@ -10,9 +10,8 @@ pyradiomics' own voxel mode unchanged.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import SimpleITK as sitk
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._filenames import inside
+from napari_radiomics._limits import usable_cpus
 from napari_radiomics.cli._options import (
     add_settings_options,
     non_negative,
@@ -38,9 +38,9 @@ from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, W
 from napari_radiomics.io import write_medical_image
 
 PARAMS_NAME = "maps.params.yaml"
-#: Files written at once (threads): one per core, up to four. A small map's file costs a few
+#: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
 #: milliseconds of compression, writing, renaming and reading back, each without the GIL.
-WRITERS = min(4, os.cpu_count() or 1)
+WRITERS = min(4, usable_cpus())
 #: gzip's fastest level: on maps (float64 noise around the ROI, NaN elsewhere) it took 10-25%
 #: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
 COMPRESSION_LEVEL = 1
@@ -206,8 +206,10 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     then renamed: a killed run leaves no half-written map.
 
     The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses, writes
-    and reads back without the GIL), gzip at :data:`COMPRESSION_LEVEL`. The first error is
-    raised once every file under way has ended. Full-grid files are written one at a time:
+    and reads back without the GIL), gzip at :data:`COMPRESSION_LEVEL`. The first error to
+    happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it
+    is raised, naming the file, once the files under way have ended. Maps already written
+    stay, and nothing else in ``out`` is touched. Full-grid files are written one at a time:
     each holds the image's size twice while it is written (the array, SimpleITK's copy), which
     several at once would multiply.
     """
@@ -215,13 +217,23 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
 
     def write(item: tuple[str, Any]) -> None:
         name, feature_map = item
-        with replaced(inside(out, f"{name}{suffix}")) as temporary:
-            image = feature_map.image(box=box)
-            write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+        target = inside(out, f"{name}{suffix}")
+        try:
+            with replaced(target) as temporary:
+                image = feature_map.image(box=box)
+                write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+        except OSError as err:  # named here: the writer's own message may not say which file
+            reason = err.strerror or str(err)
+            raise WriteError(target, f"the map cannot be written ({reason})") from None
 
     with ThreadPoolExecutor(WRITERS if box else 1) as pool:
-        for _ in pool.map(write, maps.items()):
-            pass
+        futures = [pool.submit(write, item) for item in maps.items()]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:  # KeyboardInterrupt too
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def _progress(done: int, total: int, message: str) -> None:

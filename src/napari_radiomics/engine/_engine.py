@@ -108,20 +108,28 @@ class FeatureEngine:
     """
 
     def __init__(
-        self, settings: ExtractionSettings | None = None, *, cache_bytes: int = 2 << 30
+        self,
+        settings: ExtractionSettings | None = None,
+        *,
+        cache_bytes: int = 2 << 30,
+        preprocessed: PreprocessedImage | None = None,
     ) -> None:
         self.settings = settings if settings is not None else ExtractionSettings()
         self.cache_bytes = cache_bytes
         self._state_key: tuple | None = None
         self._base: sitk.Image | None = None
+        #: The image after ``settings.preprocess`` (before ``normalize``), checked like the
+        #: image itself: the message is then ours, not pyradiomics'.
+        self._stepped: sitk.Image | None = None
         self._filters: dict[str, list[_pipeline.Derived]] = {}
         self._filter_bytes = 0
         self._rows: collections.OrderedDict[tuple, dict] = collections.OrderedDict()
         self._lock = threading.Lock()  # one extraction at a time (GUIs call from worker threads)
         self._params_memo: tuple[tuple[str, frozenset[str]], dict[str, Any]] | None = None
         #: The last image after ``settings.preprocess``; kept when only the mask or the
-        #: pyradiomics settings change (``preprocessed.runs`` counts real runs).
-        self.preprocessed = PreprocessedImage()
+        #: pyradiomics settings change (``preprocessed.runs`` counts real runs). Given, it is
+        #: shared with other engines (one per settings in the Extract dock).
+        self.preprocessed = preprocessed if preprocessed is not None else PreprocessedImage()
 
     def _params(self) -> dict[str, Any]:
         """``settings.to_params()`` once per state of the settings (validating costs ms per call;
@@ -134,9 +142,14 @@ class FeatureEngine:
     # -- cache -----------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget every cached image, filtered image and label result."""
-        self.preprocessed = PreprocessedImage()
+        self.preprocessed.clear()
+        self._forget_settings_state()
+
+    def _forget_settings_state(self) -> None:
+        """Forget what depends on the pyradiomics settings: all but the preprocessed images."""
         self._state_key = None
         self._base = None
+        self._stepped = None
         self._filters = {}
         self._filter_bytes = 0
         self._rows.clear()
@@ -283,9 +296,12 @@ class FeatureEngine:
         mask_array = label_array(mask_sitk, mask_name)
         boxes = label_boxes(mask_array)
         wanted = wanted_labels(labels, self.settings.label, boxes, mask_name)
-        problem = image_problem(image_sitk, mask_array, boxes, wanted, settings, image_types)
+        # The image pyradiomics will see: after the preprocessing, when there is one.
+        assert self._stepped is not None
+        problem = image_problem(self._stepped, mask_array, boxes, wanted, settings, image_types)
         if problem is not None:
-            raise ExtractionError(f"{image_name} {problem}")
+            stepped = " after preprocessing" if params.get(PREPROCESS_KEY) else ""
+            raise ExtractionError(f"{image_name}{stepped} {problem}")
 
         tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
         direct = not (
@@ -352,10 +368,9 @@ class FeatureEngine:
         key = (identity, json.dumps(params, sort_keys=True))
         if key == self._state_key:
             return
-        preprocessed = self.preprocessed
-        self.clear()
-        self.preprocessed = preprocessed  # survives changed pyradiomics settings
-        base = preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
+        self._forget_settings_state()  # the preprocessed images survive changed settings
+        base = self.preprocessed.get(image, params.get(PREPROCESS_KEY) or {}, identity)
+        self._stepped = base
         if settings.get("normalize", False):
             base = imageoperations.normalizeImage(base, **settings)
         self._base = base

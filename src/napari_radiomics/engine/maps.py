@@ -47,6 +47,7 @@ from napari_radiomics.engine._maps_roi import MapRegion
 from napari_radiomics.engine._masks import image_problem, label_array, label_boxes
 from napari_radiomics.engine.preflight import grid_problems
 from napari_radiomics.errors import ConversionError, ExtractionError, SettingsError
+from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["FeatureMap", "feature_maps", "map_feature_choices", "map_features", "voxel_settings"]
@@ -236,6 +237,7 @@ def feature_maps(
     margin: int = 0,
     engine: FeatureEngine | None = None,
     jobs: int = 1,
+    preprocessed: PreprocessedImage | None = None,
 ) -> dict[str, FeatureMap]:
     """pyradiomics' voxel-wise feature maps of ``image`` for one ROI label of ``mask``.
 
@@ -249,6 +251,8 @@ def feature_maps(
     ``FeatureEngine`` whose cached filtered images to reuse (its settings must be these).
     ``jobs``: worker processes sharing each class's voxel batches (1: this process); the
     batches and so the values are the same for any number, and progress then moves per part.
+    ``preprocessed``: a cache of preprocessed images to take the image's from (and keep it
+    in), so a dock's next run does not correct the same image again (N4 costs seconds).
     """
     settings = settings if settings is not None else ExtractionSettings()
     wanted = map_features(settings, features)
@@ -269,7 +273,7 @@ def feature_maps(
         if problem.severity == "error":
             raise ExtractionError(problem.message)
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
-        engine = FeatureEngine(_without_voxel(settings))
+        engine = FeatureEngine(_without_voxel(settings), preprocessed=preprocessed)
     label = _label(mask_sitk, mask_name, label if label is not None else settings.label)
     with geometry_tolerance(settings.geometry_tolerance), process_pool(jobs) as pool:
         return _compute(

@@ -79,8 +79,25 @@ def n4_correct(image: sitk.Image, **options: Any) -> sitk.Image:
     """
     opts = {**N4_DEFAULTS, **options}
     full = sitk.Cast(image, sitk.sitkFloat32)
+    size = full.GetSize()
+    if full.GetDimension() == 3 and size.count(1) == 1:
+        # One slice of a volume (z size 1, as NRRD slices often are): a 3D fit has nothing
+        # to fit along that axis and ITK refuses it, so the plane is corrected in 2D and put
+        # back on the volume's grid (origin, spacing and direction unchanged).
+        plane = sitk.Extract(full, [n if n > 1 else 0 for n in size], [0, 0, 0])
+        corrected = _correct(plane, opts)
+        out = sitk.GetImageFromArray(sitk.GetArrayFromImage(corrected).reshape(size[::-1]))
+        out.CopyInformation(full)
+        return out
+    return _correct(full, opts)
+
+
+def _correct(full: sitk.Image, opts: dict[str, Any]) -> sitk.Image:
+    """SimpleITK's example on a Float32 image. The shrink factor is clamped per axis so the
+    shrunk image keeps two voxels along each: along an axis shrunk to one voxel the B-spline
+    lattice has no extent and ITK refuses the fit (a thin stack of a few slices)."""
     mask = head_mask(full, opts["histogram_bins"])
-    shrink = [int(opts["shrink_factor"])] * full.GetDimension()
+    shrink = [min(int(opts["shrink_factor"]), max(1, n // 2)) for n in full.GetSize()]
     small, small_mask = sitk.Shrink(full, shrink), sitk.Shrink(mask, shrink)
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
     corrector.SetMaximumNumberOfIterations([int(n) for n in opts["iterations"]])
@@ -103,7 +120,13 @@ def n4_correct(image: sitk.Image, **options: Any) -> sitk.Image:
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """SimpleITK's default thread count set to 1 for the block (then put back): N4's numbers
-    depend on it (see the module docstring)."""
+    depend on it (see the module docstring).
+
+    The count is process-wide, so this has a side effect: while N4 runs, SimpleITK filters
+    started in other threads (an Extract or a maps worker of the viewer) also run on one
+    thread, and a count another thread sets meanwhile is put back to the one before when the
+    block ends. The module lock keeps two N4 runs in two threads from interleaving their set
+    and restore, where the second would put back the first's 1 for good."""
     with _THREADS_LOCK:
         before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)

@@ -88,7 +88,10 @@ class NyulStandardizer:
     ``percentiles``: the landmarks, from the lower to the upper end of the standard scale;
     ``scale``: the values the first and last landmarks get (``(0, 100)``). Intensities outside
     the first and last landmarks are extended linearly with the end segments' slopes.
-    ``landmarks_`` (after ``fit`` or ``from_dict``): the standard value of each percentile.
+    Where an image's end landmarks tie with their neighbours (many pixels at the lowest value),
+    the end slopes come from the nearest distinct landmarks, so the map stays finite and
+    monotone. ``landmarks_`` (after ``fit`` or ``from_dict``): the standard value of each
+    percentile.
     """
 
     def __init__(
@@ -155,8 +158,12 @@ class NyulStandardizer:
         array = sitk.GetArrayViewFromImage(image).astype(np.float64)
         out = np.interp(array, source, target)
         below, above = array < source[0], array > source[-1]
-        slope_low = (target[1] - target[0]) / (source[1] - source[0])
-        slope_high = (target[-1] - target[-2]) / (source[-1] - source[-2])
+        # Each end's slope from the nearest landmark distinct from the end one: a head with
+        # many pixels at its lowest value has p1 == p10, whose slope would be infinite.
+        low = int(np.argmax(source > source[0]))
+        high = int(len(source) - 1 - np.argmax(source[::-1] < source[-1]))
+        slope_low = (target[low] - target[0]) / (source[low] - source[0])
+        slope_high = (target[-1] - target[high]) / (source[-1] - source[high])
         out[below] = target[0] + (array[below] - source[0]) * slope_low
         out[above] = target[-1] + (array[above] - source[-1]) * slope_high
         return _like(image, out)

@@ -15,12 +15,15 @@ preprocessing, as a comment line above the block says).
 
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import SimpleITK as sitk
 import yaml
 
@@ -138,16 +141,19 @@ def apply_steps(image: sitk.Image, steps: Mapping[str, Mapping[str, Any]]) -> si
     """``image`` after every step of ``steps`` (checked with :func:`check_steps`), in order;
     the image itself when there is none."""
     steps = check_steps(steps)
-    out = _before_standardisation(image, steps)
+    out = image
+    if "n4" in steps:
+        out = _finite("n4", out, _before_standardisation(out, steps))
     for name in _STANDARDISATIONS:
         if name not in steps:
             continue
         options = STEP_OPTIONS[name] | steps[name]
         mask = _within(out, options)
         if name == "zscore":
-            out = zscore(out, mask, float(options["scale"]))
+            result = zscore(out, mask, float(options["scale"]))
         else:
-            out = _nyul(steps[name]).transform(out, mask)
+            result = _nyul(steps[name]).transform(out, mask)
+        out = _finite(name, out, result)
     return out
 
 
@@ -184,6 +190,21 @@ def _before_standardisation(image: sitk.Image, steps: Mapping[str, Any]) -> sitk
 def _within(image: sitk.Image, options: Mapping[str, Any]) -> sitk.Image | None:
     """The mask a standardisation takes its statistics from: the head, or None (all pixels)."""
     return head_mask(image) if options["within"] == "head" else None
+
+
+def _finite(step: str, before: sitk.Image, after: sitk.Image) -> sitk.Image:
+    """``after``, unless ``step`` made a finite pixel of ``before`` NaN or infinite: such a
+    pixel would otherwise reach pyradiomics, which fails on it with an unhelpful message
+    (``arange: cannot compute length``) or leaves it out of the ROI silently."""
+    made = ~np.isfinite(sitk.GetArrayViewFromImage(after)) & np.isfinite(
+        sitk.GetArrayViewFromImage(before)
+    )
+    if made.any():
+        raise PreprocessError(
+            f"preprocess {step} made {int(made.sum())} pixel(s) NaN or infinite; the image "
+            "cannot be preprocessed this way"
+        )
+    return after
 
 
 def steps_comment(steps: Mapping[str, Any]) -> str:
@@ -224,17 +245,23 @@ def steps_in_comments(text: str) -> dict[str, dict[str, Any]] | None:
 
 
 class PreprocessedImage:
-    """The last image's preprocessing, kept while the image and the steps stay the same.
+    """The last images' preprocessing, kept while the image and the steps stay the same.
 
     N4 costs seconds per slice and depends on the image alone (its mask is the Otsu head
     mask, not the ROI), so an engine keeps one of these: re-extracting after a mask edit, or
-    with other pyradiomics settings, reuses the corrected image. ``runs`` counts the times the
-    steps really ran (what tests and benchmarks read to see the reuse).
+    with other pyradiomics settings, reuses the corrected image. Engines may share one (the
+    Extract dock keeps an engine per settings, so a new bin width is a new engine): ``size``
+    images are kept, the least recently used dropped first, and one preprocessing runs at a
+    time, so two engines asking for the same image correct it once. ``runs`` counts the times
+    the steps really ran (what tests and benchmarks read to see the reuse).
     """
 
-    def __init__(self) -> None:
-        self._key: tuple[Any, str] | None = None
-        self._image: sitk.Image | None = None
+    def __init__(self, size: int = 1) -> None:
+        self.size = size
+        self._kept: collections.OrderedDict[tuple[Any, str], sitk.Image] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
         self.runs = 0
 
     def get(self, image: sitk.Image, steps: Mapping[str, Any], image_key: Any) -> sitk.Image:
@@ -242,13 +269,18 @@ class PreprocessedImage:
         if not steps:
             return image
         key = (image_key, json.dumps(steps, sort_keys=True))
-        if self._image is None or key != self._key:
-            self._image, self._key = None, None  # a failure leaves nothing stale behind
-            self._image = apply_steps(image, steps)
-            self._key = key
-            self.runs += 1
-        return self._image
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                kept = apply_steps(image, steps)  # a failure keeps nothing
+                self.runs += 1
+                self._kept[key] = kept
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            return kept
 
     def clear(self) -> None:
-        """Forget the kept image."""
-        self._key, self._image = None, None
+        """Forget the kept images."""
+        with self._lock:
+            self._kept.clear()
