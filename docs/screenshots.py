@@ -83,9 +83,8 @@ def feature_map() -> None:
         widget.radius.value = 2
         widget.run()
         wait_for(widget.runner.signals.finished)
-        for name in ("original_glcm_JointEntropy", "original_firstorder_Mean"):
-            viewer.layers[name].visible = False
-        viewer.layers.selection.active = viewer.layers["original_glcm_Contrast"]
+        widget.shown.value = "original_glcm_Contrast"  # the dock's one layer shows it
+        viewer.layers.selection.active = widget.map_layer
         labels.visible = False
         rows, cols = np.nonzero(labels.data)
         centre = (rows.mean() * image.scale[0], cols.mean() * image.scale[1])

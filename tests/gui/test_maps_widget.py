@@ -127,6 +127,19 @@ def test_slice_maps_are_aligned_layers_with_the_core_values_and_hover_shows_them
     compute(qtbot, widget)
     assert len(viewer.layers) == layers_before
 
+    # A map kept as its own layer stays, on the same voxels, when another map is shown.
+    widget.shown.value = "original_glcm_Contrast"
+    widget.keep_button.native.click()
+    kept = viewer.layers[-1]
+    assert kept is not widget.map_layer
+    assert "original_glcm_Contrast" in kept.name
+    widget.shown.value = "original_firstorder_Mean"
+    np.testing.assert_array_equal(on_image_grid(kept, image), contrast)
+    assert not np.array_equal(on_image_grid(widget.map_layer, image), contrast, equal_nan=True)
+    compute(qtbot, widget)  # a new run leaves the kept layer alone
+    assert kept in viewer.layers
+    np.testing.assert_array_equal(on_image_grid(kept, image), contrast)
+
 
 def test_volume_maps_keep_the_direction_and_map_the_grown_box(
     make_napari_viewer, qtbot, pyradiomics_data: Path

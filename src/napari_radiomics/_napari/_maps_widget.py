@@ -155,6 +155,11 @@ class MapsWidget(Container):
         # Its choices are read back from self.maps whenever the layers change (magicgui's
         # reset_choices), so they are a function, not a list.
         self.shown = ComboBox(label="map shown", choices=lambda _: list(self.maps), visible=False)
+        self.keep_button = PushButton(
+            text="Keep as its own layer", visible=False,
+            tooltip="a copy of the map shown, which stays when another map is shown: maps side "
+            "by side, or one to keep while the dock computes others",
+        )  # fmt: skip
         self.hovered = Label(value="")
         for label in (self.status, self.hovered):
             label.native.setWordWrap(True)  # long layer names wrap in the dock's width
@@ -164,7 +169,7 @@ class MapsWidget(Container):
             self.masked, self.region, self.margin,
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                       labels=False),
-            self.bar, self.status, self.shown, self.hovered])  # fmt: skip
+            self.bar, self.status, self.shown, self.keep_button, self.hovered])  # fmt: skip
         form.native.layout().insertWidget(3, settings_rows)  # after the ROI label
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         self.values = DataFrameModel(pd.DataFrame())
@@ -180,6 +185,7 @@ class MapsWidget(Container):
             event.connect(self._layers_changed)
         self.image.changed.connect(self._image_chosen)
         self.shown.changed.connect(self._show)
+        self.keep_button.changed.connect(self.keep_shown)
         self.region.changed.connect(
             lambda *_: setattr(self.margin, "visible", self.region.value == REGION_BOX)
         )
@@ -261,7 +267,7 @@ class MapsWidget(Container):
         with self.shown.changed.blocked():
             self.shown.reset_choices()
             self.shown.value = first
-        self.shown.visible = bool(maps)
+        self.shown.visible = self.keep_button.visible = bool(maps)
         if first is not None:
             self._show(first)
         self.status.value = f"{len(maps)} map(s) of {self._source.name} in {seconds:.1f} s"
@@ -270,6 +276,21 @@ class MapsWidget(Container):
     def map_layer(self) -> Image | None:
         """The layer the dock shows its maps in, if it is still in the viewer."""
         return next((layer for layer in self.viewer.layers if MAP_KEY in layer.metadata), None)
+
+    def keep_shown(self) -> Image | None:
+        """Add the map shown as a layer of its own, placed and coloured as the dock's, which
+        the dock never reuses: one map layer at a time keeps a run light, this keeps several
+        side by side when the user wants them."""
+        layer = self.map_layer
+        if layer is None:
+            return None
+        placement = {key: getattr(layer, key) for key in ("scale", "rotate", "shear", "affine")}
+        placement["translate"] = layer.translate
+        return self.viewer.add_image(
+            np.array(layer.data), name=f"{layer.name} ({layer.metadata['source']})",
+            colormap=layer.colormap, contrast_limits=layer.contrast_limits,
+            opacity=layer.opacity, metadata={"kept map": layer.metadata[MAP_KEY]}, **placement,
+        )  # fmt: skip
 
     def _show(self, name: str | None) -> None:
         """Show map ``name`` in the dock's layer: its block as float32, where it lies on the
