@@ -47,9 +47,20 @@ def test_output_that_is_an_input_or_exists_is_refused(
 ) -> None:
     source = mat_folder / "1.mat"
     before = source.read_bytes()
-    assert main(["landmarks", str(source), "-o", str(source), "--overwrite"]) == 2
-    assert f"-o {source}: is one of the INPUTs" in capsys.readouterr().err
-    assert source.read_bytes() == before
+    for inputs, message in (
+        ([source], "is one of the INPUTs"),
+        ([mat_folder], "the landmarks are a .json file"),
+    ):
+        argv = ["landmarks", *map(str, inputs), "-o", str(source), "--overwrite"]
+        assert main(argv) == 2
+        assert f"-o {source}: {message}" in capsys.readouterr().err
+        assert source.read_bytes() == before  # the file itself, or a case of the folder
+    params = tmp_path / "run.params.json"
+    params.write_text("{}")
+    argv = ["landmarks", str(source), "--params", str(params), "-o", str(params), "--overwrite"]
+    assert main(argv) == 2
+    assert f"-o {params}: is one of the INPUTs" in capsys.readouterr().err
+    assert params.read_text() == "{}"
 
     existing = tmp_path / "nyul.json"
     existing.write_text("mine")

@@ -35,8 +35,9 @@ Otsu head mask (or the whole image: the file's nyul within), as extraction takes
 Learn them on training cases only: a model's test cases must not shape the intensity scale
 they are measured on (see docs/cli.md, "Learning Nyul landmarks").
 
-Exit status: 0 written; 2 usage error, FILE already there (without --overwrite) or one of the
-INPUTs, a case that cannot be read or standardised (FILE is then not written).
+Exit status: 0 written; 2 usage error, FILE not *.json, already there (without --overwrite),
+or one of the INPUTs, a case that cannot be read or standardised (FILE
+is then not written).
 """
 
 _EXAMPLES = """\
@@ -106,14 +107,17 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
-    """``-o`` checked before any work: never an INPUT (nor --params), never an existing file unless
-    ``--overwrite``, never a folder."""
+    """``-o`` checked before any work: a .json file (so never a case's image, mask or
+    correction, none of which is JSON), never an INPUT (nor a --params .json), never an
+    existing file unless ``--overwrite``, never a folder."""
     output = Path(args.output)
     sources = [*args.inputs, *([args.params] if args.params else [])]
     if any(output.resolve() == Path(item).resolve() for item in sources):
         parser.error(f"-o {output}: is one of the INPUTs; name a new file for the landmarks")
     if output.is_dir():
         parser.error(f"-o {output}: is a folder; name a file for the landmarks")
+    if output.suffix.lower() != ".json":  # and so never an image, a mask or a .mat slice
+        parser.error(f"-o {output}: the landmarks are a .json file; name FILE *.json")
     if output.exists() and not args.overwrite:
         parser.error(f"-o {output}: already exists (--overwrite replaces it)")
     return output
