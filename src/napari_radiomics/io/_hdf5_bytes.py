@@ -419,8 +419,11 @@ class _File:
         cells = (corners // np.array(chunk, np.uint64)) @ np.array(
             [math.prod(grid[axis + 1 :]) for axis in range(rank)], np.uint64
         )  # each chunk's place in the grid, C order
+        cells = cells.astype(np.intp)  # (NumPy before 2.2.4 refuses uint64 in bincount)
         if len(entries) != math.prod(grid) or (np.bincount(cells) != 1).any():
             raise Unusual("a chunk never written (HDF5 knows its fill value) or written twice")
+        if (np.diff(cells) <= 0).any():  # HDF5 looks chunks up by key order: it would miss one
+            raise Unusual("chunks out of key order")
         if (entries["child"] >= self.end).any():  # (and no sum below can overflow)
             raise Unusual("a chunk outside the file")
         starts = entries["child"] + self.base
