@@ -256,13 +256,14 @@ class SettingsForm(Container):
         closed. Until built, :meth:`settings` keeps their values from the settings shown."""
         if not self._later:
             return
-        later, self._later = self._later, []
-        widgets = {f.name: field_widget(f, self._hints[f.name]) for f in later}
-        self.more.extend(_sections(list(widgets.values())))
+        widgets = {f.name: field_widget(f, self._hints[f.name]) for f in self._later}
         with self.changed.blocked():
             self._put(widgets, self._shown, self._run_of(self._shown))
+        # Only once they hold the settings shown: a failure above leaves them unbuilt, to be
+        # built again, never in the form but unread by settings().
+        self.more.extend(_sections(list(widgets.values())))
         built = self._fields | widgets
-        self._fields = {name: built[name] for name in self._order}
+        self._fields, self._later = {name: built[name] for name in self._order}, []
 
     def show(self, settings: ExtractionSettings) -> None:
         """Put ``settings`` in the controls, as pyradiomics will run them (an empty section
