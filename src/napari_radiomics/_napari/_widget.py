@@ -118,12 +118,12 @@ class ExtractionWidget(Container):
         self.native.layout().addWidget(scroll_area(form.native))
         # The button and what it says stay below the scrolling settings, on screen however
         # tall the form grows (more settings opened, preprocessing ticked) on a laptop.
-        footer = Container(
+        self._footer = Container(
             labels=False,
             widgets=[self.problems, row(self.extract_button, self.cancel_button), self.status],
         )
-        compact(footer.native)
-        self.append(footer)
+        compact(self._footer.native)
+        self.native.layout().addWidget(self._footer.native)  # below, whatever magicgui inserts
         settle(self.native, SIDE)
 
     def _connect(self) -> None:
