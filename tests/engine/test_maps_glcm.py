@@ -11,6 +11,7 @@ pyradiomics' voxel mode in ``test_glcm_settings_equal_pyradiomics_voxel_mode``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -164,3 +165,34 @@ def test_glcm_settings_equal_pyradiomics_voxel_mode(pyradiomics_data: Path) -> N
             )  # fmt: skip
             checked += 1
         assert checked >= 23, extra
+
+
+def benchmark_ct_kernel(centre: tuple[int, int, int]) -> tuple[sitk.Image, sitk.Image]:
+    """The 3x3x3 neighbourhood of ``centre`` (z, y, x) in the maps benchmark's synthetic CT
+    with its 4019-voxel ROI (``benchmarks/bench_maps.py``, built here, not stored)."""
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_maps.py"
+    spec = importlib.util.spec_from_file_location("bench_maps", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    hu, roi = bench.synthetic_ct_arrays(4137)
+    box = tuple(slice(c - 1, c + 2) for c in centre)
+    return sitk.GetImageFromArray(hu[box]), sitk.GetImageFromArray(roi[box])
+
+
+def test_imc2_of_an_angle_without_correlation_equals_pyradiomics() -> None:
+    """A kernel of the benchmark's CT with an angle whose GLCM is exactly p_x p_y: pyradiomics
+    sums HXY and HXY2 one term after the other and finds them equal (Imc2 0 for that angle);
+    summed pairwise, HXY2 was one rounding off, and the square root made it an Imc2 of 3e-8,
+    4e-9 relative in the voxel's mean over angles."""
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    image, mask = benchmark_ct_kernel((27, 293, 196))
+    ours = feature_maps(
+        image, mask, voxel_settings(ExtractionSettings(feature_classes={"glcm": []}), 1)
+    )
+    params = {"featureClass": {"glcm": []}, "voxelSetting": {"kernelRadius": 1}}
+    result = RadiomicsFeatureExtractor(params).execute(image, mask, voxelBased=True)
+    for name in ("Imc1", "Imc2"):
+        reference = result[f"original_glcm_{name}"]
+        centre = tuple(1 - i for i in image.TransformPhysicalPointToIndex(reference.GetOrigin()))
+        theirs = sitk.GetArrayViewFromImage(reference)[centre[::-1]]
+        assert ours[f"original_glcm_{name}"].array()[1, 1, 1] == pytest.approx(theirs, rel=1e-9)

@@ -314,10 +314,17 @@ class _Glcm:
         return imc1
 
     def _Imc2(self) -> np.ndarray:
-        hxy2 = np.zeros(self.count)  # on the levels each angle has: the others add 0
+        # On the levels each angle has (the others add 0), and one term after the other in
+        # (i, j) order, as numpy sums pyradiomics' (voxels, Ng, Ng, angles) array over (1, 2)
+        # (and as ``total`` sums HXY): where P = p_x p_y (a kernel's angle without
+        # correlation), HXY2 == HXY to the last bit, as in pyradiomics, and the square root
+        # below does not turn one rounding of a pairwise sum into an Imc2 of 3e-8.
+        hxy2 = np.zeros(self.count)
         for chosen, _, dx, dy in self.stacked:
             product = dx[:, :, None] * dy[:, None, :]
-            hxy2[chosen] = -np.sum(product * np.log2(product + self.eps), (1, 2))
+            terms = (product * np.log2(product + self.eps)).ravel()
+            owner = np.repeat(np.arange(chosen.size), product[0].size)
+            hxy2[chosen] = -np.bincount(owner, terms, chosen.size)
         hxy2 = hxy2.reshape(self.shape)
         with np.errstate(invalid="ignore"):
             imc2 = (1 - np.e ** (-2 * (hxy2 - self.hxy))) ** 0.5
