@@ -180,7 +180,11 @@ class _ClassPlan:
         extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
         local = self.view.enter(np.concatenate([batch, extra], axis=1))
         if self.glcm:
-            levels = {"Ng": self.view.coefficients["Ng"], "grayLevels": self.view.levels}
+            levels = {
+                "Ng": self.view.coefficients["Ng"],
+                "grayLevels": self.view.levels,
+                "roiLevels": self.view.coefficients["grayLevels"],
+            }
             found = glcm_values(self.instance, local, self.enabled, levels).items()
         else:
             found = (
