@@ -320,11 +320,9 @@ class _Glcm:
         return imc1
 
     def _Imc2(self) -> np.ndarray:
-        # On the levels each angle has (the others add 0), and one term after the other in
-        # (i, j) order, as numpy sums pyradiomics' (voxels, Ng, Ng, angles) array over (1, 2)
-        # (and as ``total`` sums HXY): where P = p_x p_y (a kernel's angle without
-        # correlation), HXY2 == HXY to the last bit, as in pyradiomics, and the square root
-        # below does not turn one rounding of a pairwise sum into an Imc2 of 3e-8.
+        # On each angle's levels (the others add 0), term by term in (i, j) order as numpy
+        # sums pyradiomics' dense array (and ``total`` HXY): where P = p_x p_y, HXY2 == HXY
+        # as in pyradiomics, not one pairwise rounding apart (an Imc2 of 3e-8).
         hxy2 = np.zeros(self.count)
         for chosen, _, dx, dy in self.stacked:
             product = dx[:, :, None] * dy[:, None, :]
