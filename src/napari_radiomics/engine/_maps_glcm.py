@@ -25,9 +25,9 @@ otherwise it is the square root of ``B B^T``'s second eigenvalue. Both come from
 the kernel's voxel count: tiny matrices, stacked by size). eps moves ``p_x p_y`` (at least
 1 / (2 pairs)^2) by under 1e-10 relative, and the MCC by about 1e-12, except where the second
 value is near 0, where the square root magnifies it (pyradiomics gives sqrt(2 eps) = 2e-8, not
-0): there, below 1e-4, the angle takes pyradiomics' own route (Q with eps, ``eigvals``). An
-angle with one level gives 0, a kernel with one level in all 1 (pyradiomics' value for a flat
-region), an empty angle is skipped.
+0): there, below 1e-4, the angle takes pyradiomics' own route (Q with eps, ``eigvals``, on
+the ROI's levels, see ``_maps_mcc``). An angle with one level gives 0, a kernel with one level
+in all 1 (pyradiomics' value for a flat region), an empty angle is skipped.
 """
 
 from __future__ import annotations
