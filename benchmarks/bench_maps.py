@@ -140,9 +140,10 @@ def large(jobs: int) -> None:
 ROI_VOXELS = (477, 4137)
 
 
-def synthetic_ct(folder: Path, roi_voxels: int = ROI_VOXELS[0]) -> tuple[Path, Path]:
-    """A CT-like 512x512x48 volume with an ellipsoid 3D ROI of about ``roi_voxels`` voxels
-    (a 2.6 x 6.5 x 6.5-voxel ellipsoid, 477 voxels, scaled), written as NRRD (image, mask)."""
+def synthetic_ct_arrays(roi_voxels: int = ROI_VOXELS[0]) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic CT's voxels (int16, z, y, x: 48 x 512 x 512, HU-like noise in an
+    elliptic body) and its ROI (uint8: a 2.6 x 6.5 x 6.5-voxel ellipsoid of 477 voxels, scaled
+    to about ``roi_voxels``). The glcm parity tests take a kernel from it."""
     rng = np.random.default_rng(0)
     shape = (48, 512, 512)
     z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
@@ -151,8 +152,15 @@ def synthetic_ct(folder: Path, roi_voxels: int = ROI_VOXELS[0]) -> tuple[Path, P
     rz, ryx = 2.6 * grow, 6.5 * grow
     roi = ((z - 24) / rz) ** 2 + ((y - 300) / ryx) ** 2 + ((x - 200) / ryx) ** 2 <= 1
     hu = np.where(body, rng.normal(40, 20, shape), -1000.0) + 30.0 * roi
-    image = sitk.GetImageFromArray(hu.astype(np.int16))
-    mask = sitk.GetImageFromArray(roi.astype(np.uint8))
+    return hu.astype(np.int16), roi.astype(np.uint8)
+
+
+def synthetic_ct(folder: Path, roi_voxels: int = ROI_VOXELS[0]) -> tuple[Path, Path]:
+    """A CT-like 512x512x48 volume with an ellipsoid 3D ROI of about ``roi_voxels`` voxels
+    (:func:`synthetic_ct_arrays`), written as NRRD (image, mask)."""
+    hu, roi = synthetic_ct_arrays(roi_voxels)
+    image = sitk.GetImageFromArray(hu)
+    mask = sitk.GetImageFromArray(roi)
     angle = np.deg2rad(10)  # a tilted gantry: the direction is not the identity
     direction = (
         1.0,

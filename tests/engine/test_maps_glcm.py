@@ -11,6 +11,7 @@ pyradiomics' voxel mode in ``test_glcm_settings_equal_pyradiomics_voxel_mode``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -164,3 +165,53 @@ def test_glcm_settings_equal_pyradiomics_voxel_mode(pyradiomics_data: Path) -> N
             )  # fmt: skip
             checked += 1
         assert checked >= 23, extra
+
+
+def benchmark_ct_kernel(
+    centre: tuple[int, int, int], half: int = 1
+) -> tuple[sitk.Image, sitk.Image]:
+    """The neighbourhood of ``centre`` (z, y, x), ``half`` voxels each side, in the maps
+    benchmark's synthetic CT with its 4019-voxel ROI (``benchmarks/bench_maps.py``, built
+    here, not stored)."""
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_maps.py"
+    spec = importlib.util.spec_from_file_location("bench_maps", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    hu, roi = bench.synthetic_ct_arrays(4137)
+    box = tuple(slice(c - half, c + half + 1) for c in centre)
+    return sitk.GetImageFromArray(hu[box]), sitk.GetImageFromArray(roi[box])
+
+
+def test_imc2_of_an_angle_without_correlation_equals_pyradiomics() -> None:
+    """A kernel of the benchmark's CT with an angle whose GLCM is exactly p_x p_y: pyradiomics
+    sums HXY and HXY2 one term after the other and finds them equal (Imc2 0 for that angle);
+    summed pairwise, HXY2 was one rounding off, and the square root made it an Imc2 of 3e-8,
+    4e-9 relative in the voxel's mean over angles."""
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    image, mask = benchmark_ct_kernel((27, 293, 196))
+    ours = feature_maps(
+        image, mask, voxel_settings(ExtractionSettings(feature_classes={"glcm": []}), 1)
+    )
+    params = {"featureClass": {"glcm": []}, "voxelSetting": {"kernelRadius": 1}}
+    result = RadiomicsFeatureExtractor(params).execute(image, mask, voxelBased=True)
+    for name in ("Imc1", "Imc2"):
+        reference = result[f"original_glcm_{name}"]
+        centre = tuple(1 - i for i in image.TransformPhysicalPointToIndex(reference.GetOrigin()))
+        theirs = sitk.GetArrayViewFromImage(reference)[centre[::-1]]
+        assert ours[f"original_glcm_{name}"].array()[1, 1, 1] == pytest.approx(theirs, rel=1e-9)
+
+
+def test_mcc_of_an_angle_without_correlation_equals_pyradiomics() -> None:
+    """The same kernel's angle, P = p_x p_y, has a second eigenvalue of 0: pyradiomics' MCC is
+    the square root of LAPACK's rounding of it (7e-9 here), which depends on the matrix: its Q
+    spans the ROI's five levels, not the angle's three. Compared with pyradiomics' voxel mode
+    on that voxel alone (its batch of the whole ROI fails on an empty angle elsewhere)."""
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    image, mask = benchmark_ct_kernel((27, 293, 196), half=2)
+    settings = voxel_settings(ExtractionSettings(feature_classes={"glcm": ["MCC"]}), 1)
+    ours = feature_maps(image, mask, settings)["original_glcm_MCC"].array()[2, 2, 2]
+    reference = glcm.RadiomicsGLCM(image, mask, voxelBased=True, kernelRadius=1)
+    assert reference.coefficients["grayLevels"].size == 5
+    reference.P_glcm = reference._calculateMatrix(np.array([[2], [2], [2]]))
+    reference._calculateCoefficients()
+    assert ours == pytest.approx(reference.getMCCFeatureValue()[0], rel=1e-12)

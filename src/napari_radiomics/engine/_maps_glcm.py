@@ -25,9 +25,9 @@ otherwise it is the square root of ``B B^T``'s second eigenvalue. Both come from
 the kernel's voxel count: tiny matrices, stacked by size). eps moves ``p_x p_y`` (at least
 1 / (2 pairs)^2) by under 1e-10 relative, and the MCC by about 1e-12, except where the second
 value is near 0, where the square root magnifies it (pyradiomics gives sqrt(2 eps) = 2e-8, not
-0): there, below 1e-4, the angle takes pyradiomics' own route (Q with eps, ``eigvals``). An
-angle with one level gives 0, a kernel with one level in all 1 (pyradiomics' value for a flat
-region), an empty angle is skipped.
+0): there, below 1e-4, the angle takes pyradiomics' own route (Q with eps, ``eigvals``, on
+the ROI's levels, see ``_maps_mcc``). An angle with one level gives 0, a kernel with one level
+in all 1 (pyradiomics' value for a flat region), an empty angle is skipped.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import numpy as np
 from napari_radiomics.engine._maps_mcc import (
     Stack,
     maximal_correlation,
+    mcc_of_q,
     nanmean_over_angles,
     stacks,
 )
@@ -62,13 +63,15 @@ def glcm_values(
 ) -> dict[str, Any]:
     """Each of ``enabled``'s features per voxel of ``coordinates`` (pyradiomics' voxel-mode
     glcm ``instance``, its ``grayLevels`` those of the batch, maybe renumbered from 1) with
-    the true grey ``levels`` (``Ng`` and ``grayLevels``). A feature this module does not
+    the true grey ``levels`` (``Ng``, ``grayLevels``, and ``roiLevels``: the ROI's, which
+    pyradiomics' own matrices span, for its MCC's rounding). A feature this module does not
     compute (a deprecated one asked for by name) is left to pyradiomics' own method, which
     says it is deprecated, so it is left out as pyradiomics leaves it out."""
     out: dict[str, Any] = {}
     rest = [name for name in enabled if name not in FEATURES]
     if instance.weightingNorm is None and not rest:
-        glcm = _Glcm(*_counted(instance, coordinates, levels), instance.symmetricalGLCM)
+        counted = _counted(instance, coordinates, levels)
+        glcm = _Glcm(*counted, instance.symmetricalGLCM, levels.get("roiLevels"))
     else:  # pyradiomics' own matrices (weighted angles; its deprecated features)
         instance.P_glcm = instance._calculateMatrix(coordinates)
         instance.coefficients.update(levels)
@@ -138,15 +141,18 @@ class _Glcm:
         levels: np.ndarray,
         ng: int,
         symmetric: bool,
+        matrix_levels: np.ndarray | None = None,
     ) -> None:
         """``entries`` of GLCMs (voxels, levels, levels, angles) as ``shape`` says (voxels,
         levels, angles), ``empty`` (voxels, angles) marking the GLCMs without a pair, the grey
-        level of each index, ``Ng``."""
+        level of each index, ``Ng``; ``matrix_levels``, the levels pyradiomics' own matrices
+        would span (its voxel batch's: the ROI's), by default ``levels``."""
         voxels, size, angles = shape
         self.shape = (voxels, angles)
         self.eps = np.spacing(1)
         self.ng = ng
         self.levels = np.asarray(levels, dtype=float)
+        self.matrix_levels = self.levels if matrix_levels is None else matrix_levels
         self.symmetric = symmetric
         self.empty = empty
         self.levels_in_batch = size
@@ -314,10 +320,15 @@ class _Glcm:
         return imc1
 
     def _Imc2(self) -> np.ndarray:
-        hxy2 = np.zeros(self.count)  # on the levels each angle has: the others add 0
+        # On each angle's levels (the others add 0), term by term in (i, j) order as numpy
+        # sums pyradiomics' dense array (and ``total`` HXY): where P = p_x p_y, HXY2 == HXY
+        # as in pyradiomics, not one pairwise rounding apart (an Imc2 of 3e-8).
+        hxy2 = np.zeros(self.count)
         for chosen, _, dx, dy in self.stacked:
             product = dx[:, :, None] * dy[:, None, :]
-            hxy2[chosen] = -np.sum(product * np.log2(product + self.eps), (1, 2))
+            terms = (product * np.log2(product + self.eps)).ravel()
+            owner = np.repeat(np.arange(chosen.size), product[0].size)
+            hxy2[chosen] = -np.bincount(owner, terms, chosen.size)
         hxy2 = hxy2.reshape(self.shape)
         with np.errstate(invalid="ignore"):
             imc2 = (1 - np.e ** (-2 * (hxy2 - self.hxy))) ** 0.5
@@ -367,4 +378,24 @@ class _Glcm:
     def _MCC(self) -> np.ndarray:
         # one grey level with a pair in the kernel: pyradiomics' flat region
         flat = ((self.px > 0) | (self.py > 0)).any(2).sum(1) < 2
-        return maximal_correlation(self.stacked, flat, self.empty, self.symmetric)
+        return maximal_correlation(
+            self.stacked, flat, self.empty, self.symmetric, self._mcc_as_pyradiomics
+        )
+
+    def _mcc_as_pyradiomics(self, chosen: np.ndarray) -> np.ndarray:
+        """pyradiomics' MCC of the (voxel, angle)s ``chosen`` (flat indices) on the levels its
+        matrices have (the ROI's: :attr:`matrix_levels`), absent ones as zero rows."""
+        at = np.full(self.count, -1)
+        at[chosen] = np.arange(chosen.size)
+        entry = at[self.group]
+        kept = entry >= 0
+        inside = np.isin(self.levels, self.matrix_levels)  # an entry's level always is
+        position = np.searchsorted(self.matrix_levels, self.levels)
+        size = self.matrix_levels.size
+        glcm = np.zeros((chosen.size, size, size))
+        glcm[entry[kept], position[self.i[kept]], position[self.j[kept]]] = self.p[kept]
+        voxel, angle = np.divmod(chosen, self.shape[1])
+        dx, dy = np.zeros((chosen.size, size)), np.zeros((chosen.size, size))
+        dx[:, position[inside]] = self.px[voxel, :, angle][:, inside]
+        dy[:, position[inside]] = self.py[voxel, :, angle][:, inside]
+        return mcc_of_q(glcm, dx, dy)

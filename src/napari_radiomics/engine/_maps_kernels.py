@@ -45,9 +45,9 @@ _LOCAL_NG = frozenset({"glrlm", "glszm", "gldm", "ngtdm"})
 
 #: Bytes of matrix a batch may allocate (pyradiomics' matrix plus the features' temporaries).
 BATCH_BYTES = 64 << 20
-#: Most voxels per batch, by class: glrlm's matrix has a run-length axis as long as the longest
-#: side of the batch's sub-box (pyradiomics trims it to the runs present only afterwards), so
-#: its cost per voxel grows with the batch's extent; 64 measured fastest on brain1.
+#: Most voxels per batch, by class: glrlm's grey-level axis spans the batch's sub-box, so its
+#: cost per voxel grows with the batch's extent; 64 measured fastest on brain1 (256 to 4096
+#: no faster, once its run-length axis was cut to a kernel's side in ``_maps_fast``).
 _MAX_BATCH = {"glrlm": 64}
 
 
@@ -180,7 +180,11 @@ class _ClassPlan:
         extra = self.coordinates[:, _nearest_witnesses(self.witnesses, start, start + count)]
         local = self.view.enter(np.concatenate([batch, extra], axis=1))
         if self.glcm:
-            levels = {"Ng": self.view.coefficients["Ng"], "grayLevels": self.view.levels}
+            levels = {
+                "Ng": self.view.coefficients["Ng"],
+                "grayLevels": self.view.levels,
+                "roiLevels": self.view.coefficients["grayLevels"],
+            }
             found = glcm_values(self.instance, local, self.enabled, levels).items()
         else:
             found = (

@@ -6,9 +6,18 @@ over the whole batch (it fails as soon as one voxel has an empty angle). Here ea
 angle)'s GLCM is put on its own levels and stacked with those of as many levels; B's second
 singular value comes from ``numpy.linalg.eigvalsh``, and pyradiomics' own Q (epsilon included)
 is used where that value is nearly 0.
+
+Nearly 0, pyradiomics' value is the square root of LAPACK's rounding of a zero eigenvalue
+(up to about 1e-16, so up to 1e-8), which depends on the matrix it is given: pyradiomics'
+Q spans all the ROI's grey levels (absent ones as zero rows and columns) and is summed over k
+one term after the other. There Q is built the same way, on the same levels, so LAPACK
+rounds the same; on the angle's own levels an angle's 7e-9 became 0 and the voxel's mean
+was 1.3e-9 (relative) off.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -59,20 +68,26 @@ def stacks(
 
 
 def maximal_correlation(
-    stacked: list[Stack], flat: np.ndarray, empty: np.ndarray, symmetric: bool
+    stacked: list[Stack],
+    flat: np.ndarray,
+    empty: np.ndarray,
+    symmetric: bool,
+    as_pyradiomics: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """MCC per voxel of the ``stacked`` GLCMs; ``flat`` (voxels) marks the kernels of one grey
-    level, ``empty`` (voxels, angles) the angles without pairs. See the module docstring."""
+    level, ``empty`` (voxels, angles) the angles without pairs; ``as_pyradiomics(chosen)``
+    gives pyradiomics' own MCC of the (voxel, angle)s ``chosen`` (flat indices), on its
+    matrices' levels (:func:`mcc_of_q`). See the module docstring."""
     mcc = np.zeros(empty.size)  # one level in the angle: 0
     for chosen, glcm, dx, dy in stacked:
         if glcm.shape[1] < 2:
             continue
         mcc[chosen] = _second_singular_value(glcm, dx, dy, symmetric)
-        # Where it is (nearly) 0, pyradiomics' epsilon in Q decides the square root
-        # (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
+        # Where it is (nearly) 0, pyradiomics' epsilon in Q and LAPACK's rounding decide
+        # the square root (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
         tiny = mcc[chosen] < _TINY
         if tiny.any():
-            mcc[chosen[tiny]] = _mcc_of_q(glcm[tiny], dx[tiny], dy[tiny])
+            mcc[chosen[tiny]] = as_pyradiomics(chosen[tiny])
     mcc = mcc.reshape(empty.shape)
     mcc[flat] = 1.0
     mcc[empty] = np.nan
@@ -100,11 +115,17 @@ def _second_singular_value(
     return np.sqrt(np.maximum(eigen[:, -2], 0.0))
 
 
-def _mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def mcc_of_q(glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """pyradiomics' MCC of stacked GLCMs (n, L, L) with marginals ``dx``, ``dy`` (n, L): the
-    square root of Q's second largest eigenvalue, its epsilon included (NaN if negative)."""
-    a = glcm / (dx[:, :, None] * dy[:, None, :] + np.spacing(1))
-    eigen = np.sort(np.linalg.eigvals(a @ glcm.transpose(0, 2, 1)).real, axis=-1)
+    square root of Q's second largest eigenvalue, its epsilon included (NaN if negative), Q
+    summed over k as ``RadiomicsGLCM.getMCCFeatureValue`` sums it, term by term."""
+    eps = np.spacing(1)
+    q = (glcm[:, :, None, 0] * glcm[:, None, :, 0]) / (dx[:, :, None] * dy[:, None, None, 0] + eps)
+    for k in range(1, glcm.shape[2]):
+        q += (glcm[:, :, None, k] * glcm[:, None, :, k]) / (
+            dx[:, :, None] * dy[:, None, None, k] + eps
+        )
+    eigen = np.sort(np.linalg.eigvals(q).real, axis=-1)
     with np.errstate(invalid="ignore"):
         return np.sqrt(eigen[:, -2])
 
