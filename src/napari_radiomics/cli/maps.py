@@ -44,9 +44,6 @@ WRITERS = min(4, usable_cpus())
 #: gzip's fastest level: on maps (float64 noise around the ROI, NaN elsewhere) it took 10-25%
 #: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
 COMPRESSION_LEVEL = 1
-#: Box-sized NRRD maps are written raw unless ``--compress``: gzip made a 4,000-voxel ROI's
-#: 93 maps a third smaller (6.7 MiB instead of 10) for 2.5 times the CPU per file, a fifth of
-#: the whole command. Full-grid maps are always compressed (NaN padding shrinks to nothing).
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
 
 _HELP = """\
@@ -112,11 +109,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "image, many times slower to write)",
     )  # fmt: skip
     what.add_argument(
-        "--compress", action="store_true",
-        help="gzip each map (about a third smaller, several times the time to write); always "
-        "on for --grid full and --format nii.gz",
-    )  # fmt: skip
-    what.add_argument(
         "-j", "--jobs", type=worker_count, default=1, metavar="N",
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
@@ -161,9 +153,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     try:
-        box = args.grid == "box"
-        compress = args.compress or not box or args.format != "nrrd"
-        _write(out, maps, _FORMATS[args.format], box=box, compress=compress)
+        _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
@@ -210,18 +200,19 @@ def _image(medical: Any) -> sitk.Image:
     return image
 
 
-def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool, compress: bool) -> None:
+def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     """Each map to ``out``, under its feature name kept inside ``out`` (``inside``), on its
     block (``box``) or the full grid; each file written to a temporary file in the same folder,
     then renamed: a killed run leaves no half-written map.
 
     The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses and
-    writes without the GIL), raw or (``compress``) gzip at :data:`COMPRESSION_LEVEL`. The
-    first error to happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not
-    yet begun; it is raised, naming the file, once the files under way have ended. Maps
-    already written stay, and nothing else in ``out`` is touched. Full-grid files are written
-    one at a time: each holds the image's size twice while it is written (the array,
-    SimpleITK's copy), which several at once would multiply.
+    writes without the GIL), gzip at :data:`COMPRESSION_LEVEL`, each checked whole by
+    ``write_medical_image`` (an NRRD without reading it back). The first error to happen (a
+    full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it is raised,
+    naming the file, once the files under way have ended. Maps already written stay, and
+    nothing else in ``out`` is touched. Full-grid files are written one at a time: each holds
+    the image's size twice while it is written (the array, SimpleITK's copy), which several at
+    once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 
@@ -231,9 +222,7 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool, compress:
         try:
             with replaced(target) as temporary:
                 image = feature_map.image(box=box)
-                write_medical_image(
-                    image, temporary, compression_level=COMPRESSION_LEVEL, compress=compress
-                )
+                write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
         except OSError as err:  # named here: the writer's own message may not say which file
             reason = err.strerror or str(err)
             raise WriteError(target, f"the map cannot be written ({reason})") from None

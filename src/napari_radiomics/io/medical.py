@@ -154,10 +154,10 @@ def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
 
 
 def write_medical_image(
-    image: sitk.Image, path: str | Path, *, compression_level: int = -1, compress: bool = True
+    image: sitk.Image, path: str | Path, *, compression_level: int = -1
 ) -> None:
-    """Write ``image`` to ``path`` (gzip-compressed where the format allows, unless
-    ``compress`` is false), then check that the file is whole.
+    """Write ``image`` to ``path`` (compressed where the format allows), then check that the
+    file is whole.
 
     SimpleITK reports no error when the disk fills up: it leaves an empty or cut-off file.
     Every NRRD/NIfTI file this package writes (a feature map, a corrected mask, an exported or
@@ -167,20 +167,17 @@ def write_medical_image(
     NRRD/NIfTI reader opens. SimpleITK releases the GIL while it writes and reads, so several
     files can be written at once from threads.
 
-    An NRRD file (``.nrrd``, header and data in one file) is checked without reading it back:
-    its header ends with a blank line and the pixels follow, raw (the file is exactly that
-    long) or as one gzip stream (whose last four bytes hold the data's length). Reading a small
-    map back cost more than writing it (1.1 ms against 0.6 ms raw). Other formats are read
-    back and compared.
+    A gzip NRRD file is checked from its ends, not read back: reading a feature map's box back
+    cost two thirds of writing it (1.1 ms against 1.5 ms), 93 times per ``maps`` run. Other
+    files are read back and compared.
     """
     try:
-        sitk.WriteImage(image, str(path), compress, compression_level)
+        sitk.WriteImage(image, str(path), True, compression_level)
     except RuntimeError as exc:  # SimpleITK's own report of a failed write
         raise OSError(str(exc).strip().splitlines()[-1]) from None
     expected = sitk.GetArrayViewFromImage(image)
-    if str(path).lower().endswith(".nrrd"):
-        whole = _nrrd_is_whole(Path(path), expected.nbytes)
-    else:
+    whole = _gzip_nrrd_is_whole(Path(path), expected.nbytes)
+    if whole is None:  # not a gzip NRRD
         whole = _reads_back_equal(image, path, expected)
     if not whole:
         raise OSError("the file written is incomplete; is the disk full?")
@@ -202,11 +199,14 @@ def _reads_back_equal(image: sitk.Image, path: str | Path, expected: np.ndarray)
 _NRRD_HEADER_LIMIT = 1 << 16
 
 
-def _nrrd_is_whole(path: Path, nbytes: int) -> bool:
-    """Whether the NRRD file SimpleITK wrote at ``path`` holds its header and all ``nbytes``
-    bytes of pixels: the blank line that ends the header, then exactly ``nbytes`` raw bytes,
-    or a gzip stream that ends with its trailer (ISIZE: the data's length modulo 2**32; a
-    stream cut off ends with compressed bytes instead)."""
+def _gzip_nrrd_is_whole(path: Path, nbytes: int) -> bool | None:
+    """Whether the ``.nrrd`` file SimpleITK wrote at ``path`` holds its whole header and a
+    whole gzip stream of ``nbytes`` bytes of pixels: the blank line that ends the header, the
+    gzip magic bytes after it, and the stream's trailer (ISIZE, the data's length modulo
+    2**32) as the file's last four bytes; a stream cut off ends with compressed bytes instead.
+    None when ``path`` is not an NRRD file or its pixels are not gzip-encoded (read it back)."""
+    if path.suffix.lower() != ".nrrd":
+        return None
     with path.open("rb") as file:
         head = file.read(_NRRD_HEADER_LIMIT)
         size = file.seek(0, 2)
@@ -215,12 +215,10 @@ def _nrrd_is_whole(path: Path, nbytes: int) -> bool:
     end = head.find(b"\n\n")
     if not head.startswith(b"NRRD") or end < 0:
         return False
-    start = end + 2
     fields = head[:end].decode("latin-1").splitlines()
     encoding = next((f.split(":", 1)[1].strip() for f in fields if f.startswith("encoding:")), "")
-    if encoding == "raw":
-        return size == start + nbytes
-    if encoding in ("gzip", "gz"):
-        gzip_magic = head[start : start + 2] == b"\x1f\x8b"
-        return gzip_magic and int.from_bytes(tail, "little") == nbytes % (1 << 32)
-    return False
+    if encoding not in ("gzip", "gz"):
+        return None
+    return head[end + 2 : end + 4] == b"\x1f\x8b" and int.from_bytes(tail, "little") == (
+        nbytes % (1 << 32)
+    )
