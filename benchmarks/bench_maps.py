@@ -35,11 +35,18 @@ was first measured on, and about 4100, a tumour's size like brain1's 4137), each
 process: ``napari-radiomics maps`` in a fresh process (start-up included) and the same command
 in this process, against pyradiomics' voxel run as its own ``pyradiomics --mode voxel`` does it
 in a fresh process, and in this process (``execute(voxelBased=True)``, then each map written
-compressed with ``sitk.WriteImage(map, path, True)``). The fresh processes run as from an
-installed package (bytecode cached, see ``installed_like``), each command once untimed first.
+compressed with ``sitk.WriteImage(map, path, True)``), after one untimed run of the command in
+this process (so neither side pays this process's first use of SimpleITK's readers or numpy's
+lazily imported parts), and ``maps --single-file`` both ways too. The fresh processes run as
+from an installed package (bytecode cached, see ``installed_like``), each command once untimed
+first.
 It asserts that every map written by either run of the command, read back with SimpleITK,
 holds pyradiomics' values (1e-9) at the same physical points, and prints the peak memory of
-each fresh process and of this process after each side, and the load average.
+each fresh process and of this process after each side, and the load average. It also prints
+the start-up both fresh commands pay (a fresh interpreter importing numpy, SimpleITK and
+pyradiomics' extractor) and the ratio of what is left beyond it, and pyradiomics' own read of
+the image and mask in this process (its in-process time counts from the images in memory,
+ours from the files).
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from napari_radiomics.cli.maps import FEATURES_FIELD, SINGLE_NAME
 from napari_radiomics.engine.maps import feature_maps, voxel_settings
 from napari_radiomics.io import make_synthetic_slice
 from napari_radiomics.settings import ExtractionSettings
@@ -197,6 +205,8 @@ _REPORT_PEAK = (
 _PYRADIOMICS_CLI = (
     _REPORT_PEAK + "from radiomics.scripts import parse_args\nsys.exit(parse_args())\n"
 )
+#: What every fresh run of either command imports before any work: the floor of both.
+_SHARED_IMPORTS = "import numpy, SimpleITK, radiomics.featureextractor\n"
 #: ``napari-radiomics`` (its entry point), in a fresh interpreter.
 _OUR_CLI = _REPORT_PEAK + "from napari_radiomics.cli import main\nsys.exit(main())\n"
 
@@ -218,9 +228,16 @@ def end_to_end(roi_voxels: int) -> None:
             in_child([*command, str(folder / "warm" / Path(command[2]).name[:8])], env)
         fresh = in_child([*ours_fresh, str(folder / "f")], env)
         cli = in_child([*theirs_fresh, str(folder / "cli")], env)
+        floor = in_child([sys.executable, "-c", _REPORT_PEAK + _SHARED_IMPORTS], env)
+        fresh_single = in_child([*ours_fresh, str(folder / "f1"), "--single-file"], env)
+        cli_main([*argv, "-o", str(folder / "warm" / "in_process")])  # once untimed, as above
         ours = timed(lambda: cli_main([*argv, "-o", str(folder / "ours")]))
+        single = timed(lambda: cli_main([*argv, "-o", str(folder / "one"), "--single-file"]))
         ours_peak = peak_mib()
-        image, mask = sitk.ReadImage(str(image_path)), sitk.ReadImage(str(mask_path))
+        inputs: list[sitk.Image] = []
+        paths = image_path, mask_path
+        read = timed(lambda: inputs.extend(sitk.ReadImage(str(path)) for path in paths))
+        image, mask = inputs
         result: dict = {}
         computed = timed(
             lambda: result.update(
@@ -237,23 +254,39 @@ def end_to_end(roi_voxels: int) -> None:
         )
         theirs = computed[0] + files[0], computed[1] + files[1]
         written = sorted((folder / "ours").glob("*.nrrd"))
-        checked = check_alignment(written, image, mask, result)
-        checked_fresh = check_alignment(sorted((folder / "f").glob("*.nrrd")), image, mask, result)
+        checked = check_alignment(folder / "ours", image, mask, result)
+        checked_fresh = check_alignment(folder / "f", image, mask, result)
+        checked_single = sum(
+            check_alignment(folder / name, image, mask, result) for name in ("one", "f1")
+        )
         size = sum(p.stat().st_size for p in written) / 2**20
         print(
             f"command: 512x512x48 CT, {int(np.sum(sitk.GetArrayViewFromImage(mask)))} ROI voxels, "
             f"radius 1, {len(written)} maps ({size:.1f} MiB); {checked} maps in process and "
-            f"{checked_fresh} fresh equal to pyradiomics' at the same physical points\n"
+            f"{checked_fresh} fresh (--single-file: {checked_single} in two runs) equal to "
+            f"pyradiomics' at the same physical points\n"
             f"  wall / cpu seconds (peak memory), and pyradiomics' time / ours:\n"
             f"  pyradiomics CLI --mode voxel, fresh process  {cli[0]:6.2f} / {cli[1]:6.2f}  "
             f"({cli[2]:.0f} MiB)\n"
             f"  `maps`, fresh process                         {fresh[0]:6.2f} / {fresh[1]:6.2f}  "
             f"({fresh[2]:.0f} MiB)  {cli[0] / fresh[0]:5.1f}x / {cli[1] / fresh[1]:5.1f}x\n"
+            f"  `maps --single-file`, fresh process           {fresh_single[0]:6.2f} / "
+            f"{fresh_single[1]:6.2f}  ({fresh_single[2]:.0f} MiB)  "
+            f"{cli[0] / fresh_single[0]:5.1f}x / {cli[1] / fresh_single[1]:5.1f}x\n"
             f"  pyradiomics execute + files, this process    {theirs[0]:6.2f} / {theirs[1]:6.2f}  "
             f"(execute {computed[0]:.2f} / {computed[1]:.2f}, "
             f"files {files[0]:.2f} / {files[1]:.2f})\n"
             f"  `maps` (cli.main), this process              {ours[0]:6.2f} / {ours[1]:6.2f}  "
-            f"{theirs[0] / ours[0]:5.1f}x / {theirs[1] / ours[1]:5.1f}x\n"
+            f"{theirs[0] / ours[0]:5.1f}x / {theirs[1] / ours[1]:5.1f}x "
+            f"(pyradiomics' read of image and mask, not counted: {read[0]:.2f} / {read[1]:.2f})\n"
+            f"  `maps --single-file`, this process           {single[0]:6.2f} / "
+            f"{single[1]:6.2f}  {theirs[0] / single[0]:5.1f}x / {theirs[1] / single[1]:5.1f}x "
+            f"\n"
+            f"  start-up both commands pay (a fresh python importing numpy, SimpleITK and "
+            f"pyradiomics' extractor): {floor[0]:.2f} / {floor[1]:.2f}; beyond it, CPU: "
+            f"pyradiomics {cli[1] - floor[1]:.2f}, `maps` {fresh[1] - floor[1]:.2f} "
+            f"({(cli[1] - floor[1]) / (fresh[1] - floor[1]):.1f}x); a fresh `maps` at 10x "
+            f"would take {cli[1] / 10:.2f} s of CPU in all\n"
             f"  peak memory of this process after ours {ours_peak:.0f} MiB, then pyradiomics "
             f"{peak_mib():.0f} MiB; load average {os.getloadavg()[0]:.1f}",
             flush=True,
@@ -294,17 +327,29 @@ def in_child(command: list[str], env: dict[str, str] | None = None) -> tuple[flo
     return wall, usage.ru_utime + usage.ru_stime, peak
 
 
-def check_alignment(written: list[Path], image: sitk.Image, mask: sitk.Image, result: dict) -> int:
-    """Each written map, read back, holds pyradiomics' value at the physical point of every
-    ROI voxel, with the image's spacing and direction; returns how many maps were compared."""
+def written_maps(folder: Path) -> dict[str, sitk.Image]:
+    """The maps a `maps` run wrote to ``folder``, read back with SimpleITK: one file per
+    feature, or each component of a ``--single-file`` run's file (its header names them)."""
+    single = folder / SINGLE_NAME
+    if single.exists():
+        image = sitk.ReadImage(str(single))
+        names = image.GetMetaData(FEATURES_FIELD).split()
+        return {name: sitk.VectorIndexSelectionCast(image, i) for i, name in enumerate(names)}
+    paths = sorted(folder.glob("*.nrrd"))
+    return {path.name.removesuffix(".nrrd"): sitk.ReadImage(str(path)) for path in paths}
+
+
+def check_alignment(folder: Path, image: sitk.Image, mask: sitk.Image, result: dict) -> int:
+    """Each map written to ``folder``, read back, holds pyradiomics' value at the physical
+    point of every ROI voxel, with the image's spacing and direction; returns how many maps
+    were compared."""
     roi = np.argwhere(sitk.GetArrayViewFromImage(mask) == 1)[:, ::-1].tolist()
     points = [image.TransformIndexToPhysicalPoint(index) for index in roi]
     checked = 0
-    for path in written:
-        name = path.name.removesuffix(".nrrd")
+    for name, ours_map in written_maps(folder).items():
         if name not in result:  # glcm MCC where pyradiomics' voxel batch fails
             continue
-        ours_map, reference = sitk.ReadImage(str(path)), result[name]
+        reference = result[name]
         for each in (ours_map, reference):
             assert each.GetSpacing() == image.GetSpacing()
             assert each.GetDirection() == image.GetDirection()

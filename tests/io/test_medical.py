@@ -11,7 +11,12 @@ import SimpleITK as sitk
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import CaseMetadata
-from napari_radiomics.io.medical import case_name, read_medical_image
+from napari_radiomics.io.medical import (
+    _gzip_nrrd_is_whole,
+    case_name,
+    read_medical_image,
+    write_medical_image,
+)
 
 OBLIQUE = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
@@ -110,3 +115,25 @@ def test_multichannel_image_is_refused_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match=r"photo\.nrrd: .*components per pixel") as info:
         read_medical_image(path)
     assert info.value.path == path
+
+
+def test_a_cut_off_nrrd_is_told_from_a_whole_one_without_reading_it_back(
+    tmp_path: Path,
+) -> None:
+    """``write_medical_image`` checks a gzip NRRD file from its ends, not by reading it back:
+    the whole file SimpleITK wrote passes, and the same file cut off anywhere (a full disk
+    SimpleITK did not report), or holding only its header, or nothing, or with a byte more,
+    does not."""
+    values = np.random.default_rng(0).normal(size=(6, 7, 8))
+    values[0, 0, :3] = np.nan
+    path = tmp_path / "map.nrrd"
+    write_medical_image(make_image(values), path)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), values)
+    whole = path.read_bytes()
+    assert _gzip_nrrd_is_whole(path, values.nbytes)
+    header = whole.index(b"\n\n") + 2
+    for length in (len(whole) - 1, len(whole) - 4, (header + len(whole)) // 2, header, 0):
+        path.write_bytes(whole[:length])
+        assert not _gzip_nrrd_is_whole(path, values.nbytes), length
+    path.write_bytes(whole + b"\0")
+    assert not _gzip_nrrd_is_whole(path, values.nbytes)

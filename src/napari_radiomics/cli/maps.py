@@ -45,6 +45,9 @@ WRITERS = min(4, usable_cpus())
 #: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
 COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
+#: ``--single-file``: the file every map goes to, and the header field naming its components.
+SINGLE_NAME = "maps.nrrd"
+FEATURES_FIELD = "napari_radiomics_features"
 
 _HELP = """\
 Voxel-wise feature maps: every ROI voxel gets pyradiomics' features of the kernel around it
@@ -58,6 +61,9 @@ Written to DIR:
                        direction and the origin that puts each voxel where it is in the image
                        (--grid full: the image's whole grid); NaN outside the ROI (NIfTI: see
                        docs/formats.md)
+  maps.nrrd            with --single-file, instead: every map as one component of one
+                       file, on the same box, named in order by its header field
+                       napari_radiomics_features
   maps.params.yaml     the pyradiomics parameters used (valid for pyradiomics itself)
 
 Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR a file
@@ -109,6 +115,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "image, many times slower to write)",
     )  # fmt: skip
     what.add_argument(
+        "--single-file", action="store_true",
+        help=f"every map in one multi-component NRRD file, DIR/{SINGLE_NAME}, its components "
+        f"named in order by the header field {FEATURES_FIELD} (box grid only; one file "
+        "instead of one per feature, several times faster to write)",
+    )  # fmt: skip
+    what.add_argument(
         "-j", "--jobs", type=worker_count, default=1, metavar="N",
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
@@ -128,6 +140,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
     if (out / PARAMS_NAME).exists() and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
+    if args.single_file and (args.grid != "box" or args.format != "nrrd"):
+        parser.error(
+            "--single-file writes one NRRD file on the ROI's box: drop --grid full and "
+            "--format nii.gz (a full-grid map per feature is the image's size; NIfTI has no "
+            "header field to name the components)"
+        )
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
@@ -153,7 +171,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     try:
-        _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
+        if args.single_file:
+            _write_single(out, maps)
+        else:
+            _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
@@ -205,26 +226,20 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     block (``box``) or the full grid; each file written to a temporary file in the same folder,
     then renamed: a killed run leaves no half-written map.
 
-    The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses, writes
-    and reads back without the GIL), gzip at :data:`COMPRESSION_LEVEL`. The first error to
-    happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it
-    is raised, naming the file, once the files under way have ended. Maps already written
-    stay, and nothing else in ``out`` is touched. Full-grid files are written one at a time:
-    each holds the image's size twice while it is written (the array, SimpleITK's copy), which
-    several at once would multiply.
+    The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses and
+    writes without the GIL), gzip at :data:`COMPRESSION_LEVEL`, each checked whole by
+    ``write_medical_image`` (an NRRD without reading it back). The first error to happen (a
+    full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it is raised,
+    naming the file, once the files under way have ended. Maps already written stay, and
+    nothing else in ``out`` is touched. Full-grid files are written one at a time: each holds
+    the image's size twice while it is written (the array, SimpleITK's copy), which several at
+    once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 
     def write(item: tuple[str, Any]) -> None:
         name, feature_map = item
-        target = inside(out, f"{name}{suffix}")
-        try:
-            with replaced(target) as temporary:
-                image = feature_map.image(box=box)
-                write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
-        except OSError as err:  # named here: the writer's own message may not say which file
-            reason = err.strerror or str(err)
-            raise WriteError(target, f"the map cannot be written ({reason})") from None
+        _write_file(inside(out, f"{name}{suffix}"), feature_map.image(box=box))
 
     with ThreadPoolExecutor(WRITERS if box else 1) as pool:
         futures = [pool.submit(write, item) for item in maps.items()]
@@ -234,6 +249,33 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
         except BaseException:  # KeyboardInterrupt too
             pool.shutdown(cancel_futures=True)
             raise
+
+
+def _write_single(out: Path, maps: dict[str, Any]) -> None:
+    """Every map as one component of ``out``/:data:`SINGLE_NAME`, on the block they share
+    (the ROI's box plus the kernel radius, placed on the image as a single map's file is),
+    the components' feature names in order in the header field :data:`FEATURES_FIELD`.
+    One file instead of 93: on a loaded machine the 93 files of a 4,000-voxel ROI cost
+    0.21-0.28 s of CPU, mostly creating, renaming and setting up a writer per file, against
+    13-85 ms for the same maps in one file (``bench_maps --command``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    first = next(iter(maps.values()))
+    stacked = np.stack([feature_map.values for feature_map in maps.values()], axis=-1)
+    image = sitk.GetImageFromArray(stacked, isVector=True)
+    image.CopyInformation(first.image(box=True))
+    image.SetMetaData(FEATURES_FIELD, " ".join(maps))
+    _write_file(inside(out, SINGLE_NAME), image)
+
+
+def _write_file(target: Path, image: sitk.Image) -> None:
+    """``image`` to ``target`` through a temporary file in the same folder, renamed when whole;
+    a failure is a ``WriteError`` naming ``target`` (the writer's own message may not)."""
+    try:
+        with replaced(target) as temporary:
+            write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise WriteError(target, f"the map cannot be written ({reason})") from None
 
 
 def _progress(done: int, total: int, message: str) -> None:

@@ -156,7 +156,8 @@ def _as_label_array(path: Path, data: np.ndarray) -> np.ndarray:
 def write_medical_image(
     image: sitk.Image, path: str | Path, *, compression_level: int = -1
 ) -> None:
-    """Write ``image`` to ``path`` (compressed where the format allows), then read it back.
+    """Write ``image`` to ``path`` (compressed where the format allows), then check that the
+    file is whole.
 
     SimpleITK reports no error when the disk fills up: it leaves an empty or cut-off file.
     Every NRRD/NIfTI file this package writes (a feature map, a corrected mask, an exported or
@@ -165,21 +166,59 @@ def write_medical_image(
     fastest, 9 smallest; -1 the format's default); every level is plain gzip, which any
     NRRD/NIfTI reader opens. SimpleITK releases the GIL while it writes and reads, so several
     files can be written at once from threads.
+
+    A gzip NRRD file is checked from its ends, not read back: reading a feature map's box back
+    cost two thirds of writing it (1.1 ms against 1.5 ms), 93 times per ``maps`` run. Other
+    files are read back and compared.
     """
     try:
         sitk.WriteImage(image, str(path), True, compression_level)
     except RuntimeError as exc:  # SimpleITK's own report of a failed write
         raise OSError(str(exc).strip().splitlines()[-1]) from None
+    expected = sitk.GetArrayViewFromImage(image)
+    whole = _gzip_nrrd_is_whole(Path(path), expected.nbytes)
+    if whole is None:  # not a gzip NRRD
+        whole = _reads_back_equal(image, path, expected)
+    if not whole:
+        raise OSError("the file written is incomplete; is the disk full?")
+
+
+def _reads_back_equal(image: sitk.Image, path: str | Path, expected: np.ndarray) -> bool:
     try:
         back = sitk.ReadImage(str(path))  # kept referenced: a view does not keep its image
     except RuntimeError:
-        back = None
-    expected = sitk.GetArrayViewFromImage(image)
+        return False
     # Only finite voxels are compared: NIfTI reads a NaN voxel back as 0.
     finite = np.isfinite(expected) if np.issubdtype(expected.dtype, np.floating) else ...
-    if (
-        back is None
-        or back.GetSize() != image.GetSize()
-        or not np.array_equal(sitk.GetArrayViewFromImage(back)[finite], expected[finite])
-    ):
-        raise OSError("the file written is incomplete; is the disk full?")
+    return back.GetSize() == image.GetSize() and np.array_equal(
+        sitk.GetArrayViewFromImage(back)[finite], expected[finite]
+    )
+
+
+#: Where an NRRD header must have ended (SimpleITK's are a few hundred bytes).
+_NRRD_HEADER_LIMIT = 1 << 16
+
+
+def _gzip_nrrd_is_whole(path: Path, nbytes: int) -> bool | None:
+    """Whether the ``.nrrd`` file SimpleITK wrote at ``path`` holds its whole header and a
+    whole gzip stream of ``nbytes`` bytes of pixels: the blank line that ends the header, the
+    gzip magic bytes after it, and the stream's trailer (ISIZE, the data's length modulo
+    2**32) as the file's last four bytes; a stream cut off ends with compressed bytes instead.
+    None when ``path`` is not an NRRD file or its pixels are not gzip-encoded (read it back)."""
+    if path.suffix.lower() != ".nrrd":
+        return None
+    with path.open("rb") as file:
+        head = file.read(_NRRD_HEADER_LIMIT)
+        size = file.seek(0, 2)
+        file.seek(max(size - 4, 0))
+        tail = file.read(4)
+    end = head.find(b"\n\n")
+    if not head.startswith(b"NRRD") or end < 0:
+        return False
+    fields = head[:end].decode("latin-1").splitlines()
+    encoding = next((f.split(":", 1)[1].strip() for f in fields if f.startswith("encoding:")), "")
+    if encoding not in ("gzip", "gz"):
+        return None
+    return head[end + 2 : end + 4] == b"\x1f\x8b" and int.from_bytes(tail, "little") == (
+        nbytes % (1 << 32)
+    )

@@ -1,0 +1,79 @@
+"""`maps --single-file`: every map in one multi-component NRRD file, aligned with the image
+and holding the values of the one-file-per-feature maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from napari_radiomics.cli import main
+from napari_radiomics.cli.maps import FEATURES_FIELD, SINGLE_NAME
+
+
+def _oblique_case(folder: Path) -> tuple[sitk.Image, sitk.Image, Path, Path]:
+    """A 3D image (anisotropic spacing, a tilted direction, an origin off zero) and an
+    ellipsoid ROI away from its edges, written by SimpleITK as NRRD."""
+    shape = (12, 30, 28)
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    roi = ((z - 6) / 3.0) ** 2 + ((y - 14) / 6.0) ** 2 + ((x - 12) / 5.0) ** 2 <= 1
+    values = np.random.default_rng(3).normal(100, 30, shape) + 40 * roi
+    image, mask = (
+        sitk.GetImageFromArray(values.astype(np.int16)),
+        sitk.GetImageFromArray(roi.astype(np.uint8)),
+    )
+    angle = np.deg2rad(15)
+    direction = (1, 0, 0, 0, np.cos(angle), -np.sin(angle), 0, np.sin(angle), np.cos(angle))
+    for each in (image, mask):
+        each.SetSpacing((0.8, 0.7, 2.5))
+        each.SetOrigin((-30.0, 12.0, 4.0))
+        each.SetDirection(direction)
+    paths = folder / "scan.nrrd", folder / "scan_label.nrrd"
+    sitk.WriteImage(image, str(paths[0]), True)
+    sitk.WriteImage(mask, str(paths[1]), True)
+    return image, mask, *paths
+
+
+def test_single_file_holds_every_map_as_a_named_component_on_the_box(tmp_path: Path) -> None:
+    """``--single-file`` writes DIR/maps.nrrd (and the params file) and nothing else: one
+    component per map, named in order by the header field, each equal bit for bit to the
+    map's own file from a run without the option, with the same spacing, direction and origin
+    (the box's first voxel in the image), so a viewer overlays it as it does each map."""
+    image, _, image_path, mask_path = _oblique_case(tmp_path)
+    features = ["firstorder", "glcm_Contrast", "glrlm_RunEntropy"]
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--features", *features]
+    assert main([*argv, "-o", str(tmp_path / "files")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "one"), "--single-file"]) == 0
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        SINGLE_NAME,
+        "maps.params.yaml",
+    ]
+    single = sitk.ReadImage(str(tmp_path / "one" / SINGLE_NAME))
+    names = single.GetMetaData(FEATURES_FIELD).split()
+    files = sorted(p.name.removesuffix(".nrrd") for p in (tmp_path / "files").glob("*.nrrd"))
+    assert sorted(names) == files
+    assert single.GetNumberOfComponentsPerPixel() == len(names) == 20  # 18 + 2
+    assert single.GetSpacing() == image.GetSpacing()
+    assert single.GetDirection() == image.GetDirection()
+    components = sitk.GetArrayViewFromImage(single)
+    for index, name in enumerate(names):
+        one = sitk.ReadImage(str(tmp_path / "files" / f"{name}.nrrd"))
+        assert single.GetOrigin() == one.GetOrigin()
+        np.testing.assert_array_equal(components[..., index], sitk.GetArrayViewFromImage(one))
+
+
+def test_single_file_is_refused_with_a_full_grid_or_nifti(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A single file holds box-sized NRRD maps only: with ``--grid full`` (a full-grid map
+    per feature is the image's size) or NIfTI (no header field for the names) it is a usage
+    error before any work, naming the options."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--single-file"]
+    for extra in (["--grid", "full"], ["--format", "nii.gz"]):
+        assert main([*argv, "-o", str(tmp_path / "out"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--single-file writes one NRRD file on the ROI's box: drop --grid full" in err
+    assert not (tmp_path / "out").exists()
