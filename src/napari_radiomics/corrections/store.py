@@ -15,7 +15,8 @@ Layout (documented for people who read it without this plugin, see docs/formats.
 
 ``<case>`` is the case as ``_filenames.file_stem`` names it (valid on every OS, never hidden,
 reversible; ``corrections.maskfile``). A store is refused, naming the reason, when it sits in
-its dataset (or its ``masks`` folder leads there) or belongs to another dataset.
+its dataset (or its ``masks`` folder leads there) or belongs to another dataset; one moved
+or copied together with its dataset still serves it (``corrections.store_header``).
 
 Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
 process leaves the previous or the new version of each file. The mask files are the truth about
@@ -39,7 +40,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from napari_radiomics._atomic import is_temporary, replaced
 from napari_radiomics._filenames import inside
@@ -54,14 +54,13 @@ from napari_radiomics.corrections.maskfile import (
     write_mask,
 )
 from napari_radiomics.corrections.provenance import compare_masks, mask_digest
+from napari_radiomics.corrections.store_header import Owner, read_header, write_header
 from napari_radiomics.errors import BatchError, CorrectionsError, ReadError, WriteError
 
 __all__ = ["STATUSES", "CaseRef", "CorrectionStore", "Status"]
 
 Status = Literal["unreviewed", "accepted", "corrected", "flagged"]
 STATUSES: tuple[Status, ...] = ("unreviewed", "accepted", "corrected", "flagged")
-FORMAT = "napari-radiomics corrections"
-VERSION = 1
 
 #: review.csv's columns, in order; provenance columns are empty for uncorrected cases.
 REVIEW_COLUMNS = (
@@ -114,6 +113,9 @@ class CorrectionStore:
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
+        #: where store.yaml recorded the dataset, when the two were moved together since
+        #: (the header is rewritten with the next write)
+        self.moved_from: str | None = None
         self.refused = self._refusal()
         if self.refused is not None:
             self.read_only = self.refused
@@ -144,28 +146,17 @@ class CorrectionStore:
                     "outside its dataset, so that no source file is ever written or deleted; "
                     "choose another corrections folder"
                 )
-        recorded = self._header().get("dataset")
-        if isinstance(recorded, str) and not _same_dataset(Path(recorded), dataset):
+        owner = Owner.of(self.root, read_header(self.root, self.problems))
+        if not owner.serves(dataset):
             return (
-                f"is the corrections store of the dataset {recorded}, not of {self.dataset}; "
-                "refused, so that one dataset's corrections never apply to another's cases "
-                "(if the dataset was moved, edit the dataset line of store.yaml)"
+                f"is the corrections store of the dataset {owner.recorded}, not of "
+                f"{self.dataset}; refused, so that one dataset's corrections never apply to "
+                "another's cases (a store moved with its dataset, keeping its place beside it, "
+                "opens; if only the dataset was moved, edit the dataset line of store.yaml)"
             )
+        if owner.moved(dataset):
+            self.moved_from = owner.recorded
         return None
-
-    def _header(self) -> dict[str, Any]:
-        """store.yaml's content ({} if there is none; an unreadable one is a problem)."""
-        header = self.root / "store.yaml"
-        if not header.is_file():
-            return {}
-        try:
-            info = yaml.safe_load(header.read_text(encoding="utf-8"))
-            if not isinstance(info, dict) or info.get("format") != FORMAT:
-                raise ValueError("not a napari-radiomics corrections store header")
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
-            self.problems.append(f"{header}: unreadable ({exc}); the rest is used")
-            return {}
-        return info
 
     def _open_for_writing(self) -> None:
         """Find out now, before anything is painted, whether the store can be written; create
@@ -205,9 +196,7 @@ class CorrectionStore:
         self._take_lock()
         self._require_writable()
         if not (self.root / "store.yaml").is_file():
-            header = {"format": FORMAT, "version": VERSION, "dataset": str(self.dataset)}
-            with replaced(self.root / "store.yaml") as tmp:
-                tmp.write_text(yaml.safe_dump(header, sort_keys=False), encoding="utf-8")
+            write_header(self.root, self.dataset, [])
 
     @property
     def writable(self) -> bool:
@@ -330,6 +319,11 @@ class CorrectionStore:
     def _prepare_write(self) -> None:
         self._require_writable()
         self._ensure_created()
+        if self.moved_from is not None:  # the header names the dataset where it is now
+            earlier = read_header(self.root, []).get("moved_from")
+            moved = [str(p) for p in earlier] if isinstance(earlier, list) else []
+            write_header(self.root, self.dataset, [*moved, self.moved_from])
+            self.moved_from = None
 
     def save(self, ref: CaseRef, mask: np.ndarray, original: np.ndarray) -> dict[str, Any]:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
@@ -431,12 +425,3 @@ class CorrectionStore:
                 tmp.write_text(text.getvalue(), encoding="utf-8")
         except OSError as exc:
             raise CorrectionsError(self.root / name, f"cannot be written ({exc})") from exc
-
-
-def _same_dataset(recorded: Path, dataset: Path) -> bool:
-    """Whether a store recorded for ``recorded`` serves ``dataset`` (a real path): the same
-    folder, or a folder inside it (``extract`` reads a dataset's subfolders with it). Stores
-    opened on a single file recorded that file, which stands for its folder."""
-    real = Path(os.path.realpath(recorded))
-    folder = real.parent if real.is_file() else real
-    return folder == dataset or folder in dataset.parents
