@@ -22,6 +22,8 @@ import pytest
 
 from sample_files import BATCH_PATIENTS, BATCH_SLICES, MAT_FOLDER_CASES, write_mat_folder
 
+pytest_plugins = ["viewer_setup_failures"]
+
 PYRADIOMICS_CASES = ("brain1", "brain2", "breast1")
 GUI_TESTS = Path(__file__).resolve().parent / "gui"
 

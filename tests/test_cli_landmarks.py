@@ -27,7 +27,7 @@ def test_landmarks_equal_a_fit_by_hand_and_extract_applies_them(
     assert run.returncode == 0, run.stderr
     assert f"learned from 3 cases -> {landmarks}" in run.stdout
     corrected = [n4_correct(as_sitk(load_case(c)[0])) for c in discover_cases([train])]
-    by_hand = NyulStandardizer().fit(corrected, [head_mask(image) for image in corrected])
+    by_hand = NyulStandardizer(within="head").fit(corrected, map(head_mask, corrected))
     assert json.loads(landmarks.read_text()) == by_hand.to_dict()
     without_n4 = tmp_path / "plain.json"
     assert main(["landmarks", str(train), "-o", str(without_n4)]) == 0
@@ -114,7 +114,7 @@ def test_the_params_files_step_options_are_the_ones_learned_with(
     argv = ["landmarks", str(train), "-o", str(out), "--params", str(saved)]
     assert main(argv) == 0  # the file's steps (n4), then nyul
     corrected = [n4_correct(as_sitk(load_case(c)[0]), **n4) for c in discover_cases([train])]
-    by_hand = NyulStandardizer().fit(corrected, [head_mask(image) for image in corrected])
+    by_hand = NyulStandardizer(within="head").fit(corrected, map(head_mask, corrected))
     assert NyulStandardizer.load(out).to_dict() == by_hand.to_dict()
 
     with_nyul = ExtractionSettings(
@@ -122,8 +122,61 @@ def test_the_params_files_step_options_are_the_ones_learned_with(
     ).save(tmp_path / "nyul.params.yaml")
     argv = ["landmarks", str(train), "-o", str(out), "--params", str(with_nyul), "--overwrite"]
     assert main(argv) == 0  # percentiles, scale and within from the file; landmarks relearned
-    by_hand = NyulStandardizer([2, 50, 98], (0, 10)).fit(corrected)
+    by_hand = NyulStandardizer([2, 50, 98], (0, 10), within="image").fit(corrected)
     assert NyulStandardizer.load(out).to_dict() == by_hand.to_dict()
 
     assert main(["landmarks", str(train), "-o", str(saved), "--params", str(saved)]) == 2
     assert f"-o {saved}: is one of the INPUTs" in capsys.readouterr().err
+
+
+def _within_image(tmp_path: Path) -> Path:
+    """A params file whose nyul step standardises within the whole image (its landmarks are
+    placeholders: ``landmarks`` learns them anew, ``--nyul-landmarks`` replaces them)."""
+    nyul = {"within": "image", "percentiles": [2.0, 50.0, 98.0], "landmarks": [0.0, 5.0, 10.0]}
+    settings = ExtractionSettings(preprocess={"nyul": nyul})
+    return settings.save(tmp_path / "whole.params.yaml")
+
+
+def _extract(folder: Path, out: Path, landmarks: Path, params: Path | None = None) -> int:
+    """``extract`` of one case standardised with ``landmarks`` (the nyul step's within from
+    ``params``, the head without one)."""
+    source = ["--params", str(params)] if params else ["--preprocess", "nyul"]
+    return main(["extract", str(folder), "-o", str(out), "--limit", "1", "--jobs", "1", "-q",
+                 *source, "--nyul-landmarks", str(landmarks)])  # fmt: skip
+
+
+def test_the_file_records_its_within_and_another_within_is_refused_naming_it(
+    mat_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = _within_image(tmp_path)
+    landmarks = tmp_path / "nyul.json"
+    assert main(["landmarks", str(mat_folder), "-o", str(landmarks), "--params", str(params)]) == 0
+    assert json.loads(landmarks.read_text())["within"] == "image"
+
+    out = tmp_path / "head.csv"
+    assert _extract(mat_folder, out, landmarks) == 2  # the nyul step's default: the head
+    error = capsys.readouterr().err
+    assert (
+        f"Nyul landmarks {landmarks}: learned within the whole image (within: image), but the "
+        "nyul step standardises within the head mask (within: head)"
+    ) in error
+    assert not out.exists()
+    out = tmp_path / "image.csv"
+    assert _extract(mat_folder, out, landmarks, params) == 0  # the within they were learned in
+    assert ExtractionSettings.load(tmp_path / "image.params.yaml").preprocess["nyul"] == {
+        **NyulStandardizer.load(landmarks).to_dict(), "within": "image"
+    }  # fmt: skip
+
+
+def test_a_file_written_before_within_was_recorded_is_taken_as_it_is(
+    mat_folder: Path, tmp_path: Path
+) -> None:
+    landmarks = tmp_path / "nyul.json"
+    assert main(["landmarks", str(mat_folder), "-o", str(landmarks)]) == 0
+    data = json.loads(landmarks.read_text())
+    assert data.pop("within") == "head"
+    landmarks.write_text(json.dumps(data))  # as earlier versions wrote it
+    params = _within_image(tmp_path)
+    assert _extract(mat_folder, tmp_path / "f.csv", landmarks, params) == 0
+    nyul = ExtractionSettings.load(tmp_path / "f.params.yaml").preprocess["nyul"]
+    assert nyul == {**data, "within": "image"}  # the step's within, unchecked

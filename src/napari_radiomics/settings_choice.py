@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_radiomics.errors import SettingsError
-from napari_radiomics.preprocess import NyulStandardizer
+from napari_radiomics.preprocess import with_landmarks
 from napari_radiomics.settings import ExtractionSettings
 
 __all__ = ["OVERRIDE_SECTIONS", "choose_settings"]
@@ -87,6 +87,6 @@ def _steps(
                 f"Nyul landmarks {nyul_landmarks} given, but the preprocessing has no nyul step "
                 f"(steps: {', '.join(steps) or 'none'})"
             )
-        # the file's percentiles, scale and landmarks; the step's other options (within) stay
-        steps["nyul"] |= NyulStandardizer.load(nyul_landmarks).to_dict()
+        # the file's percentiles, scale and landmarks; the step's within stays (and must match)
+        steps["nyul"] = with_landmarks(steps["nyul"], nyul_landmarks)
     return steps

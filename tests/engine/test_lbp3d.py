@@ -185,9 +185,9 @@ def test_engine_runs_lbp3d_without_the_skip_warning(
 def test_engine_says_when_lbp3d_cannot_run(
     pyradiomics_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from napari_radiomics.engine import _engine
+    from napari_radiomics.engine import _inputs
 
-    monkeypatch.setattr(_engine, "ensure_lbp3d_support", lambda: "it needs the trimesh package")
+    monkeypatch.setattr(_inputs, "ensure_lbp3d_support", lambda: "it needs the trimesh package")
     monkeypatch.setattr(
         "radiomics.imageoperations.getLBP3DImage", lambda image, mask, **kwargs: iter(())
     )

@@ -13,16 +13,18 @@ other work per case (a robustness run's perturbations) passes its own, so the ba
 nothing above it.
 
 Private modules: ``_run`` (the loop), ``_executors`` (where cases run), ``_worker`` (what runs
-inside a worker process); ``cases``, ``check`` and ``journal`` are public for their documented
-names.
+inside a worker process), ``_journal_file`` (the journal's CSV records: one append per case,
+read back, a crash-cut tail repaired); ``cases``, ``check`` and ``journal`` are public for
+their documented names.
 """
 
 from napari_radiomics.batch._executors import default_jobs
+from napari_radiomics.batch._journal_file import csv_records
 from napari_radiomics.batch._run import BatchProgress, BatchSummary, iter_batch, run_batch
 from napari_radiomics.batch._worker import CaseTask, extract_case
 from napari_radiomics.batch.cases import Case, corrections_stores, discover_cases, load_case
 from napari_radiomics.batch.check import CaseCheck, check_cases
-from napari_radiomics.batch.journal import companion_paths, csv_records
+from napari_radiomics.batch.journal import companion_paths
 from napari_radiomics.errors import BatchError
 
 __all__ = [

@@ -24,8 +24,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from napari_radiomics._parent_death import die_with_parent
+from napari_radiomics.batch._journal_file import as_written
 from napari_radiomics.batch.cases import Case, load_case
-from napari_radiomics.batch.journal import as_written
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.settings import ExtractionSettings
 

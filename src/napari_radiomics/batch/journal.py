@@ -20,6 +20,7 @@ All files are UTF-8; what UTF-8 cannot hold (a lone surrogate from a file name t
 UTF-8) is written as a backslash escape rather than crashing the run. A write that fails (a
 full disk) is rolled back to the last complete line and raises a WriteError naming the file;
 the small files (params, errors after a resume) are replaced atomically.
+The bytes of those files (records, appends, the repair of a cut tail) are ``_journal_file``'s.
 
 For `features.parquet` the rows are journaled to `features.partial.csv` the same way and
 converted to Parquet when the run ends; an interrupted run leaves the journal, which `--resume`
@@ -29,12 +30,9 @@ crash would then lose the file's footer, i.e. everything.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,14 @@ import yaml
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._lock import OutputLock
-from napari_radiomics._spreadsheet import escape_cell, unescape_cell
+from napari_radiomics.batch._journal_file import (
+    append_text,
+    as_written,
+    csv_text,
+    read_rows,
+    replace_text,
+    scan_journal,
+)
 from napari_radiomics.columns import MASK_DIGEST, MASK_SOURCE, ROI_LABEL
 from napari_radiomics.errors import BatchError, SettingsError, WriteError
 from napari_radiomics.results import read_table
@@ -72,137 +77,6 @@ def companion_paths(output: Path) -> tuple[Path, Path, Path]:
     """(journal CSV, params sidecar, errors CSV) that belong to `output`."""
     journal = output if output.suffix.lower() != ".parquet" else output.with_suffix(".partial.csv")
     return journal, output.with_suffix(".params.yaml"), output.with_suffix(".errors.csv")
-
-
-def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """CSV lines ending in ``\n``. The csv module quotes a value holding ``\n`` but not one
-    holding a carriage return alone (not part of this line terminator), which readers would
-    take for a line end: such a row has every value quoted."""
-    buffer = io.StringIO()
-    plain = csv.writer(buffer, lineterminator="\n")
-    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    for row in rows:
-        cells = [escape_cell(v) for v in row]  # formula-like text: napari_radiomics._spreadsheet
-        (quoted if any(isinstance(v, str) and "\r" in v for v in cells) else plain).writerow(cells)
-    return buffer.getvalue()
-
-
-def csv_records(lines: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
-    """The records of a CSV file from its lines (a file opened in binary mode), each with
-    whether it is complete.
-
-    A value holding a line break is quoted and spans lines, so lines are joined until their
-    quotes pair up: CSV doubles a quote inside a quoted value, so an odd count means a value
-    is still open. Only the last record can be incomplete (no final newline, or a quote still
-    open): a write cut off by a crash.
-    """
-    record, quotes = b"", 0
-    for line in lines:
-        record += line
-        quotes += line.count(b'"')
-        if line.endswith(b"\n") and quotes % 2 == 0:
-            yield record, True
-            record, quotes = b"", 0
-    if record:
-        yield record, False
-
-
-def _read_rows(path: Path) -> list[list[str]]:
-    """A CSV file this module wrote, as rows of text with the spreadsheet escapes undone."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [[unescape_cell(v) for v in row] for row in csv.reader(fh)]
-
-
-def as_written(text: str) -> str:
-    """`text` as the files hold it: UTF-8, with what UTF-8 cannot hold (a lone surrogate, say
-    from a file name that is not UTF-8) spelled as a backslash escape instead of crashing the
-    run. Case ids are compared in this form when a run is resumed."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-#: What a write failure (a full disk, a quota, a read-only remount) leaves the user to do.
-_KEPT = "the cases finished before are kept; free some space, then rerun with --resume"
-
-
-def _append(path: Path, text: str) -> None:
-    """Append `text` with a single write on an O_APPEND descriptor (no partial lines behind).
-
-    A full disk may take part of the write: the file is then cut back to where it was (which
-    frees space, so it cannot fail for want of it) and a WriteError names the file, so the
-    journal never keeps half a line. The lock guarantees nobody else appends meanwhile.
-    """
-    data = text.encode("utf-8", "backslashreplace")
-    # 0o666: the umask decides who may read the table; O_BINARY: no newline translation.
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o666)
-    try:
-        start = os.fstat(fd).st_size
-        try:
-            while data:
-                data = data[os.write(fd, data) :]
-        except OSError as exc:
-            os.ftruncate(fd, start)
-            raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
-    finally:
-        os.close(fd)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write a whole small file atomically (a temporary file, then a rename): a full disk
-    leaves the previous version, never a truncated one that --resume cannot parse."""
-    try:
-        with replaced(path) as tmp:
-            tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
-    except OSError as exc:
-        raise WriteError(path, f"cannot be written ({exc.strerror}); {_KEPT}") from None
-
-
-def _scan_journal(path: Path) -> tuple[list[str] | None, dict[str, tuple[str, str]]]:
-    """Header and finished cases of a journal, each with the (mask_source, mask_digest) its
-    rows were measured on (empty for journals older than those columns); repairs a tail cut
-    off by a crash.
-
-    A truncated last record means the process died inside the write of one case: that record
-    and the complete records of the same case before it are removed, so the case runs again.
-    """
-    header: list[str] | None = None
-    done: dict[str, tuple[str, str]] = {}
-    offset = 0
-    where: tuple[int, int] | None = None  # positions of mask_source and mask_digest
-    tail_start, tail_case, keep = 0, None, 0
-    with path.open("rb") as fh:
-        for raw, complete in csv_records(fh):
-            if not complete:  # cut off mid-write
-                keep = tail_start if tail_case is not None else offset
-                if tail_case is not None:
-                    done.pop(tail_case, None)
-                break
-            try:
-                fields = [
-                    unescape_cell(f)
-                    for f in next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
-                ]
-            except UnicodeDecodeError as exc:
-                raise BatchError(
-                    f"{path}: cannot resume, byte {offset + exc.start} is not UTF-8 (this run "
-                    "writes UTF-8; was the file edited?); use --overwrite to start again"
-                ) from None
-            if header is None:
-                header = fields
-                if MASK_SOURCE in header and MASK_DIGEST in header:
-                    where = (header.index(MASK_SOURCE), header.index(MASK_DIGEST))
-            elif fields:
-                if fields[0] != tail_case:
-                    tail_start, tail_case = offset, fields[0]
-                mask = (fields[where[0]], fields[where[1]]) if where else ("", "")
-                done[fields[0]] = mask
-            offset += len(raw)
-            keep = offset
-    if keep != path.stat().st_size:
-        os.truncate(path, keep)
-        if keep == 0:
-            header = None
-    return header, done
 
 
 class BatchOutput:
@@ -254,7 +128,7 @@ class BatchOutput:
             "# pyradiomics parameters of this batch run (usable with pyradiomics -p).\n"
             f"# settings-hash: {settings_hash(self._params)}\n"
         ) + params_to_yaml(self._params)
-        _replace(self.sidecar, text)
+        replace_text(self.sidecar, text)
 
     def _resume(self) -> None:
         if not self.sidecar.exists():
@@ -271,8 +145,8 @@ class BatchOutput:
             )
         if not self.journal.exists():  # a finished Parquet run being extended
             frame = pd.read_parquet(self.output)
-            _append(self.journal, _csv_text([list(frame.columns), *frame.itertuples(False)]))
-        self.header, self.done = _scan_journal(self.journal)
+            append_text(self.journal, csv_text([list(frame.columns), *frame.itertuples(False)]))
+        self.header, self.done = scan_journal(self.journal)
         if self.header is not None:
             self.metadata_columns = self.header[: self.header.index(ROI_LABEL)]
 
@@ -282,11 +156,11 @@ class BatchOutput:
         if not self.errors_path.exists():
             return
         retried = {as_written(case_id) for case_id in retried}
-        rows = _read_rows(self.errors_path)
+        rows = read_rows(self.errors_path)
         keep = [r for r in rows[1:] if r and r[0] not in retried]
         self.failed_cases.update(r[0] for r in keep)
         if keep:
-            _replace(self.errors_path, _csv_text([rows[0], *keep]))
+            replace_text(self.errors_path, csv_text([rows[0], *keep]))
         else:
             self.errors_path.unlink()
 
@@ -319,7 +193,7 @@ class BatchOutput:
             rows = [[row[i] for i in order] for row in rows]
         text_rows.extend(ids + list(row) for row in rows)
         try:
-            _append(self.journal, _csv_text(text_rows))
+            append_text(self.journal, csv_text(text_rows))
         except WriteError:
             if first:  # the header went back out with the rows
                 self.header = None
@@ -335,7 +209,7 @@ class BatchOutput:
         if not self.errors_path.exists():
             rows.append(["case", "path", "message"])
         rows.append([case_id, path, message])
-        _append(self.errors_path, _csv_text(rows))
+        append_text(self.errors_path, csv_text(rows))
         self.failed_cases.add(as_written(case_id))
 
     def changed_masks(self, cases: Iterable[Any]) -> list[str]:
@@ -362,9 +236,9 @@ class BatchOutput:
         drop = {as_written(c) for c in case_ids} & set(self.done)
         if not drop or not self.journal.exists():
             return
-        rows = _read_rows(self.journal)
+        rows = read_rows(self.journal)
         kept = [rows[0], *(r for r in rows[1:] if r and r[0] not in drop)]
-        _replace(self.journal, _csv_text(kept))
+        replace_text(self.journal, csv_text(kept))
         for case_id in drop:
             del self.done[case_id]
 

@@ -1,14 +1,16 @@
-"""Driving a started run (a batch's or a robustness run's event iterator) to its end on the
-command line: one progress bar, warnings as single lines above it, Ctrl-C and a full disk
-turned into their exit statuses. ``extract`` and ``robustness`` share it, so they cannot
-disagree on how a run is shown or stopped; each reports its own summary.
+"""Starting a run (a batch's or a robustness run's event iterator) and driving it to its end on
+the command line: a run refused before its first case as a usage error, one progress bar,
+warnings as single lines above it, Ctrl-C and a full disk turned into their exit statuses.
+``extract`` and ``robustness`` share it, so they cannot disagree on how a run is shown or
+stopped; each reports its own summary.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from napari_radiomics.cli._status import EXIT_INTERRUPTED, EXIT_USAGE
@@ -20,6 +22,24 @@ def cannot_write(command: str, exc: Exception) -> int:
     """A file of the output cannot be written (a full disk): what was written is complete."""
     print(f"napari-radiomics {command}: error: {exc}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def start(
+    parser: argparse.ArgumentParser, command: str, begin: Callable[[], Iterator[Any]]
+) -> tuple[Iterator[Any], Any] | int:
+    """``begin()``'s run and its first event (whose ``total`` sizes the bar), or the exit
+    status of a run refused before its first case: a file that cannot be written (a full
+    disk) through :func:`cannot_write`; bad input, settings or an output in use (ReadError,
+    SettingsError, BatchError, a lock: each names the problem) as a usage error."""
+    from napari_radiomics.errors import WriteError
+
+    try:
+        run = begin()
+        return run, next(run)
+    except WriteError as exc:
+        return cannot_write(command, exc)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
 
 
 def follow(

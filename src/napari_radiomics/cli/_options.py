@@ -1,4 +1,6 @@
-"""Options shared by the subcommands that extract: inputs, settings and execution.
+"""Options shared by the subcommands: how a subcommand's help is laid out; the inputs,
+settings and execution options of those that extract; the table and report folder of those
+that analyse a features table (``model``, ``cluster``).
 
 Every subcommand that runs the engine over cases (``extract``, and the ones built on it) takes
 the same settings options (``--preset``, ``--params``, ``--set``) and the same execution
@@ -22,7 +24,43 @@ import yaml
 
 from napari_radiomics._limits import JOBS_PER_CPU, max_jobs, usable_cpus
 from napari_radiomics._yaml import load_yaml
+from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 from napari_radiomics.settings import ExtractionSettings, SettingsError
+
+
+def add_subcommand(
+    commands: Any, name: str, *, help: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``: ``help`` in the list of subcommands, ``description``
+    and ``epilog`` (its examples) shown with their line breaks, as written."""
+    return commands.add_parser(
+        name, help=help, description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+
+
+def add_table_options(parser: argparse.ArgumentParser, *, target: str, group: str) -> None:
+    """FEATURES, ``-o OUTPUT_DIR`` and the ``--target``/``--group`` columns of a subcommand
+    that analyses a features table; ``target`` and ``group`` say what it does with them."""
+    parser.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=target)
+    parser.add_argument("--group", default=DEFAULT_GROUP, help=group)
+
+
+def features_table(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, purpose: str
+) -> tuple[Any, Path]:
+    """The FEATURES table and the ``-o`` folder for ``purpose`` (:func:`output_folder`) of a
+    subcommand with :func:`add_table_options`; a refusal (naming the file) is a usage error,
+    made before any work."""
+    from napari_radiomics.results import read_table
+
+    output = output_folder(parser, args.output, purpose)
+    try:
+        return read_table(args.features), output
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
 
 
 def key_value(text: str) -> tuple[str, Any]:

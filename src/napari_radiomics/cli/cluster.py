@@ -6,9 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from napari_radiomics.cli._options import positive
+from napari_radiomics.cli._options import (
+    add_subcommand,
+    add_table_options,
+    features_table,
+    positive,
+)
 from napari_radiomics.cli._status import EXIT_OK
-from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
 Cluster the cases of a features table (this plugin's CSV or Parquet) without their tumour
@@ -29,14 +33,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `cluster` subcommand's options."""
     from napari_radiomics.analysis.clustering import METHODS, SPACES
 
-    cluster = commands.add_parser(
-        "cluster",
+    cluster = add_subcommand(
+        commands, "cluster",
         help="cluster a features table and measure its agreement with the tumour type",
         description=_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    cluster.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
-    cluster.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
+    )  # fmt: skip
+    add_table_options(cluster, target="column to compare with", group="the patient column")
     cluster.add_argument("--method", choices=METHODS, default=METHODS[0])
     cluster.add_argument("--clusters", type=positive, default=3, metavar="K",
                          help="clusters of k-means and the mixture (default 3)")  # fmt: skip
@@ -46,8 +48,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     cluster.add_argument("--per", choices=("patient", "slice"), default="patient")
     cluster.add_argument("--min-cluster-size", type=positive, default=5, metavar="N",
                          help="HDBSCAN's smallest cluster (default 5)")  # fmt: skip
-    cluster.add_argument("--target", default=DEFAULT_TARGET, help="column to compare with")
-    cluster.add_argument("--group", default=DEFAULT_GROUP, help="the patient column")
     cluster.add_argument("--seed", type=int, default=0, help="random seed")
     return cluster
 
@@ -56,15 +56,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Cluster, write the files, print the agreement."""
     from napari_radiomics.analysis.clustering import cluster_table, write_cluster_report
     from napari_radiomics.cli._follow import cannot_write
-    from napari_radiomics.cli._options import output_folder
     from napari_radiomics.errors import WriteError
-    from napari_radiomics.results import read_table
 
-    output = output_folder(parser, args.output, "the clustering")
-    try:
-        table = read_table(args.features)
-    except (ValueError, OSError) as exc:
-        parser.error(str(exc))
+    table, output = features_table(parser, args, "the clustering")
     try:
         result = cluster_table(
             table, method=args.method, clusters=args.clusters, space=args.space,

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from napari_radiomics.cli._options import add_subcommand
 from napari_radiomics.cli._status import EXIT_OK
 
 _HELP = """\
@@ -38,12 +39,12 @@ examples:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `corrections` subcommand's options."""
-    parser = commands.add_parser(
+    parser = add_subcommand(
+        commands,
         "corrections",
         help="the corrections report of a dataset (reviewed cases, what each correction changed)",
         description=_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (above)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="report .csv")

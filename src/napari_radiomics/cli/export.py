@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from napari_radiomics.cli._options import add_input_options, cases_from
+from napari_radiomics.cli._options import add_input_options, add_subcommand, cases_from
 from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
 
 _HELP = """\
@@ -30,11 +30,11 @@ or a full or unwritable disk. An export is all or nothing: after an error OUTPUT
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `export` subcommand's options."""
-    export = commands.add_parser(
+    export = add_subcommand(
+        commands,
         "export",
         help="a copy of a dataset with its corrected masks (.mat, NumPy bundle or NIfTI)",
         description=_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(export)
     export.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="new folder")

@@ -7,16 +7,17 @@ import argparse
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from napari_radiomics.cli._follow import cannot_write, follow
+from napari_radiomics.cli._follow import follow, start
 from napari_radiomics.cli._options import (
     add_execution_options,
     add_input_options,
     add_settings_options,
+    add_subcommand,
     cases_from,
     never_crash_on_output,
     settings_from,
@@ -82,12 +83,12 @@ examples:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `extract` subcommand's options."""
-    extract = commands.add_parser(
+    extract = add_subcommand(
+        commands,
         "extract",
         help="extract features for a whole dataset into a CSV or Parquet table",
         description=_EXTRACT_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(extract)
     extract.add_argument(
@@ -168,29 +169,31 @@ def _check_report(results: Sequence[CaseCheck]) -> list[str]:
 
 
 def _extract(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from napari_radiomics.batch import iter_batch
-    from napari_radiomics.errors import ReadError, WriteError
-
     def show(message: Warning | str, *_: Any, **__: Any) -> None:
         print(f"warning: {message}", file=sys.stderr)  # one line, not a source excerpt
 
     with warnings.catch_warnings():
         warnings.showwarning = show  # e.g. a stale lock taken over
-        try:
-            settings = settings_from(args)
-            cases = cases_from(args)
-            if not cases:
-                raise ReadError(args.inputs[0], "no cases found")
-            run = iter_batch(
-                cases, settings, args.output, jobs=args.jobs, dask=args.dask,
-                resume=args.resume, limit=args.limit, overwrite=args.overwrite,
-            )  # fmt: skip
-            first = next(run)
-        except WriteError as exc:  # the disk is full before the first row
-            return cannot_write("extract", exc)
-        except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
-            parser.error(str(exc))
+        started = start(parser, "extract", partial(_begin, args))
+        if isinstance(started, int):
+            return started
+        run, first = started
         return _follow(parser, args, run, first.total)
+
+
+def _begin(args: argparse.Namespace) -> Iterator[Any]:
+    """The batch run ``args`` ask for (not started: :func:`start` takes its first event)."""
+    from napari_radiomics.batch import iter_batch
+    from napari_radiomics.errors import ReadError
+
+    settings = settings_from(args)
+    cases = cases_from(args)
+    if not cases:
+        raise ReadError(args.inputs[0], "no cases found")
+    return iter_batch(
+        cases, settings, args.output, jobs=args.jobs, dask=args.dask,
+        resume=args.resume, limit=args.limit, overwrite=args.overwrite,
+    )  # fmt: skip
 
 
 def _follow(

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from napari_radiomics.cli._options import add_subcommand
 from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
 
 _HELP = """\
@@ -28,11 +29,11 @@ OUTPUT_DIR is a file or cannot be written.
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `ibsi` subcommand's options."""
-    ibsi = commands.add_parser(
+    ibsi = add_subcommand(
+        commands,
         "ibsi",
         help="an IBSI compliance report: pyradiomics' features on the IBSI digital phantom",
         description=_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ibsi.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
     return ibsi

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from napari_radiomics.cli._options import (
     add_input_options,
+    add_subcommand,
     cases_from,
     never_crash_on_output,
     step_names,
@@ -49,12 +50,12 @@ examples:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `landmarks` subcommand's options."""
-    landmarks = commands.add_parser(
+    landmarks = add_subcommand(
+        commands,
         "landmarks",
         help="learn Nyul standardisation landmarks on training cases (for --nyul-landmarks)",
         description=_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(landmarks)
     landmarks.add_argument(

@@ -7,9 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from napari_radiomics.cli._options import non_negative, positive
+from napari_radiomics.cli._options import (
+    add_subcommand,
+    add_table_options,
+    features_table,
+    non_negative,
+    positive,
+)
 from napari_radiomics.cli._status import EXIT_OK
-from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
 
 _HELP = """\
 Cross-validate a classifier of TARGET (default tumor_type) on a features table (this plugin's
@@ -48,16 +53,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `model` subcommand's options."""
     from napari_radiomics.analysis.models import CLASSIFIERS
 
-    model = commands.add_parser(
-        "model",
+    model = add_subcommand(
+        commands, "model",
         help="cross-validate a patient-grouped tumour-type model of a features table",
         description=_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    model.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
-    model.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
-    model.add_argument("--target", default=DEFAULT_TARGET, help="column to predict")
-    model.add_argument("--group", default=DEFAULT_GROUP, help="column folds are grouped by")
+    )  # fmt: skip
+    add_table_options(model, target="column to predict", group="column folds are grouped by")
     model.add_argument("--classifier", choices=CLASSIFIERS, default=CLASSIFIERS[0])
     model.add_argument(
         "--folds", type=_folds, default=5, metavar="K|cvind.mat",
@@ -81,13 +82,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
     from napari_radiomics.analysis.report import write_model_report
     from napari_radiomics.cli._follow import cannot_write
-    from napari_radiomics.cli._options import output_folder
     from napari_radiomics.errors import WriteError
-    from napari_radiomics.results import read_table
 
-    output = output_folder(parser, args.output, "the report")
+    table, output = features_table(parser, args, "the report")
     try:  # every refusal names the file (or the column, prefixed with the file)
-        table = read_table(args.features)
         folds = args.folds
         if isinstance(folds, Path):
             case = table["case"] if "case" in table.columns else None

@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from napari_radiomics.cli._follow import cannot_write, follow
+from napari_radiomics.cli._follow import follow, start
 from napari_radiomics.cli._options import (
     add_execution_options,
     add_input_options,
     add_settings_options,
+    add_subcommand,
     cases_from,
     never_crash_on_output,
     non_negative,
@@ -115,12 +116,12 @@ def _number(text: str, expected: str, in_range: Callable[[float], bool], bounds:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `robustness` subcommand's options."""
-    parser = commands.add_parser(
+    parser = add_subcommand(
+        commands,
         "robustness",
         help="ICC of every feature under mask perturbations; params of the robust ones",
         description=_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="ICC table .csv")
@@ -159,28 +160,30 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Perturb, extract, compute the ICC; write the files."""
     from napari_radiomics.analysis import PerturbationPlan
     from napari_radiomics.analysis.robustness_run import iter_robustness
-    from napari_radiomics.errors import WriteError
 
     never_crash_on_output()
     if args.max_distance is not None and "grow-shrink" not in args.methods:
         parser.error("--max-distance sets the grow/shrink reach: add grow-shrink to --methods")
-    try:
-        settings = settings_from(args)
+    chosen: dict[str, Any] = {}  # the settings and cases the run was started with
+
+    def begin() -> Iterator[Any]:
+        chosen["settings"] = settings = settings_from(args)
         plan = PerturbationPlan(args.perturbations, args.methods, args.seed, args.max_distance)
-        cases = cases_from(args)  # the corrected masks, unless --original-masks
-        rob = iter_robustness(
+        chosen["cases"] = cases = cases_from(args)  # the corrected masks, unless --original-masks
+        return iter_robustness(
             cases, settings, plan, args.output, form=args.icc, threshold=args.threshold,
             jobs=args.jobs, dask=args.dask, resume=args.resume, overwrite=args.overwrite,
             limit=args.limit,
         )  # fmt: skip
-        first = next(rob)
-    except WriteError as exc:
-        return cannot_write("robustness", exc)
-    except (ValueError, OSError) as exc:  # ReadError, SettingsError, BatchError, a lock
-        parser.error(str(exc))
+
+    started = start(parser, "robustness", begin)
+    if isinstance(started, int):
+        return started
+    rob, first = started
     status = _follow(args, rob, first.total)
+    cases = chosen["cases"]
     if status in (EXIT_OK, EXIT_FAILED_CASES) and any(c.corrected for c in cases):
-        _agreement(args, cases, settings)
+        _agreement(args, cases, chosen["settings"])
     return status
 
 

@@ -1,7 +1,8 @@
 """Durable mask corrections and review statuses of a dataset (Qt-free).
 
 A dataset's store (``store``) holds corrected masks readable without this plugin, the review
-status and provenance of each case, and a log; ``autosave`` writes edits to it off the GUI
+status and provenance of each case, and a log (``store_header`` says which dataset it corrects,
+``store_tables`` reads and writes its tables); ``autosave`` writes edits to it off the GUI
 thread; ``session`` ties an open dataset's mask to its store; ``location`` says where a store
 lives; ``provenance`` measures what a correction changed; ``report`` lists the reviewed cases
 (the Review dock's report and ``napari-radiomics corrections``); ``export`` writes a corrected

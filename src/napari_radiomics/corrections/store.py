@@ -15,7 +15,8 @@ Layout (documented for people who read it without this plugin, see docs/formats.
 
 ``<case>`` is the case as ``_filenames.file_stem`` names it (valid on every OS, never hidden,
 reversible; ``corrections.maskfile``). A store is refused, naming the reason, when it sits in
-its dataset (or its ``masks`` folder leads there) or belongs to another dataset.
+its dataset (or its ``masks`` folder leads there) or belongs to another dataset; one moved
+or copied together with its dataset still serves it (``corrections.store_header``).
 
 Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
 process leaves the previous or the new version of each file. The mask files are the truth about
@@ -25,10 +26,6 @@ still a correction, and a row whose mask is missing is reported and the original
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import getpass
-import io
 import os
 import shutil
 import tempfile
@@ -39,12 +36,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from napari_radiomics._atomic import is_temporary, replaced
+from napari_radiomics._atomic import is_temporary
 from napari_radiomics._filenames import inside
 from napari_radiomics._lock import OutputLock
-from napari_radiomics._spreadsheet import escape_cell, unescape_frame
 from napari_radiomics.corrections.location import dataset_folder
 from napari_radiomics.corrections.maskfile import (
     CaseRef,
@@ -54,33 +49,21 @@ from napari_radiomics.corrections.maskfile import (
     write_mask,
 )
 from napari_radiomics.corrections.provenance import compare_masks, mask_digest
+from napari_radiomics.corrections.store_header import Owner, read_header, write_header
+from napari_radiomics.corrections.store_tables import (
+    LOG_COLUMNS,
+    REVIEW_COLUMNS,
+    now,
+    read_table,
+    user,
+    write_table,
+)
 from napari_radiomics.errors import BatchError, CorrectionsError, ReadError, WriteError
 
 __all__ = ["STATUSES", "CaseRef", "CorrectionStore", "Status"]
 
 Status = Literal["unreviewed", "accepted", "corrected", "flagged"]
 STATUSES: tuple[Status, ...] = ("unreviewed", "accepted", "corrected", "flagged")
-FORMAT = "napari-radiomics corrections"
-VERSION = 1
-
-#: review.csv's columns, in order; provenance columns are empty for uncorrected cases.
-REVIEW_COLUMNS = (
-    "case", "status", "note", "updated_at", "user", "mask_file", "corrected_at",
-    "voxels_added", "voxels_removed", "dice", "hd95", "distance_unit", "mask_digest",
-)  # fmt: skip
-LOG_COLUMNS = ("time", "user", "case", "event", "status", "note", *REVIEW_COLUMNS[7:])
-
-
-def _now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):  # no passwd entry (a container), no pwd module
-        # (Windows without USERNAME): the uid says who where there is one
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"
 
 
 class _StoreLock(OutputLock):
@@ -114,6 +97,9 @@ class CorrectionStore:
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
+        #: where store.yaml recorded the dataset, when the two were moved together since
+        #: (the header is rewritten with the next write)
+        self.moved_from: str | None = None
         self.refused = self._refusal()
         if self.refused is not None:
             self.read_only = self.refused
@@ -144,28 +130,17 @@ class CorrectionStore:
                     "outside its dataset, so that no source file is ever written or deleted; "
                     "choose another corrections folder"
                 )
-        recorded = self._header().get("dataset")
-        if isinstance(recorded, str) and not _same_dataset(Path(recorded), dataset):
+        owner = Owner.of(self.root, read_header(self.root, self.problems))
+        if not owner.serves(dataset):
             return (
-                f"is the corrections store of the dataset {recorded}, not of {self.dataset}; "
-                "refused, so that one dataset's corrections never apply to another's cases "
-                "(if the dataset was moved, edit the dataset line of store.yaml)"
+                f"is the corrections store of the dataset {owner.recorded}, not of "
+                f"{self.dataset}; refused, so that one dataset's corrections never apply to "
+                "another's cases (a store moved with its dataset, keeping its place beside it, "
+                "opens; if only the dataset was moved, edit the dataset line of store.yaml)"
             )
+        if owner.moved(dataset):
+            self.moved_from = owner.recorded
         return None
-
-    def _header(self) -> dict[str, Any]:
-        """store.yaml's content ({} if there is none; an unreadable one is a problem)."""
-        header = self.root / "store.yaml"
-        if not header.is_file():
-            return {}
-        try:
-            info = yaml.safe_load(header.read_text(encoding="utf-8"))
-            if not isinstance(info, dict) or info.get("format") != FORMAT:
-                raise ValueError("not a napari-radiomics corrections store header")
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
-            self.problems.append(f"{header}: unreadable ({exc}); the rest is used")
-            return {}
-        return info
 
     def _open_for_writing(self) -> None:
         """Find out now, before anything is painted, whether the store can be written; create
@@ -205,9 +180,7 @@ class CorrectionStore:
         self._take_lock()
         self._require_writable()
         if not (self.root / "store.yaml").is_file():
-            header = {"format": FORMAT, "version": VERSION, "dataset": str(self.dataset)}
-            with replaced(self.root / "store.yaml") as tmp:
-                tmp.write_text(yaml.safe_dump(header, sort_keys=False), encoding="utf-8")
+            write_header(self.root, self.dataset, [])
 
     @property
     def writable(self) -> bool:
@@ -220,8 +193,9 @@ class CorrectionStore:
                 if is_temporary(path.name) or not path.is_file():
                     continue  # a temporary file left by a killed write
                 self._masks[mask_case(path)] = path
-        self._rows = {r["case"]: r for r in self._read_csv("review.csv", REVIEW_COLUMNS)}
-        self._log = self._read_csv("log.csv", LOG_COLUMNS)
+        review = read_table(self.root / "review.csv", REVIEW_COLUMNS, self.problems)
+        self._rows = {r["case"]: r for r in review}
+        self._log = read_table(self.root / "log.csv", LOG_COLUMNS, self.problems)
         for case, row in list(self._rows.items()):
             if row.get("status") not in STATUSES:
                 self.problems.append(
@@ -243,20 +217,6 @@ class CorrectionStore:
             row = self._rows.setdefault(case, {"case": case})
             if row.get("status") in (None, "", "unreviewed"):
                 row["status"] = "corrected"
-
-    def _read_csv(self, name: str, columns: Sequence[str]) -> list[dict[str, Any]]:
-        path = self.root / name
-        if not path.is_file():
-            return []
-        try:
-            frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
-            if "case" not in frame.columns:
-                raise ValueError("it has no 'case' column")
-        except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
-            self.problems.append(f"{path}: unreadable ({exc}); it is rebuilt from what is left")
-            return []
-        rows = frame.reindex(columns=list(columns), fill_value="").to_dict("records")
-        return [r for r in rows if r["case"]]
 
     def close(self) -> None:
         """Give the store up to other sessions (the files stay)."""
@@ -330,6 +290,11 @@ class CorrectionStore:
     def _prepare_write(self) -> None:
         self._require_writable()
         self._ensure_created()
+        if self.moved_from is not None:  # the header names the dataset where it is now
+            earlier = read_header(self.root, []).get("moved_from")
+            moved = [str(p) for p in earlier] if isinstance(earlier, list) else []
+            write_header(self.root, self.dataset, [*moved, self.moved_from])
+            self.moved_from = None
 
     def save(self, ref: CaseRef, mask: np.ndarray, original: np.ndarray) -> dict[str, Any]:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
@@ -360,10 +325,10 @@ class CorrectionStore:
             row = self._rows.setdefault(ref.case, {"case": ref.case})
             row.update(
                 status="corrected",
-                updated_at=_now(),
-                user=_user(),
+                updated_at=now(),
+                user=user(),
                 mask_file=target.relative_to(self.root).as_posix(),
-                corrected_at=_now(),
+                corrected_at=now(),
                 mask_digest=mask_digest(mask),
                 **change.as_row(),
             )
@@ -383,7 +348,7 @@ class CorrectionStore:
             row = self._rows.setdefault(case, {"case": case})
             for column in REVIEW_COLUMNS[5:]:
                 row[column] = ""
-            row.update(status="unreviewed", updated_at=_now(), user=_user())
+            row.update(status="unreviewed", updated_at=now(), user=user())
             self._event(case, "reverted")
 
     def set_status(self, case: str, status: Status, note: str | None = None) -> None:
@@ -398,14 +363,14 @@ class CorrectionStore:
             row = self._rows.setdefault(case, {"case": case})
             if case in self._masks and status == "unreviewed":
                 status = "corrected"  # a corrected case stays corrected until reverted
-            row.update(status=status, updated_at=_now(), user=_user())
+            row.update(status=status, updated_at=now(), user=user())
             if note is not None:
                 row["note"] = note
             self._event(case, "status")
 
     def _event(self, case: str, event: str) -> None:
         row = self._rows[case]
-        entry = {"time": _now(), "user": _user(), "case": case, "event": event}
+        entry = {"time": now(), "user": user(), "case": case, "event": event}
         entry.update({c: row.get(c, "") for c in LOG_COLUMNS if c not in entry})
         self._log.append(entry)
         self._unwritten = True
@@ -417,26 +382,6 @@ class CorrectionStore:
             if not self._unwritten:
                 return
             self._prepare_write()
-            self._write_csv("review.csv", REVIEW_COLUMNS, self._rows.values())
-            self._write_csv("log.csv", LOG_COLUMNS, self._log)
+            write_table(self.root / "review.csv", REVIEW_COLUMNS, self._rows.values())
+            write_table(self.root / "log.csv", LOG_COLUMNS, self._log)
             self._unwritten = False
-
-    def _write_csv(self, name: str, columns: Sequence[str], rows: Any) -> None:
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({k: escape_cell(v) for k, v in row.items()} for row in rows)
-        try:
-            with replaced(self.root / name) as tmp:
-                tmp.write_text(text.getvalue(), encoding="utf-8")
-        except OSError as exc:
-            raise CorrectionsError(self.root / name, f"cannot be written ({exc})") from exc
-
-
-def _same_dataset(recorded: Path, dataset: Path) -> bool:
-    """Whether a store recorded for ``recorded`` serves ``dataset`` (a real path): the same
-    folder, or a folder inside it (``extract`` reads a dataset's subfolders with it). Stores
-    opened on a single file recorded that file, which stands for its folder."""
-    real = Path(os.path.realpath(recorded))
-    folder = real.parent if real.is_file() else real
-    return folder == dataset or folder in dataset.parents

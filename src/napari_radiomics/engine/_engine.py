@@ -27,7 +27,6 @@ import collections
 import copy
 import hashlib
 import json
-import logging
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -36,16 +35,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics._pyradiomics import (
-    PREPROCESS_KEY,
-    PyradiomicsConfig,
-    coordinate_tolerance,
-    geometry_tolerance,
-)
+from napari_radiomics._pyradiomics import PREPROCESS_KEY, PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.columns import ROI_LABEL
-from napari_radiomics.convert import Grid, as_sitk, describe_grid_mismatch
 from napari_radiomics.engine import _pipeline
-from napari_radiomics.engine._compat import ensure_lbp3d_support
+from napari_radiomics.engine._inputs import Inputs
+from napari_radiomics.engine._logging import quiet_pyradiomics_logging
 from napari_radiomics.engine._masks import (
     array_digest,
     image_key,
@@ -55,8 +49,7 @@ from napari_radiomics.engine._masks import (
     wanted_labels,
 )
 from napari_radiomics.engine._versions import library_versions
-from napari_radiomics.engine.preflight import grid_problems
-from napari_radiomics.errors import ConversionError, ExtractionError, PreprocessError
+from napari_radiomics.errors import ExtractionError, PreprocessError
 from napari_radiomics.io import CaseMetadata
 from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
@@ -64,40 +57,11 @@ from napari_radiomics.settings import ExtractionSettings
 if TYPE_CHECKING:  # the rows are made by _pipeline; maps need no pandas at all
     import pandas as pd
 
-__all__ = ["FeatureEngine", "extract_features", "quiet_pyradiomics_logging"]
+__all__ = ["FeatureEngine", "extract_features"]
 
 Progress = Callable[[int, int, str], None]
 
-
-def quiet_pyradiomics_logging() -> None:
-    """Keep pyradiomics' per-step INFO messages out of the log.
-
-    pyradiomics sets its logger to INFO on import and logs every step, which floods any handler
-    the application (or pytest) attaches to the root logger and costs time. Warnings and errors
-    still come through; a level the user chose (anything but INFO) is left alone.
-    """
-    logger = logging.getLogger("radiomics")
-    if logger.level in (logging.NOTSET, logging.INFO):
-        logger.setLevel(logging.WARNING)
-    glcm = logging.getLogger("radiomics.glcm")
-    if _SumAverageNote not in {type(f) for f in glcm.filters}:
-        glcm.addFilter(_SumAverageNote())
-
-
-class _SumAverageNote(logging.Filter):
-    """Drops glcm's per-call note that Sum Average = 2 * Joint Average for a symmetrical GLCM:
-    a remark about the definitions, printed on every extraction, not about the data."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("GLCM is symmetrical")
-
-
 quiet_pyradiomics_logging()
-
-
-def _name(obj: Any, default: str) -> str:
-    name = getattr(obj, "name", None)
-    return f"{default} {name!r}" if name else default
 
 
 class FeatureEngine:
@@ -264,30 +228,13 @@ class FeatureEngine:
         diagnostics: bool,
     ) -> tuple[list[dict[str, Any]], dict[int, str], dict[str, Any]]:
         params = self._params()
-        image_name, mask_name = _name(image, "image"), _name(mask, "mask")
-        try:
-            image_sitk, mask_sitk = as_sitk(image), as_sitk(mask)
-        except ConversionError as err:
-            raise ExtractionError(str(err)) from None
+        inputs = Inputs(image, mask)
+        image_name, mask_name, image_sitk, mask_sitk = (
+            inputs.image_name, inputs.mask_name, inputs.image, inputs.mask
+        )  # fmt: skip
         config = PyradiomicsConfig.from_params(params)
         settings, image_types, features = config.settings, config.image_types, config.features
-        image_grid, mask_grid = Grid.of_image(image_sitk), Grid.of_image(mask_sitk)
-        for problem in grid_problems(image_grid, mask_grid, settings, image_name, mask_name):
-            if problem.severity == "error":
-                raise ExtractionError(problem.message)
-        if image_sitk.GetDimension() == 2 and "shape" in features and "shape2D" not in features:
-            warnings.warn(
-                f"{image_name} is 2D: pyradiomics' 3D shape features are not defined for it; "
-                "enable the shape2D feature class for 2D shape features",
-                stacklevel=4,
-            )
-        if "LBP3D" in image_types:
-            missing = ensure_lbp3d_support()
-            if missing is not None and image_sitk.GetDimension() == 3:
-                warnings.warn(
-                    f"LBP3D is skipped by pyradiomics here: {missing}; no lbp-3D features",
-                    stacklevel=4,
-                )
+        inputs.check(config)
         try:
             self._prepare(image_sitk, params, settings)
         except PreprocessError as err:
@@ -303,17 +250,7 @@ class FeatureEngine:
             stepped = " after preprocessing" if params.get(PREPROCESS_KEY) else ""
             raise ExtractionError(f"{image_name}{stepped} {problem}")
 
-        tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
-        direct = not (
-            describe_grid_mismatch(image_grid, mask_grid, tolerance)
-            or diagnostics
-            or settings.get("preCrop", False)
-            or settings.get("resegmentRange") is not None
-            or (
-                settings.get("interpolator") is not None
-                and settings.get("resampledPixelSpacing") is not None
-            )
-        )
+        direct = inputs.direct(settings, diagnostics)
 
         per_label = len(image_types) + any(c.startswith("shape") for c in features)
         steps = _pipeline.Steps(progress, max(1, per_label * len(wanted)))

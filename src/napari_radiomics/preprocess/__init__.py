@@ -9,7 +9,9 @@ N4 again (N4's mask is the Otsu head mask, which does not depend on the ROI).
 Public: :func:`n4_correct`, :func:`head_mask`, :func:`zscore`, :class:`NyulStandardizer` (fit on
 training cases, transform any case, save/load its landmarks), :func:`apply_steps` (a settings'
 steps in order), :func:`learn_nyul` (a ``nyul`` step's landmarks learned on training cases after
-the steps before it), :class:`PreprocessedImage` (the engine's cache of the last result),
+the steps before it; the file records the ``within`` they were learned with, which
+:func:`with_landmarks` checks when a step takes them), :class:`PreprocessedImage` (the
+engine's cache of the last result),
 :func:`check_steps`, :data:`STEP_OPTIONS` (every step's options and defaults) and the
 params-file comment block (:func:`steps_comment`, :func:`steps_in_comments`).
 Private modules: ``_n4``, ``_standardize``, ``_steps``. SimpleITK and NumPy only.
@@ -26,6 +28,7 @@ from napari_radiomics.preprocess._steps import (
     learn_nyul,
     steps_comment,
     steps_in_comments,
+    with_landmarks,
 )
 
 __all__ = [
@@ -42,5 +45,6 @@ __all__ = [
     "n4_correct",
     "steps_comment",
     "steps_in_comments",
+    "with_landmarks",
     "zscore",
 ]

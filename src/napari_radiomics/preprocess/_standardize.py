@@ -27,8 +27,11 @@ import SimpleITK as sitk
 from napari_radiomics._atomic import replaced
 from napari_radiomics.errors import PreprocessError, ReadError, WriteError
 
-__all__ = ["NYUL_PERCENTILES", "NyulStandardizer", "zscore"]
+__all__ = ["NYUL_PERCENTILES", "WITHIN", "NyulStandardizer", "zscore"]
 
+#: The pixels a standardisation takes its statistics or landmarks from: the Otsu head mask or
+#: the whole image.
+WITHIN = ("head", "image")
 #: Nyul's landmarks: the 1st and 99th percentiles (the ends of the standard scale) and deciles.
 NYUL_PERCENTILES: tuple[float, ...] = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99)
 #: A landmarks file is a few hundred bytes; anything this large is not one (and is not parsed).
@@ -92,15 +95,24 @@ class NyulStandardizer:
     the end slopes come from the nearest distinct landmarks, so the map stays finite and
     monotone. ``landmarks_`` (after ``fit`` or ``from_dict``): the standard value of each
     percentile.
+
+    ``within``: which pixels the fit's masks stood for (``"head"``, the Otsu head mask, or
+    ``"image"``), recorded in the landmarks file because landmarks learned on one are wrong for
+    images measured on the other, and nothing in the numbers shows it; None when unknown (a
+    fit given masks by hand, a file written before it was recorded).
     """
 
     def __init__(
         self,
         percentiles: Sequence[float] = NYUL_PERCENTILES,
         scale: tuple[float, float] = (0.0, 100.0),
+        within: str | None = None,
     ) -> None:
         self.percentiles = [float(p) for p in percentiles]
         self.scale = (float(scale[0]), float(scale[1]))
+        if within is not None and within not in WITHIN:
+            raise PreprocessError(f"Nyul within must be one of {list(WITHIN)}, got {within!r}")
+        self.within = within
         if len(self.percentiles) < 2 or np.any(np.diff(self.percentiles) <= 0):
             raise PreprocessError(
                 f"Nyul percentiles must be at least two, increasing: {self.percentiles}"
@@ -170,23 +182,30 @@ class NyulStandardizer:
 
     # -- persistence: the learned landmarks travel with the settings or in a file -------------
     def to_dict(self) -> dict[str, Any]:
-        """Percentiles, scale and learned landmarks as plain data."""
-        return {
+        """Percentiles, scale, learned landmarks and, when known, ``within`` as plain data."""
+        data: dict[str, Any] = {
             "percentiles": list(self.percentiles),
             "scale": list(self.scale),
             "landmarks": None if self.landmarks_ is None else list(self.landmarks_),
         }
+        if self.within is not None:
+            data["within"] = self.within
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "Nyul landmarks") -> NyulStandardizer:
         """The standardiser ``to_dict`` described; PreprocessError naming ``where`` if not."""
         if not isinstance(data, dict) or not isinstance(data.get("landmarks"), list):
             raise PreprocessError(f"{where}: expected a mapping with a 'landmarks' list")
-        unknown = set(data) - {"percentiles", "scale", "landmarks"}
+        unknown = set(data) - {"percentiles", "scale", "landmarks", "within"}
         if unknown:
             raise PreprocessError(f"{where}: unknown key(s) {sorted(unknown)}")
         try:
-            out = cls(data.get("percentiles", NYUL_PERCENTILES), data.get("scale", (0, 100)))
+            out = cls(
+                data.get("percentiles", NYUL_PERCENTILES),
+                data.get("scale", (0, 100)),
+                data.get("within"),
+            )
             landmarks = [float(v) for v in data["landmarks"]]
         except (TypeError, ValueError, IndexError) as err:
             raise PreprocessError(f"{where}: not numbers ({err})") from None

@@ -21,6 +21,7 @@ import itertools
 import json
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,12 @@ import yaml
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.errors import PreprocessError, SettingsError
 from napari_radiomics.preprocess._n4 import N4_DEFAULTS, head_mask, n4_correct
-from napari_radiomics.preprocess._standardize import NYUL_PERCENTILES, NyulStandardizer, zscore
+from napari_radiomics.preprocess._standardize import (
+    NYUL_PERCENTILES,
+    WITHIN,
+    NyulStandardizer,
+    zscore,
+)
 
 __all__ = [
     "STEP_OPTIONS",
@@ -40,6 +46,7 @@ __all__ = [
     "learn_nyul",
     "steps_comment",
     "steps_in_comments",
+    "with_landmarks",
 ]
 
 #: Every step, in the order steps run, with its options and their defaults. ``within``: the
@@ -54,7 +61,6 @@ STEP_OPTIONS: dict[str, dict[str, Any]] = {
         "landmarks": None,
     },
 }
-_WITHIN = ("head", "image")
 _STANDARDISATIONS = ("zscore", "nyul")
 #: The comment prefix of the block in a params file.
 BLOCK_PREFIX = "#%"
@@ -99,11 +105,11 @@ def check_steps(steps: Mapping[str, Any], *, fitted: bool = True) -> dict[str, d
 
 
 def _check_value(step: str, key: str, value: Any, default: Any) -> None:
-    """A value of the default's kind: a positive number, a list of them, one of ``_WITHIN``."""
+    """A value of the default's kind: a positive number, a list of them, one of ``WITHIN``."""
     where = f"preprocess {step}: {key}"
     if key == "within":
-        if value not in _WITHIN:
-            raise SettingsError(f"{where} must be one of {list(_WITHIN)}, got {value!r}")
+        if value not in WITHIN:
+            raise SettingsError(f"{where} must be one of {list(WITHIN)}, got {value!r}")
         return
     if key == "landmarks":
         return  # checked with the percentiles, by the standardiser
@@ -174,12 +180,40 @@ def learn_nyul(images: Iterable[sitk.Image], steps: Mapping[str, Any]) -> NyulSt
     steps = check_steps(unfitted, fitted=False)
     options = STEP_OPTIONS["nyul"] | steps["nyul"]
     try:
-        standardizer = NyulStandardizer(options["percentiles"], options["scale"])
+        standardizer = NyulStandardizer(
+            options["percentiles"], options["scale"], within=options["within"]
+        )
     except PreprocessError as err:
         raise SettingsError(f"preprocess nyul: {err}") from None
     # One prepared image feeds both the fit's image and its mask; tee keeps one at a time.
     prepared, measured = itertools.tee(_before_standardisation(image, steps) for image in images)
     return standardizer.fit(prepared, (_within(image, options) for image in measured))
+
+
+def with_landmarks(options: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """The ``nyul`` step's ``options`` with the percentiles, scale and landmarks of the
+    landmarks file ``path`` (``NyulStandardizer.save``; ReadError naming it if unreadable).
+
+    The step's ``within`` stays, and must be the file's: SettingsError naming the file if the
+    landmarks were learned within other pixels. A file that does not record it (written before
+    it was, or fitted by hand) is taken to have been learned within the step's pixels.
+    """
+    landmarks = NyulStandardizer.load(path)
+    within = options.get("within", STEP_OPTIONS["nyul"]["within"])
+    if landmarks.within is not None and landmarks.within != within:
+        raise SettingsError(
+            f"Nyul landmarks {path}: learned within {_PIXELS[landmarks.within]} (within: "
+            f"{landmarks.within}), but the nyul step standardises within {_PIXELS[within]} "
+            f"(within: {within}); learn them again with the step's within, or set the "
+            f"step's within to {landmarks.within}"
+        )
+    data = landmarks.to_dict()
+    data.pop("within", None)
+    return {**options, **data}
+
+
+#: How a message names each ``within``.
+_PIXELS = {"head": "the head mask", "image": "the whole image"}
 
 
 def _before_standardisation(image: sitk.Image, steps: Mapping[str, Any]) -> sitk.Image:
