@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QCoreApplication, QObject, Signal
 
-from napari_radiomics._napari._warm import warm_up
+from napari_radiomics._napari._warm import layer_libraries, warm_up
 from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io import (
     MatStack,
@@ -90,8 +90,18 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     """Layers for one path, or for a list (a list of ``.mat`` files becomes one stack).
 
     Data open is when a session starts to need the docks' libraries: they are imported in
-    the background from the next event on (:func:`._warm.warm_up`)."""
+    the background from the next event on (:func:`._warm.warm_up`). What napari's first
+    layer needs is built in the background while the files are read, and is ready before the
+    layers are handed over (:func:`._warm.layer_libraries`)."""
     warm_up()
+    ready = layer_libraries()
+    try:
+        return _read_paths(path)
+    finally:
+        ready.wait()
+
+
+def _read_paths(path: str | Sequence[str]) -> list[LayerData]:
     if isinstance(path, str | Path):
         return _read_one(Path(path))
     paths = [Path(p) for p in path]
@@ -147,6 +157,7 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
 
 def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
+    layer_libraries().wait()  # computing a dask slice may import dask.distributed: not twice
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
     session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)
