@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QCoreApplication, QObject, Signal
 
-from napari_radiomics._napari._warm import layer_libraries, warm_up
+from napari_radiomics._napari._warm import await_layer_libraries, layer_libraries, warm_up
 from napari_radiomics.corrections import CaseRef, CorrectionSession, attach, stack_refs
 from napari_radiomics.io import (
     MatStack,
@@ -89,16 +89,16 @@ def _handles(path: Path) -> bool:
 def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     """Layers for one path, or for a list (a list of ``.mat`` files becomes one stack).
 
-    Data open is when a session starts to need the docks' libraries: they are imported in
-    the background from the next event on (:func:`._warm.warm_up`). What napari's first
-    layer needs is built in the background while the files are read, and is ready before the
-    layers are handed over (:func:`._warm.layer_libraries`)."""
-    warm_up()
-    ready = layer_libraries()
+    What napari's first layer needs is built in the background while the files are read, and
+    is ready before the layers are handed over (:func:`._warm.layer_libraries`). Data open
+    is also when a session starts to need the docks' libraries: they are imported in the
+    background from the next event on, once that is done (:func:`._warm.warm_up`)."""
+    layer_libraries()
     try:
         return _read_paths(path)
     finally:
-        ready.wait()
+        await_layer_libraries()
+        warm_up()
 
 
 def _read_paths(path: str | Sequence[str]) -> list[LayerData]:
@@ -157,7 +157,7 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
 
 def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
-    layer_libraries().wait()  # computing a dask slice may import dask.distributed: not twice
+    await_layer_libraries()  # computing a dask slice may import dask.distributed: not twice
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
     session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)

@@ -19,11 +19,15 @@ Before that, when the first data of a session is read, :func:`layer_libraries` b
 napari's first layer needs and would otherwise build in the open, on the GUI thread, after
 our reading: pint's unit registry (every layer's transform asks it for ``pixel``: 0.7-0.9 s)
 and ``dask.distributed`` (dask imports it, when installed, on the first lazy slice computed:
-0.5 s). A thread does it while the reader reads the files (a folder's header scan is given
-0.5 s whatever else runs), and the reader waits for it before it hands napari its layers: the
-GUI thread never touches pint nor computes a dask slice while the thread is building them (a
-registry is not thread-safe while it is built, and two threads importing the same package can
-see it half-initialised, CPython gh-83065), and the reading itself imports neither.
+0.5 s). A thread does it while the reader reads the files, and the reader waits for it
+(:func:`await_layer_libraries`) before it computes a lazy slice or hands napari its layers:
+the GUI thread never touches pint nor computes a dask slice while the thread is building them
+(a registry is not thread-safe while it is built, and two threads importing the same package
+can see it half-initialised, CPython gh-83065), and the reading itself imports neither. While
+it waits, the GUI thread serves its events (repaints, timers) but not the user's input, which
+waits in the queue: napari's first layer of a session no longer freezes the viewer for as
+long as pint parses its definitions. The background imports above start only after that wait,
+so the two threads never import at once.
 
 Not the docks' runner: this is no dock's work, has nothing to show or cancel, and must not
 put a bar in napari's activity dock. A failure here is dropped: the same import fails again,
@@ -35,7 +39,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-from qtpy.QtCore import QCoreApplication, QTimer
+from qtpy.QtCore import QCoreApplication, QEventLoop, QThread, QTimer
 
 #: The docks' modules (and through them the engine, pyradiomics, the batch, the analyses),
 #: magicgui's Qt backend (loaded when the first magicgui widget is made: the Extract form) and
@@ -52,6 +56,9 @@ MODULES = (
 )
 #: The preset the Extract dock shows first (its form resolves it through pyradiomics).
 FIRST_PRESET = "pyradiomics-default"
+
+#: Seconds between two servings of the GUI's events while it waits for the layer libraries.
+WAIT_STEP = 0.005
 
 _started = threading.Event()
 _layers_started = threading.Event()
@@ -71,6 +78,18 @@ def layer_libraries() -> threading.Event:
                 target=_build_layer_libraries, name="napari-radiomics layers", daemon=True
             ).start()
     return _layers_ready
+
+
+def await_layer_libraries() -> None:
+    """Return once :func:`layer_libraries` is done; on the GUI thread, serving its events
+    (but not the user's input) meanwhile, as the event loop would."""
+    ready = layer_libraries()
+    app = QCoreApplication.instance()
+    if app is None or QThread.currentThread() is not app.thread():
+        ready.wait()
+        return
+    while not ready.wait(WAIT_STEP):
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
 
 
 def _build_layer_libraries() -> None:
