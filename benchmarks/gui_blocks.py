@@ -12,7 +12,8 @@ run (``bench_table_gui.Heartbeat``). *Call* is the time of the action's own call
 thread (for a worker's action, only its start). *CPU* is the GUI thread's processor time over
 the action, its worker's wait and the repaint: on a loaded machine blocks stretch with the
 load, CPU time much less. The bar is 100 ms for every action; a keystroke in the Review filter
-has its own, 16 ms of call.
+has its own, 16 ms of call. After each action that opens data, a *napari alone* row adds the
+same layers again without the plugin (napari's floor, to read the action's row against).
 
 Run (a display is needed; Xvfb works)::
 
