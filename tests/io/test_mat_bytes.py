@@ -16,6 +16,7 @@ import pytest
 
 from hostile_files import BROKEN_MATS
 from napari_radiomics import read_tumor_mat, write_tumor_mat
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io import _mat_fields
 from napari_radiomics.io._hdf5_bytes import Unusual, read_struct
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -200,3 +201,70 @@ def test_damaged_copies_get_the_same_answer(
             continue
         assert _outcome(path) == _through_hdf5(monkeypatch, path), path.name
     assert 0 < left_to_hdf5 < len(list(damaged.iterdir()))  # both ways were taken
+
+
+#: The version bytes of a version 0 superblock (offset from its signature): HDF5 reads only
+#: 0 in each, and refuses the file otherwise, naming the byte.
+SUPERBLOCK_VERSIONS = {
+    8: "superblock",
+    9: "free space",
+    10: "object directory",
+    12: "shared-header format",
+}
+
+
+@pytest.mark.parametrize("offset", SUPERBLOCK_VERSIONS)
+def test_a_superblock_version_hdf5_refuses_is_left_to_it(tmp_path: Path, offset: int) -> None:
+    """Every other value of a version byte goes to HDF5, and the file is refused with HDF5's
+    words (the direct reader once read the file whatever the last three held)."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=4, shape=(40, 32)))
+    data = source.read_bytes()
+    at = data.index(b"\x89HDF\r\n\x1a\n") + offset
+    path = tmp_path / "changed.mat"
+    for value in range(1, 256):
+        path.write_bytes(data[:at] + bytes([value]) + data[at + 1 :])
+        with pytest.raises(Unusual):
+            read_struct(path, "cjdata", FIELDS)
+        with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3") as raised:
+            read_tumor_mat(path)
+        assert str(raised.value).startswith(f"{path}: "), value
+        if offset != 8:  # (another superblock version fails on what that version holds)
+            assert f"bad {SUPERBLOCK_VERSIONS[offset]} version number" in str(raised.value)
+
+
+def _header_block_not_filled(data: bytearray) -> None:
+    """The root group's header declaring 8 bytes more than its messages fill."""
+    at = data.index(b"\x89HDF\r\n\x1a\n")
+    size = at + int.from_bytes(data[at + 64 : at + 72], "little") + 8  # its first block's size
+    declared = int.from_bytes(data[size : size + 4], "little")
+    data[size : size + 4] = (declared + 1).to_bytes(4, "little")
+
+
+def _attribute_retyped_as_modification_time(data: bytearray) -> None:
+    """A dataset's ``MATLAB_class`` attribute message retyped as an old-style modification
+    time, which HDF5 decodes as the digits YYYYMMDDhhmmss when it opens the dataset."""
+    message = data.rindex(b"MATLAB_class") - 16  # the name follows the message's 16 bytes
+    assert data[message : message + 2] == b"\x0c\x00"  # an attribute
+    data[message] = 0x0E
+
+
+FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
+    "a header block its messages do not fill": _header_block_not_filled,
+    "an attribute retyped as a modification time": _attribute_retyped_as_modification_time,
+}
+
+
+@pytest.mark.parametrize("forgery", FORGED_METADATA)
+def test_metadata_hdf5_refuses_is_left_to_it(tmp_path: Path, forgery: str) -> None:
+    """Metadata HDF5 checks when it opens an object (the direct reader once read past it):
+    the direct reader leaves the file to HDF5, which refuses it."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=4, shape=(40, 32)))
+    read_struct(source, "cjdata", FIELDS)
+    data = bytearray(source.read_bytes())
+    FORGED_METADATA[forgery](data)
+    path = tmp_path / "changed.mat"
+    path.write_bytes(bytes(data))
+    with pytest.raises(Unusual):
+        read_struct(path, "cjdata", FIELDS)
+    with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3"):
+        read_tumor_mat(path)

@@ -39,9 +39,11 @@ _MAX_NODES = 4096  # B-tree nodes or header blocks walked for one object: no loo
 # Message types of a version 1 object header (HDF5 file format specification, IV.A.2).
 _DATASPACE, _DATATYPE, _LAYOUT, _FILTERS, _ATTRIBUTE = 0x1, 0x3, 0x8, 0xB, 0xC
 _CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE = 0x10, 0x11, 0x5
+_OLD_TIME, _TIME = 0xE, 0x12
 #: Messages a dataset may hold that say nothing of its values: NIL, the old fill value (the
-#: new one, written too, is checked), a continuation, modification times.
-_IGNORED = frozenset({0x0, 0x4, _CONTINUATION, 0xE, 0x12})
+#: new one, written too, is checked), a continuation. (Modification times say nothing either,
+#: but HDF5 decodes them when it opens the dataset: they are checked as HDF5 checks them.)
+_IGNORED = frozenset({0x0, 0x4, _CONTINUATION})
 _DEFLATE = 1
 #: IEEE little-endian floats as HDF5 describes them: class bit fields, then bit offset,
 #: precision, exponent location and size, mantissa location and size, exponent bias.
@@ -100,9 +102,13 @@ class _File:
             at = 512 if at == 0 else 2 * at
         if at + 96 > len(self.data):
             raise Unusual("no HDF5 signature")
-        version, offsets, lengths = self.data[at + 8], self.data[at + 13], self.data[at + 14]
-        if version != 0 or offsets != 8 or lengths != 8:
-            raise Unusual(f"superblock version {version}, {offsets}-byte offsets")
+        # The superblock's version, then the versions of the free space, the root group's
+        # symbol table entry and the shared header messages: version 0 has 0 in all four,
+        # and HDF5 refuses any other value in the last three.
+        versions = self.data[at + 8 : at + 11] + self.data[at + 12 : at + 13]
+        offsets, lengths = self.data[at + 13], self.data[at + 14]
+        if versions != bytes(4) or offsets != 8 or lengths != 8:
+            raise Unusual(f"superblock versions {versions.hex()}, {offsets}-byte offsets")
         # Nodes are read whole, at the sizes these K values give (2K entries each).
         self.leaf_k, self.group_k, flags = struct.unpack_from("<HHI", self.data, at + 16)
         if flags or not self.leaf_k or not self.group_k:
@@ -154,6 +160,8 @@ class _File:
                     blocks.append((self._at(more, more_size), more_size))
                 messages.append((kind, body, length))
                 position = body + length
+            if position != end:  # HDF5 refuses a block its messages do not fill
+                raise Unusual("a header block not filled by its messages")
         if len(messages) != count:
             raise Unusual("incorrect number of header messages")  # as HDF5 counts them
         return messages
@@ -274,6 +282,10 @@ class _File:
                     matlab_class = text
             elif kind == _FILL_VALUE:
                 self._fill_value(body, size)
+            elif kind == _OLD_TIME and (size < 14 or not self.data[body : body + 14].isdigit()):
+                raise Unusual("badly formatted modification time message")  # YYYYMMDDhhmmss
+            elif kind == _TIME and self.data[body] != 1:
+                raise Unusual("bad version number for mtime message")
             elif kind not in _IGNORED:
                 raise Unusual(f"header message {kind}")  # dense attributes, external data, ...
         if shape is None or dtype is None or layout is None:
