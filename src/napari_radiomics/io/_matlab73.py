@@ -73,6 +73,7 @@ def read_lowlevel(
     is 65535, so only a conversion that cannot change a value may be asked for)."""
     shape = dataset.shape  # ~15 us each time it is asked: once per dataset
     check_size(name, shape)
+    check_stored(dataset, name, shape)
     out = np.empty(shape, dtype=dataset.dtype if dtype is None else dtype)
     dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
     return out
@@ -88,12 +89,38 @@ def check_size(name: str, shape: tuple[int, ...]) -> None:
         )
 
 
+def check_stored(dataset: h5py.h5d.DatasetID, name: str, shape: tuple[int, ...]) -> None:
+    """Refuse a dataset whose values are not all in the file.
+
+    HDF5 gives the fill value (zeros) for any part of a dataset that was never written: a
+    chunk missing from a damaged file's index, or contiguous storage never allocated. Read
+    that way, a damaged slice would look like a valid image with black parts, so it is refused
+    here. (MATLAB and every writer of this dataset write every value.)
+    """
+    if math.prod(shape) == 0:
+        return
+    creation = dataset.get_create_plist()
+    layout = creation.get_layout()
+    if layout == h5py.h5d.CHUNKED:
+        chunk = creation.get_chunk()
+        expected = math.prod(-(-int(n) // c) for n, c in zip(shape, chunk, strict=True))
+        written = dataset.get_num_chunks()
+        if written < expected:
+            raise FieldError(
+                f"{name}: {expected - written} of its {expected} chunks are missing from the "
+                "file (a damaged file; HDF5 would show them as zeros)"
+            )
+    elif layout == h5py.h5d.CONTIGUOUS and not dataset.get_storage_size():
+        raise FieldError(f"{name}: its values were never written to the file (a damaged file)")
+
+
 def dataset_array(dataset: h5py.Dataset, name: str) -> np.ndarray:
     """A MATLAB array from HDF5: size checked, transposed back, MATLAB's empty marker honoured,
     and MATLAB's complex layout (a compound of ``real`` and ``imag``) made complex."""
     if int(np.asarray(dataset.attrs.get("MATLAB_empty", 0))):
         return np.zeros((0,), dtype=np.float64)
     check_size(name, dataset.shape)
+    check_stored(dataset.id, name, dataset.shape)
     values = np.asarray(dataset[()])
     if values.dtype.names and {"real", "imag"} <= set(values.dtype.names):
         values = values["real"] + 1j * values["imag"]
