@@ -6,6 +6,8 @@ file to HDF5, and never change what ``read_tumor_mat`` says of a broken or damag
 
 from __future__ import annotations
 
+import struct
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -240,17 +242,22 @@ def _header_block_not_filled(data: bytearray) -> None:
     data[size : size + 4] = (declared + 1).to_bytes(4, "little")
 
 
-def _attribute_retyped_as_modification_time(data: bytearray) -> None:
-    """A dataset's ``MATLAB_class`` attribute message retyped as an old-style modification
-    time, which HDF5 decodes as the digits YYYYMMDDhhmmss when it opens the dataset."""
-    message = data.rindex(b"MATLAB_class") - 16  # the name follows the message's 16 bytes
+def _retyped_as_modification_time(data: bytearray, attribute: bytes) -> None:
+    """An attribute's message retyped as an old-style modification time, which HDF5 decodes
+    as the digits YYYYMMDDhhmmss when it opens the object."""
+    message = data.rindex(attribute) - 16  # the name follows the message's 16 bytes
     assert data[message : message + 2] == b"\x0c\x00"  # an attribute
     data[message] = 0x0E
 
 
 FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
     "a header block its messages do not fill": _header_block_not_filled,
-    "an attribute retyped as a modification time": _attribute_retyped_as_modification_time,
+    "a dataset's attribute retyped as a modification time": lambda data: (
+        _retyped_as_modification_time(data, b"MATLAB_class")  # the last dataset's
+    ),
+    "a group's attribute retyped as a modification time": lambda data: (
+        _retyped_as_modification_time(data, b"MATLAB_fields")  # cjdata's
+    ),
 }
 
 
@@ -268,3 +275,60 @@ def test_metadata_hdf5_refuses_is_left_to_it(tmp_path: Path, forgery: str) -> No
         read_struct(path, "cjdata", FIELDS)
     with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3"):
         read_tumor_mat(path)
+
+
+def _forged_size(path: Path, side: int) -> Path:
+    """The reference case with its image in one compressed chunk, then its declared shape (the
+    dataspace's sizes and maximum sizes), chunk and the chunk index's closing key forged to
+    ``side`` x ``side``: a few KiB of compressed bytes said to hold ``side**2`` values."""
+    write_v73(path, case_arrays())
+    with h5py.File(path, "r+") as f:
+        image = f["cjdata/image"][()]
+        del f["cjdata/image"]
+        f["cjdata"].create_dataset("image", data=image, chunks=image.shape, compression="gzip")
+        f["cjdata/image"].attrs["MATLAB_class"] = np.bytes_("int16")
+    data = path.read_bytes()
+    chunk = struct.pack("<III", *image.shape, image.itemsize)  # the layout's chunk sizes
+    layout = data.index(chunk)
+    sizes = struct.pack("<4Q", *image.shape, *image.shape)  # the dataspace: sizes, maxima
+    space = data.rindex(sizes, 0, layout)  # the image's, which its header holds before
+    forged = bytearray(data)
+    forged[space : space + 32] = struct.pack("<4Q", side, side, side, side)
+    forged[layout : layout + 12] = struct.pack("<III", side, side, image.itemsize)
+    last = struct.pack("<II3Q", 0, 0, *image.shape, image.itemsize)  # the B-tree's last key
+    end = data.index(last)
+    forged[end : end + 32] = struct.pack("<II3Q", 0, 0, side, side, image.itemsize)
+    path.write_bytes(bytes(forged))
+    return path
+
+
+def test_a_forged_size_is_refused_before_it_is_allocated(tmp_path: Path) -> None:
+    """A 8192 x 8192 int16 image (128 MiB, within the sane maximum a field may declare) in
+    one chunk of a few KiB: more than deflate can expand to. Both readers refuse it before
+    allocating the declared size (the direct reader once allocated it twice, 256 MiB)."""
+    path = _forged_size(tmp_path / "forged.mat", 8192)
+    tracemalloc.start()
+    try:
+        with pytest.raises(Unusual):
+            read_struct(path, "cjdata", FIELDS)
+        with pytest.raises(
+            ReadError, match=r"cjdata\.image: its chunks declare 134217728 bytes but the file"
+        ) as raised:
+            read_tumor_mat(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(raised.value).startswith(f"{path}: ")
+    assert peak < 16 << 20  # the file is 20 KiB: nothing of the declared size
+
+
+def test_a_chunk_within_deflates_bound_is_still_read(tmp_path: Path) -> None:
+    """The bound is deflate's, not a guess: an image of zeros, compressed several hundred
+    times, is read directly and equals h5py's values."""
+    fields = case_arrays()
+    fields["image"] = np.zeros((512, 512), np.int16)
+    path = write_v73(tmp_path / "zeros.mat", fields | {"tumorMask": np.ones((512, 512), bool)})
+    with h5py.File(path, "r") as f:
+        ratio = f["cjdata/image"].nbytes / f["cjdata/image"].id.get_storage_size()
+    assert ratio > 100
+    np.testing.assert_array_equal(read_struct(path, "cjdata", FIELDS)["image"].values, 0)

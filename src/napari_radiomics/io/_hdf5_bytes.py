@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from isal import isal_zlib
 
-from napari_radiomics.io._matlab73 import MAX_FIELD_VALUES
+from napari_radiomics.io._matlab73 import MAX_FIELD_VALUES, MAX_INFLATE_RATIO
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNDEFINED = (1 << 64) - 1  # an address that is not set
@@ -39,11 +39,12 @@ _MAX_NODES = 4096  # B-tree nodes or header blocks walked for one object: no loo
 # Message types of a version 1 object header (HDF5 file format specification, IV.A.2).
 _DATASPACE, _DATATYPE, _LAYOUT, _FILTERS, _ATTRIBUTE = 0x1, 0x3, 0x8, 0xB, 0xC
 _CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE = 0x10, 0x11, 0x5
+#: Modification times say nothing of the values, but HDF5 decodes them when it opens an object
+#: (a group too): every header's are checked as HDF5 checks them (``_messages``).
 _OLD_TIME, _TIME = 0xE, 0x12
 #: Messages a dataset may hold that say nothing of its values: NIL, the old fill value (the
-#: new one, written too, is checked), a continuation. (Modification times say nothing either,
-#: but HDF5 decodes them when it opens the dataset: they are checked as HDF5 checks them.)
-_IGNORED = frozenset({0x0, 0x4, _CONTINUATION})
+#: new one, written too, is checked), a continuation, modification times.
+_IGNORED = frozenset({0x0, 0x4, _CONTINUATION, _OLD_TIME, _TIME})
 _DEFLATE = 1
 #: IEEE little-endian floats as HDF5 describes them: class bit fields, then bit offset,
 #: precision, exponent location and size, mantissa location and size, exponent bias.
@@ -155,6 +156,8 @@ class _File:
                     raise Unusual("a message past its header block or not aligned")
                 if flags & 0x02:
                     raise Unusual("a shared message")
+                if kind in (_OLD_TIME, _TIME):
+                    self._modification_time(kind, body, length)
                 if kind == _CONTINUATION:
                     more, more_size = struct.unpack_from("<QQ", self.data, body)
                     blocks.append((self._at(more, more_size), more_size))
@@ -165,6 +168,14 @@ class _File:
         if len(messages) != count:
             raise Unusual("incorrect number of header messages")  # as HDF5 counts them
         return messages
+
+    def _modification_time(self, kind: int, body: int, length: int) -> None:
+        """A modification time checked as HDF5 decodes it: the old message's 14 digits
+        (YYYYMMDDhhmmss), the new one's version."""
+        if kind == _OLD_TIME and (length < 14 or not self.data[body : body + 14].isdigit()):
+            raise Unusual("badly formatted modification time message")
+        if kind == _TIME and self.data[body] != 1:
+            raise Unusual("bad version number for mtime message")
 
     def _entry(self, position: int) -> tuple[int, tuple[int, int] | None]:
         """A symbol table entry: the object's header address, and the group's B-tree and heap
@@ -282,10 +293,6 @@ class _File:
                     matlab_class = text
             elif kind == _FILL_VALUE:
                 self._fill_value(body, size)
-            elif kind == _OLD_TIME and (size < 14 or not self.data[body : body + 14].isdigit()):
-                raise Unusual("badly formatted modification time message")  # YYYYMMDDhhmmss
-            elif kind == _TIME and self.data[body] != 1:
-                raise Unusual("bad version number for mtime message")
             elif kind not in _IGNORED:
                 raise Unusual(f"header message {kind}")  # dense attributes, external data, ...
         if shape is None or dtype is None or layout is None:
@@ -441,10 +448,14 @@ class _File:
         starts = entries["child"] + self.base
         if len(entries) and int((starts + stored).max()) > self.end:
             raise Unusual("a chunk outside the file")
+        size = math.prod(chunk) * dtype.itemsize
+        if len(entries) and size > MAX_INFLATE_RATIO * int(stored.min()):
+            # (so nothing below allocates more than the file's size times that ratio)
+            raise Unusual("a chunk declared larger than its stored bytes can inflate to")
         # Each chunk inflated straight into the padded array (one copy of the values), to at
         # most its declared size: a hostile stream cannot inflate past it.
         padded = np.empty([g * c for g, c in zip(grid, chunk, strict=True)], dtype)
-        size, data = math.prod(chunk) * dtype.itemsize, memoryview(self.data)
+        data = memoryview(self.data)
         ends = (corners + np.array(chunk, np.uint64)).tolist()
         for corner, end, start, length in zip(
             corners.tolist(), ends, starts.tolist(), stored.tolist(), strict=True

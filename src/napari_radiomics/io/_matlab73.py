@@ -37,6 +37,14 @@ _CLASSES: dict[np.dtype, str] = {
 MAX_FIELD_VALUES = 1 << 26
 
 
+#: The most a deflate stream can expand: a 258-byte match costs at least two bits. A chunk
+#: declared larger than its stored bytes times this is damage, refused before the declared
+#: size is allocated (so an allocation is bounded by the file's size, not only by the shape).
+MAX_INFLATE_RATIO = 1032
+#: The filters that never make data smaller than it is stored (byte shuffle, a checksum).
+_EXPANDING_NOTHING = frozenset({h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32})
+
+
 class FieldError(ValueError):
     """One field of a struct cannot be read; the message names the field (not yet the file)."""
 
@@ -110,6 +118,16 @@ def check_stored(dataset: h5py.h5d.DatasetID, name: str, shape: tuple[int, ...])
                 f"{name}: {expected - written} of its {expected} chunks are missing from the "
                 "file (a damaged file; HDF5 would show them as zeros)"
             )
+        filters = {creation.get_filter(index)[0] for index in range(creation.get_nfilters())}
+        if filters <= {h5py.h5z.FILTER_DEFLATE, *_EXPANDING_NOTHING}:  # (others: no bound)
+            ratio = MAX_INFLATE_RATIO if h5py.h5z.FILTER_DEFLATE in filters else 1
+            declared = written * math.prod(chunk) * dataset.dtype.itemsize
+            stored = dataset.get_storage_size()
+            if declared > ratio * stored:
+                raise FieldError(
+                    f"{name}: its chunks declare {declared} bytes but the file stores {stored} "
+                    "bytes of them, more than they can expand to (a damaged file)"
+                )
     elif layout == h5py.h5d.CONTIGUOUS and not dataset.get_storage_size():
         raise FieldError(f"{name}: its values were never written to the file (a damaged file)")
 
