@@ -250,7 +250,26 @@ def _retyped_as_modification_time(data: bytearray, attribute: bytes) -> None:
     data[message] = 0x0E
 
 
+def _dataspace(data: bytearray, shape: tuple[int, int]) -> int:
+    """Where the dataspace message of the first field of HDF5 shape ``shape`` begins."""
+    return data.index(struct.pack("<4Q", *shape, *shape)) - 8
+
+
+def _size_above_its_maximum(data: bytearray) -> None:
+    """The image's (or the mask's) maximum sizes made (31, 40), below its sizes (32, 40)."""
+    space = _dataspace(data, (32, 40))
+    data[space + 24 : space + 32] = struct.pack("<Q", 31)
+
+
+def _rank_past_the_message(data: bytearray) -> None:
+    """The label's (1, 1) dataspace said to have three dimensions: its sizes and maxima then
+    run 16 bytes past the message (the direct reader once read the label as 1 x 1 x 1)."""
+    data[_dataspace(data, (1, 1)) + 1] = 3
+
+
 FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
+    "a size above its maximum size": _size_above_its_maximum,
+    "a dataspace rank past its message": _rank_past_the_message,
     "a header block its messages do not fill": _header_block_not_filled,
     "a dataset's attribute retyped as a modification time": lambda data: (
         _retyped_as_modification_time(data, b"MATLAB_class")  # the last dataset's
