@@ -17,6 +17,7 @@ h5py on every layout the writers make and on damaged copies of them.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
@@ -315,42 +316,51 @@ class _File:
             raise Unusual("chunks far larger than the data")
         key = np.dtype([("stored", "<u4"), ("mask", "<u4"), ("offset", "<u8", (rank + 1,))])
         entries, last = self._tree_entries(tree, 1, key)
-        corners, stored = entries["key"]["offset"][:, :rank], entries["key"]["stored"]
-        if entries["key"]["mask"].any() or entries["key"]["offset"][:, rank].any():
-            raise Unusual("a filter skipped for a chunk")
-        if (corners >= shape).any() or (corners % chunk).any():
-            raise Unusual("a chunk off the dataset's grid")
-        if (last["offset"] % np.array([*chunk, element], np.uint64)).any():
-            raise Unusual("bad coordinate offset")  # HDF5 checks every key, the last ones too
-        cells = (corners // np.array(chunk, np.uint64)) @ np.array(
-            [math.prod(grid[axis + 1 :]) for axis in range(rank)], np.uint64
-        )  # each chunk's place in the grid, C order
-        cells = cells.astype(np.intp)  # (NumPy before 2.2.4 refuses uint64 in bincount)
-        if len(entries) != math.prod(grid) or (np.bincount(cells) != 1).any():
+        # A chunk index written whole holds every chunk once, in C order of the grid (HDF5
+        # finds a chunk by key order: one out of it, it would miss; one missing, it would read
+        # as the fill value), with no filter skipped: one comparison with that index says so.
+        if len(entries) != math.prod(grid):
             raise Unusual("a chunk never written (HDF5 knows its fill value) or written twice")
-        if (np.diff(cells) <= 0).any():  # HDF5 looks chunks up by key order: it would miss one
-            raise Unusual("chunks out of key order")
-        if (entries["child"] >= self.end).any():  # (and no sum below can overflow)
-            raise Unusual("a chunk outside the file")
-        starts = entries["child"] + self.base
-        if len(entries) and int((starts + stored).max()) > self.end:
-            raise Unusual("a chunk outside the file")
+        if entries["key"]["mask"].any():
+            raise Unusual("a filter skipped for a chunk")
+        if not np.array_equal(entries["key"]["offset"], _whole_index(grid, tuple(chunk))):
+            raise Unusual("a chunk off the dataset's grid, written twice or out of key order")
+        for offset in last["offset"].tolist():  # HDF5 checks every key, the last ones too
+            if any(n % c for n, c in zip(offset, [*chunk, element], strict=True)):
+                raise Unusual("bad coordinate offset")
+        # Each chunk checked to lie in the file and to be able to inflate to its declared size
+        # (deflate expands at most MAX_INFLATE_RATIO times: nothing here allocates more than
+        # the file's size times that), then inflated to at most that size (a hostile stream
+        # cannot inflate past it). The chunks, in the grid's order, are joined and moved to
+        # their places in one copy (a copy per chunk cost more in Python than in memory).
         size = math.prod(chunk) * dtype.itemsize
-        if len(entries) and size > MAX_INFLATE_RATIO * int(stored.min()):
-            # (so nothing below allocates more than the file's size times that ratio)
-            raise Unusual("a chunk declared larger than its stored bytes can inflate to")
-        # Each chunk inflated straight into the padded array (one copy of the values), to at
-        # most its declared size: a hostile stream cannot inflate past it.
-        padded = np.empty([g * c for g, c in zip(grid, chunk, strict=True)], dtype)
-        data = memoryview(self.data)
-        ends = (corners + np.array(chunk, np.uint64)).tolist()
-        for corner, end, start, length in zip(
-            corners.tolist(), ends, starts.tolist(), stored.tolist(), strict=True
+        data, inflated = memoryview(self.data), []
+        for child, length in zip(
+            entries["child"].tolist(), entries["key"]["stored"].tolist(), strict=True
         ):
+            start = self.base + child
+            if start + length > self.end:
+                raise Unusual("a chunk outside the file")
+            if size > MAX_INFLATE_RATIO * length:
+                raise Unusual("a chunk declared larger than its stored bytes can inflate to")
             inflate = isal_zlib.decompressobj()
-            raw = inflate.decompress(data[start : start + length], size + 1)
-            if len(raw) != size or not inflate.eof:
+            inflated.append(inflate.decompress(data[start : start + length], size + 1))
+            if len(inflated[-1]) != size or not inflate.eof:
                 raise Unusual("a chunk that does not inflate to its size")
-            padded[tuple(map(slice, corner, end))] = np.frombuffer(raw, dtype).reshape(chunk)
+        blocks = np.frombuffer(b"".join(inflated), dtype).reshape(*grid, *chunk)
+        axes = [axis for k in range(rank) for axis in (k, rank + k)]  # grid and chunk paired
+        padded = blocks.transpose(axes).reshape([g * c for g, c in zip(grid, chunk, strict=True)])
         values = padded[tuple(slice(0, n) for n in shape)]  # edge chunks cut to the data
-        return np.ascontiguousarray(values, dtype.newbyteorder("="))
+        # (a copy unless the reshape made one: the joined bytes are read-only)
+        return np.require(values, dtype.newbyteorder("="), ["C_CONTIGUOUS", "WRITEABLE"])
+
+
+@functools.lru_cache(maxsize=16)
+def _whole_index(grid: tuple[int, ...], chunk: tuple[int, ...]) -> np.ndarray:
+    """The chunk offsets of an index that holds every chunk of the grid, in key (C) order:
+    each chunk's corner, then 0 (the offset in the element's bytes). Read-only, as cached."""
+    corners = np.indices(grid).reshape(len(grid), -1).T * np.array(chunk)
+    offsets = np.zeros((len(corners), len(grid) + 1), np.uint64)
+    offsets[:, :-1] = corners
+    offsets.flags.writeable = False
+    return offsets
