@@ -267,7 +267,15 @@ def _rank_past_the_message(data: bytearray) -> None:
     data[_dataspace(data, (1, 1)) + 1] = 3
 
 
+def _fill_value_retyped_as_the_old_one(data: bytearray) -> None:
+    """A dataset's fill value message (version 2: four one-byte fields) retyped as the old
+    form (a four-byte size, then the value): a size of 16 MiB, past its 8-byte message."""
+    message = data.index(b"\x05\x00\x08\x00\x01\x00\x00\x00\x02")
+    data[message] = 0x04
+
+
 FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
+    "a fill value retyped as the old one": _fill_value_retyped_as_the_old_one,
     "a size above its maximum size": _size_above_its_maximum,
     "a dataspace rank past its message": _rank_past_the_message,
     "a header block its messages do not fill": _header_block_not_filled,

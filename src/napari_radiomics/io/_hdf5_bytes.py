@@ -41,11 +41,10 @@ _MAX_NODES = 4096  # B-tree nodes or header blocks walked for one object: no loo
 
 # Message types of a version 1 object header (HDF5 file format specification, IV.A.2).
 _DATASPACE, _DATATYPE, _LAYOUT, _FILTERS, _ATTRIBUTE = 0x1, 0x3, 0x8, 0xB, 0xC
-_CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE = 0x10, 0x11, 0x5
-#: Messages a dataset may hold that say nothing of its values: NIL, the old fill value (the
-#: new one, written too, is checked), a continuation, modification times (which every header's
-#: walk checks as HDF5 decodes them: ``_messages``).
-_IGNORED = frozenset({0x0, 0x4, _CONTINUATION, messages.OLD_TIME, messages.TIME})
+_CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE, _OLD_FILL_VALUE = 0x10, 0x11, 0x5, 0x4
+#: Messages a dataset may hold that say nothing of its values: NIL, a continuation,
+#: modification times (which every header's walk checks as HDF5 decodes them: ``_messages``).
+_IGNORED = frozenset({0x0, _CONTINUATION, messages.OLD_TIME, messages.TIME})
 
 
 @dataclass
@@ -270,6 +269,8 @@ class _File:
                     matlab_class = text
             elif kind == _FILL_VALUE:
                 messages.fill_value(self.data, body, size)
+            elif kind == _OLD_FILL_VALUE:  # (its value is never needed, as the new one's)
+                messages.old_fill_value(self.data, body, size)
             elif kind not in _IGNORED:
                 raise Unusual(f"header message {kind}")  # dense attributes, external data, ...
         if shape is None or dtype is None or layout is None:

@@ -101,6 +101,12 @@ def fill_value(data: bytes, body: int, length: int) -> None:
             raise Unusual("a fill value past its message")
 
 
+def old_fill_value(data: bytes, body: int, length: int) -> None:
+    """The old fill value message (its size, then the value), bounded as HDF5 decodes it."""
+    if 4 + struct.unpack_from("<I", data, body)[0] > length:
+        raise Unusual("an old fill value past its message")
+
+
 def filters(data: bytes, body: int) -> list[int]:
     """The filters' identifiers, in the pipeline's order (version 1 messages only)."""
     version, count = data[body], data[body + 1]
