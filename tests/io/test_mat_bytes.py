@@ -274,7 +274,14 @@ def _fill_value_retyped_as_the_old_one(data: bytearray) -> None:
     data[message] = 0x04
 
 
+def _filter_name_past_its_message(data: bytearray) -> None:
+    """The deflate filter's name said to be 136 bytes long, in a 32-byte message."""
+    name = data.index(b"deflate\x00")
+    data[name - 8 + 2] = 0x88  # (the filter's id, then its name's length)
+
+
 FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
+    "a filter's name past its message": _filter_name_past_its_message,
     "a fill value retyped as the old one": _fill_value_retyped_as_the_old_one,
     "a size above its maximum size": _size_above_its_maximum,
     "a dataspace rank past its message": _rank_past_the_message,

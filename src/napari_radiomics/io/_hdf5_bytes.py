@@ -259,7 +259,7 @@ class _File:
             elif kind == _LAYOUT:
                 layout = body
             elif kind == _FILTERS:
-                filters = messages.filters(self.data, body)
+                filters = messages.filters(self.data, body, size)
             elif kind == _ATTRIBUTE:
                 attribute, text = messages.attribute(self.data, body, size)
                 attributes.add(attribute)

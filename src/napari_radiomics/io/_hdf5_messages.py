@@ -107,8 +107,9 @@ def old_fill_value(data: bytes, body: int, length: int) -> None:
         raise Unusual("an old fill value past its message")
 
 
-def filters(data: bytes, body: int) -> list[int]:
-    """The filters' identifiers, in the pipeline's order (version 1 messages only)."""
+def filters(data: bytes, body: int, length: int) -> list[int]:
+    """The filters' identifiers, in the pipeline's order (version 1 messages only), each
+    filter's name and values within the message, as HDF5 decodes them."""
     version, count = data[body], data[body + 1]
     if version != 1:
         raise Unusual(f"filter pipeline version {version}")
@@ -118,6 +119,8 @@ def filters(data: bytes, body: int) -> list[int]:
         if name % 8:
             raise Unusual("filter name length is not a multiple of eight")
         position += 8 + name
+        if position + 4 * (values + values % 2) > body + length:
+            raise Unusual("ran off end of input buffer while decoding")
         level = struct.unpack_from("<I", data, position)[0] if values else None
         if ident == DEFLATE and (values != 1 or level is None or level > 9):
             raise Unusual("bad deflate level")  # HDF5's deflate filter refuses to run
