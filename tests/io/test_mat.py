@@ -15,7 +15,7 @@ from skimage.draw import polygon
 from napari_radiomics import TumorSlice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import CaseMetadata
-from napari_radiomics.io.mat import border_from_mask, read_mat_header
+from napari_radiomics.io.mat import border_from_mask, read_mat_header, read_tumor_mask
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import ROWS, case_arrays, write_v5, write_v73
 
@@ -161,7 +161,36 @@ def _other_v73(tmp_path: Path) -> Path:
     return path
 
 
+def _unwritten(tmp_path: Path, name: str, columns: int, chunks: tuple[int, int] | None) -> Path:
+    """The reference case with the field ``name`` re-created (chunked and compressed, or
+    contiguous when ``chunks`` is None) and only its first ``columns`` columns of HDF5's
+    (transposed) layout written: the rest was never stored, as in a file cut or damaged while
+    written, and HDF5 reads it as its fill value, zeros."""
+    path = write_v73(tmp_path / "unwritten.mat", case_arrays())
+    with h5py.File(path, "r+") as f:
+        values, matlab_class = f["cjdata"][name][()], f["cjdata"][name].attrs["MATLAB_class"]
+        del f["cjdata"][name]
+        options = {} if chunks is None else {"chunks": chunks, "compression": "gzip"}
+        dataset = f["cjdata"].create_dataset(name, values.shape, values.dtype, **options)
+        if columns:
+            dataset[:, :columns] = values[:, :columns]
+        dataset.attrs["MATLAB_class"] = matlab_class
+    return path
+
+
 BAD_FILES = {
+    "image chunks never written": (
+        lambda p: _unwritten(p, "image", 16, (16, 16)),
+        r"cjdata\.image: 8 of its 12 chunks are missing from the file",
+    ),
+    "mask chunk never written": (
+        lambda p: _unwritten(p, "tumorMask", 32, (16, 16)),
+        r"cjdata\.tumorMask: 4 of its 12 chunks are missing",
+    ),
+    "border never written": (
+        lambda p: _unwritten(p, "tumorBorder", 0, None),
+        r"cjdata\.tumorBorder: its values were never written to the file",
+    ),
     "truncated v7.3": (_truncated, "truncated"),
     "text named .mat": (
         lambda p: (p / "notes.mat").write_text("hello") and p / "notes.mat",
@@ -274,3 +303,17 @@ def test_a_damaged_chunk_is_named_as_hdf5_names_it(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3") as raised:
         read_tumor_mat(path)
     assert str(raised.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("name", ["image", "tumorMask"])
+def test_a_chunk_never_written_is_refused_by_every_reader(tmp_path: Path, name: str) -> None:
+    """HDF5 reads a chunk missing from the file as zeros: a damaged slice would pass for a
+    valid one with a black part. The pixels' reader and the mask's reader (the check before a
+    run, which reads the mask through HDF5's low-level calls) both refuse it, naming the file
+    and the field."""
+    path = _unwritten(tmp_path, name, 16, (16, 16))
+    with h5py.File(path, "r") as f:  # what HDF5 alone makes of it: a plausible array
+        assert f["cjdata"][name][()].shape == case_arrays()[name].T.shape
+    for read in (read_tumor_mat, read_tumor_mask):
+        with pytest.raises(ReadError, match=rf"cjdata\.{name}: \d+ of its 12 chunks are missing"):
+            read(path)

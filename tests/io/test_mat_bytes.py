@@ -6,6 +6,8 @@ file to HDF5, and never change what ``read_tumor_mat`` says of a broken or damag
 
 from __future__ import annotations
 
+import struct
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from hostile_files import BROKEN_MATS
 from napari_radiomics import read_tumor_mat, write_tumor_mat
+from napari_radiomics.errors import ReadError
 from napari_radiomics.io import _mat_fields
 from napari_radiomics.io._hdf5_bytes import Unusual, read_struct
 from napari_radiomics.io.synthetic import make_synthetic_slice
@@ -200,3 +203,166 @@ def test_damaged_copies_get_the_same_answer(
             continue
         assert _outcome(path) == _through_hdf5(monkeypatch, path), path.name
     assert 0 < left_to_hdf5 < len(list(damaged.iterdir()))  # both ways were taken
+
+
+#: The version bytes of a version 0 superblock (offset from its signature): HDF5 reads only
+#: 0 in each, and refuses the file otherwise, naming the byte.
+SUPERBLOCK_VERSIONS = {
+    8: "superblock",
+    9: "free space",
+    10: "object directory",
+    12: "shared-header format",
+}
+
+
+@pytest.mark.parametrize("offset", SUPERBLOCK_VERSIONS)
+def test_a_superblock_version_hdf5_refuses_is_left_to_it(tmp_path: Path, offset: int) -> None:
+    """Every other value of a version byte goes to HDF5, and the file is refused with HDF5's
+    words (the direct reader once read the file whatever the last three held)."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=4, shape=(40, 32)))
+    data = source.read_bytes()
+    at = data.index(b"\x89HDF\r\n\x1a\n") + offset
+    path = tmp_path / "changed.mat"
+    for value in range(1, 256):
+        path.write_bytes(data[:at] + bytes([value]) + data[at + 1 :])
+        with pytest.raises(Unusual):
+            read_struct(path, "cjdata", FIELDS)
+        with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3") as raised:
+            read_tumor_mat(path)
+        assert str(raised.value).startswith(f"{path}: "), value
+        if offset != 8:  # (another superblock version fails on what that version holds)
+            assert f"bad {SUPERBLOCK_VERSIONS[offset]} version number" in str(raised.value)
+
+
+def _header_block_not_filled(data: bytearray) -> None:
+    """The root group's header declaring 8 bytes more than its messages fill."""
+    at = data.index(b"\x89HDF\r\n\x1a\n")
+    size = at + int.from_bytes(data[at + 64 : at + 72], "little") + 8  # its first block's size
+    declared = int.from_bytes(data[size : size + 4], "little")
+    data[size : size + 4] = (declared + 1).to_bytes(4, "little")
+
+
+def _retyped_as_modification_time(data: bytearray, attribute: bytes) -> None:
+    """An attribute's message retyped as an old-style modification time, which HDF5 decodes
+    as the digits YYYYMMDDhhmmss when it opens the object."""
+    message = data.rindex(attribute) - 16  # the name follows the message's 16 bytes
+    assert data[message : message + 2] == b"\x0c\x00"  # an attribute
+    data[message] = 0x0E
+
+
+def _dataspace(data: bytearray, shape: tuple[int, int]) -> int:
+    """Where the dataspace message of the first field of HDF5 shape ``shape`` begins."""
+    return data.index(struct.pack("<4Q", *shape, *shape)) - 8
+
+
+def _size_above_its_maximum(data: bytearray) -> None:
+    """The image's (or the mask's) maximum sizes made (31, 40), below its sizes (32, 40)."""
+    space = _dataspace(data, (32, 40))
+    data[space + 24 : space + 32] = struct.pack("<Q", 31)
+
+
+def _rank_past_the_message(data: bytearray) -> None:
+    """The label's (1, 1) dataspace said to have three dimensions: its sizes and maxima then
+    run 16 bytes past the message (the direct reader once read the label as 1 x 1 x 1)."""
+    data[_dataspace(data, (1, 1)) + 1] = 3
+
+
+def _fill_value_retyped_as_the_old_one(data: bytearray) -> None:
+    """A dataset's fill value message (version 2: four one-byte fields) retyped as the old
+    form (a four-byte size, then the value): a size of 16 MiB, past its 8-byte message."""
+    message = data.index(b"\x05\x00\x08\x00\x01\x00\x00\x00\x02")
+    data[message] = 0x04
+
+
+def _filter_name_past_its_message(data: bytearray) -> None:
+    """The deflate filter's name said to be 136 bytes long, in a 32-byte message."""
+    name = data.index(b"deflate\x00")
+    data[name - 8 + 2] = 0x88  # (the filter's id, then its name's length)
+
+
+FORGED_METADATA: dict[str, Callable[[bytearray], None]] = {
+    "a filter's name past its message": _filter_name_past_its_message,
+    "a fill value retyped as the old one": _fill_value_retyped_as_the_old_one,
+    "a size above its maximum size": _size_above_its_maximum,
+    "a dataspace rank past its message": _rank_past_the_message,
+    "a header block its messages do not fill": _header_block_not_filled,
+    "a dataset's attribute retyped as a modification time": lambda data: (
+        _retyped_as_modification_time(data, b"MATLAB_class")  # the last dataset's
+    ),
+    "a group's attribute retyped as a modification time": lambda data: (
+        _retyped_as_modification_time(data, b"MATLAB_fields")  # cjdata's
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGED_METADATA)
+def test_metadata_hdf5_refuses_is_left_to_it(tmp_path: Path, forgery: str) -> None:
+    """Metadata HDF5 checks when it opens an object (the direct reader once read past it):
+    the direct reader leaves the file to HDF5, which refuses it."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=4, shape=(40, 32)))
+    read_struct(source, "cjdata", FIELDS)
+    data = bytearray(source.read_bytes())
+    FORGED_METADATA[forgery](data)
+    path = tmp_path / "changed.mat"
+    path.write_bytes(bytes(data))
+    with pytest.raises(Unusual):
+        read_struct(path, "cjdata", FIELDS)
+    with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3"):
+        read_tumor_mat(path)
+
+
+def _forged_size(path: Path, side: int) -> Path:
+    """The reference case with its image in one compressed chunk, then its declared shape (the
+    dataspace's sizes and maximum sizes), chunk and the chunk index's closing key forged to
+    ``side`` x ``side``: a few KiB of compressed bytes said to hold ``side**2`` values."""
+    write_v73(path, case_arrays())
+    with h5py.File(path, "r+") as f:
+        image = f["cjdata/image"][()]
+        del f["cjdata/image"]
+        f["cjdata"].create_dataset("image", data=image, chunks=image.shape, compression="gzip")
+        f["cjdata/image"].attrs["MATLAB_class"] = np.bytes_("int16")
+    data = path.read_bytes()
+    chunk = struct.pack("<III", *image.shape, image.itemsize)  # the layout's chunk sizes
+    layout = data.index(chunk)
+    sizes = struct.pack("<4Q", *image.shape, *image.shape)  # the dataspace: sizes, maxima
+    space = data.rindex(sizes, 0, layout)  # the image's, which its header holds before
+    forged = bytearray(data)
+    forged[space : space + 32] = struct.pack("<4Q", side, side, side, side)
+    forged[layout : layout + 12] = struct.pack("<III", side, side, image.itemsize)
+    last = struct.pack("<II3Q", 0, 0, *image.shape, image.itemsize)  # the B-tree's last key
+    end = data.index(last)
+    forged[end : end + 32] = struct.pack("<II3Q", 0, 0, side, side, image.itemsize)
+    path.write_bytes(bytes(forged))
+    return path
+
+
+def test_a_forged_size_is_refused_before_it_is_allocated(tmp_path: Path) -> None:
+    """A 8192 x 8192 int16 image (128 MiB, within the sane maximum a field may declare) in
+    one chunk of a few KiB: more than deflate can expand to. Both readers refuse it before
+    allocating the declared size (the direct reader once allocated it twice, 256 MiB)."""
+    path = _forged_size(tmp_path / "forged.mat", 8192)
+    tracemalloc.start()
+    try:
+        with pytest.raises(Unusual):
+            read_struct(path, "cjdata", FIELDS)
+        with pytest.raises(
+            ReadError, match=r"cjdata\.image: its chunks declare 134217728 bytes but the file"
+        ) as raised:
+            read_tumor_mat(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(raised.value).startswith(f"{path}: ")
+    assert peak < 16 << 20  # the file is 20 KiB: nothing of the declared size
+
+
+def test_a_chunk_within_deflates_bound_is_still_read(tmp_path: Path) -> None:
+    """The bound is deflate's, not a guess: an image of zeros, compressed several hundred
+    times, is read directly and equals h5py's values."""
+    fields = case_arrays()
+    fields["image"] = np.zeros((512, 512), np.int16)
+    path = write_v73(tmp_path / "zeros.mat", fields | {"tumorMask": np.ones((512, 512), bool)})
+    with h5py.File(path, "r") as f:
+        ratio = f["cjdata/image"].nbytes / f["cjdata/image"].id.get_storage_size()
+    assert ratio > 100
+    np.testing.assert_array_equal(read_struct(path, "cjdata", FIELDS)["image"].values, 0)

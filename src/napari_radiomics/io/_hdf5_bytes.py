@@ -17,6 +17,7 @@ h5py on every layout the writers make and on damaged copies of them.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
@@ -26,7 +27,9 @@ from pathlib import Path
 import numpy as np
 from isal import isal_zlib
 
-from napari_radiomics.io._matlab73 import MAX_FIELD_VALUES
+from napari_radiomics.io import _hdf5_messages as messages
+from napari_radiomics.io._hdf5_messages import Unusual
+from napari_radiomics.io._matlab73 import MAX_FIELD_VALUES, MAX_INFLATE_RATIO
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNDEFINED = (1 << 64) - 1  # an address that is not set
@@ -38,26 +41,10 @@ _MAX_NODES = 4096  # B-tree nodes or header blocks walked for one object: no loo
 
 # Message types of a version 1 object header (HDF5 file format specification, IV.A.2).
 _DATASPACE, _DATATYPE, _LAYOUT, _FILTERS, _ATTRIBUTE = 0x1, 0x3, 0x8, 0xB, 0xC
-_CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE = 0x10, 0x11, 0x5
-#: Messages a dataset may hold that say nothing of its values: NIL, the old fill value (the
-#: new one, written too, is checked), a continuation, modification times.
-_IGNORED = frozenset({0x0, 0x4, _CONTINUATION, 0xE, 0x12})
-_DEFLATE = 1
-#: IEEE little-endian floats as HDF5 describes them: class bit fields, then bit offset,
-#: precision, exponent location and size, mantissa location and size, exponent bias.
-_FLOATS = {
-    (4, b"\x20\x1f\x00", (0, 32, 23, 8, 0, 23, 127)): np.dtype("<f4"),
-    (8, b"\x20\x3f\x00", (0, 64, 52, 11, 0, 52, 1023)): np.dtype("<f8"),
-}
-
-
-def _padded(size: int) -> int:
-    """A version 1 message's parts are padded to multiples of eight bytes."""
-    return -(-size // 8) * 8
-
-
-class Unusual(Exception):
-    """The file is not in the form this reader walks: read it through HDF5 instead."""
+_CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE, _OLD_FILL_VALUE = 0x10, 0x11, 0x5, 0x4
+#: Messages a dataset may hold that say nothing of its values: NIL, a continuation,
+#: modification times (which every header's walk checks as HDF5 decodes them: ``_messages``).
+_IGNORED = frozenset({0x0, _CONTINUATION, messages.OLD_TIME, messages.TIME})
 
 
 @dataclass
@@ -100,9 +87,13 @@ class _File:
             at = 512 if at == 0 else 2 * at
         if at + 96 > len(self.data):
             raise Unusual("no HDF5 signature")
-        version, offsets, lengths = self.data[at + 8], self.data[at + 13], self.data[at + 14]
-        if version != 0 or offsets != 8 or lengths != 8:
-            raise Unusual(f"superblock version {version}, {offsets}-byte offsets")
+        # The superblock's version, then the versions of the free space, the root group's
+        # symbol table entry and the shared header messages: version 0 has 0 in all four,
+        # and HDF5 refuses any other value in the last three.
+        versions = self.data[at + 8 : at + 11] + self.data[at + 12 : at + 13]
+        offsets, lengths = self.data[at + 13], self.data[at + 14]
+        if versions != bytes(4) or offsets != 8 or lengths != 8:
+            raise Unusual(f"superblock versions {versions.hex()}, {offsets}-byte offsets")
         # Nodes are read whole, at the sizes these K values give (2K entries each).
         self.leaf_k, self.group_k, flags = struct.unpack_from("<HHI", self.data, at + 16)
         if flags or not self.leaf_k or not self.group_k:
@@ -134,9 +125,9 @@ class _File:
         version, _, count, _, size = struct.unpack_from("<BBHII", self.data, self._at(address, 16))
         if version != 1:
             raise Unusual(f"object header version {version}")
-        blocks, messages = [(self._at(address, 16) + 16, size)], []
+        blocks, found = [(self._at(address, 16) + 16, size)], []
         while blocks:
-            if len(blocks) + len(messages) > _MAX_NODES:
+            if len(blocks) + len(found) > _MAX_NODES:
                 raise Unusual("too many header blocks")
             position, length = blocks.pop()
             end = position + length
@@ -149,14 +140,18 @@ class _File:
                     raise Unusual("a message past its header block or not aligned")
                 if flags & 0x02:
                     raise Unusual("a shared message")
+                if kind in (messages.OLD_TIME, messages.TIME):
+                    messages.modification_time(self.data, kind, body, length)
                 if kind == _CONTINUATION:
                     more, more_size = struct.unpack_from("<QQ", self.data, body)
                     blocks.append((self._at(more, more_size), more_size))
-                messages.append((kind, body, length))
+                found.append((kind, body, length))
                 position = body + length
-        if len(messages) != count:
+            if position != end:  # HDF5 refuses a block its messages do not fill
+                raise Unusual("a header block not filled by its messages")
+        if len(found) != count:
             raise Unusual("incorrect number of header messages")  # as HDF5 counts them
-        return messages
+        return found
 
     def _entry(self, position: int) -> tuple[int, tuple[int, int] | None]:
         """A symbol table entry: the object's header address, and the group's B-tree and heap
@@ -258,22 +253,24 @@ class _File:
         matlab_class, attributes = "", set()
         for kind, body, size in self._messages(address):
             if kind == _DATASPACE:
-                shape = self._dataspace(body)
+                shape = messages.dataspace(self.data, body, size)
             elif kind == _DATATYPE:
-                dtype = self._datatype(body)
+                dtype = messages.datatype(self.data, body)
             elif kind == _LAYOUT:
                 layout = body
             elif kind == _FILTERS:
-                filters = self._filters(body)
+                filters = messages.filters(self.data, body, size)
             elif kind == _ATTRIBUTE:
-                attribute, text = self._attribute(body, size)
+                attribute, text = messages.attribute(self.data, body, size)
                 attributes.add(attribute)
                 if attribute == "MATLAB_class":
                     if text is None:
                         raise Unusual("MATLAB_class is not one string")
                     matlab_class = text
             elif kind == _FILL_VALUE:
-                self._fill_value(body, size)
+                messages.fill_value(self.data, body, size)
+            elif kind == _OLD_FILL_VALUE:  # (its value is never needed, as the new one's)
+                messages.old_fill_value(self.data, body, size)
             elif kind not in _IGNORED:
                 raise Unusual(f"header message {kind}")  # dense attributes, external data, ...
         if shape is None or dtype is None or layout is None:
@@ -282,95 +279,6 @@ class _File:
         if count > MAX_FIELD_VALUES:
             raise Unusual("larger than a slice")  # HDF5's reader refuses it with the message
         return Field(self._values(layout, shape, dtype, filters), matlab_class, attributes)
-
-    def _dataspace(self, body: int) -> tuple[int, ...]:
-        version, rank, flags = struct.unpack_from("<BBB", self.data, body)
-        if version == 1:
-            start = body + 8
-        elif version == 2 and self.data[body + 3] == 1:  # a simple (not scalar, not null) space
-            start = body + 4
-        else:
-            raise Unusual("a scalar or null dataspace")
-        if rank == 0 or flags & 0x02:
-            raise Unusual("a scalar dataspace or a permutation")
-        return struct.unpack_from(f"<{rank}Q", self.data, start)
-
-    def _datatype(self, body: int) -> np.dtype:
-        """Little-endian integers and IEEE floats only: the only types MATLAB's numeric
-        classes become (complex numbers, text as HDF5 strings and references are not)."""
-        head, bits = self.data[body], self.data[body + 1 : body + 4]
-        size = struct.unpack_from("<I", self.data, body + 4)[0]
-        version, kind = head >> 4, head & 0x0F
-        if version != 1:
-            raise Unusual(f"datatype version {version}")
-        integer = kind == 0 and (bits[0] & ~0x08) == 0 and bits[1:] == b"\x00\x00"
-        if integer and size in (1, 2, 4, 8):
-            offset, precision = struct.unpack_from("<HH", self.data, body + 8)
-            if offset == 0 and precision == 8 * size:
-                return np.dtype(f"<{'i' if bits[0] & 0x08 else 'u'}{size}")
-        if kind == 1:
-            properties = struct.unpack_from("<HHBBBBI", self.data, body + 8)
-            found = _FLOATS.get((size, bytes(bits), properties))
-            if found is not None:
-                return found
-        raise Unusual(f"datatype class {kind}")
-
-    def _fill_value(self, body: int, length: int) -> None:
-        """The fill value message decoded as far as HDF5 decodes it when the dataset opens
-        (its value is never needed: a chunk not written makes the file unusual here)."""
-        version = self.data[body]
-        if version in (1, 2):
-            defined, start = version == 1 or self.data[body + 3], body + 4
-        elif version == 3:
-            defined, start = self.data[body + 1] & 0x20, body + 2
-        else:
-            raise Unusual(f"fill value version {version}")
-        if defined:
-            size = struct.unpack_from("<I", self.data, start)[0]
-            if start + 4 + size > body + length:
-                raise Unusual("a fill value past its message")
-
-    def _filters(self, body: int) -> list[int]:
-        """The filters' identifiers, in the pipeline's order (version 1 messages only)."""
-        version, count = self.data[body], self.data[body + 1]
-        if version != 1:
-            raise Unusual(f"filter pipeline version {version}")
-        position, found = body + 8, []
-        for _ in range(count):
-            ident, name, _, values = struct.unpack_from("<HHHH", self.data, position)
-            if name % 8:
-                raise Unusual("filter name length is not a multiple of eight")
-            position += 8 + name
-            level = struct.unpack_from("<I", self.data, position)[0] if values else None
-            if ident == _DEFLATE and (values != 1 or level is None or level > 9):
-                raise Unusual("bad deflate level")  # HDF5's deflate filter refuses to run
-            position += 4 * (values + values % 2)
-            found.append(ident)
-        return found
-
-    def _attribute(self, body: int, length: int) -> tuple[str, str | None]:
-        """An attribute's name, and its value when it is one fixed-length string (as h5py
-        gives it: trailing NULs dropped); None for any other value."""
-        version, _, name_size, type_size, space_size = struct.unpack_from(
-            "<BBHHH", self.data, body
-        )
-        if version != 1:
-            raise Unusual(f"attribute message version {version}")
-        name_at = body + 8
-        name = self.data[name_at : name_at + name_size].rstrip(b"\x00").decode("utf-8")
-        type_at = name_at + _padded(name_size)
-        space_at = type_at + _padded(type_size)
-        value_at = space_at + _padded(space_size)
-        if self.data[type_at] & 0x0F != 3 or self.data[space_at + 1] != 0:
-            return name, None  # not a string, or not a scalar
-        if self.data[type_at + 1] & 0x0F > 2 or self.data[type_at + 1] >> 4 > 1:
-            raise Unusual("unknown string padding or encoding")
-        size = struct.unpack_from("<I", self.data, type_at + 4)[0]
-        if value_at + size > body + length:
-            raise Unusual("an attribute value past its message")
-        return name, self.data[value_at : value_at + size].rstrip(b"\x00").decode(
-            "ascii", "replace"
-        )
 
     def _values(
         self, layout: int, shape: tuple[int, ...], dtype: np.dtype, filters: list[int]
@@ -385,7 +293,7 @@ class _File:
         elif kind == 1 and not filters:  # contiguous
             address, size = struct.unpack_from("<QQ", self.data, layout + 2)
             position = self._at(address, size)
-        elif kind == 2 and filters == [_DEFLATE]:
+        elif kind == 2 and filters == [messages.DEFLATE]:
             return self._chunked(layout, shape, dtype)
         else:
             raise Unusual("a layout or filter this reader does not know")
@@ -409,38 +317,51 @@ class _File:
             raise Unusual("chunks far larger than the data")
         key = np.dtype([("stored", "<u4"), ("mask", "<u4"), ("offset", "<u8", (rank + 1,))])
         entries, last = self._tree_entries(tree, 1, key)
-        corners, stored = entries["key"]["offset"][:, :rank], entries["key"]["stored"]
-        if entries["key"]["mask"].any() or entries["key"]["offset"][:, rank].any():
-            raise Unusual("a filter skipped for a chunk")
-        if (corners >= shape).any() or (corners % chunk).any():
-            raise Unusual("a chunk off the dataset's grid")
-        if (last["offset"] % np.array([*chunk, element], np.uint64)).any():
-            raise Unusual("bad coordinate offset")  # HDF5 checks every key, the last ones too
-        cells = (corners // np.array(chunk, np.uint64)) @ np.array(
-            [math.prod(grid[axis + 1 :]) for axis in range(rank)], np.uint64
-        )  # each chunk's place in the grid, C order
-        cells = cells.astype(np.intp)  # (NumPy before 2.2.4 refuses uint64 in bincount)
-        if len(entries) != math.prod(grid) or (np.bincount(cells) != 1).any():
+        # A chunk index written whole holds every chunk once, in C order of the grid (HDF5
+        # finds a chunk by key order: one out of it, it would miss; one missing, it would read
+        # as the fill value), with no filter skipped: one comparison with that index says so.
+        if len(entries) != math.prod(grid):
             raise Unusual("a chunk never written (HDF5 knows its fill value) or written twice")
-        if (np.diff(cells) <= 0).any():  # HDF5 looks chunks up by key order: it would miss one
-            raise Unusual("chunks out of key order")
-        if (entries["child"] >= self.end).any():  # (and no sum below can overflow)
-            raise Unusual("a chunk outside the file")
-        starts = entries["child"] + self.base
-        if len(entries) and int((starts + stored).max()) > self.end:
-            raise Unusual("a chunk outside the file")
-        # Each chunk inflated straight into the padded array (one copy of the values), to at
-        # most its declared size: a hostile stream cannot inflate past it.
-        padded = np.empty([g * c for g, c in zip(grid, chunk, strict=True)], dtype)
-        size, data = math.prod(chunk) * dtype.itemsize, memoryview(self.data)
-        ends = (corners + np.array(chunk, np.uint64)).tolist()
-        for corner, end, start, length in zip(
-            corners.tolist(), ends, starts.tolist(), stored.tolist(), strict=True
+        if entries["key"]["mask"].any():
+            raise Unusual("a filter skipped for a chunk")
+        if not np.array_equal(entries["key"]["offset"], _whole_index(grid, tuple(chunk))):
+            raise Unusual("a chunk off the dataset's grid, written twice or out of key order")
+        for offset in last["offset"].tolist():  # HDF5 checks every key, the last ones too
+            if any(n % c for n, c in zip(offset, [*chunk, element], strict=True)):
+                raise Unusual("bad coordinate offset")
+        # Each chunk checked to lie in the file and to be able to inflate to its declared size
+        # (deflate expands at most MAX_INFLATE_RATIO times: nothing here allocates more than
+        # the file's size times that), then inflated to at most that size (a hostile stream
+        # cannot inflate past it). The chunks, in the grid's order, are joined and moved to
+        # their places in one copy (a copy per chunk cost more in Python than in memory).
+        size = math.prod(chunk) * dtype.itemsize
+        data, inflated = memoryview(self.data), []
+        for child, length in zip(
+            entries["child"].tolist(), entries["key"]["stored"].tolist(), strict=True
         ):
+            start = self.base + child
+            if start + length > self.end:
+                raise Unusual("a chunk outside the file")
+            if size > MAX_INFLATE_RATIO * length:
+                raise Unusual("a chunk declared larger than its stored bytes can inflate to")
             inflate = isal_zlib.decompressobj()
-            raw = inflate.decompress(data[start : start + length], size + 1)
-            if len(raw) != size or not inflate.eof:
+            inflated.append(inflate.decompress(data[start : start + length], size + 1))
+            if len(inflated[-1]) != size or not inflate.eof:
                 raise Unusual("a chunk that does not inflate to its size")
-            padded[tuple(map(slice, corner, end))] = np.frombuffer(raw, dtype).reshape(chunk)
+        blocks = np.frombuffer(b"".join(inflated), dtype).reshape(*grid, *chunk)
+        axes = [axis for k in range(rank) for axis in (k, rank + k)]  # grid and chunk paired
+        padded = blocks.transpose(axes).reshape([g * c for g, c in zip(grid, chunk, strict=True)])
         values = padded[tuple(slice(0, n) for n in shape)]  # edge chunks cut to the data
-        return np.ascontiguousarray(values, dtype.newbyteorder("="))
+        # (a copy unless the reshape made one: the joined bytes are read-only)
+        return np.require(values, dtype.newbyteorder("="), ["C_CONTIGUOUS", "WRITEABLE"])
+
+
+@functools.lru_cache(maxsize=16)
+def _whole_index(grid: tuple[int, ...], chunk: tuple[int, ...]) -> np.ndarray:
+    """The chunk offsets of an index that holds every chunk of the grid, in key (C) order:
+    each chunk's corner, then 0 (the offset in the element's bytes). Read-only, as cached."""
+    corners = np.indices(grid).reshape(len(grid), -1).T * np.array(chunk)
+    offsets = np.zeros((len(corners), len(grid) + 1), np.uint64)
+    offsets[:, :-1] = corners
+    offsets.flags.writeable = False
+    return offsets

@@ -37,6 +37,14 @@ _CLASSES: dict[np.dtype, str] = {
 MAX_FIELD_VALUES = 1 << 26
 
 
+#: The most a deflate stream can expand: a 258-byte match costs at least two bits. A chunk
+#: declared larger than its stored bytes times this is damage, refused before the declared
+#: size is allocated (so an allocation is bounded by the file's size, not only by the shape).
+MAX_INFLATE_RATIO = 1032
+#: The filters that never make data smaller than it is stored (byte shuffle, a checksum).
+_EXPANDING_NOTHING = frozenset({h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32})
+
+
 class FieldError(ValueError):
     """One field of a struct cannot be read; the message names the field (not yet the file)."""
 
@@ -73,6 +81,7 @@ def read_lowlevel(
     is 65535, so only a conversion that cannot change a value may be asked for)."""
     shape = dataset.shape  # ~15 us each time it is asked: once per dataset
     check_size(name, shape)
+    check_stored(dataset, name, shape)
     out = np.empty(shape, dtype=dataset.dtype if dtype is None else dtype)
     dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
     return out
@@ -88,12 +97,48 @@ def check_size(name: str, shape: tuple[int, ...]) -> None:
         )
 
 
+def check_stored(dataset: h5py.h5d.DatasetID, name: str, shape: tuple[int, ...]) -> None:
+    """Refuse a dataset whose values are not all in the file.
+
+    HDF5 gives the fill value (zeros) for any part of a dataset that was never written: a
+    chunk missing from a damaged file's index, or contiguous storage never allocated. Read
+    that way, a damaged slice would look like a valid image with black parts, so it is refused
+    here. (MATLAB and every writer of this dataset write every value.)
+    """
+    if math.prod(shape) == 0:
+        return
+    creation = dataset.get_create_plist()
+    layout = creation.get_layout()
+    if layout == h5py.h5d.CHUNKED:
+        chunk = creation.get_chunk()
+        expected = math.prod(-(-int(n) // c) for n, c in zip(shape, chunk, strict=True))
+        written = dataset.get_num_chunks()
+        if written < expected:
+            raise FieldError(
+                f"{name}: {expected - written} of its {expected} chunks are missing from the "
+                "file (a damaged file; HDF5 would show them as zeros)"
+            )
+        filters = {creation.get_filter(index)[0] for index in range(creation.get_nfilters())}
+        if filters <= {h5py.h5z.FILTER_DEFLATE, *_EXPANDING_NOTHING}:  # (others: no bound)
+            ratio = MAX_INFLATE_RATIO if h5py.h5z.FILTER_DEFLATE in filters else 1
+            declared = written * math.prod(chunk) * dataset.dtype.itemsize
+            stored = dataset.get_storage_size()
+            if declared > ratio * stored:
+                raise FieldError(
+                    f"{name}: its chunks declare {declared} bytes but the file stores {stored} "
+                    "bytes of them, more than they can expand to (a damaged file)"
+                )
+    elif layout == h5py.h5d.CONTIGUOUS and not dataset.get_storage_size():
+        raise FieldError(f"{name}: its values were never written to the file (a damaged file)")
+
+
 def dataset_array(dataset: h5py.Dataset, name: str) -> np.ndarray:
     """A MATLAB array from HDF5: size checked, transposed back, MATLAB's empty marker honoured,
     and MATLAB's complex layout (a compound of ``real`` and ``imag``) made complex."""
     if int(np.asarray(dataset.attrs.get("MATLAB_empty", 0))):
         return np.zeros((0,), dtype=np.float64)
     check_size(name, dataset.shape)
+    check_stored(dataset.id, name, dataset.shape)
     values = np.asarray(dataset[()])
     if values.dtype.names and {"real", "imag"} <= set(values.dtype.names):
         values = values["real"] + 1j * values["imag"]

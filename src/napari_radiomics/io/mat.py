@@ -27,6 +27,7 @@ from napari_radiomics.io._matlab73 import (
     FieldError,
     char_text,
     check_size,
+    check_stored,
     open_lowlevel,
     read_lowlevel,
     write_struct,
@@ -223,7 +224,8 @@ def _read_hdf5_header(path: Path, with_mask: bool = False) -> tuple[MatHeader, n
         shape = image.shape[::-1]
         dtype = image.dtype
         mask = None
-        if with_mask:
+        if with_mask:  # (the image's values are not read, but a check may ask if they are there)
+            check_stored(image, "cjdata.image", image.shape)
             mask = read_lowlevel(h5py.h5d.open(fid, b"cjdata/tumorMask"), "cjdata.tumorMask").T
     finally:
         fid.close()
