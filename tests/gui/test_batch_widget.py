@@ -130,15 +130,27 @@ def test_settings_of_the_extract_features_dock(
     assert ExtractionSettings.from_params(written) == dock.settings()
 
 
-def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path) -> None:
+def _refused(widget: BatchWidget, qtbot) -> str:
+    """Start a run whose cases or settings cannot be used; the status once the worker ends."""
+    assert widget.run() is not None, widget.status.text()
+    # the worker may end before a wait on its signal starts: wait on what the dock shows
+    qtbot.waitUntil(lambda: widget.run_button.isEnabled(), timeout=60_000)
+    assert not widget.runner.running
+    assert widget.summary is None
+    return widget.status.text()
+
+
+def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path, qtbot) -> None:
     assert widget.run() is None
     assert "choose an output file" in widget.status.text()
     widget.output.setText(str(tmp_path / "f.csv"))
     assert widget.run() is None
     assert "choose a folder" in widget.status.text()
     widget.folder.setText(str(tmp_path / "missing"))
-    assert widget.run() is None
-    assert "missing: no such file or folder" in widget.status.text()
+    status = _refused(widget, qtbot)
+    assert status.startswith("Cannot start: ")
+    assert "missing: no such file or folder" in status
+    assert not (tmp_path / "f.csv").exists()
 
 
 def test_a_stroke_just_painted_is_measured_unless_original_masks(
@@ -168,7 +180,7 @@ def test_a_stroke_just_painted_is_measured_unless_original_masks(
 
 
 def test_a_bad_params_file_is_refused_with_the_cli_message(
-    widget: BatchWidget, mat_folder: Path, tmp_path: Path
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("setting:\n  binWidth: -3\n")
@@ -178,12 +190,10 @@ def test_a_bad_params_file_is_refused_with_the_cli_message(
     widget.output.setText(str(tmp_path / "f.csv"))
     widget.settings.combo.setCurrentText(PARAMS_FILE)
     widget.settings.params.setText(str(bad))
-    assert widget.run() is None
-    assert widget.status.text() == f"Cannot start: {refused.value}"
+    assert _refused(widget, qtbot) == f"Cannot start: {refused.value}"
     widget.settings.params.setText("")
-    assert widget.run() is None
     assert (
-        widget.status.text()
+        _refused(widget, qtbot)
         == "Cannot start: choose a pyradiomics params file (.yaml, .yml, .json)"
     )
 

@@ -23,14 +23,21 @@ REPORT = {"metrics.json", "predictions.csv", "confusion.png", "importances.csv",
 
 
 @pytest.fixture
-def widget(make_napari_viewer, batch_features: Path) -> ModelWidget:
+def widget(make_napari_viewer, batch_features: Path, qtbot) -> ModelWidget:
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Tumour-type model")
     assert isinstance(widget, ModelWidget)
     widget.table_path.setText(str(batch_features))
-    widget._open_path()  # what pressing Enter in the path field does
+    _open(widget, qtbot)
     widget.folds.setValue(2)  # two patients per type
     return widget
+
+
+def _open(widget: ModelWidget, qtbot) -> None:
+    """Read the table the path field names (what pressing Enter there does) and wait for it:
+    the worker may end before a wait on its signal starts, so wait on the reader itself."""
+    assert widget._open_path() is not None
+    qtbot.waitUntil(lambda: not widget.reader.running, timeout=60_000)
 
 
 def _finish(widget: ModelWidget, qtbot) -> None:
@@ -154,7 +161,7 @@ def test_bad_input_is_a_message(
     assert widget.run() is None
     assert "no 'case' column" in widget.status.text()
     widget.table_path.setText(str(tmp_path / "missing.csv"))
-    widget._open_path()
+    _open(widget, qtbot)
     assert widget.status.text().startswith("Cannot open:")
     assert "missing.csv" in widget.status.text()
 
@@ -187,7 +194,7 @@ def test_harmonise_by_a_column_as_the_cli_does(
     features = tmp_path / "scanned.csv"
     table.to_csv(features, index=False)
     widget.table_path.setText(str(features))
-    widget._open_path()
+    _open(widget, qtbot)
     widget.harmonize.setCurrentText("scanner")
     widget.output.setText(str(tmp_path / "panel"))
     widget.run()
@@ -200,3 +207,27 @@ def test_harmonise_by_a_column_as_the_cli_does(
     argv = ["model", str(features), "-o", str(cli), "--folds", "2", "--harmonize", "scanner"]
     assert main(argv) == 0
     assert panel == json.loads((cli / "metrics.json").read_text())
+
+
+def test_a_typed_table_is_read_in_a_worker_then_modelled(
+    make_napari_viewer, batch_features: Path, tmp_path: Path, qtbot
+) -> None:
+    """A 3064 x 1500 CSV takes seconds to parse: Enter in the path field starts its reading
+    and returns; the table is modelled once read, the same as read at once, and a file that
+    is not a features table is named in the status."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-radiomics", "Tumour-type model")
+    widget.table_path.setText(str(batch_features))
+    assert widget._open_path() is not None
+    assert widget.status.text() == f"Reading {batch_features.name}…"
+    qtbot.waitUntil(lambda: not widget.reader.running, timeout=60_000)
+    pd.testing.assert_frame_equal(widget._table, read_table(batch_features))
+    assert widget.status.text().endswith(f"from {batch_features.name}")
+    assert widget.target.currentText() == "tumor_type"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"case,original_firstorder_Mean\n1,\xff\xfe\n")
+    widget.table_path.setText(str(bad))
+    _open(widget, qtbot)
+    assert widget.status.text().startswith("Cannot open: ")
+    assert "bad.csv" in widget.status.text()
+    pd.testing.assert_frame_equal(widget._table, read_table(batch_features))  # kept

@@ -409,3 +409,29 @@ def test_ranking_and_clustering_leave_the_canvas_its_size(
     settle()
     assert splitter.sizes()[1] == below
     assert widget.plot is not plot  # the clustered figure is shown
+
+
+def test_the_feature_lists_show_every_name_in_rows_of_one_height(
+    widget: PlotsWidget, features: pd.DataFrame, qtbot
+) -> None:
+    """The feature and colour lists are told their names are rows of one height (measuring
+    1500 names one by one cost 60 ms of docking the dock): every name is still listed, in
+    rows as tall as Qt would measure them, and one picked in the list is plotted."""
+    names = [str(c) for c in features.columns if str(c).startswith("original_")]
+    for combo in (widget.feature_x, widget.feature_y, widget.colour):
+        assert combo.view().uniformItemSizes()
+    combo = widget.feature_x
+    assert [combo.itemText(i) for i in range(combo.count())] == names
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    measured = view.sizeHintForRow(0)  # what Qt measures for one name
+    last = view.model().index(combo.count() - 1, 0)
+    view.scrollTo(last)
+    assert view.visualRect(last).height() == measured
+    combo.hidePopup()
+    combo.setCurrentIndex(combo.count() - 1)
+    combo.activated.emit(combo.count() - 1)
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=60_000)
+    assert widget.plot is not None
+    assert widget.status.text() == ""

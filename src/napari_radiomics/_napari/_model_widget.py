@@ -64,6 +64,12 @@ class ModelWidget(QWidget):
         self.written: list[Path] = []
         self._table = pd.DataFrame()
         self.runner = Runner(self)
+        # A features table typed or picked is read here too: a 3064 x 1500 CSV takes seconds.
+        self.reader = Runner(self)
+        self.reader.signals.finished.connect(lambda frame, _: self.set_table(*frame))
+        self.reader.signals.failed.connect(
+            lambda text: self.status.setText(f"Cannot open: {text}")
+        )
 
         self.table_path = QLineEdit()
         self.table_path.setPlaceholderText("features .csv or .parquet")
@@ -162,14 +168,15 @@ class ModelWidget(QWidget):
                 return True
         return False
 
-    def _open_path(self) -> None:
+    def _open_path(self) -> FunctionWorker | None:
+        """Read the table the path field names in a worker (None: the field is empty); it is
+        modelled once read, and a file that cannot be read is named in the status."""
         path = self.table_path.text().strip()
         if not path:
-            return
-        try:
-            self.set_table(read_table(path), Path(path).name)
-        except (ValueError, OSError) as exc:
-            self.status.setText(f"Cannot open: {exc}")
+            return None
+        name = Path(path).name
+        self.status.setText(f"Reading {name}…")
+        return self.reader.run(lambda _progress: (read_table(path), name), f"Reading {name}")
 
     def _pick_table(self) -> str:
         path = QFileDialog.getOpenFileName(self, "Features table", "", "*.csv *.parquet")[0]

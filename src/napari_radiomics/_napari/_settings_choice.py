@@ -5,6 +5,7 @@ or preset is refused with the CLI's message."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidget
@@ -25,7 +26,7 @@ DEFAULT_PRESET = "brain-tumor-mri"
 
 class SettingsChoice:
     """A combo box (the Extract features dock, each preset, a params file) and the params
-    file's field; :meth:`settings` reads them in the GUI thread."""
+    file's field; :meth:`resolver` reads them in the GUI thread."""
 
     def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget) -> None:
         self.viewer = viewer
@@ -50,15 +51,24 @@ class SettingsChoice:
     def settings(self) -> ExtractionSettings:
         """The chosen settings; ValueError (SettingsError for a preset or a file) naming
         what is wrong."""
+        return self.resolver()()
+
+    def resolver(self) -> Callable[[], ExtractionSettings]:
+        """What is chosen, read from the widgets now, as a call that resolves it and may run
+        in a worker thread: checking a params file or a preset goes through pyradiomics'
+        own schema validation, 0.1-0.2 s that blocked the event loop when a run started.
+        Raises ValueError at once when nothing can be resolved (no Extract features dock)."""
         choice = self.combo.currentText()
         if choice == PARAMS_FILE:
-            return choose_settings(params=self.params.text().strip())
+            params = self.params.text().strip()
+            return lambda: choose_settings(params=params)
         if choice != DOCK:
-            return choose_settings(preset=choice)
+            return lambda: choose_settings(preset=choice)
         dock = next(iter(docked(self.viewer, ExtractionWidget)), None)
         if dock is None:
             raise ValueError(
                 "no Extract features dock is open (Plugins > napari-radiomics > Extract "
                 "features): open it, or choose a preset or a params file"
             )
-        return choose_settings(current=dock.settings())
+        current = dock.settings()
+        return lambda: choose_settings(current=current)
