@@ -118,7 +118,7 @@ def _counted(
         coordinates,
     )
     if instance.symmetricalGLCM:
-        counts += counts.transpose(0, 2, 1, 3).copy()
+        counts = counts + counts.transpose(0, 2, 1, 3)
     voxels, size, _, angles = counts.shape
     flat = np.flatnonzero(counts)
     c = counts.ravel()[flat]
@@ -258,9 +258,15 @@ class _Glcm:
         """i - ux and j - uy at each non-zero entry."""
         return self.gi - self._entries(self.ux), self.gj - self._entries(self.uy)
 
-    def _cluster(self, power: int) -> np.ndarray:
+    @cached_property
+    def _cluster_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """i + j - ux - uy at each non-zero entry and its square (the three cluster
+        features' weights are its powers)."""
         t = self.gi + self.gj - self._entries(self.ux) - self._entries(self.uy)
-        square = t * t  # products, not ``**``: numpy's pow per element is far slower
+        return t, t * t  # products, not ``**``: numpy's pow per element is far slower
+
+    def _cluster(self, power: int) -> np.ndarray:
+        t, square = self._cluster_terms
         weights = {2: square, 3: square * t, 4: square * square}[power]
         return self.total(self.p * weights)
 
@@ -314,7 +320,8 @@ class _Glcm:
         return self.hxy
 
     def _Imc1(self) -> np.ndarray:
-        hx, hy = self._entropy(self.px, 1), self._entropy(self.py, 1)
+        hx = self._entropy(self.px, 1)
+        hy = hx if self.py is self.px else self._entropy(self.py, 1)
         product = self.px.ravel()[self.row] * self.py.ravel()[self.column]
         hxy1 = -self.total(self.p * np.log2(product + self.eps))
         div = np.fmax(hx, hy)
