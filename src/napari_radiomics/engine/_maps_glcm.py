@@ -93,17 +93,20 @@ def glcm_values(
 
 #: Non-zero entries of normalised GLCMs: values and their (voxel, i, j, angle) indices.
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: The same GLCMs dense: (voxels, levels, levels, angles) and what each (voxel, angle) is
+#: divided by (voxels, angles) to be normalised (the entries' values are those quotients).
+Dense = tuple[np.ndarray, np.ndarray]
 
 
 def _counted(
     instance: Any, coordinates: np.ndarray, levels: dict[str, Any]
-) -> tuple[Entries, tuple[int, int, int], np.ndarray, np.ndarray, int]:
+) -> tuple[Entries, Dense, tuple[int, int, int], np.ndarray, np.ndarray, int]:
     """pyradiomics' ``_calculateMatrix`` without weighting, as non-zero entries: its C code's
     counts, symmetrised (``symmetricalGLCM``), angles without a pair in the whole batch
     dropped, each (voxel, angle) divided by its sum (an empty one marked). The absent levels
     are not deleted: an entry's level is its index plus one plus the renumbering's shift.
-    Returns the entries, (voxels, levels, angles), the empty (voxel, angle)s, the levels by
-    index and Ng."""
+    Returns the entries, the counts kept dense (:data:`Dense`), (voxels, levels, angles), the
+    empty (voxel, angle)s, the levels by index and Ng."""
     from radiomics import cMatrices
 
     settings = instance.settings
@@ -126,12 +129,14 @@ def _counted(
     sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
     if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
         kept = sums.sum(0) != 0
-        a = (np.cumsum(kept) - 1)[a]
-        sums, angles = sums[:, kept], int(kept.sum())
+        if not kept.all():
+            a = (np.cumsum(kept) - 1)[a]
+            counts, sums, angles = counts[..., kept], sums[:, kept], int(kept.sum())
     p = c / sums[v, a]
     shift = int(levels["grayLevels"].min()) - 1 if levels["grayLevels"].size else 0
     by_index = np.arange(1, size + 1) + shift
-    return (p, v, i, j, a), (voxels, size, angles), sums == 0, by_index, levels["Ng"]
+    dense = counts, sums
+    return (p, v, i, j, a), dense, (voxels, size, angles), sums == 0, by_index, levels["Ng"]
 
 
 class _Glcm:
@@ -140,6 +145,7 @@ class _Glcm:
     def __init__(
         self,
         entries: Entries,
+        dense: Dense,
         shape: tuple[int, int, int],
         empty: np.ndarray,
         levels: np.ndarray,
@@ -148,9 +154,10 @@ class _Glcm:
         matrix_levels: np.ndarray | None = None,
     ) -> None:
         """``entries`` of GLCMs (voxels, levels, levels, angles) as ``shape`` says (voxels,
-        levels, angles), ``empty`` (voxels, angles) marking the GLCMs without a pair, the grey
-        level of each index, ``Ng``; ``matrix_levels``, the levels pyradiomics' own matrices
-        would span (its voxel batch's: the ROI's), by default ``levels``."""
+        levels, angles), the same GLCMs ``dense``, ``empty`` (voxels, angles) marking the
+        GLCMs without a pair, the grey level of each index, ``Ng``; ``matrix_levels``, the
+        levels pyradiomics' own matrices would span (its voxel batch's: the ROI's), by
+        default ``levels``."""
         voxels, size, angles = shape
         self.shape = (voxels, angles)
         self.eps = np.spacing(1)
@@ -159,6 +166,7 @@ class _Glcm:
         self.matrix_levels = self.levels if matrix_levels is None else matrix_levels
         self.symmetric = symmetric
         self.empty = empty
+        self.dense = dense
         self.levels_in_batch = size
         self.p, v, i, j, a = entries
         self.i, self.j = i, j
@@ -183,8 +191,9 @@ class _Glcm:
             kept = ~np.isnan(p)
             flat, p = flat[kept], p[kept]
         entries = (p, *np.unravel_index(flat, p_glcm.shape))
-        levels = coefficients["grayLevels"]
-        return cls(entries, (voxels, size, angles), empty, levels, coefficients["Ng"], symmetric)
+        levels, ng = coefficients["grayLevels"], coefficients["Ng"]
+        dense = p_glcm, np.ones((voxels, angles))
+        return cls(entries, dense, (voxels, size, angles), empty, levels, ng, symmetric)
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Sum of ``weights`` (one per non-zero entry) per (voxel, angle)."""
@@ -404,7 +413,7 @@ class _Glcm:
 
     @cached_property
     def stacked(self) -> list[Stack]:
-        return stacks(self.px, self.py, (self.p, self.group, self.i, self.j))
+        return stacks(self.px, self.py, self.dense)
 
     def _MCC(self) -> np.ndarray:
         # one grey level with a pair in the kernel: pyradiomics' flat region
