@@ -3,13 +3,13 @@
 pyradiomics' voxel mode evaluates each of the 24 glcm features on the dense normalised
 matrices (voxels, Ng, Ng, angles), a dozen full passes or more per feature; a kernel of radius
 1 holds at most 27 voxels, so almost every entry is zero. Here the matrices are pyradiomics'
-C counts (``cMatrices.calculate_glcm``) made into ``_calculateMatrix``'s normalised GLCMs on
-their non-zero entries only (symmetrised, the batch's empty angles dropped, each divided by
-its sum; pyradiomics' own ``_calculateMatrix`` when angles are weighted), and each feature is
-pyradiomics' formula per
-voxel and angle, evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or
-on the marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to
-every sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
+C counts (``cMatrices.calculate_glcm``, in ``_maps_glcm_counts``) made into
+``_calculateMatrix``'s normalised GLCMs on their non-zero entries only (symmetrised, the
+batch's empty angles dropped, each divided by its sum; pyradiomics' own ``_calculateMatrix``
+when angles are weighted), and each feature is pyradiomics' formula per voxel and angle,
+evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or on the
+marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to every
+sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
 additions differs. The per-angle values are then averaged over angles as pyradiomics does
 (``nanmean``, ``mean`` for Joint Average), with pyradiomics' NaN for a voxel's empty angle.
 
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_radiomics.engine._maps_glcm_counts import Dense, Entries, counted
 from napari_radiomics.engine._maps_mcc import (
     Stack,
     maximal_correlation,
@@ -74,8 +75,8 @@ def glcm_values(
     out: dict[str, Any] = {}
     rest = [name for name in enabled if name not in FEATURES]
     if instance.weightingNorm is None and not rest:
-        counted = _counted(instance, coordinates, levels)
-        glcm = _Glcm(*counted, instance.symmetricalGLCM, levels.get("roiLevels"))
+        matrices = counted(instance, coordinates, levels)
+        glcm = _Glcm(*matrices, instance.symmetricalGLCM, levels.get("roiLevels"))
     else:  # pyradiomics' own matrices (weighted angles; its deprecated features)
         instance.P_glcm = instance._calculateMatrix(coordinates)
         instance.coefficients.update(levels)
@@ -89,54 +90,6 @@ def glcm_values(
         if name in FEATURES:
             out[name] = glcm.feature(name)
     return out
-
-
-#: Non-zero entries of normalised GLCMs: values and their (voxel, i, j, angle) indices.
-Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-#: The same GLCMs dense: (voxels, levels, levels, angles) and what each (voxel, angle) is
-#: divided by (voxels, angles) to be normalised (the entries' values are those quotients).
-Dense = tuple[np.ndarray, np.ndarray]
-
-
-def _counted(
-    instance: Any, coordinates: np.ndarray, levels: dict[str, Any]
-) -> tuple[Entries, Dense, tuple[int, int, int], np.ndarray, np.ndarray, int]:
-    """pyradiomics' ``_calculateMatrix`` without weighting, as non-zero entries: its C code's
-    counts, symmetrised (``symmetricalGLCM``), angles without a pair in the whole batch
-    dropped, each (voxel, angle) divided by its sum (an empty one marked). The absent levels
-    are not deleted: an entry's level is its index plus one plus the renumbering's shift.
-    Returns the entries, the counts kept dense (:data:`Dense`), (voxels, levels, angles), the
-    empty (voxel, angle)s, the levels by index and Ng."""
-    from radiomics import cMatrices
-
-    settings = instance.settings
-    counts, _ = cMatrices.calculate_glcm(
-        instance.imageArray,
-        instance.maskArray,
-        np.array(settings.get("distances", [1])),
-        instance.coefficients["Ng"],
-        settings.get("force2D", False),
-        settings.get("force2Ddimension", 0),
-        settings.get("kernelRadius", 1),
-        coordinates,
-    )
-    if instance.symmetricalGLCM:
-        counts = counts + counts.transpose(0, 2, 1, 3)
-    voxels, size, _, angles = counts.shape
-    flat = np.flatnonzero(counts)
-    c = counts.ravel()[flat]
-    v, i, j, a = np.unravel_index(flat, counts.shape)
-    sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
-    if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
-        kept = sums.sum(0) != 0
-        if not kept.all():
-            a = (np.cumsum(kept) - 1)[a]
-            counts, sums, angles = counts[..., kept], sums[:, kept], int(kept.sum())
-    p = c / sums[v, a]
-    shift = int(levels["grayLevels"].min()) - 1 if levels["grayLevels"].size else 0
-    by_index = np.arange(1, size + 1) + shift
-    dense = counts, sums
-    return (p, v, i, j, a), dense, (voxels, size, angles), sums == 0, by_index, levels["Ng"]
 
 
 class _Glcm:
