@@ -16,6 +16,10 @@ its formulas are slow there for reasons unrelated to the mathematics:
   matrix is 4-6 times smaller, and so are its copies (pyradiomics' deletions) and the sums
   over it; the run lengths kept, and every value, are the same.
 
+* firstorder's histogram per voxel (``_initCalculation``'s ``p_i``): pyradiomics gathers
+  the kernels' grey levels once per grey level of the batch and compares; here they are
+  gathered once and counted with ``numpy.bincount`` (whole counts, so the same numbers).
+
 (glcm's formulas are all replaced, in ``_maps_glcm``.)
 
 Each replacement is installed on one instance (``speed_up``), as an instance attribute that
@@ -36,6 +40,7 @@ def speed_up(instance: Any, class_name: str) -> None:
     if class_name == "firstorder":
         for name, method in _FIRSTORDER.items():
             setattr(instance, f"get{name}FeatureValue", lambda m=method: m(instance))
+        instance._initCalculation = lambda coordinates: _first_order_init(instance, coordinates)
     if class_name == "glrlm" and instance.weightingNorm is None:
         instance._calculateMatrix = lambda coordinates: _glrlm_matrix(instance, coordinates)
 
@@ -69,6 +74,28 @@ def _glrlm_matrix(instance: Any, coordinates: np.ndarray) -> np.ndarray:
     runs[runs == 0] = np.nan
     instance.coefficients["Nr"] = runs
     return matrix
+
+
+def _first_order_init(instance: Any, coordinates: np.ndarray) -> None:
+    """pyradiomics' ``RadiomicsFirstOrder._initCalculation`` in voxel mode: each voxel's
+    kernel values (``targetVoxelArray``) and its histogram over the ``grayLevels``, ``p_i``
+    (voxels, levels), divided by its sum; the kernel's levels gathered once, not once per
+    level."""
+    coordinates = coordinates + instance.settings.get("kernelRadius", 1)  # the padding
+    kernel = tuple(instance.kernelOffsets[:, None, :] + coordinates[:, :, None])
+    instance.targetVoxelArray = instance.imageArray[kernel]  # (voxels, kernel)
+    levels = np.asarray(instance.coefficients["grayLevels"])
+    found = instance.discretizedImageArray[kernel]
+    index = np.searchsorted(levels, found)  # NaN (outside the mask) sorts past the end
+    known = index < levels.size
+    known[known] = levels[index[known]] == found[known]
+    voxels = np.broadcast_to(np.arange(found.shape[0])[:, None], found.shape)
+    cells = voxels[known] * levels.size + index[known]
+    p_i = np.bincount(cells, minlength=found.shape[0] * levels.size).astype(float)
+    p_i = p_i.reshape(found.shape[0], levels.size)
+    total = np.sum(p_i, 1, keepdims=True)
+    total[total == 0] = 1  # pyradiomics' guard against dividing by 0
+    instance.coefficients["p_i"] = p_i / total
 
 
 def nan_percentile(values: np.ndarray, q: float) -> np.ndarray:

@@ -3,13 +3,13 @@
 pyradiomics' voxel mode evaluates each of the 24 glcm features on the dense normalised
 matrices (voxels, Ng, Ng, angles), a dozen full passes or more per feature; a kernel of radius
 1 holds at most 27 voxels, so almost every entry is zero. Here the matrices are pyradiomics'
-C counts (``cMatrices.calculate_glcm``) made into ``_calculateMatrix``'s normalised GLCMs on
-their non-zero entries only (symmetrised, the batch's empty angles dropped, each divided by
-its sum; pyradiomics' own ``_calculateMatrix`` when angles are weighted), and each feature is
-pyradiomics' formula per
-voxel and angle, evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or
-on the marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to
-every sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
+C counts (``cMatrices.calculate_glcm``, in ``_maps_glcm_counts``) made into
+``_calculateMatrix``'s normalised GLCMs on their non-zero entries only (symmetrised, the
+batch's empty angles dropped, each divided by its sum; pyradiomics' own ``_calculateMatrix``
+when angles are weighted), and each feature is pyradiomics' formula per voxel and angle,
+evaluated on the non-zero entries (``numpy.bincount`` per voxel and angle) or on the
+marginals (p_x, p_y, p_x+y, p_x-y), which are small. An entry that is zero adds zero to every
+sum pyradiomics takes (``0 * log2(0 + eps)`` included), so only the order of the
 additions differs. The per-angle values are then averaged over angles as pyradiomics does
 (``nanmean``, ``mean`` for Joint Average), with pyradiomics' NaN for a voxel's empty angle.
 
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_radiomics.engine._maps_glcm_counts import Dense, Entries, counted
 from napari_radiomics.engine._maps_mcc import (
     Stack,
     maximal_correlation,
@@ -45,6 +46,10 @@ from napari_radiomics.engine._maps_mcc import (
     nanmean_over_angles,
     stacks,
 )
+
+#: Below this HXY2 - HXY, Imc2 takes HXY2 summed term by term as pyradiomics sums it: above,
+#: the factored HXY2's few roundings (1e-15 of HXY2's few bits) move Imc2 by under 1e-11.
+_IMC2_TIE = 1e-3
 
 #: Every glcm feature pyradiomics computes (not deprecated), each computed here.
 FEATURES = frozenset(
@@ -70,8 +75,8 @@ def glcm_values(
     out: dict[str, Any] = {}
     rest = [name for name in enabled if name not in FEATURES]
     if instance.weightingNorm is None and not rest:
-        counted = _counted(instance, coordinates, levels)
-        glcm = _Glcm(*counted, instance.symmetricalGLCM, levels.get("roiLevels"))
+        matrices = counted(instance, coordinates, levels)
+        glcm = _Glcm(*matrices, instance.symmetricalGLCM, levels.get("roiLevels"))
     else:  # pyradiomics' own matrices (weighted angles; its deprecated features)
         instance.P_glcm = instance._calculateMatrix(coordinates)
         instance.coefficients.update(levels)
@@ -87,55 +92,13 @@ def glcm_values(
     return out
 
 
-#: Non-zero entries of normalised GLCMs: values and their (voxel, i, j, angle) indices.
-Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _counted(
-    instance: Any, coordinates: np.ndarray, levels: dict[str, Any]
-) -> tuple[Entries, tuple[int, int, int], np.ndarray, np.ndarray, int]:
-    """pyradiomics' ``_calculateMatrix`` without weighting, as non-zero entries: its C code's
-    counts, symmetrised (``symmetricalGLCM``), angles without a pair in the whole batch
-    dropped, each (voxel, angle) divided by its sum (an empty one marked). The absent levels
-    are not deleted: an entry's level is its index plus one plus the renumbering's shift.
-    Returns the entries, (voxels, levels, angles), the empty (voxel, angle)s, the levels by
-    index and Ng."""
-    from radiomics import cMatrices
-
-    settings = instance.settings
-    counts, _ = cMatrices.calculate_glcm(
-        instance.imageArray,
-        instance.maskArray,
-        np.array(settings.get("distances", [1])),
-        instance.coefficients["Ng"],
-        settings.get("force2D", False),
-        settings.get("force2Ddimension", 0),
-        settings.get("kernelRadius", 1),
-        coordinates,
-    )
-    if instance.symmetricalGLCM:
-        counts += counts.transpose(0, 2, 1, 3).copy()
-    voxels, size, _, angles = counts.shape
-    flat = np.flatnonzero(counts)
-    c = counts.ravel()[flat]
-    v, i, j, a = np.unravel_index(flat, counts.shape)
-    sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
-    if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
-        kept = sums.sum(0) != 0
-        a = (np.cumsum(kept) - 1)[a]
-        sums, angles = sums[:, kept], int(kept.sum())
-    p = c / sums[v, a]
-    shift = int(levels["grayLevels"].min()) - 1 if levels["grayLevels"].size else 0
-    by_index = np.arange(1, size + 1) + shift
-    return (p, v, i, j, a), (voxels, size, angles), sums == 0, by_index, levels["Ng"]
-
-
 class _Glcm:
     """One batch's GLCMs as their non-zero entries, and pyradiomics' features of them."""
 
     def __init__(
         self,
         entries: Entries,
+        dense: Dense,
         shape: tuple[int, int, int],
         empty: np.ndarray,
         levels: np.ndarray,
@@ -144,9 +107,10 @@ class _Glcm:
         matrix_levels: np.ndarray | None = None,
     ) -> None:
         """``entries`` of GLCMs (voxels, levels, levels, angles) as ``shape`` says (voxels,
-        levels, angles), ``empty`` (voxels, angles) marking the GLCMs without a pair, the grey
-        level of each index, ``Ng``; ``matrix_levels``, the levels pyradiomics' own matrices
-        would span (its voxel batch's: the ROI's), by default ``levels``."""
+        levels, angles), the same GLCMs ``dense``, ``empty`` (voxels, angles) marking the
+        GLCMs without a pair, the grey level of each index, ``Ng``; ``matrix_levels``, the
+        levels pyradiomics' own matrices would span (its voxel batch's: the ROI's), by
+        default ``levels``."""
         voxels, size, angles = shape
         self.shape = (voxels, angles)
         self.eps = np.spacing(1)
@@ -155,6 +119,7 @@ class _Glcm:
         self.matrix_levels = self.levels if matrix_levels is None else matrix_levels
         self.symmetric = symmetric
         self.empty = empty
+        self.dense = dense
         self.levels_in_batch = size
         self.p, v, i, j, a = entries
         self.i, self.j = i, j
@@ -179,8 +144,9 @@ class _Glcm:
             kept = ~np.isnan(p)
             flat, p = flat[kept], p[kept]
         entries = (p, *np.unravel_index(flat, p_glcm.shape))
-        levels = coefficients["grayLevels"]
-        return cls(entries, (voxels, size, angles), empty, levels, coefficients["Ng"], symmetric)
+        levels, ng = coefficients["grayLevels"], coefficients["Ng"]
+        dense = p_glcm, np.ones((voxels, angles))
+        return cls(entries, dense, (voxels, size, angles), empty, levels, ng, symmetric)
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Sum of ``weights`` (one per non-zero entry) per (voxel, angle)."""
@@ -254,9 +220,15 @@ class _Glcm:
         """i - ux and j - uy at each non-zero entry."""
         return self.gi - self._entries(self.ux), self.gj - self._entries(self.uy)
 
-    def _cluster(self, power: int) -> np.ndarray:
+    @cached_property
+    def _cluster_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """i + j - ux - uy at each non-zero entry and its square (the three cluster
+        features' weights are its powers)."""
         t = self.gi + self.gj - self._entries(self.ux) - self._entries(self.uy)
-        square = t * t  # products, not ``**``: numpy's pow per element is far slower
+        return t, t * t  # products, not ``**``: numpy's pow per element is far slower
+
+    def _cluster(self, power: int) -> np.ndarray:
+        t, square = self._cluster_terms
         weights = {2: square, 3: square * t, 4: square * square}[power]
         return self.total(self.p * weights)
 
@@ -310,7 +282,8 @@ class _Glcm:
         return self.hxy
 
     def _Imc1(self) -> np.ndarray:
-        hx, hy = self._entropy(self.px, 1), self._entropy(self.py, 1)
+        hx = self._entropy(self.px, 1)
+        hy = hx if self.py is self.px else self._entropy(self.py, 1)
         product = self.px.ravel()[self.row] * self.py.ravel()[self.column]
         hxy1 = -self.total(self.p * np.log2(product + self.eps))
         div = np.fmax(hx, hy)
@@ -320,20 +293,40 @@ class _Glcm:
         return imc1
 
     def _Imc2(self) -> np.ndarray:
-        # On each angle's levels (the others add 0), term by term in (i, j) order as numpy
-        # sums pyradiomics' dense array (and ``total`` HXY): where P = p_x p_y, HXY2 == HXY
-        # as in pyradiomics, not one pairwise rounding apart (an Imc2 of 3e-8).
-        hxy2 = np.zeros(self.count)
+        hxy2 = self._hxy2_factored()
+        # Near a tie (an angle whose GLCM is nearly p_x p_y) HXY2 - HXY is a rounding or two
+        # and the square root magnifies it: there, HXY2 on each angle's levels (the others
+        # add 0), term by term in (i, j) order as numpy sums pyradiomics' dense array (and
+        # ``total`` HXY), so that where P = p_x p_y, HXY2 == HXY as in pyradiomics, not one
+        # pairwise rounding apart (an Imc2 of 3e-8).
+        near = ((hxy2 - self.hxy) < _IMC2_TIE).ravel()
+        hxy2 = hxy2.ravel()
         for chosen, _, dx, dy in self.stacked:
-            product = dx[:, :, None] * dy[:, None, :]
+            tied = near[chosen]
+            if not tied.any():
+                continue
+            product = dx[tied][:, :, None] * dy[tied][:, None, :]
             terms = (product * np.log2(product + self.eps)).ravel()
-            owner = np.repeat(np.arange(chosen.size), product[0].size)
-            hxy2[chosen] = -np.bincount(owner, terms, chosen.size)
+            owner = np.repeat(np.arange(product.shape[0]), product[0].size)
+            hxy2[chosen[tied]] = -np.bincount(owner, terms, product.shape[0])  # in order
         hxy2 = hxy2.reshape(self.shape)
         with np.errstate(invalid="ignore"):
             imc2 = (1 - np.e ** (-2 * (hxy2 - self.hxy))) ** 0.5
         imc2[hxy2 == self.hxy] = 0
         return imc2
+
+    def _hxy2_factored(self) -> np.ndarray:
+        """pyradiomics' HXY2, -sum_ij p_x(i) p_y(j) log2(p_x(i) p_y(j) + eps), as
+        HX S_y + HY S_x - n_x n_y eps / ln 2 (S the marginals' sums, n their non-zero
+        counts, HX = -sum_i p_x(i) log2 p_x(i)): log2(a + eps) = log2 a + eps / (a ln 2) to
+        within (eps / a)^2, a >= 1 / (2 pairs)^2. One pass over the marginals instead of
+        one over every (i, j) of every angle; exact to a few roundings of HXY2."""
+        px, py = self.px, self.py
+        with np.errstate(divide="ignore"):
+            hx = -np.sum(px * np.log2(np.where(px > 0, px, 1)), 1)
+            hy = hx if self.symmetric else -np.sum(py * np.log2(np.where(py > 0, py, 1)), 1)
+        nx, ny = np.count_nonzero(px, 1), np.count_nonzero(py, 1)
+        return hx * py.sum(1) + hy * px.sum(1) - nx * ny * (self.eps / np.log(2))
 
     def _Idm(self) -> np.ndarray:
         p, k = self.differences
@@ -373,7 +366,7 @@ class _Glcm:
 
     @cached_property
     def stacked(self) -> list[Stack]:
-        return stacks(self.px, self.py, (self.p, self.group, self.i, self.j))
+        return stacks(self.px, self.py, self.dense)
 
     def _MCC(self) -> np.ndarray:
         # one grey level with a pair in the kernel: pyradiomics' flat region

@@ -26,43 +26,31 @@ import numpy as np
 Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def stacks(
-    px: np.ndarray, py: np.ndarray, entries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-) -> list[Stack]:
-    """The GLCMs given by their non-zero ``entries`` (value, group = voxel * angles + angle,
-    i, j) and marginals ``px``, ``py`` (voxels, levels, angles), each on the levels it has
-    (a row or a column with a pair), stacked by that number of levels."""
-    p, group, i, j = entries
-    voxels, _, angles = px.shape
-    present = (px > 0) | (py > 0)
-    size = present.sum(1).ravel()  # levels per (voxel, angle)
-    rank = (np.cumsum(present, 1) - 1).transpose(0, 2, 1).reshape(voxels * angles, -1)
+def stacks(px: np.ndarray, py: np.ndarray, dense: tuple[np.ndarray, np.ndarray]) -> list[Stack]:
+    """The GLCMs ``dense`` gives (counts (voxels, levels, levels, angles) and each (voxel,
+    angle)'s divisor), with marginals ``px``, ``py`` (voxels, levels, angles), each on the
+    levels it has (a row or a column with a pair), stacked by that number of levels: each
+    stack gathered from the dense counts at its GLCMs' levels and divided as the entries
+    were, so its values are theirs."""
+    counts, divisor = dense
+    voxels, levels_in_batch, angles = px.shape
+    flat_counts = np.ascontiguousarray(counts).ravel()
+    step_j = angles  # strides of the flat counts, in entries
+    step_i = levels_in_batch * step_j
+    present = ((px > 0) | (py > 0)).transpose(0, 2, 1).reshape(voxels * angles, -1)
+    size = present.sum(1)  # levels per (voxel, angle)
     rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
     columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
-    # Each (voxel, angle)'s place among those with as many levels; entries sorted likewise
-    # (small integers: numpy's stable sort is then a radix sort).
-    largest = int(size.max(initial=0))
-    by_size = np.argsort(size.astype(np.uint16), kind="stable")
-    first = np.searchsorted(size[by_size], np.arange(largest + 2))
-    place = np.empty_like(size)
-    place[by_size] = np.arange(size.size) - first[size[by_size]]
-    order = np.argsort(size[group].astype(np.uint16), kind="stable")
-    bounds = np.searchsorted(size[group[order]], np.arange(largest + 2))
-    g, i, j = group[order], i[order], j[order]
-    at, row, column = place[g], rank[g, i], rank[g, j]
-    value, x, y = p[order], rows[g, i], columns[g, j]
     out = []
-    for n in range(1, largest + 1):
-        chosen = by_size[first[n] : first[n + 1]]
-        if not chosen.size:
-            continue
-        part = slice(bounds[n], bounds[n + 1])
-        where = at[part], row[part], column[part]
-        glcm = np.zeros((chosen.size, n, n))
-        glcm[where] = value[part]
-        dx, dy = np.zeros((chosen.size, n)), np.zeros((chosen.size, n))
-        dx[where[0], where[1]] = x[part]
-        dy[where[0], where[2]] = y[part]
+    for n in np.unique(size[size > 0]):
+        chosen = np.flatnonzero(size == n)
+        levels = np.nonzero(present[chosen])[1].reshape(-1, n)  # ascending in each row
+        v, a = np.divmod(chosen, angles)
+        at = (v * (levels_in_batch * step_i) + a)[:, None, None]
+        at = at + levels[:, :, None] * step_i + levels[:, None, :] * step_j
+        glcm = flat_counts.take(at) / divisor[v, a][:, None, None]
+        dx = np.take_along_axis(rows[chosen], levels, 1)
+        dy = np.take_along_axis(columns[chosen], levels, 1)
         out.append((chosen, glcm, dx, dy))
     return out
 
