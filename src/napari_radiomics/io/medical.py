@@ -6,12 +6,15 @@ Radiomics features depend on voxel spacing, so the geometry is never dropped. Th
 becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
 SimpleITK's physical points. This module adds what a file reader needs on top: which files are
 masks, and errors that name the file; and the one way this package writes such a file
-(:func:`write_medical_image`), checked by reading it back.
+(:func:`write_medical_image`), checked whole after writing: a gzip NRRD file by decompressing
+its pixels and comparing their length and CRC-32 with the image's, any other file by reading
+it back and comparing the voxels.
 """
 
 from __future__ import annotations
 
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,16 +170,17 @@ def write_medical_image(
     NRRD/NIfTI reader opens. SimpleITK releases the GIL while it writes and reads, so several
     files can be written at once from threads.
 
-    A gzip NRRD file is checked from its ends, not read back: reading a feature map's box back
-    cost two thirds of writing it (1.1 ms against 1.5 ms), 93 times per ``maps`` run. Other
-    files are read back and compared.
+    A gzip NRRD file is not read back through SimpleITK: its pixels are decompressed with
+    ``zlib`` and their length and CRC-32 compared with the image's (a feature map's box: 0.8 ms
+    against 1.7 ms read back, 93 times per ``maps`` run), which refuses a cut-off file and a
+    changed byte as reading back does. Other files are read back and compared.
     """
     try:
         sitk.WriteImage(image, str(path), True, compression_level)
     except RuntimeError as exc:  # SimpleITK's own report of a failed write
         raise OSError(str(exc).strip().splitlines()[-1]) from None
     expected = sitk.GetArrayViewFromImage(image)
-    whole = _gzip_nrrd_is_whole(Path(path), expected.nbytes)
+    whole = _gzip_nrrd_is_whole(Path(path), expected)
     if whole is None:  # not a gzip NRRD
         whole = _reads_back_equal(image, path, expected)
     if not whole:
@@ -195,30 +199,62 @@ def _reads_back_equal(image: sitk.Image, path: str | Path, expected: np.ndarray)
     )
 
 
-#: Where an NRRD header must have ended (SimpleITK's are a few hundred bytes).
-_NRRD_HEADER_LIMIT = 1 << 16
+#: Bytes read at a time while looking for an NRRD header's end or decompressing its pixels.
+_CHUNK = 1 << 16
 
 
-def _gzip_nrrd_is_whole(path: Path, nbytes: int) -> bool | None:
-    """Whether the ``.nrrd`` file SimpleITK wrote at ``path`` holds its whole header and a
-    whole gzip stream of ``nbytes`` bytes of pixels: the blank line that ends the header, the
-    gzip magic bytes after it, and the stream's trailer (ISIZE, the data's length modulo
-    2**32) as the file's last four bytes; a stream cut off ends with compressed bytes instead.
-    None when ``path`` is not an NRRD file or its pixels are not gzip-encoded (read it back)."""
+def _gzip_nrrd_is_whole(path: Path, expected: np.ndarray) -> bool | None:
+    """Whether the ``.nrrd`` file SimpleITK wrote at ``path`` holds its whole header and, after
+    it, one whole gzip stream of exactly ``expected``'s bytes: the stream is decompressed in
+    chunks (nothing the size of the image is allocated, no image reader is set up) and its
+    length and CRC-32 compared with ``expected``'s, so a file cut off anywhere, a byte changed
+    anywhere in the stream, or bytes after it are all refused.
+    The header is read up to its blank line however long it is (``maps --single-file`` names
+    every map in it). None when ``path`` is not an NRRD file or its pixels are not
+    gzip-encoded (read it back instead)."""
     if path.suffix.lower() != ".nrrd":
         return None
     with path.open("rb") as file:
-        head = file.read(_NRRD_HEADER_LIMIT)
-        size = file.seek(0, 2)
-        file.seek(max(size - 4, 0))
-        tail = file.read(4)
-    end = head.find(b"\n\n")
-    if not head.startswith(b"NRRD") or end < 0:
+        head = bytearray(file.read(_CHUNK))
+        if not head.startswith(b"NRRD"):
+            return False
+        while (end := head.find(b"\n\n")) < 0:
+            chunk = file.read(_CHUNK)
+            if not chunk:
+                return False
+            head += chunk
+        fields = head[:end].decode("latin-1").splitlines()
+        encoding = next(
+            (f.split(":", 1)[1].strip() for f in fields if f.startswith("encoding:")), ""
+        )
+        if encoding not in ("gzip", "gz"):
+            return None
+        file.seek(end + 2)
+        return _gzip_holds(file, expected)
+
+
+def _gzip_holds(file: Any, expected: np.ndarray) -> bool:
+    """Whether ``file``, from where it stands to its end, is one gzip stream of ``expected``'s
+    bytes in memory order (a file SimpleITK writes holds the pixels in the machine's byte
+    order, components fastest, as NumPy's view of the image lays them out)."""
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer checked
+    crc, length = 0, 0
+    try:
+        while chunk := file.read(_CHUNK):
+            while chunk:  # at most _CHUNK x 16 bytes out at a time: NaN runs compress 1000:1
+                if stream.eof:  # bytes after the stream
+                    return False
+                data = stream.decompress(chunk, 16 * _CHUNK)
+                crc, length = zlib.crc32(data, crc), length + len(data)
+                chunk = stream.unconsumed_tail
+        data = stream.flush()
+        crc, length = zlib.crc32(data, crc), length + len(data)
+    except zlib.error:  # not gzip, or a damaged stream (its own checksum failed)
         return False
-    fields = head[:end].decode("latin-1").splitlines()
-    encoding = next((f.split(":", 1)[1].strip() for f in fields if f.startswith("encoding:")), "")
-    if encoding not in ("gzip", "gz"):
-        return None
-    return head[end + 2 : end + 4] == b"\x1f\x8b" and int.from_bytes(tail, "little") == (
-        nbytes % (1 << 32)
+    whole = np.ascontiguousarray(expected)
+    return (
+        stream.eof
+        and not stream.unused_data
+        and length == whole.nbytes
+        and crc == zlib.crc32(memoryview(whole).cast("B"))
     )
