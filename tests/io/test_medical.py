@@ -14,6 +14,7 @@ from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.medical import (
+    MAPS_FEATURES_FIELD,
     _gzip_nrrd_is_whole,
     case_name,
     read_medical_image,
@@ -117,6 +118,19 @@ def test_multichannel_image_is_refused_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match=r"photo\.nrrd: .*components per pixel") as info:
         read_medical_image(path)
     assert info.value.path == path
+
+
+def test_a_maps_file_whose_header_does_not_name_each_component_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A vector image is opened as maps only when its header field names each component once:
+    two names for three components is an error naming the file and the field, not maps
+    opened under the wrong names."""
+    image = sitk.GetImageFromArray(np.zeros((2, 3, 4, 3)), isVector=True)
+    image.SetMetaData(MAPS_FEATURES_FIELD, "original_glcm_Contrast original_firstorder_Mean")
+    path = _write(tmp_path / "maps.nrrd", image)
+    with pytest.raises(ReadError, match=rf"maps\.nrrd: .*{MAPS_FEATURES_FIELD} names 2 "):
+        read_medical_image(path)
 
 
 def test_a_cut_off_nrrd_is_told_from_a_whole_one(

@@ -37,6 +37,7 @@ from napari_radiomics.cli._status import (
 )
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
 from napari_radiomics.io import write_medical_image
+from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
 
 PARAMS_NAME = "maps.params.yaml"
 #: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
@@ -48,7 +49,7 @@ COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
 #: ``--single-file``: the file every map goes to, and the header field naming its components.
 SINGLE_NAME = "maps.nrrd"
-FEATURES_FIELD = "napari_radiomics_features"
+FEATURES_FIELD = MAPS_FEATURES_FIELD
 #: An image type's name as pyradiomics writes it before a feature's (``original``,
 #: ``wavelet-LLH``, ``log-sigma-1-0-mm-3D``).
 _IMAGE_TYPE = re.compile(r"[A-Za-z0-9-]+")

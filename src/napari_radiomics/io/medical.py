@@ -34,6 +34,10 @@ MAX_MASK_VALUES = 16  # an integer image with at most this many distinct values 
 #: Most voxels a file may declare (2048 x 2048 x 256 at 2 bytes is 2 GB); a header declaring
 #: more is refused before SimpleITK allocates the pixels.
 MAX_VOXELS = 1 << 30
+#: The NRRD header field of ``napari-radiomics maps --single-file``'s ``maps.nrrd``: the
+#: components' feature names, in order, separated by spaces. A multi-component file with it
+#: opens as one map per component; any other vector image is refused.
+MAPS_FEATURES_FIELD = "napari_radiomics_features"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class MedicalImage:
     metadata: CaseMetadata
     #: SimpleITK's ``spacing``, ``origin`` and ``direction`` as the file stores them (x, y, z)
     geometry: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    #: A ``maps.nrrd`` file's feature names, one per component; ``data`` then has them as its
+    #: last axis (napari's ``channel_axis``). Empty for a scalar image.
+    channels: tuple[str, ...] = ()
 
     @property
     def layer_kwargs(self) -> dict[str, Any]:
@@ -93,11 +100,16 @@ def read_medical_image(path: str | Path) -> MedicalImage:
     except RuntimeError as exc:
         problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
+    channels = _map_names(path, image)
     try:
-        data, kwargs = sitk_to_layer_data(image)
+        if channels:  # the geometry from one component, the pixels with every component
+            _, kwargs = sitk_to_layer_data(sitk.VectorIndexSelectionCast(image, 0))
+            data = sitk.GetArrayFromImage(image)
+        else:
+            data, kwargs = sitk_to_layer_data(image)
     except ConversionError as exc:
         raise ReadError(path, f"{exc}; open a single-channel image") from exc
-    is_mask = looks_like_mask(path, data)
+    is_mask = not channels and looks_like_mask(path, data)
     if is_mask:
         data = _as_label_array(path, data)
     geometry = {
@@ -114,7 +126,24 @@ def read_medical_image(path: str | Path) -> MedicalImage:
         path=path,
         metadata=CaseMetadata(case_name(path), path=str(path)),
         geometry=geometry,
+        channels=channels,
     )
+
+
+def _map_names(path: Path, image: sitk.Image) -> tuple[str, ...]:
+    """The feature names of a ``maps --single-file`` file (a vector image whose header names
+    its components in :data:`MAPS_FEATURES_FIELD`), or () for any other image."""
+    components = image.GetNumberOfComponentsPerPixel()
+    if components == 1 or not image.HasMetaDataKey(MAPS_FEATURES_FIELD):
+        return ()
+    names = tuple(image.GetMetaData(MAPS_FEATURES_FIELD).split())
+    if len(names) != components or len(set(names)) != len(names):
+        raise ReadError(
+            path,
+            f"its header field {MAPS_FEATURES_FIELD} names {len(set(names))} different maps "
+            f"for {components} components; it is not a whole napari-radiomics maps file",
+        )
+    return names
 
 
 def looks_like_mask(path: Path, data: np.ndarray) -> bool:
