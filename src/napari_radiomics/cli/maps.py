@@ -130,7 +130,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
     )  # fmt: skip
-    what.add_argument("--overwrite", action="store_true", help="replace maps already in DIR")
+    what.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the maps in DIR; an earlier run's maps this run does not write (the other "
+        "layout's, other features or format) are removed, nothing else",
+    )  # fmt: skip
     what.add_argument("-q", "--quiet", action="store_true", help="no progress")
     return maps
 
@@ -279,12 +283,12 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
 
     The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses and
     writes without the GIL), gzip at :data:`COMPRESSION_LEVEL`, each checked whole by
-    ``write_medical_image`` (an NRRD without reading it back). The first error to happen (a
-    full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it is raised,
-    naming the file, once the files under way have ended. Maps already written stay, and
-    nothing else in ``out`` is touched. Full-grid files are written one at a time: each holds
-    the image's size twice while it is written (the array, SimpleITK's copy), which several at
-    once would multiply.
+    ``write_medical_image`` (an NRRD by decompressing it, without an image reader). The first
+    error to happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not yet
+    begun; it is raised, naming the file, once the files under way have ended. Maps already
+    written stay, and nothing else in ``out`` is touched. Full-grid files are written one at
+    a time: each holds the image's size twice while it is written (the array, SimpleITK's
+    copy), which several at once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 
