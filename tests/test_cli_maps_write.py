@@ -110,3 +110,21 @@ def test_overwrite_replaces_the_other_layouts_maps_and_nothing_else(tmp_path: Pa
         [*users, *per_feature_nifti, PARAMS_NAME]
     )
     assert (out / "notes.nrrd").read_bytes() == b"not ours"
+
+
+def test_a_maps_file_is_refused_as_the_image_to_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``maps.nrrd`` now reads as maps (one per component), not as a vector image refused by
+    the reader: given back to ``maps`` as IMAGE it is a usage error naming the file, not a
+    traceback from a 4D image."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--single-file"]
+    assert main([*argv, "-o", str(tmp_path / "one"), "--features", "glcm_Contrast"]) == 0
+    capsys.readouterr()
+    maps_file = tmp_path / "one" / SINGLE_NAME
+    again = ["maps", str(maps_file), "--mask", str(mask_path), "-q", "-o", str(tmp_path / "x")]
+    assert main(again) == 2
+    assert f"{maps_file}: is a maps.nrrd of `maps --single-file` (1 feature" in (
+        capsys.readouterr().err
+    )

@@ -237,3 +237,9 @@ def test_viewer_opens_a_single_file_of_maps_as_one_layer_per_map(
         np.testing.assert_allclose(layer.translate, own.translate)
         assert layer.metadata["feature"] == layer.name
     np.testing.assert_allclose(layers[0].scale, (2.5, 0.9, 0.7))
+    # One map: a scalar file with its name in the field, still opened as that map.
+    assert main([*argv[:-1], "-o", str(tmp_path / "single"), "--single-file"]) == 0
+    (only,) = viewer.open(tmp_path / "single" / "maps.nrrd", plugin=PLUGIN)
+    assert only.name == "original_firstorder_Mean [2]"  # napari's suffix: the name is taken
+    assert only.ndim == 3
+    np.testing.assert_array_equal(np.asarray(only.data), np.asarray(layers[0].data))

@@ -268,7 +268,14 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
 
 def _image(medical: Any) -> sitk.Image:
     """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
-    origin and direction (as stored, not derived back from napari's affine)."""
+    origin and direction (as stored, not derived back from napari's affine). A maps file of
+    this command (``maps.nrrd``, several maps per voxel) is no grey-level image: refused."""
+    if medical.channels:
+        raise ReadError(
+            medical.path,
+            f"is a {SINGLE_NAME} of `maps --single-file` ({len(medical.channels)} feature "
+            "map(s) per voxel), not a grey-level image; map the image the maps came from",
+        )
     image = sitk.GetImageFromArray(medical.data)
     image.SetSpacing(medical.geometry["spacing"])
     image.SetOrigin(medical.geometry["origin"])

@@ -103,8 +103,11 @@ def read_medical_image(path: str | Path) -> MedicalImage:
     channels = _map_names(path, image)
     try:
         if channels:  # the geometry from one component, the pixels with every component
-            _, kwargs = sitk_to_layer_data(sitk.VectorIndexSelectionCast(image, 0))
+            scalar = len(channels) == 1 and image.GetNumberOfComponentsPerPixel() == 1
+            first = image if scalar else sitk.VectorIndexSelectionCast(image, 0)
+            _, kwargs = sitk_to_layer_data(first)
             data = sitk.GetArrayFromImage(image)
+            data = data[..., np.newaxis] if scalar else data  # the maps' axis, last
         else:
             data, kwargs = sitk_to_layer_data(image)
     except ConversionError as exc:
@@ -131,10 +134,11 @@ def read_medical_image(path: str | Path) -> MedicalImage:
 
 
 def _map_names(path: Path, image: sitk.Image) -> tuple[str, ...]:
-    """The feature names of a ``maps --single-file`` file (a vector image whose header names
-    its components in :data:`MAPS_FEATURES_FIELD`), or () for any other image."""
+    """The feature names of a ``maps --single-file`` file (an image whose header names its
+    components in :data:`MAPS_FEATURES_FIELD`; one map is a scalar image), or () for any
+    other image."""
     components = image.GetNumberOfComponentsPerPixel()
-    if components == 1 or not image.HasMetaDataKey(MAPS_FEATURES_FIELD):
+    if not image.HasMetaDataKey(MAPS_FEATURES_FIELD):
         return ()
     names = tuple(image.GetMetaData(MAPS_FEATURES_FIELD).split())
     if len(names) != components or len(set(names)) != len(names):
