@@ -151,7 +151,7 @@ ROI_VOXELS = (477, 4137)
 def synthetic_ct_arrays(roi_voxels: int = ROI_VOXELS[0]) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic CT's voxels (int16, z, y, x: 48 x 512 x 512, HU-like noise in an
     elliptic body) and its ROI (uint8: a 2.6 x 6.5 x 6.5-voxel ellipsoid of 477 voxels, scaled
-    to about ``roi_voxels``). The glcm parity tests take a kernel from it."""
+    to about ``roi_voxels``). Two glcm parity tests keep a kernel of it as numbers."""
     rng = np.random.default_rng(0)
     shape = (48, 512, 512)
     z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]

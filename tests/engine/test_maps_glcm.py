@@ -11,7 +11,6 @@ pyradiomics' voxel mode in ``test_glcm_settings_equal_pyradiomics_voxel_mode``.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -167,18 +166,27 @@ def test_glcm_settings_equal_pyradiomics_voxel_mode(pyradiomics_data: Path) -> N
         assert checked >= 23, extra
 
 
-def benchmark_ct_kernel(
-    centre: tuple[int, int, int], half: int = 1
-) -> tuple[sitk.Image, sitk.Image]:
-    """The neighbourhood of ``centre`` (z, y, x), ``half`` voxels each side, in the maps
-    benchmark's synthetic CT with its 4019-voxel ROI (``benchmarks/bench_maps.py``, built
-    here, not stored)."""
-    path = Path(__file__).parents[2] / "benchmarks" / "bench_maps.py"
-    spec = importlib.util.spec_from_file_location("bench_maps", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    hu, roi = bench.synthetic_ct_arrays(4137)
-    box = tuple(slice(c - half, c + half + 1) for c in centre)
+#: The maps benchmark's synthetic CT (``benchmarks/bench_maps.py``, its 4137-voxel ROI) around
+#: voxel (27, 293, 196), two voxels each side: a kernel where one angle's GLCM is exactly
+#: p_x p_y. Kept here as numbers, so the test depends on neither the benchmark nor its
+#: 48 x 512 x 512 noise (z, then rows of y, each x from 194 to 198; a line per z).
+_BENCHMARK_CT_HU = """
+ 79  97  95  97  73 101  85  24  59  28  83 107  66  75  46  34  50  80  32  66  54  65  78  92  68
+ 67  36  89  75  82  66  61  56  53  72  40  35  90  61  68  81  48  77  44  80  75  87  77  85  94
+ 81  76  43  68 107  69  88  97  92  85  60  64  58  65  78  83  64  65  48 120  52 102  94  78  62
+ 43  41  24  71  40  51  61  57  53  58  16  43  89  74  88  99  93  47  38  85  72  77  79  87  58
+ 46  17  52  14  72  39  29  48  36  32  49  59  -9  44  34  40  53  35  22  39  40  51  36  16  32
+"""
+#: Its ROI there, in the same order (1 inside).
+_BENCHMARK_CT_ROI = "11111" * 15 + "0000000011011111111111111" + "00000" * 5
+
+
+def benchmark_ct_kernel(half: int = 1) -> tuple[sitk.Image, sitk.Image]:
+    """The neighbourhood of the benchmark CT's voxel (27, 293, 196), ``half`` (1 or 2)
+    voxels each side, as image and mask."""
+    hu = np.array(_BENCHMARK_CT_HU.split(), dtype=np.int16).reshape(5, 5, 5)
+    roi = np.array(list(_BENCHMARK_CT_ROI), dtype=np.uint8).reshape(5, 5, 5)
+    box = (slice(2 - half, 3 + half),) * 3
     return sitk.GetImageFromArray(hu[box]), sitk.GetImageFromArray(roi[box])
 
 
@@ -188,7 +196,7 @@ def test_imc2_of_an_angle_without_correlation_equals_pyradiomics() -> None:
     summed pairwise, HXY2 was one rounding off, and the square root made it an Imc2 of 3e-8,
     4e-9 relative in the voxel's mean over angles."""
     logging.getLogger("radiomics").setLevel(logging.CRITICAL)
-    image, mask = benchmark_ct_kernel((27, 293, 196))
+    image, mask = benchmark_ct_kernel()
     ours = feature_maps(
         image, mask, voxel_settings(ExtractionSettings(feature_classes={"glcm": []}), 1)
     )
@@ -207,7 +215,7 @@ def test_mcc_of_an_angle_without_correlation_equals_pyradiomics() -> None:
     spans the ROI's five levels, not the angle's three. Compared with pyradiomics' voxel mode
     on that voxel alone (its batch of the whole ROI fails on an empty angle elsewhere)."""
     logging.getLogger("radiomics").setLevel(logging.CRITICAL)
-    image, mask = benchmark_ct_kernel((27, 293, 196), half=2)
+    image, mask = benchmark_ct_kernel(half=2)
     settings = voxel_settings(ExtractionSettings(feature_classes={"glcm": ["MCC"]}), 1)
     ours = feature_maps(image, mask, settings)["original_glcm_MCC"].array()[2, 2, 2]
     reference = glcm.RadiomicsGLCM(image, mask, voxelBased=True, kernelRadius=1)

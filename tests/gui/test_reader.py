@@ -202,3 +202,44 @@ def test_sample_data_matches_the_reader_layers(make_napari_viewer) -> None:
     assert labels.data.any()
     assert image.metadata["tumor_type"] == "glioma"
     assert "glioma" in image.name
+
+
+def test_viewer_opens_a_single_file_of_maps_as_one_layer_per_map(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """``maps --single-file``'s ``maps.nrrd`` opens as one image layer per map, named by its
+    feature, each with the values and the place (scale, translate) the same map has when
+    written to its own file and opened; only the first is shown."""
+    from napari_radiomics.cli import main
+
+    values = np.random.default_rng(5).normal(100, 20, (8, 16, 14))
+    mask = np.zeros(values.shape, np.uint8)
+    mask[2:6, 4:11, 3:10] = 1
+    for name, array in (("ct.nrrd", values.astype(np.int16)), ("ct_label.nrrd", mask)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((0.7, 0.9, 2.5))
+        image.SetOrigin((-4.0, 6.0, 12.0))
+        sitk.WriteImage(image, str(tmp_path / name))
+    argv = ["maps", str(tmp_path / "ct.nrrd"), "--mask", str(tmp_path / "ct_label.nrrd")]
+    argv += ["-q", "--features", "firstorder_Mean", "glcm_Contrast"]
+    assert main([*argv, "-o", str(tmp_path / "one"), "--single-file"]) == 0
+    assert main([*argv, "-o", str(tmp_path / "files")]) == 0
+    viewer = make_napari_viewer()
+    layers = viewer.open(tmp_path / "one" / "maps.nrrd", plugin=PLUGIN)
+    names = ["original_firstorder_Mean", "original_glcm_Contrast"]
+    assert [layer.name for layer in layers] == names
+    assert [layer.visible for layer in layers] == [True, False]
+    for layer in layers:
+        (own,) = viewer.open(tmp_path / "files" / f"{layer.name}.nrrd", plugin=PLUGIN)
+        assert type(layer).__name__ == "Image"
+        np.testing.assert_array_equal(np.asarray(layer.data), np.asarray(own.data))
+        np.testing.assert_allclose(layer.scale, own.scale)
+        np.testing.assert_allclose(layer.translate, own.translate)
+        assert layer.metadata["feature"] == layer.name
+    np.testing.assert_allclose(layers[0].scale, (2.5, 0.9, 0.7))
+    # One map: a scalar file with its name in the field, still opened as that map.
+    assert main([*argv[:-1], "-o", str(tmp_path / "single"), "--single-file"]) == 0
+    (only,) = viewer.open(tmp_path / "single" / "maps.nrrd", plugin=PLUGIN)
+    assert only.name == "original_firstorder_Mean [2]"  # napari's suffix: the name is taken
+    assert only.ndim == 3
+    np.testing.assert_array_equal(np.asarray(only.data), np.asarray(layers[0].data))

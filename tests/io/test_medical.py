@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io import CaseMetadata
 from napari_radiomics.io.medical import (
+    MAPS_FEATURES_FIELD,
     _gzip_nrrd_is_whole,
     case_name,
     read_medical_image,
@@ -117,23 +120,116 @@ def test_multichannel_image_is_refused_naming_the_file(tmp_path: Path) -> None:
     assert info.value.path == path
 
 
-def test_a_cut_off_nrrd_is_told_from_a_whole_one_without_reading_it_back(
+def test_a_maps_file_whose_header_does_not_name_each_component_is_refused(
     tmp_path: Path,
 ) -> None:
-    """``write_medical_image`` checks a gzip NRRD file from its ends, not by reading it back:
-    the whole file SimpleITK wrote passes, and the same file cut off anywhere (a full disk
-    SimpleITK did not report), or holding only its header, or nothing, or with a byte more,
-    does not."""
+    """A vector image is opened as maps only when its header field names each component once:
+    two names for three components is an error naming the file and the field, not maps
+    opened under the wrong names."""
+    image = sitk.GetImageFromArray(np.zeros((2, 3, 4, 3)), isVector=True)
+    image.SetMetaData(MAPS_FEATURES_FIELD, "original_glcm_Contrast original_firstorder_Mean")
+    path = _write(tmp_path / "maps.nrrd", image)
+    with pytest.raises(ReadError, match=rf"maps\.nrrd: .*{MAPS_FEATURES_FIELD} names 2 "):
+        read_medical_image(path)
+
+
+def test_a_cut_off_nrrd_is_told_from_a_whole_one(
+    tmp_path: Path,
+) -> None:
+    """``write_medical_image`` checks a gzip NRRD file by decompressing its pixels, without
+    an image reader: the whole file SimpleITK wrote passes, and the same file cut off anywhere
+    (a full disk SimpleITK did not report), or holding only its header, or nothing, or with a
+    byte more, does not."""
     values = np.random.default_rng(0).normal(size=(6, 7, 8))
     values[0, 0, :3] = np.nan
     path = tmp_path / "map.nrrd"
     write_medical_image(make_image(values), path)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), values)
     whole = path.read_bytes()
-    assert _gzip_nrrd_is_whole(path, values.nbytes)
+    assert _gzip_nrrd_is_whole(path, values)
     header = whole.index(b"\n\n") + 2
     for length in (len(whole) - 1, len(whole) - 4, (header + len(whole)) // 2, header, 0):
         path.write_bytes(whole[:length])
-        assert not _gzip_nrrd_is_whole(path, values.nbytes), length
+        assert not _gzip_nrrd_is_whole(path, values), length
     path.write_bytes(whole + b"\0")
-    assert not _gzip_nrrd_is_whole(path, values.nbytes)
+    assert not _gzip_nrrd_is_whole(path, values)
+
+
+def test_a_byte_changed_inside_the_gzip_stream_is_refused(tmp_path: Path) -> None:
+    """A file of the right length whose compressed pixels hold one changed byte (the trailer,
+    which carries the stream's length and CRC-32, intact) is not taken for whole: the pixels
+    are decompressed and their CRC-32 compared with the image's."""
+    values = np.random.default_rng(1).normal(size=(6, 7, 8))
+    path = tmp_path / "map.nrrd"
+    write_medical_image(make_image(values), path)
+    whole = path.read_bytes()
+    start = whole.index(b"\n\n") + 2
+    for offset in (start + 12, (start + len(whole)) // 2, len(whole) - 12):
+        damaged = bytearray(whole)
+        damaged[offset] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        assert not _gzip_nrrd_is_whole(path, values), offset
+    path.write_bytes(whole)
+    other = values.copy()
+    other[3, 3, 3] += 1.0  # the file is whole, but not of this image
+    assert not _gzip_nrrd_is_whole(path, other)
+
+
+def test_an_nrrd_with_a_header_longer_than_64_kib_is_written(tmp_path: Path) -> None:
+    """A header field of 80 KB (``maps --single-file`` names every map in one; all image
+    types make ~76 KB) is read to its end: the whole file is accepted, not refused as
+    incomplete and deleted."""
+    values = np.random.default_rng(2).normal(size=(3, 4, 5))
+    image = make_image(values)
+    names = " ".join(f"wavelet-LLH_glcm_feature_number_{i:05d}" for i in range(2000))
+    image.SetMetaData("napari_radiomics_features", names)
+    path = tmp_path / "maps.nrrd"
+    write_medical_image(image, path)
+    back = sitk.ReadImage(str(path))
+    assert len(back.GetMetaData("napari_radiomics_features")) > 1 << 16
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), values)
+
+
+#: Run in a child whose files the OS cuts at 64 KiB (``RLIMIT_FSIZE``; SIGXFSZ ignored, so a
+#: write past it is a short write, as on a full disk): prints the error or "written".
+_CUT_OFF_WRITE = """
+import resource, signal, sys
+import numpy as np, SimpleITK as sitk
+from napari_radiomics.io import write_medical_image
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+values = np.random.default_rng(0).normal(size=(40, 50, 60))  # ~900 KB compressed
+try:
+    write_medical_image(sitk.GetImageFromArray(values), sys.argv[1])
+except OSError as err:
+    print(f"OSError: {err}")
+else:
+    print("written")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX (setrlimit)")
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("cut.nii.gz", "the file written is incomplete; is the disk full?"),  # SimpleITK silent
+        ("cut.nrrd", "failed to write to file"),  # SimpleITK's own report
+    ],
+)
+def test_a_file_the_os_cuts_off_is_an_error_from_write_medical_image(
+    tmp_path: Path, name: str, error: str
+) -> None:
+    """A real short write: the OS stops the file at 64 KiB. SimpleITK writes a cut-off NIfTI
+    file without a word; ``write_medical_image`` still raises, and for NRRD it passes on
+    SimpleITK's own report."""
+    path = tmp_path / name
+    done = subprocess.run(
+        [sys.executable, "-c", _CUT_OFF_WRITE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.startswith("OSError: "), done.stdout
+    assert error in done.stdout
+    assert path.stat().st_size == 1 << 16

@@ -230,7 +230,8 @@ def _stack_pair(
 
 def _medical_layers(medical: MedicalImage) -> list[LayerData]:
     path = medical.path
-    axes = ("z", "y", "x")[-medical.data.ndim :] if medical.data.ndim <= 3 else None
+    ndim = medical.data.ndim - bool(medical.channels)  # the maps' channel axis is no space axis
+    axes = ("z", "y", "x")[-ndim:] if ndim <= 3 else None
     case = medical.metadata.case
     kwargs = {
         **medical.layer_kwargs,
@@ -244,4 +245,22 @@ def _medical_layers(medical: MedicalImage) -> list[LayerData]:
         mask_kwargs = {**kwargs, "opacity": 0.5}
         mask = _corrected(attach(medical.data, [ref], path, stack=False), mask_kwargs)
         return [(mask, mask_kwargs, "labels")]
+    if medical.channels:
+        return [(medical.data, _maps_kwargs(medical, kwargs), "image")]
     return [(medical.data, kwargs, "image")]
+
+
+def _maps_kwargs(medical: MedicalImage, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A ``maps --single-file`` file as napari's ``channel_axis`` makes it: one image layer per
+    map, named by its feature, all on the file's grid. Only the first map is shown, opaque:
+    93 maps blended together (napari's default for channels) would show none of them."""
+    names = medical.channels
+    return {
+        **kwargs,
+        "channel_axis": medical.data.ndim - 1,
+        "name": list(names),  # as a map of its own file is named
+        "metadata": [{**kwargs["metadata"], "feature": name} for name in names],
+        "colormap": "viridis",
+        "blending": "translucent",
+        "visible": [index == 0 for index in range(len(names))],
+    }

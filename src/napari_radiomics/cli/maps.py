@@ -10,6 +10,7 @@ pyradiomics' own voxel mode unchanged.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -36,6 +37,7 @@ from napari_radiomics.cli._status import (
 )
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
 from napari_radiomics.io import write_medical_image
+from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
 
 PARAMS_NAME = "maps.params.yaml"
 #: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
@@ -47,7 +49,10 @@ COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
 #: ``--single-file``: the file every map goes to, and the header field naming its components.
 SINGLE_NAME = "maps.nrrd"
-FEATURES_FIELD = "napari_radiomics_features"
+FEATURES_FIELD = MAPS_FEATURES_FIELD
+#: An image type's name as pyradiomics writes it before a feature's (``original``,
+#: ``wavelet-LLH``, ``log-sigma-1-0-mm-3D``).
+_IMAGE_TYPE = re.compile(r"[A-Za-z0-9-]+")
 
 _HELP = """\
 Voxel-wise feature maps: every ROI voxel gets pyradiomics' features of the kernel around it
@@ -125,7 +130,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="worker processes sharing the voxel batches (default 1); the maps are identical "
         "for any N",
     )  # fmt: skip
-    what.add_argument("--overwrite", action="store_true", help="replace maps already in DIR")
+    what.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the maps in DIR; an earlier run's maps this run does not write (the other "
+        "layout's, other features or format) are removed, nothing else",
+    )  # fmt: skip
     what.add_argument("-q", "--quiet", action="store_true", help="no progress")
     return maps
 
@@ -140,12 +149,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
     if (out / PARAMS_NAME).exists() and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
-    if args.single_file and (args.grid != "box" or args.format != "nrrd"):
-        parser.error(
-            "--single-file writes one NRRD file on the ROI's box: drop --grid full and "
-            "--format nii.gz (a full-grid map per feature is the image's size; NIfTI has no "
-            "header field to name the components)"
-        )
+    if args.single_file:
+        _refuse_other_layouts(parser, args)
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
@@ -173,18 +178,68 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.single_file:
             _write_single(out, maps)
+            written = {SINGLE_NAME}
         else:
             _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
+            written = {f"{name}{_FORMATS[args.format]}" for name in maps}
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
         settings.save(out / PARAMS_NAME)
+        if args.overwrite:
+            _remove_earlier_maps(out, written)
     except (OSError, WriteError) as err:  # no permission, a full disk
         print(f"napari-radiomics maps: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         print(f"{len(maps)} maps written to {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--single-file`` is one NRRD file on the ROI's box: a usage error naming the option
+    given against it (``--grid full``, ``--format nii.gz``, or both)."""
+    given = [
+        (option, reason)
+        for option, reason, conflict in (
+            ("--grid full", "a full-grid map per feature is the image's size", args.grid != "box"),
+            (
+                "--format nii.gz",
+                "NIfTI has no header field to name the components",
+                args.format != "nrrd",
+            ),
+        )
+        if conflict
+    ]
+    if given:
+        parser.error(
+            "--single-file writes one NRRD file on the ROI's box: drop "
+            + " and ".join(option for option, _ in given)
+            + f" ({'; '.join(reason for _, reason in given)})"
+        )
+
+
+def _remove_earlier_maps(out: Path, written: set[str]) -> None:
+    """With ``--overwrite``, the maps an earlier run left in ``out`` that this run did not
+    replace (the other layout's: per-feature files after ``--single-file``, ``maps.nrrd``
+    after per-feature files; or features or a format no longer asked for), so ``out`` holds
+    one run's maps, as its params file says. Only files this command's layouts name are
+    removed: :data:`SINGLE_NAME`, and ``<image type>_<class>_<feature>`` with a map format's
+    suffix for a feature pyradiomics maps; anything else in ``out`` is left alone."""
+    from napari_radiomics.engine.maps import map_feature_choices
+
+    features = {name for name in map_feature_choices() if "_" in name}
+    for path in sorted(out.iterdir()):
+        if path.name in written or not path.is_file():
+            continue
+        stem = next(
+            (path.name.removesuffix(s) for s in _FORMATS.values() if path.name.endswith(s)), None
+        )
+        image_type, _, feature = (stem or "").partition("_")
+        if path.name == SINGLE_NAME or (
+            feature in features and _IMAGE_TYPE.fullmatch(image_type) is not None
+        ):
+            path.unlink()
 
 
 def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -213,7 +268,14 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
 
 def _image(medical: Any) -> sitk.Image:
     """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
-    origin and direction (as stored, not derived back from napari's affine)."""
+    origin and direction (as stored, not derived back from napari's affine). A maps file of
+    this command (``maps.nrrd``, several maps per voxel) is no grey-level image: refused."""
+    if medical.channels:
+        raise ReadError(
+            medical.path,
+            f"is a {SINGLE_NAME} of `maps --single-file` ({len(medical.channels)} feature "
+            "map(s) per voxel), not a grey-level image; map the image the maps came from",
+        )
     image = sitk.GetImageFromArray(medical.data)
     image.SetSpacing(medical.geometry["spacing"])
     image.SetOrigin(medical.geometry["origin"])
@@ -228,12 +290,12 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
 
     The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses and
     writes without the GIL), gzip at :data:`COMPRESSION_LEVEL`, each checked whole by
-    ``write_medical_image`` (an NRRD without reading it back). The first error to happen (a
-    full disk), whichever map it is, or Ctrl-C cancels the maps not yet begun; it is raised,
-    naming the file, once the files under way have ended. Maps already written stay, and
-    nothing else in ``out`` is touched. Full-grid files are written one at a time: each holds
-    the image's size twice while it is written (the array, SimpleITK's copy), which several at
-    once would multiply.
+    ``write_medical_image`` (an NRRD by decompressing it, without an image reader). The first
+    error to happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not yet
+    begun; it is raised, naming the file, once the files under way have ended. Maps already
+    written stay, and nothing else in ``out`` is touched. Full-grid files are written one at
+    a time: each holds the image's size twice while it is written (the array, SimpleITK's
+    copy), which several at once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 

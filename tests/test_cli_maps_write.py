@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from napari_radiomics.cli import main
-from napari_radiomics.cli.maps import FEATURES_FIELD, SINGLE_NAME
+from napari_radiomics.cli.maps import FEATURES_FIELD, PARAMS_NAME, SINGLE_NAME
 
 
 def _oblique_case(folder: Path) -> tuple[sitk.Image, sitk.Image, Path, Path]:
@@ -64,16 +64,67 @@ def test_single_file_holds_every_map_as_a_named_component_on_the_box(tmp_path: P
         np.testing.assert_array_equal(components[..., index], sitk.GetArrayViewFromImage(one))
 
 
-def test_single_file_is_refused_with_a_full_grid_or_nifti(
+def test_single_file_is_refused_with_a_full_grid_or_nifti_naming_the_option_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A single file holds box-sized NRRD maps only: with ``--grid full`` (a full-grid map
     per feature is the image's size) or NIfTI (no header field for the names) it is a usage
-    error before any work, naming the options."""
+    error before any work, naming the option given (both when both are)."""
     _, _, image_path, mask_path = _oblique_case(tmp_path)
     argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--single-file"]
-    for extra in (["--grid", "full"], ["--format", "nii.gz"]):
+    drop = "--single-file writes one NRRD file on the ROI's box: drop "
+    for extra, named, unnamed in (
+        (["--grid", "full"], "--grid full (", "nii.gz"),
+        (["--format", "nii.gz"], "--format nii.gz (", "--grid"),
+    ):
         assert main([*argv, "-o", str(tmp_path / "out"), *extra]) == 2
-        err = capsys.readouterr().err
-        assert "--single-file writes one NRRD file on the ROI's box: drop --grid full" in err
+        error = capsys.readouterr().err.splitlines()[-1]  # after the usage lines
+        assert drop + named in error
+        assert unnamed not in error
+    both = ["--grid", "full", "--format", "nii.gz"]
+    assert main([*argv, "-o", str(tmp_path / "out"), *both]) == 2
+    assert drop + "--grid full and --format nii.gz (" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_replaces_the_other_layouts_maps_and_nothing_else(tmp_path: Path) -> None:
+    """``--overwrite`` leaves one run's maps in DIR: per-feature files, then ``--single-file
+    --overwrite``, leaves ``maps.nrrd`` alone (the per-feature files removed), and the
+    reverse removes ``maps.nrrd``; a file of the user's in DIR, even an NRRD one, stays."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    out = tmp_path / "maps"
+    out.mkdir()
+    (out / "notes.nrrd").write_bytes(b"not ours")
+    (out / "original_glcm_Contrast_edited.nrrd").write_bytes(b"not a map name either")
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "-o", str(out)]
+    argv += ["--features", "glcm_Contrast", "firstorder_Mean", "--overwrite"]
+    users = ["notes.nrrd", "original_glcm_Contrast_edited.nrrd"]
+    per_feature = ["original_firstorder_Mean.nrrd", "original_glcm_Contrast.nrrd"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*users, *per_feature, PARAMS_NAME])
+    assert main([*argv, "--single-file"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*users, SINGLE_NAME, PARAMS_NAME])
+    assert main([*argv, "--format", "nii.gz"]) == 0
+    per_feature_nifti = [name.replace(".nrrd", ".nii.gz") for name in per_feature]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*users, *per_feature_nifti, PARAMS_NAME]
+    )
+    assert (out / "notes.nrrd").read_bytes() == b"not ours"
+
+
+def test_a_maps_file_is_refused_as_the_image_to_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``maps.nrrd`` now reads as maps (one per component), not as a vector image refused by
+    the reader: given back to ``maps`` as IMAGE it is a usage error naming the file, not a
+    traceback from a 4D image."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--single-file"]
+    assert main([*argv, "-o", str(tmp_path / "one"), "--features", "glcm_Contrast"]) == 0
+    capsys.readouterr()
+    maps_file = tmp_path / "one" / SINGLE_NAME
+    again = ["maps", str(maps_file), "--mask", str(mask_path), "-q", "-o", str(tmp_path / "x")]
+    assert main(again) == 2
+    assert f"{maps_file}: is a maps.nrrd of `maps --single-file` (1 feature" in (
+        capsys.readouterr().err
+    )
