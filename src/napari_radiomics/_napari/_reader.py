@@ -95,11 +95,16 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     is ready before the layers are handed over (:func:`._warm.layer_libraries`). Data open
     is also when a session starts to need the docks' libraries: they are imported in the
     background from the next event on, once that is done (:func:`._warm.warm_up`)."""
-    layer_libraries()
+    single = isinstance(path, str | Path) and Path(path).suffix.lower() == ".mat"
+    layer_libraries(slice_first=single and Path(path).is_file())
+    layers: list[LayerData] = []
     try:
-        return _read_paths(path)
+        layers = _read_paths(path)
+        return layers
     finally:
-        await_layer_libraries()
+        await_layer_libraries(
+            *(["shapes"] if any(kind == "shapes" for *_, kind in layers) else [])
+        )
         warm_up()
 
 
@@ -159,7 +164,7 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
 
 def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
-    await_layer_libraries()  # computing a dask slice may import dask.distributed: not twice
+    await_layer_libraries("dask")  # computing a dask slice may import distributed: not twice
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
     session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)
