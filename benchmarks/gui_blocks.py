@@ -13,7 +13,9 @@ thread (for a worker's action, only its start). *CPU* is the GUI thread's proces
 the action, its worker's wait and the repaint: on a loaded machine blocks stretch with the
 load, CPU time much less. The bar is 100 ms for every action; a keystroke in the Review filter
 has its own, 16 ms of call. After each action that opens data, a *napari alone* row adds the
-same layers again without the plugin (napari's floor, to read the action's row against).
+same layers to a second viewer of the same process, which has none of the plugin's docks
+(nothing of the plugin listens to its layers): napari's floor, to read the action's row
+against.
 
 Run (a display is needed; Xvfb works)::
 
@@ -69,8 +71,10 @@ Row = tuple[str, str, float, float, float]  # dock, action, block, call, GUI-thr
 class Bench:
     """The viewer, the heartbeat, and the rows measured so far."""
 
-    def __init__(self, viewer: napari.Viewer) -> None:
+    def __init__(self, viewer: napari.Viewer, plain: napari.Viewer) -> None:
         self.viewer = viewer
+        #: a viewer without the plugin's docks, for the "napari alone" rows
+        self.plain = plain
         self.beat = Heartbeat()
         self.rows: list[Row] = []
 
@@ -137,12 +141,12 @@ def open_folder(bench: Bench, folder: Path, cases: int) -> tuple[Image, Labels]:
 
 def napari_floor(bench: Bench, dock: str, layers: list[Layer]) -> None:
     """napari's own share of an action that adds ``layers``: the same layers (data and
-    state) added again by napari alone, without the plugin's reader, then removed. What is
-    left of the action's block above this row is the plugin's."""
-    viewer = bench.viewer
+    state) added by napari alone, to the viewer without the plugin's reader or docks, then
+    removed. What is left of the action's block above this row is the plugin's."""
+    viewer = bench.plain
     added = bench.measure(
         dock,
-        f"  napari alone: add the same {len(layers)} layers again",
+        f"  napari alone: the same {len(layers)} layers, viewer without plugin",
         lambda: [viewer.add_layer(Layer.create(*layer.as_layer_data_tuple())) for layer in layers],
     )
     for layer in added:
@@ -336,8 +340,9 @@ def main() -> None:
         frame.to_parquet(csv.with_suffix(".parquet"), index=False)
         viewer = napari.Viewer(show=True)
         viewer.window.resize(1500, 950)
+        plain = napari.Viewer(show=True, title="napari alone")
         spin(1.0)
-        bench = Bench(viewer)
+        bench = Bench(viewer, plain)
         bench.measure(
             "(floor)",
             "repaint only (the status bar's text)",
@@ -359,6 +364,7 @@ def main() -> None:
             if name not in args.skip:
                 print(f"{name}…", flush=True)
                 step()
+        plain.close()
         viewer.close()
     report(bench.rows, args.cases, started)
 

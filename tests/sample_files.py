@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from napari_radiomics import write_tumor_mat
+from napari_radiomics import read_tumor_mat, write_tumor_mat
+from napari_radiomics.corrections import CaseRef, CorrectionStore
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
 
@@ -190,3 +191,13 @@ def write_mixed_folder(folder: Path) -> dict[str, object]:
         write_tumor_mat(folder / f"{i}.mat", tumor, format=fmt)
         slices[f"{i}.mat"] = tumor
     return slices
+
+
+def save_square(store: CorrectionStore, case: str, path: Path) -> np.ndarray:
+    """Store in ``store`` a correction of the .mat case ``path`` (a square added to its
+    mask); returns the corrected mask."""
+    original = read_tumor_mat(path).mask.astype(np.uint8)
+    corrected = original.copy()
+    corrected[2:7, 2:7] = 1
+    store.save(CaseRef(case, "mat", str(path)), corrected, original)
+    return corrected

@@ -118,3 +118,14 @@ def test_cli_writes_clusters_agreement_and_contingency(tmp_path: Path) -> None:
     assert main(["cluster", str(features), "-o", str(tmp_path / "x"), "--target", "grade"]) == 2
     (tmp_path / "file").write_text("")
     assert main(["cluster", str(features), "-o", str(tmp_path / "file")]) == 2
+
+
+def test_cli_help_lists_the_columns_after_the_clustering_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The order ``cluster --help`` has always had (scripts and docs quote it)."""
+    assert main(["cluster", "--help"]) == 0
+    text = capsys.readouterr().out
+    options = ("--method", "--min-cluster-size", "--target", "--group", "--seed")
+    places = [text.index(f"\n  {option}") for option in options]
+    assert places == sorted(places), text

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import yaml
 
 from napari_radiomics.batch.cases import discover_cases, load_case
 from napari_radiomics.cli import main
@@ -21,22 +20,13 @@ from napari_radiomics.corrections import (
     store_dir_for,
 )
 from napari_radiomics.errors import CorrectionsError, ReadError
-from napari_radiomics.io import open_mat_stack, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io import open_mat_stack, write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
-from sample_files import write_mat_folder
+from sample_files import save_square, write_mat_folder
 
 
 def _sources(folder: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(folder.rglob("*.mat"))}
-
-
-def _save(store: CorrectionStore, case: str, path: Path) -> np.ndarray:
-    """Store a correction of the .mat case ``path`` (a square added); returns the mask."""
-    original = read_tumor_mat(path).mask.astype(np.uint8)
-    corrected = original.copy()
-    corrected[2:7, 2:7] = 1
-    store.save(CaseRef(case, "mat", str(path)), corrected, original)
-    return corrected
 
 
 @pytest.mark.parametrize("how", ["masks folder links into the dataset", "store in the dataset"])
@@ -91,7 +81,7 @@ def test_another_datasets_store_is_refused_naming_both(
     write_mat_folder(first, 2)
     write_mat_folder(second, 2)  # the same case names: 1.mat, 2.mat
     root = tmp_path / "first.corrections"
-    _save(CorrectionStore(root, first), "1", first / "1.mat")
+    save_square(CorrectionStore(root, first), "1", first / "1.mat")
     output = tmp_path / "f.csv"
     assert main(["extract", str(second), "-o", str(output), "--corrections", str(root)]) == 2
     error = capsys.readouterr().err
@@ -110,7 +100,7 @@ def test_a_case_whose_name_starts_with_a_dot_is_saved_and_reopened(tmp_path: Pat
         write_tumor_mat(folder / f"{name}.mat", make_synthetic_slice(seed=seed, shape=(32, 32)))
     root = tmp_path / "brain.corrections"
     store = CorrectionStore(root, folder)
-    saved = {name: _save(store, name, folder / f"{name}.mat") for name in names}
+    saved = {name: save_square(store, name, folder / f"{name}.mat") for name in names}
     store.close()
     files = sorted(p.name for p in (root / "masks").iterdir())
     assert files == ["%2E5.mat", "%43ON.mat", "a%3Ab.mat", "x%2E.mat"]
@@ -128,7 +118,7 @@ def test_a_store_written_with_the_earlier_names_still_opens(tmp_path: Path) -> N
     write_mat_folder(folder, 2)
     root = tmp_path / "brain.corrections"
     store = CorrectionStore(root, folder)
-    corrected = _save(store, "1", folder / "1.mat")
+    corrected = save_square(store, "1", folder / "1.mat")
     store.close()
     masks = root / "masks"
     shutil.copy(masks / "1.mat", masks / "a%20b.mat")
@@ -137,7 +127,7 @@ def test_a_store_written_with_the_earlier_names_still_opens(tmp_path: Path) -> N
     reopened = CorrectionStore(root, folder)
     assert reopened.corrected_cases() == [".6", "1", "a b"]
     np.testing.assert_array_equal(reopened.load_mask("a b", (64, 64)), corrected)
-    _save(reopened, "a b", folder / "1.mat")
+    save_square(reopened, "a b", folder / "1.mat")
     assert sorted(p.name for p in masks.iterdir() if "tmp" not in p.name) == [
         ".6.mat",
         "1.mat",
@@ -200,7 +190,7 @@ def test_a_corrected_mask_of_another_shape_is_never_reshaped(tmp_path: Path) -> 
     write_mat_folder(folder, 2)
     root = tmp_path / "brain.corrections"
     store = CorrectionStore(root, folder)
-    _save(store, "1", folder / "1.mat")
+    save_square(store, "1", folder / "1.mat")
     store.close()
     # 32x128 holds as many pixels as the case's 64x64
     other = make_synthetic_slice(shape=(32, 128))
@@ -211,102 +201,3 @@ def test_a_corrected_mask_of_another_shape_is_never_reshaped(tmp_path: Path) -> 
     (case, _) = discover_cases([folder], corrections=root)
     with pytest.raises(ReadError, match="corrected mask is 32x128 but its case's mask is 64x64"):
         load_case(case)
-
-
-def _moved(tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """A dataset with its default store holding a correction of case 1, then moved, copied
-    or renamed with it as a user would; returns (old dataset, new dataset, new store)."""
-    monkeypatch.delenv("NAPARI_RADIOMICS_CORRECTIONS_HOME")  # the store beside the dataset
-    old = tmp_path / "disk" / "study" / "brain"
-    write_mat_folder(old, 2)
-    store = CorrectionStore(store_dir_for(old), old)
-    _save(store, "1", old / "1.mat")
-    store.close()
-    header = store.root / "store.yaml"
-    if how == "header of an earlier version":  # no dataset_relative recorded
-        text = header.read_text(encoding="utf-8")
-        header.write_text(text.replace("dataset_relative: ../brain\n", ""), encoding="utf-8")
-    elif how == "recorded on a Windows drive":  # relpath cannot cross drives: none recorded
-        header.write_text(
-            "format: napari-radiomics corrections\nversion: 1\ndataset: D:\\scans\\brain\n",
-            encoding="utf-8",
-        )
-    new_parent = tmp_path / "other disk"
-    if how == "copied":
-        for item in (old, store.root):
-            shutil.copytree(item, new_parent / item.name)
-    elif how == "renamed parent":
-        new_parent = tmp_path / "disk" / "study 2024"
-        shutil.move(old.parent, new_parent)
-    else:
-        new_parent.mkdir()
-        for item in (old, store.root):
-            shutil.move(item, new_parent / item.name)
-    return old, new_parent / "brain", new_parent / "brain.corrections"
-
-
-@pytest.mark.parametrize(
-    "how",
-    [
-        "moved",
-        "copied",
-        "renamed parent",
-        "header of an earlier version",
-        "recorded on a Windows drive",
-    ],
-)
-def test_a_store_moved_with_its_dataset_opens_and_takes_new_corrections(
-    tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    old, folder, root = _moved(tmp_path, how, monkeypatch)
-    if how == "copied":
-        before = {p.name: p.read_bytes() for p in (old.parent / "brain.corrections").rglob("*")
-                  if p.is_file() and p.name != "store.lock"}  # fmt: skip
-    assert store_dir_for(folder) == root
-    store = CorrectionStore(root, folder)
-    assert store.refused is None
-    assert store.writable, store.read_only
-    assert store.corrected_cases() == ["1"]
-    second = _save(store, "2", folder / "more" / "2.mat")  # made after the move
-    store.close()
-    reopened = CorrectionStore(root, folder)
-    assert reopened.corrected_cases() == ["1", "2"]
-    np.testing.assert_array_equal(reopened.load_mask("2", (64, 64)), second)
-    assert [reopened.status(c) for c in ("1", "2")] == ["corrected", "corrected"]
-    reopened.close()
-    header = yaml.safe_load((root / "store.yaml").read_text(encoding="utf-8"))
-    assert header["dataset"] == str(folder)  # where it is now, and where it was
-    assert header["dataset_relative"] == "../brain"
-    assert header["moved_from"] == [
-        str(old) if how != "recorded on a Windows drive" else "D:\\scans\\brain"
-    ]
-    # a batch measures both corrections
-    cases = discover_cases([folder], corrections=root)
-    assert [c.mask_source for c in cases] == ["corrected", "corrected"]
-    if how == "copied":  # the original is untouched and still its own dataset's store
-        after = {p.name: p.read_bytes() for p in (old.parent / "brain.corrections").rglob("*")
-                 if p.is_file() and p.name != "store.lock"}  # fmt: skip
-        assert after == before
-        assert CorrectionStore(old.parent / "brain.corrections", old).corrected_cases() == ["1"]
-
-
-@pytest.mark.parametrize("how", ["moved", "header of an earlier version"])
-def test_a_moved_store_beside_another_dataset_is_still_refused(
-    tmp_path: Path,
-    how: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The store moved along, but the dataset opened with it is not the one beside it."""
-    _, folder, root = _moved(tmp_path, how, monkeypatch)
-    other = folder.parent / "second"
-    write_mat_folder(other, 2)  # the same case names: 1.mat, 2.mat
-    store = CorrectionStore(root, other)
-    assert store.refused is not None
-    assert not store.writable
-    assert f"is the corrections store of the dataset {tmp_path / 'disk'}" in store.refused
-    assert f"not of {other}" in store.refused
-    output = tmp_path / "f.csv"
-    assert main(["extract", str(other), "-o", str(output), "--corrections", str(root)]) == 2
-    assert f"{root}: is the corrections store of the dataset" in capsys.readouterr().err
-    assert not output.exists()

@@ -107,7 +107,7 @@ def test_scan_past_its_budget_finishes_in_the_background(tmp_path: Path) -> None
     (tmp_path / "5.mat").write_text("broken")
     with warnings.catch_warnings(record=True) as record:  # warnings come from two threads
         warnings.simplefilter("always")
-        stack = open_mat_stack(tmp_path, scan_budget=0.0)  # only the first file, synchronously
+        stack = open_mat_stack(tmp_path, scan_budget=0.0, min_headers=1)  # the first file alone
         assert stack.image.shape == (5, 64, 64)
         np.testing.assert_array_equal(stack.image[0].compute(), slices["1.mat"].image)
         assert stack.wait(timeout=30)
@@ -129,7 +129,7 @@ def test_the_background_scan_hands_its_rows_over_in_one_step(tmp_path: Path) -> 
     handed: list = []
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        stack = open_mat_stack(tmp_path, scan_budget=0.0, deliver=handed.append)
+        stack = open_mat_stack(tmp_path, scan_budget=0.0, deliver=handed.append, min_headers=1)
         table = stack.slices
         before = table.copy()
         deadline = time.monotonic() + 30
@@ -158,7 +158,7 @@ def test_exiting_while_the_background_scan_runs_does_not_hang(tmp_path: Path) ->
     code = (
         "import sys\n"
         "from napari_radiomics.io.folder import open_mat_stack\n"
-        "stack = open_mat_stack(sys.argv[1], scan_budget=0.0)\n"
+        "stack = open_mat_stack(sys.argv[1], scan_budget=0.0, min_headers=1)\n"
         "stack.image[0].compute()\n"
         "print(stack.scanned.is_set())\n"
     )
@@ -170,3 +170,18 @@ def test_exiting_while_the_background_scan_runs_does_not_hang(tmp_path: Path) ->
         check=True,
     )
     assert result.stdout.strip() == "False"  # the process exited while the scan was running
+
+
+def test_a_minority_shape_first_in_the_folder_does_not_win_on_a_slow_disk(tmp_path: Path) -> None:
+    """Past the time budget at once (a cold or network disk), the common shape is still
+    chosen from the first MIN_HEADERS files, not from the first one."""
+    for i in range(3):  # the first files, in a shape few others have
+        write_tumor_mat(tmp_path / f"a{i}.mat", make_synthetic_slice(seed=i, shape=(32, 32)))
+    for i in range(5):
+        write_tumor_mat(tmp_path / f"b{i}.mat", make_synthetic_slice(seed=i, shape=(64, 64)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FolderWarning)  # the three resized ones, named
+        stack = open_mat_stack(tmp_path, scan_budget=0.0)
+    assert stack.image.shape == (8, 64, 64)
+    assert stack.scanned.is_set()  # eight files: all read before the shape was chosen
+    assert stack.resized == [str(tmp_path / f"a{i}.mat") for i in range(3)]

@@ -41,6 +41,8 @@ SLICE_AXES = ("row", "col")
 #: Seconds of header reading before a folder opens and the rest is read in the background.
 #: GUI-thread time, so within the event loop's 100 ms bar (#19) with napari's share beside
 #: it: a few hundred headers; the dataset's 3064 (1.5 s) complete the table a moment later.
+#: The first 64 headers are read whatever it says (``io.folder.MIN_HEADERS``), so that on a
+#: cold disk the common shape is not chosen from one or two files.
 SCAN_BUDGET = 0.05
 STACK_AXES = ("slice", "row", "col")
 
@@ -95,11 +97,16 @@ def read_paths(path: str | Sequence[str]) -> list[LayerData]:
     is ready before the layers are handed over (:func:`._warm.layer_libraries`). Data open
     is also when a session starts to need the docks' libraries: they are imported in the
     background from the next event on, once that is done (:func:`._warm.warm_up`)."""
-    layer_libraries()
+    single = isinstance(path, str | Path) and Path(path).suffix.lower() == ".mat"
+    layer_libraries(slice_first=single and Path(path).is_file())
+    layers: list[LayerData] = []
     try:
-        return _read_paths(path)
+        layers = _read_paths(path)
+        return layers
     finally:
-        await_layer_libraries()
+        await_layer_libraries(
+            *(["shapes"] if any(kind == "shapes" for *_, kind in layers) else [])
+        )
         warm_up()
 
 
@@ -159,7 +166,7 @@ def tumor_layers(tumor: TumorSlice) -> list[LayerData]:
 
 def stack_layers(stack: MatStack, title: str, dataset: Path) -> list[LayerData]:
     """Lazy image and mask stacks; the per-slice table goes in ``metadata['slices']``."""
-    await_layer_libraries()  # computing a dask slice may import dask.distributed: not twice
+    await_layer_libraries("dask")  # computing a dask slice may import distributed: not twice
     first = np.asarray(stack.image[0])  # shown first anyway; avoids a scan for the range
     name = f"{title} ({len(stack.slices)} slices)"
     session = attach(stack.mask, stack_refs(stack.slices), dataset, stack=True)

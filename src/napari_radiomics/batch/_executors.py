@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from napari_radiomics._imports import import_once
 from napari_radiomics._limits import usable_cpus
 from napari_radiomics.batch._worker import (
     CaseResult,
@@ -241,7 +242,8 @@ def local_cluster(n_workers: int) -> Any:
       many times a second and take ~10% from the extraction.
     """
     import dask
-    from distributed import LocalCluster
+
+    LocalCluster = import_once("distributed").LocalCluster
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
@@ -268,7 +270,7 @@ def connect_dask(address: str, jobs: int) -> tuple[Any, Any]:
     (`tcp://host:port`), whose workers need napari-radiomics installed and the input paths
     readable. Called before the output is touched, so a bad address loses nothing."""
     try:
-        from distributed import Client
+        Client = import_once("distributed").Client
     except ImportError:
         raise BatchError(
             "--dask needs dask.distributed: pip install 'napari-radiomics[distributed]'"

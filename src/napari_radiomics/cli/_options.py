@@ -39,11 +39,21 @@ def add_subcommand(
     )  # fmt: skip
 
 
-def add_table_options(parser: argparse.ArgumentParser, *, target: str, group: str) -> None:
+def add_table_options(
+    parser: argparse.ArgumentParser, *, target: str = "", group: str = ""
+) -> None:
     """FEATURES, ``-o OUTPUT_DIR`` and the ``--target``/``--group`` columns of a subcommand
-    that analyses a features table; ``target`` and ``group`` say what it does with them."""
+    that analyses a features table; ``target`` and ``group`` say what it does with them.
+    Without them the columns are left to :func:`add_column_options`, for a subcommand whose
+    help lists them after its own options (``cluster``, as it always has)."""
     parser.add_argument("features", metavar="FEATURES", help="features .csv or .parquet")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT_DIR")
+    if target:
+        add_column_options(parser, target=target, group=group)
+
+
+def add_column_options(parser: argparse.ArgumentParser, *, target: str, group: str) -> None:
+    """The ``--target`` and ``--group`` columns (see :func:`add_table_options`)."""
     parser.add_argument("--target", default=DEFAULT_TARGET, help=target)
     parser.add_argument("--group", default=DEFAULT_GROUP, help=group)
 

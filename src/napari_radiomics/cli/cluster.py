@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from napari_radiomics.cli._options import (
+    add_column_options,
     add_subcommand,
     add_table_options,
     features_table,
@@ -38,7 +39,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="cluster a features table and measure its agreement with the tumour type",
         description=_HELP,
     )  # fmt: skip
-    add_table_options(cluster, target="column to compare with", group="the patient column")
+    add_table_options(cluster)
     cluster.add_argument("--method", choices=METHODS, default=METHODS[0])
     cluster.add_argument("--clusters", type=positive, default=3, metavar="K",
                          help="clusters of k-means and the mixture (default 3)")  # fmt: skip
@@ -48,6 +49,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     cluster.add_argument("--per", choices=("patient", "slice"), default="patient")
     cluster.add_argument("--min-cluster-size", type=positive, default=5, metavar="N",
                          help="HDBSCAN's smallest cluster (default 5)")  # fmt: skip
+    add_column_options(cluster, target="column to compare with", group="the patient column")
     cluster.add_argument("--seed", type=int, default=0, help="random seed")
     return cluster
 

@@ -49,7 +49,13 @@ from napari_radiomics.corrections.maskfile import (
     write_mask,
 )
 from napari_radiomics.corrections.provenance import compare_masks, mask_digest
-from napari_radiomics.corrections.store_header import Owner, read_header, write_header
+from napari_radiomics.corrections.store_header import (
+    Owner,
+    Source,
+    read_header,
+    source_entry,
+    write_header,
+)
 from napari_radiomics.corrections.store_tables import (
     LOG_COLUMNS,
     REVIEW_COLUMNS,
@@ -97,9 +103,12 @@ class CorrectionStore:
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
-        #: where store.yaml recorded the dataset, when the two were moved together since
-        #: (the header is rewritten with the next write)
+        #: where store.yaml recorded the dataset, if both moved since (rewritten on writing)
         self.moved_from: str | None = None
+        #: the folder store.yaml names (where the dataset is now) and what else it records
+        self._home = self.dataset
+        self._moves: list[str] = []
+        self._sources: dict[str, Source] = {}
         self.refused = self._refusal()
         if self.refused is not None:
             self.read_only = self.refused
@@ -131,16 +140,12 @@ class CorrectionStore:
                     "choose another corrections folder"
                 )
         owner = Owner.of(self.root, read_header(self.root, self.problems))
-        if not owner.serves(dataset):
-            return (
-                f"is the corrections store of the dataset {owner.recorded}, not of "
-                f"{self.dataset}; refused, so that one dataset's corrections never apply to "
-                "another's cases (a store moved with its dataset, keeping its place beside it, "
-                "opens; if only the dataset was moved, edit the dataset line of store.yaml)"
-            )
-        if owner.moved(dataset):
-            self.moved_from = owner.recorded
-        return None
+        self._moves = list(owner.moves)
+        self._sources = dict(owner.sources or {})
+        self._home, refusal = owner.place(dataset, self.dataset)
+        if refusal is None and not owner.at_place(dataset):
+            self.moved_from = owner.recorded  # the header is rewritten with the next write
+        return refusal
 
     def _open_for_writing(self) -> None:
         """Find out now, before anything is painted, whether the store can be written; create
@@ -180,7 +185,7 @@ class CorrectionStore:
         self._take_lock()
         self._require_writable()
         if not (self.root / "store.yaml").is_file():
-            write_header(self.root, self.dataset, [])
+            self._write_header()
 
     @property
     def writable(self) -> bool:
@@ -288,13 +293,19 @@ class CorrectionStore:
             raise CorrectionsError(self.root, self.read_only)
 
     def _prepare_write(self) -> None:
-        self._require_writable()
-        self._ensure_created()
-        if self.moved_from is not None:  # the header names the dataset where it is now
-            earlier = read_header(self.root, []).get("moved_from")
-            moved = [str(p) for p in earlier] if isinstance(earlier, list) else []
-            write_header(self.root, self.dataset, [*moved, self.moved_from])
-            self.moved_from = None
+        """Create the store if needed; after a move, rewrite the header for the folder the
+        dataset was found at (not a subfolder this session opened), under the guard so it
+        never races a table write."""
+        with self._guard:
+            self._require_writable()
+            self._ensure_created()
+            if self.moved_from is not None:
+                self._moves.append(self.moved_from)
+                self.moved_from = None
+                self._write_header()
+
+    def _write_header(self) -> None:
+        write_header(self.root, self._home, self._moves, self._sources)
 
     def save(self, ref: CaseRef, mask: np.ndarray, original: np.ndarray) -> dict[str, Any]:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
@@ -322,6 +333,10 @@ class CorrectionStore:
             if previous is not None and previous != target:
                 previous.unlink(missing_ok=True)  # the name an older version gave it
             self._masks[ref.case] = target
+            entry = source_entry(self._home, ref.path)
+            if entry is not None and self._sources.get(ref.case) != entry:
+                self._sources[ref.case] = entry  # what a moved store is checked by
+                self._write_header()
             row = self._rows.setdefault(ref.case, {"case": ref.case})
             row.update(
                 status="corrected",
@@ -345,6 +360,8 @@ class CorrectionStore:
             if path is None:
                 return
             path.unlink(missing_ok=True)
+            if self._sources.pop(case, None) is not None:
+                self._write_header()
             row = self._rows.setdefault(case, {"case": case})
             for column in REVIEW_COLUMNS[5:]:
                 row[column] = ""

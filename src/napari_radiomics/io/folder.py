@@ -101,6 +101,9 @@ class MatStack:
         return self.scanned.wait(timeout)
 
 
+#: Headers read before a stack's common shape is chosen, whatever the scan's time budget.
+MIN_HEADERS = 64
+
 #: Hands the step that completes a stack's table to the thread that must run it.
 Deliver = Callable[[Callable[[], None]], None]
 
@@ -115,6 +118,7 @@ def open_mat_stack(
     *,
     scan_budget: float | None = 0.5,
     deliver: Deliver = at_once,
+    min_headers: int = MIN_HEADERS,
 ) -> MatStack:
     """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
 
@@ -123,6 +127,9 @@ def open_mat_stack(
     ``scan_budget`` seconds. Past the budget (a slow disk, a busy machine, a huge folder) the
     stack opens with the shape of the files seen so far and the rest is scanned in the
     background, so the first slice still shows at once. ``None`` scans everything first.
+    Whatever the budget, the first ``min_headers`` files (all, if fewer) are read before
+    the common shape is chosen: from a handful of headers on a cold or network disk, a
+    minority shape could win and the whole stack be shown resized to it.
 
     The background scan ends by calling ``deliver(finish)``; ``finish()`` puts the rows in
     the table, records the resized and broken files, warns, and sets ``scanned``. By default
@@ -137,7 +144,8 @@ def open_mat_stack(
     headers: list[MatHeader | None] = []
     broken: dict[str, str] = {}
     for path in paths:
-        if deadline is not None and time.monotonic() > deadline and any(headers):
+        late = deadline is not None and time.monotonic() > deadline
+        if late and len(headers) >= min_headers and any(headers):
             break
         headers.append(_read_header(path, broken))
     good = [h for h in headers if h is not None]
