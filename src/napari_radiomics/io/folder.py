@@ -118,7 +118,7 @@ def open_mat_stack(
     *,
     scan_budget: float | None = 0.5,
     deliver: Deliver = at_once,
-    min_headers: int = MIN_HEADERS,
+    min_headers: int | None = None,
 ) -> MatStack:
     """Open a folder (or a list) of ``.mat`` slices lazily; warns about resized/broken files.
 
@@ -127,7 +127,8 @@ def open_mat_stack(
     ``scan_budget`` seconds. Past the budget (a slow disk, a busy machine, a huge folder) the
     stack opens with the shape of the files seen so far and the rest is scanned in the
     background, so the first slice still shows at once. ``None`` scans everything first.
-    Whatever the budget, the first ``min_headers`` files (all, if fewer) are read before
+    Whatever the budget, the first ``min_headers`` files (``MIN_HEADERS`` by default; all,
+    if fewer) are read before
     the common shape is chosen: from a handful of headers on a cold or network disk, a
     minority shape could win and the whole stack be shown resized to it.
 
@@ -141,11 +142,12 @@ def open_mat_stack(
     if not paths:
         raise ReadError(source if isinstance(source, str | Path) else None, "no .mat files")
     deadline = None if scan_budget is None else time.monotonic() + scan_budget
+    least = MIN_HEADERS if min_headers is None else min_headers
     headers: list[MatHeader | None] = []
     broken: dict[str, str] = {}
     for path in paths:
         late = deadline is not None and time.monotonic() > deadline
-        if late and len(headers) >= min_headers and any(headers):
+        if late and len(headers) >= least and any(headers):
             break
         headers.append(_read_header(path, broken))
     good = [h for h in headers if h is not None]
