@@ -77,6 +77,33 @@ def test_progress_reaches_the_dock_and_a_lasting_run_the_activity_dock(
     assert not runner.running
 
 
+def test_thousands_of_steps_queued_behind_the_activity_bar_reach_it_in_order(
+    runner: Runner, qtbot
+) -> None:
+    """napari's bar processes events while it is updated, so steps queued meanwhile arrive
+    inside an update. They wait their turn instead of nesting: a batch's 3064 quick steps
+    once nested into a RecursionError that aborted Python."""
+    seen = _record(runner)
+    release = threading.Event()
+    steps = 5000
+
+    def work(progress: Progress) -> str:
+        progress(0, steps, "")
+        release.wait(timeout=20)  # until the bar is there
+        for done in range(1, steps + 1):
+            progress(done, steps, "")
+        return "result"
+
+    runner.run(work, "Many steps")
+    qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
+    bar = runner.activity_bar
+    with qtbot.waitSignal(runner.signals.idle, timeout=TIMEOUT):
+        release.set()
+    assert [done for done, _, _ in seen["progressed"]] == list(range(steps + 1))
+    assert seen["finished"] == ["result"]
+    assert (bar.n, bar.total) == (steps, steps)
+
+
 def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(
     runner: Runner, qtbot, activity_bars: list[progress]
 ) -> None:

@@ -202,21 +202,24 @@ class Runner:
         yet), and to the dock in order.
 
         napari's activity dock processes events while it updates a bar, so a later step or
-        the run's end can be delivered in the middle of a step: the dock is told of the steps
-        in order, and of the run's end last."""
+        the run's end can be delivered in the middle of a step. Such a step only joins the
+        queue that the outermost call works through, one step after another: the dock is told
+        of the steps in order, and of the run's end last, and the calls never nest deeper
+        than one (a batch's 3064 steps queued behind the bar once nested into a
+        RecursionError that aborted Python)."""
         if generation != self.generation:
             return
         if self._run is not None:
             self._run.step = (done, total, message or self._run.step[2])
         self._steps.append((done, total, message))
         if self._stepping:
-            self._count(done, total)
             return
         self._stepping = True
         try:
-            self._count(done, total)
             while self._steps:
-                self._tell(*self._steps.pop(0))
+                step = self._steps.pop(0)
+                self._count(*step[:2])
+                self._tell(*step)
         finally:
             self._stepping = False
             self._steps.clear()
