@@ -66,9 +66,10 @@ import numpy as np
 import SimpleITK as sitk
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from napari_radiomics.cli.maps import FEATURES_FIELD, SINGLE_NAME
+from napari_radiomics.cli.maps import SINGLE_NAME
 from napari_radiomics.engine.maps import feature_maps, voxel_settings
 from napari_radiomics.io import make_synthetic_slice
+from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
 from napari_radiomics.settings import ExtractionSettings
 
 CLASSES = {name: [] for name in ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")}
@@ -333,7 +334,7 @@ def written_maps(folder: Path) -> dict[str, sitk.Image]:
     single = folder / SINGLE_NAME
     if single.exists():
         image = sitk.ReadImage(str(single))
-        names = image.GetMetaData(FEATURES_FIELD).split()
+        names = image.GetMetaData(MAPS_FEATURES_FIELD).split()
         return {name: sitk.VectorIndexSelectionCast(image, i) for i, name in enumerate(names)}
     paths = sorted(folder.glob("*.nrrd"))
     return {path.name.removesuffix(".nrrd"): sitk.ReadImage(str(path)) for path in paths}

@@ -10,7 +10,8 @@ import pytest
 import SimpleITK as sitk
 
 from napari_radiomics.cli import main
-from napari_radiomics.cli.maps import FEATURES_FIELD, PARAMS_NAME, SINGLE_NAME
+from napari_radiomics.cli.maps import PARAMS_NAME, SINGLE_NAME
+from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
 
 
 def _oblique_case(folder: Path) -> tuple[sitk.Image, sitk.Image, Path, Path]:
@@ -51,7 +52,7 @@ def test_single_file_holds_every_map_as_a_named_component_on_the_box(tmp_path: P
         "maps.params.yaml",
     ]
     single = sitk.ReadImage(str(tmp_path / "one" / SINGLE_NAME))
-    names = single.GetMetaData(FEATURES_FIELD).split()
+    names = single.GetMetaData(MAPS_FEATURES_FIELD).split()
     files = sorted(p.name.removesuffix(".nrrd") for p in (tmp_path / "files").glob("*.nrrd"))
     assert sorted(names) == files
     assert single.GetNumberOfComponentsPerPixel() == len(names) == 20  # 18 + 2

@@ -47,9 +47,9 @@ WRITERS = min(4, usable_cpus())
 #: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
 COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
-#: ``--single-file``: the file every map goes to, and the header field naming its components.
+#: ``--single-file``: the file every map goes to (its components named by the header field
+#: ``io.medical.MAPS_FEATURES_FIELD``, which the reader opens it by).
 SINGLE_NAME = "maps.nrrd"
-FEATURES_FIELD = MAPS_FEATURES_FIELD
 #: An image type's name as pyradiomics writes it before a feature's (``original``,
 #: ``wavelet-LLH``, ``log-sigma-1-0-mm-3D``).
 _IMAGE_TYPE = re.compile(r"[A-Za-z0-9-]+")
@@ -122,7 +122,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     what.add_argument(
         "--single-file", action="store_true",
         help=f"every map in one multi-component NRRD file, DIR/{SINGLE_NAME}, its components "
-        f"named in order by the header field {FEATURES_FIELD} (box grid only; one file "
+        f"named in order by the header field {MAPS_FEATURES_FIELD} (box grid only; one file "
         "instead of one per feature, several times faster to write)",
     )  # fmt: skip
     what.add_argument(
@@ -316,7 +316,7 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
 def _write_single(out: Path, maps: dict[str, Any]) -> None:
     """Every map as one component of ``out``/:data:`SINGLE_NAME`, on the block they share
     (the ROI's box plus the kernel radius, placed on the image as a single map's file is),
-    the components' feature names in order in the header field :data:`FEATURES_FIELD`.
+    the components' feature names in order in the header field ``MAPS_FEATURES_FIELD``.
     One file instead of 93: on a loaded machine the 93 files of a 4,000-voxel ROI cost
     0.21-0.28 s of CPU, mostly creating, renaming and setting up a writer per file, against
     13-85 ms for the same maps in one file (``bench_maps --command``)."""
@@ -325,7 +325,7 @@ def _write_single(out: Path, maps: dict[str, Any]) -> None:
     stacked = np.stack([feature_map.values for feature_map in maps.values()], axis=-1)
     image = sitk.GetImageFromArray(stacked, isVector=True)
     image.CopyInformation(first.image(box=True))
-    image.SetMetaData(FEATURES_FIELD, " ".join(maps))
+    image.SetMetaData(MAPS_FEATURES_FIELD, " ".join(maps))
     _write_file(inside(out, SINGLE_NAME), image)
 
 
