@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from distributed import LocalCluster
 
+from napari_radiomics._worker_pool import WorkerPool
 from napari_radiomics.batch import _executors, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases
 from napari_radiomics.results import read_table
@@ -73,7 +74,7 @@ def _check_only_the_killer_failed(
     assert message in errors["message"].item()
 
 
-class _CountingPool(ProcessPoolExecutor):
+class _CountingPool(WorkerPool):
     """A real process pool that notes how many of its futures are unfinished at each submit."""
 
     instances: ClassVar[list[_CountingPool]] = []
@@ -102,7 +103,7 @@ def test_never_more_than_two_chunks_per_worker_in_flight(
     mat_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bounded memory: 3N cases, one per chunk, on 2 workers: at most 4 chunks are out."""
-    monkeypatch.setattr(_executors, "ProcessPoolExecutor", _CountingPool)
+    monkeypatch.setattr(_executors, "WorkerPool", _CountingPool)
     _CountingPool.instances.clear()
     cases = discover_cases([mat_folder])
     many = [Case(f"{c.case_id}-{i}", c.kind, c.path) for i in range(3) for c in cases]

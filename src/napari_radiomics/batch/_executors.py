@@ -15,7 +15,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Generator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +23,7 @@ from typing import Any
 
 from napari_radiomics._imports import import_once
 from napari_radiomics._limits import usable_cpus
+from napari_radiomics._worker_pool import WorkerPool
 from napari_radiomics.batch._worker import (
     CaseResult,
     CaseTask,
@@ -185,14 +186,14 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> ProcessPoolExecutor:
+def _new_pool(jobs: int, key: str, params: dict[str, Any]) -> WorkerPool:
     context = multiprocessing.get_context(start_method())
     if context.get_start_method() == "forkserver":
         # The server imports the worker module once; each worker then forks from it.
         context.set_forkserver_preload(["napari_radiomics.batch._worker"])
     # Forked workers are this process's children: they end when it dies (see die_with_parent).
     parent = os.getpid() if context.get_start_method() == "fork" else None
-    return ProcessPoolExecutor(
+    return WorkerPool(
         max_workers=jobs,
         mp_context=context,
         initializer=init_worker,

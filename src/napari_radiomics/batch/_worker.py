@@ -13,7 +13,6 @@ what a task computes.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 import warnings
@@ -24,6 +23,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from napari_radiomics._parent_death import die_with_parent
+from napari_radiomics._worker_pool import leave_ctrl_c_to_caller
 from napari_radiomics.batch._journal_file import as_written
 from napari_radiomics.batch.cases import Case, load_case
 from napari_radiomics.engine import FeatureEngine
@@ -93,8 +93,8 @@ def init_worker(key: str, params: dict[str, Any], parent: int | None) -> None:
     if it forked the worker, else None, see `die_with_parent`); Ctrl-C is the caller's to
     handle (it stops the pool and keeps the rows written so far); and the engine
     is built before the first case arrives."""
+    leave_ctrl_c_to_caller()
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_worker_process()
     engine_for(key, params)
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
-import signal
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import Any
 
 import SimpleITK as sitk
 
 from napari_radiomics._parent_death import die_with_parent
+from napari_radiomics._worker_pool import WorkerPool, leave_ctrl_c_to_caller
 from napari_radiomics.errors import SettingsError
 
 
@@ -35,7 +35,7 @@ def process_pool(jobs: int) -> Iterator[Executor | None]:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     caller = (_warning_filters(), logging.getLogger("radiomics").level)
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=caller)
+    pool = WorkerPool(jobs, mp_context=context, initializer=_init_worker, initargs=caller)
     try:
         yield pool
     finally:
@@ -60,6 +60,7 @@ def _init_worker(filters: list[tuple[Any, ...]], log_level: int) -> None:
     pool), warnings and pyradiomics' log are as the caller has them (``-q`` silences both),
     Ctrl-C is the caller's to handle (it drops the pool), and parallelism comes from the
     processes, so SimpleITK runs single-threaded."""
+    leave_ctrl_c_to_caller()
     die_with_parent(None)  # never forked from the caller, see process_pool
     warnings.resetwarnings()
     for action, message, category, module, lineno in reversed(filters):
@@ -67,5 +68,4 @@ def _init_worker(filters: list[tuple[Any, ...]], log_level: int) -> None:
         text, where = (getattr(p, "pattern", p) or "" for p in (message, module))
         warnings.filterwarnings(action, text, category, where, lineno)
     logging.getLogger("radiomics").setLevel(log_level)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)

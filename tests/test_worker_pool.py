@@ -1,0 +1,61 @@
+"""The workers of both pools leave Ctrl-C to their caller, even while they are still starting.
+
+A terminal's Ctrl-C reaches every worker. A spawned worker (macOS, Windows) imports
+pyradiomics for a second or more before its initializer runs; Ctrl-C in that second used to
+kill it with a traceback and break the pool. Here SIGINT is sent to every worker over and over,
+from the moment it exists until its first task has answered.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, contextmanager
+
+import pytest
+
+from napari_radiomics._worker_pool import WorkerPool
+from napari_radiomics.batch._worker import init_worker
+from napari_radiomics.engine._maps_pool import process_pool
+from napari_radiomics.settings import ExtractionSettings
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C is a signal here")
+
+
+@contextmanager
+def _spawned_batch_pool() -> Iterator[Executor]:
+    context = multiprocessing.get_context("spawn")
+    params = ExtractionSettings().to_params()
+    pool = WorkerPool(1, mp_context=context, initializer=init_worker, initargs=("k", params, None))
+    with pool:
+        yield pool
+
+
+@contextmanager
+def _maps_pool() -> Iterator[Executor]:
+    with process_pool(2) as pool:
+        assert pool is not None
+        yield pool
+
+
+@pytest.mark.parametrize("start", [_spawned_batch_pool, _maps_pool], ids=["batch", "maps"])
+def test_ctrl_c_while_workers_start_leaves_them_working(
+    start: Callable[[], AbstractContextManager[Executor]],
+) -> None:
+    sent = 0
+    with start() as pool:
+        future = pool.submit(os.getpid)
+        deadline = time.monotonic() + 120
+        while not future.done() and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGINT)
+                sent += 1
+            time.sleep(0.01)
+        assert future.result(timeout=1) in {c.pid for c in multiprocessing.active_children()}
+    # Starting took a while (imports), so Ctrl-C did arrive before the initializer ran.
+    assert sent >= 10
