@@ -1,6 +1,7 @@
 """The command stopped as a terminal (Ctrl-C: SIGINT to the process group) or a scheduler
 (SIGTERM, as SLURM sends at a job's time limit) stops it, at moments other than mid-run
-(tests/test_cli.py stops `extract` after 3 rows, SIGTERM included): while it still imports.
+(tests/test_cli.py stops `extract` after 3 rows, SIGTERM included): while it still imports,
+and `maps` while its workers compute.
 Real subprocesses in their own process group, signalled once an observable state is reached."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from processes import HAS_PROC, STOPPED_STATUS
+from processes import HAS_PROC, STOPPED_STATUS, assert_ended, descendants
 
 
 def _mapped(pid: int, library: str) -> bool:
@@ -49,3 +50,36 @@ def test_stopped_while_importing_exits_quietly(
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "napari-radiomics: interrupted"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_maps_stopped_mid_compute_ends_quietly(
+    tmp_path: Path, pyradiomics_data: Path, sig: signal.Signals
+) -> None:
+    """Signalled once its workers compute, ``maps`` exits 130 or 143 (SIGTERM killed it
+    with -15), writes nothing and leaves no worker."""
+    out = tmp_path / "maps"
+    command = [sys.executable, "-m", "napari_radiomics.cli", "maps", "--jobs", "2"]
+    command += [str(pyradiomics_data / "brain1_image.nrrd"), "-o", str(out), "--mask"]
+    command += [str(pyradiomics_data / "brain1_label.nrrd")]
+    command += ["--features", "glcm_Contrast", "firstorder_Mean"]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    while "original glcm" not in seen:  # the progress line: batches are out to the workers
+        piece = proc.stderr.read(1)
+        assert piece, f"the command ended before it computed: {seen}"
+        seen += piece
+    workers = descendants(proc.pid) if HAS_PROC else set()
+    os.killpg(proc.pid, sig)
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the command hung after it was signalled")
+    assert proc.returncode == STOPPED_STATUS[sig], stderr
+    assert "Traceback" not in stderr
+    assert "interrupted: no maps written" in stderr
+    assert not out.exists() or not any(out.iterdir())
+    assert_ended(workers)
