@@ -46,7 +46,11 @@ def test_stopped_while_importing_exits_quietly(
         time.sleep(0.002)
     os.killpg(proc.pid, sig)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == STOPPED_STATUS[sig], stderr
+    # A Ctrl-C that passed through some of SciPy's imports before main caught it leaves
+    # CPython's "unhandled Ctrl-C" mark set, and CPython then ends the process with SIGINT
+    # (-2) instead of 130; a shell reports both as 130.
+    expected = {STOPPED_STATUS[sig], -signal.SIGINT} if sig == signal.SIGINT else {143}
+    assert proc.returncode in expected, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "napari-radiomics: interrupted"
     assert not out.exists()
