@@ -4,8 +4,11 @@ command line run as a real subprocess."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HAS_PROC = Path("/proc/self/task").exists()
@@ -46,3 +49,38 @@ def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProc
     """``napari-radiomics ARGS`` in a fresh interpreter (this one's), its output as text."""
     command = [sys.executable, "-m", "napari_radiomics.cli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+#: What the command exits with when its process group is sent each signal (a negative status
+#: is a death by that signal): Ctrl-C and SIGTERM are caught, SIGKILL cannot be.
+STOPPED_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+
+
+def interrupt_extract(folder: Path, out: Path, sig: signal.Signals, *extra: str) -> str:
+    """Start ``extract``, send `sig` to its process group once 3 rows are written (what
+    Ctrl-C in a terminal or a scheduler's kill does); returns its stderr. Every worker process
+    it started must end with it (none is left computing for nobody)."""
+    journal = out.with_suffix(".partial.csv") if out.suffix == ".parquet" else out
+    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
+    command += ["-o", str(out), *extra]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline, workers = time.monotonic() + 120, set()
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers |= descendants(proc.pid) if HAS_PROC else set()
+        if journal.exists() and journal.read_text().count("\n") >= 4:  # header + 3 rows
+            os.killpg(proc.pid, sig)
+            break
+        time.sleep(0.02)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == STOPPED_STATUS[sig], f"the run was not stopped mid-way: {stderr}"
+    assert_ended(workers)
+    return stderr
+
+
+def assert_ended(pids: set[int], within: float = 60) -> None:
+    """Every process of `pids` ends within `within` seconds (a worker of a killed caller ends
+    when it notices, which takes a moment on a loaded machine)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and any(running(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not [pid for pid in pids if running(pid)], "worker processes outlived their caller"

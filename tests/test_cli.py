@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from processes import interrupt_extract
 from sample_files import (
     MAT_FOLDER_CASES,
     assert_same_rows,
@@ -166,25 +165,6 @@ def test_subprocess_exit_statuses(mat_folder: Path, tmp_path: Path) -> None:
     assert "usage:" in usage.stderr
 
 
-def _interrupt(folder: Path, out: Path, sig: signal.Signals, *extra: str) -> str:
-    """Start the command, send `sig` to its process group once 3 rows are written (what
-    Ctrl-C in a terminal or a scheduler's kill does); returns its stderr."""
-    journal = out.with_suffix(".partial.csv") if out.suffix == ".parquet" else out
-    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(folder)]
-    command += ["-o", str(out), *extra]
-    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 4:  # header + 3 rows
-            os.killpg(proc.pid, sig)
-            break
-        time.sleep(0.02)
-    _, stderr = proc.communicate(timeout=60)
-    expected = 130 if sig == signal.SIGINT else -sig
-    assert proc.returncode == expected, f"the run was not interrupted mid-way: {stderr}"
-    return stderr
-
-
 #: Wavelet filters make each case slow enough to be caught mid-run.
 SLOW = ("--set", "imageType.Wavelet={}", "--jobs", "2")
 
@@ -192,7 +172,7 @@ SLOW = ("--set", "imageType.Wavelet={}", "--jobs", "2")
 def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
     folder = tmp_path / "mats"
     write_mat_folder(folder, 8, shape=(96, 96))
-    stderr = _interrupt(folder, tmp_path / "f.csv", signal.SIGINT, *SLOW)
+    stderr = interrupt_extract(folder, tmp_path / "f.csv", signal.SIGINT, *SLOW)
     assert "rerun with --resume" in stderr
     assert "Traceback" not in stderr
     kept = read_table(tmp_path / "f.csv")
@@ -200,22 +180,39 @@ def test_ctrl_c_keeps_finished_rows(tmp_path: Path) -> None:
     assert (tmp_path / "f.csv").read_text().endswith("\n")
 
 
-def test_ctrl_c_with_parquet_output_names_the_journal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_with_parquet_output_names_the_journal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The Parquet table is written once, at the end: stopped before it, there is only the
+    journal, named in the note, and --resume writes the whole table from it."""
     folder = tmp_path / "mats"
     write_mat_folder(folder, 8, shape=(96, 96))
-    stderr = _interrupt(folder, tmp_path / "f.parquet", signal.SIGINT, *SLOW)
+    stderr = interrupt_extract(folder, tmp_path / "f.parquet", sig, *SLOW)
     assert f"finished cases are in {tmp_path / 'f.partial.csv'}" in stderr
     assert not (tmp_path / "f.parquet").exists()
     assert 3 <= len(read_table(tmp_path / "f.partial.csv")) < 8
+    resumed = _cli("extract", folder, "-o", tmp_path / "f.parquet", *SLOW, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(read_table(tmp_path / "f.parquet")) == 8
+    assert not (tmp_path / "f.partial.csv").exists()
 
 
-def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    """Kill the whole command (parent and workers) after a few rows, then --resume."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_stopped_mid_run_then_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Kill the whole command (parent and workers) after a few rows, then --resume. SIGTERM
+    (a scheduler stopping the job) acts as Ctrl-C: the note says how to resume, exit 143 (it
+    used to die on the spot, -15, without a word)."""
     folder = tmp_path / "mats"
     write_mat_folder(folder, 12, shape=(96, 96))
     out = tmp_path / "f.csv"
     slow = list(SLOW)
-    _interrupt(folder, out, signal.SIGKILL, *slow, "-q")
+    stderr = interrupt_extract(folder, out, sig, *slow)
+    assert "Traceback" not in stderr
+    if sig == signal.SIGTERM:
+        assert f"finished cases are in {out}: rerun with --resume" in stderr
     interrupted = read_table(out)
     assert 3 <= len(interrupted) < 12
 

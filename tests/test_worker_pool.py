@@ -14,7 +14,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, InvalidStateError
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
@@ -59,3 +60,23 @@ def test_ctrl_c_while_workers_start_leaves_them_working(
         assert future.result(timeout=1) in {c.pid for c in multiprocessing.active_children()}
     # Starting took a while (imports), so Ctrl-C did arrive before the initializer ran.
     assert sent >= 10
+
+
+def test_a_cancelled_future_takes_the_broken_pool_failure_quietly() -> None:
+    """Ctrl-C or SIGTERM: the caller cancels the futures still waiting while SIGTERM kills
+    the workers too, and the pool's manager thread then fails every pending future with
+    BrokenProcessPool, one just cancelled included (a race between the two threads). On
+    Python 3.11 that raised InvalidStateError and killed the manager thread before it closed
+    the workers' queue: seen as a traceback and a ``maps`` command that hung at exit. The
+    future of a WorkerPool takes it as a no-op, as Python 3.12 does."""
+    with WorkerPool(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # One worker, a queue of two: the last of four waits in the pool and can be cancelled.
+        futures = [pool.submit(time.sleep, 1) for _ in range(4)]
+        assert futures[-1].cancel()
+        futures[-1].set_exception(BrokenProcessPool("a worker died"))  # the manager's call
+        assert futures[-1].cancelled()
+        done = pool.submit(os.getpid)
+        pid = done.result(timeout=120)
+        with pytest.raises(InvalidStateError):  # a finished future still refuses it
+            done.set_exception(BrokenProcessPool("a worker died"))
+        assert done.result() == pid

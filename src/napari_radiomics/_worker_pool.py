@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -40,13 +40,48 @@ def _ctrl_c_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+class _Future(Future[_T]):
+    """A pool's future that takes a failure set after it was cancelled as a no-op, as Python
+    3.12 and later do. When a worker dies, the pool's manager thread sets BrokenProcessPool
+    on every pending future; on Python 3.11 one cancelled meanwhile (the pool shut down with
+    ``cancel_futures`` on Ctrl-C while its workers died of the same SIGTERM) raised
+    InvalidStateError there. That killed the thread with a traceback before it closed the
+    queue to the workers, and the thread feeding that queue, blocked on a full pipe (a maps
+    run sends voxel arrays), was waited for at exit: forever."""
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        try:
+            super().set_exception(exception)
+        except InvalidStateError:
+            if not self.cancelled():
+                raise
+
+
 class WorkerPool(ProcessPoolExecutor):
     """A process pool whose workers are born with Ctrl-C held; their initializer must call
     `leave_ctrl_c_to_caller` first."""
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
         with _ctrl_c_held():
-            return super().submit(fn, *args, **kwargs)
+            future = super().submit(fn, *args, **kwargs)
+        future.__class__ = _Future  # the pool holds this very object: see _Future
+        return future
+
+    def stop_now(self) -> None:
+        """Stop without waiting for the work in progress, whose results nobody wants any
+        more (the run was interrupted or cancelled): what waits is cancelled and the workers
+        are terminated mid-task. ``shutdown(wait=False)`` lets each worker finish its task
+        first, and the interpreter waits for that at exit: Ctrl-C or a scheduler's SIGTERM
+        then took as long as the slowest case in progress to end the command (minutes for a
+        large 3D case, past the seconds a scheduler waits before SIGKILL), and a cancelled
+        run kept every CPU busy meanwhile. Python 3.14's ``terminate_workers`` does this;
+        before it, the workers are the pool's ``_processes``."""
+        processes = list((getattr(self, "_processes", None) or {}).values())
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with suppress(ProcessLookupError, ValueError):  # ended meanwhile, or closed
+                if process.is_alive():
+                    process.terminate()
 
 
 def leave_ctrl_c_to_caller() -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "PreprocessError",
     "ReadError",
     "SettingsError",
+    "Terminated",
     "WriteError",
 ]
 
@@ -82,3 +83,9 @@ class Cancelled(Exception):
     """Raised from a progress callback to stop work the user cancelled, or that a newer
     request made stale. Deliberately not a ValueError: the core's ``except ValueError`` (one
     bad slice must not stop the others) must let it through."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was sent SIGTERM (a scheduler stopping a job, ``kill``) while the command
+    line ran. A ``KeyboardInterrupt``, so that whatever keeps finished work and stops workers
+    on Ctrl-C does the same here; the command exits with 143 instead of 130."""

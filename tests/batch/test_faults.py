@@ -4,6 +4,7 @@ parent. Real processes throughout: the command runs as a subprocess, as a user r
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from napari_radiomics.batch import BatchError, iter_batch, run_batch
 from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import WriteError
 from napari_radiomics.results import read_table
+from napari_radiomics.settings import ExtractionSettings
 from processes import HAS_PROC, children, running
 from sample_files import MAT_FOLDER_CASES, assert_same_rows, fill_disk, write_mat_folder
 
@@ -142,6 +144,26 @@ def test_a_run_in_this_process_holds_its_output_until_it_ends(
     assert not (tmp_path / "f.lock").exists()
     summary = run_batch(cases, None, out, jobs=1, resume=True)
     assert (summary.skipped, summary.succeeded) == (2, N - 2)
+
+
+def test_closing_a_run_terminates_its_workers_mid_case(slow_folder: Path, tmp_path: Path) -> None:
+    """Ctrl-C, SIGTERM or the dock's Cancel close the run: its workers are terminated at once,
+    mid-case. They used to finish the cases in hand, whose results nobody reads any more,
+    and the command waited for that at exit: as long as the slowest case in progress (a large
+    3D case takes minutes, past the seconds a scheduler waits between SIGTERM and SIGKILL)."""
+    settings = ExtractionSettings.from_params({"imageType": {"Wavelet": {}}})
+    before = set(multiprocessing.active_children())
+    run = iter_batch(discover_cases([slow_folder]), settings, tmp_path / "f.csv", jobs=2)
+    next(run)  # the run has started
+    next(run)  # a case is done: the workers have the next ones in hand
+    workers = set(multiprocessing.active_children()) - before
+    run.close()
+    for worker in workers:
+        worker.join(120)
+    assert workers
+    # A worker that finished its case and exited on its own would say 0.
+    assert [worker.exitcode for worker in workers] == [-signal.SIGTERM] * len(workers)
+    assert 1 <= len(read_table(tmp_path / "f.csv")) < SLOW_CASES
 
 
 def _dead_pid() -> int:

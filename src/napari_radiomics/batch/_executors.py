@@ -90,6 +90,8 @@ class _Backend:
     workers: int
     fatal: tuple[type[Exception], ...]
     describe: Callable[[Exception], str]  # a failure, as the errors file says it
+    #: an interrupted or cancelled run's executor, stopped without waiting for its cases
+    abandon: Callable[[Executor], None]
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def _run_on(
         if executor is not None:  # interrupted or cancelled: do not wait for cases in progress
             for future in in_flight:
                 future.cancel()
-            executor.shutdown(wait=False)
+            backend.abandon(executor)
 
 
 def start_method() -> str:
@@ -210,9 +212,12 @@ def run_process_pool(
     chunksize: int | None = None,
 ) -> Generator[CaseResult, None, None]:
     """Cases over `jobs` local worker processes. A worker that dies (killed, out of memory, a
-    crash in native code) breaks the whole pool."""
+    crash in native code) breaks the whole pool. An interrupted run ends its workers at once,
+    mid-case (`WorkerPool.stop_now`)."""
     start = partial(_new_pool, jobs, key, params)
-    backend = _Backend(start, jobs, (BrokenProcessPool,), lambda exc: _WORKER_DIED)
+    backend = _Backend(
+        start, jobs, (BrokenProcessPool,), lambda exc: _WORKER_DIED, WorkerPool.stop_now
+    )
     return _run_on(backend, cases, key, params, chunksize, task)
 
 
@@ -227,7 +232,9 @@ def run_dask(
     """Cases on the Dask cluster of `client` (:func:`connect_dask`; the caller closes it)."""
     slots = max(1, sum(client.nthreads().values()))  # a 4-thread worker runs 4 chunks at once
     start = partial(client.get_executor, pure=False)
-    backend = _Backend(start, slots, (), lambda exc: f"Dask: {exc}")
+    backend = _Backend(
+        start, slots, (), lambda exc: f"Dask: {exc}", partial(Executor.shutdown, wait=False)
+    )
     return _run_on(backend, cases, key, params, chunksize, task)
 
 

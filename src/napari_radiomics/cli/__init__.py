@@ -13,7 +13,8 @@ share live in ``_options``, the exit statuses in ``_status``:
 0 when every case succeeded, 2 for a usage error (bad option, missing input, invalid setting,
 output already there), 3 when some cases failed (their messages are in
 `<output>.errors.csv`; every good row is written), 130 when interrupted with Ctrl-C (finished
-rows are kept: rerun with --resume). `extract --check` extracts nothing: 0 when every case
+rows are kept: rerun with --resume), 143 when stopped with SIGTERM (a scheduler; kept as for
+Ctrl-C). `extract --check` extracts nothing: 0 when every case
 would run, 3 when some would fail.
 """
 
@@ -24,24 +25,12 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from napari_radiomics import __version__
-from napari_radiomics.cli import (
-    cluster,
-    corrections,
-    export,
-    extract,
-    ibsi,
-    landmarks,
-    maps,
-    model,
-    robustness,
-    view,
-)
-from napari_radiomics.cli._options import quiet
+from napari_radiomics.cli._signals import StopRequests
 from napari_radiomics.cli._status import (
     EXIT_FAILED_CASES,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_USAGE,
 )
 
@@ -49,15 +38,31 @@ __all__ = [
     "EXIT_FAILED_CASES",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
     "build_parser",
     "main",
 ]
 
-#: The subcommands, in the order `--help` lists them.
-SUBCOMMANDS = (
-    extract, landmarks, export, corrections, model, cluster, robustness, maps, view, ibsi
-)  # fmt: skip
+
+def _subcommands() -> tuple[ModuleType, ...]:
+    """The subcommands' modules, in the order `--help` lists them. Imported when ``main`` runs,
+    not with this package: they take half a second (NumPy, SimpleITK), and a Ctrl-C in that
+    time must end the command as quietly as one later (see ``main``)."""
+    from napari_radiomics.cli import (
+        cluster,
+        corrections,
+        export,
+        extract,
+        ibsi,
+        landmarks,
+        maps,
+        model,
+        robustness,
+        view,
+    )
+
+    return (extract, landmarks, export, corrections, model, cluster, robustness, maps, view, ibsi)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -73,9 +78,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="napari-radiomics",
         description="Radiomics features (pyradiomics) for images and tumour segmentations.",
     )
+    from napari_radiomics import __version__
+
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMANDS:
+    for module in _subcommands():
         if only is not None and _name(module) != only:
             continue
         sub = module.add_parser(commands)
@@ -93,12 +100,32 @@ def _requested(argv: Sequence[str]) -> str | None:
     """The subcommand ``argv`` names, when its first word is one (else the full parser is
     built: ``--help``, ``--version``, a typo listed against every subcommand)."""
     first = argv[0] if argv else None
-    return first if first in {_name(module) for module in SUBCOMMANDS} else None
+    return first if first in {_name(module) for module in _subcommands()} else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `napari-radiomics`; returns the exit status (see module docstring)."""
+    """Entry point of `napari-radiomics`; returns the exit status (see module docstring).
+
+    Ctrl-C and SIGTERM end it with 130 and 143 and one line, never a traceback, whenever they
+    come: while the subcommands are imported, while a run starts its workers or writes its
+    output (each run keeps what it finished and says how to resume; see ``_signals``).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
+    stop = StopRequests()
+    try:
+        with stop:
+            status = _run(argv)
+    except KeyboardInterrupt:  # before a run began, or in a command that keeps nothing partial
+        print("napari-radiomics: interrupted", file=sys.stderr)
+        status = EXIT_INTERRUPTED
+    # SIGTERM is a Terminated, which a run catches as Ctrl-C to keep its rows: 143, not 130.
+    return EXIT_TERMINATED if status == EXIT_INTERRUPTED and stop.terminated else status
+
+
+def _run(argv: list[str]) -> int:
+    """The subcommand ``argv`` asks for, run; its exit status."""
+    from napari_radiomics.cli._options import quiet
+
     parser = build_parser(_requested(argv))
     try:
         args = parser.parse_args(argv)

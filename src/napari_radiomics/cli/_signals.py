@@ -1,0 +1,56 @@
+"""How the command ends when it is told to stop: Ctrl-C (SIGINT) and SIGTERM alike.
+
+A terminal's Ctrl-C and a scheduler's SIGTERM (SLURM, systemd, `kill`; a job past its time
+limit gets SIGTERM, then SIGKILL some seconds later) both mean "stop now, keep what is done".
+Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM kill the process on the spot,
+so a batch run stopped by its scheduler printed nothing and left its table without the note
+saying how to resume. Inside :class:`StopRequests` SIGTERM raises
+:class:`~napari_radiomics.errors.Terminated`, a ``KeyboardInterrupt``: every path that closes a
+run, stops its workers and keeps its finished rows on Ctrl-C does the same on SIGTERM, and the
+command then exits with 143 (128 + SIGTERM, what a shell reports for a process SIGTERM killed)
+instead of 130.
+
+A worker forked while the handler is installed inherits it. It must not raise there (a worker
+leaves stopping to its caller, and a SIGTERM sent to it alone means "die"), so in any other
+process the handler restores the default action and re-sends the signal to itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from napari_radiomics.errors import Terminated
+
+
+class StopRequests:
+    """Inside ``with StopRequests() as stop:``, SIGTERM raises :class:`Terminated` in this
+    (the main) thread, and ``stop.terminated`` says afterwards whether it came (a run that
+    caught it to keep its rows returns its Ctrl-C status). The handler in place before is
+    restored on leaving. Elsewhere than the main thread (``main`` called from a thread) signal
+    handlers cannot be set, and nothing changes."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+        self._owner = os.getpid()
+        self._before: Any = None
+
+    def _terminate(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._owner:  # a forked worker: die as SIGTERM would have it die
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.terminated = True
+        raise Terminated
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGTERM, self._terminate)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGTERM, self._before)

@@ -1,0 +1,89 @@
+"""The command stopped as a terminal (Ctrl-C: SIGINT to the process group) or a scheduler
+(SIGTERM, as SLURM sends at a job's time limit) stops it, at moments other than mid-run
+(tests/test_cli.py stops `extract` after 3 rows, SIGTERM included): while it still imports,
+and `maps` while its workers compute.
+Real subprocesses in their own process group, signalled once an observable state is reached."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from processes import HAS_PROC, STOPPED_STATUS, assert_ended, descendants
+
+
+def _mapped(pid: int, library: str) -> bool:
+    """Whether process `pid` has loaded the shared library whose file name holds `library`."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc to see the imports under way")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_while_importing_exits_quietly(
+    mat_folder: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Signalled once NumPy's core is loaded, the command is still importing its subcommands
+    (SimpleITK, pyradiomics' settings: hundreds of ms more). It exits 130 (Ctrl-C) or 143
+    (SIGTERM) with one line, as it does mid-run: no traceback (Ctrl-C printed one and exited
+    -2), nothing written."""
+    out = tmp_path / "f.csv"
+    command = [sys.executable, "-m", "napari_radiomics.cli", "extract", str(mat_folder)]
+    proc = subprocess.Popen(
+        [*command, "-o", str(out)], start_new_session=True, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not _mapped(proc.pid, "_multiarray_umath") and time.monotonic() < deadline:
+        assert proc.poll() is None, "the command ended before it was signalled"
+        time.sleep(0.002)
+    os.killpg(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=120)
+    # A Ctrl-C that passed through some of SciPy's imports before main caught it leaves
+    # CPython's "unhandled Ctrl-C" mark set, and CPython then ends the process with SIGINT
+    # (-2) instead of 130; a shell reports both as 130.
+    expected = {STOPPED_STATUS[sig], -signal.SIGINT} if sig == signal.SIGINT else {143}
+    assert proc.returncode in expected, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "napari-radiomics: interrupted"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_maps_stopped_mid_compute_ends_quietly(
+    tmp_path: Path, pyradiomics_data: Path, sig: signal.Signals
+) -> None:
+    """Signalled once its workers compute, ``maps`` exits 130 or 143 (SIGTERM killed it
+    with -15), writes nothing and leaves no worker."""
+    out = tmp_path / "maps"
+    command = [sys.executable, "-m", "napari_radiomics.cli", "maps", "--jobs", "2"]
+    command += [str(pyradiomics_data / "brain1_image.nrrd"), "-o", str(out), "--mask"]
+    command += [str(pyradiomics_data / "brain1_label.nrrd")]
+    command += ["--features", "glcm_Contrast", "firstorder_Mean"]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    while "original glcm" not in seen:  # the progress line: batches are out to the workers
+        piece = proc.stderr.read(1)
+        assert piece, f"the command ended before it computed: {seen}"
+        seen += piece
+    workers = descendants(proc.pid) if HAS_PROC else set()
+    os.killpg(proc.pid, sig)
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the command hung after it was signalled")
+    assert proc.returncode == STOPPED_STATUS[sig], stderr
+    assert "Traceback" not in stderr
+    assert "interrupted: no maps written" in stderr
+    assert not out.exists() or not any(out.iterdir())
+    assert_ended(workers)
