@@ -317,3 +317,24 @@ def test_a_chunk_never_written_is_refused_by_every_reader(tmp_path: Path, name: 
     for read in (read_tumor_mat, read_tumor_mask):
         with pytest.raises(ReadError, match=rf"cjdata\.{name}: \d+ of its 12 chunks are missing"):
             read(path)
+
+
+def test_a_byte_mask_is_tumour_wherever_it_is_not_zero(tmp_path: Path) -> None:
+    """MATLAB's ``logical`` bytes are read as booleans without a copy when they are 0 and 1;
+    a byte mask holding other labels (2 here) still reads as tumour wherever it is not 0, by
+    both readers of the mask, and an all-zero one is still empty."""
+    fields = case_arrays()
+    labels = fields["tumorMask"].astype(np.uint8)
+    rows, cols = np.nonzero(labels)
+    labels[rows[::2], cols[::2]] = 2  # every other tumour pixel
+    assert set(np.unique(labels)) == {0, 1, 2}
+    for name, mask in {"01": fields["tumorMask"], "012": labels}.items():
+        path = write_v73(tmp_path / f"{name}.mat", {**fields, "tumorMask": mask})
+        tumor = read_tumor_mat(path)
+        assert tumor.mask.dtype == bool
+        np.testing.assert_array_equal(tumor.mask, mask != 0)
+        np.testing.assert_array_equal(read_tumor_mask(path)[1], mask != 0)
+    empty = write_v73(tmp_path / "zeros.mat", {**fields, "tumorMask": np.zeros_like(labels)})
+    with pytest.raises(ReadError, match="empty tumour mask"):
+        read_tumor_mat(empty)
+    assert not read_tumor_mat(empty, allow_empty_mask=True).mask.any()

@@ -187,7 +187,7 @@ class _File:
             free = following
         else:
             raise Unusual("bad heap free list")
-        entries, last = self._tree_entries(tree, 0, np.dtype("<u8"))
+        entries, last = self._tree_entries(tree, 0, _GROUP_KEY)
         if len(last) != 1:
             raise Unusual("a group of more than one B-tree node")
 
@@ -223,7 +223,7 @@ class _File:
         """The (key, child) entries of a version 1 B-tree's leaf level, in key order, read with
         NumPy (``key`` is the node kind's key; a chunk's gives its offset, size and filters),
         then each node's last key (which bounds its children and no child follows)."""
-        entry = np.dtype([("key", key), ("child", "<u8")])
+        entry = _entry(key)
         leaves: list[np.ndarray] = []
         last: list[np.ndarray] = []
         pending, visited = [address], 0
@@ -315,8 +315,7 @@ class _File:
         grid = tuple(-(-n // c) for n, c in zip(shape, chunk, strict=True))
         if math.prod(grid) * math.prod(chunk) > 2 * MAX_FIELD_VALUES:
             raise Unusual("chunks far larger than the data")
-        key = np.dtype([("stored", "<u4"), ("mask", "<u4"), ("offset", "<u8", (rank + 1,))])
-        entries, last = self._tree_entries(tree, 1, key)
+        entries, last = self._tree_entries(tree, 1, _chunk_key(rank))
         # A chunk index written whole holds every chunk once, in C order of the grid (HDF5
         # finds a chunk by key order: one out of it, it would miss; one missing, it would read
         # as the fill value), with no filter skipped: one comparison with that index says so.
@@ -324,7 +323,7 @@ class _File:
             raise Unusual("a chunk never written (HDF5 knows its fill value) or written twice")
         if entries["key"]["mask"].any():
             raise Unusual("a filter skipped for a chunk")
-        if not np.array_equal(entries["key"]["offset"], _whole_index(grid, tuple(chunk))):
+        if entries["key"]["offset"].tobytes() != _whole_index(grid, tuple(chunk)):
             raise Unusual("a chunk off the dataset's grid, written twice or out of key order")
         for offset in last["offset"].tolist():  # HDF5 checks every key, the last ones too
             if any(n % c for n, c in zip(offset, [*chunk, element], strict=True)):
@@ -357,11 +356,29 @@ class _File:
 
 
 @functools.lru_cache(maxsize=16)
-def _whole_index(grid: tuple[int, ...], chunk: tuple[int, ...]) -> np.ndarray:
-    """The chunk offsets of an index that holds every chunk of the grid, in key (C) order:
-    each chunk's corner, then 0 (the offset in the element's bytes). Read-only, as cached."""
+def _whole_index(grid: tuple[int, ...], chunk: tuple[int, ...]) -> bytes:
+    """The chunk offsets of an index that holds every chunk of the grid, in key (C) order,
+    as the file stores them: each chunk's corner, then 0 (the offset in the element's bytes).
+    (Bytes: comparing them costs a fraction of ``np.array_equal``'s fixed costs.)"""
     corners = np.indices(grid).reshape(len(grid), -1).T * np.array(chunk)
-    offsets = np.zeros((len(corners), len(grid) + 1), np.uint64)
+    offsets = np.zeros((len(corners), len(grid) + 1), "<u8")
     offsets[:, :-1] = corners
-    offsets.flags.writeable = False
-    return offsets
+    return offsets.tobytes()
+
+
+#: The keys of a group's B-tree node: an offset into the group's local heap.
+_GROUP_KEY = np.dtype("<u8")
+
+
+@functools.cache
+def _chunk_key(rank: int) -> np.dtype:
+    """The key of a chunk B-tree node of a rank ``rank`` dataset: the chunk's stored size, its
+    skipped filters, its offset in each dimension and in the element (NumPy builds a
+    structured dtype in microseconds, several times a file: each is made once)."""
+    return np.dtype([("stored", "<u4"), ("mask", "<u4"), ("offset", "<u8", (rank + 1,))])
+
+
+@functools.cache
+def _entry(key: np.dtype) -> np.dtype:
+    """A B-tree node's entry: its key, then its child's address."""
+    return np.dtype([("key", key), ("child", "<u8")])

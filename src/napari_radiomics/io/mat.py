@@ -199,12 +199,21 @@ def _usable_mask(path: Path, mask: np.ndarray, allow_empty: bool) -> np.ndarray:
 
     Only a mask of integer labels >= 0 is cast (``convert.label_problem``, the engine's own
     rule): cast to bool, a -1 background or a 0.5 border would silently become tumour.
+    MATLAB's ``logical`` (bytes of 0 and 1, which ``label_problem`` accepts whatever their
+    values) is read as booleans without a copy: one pass finds its largest value, which says
+    both that the bytes are 0 and 1 and whether the mask is empty.
     """
-    problem = label_problem(mask)
-    if problem is not None:
-        raise ReadError(path, f"cjdata.tumorMask {problem}")
-    mask = mask.astype(bool)
-    if not allow_empty and not mask.any():
+    if mask.dtype == np.uint8 and mask.size:
+        high = int(mask.max())
+        mask = mask.view(bool) if high <= 1 else mask.astype(bool)  # (labels > 1 are tumour)
+        empty = high == 0
+    else:
+        problem = label_problem(mask)
+        if problem is not None:
+            raise ReadError(path, f"cjdata.tumorMask {problem}")
+        mask = mask.astype(bool)
+        empty = not mask.any()
+    if empty and not allow_empty:
         raise ReadError(path, "empty tumour mask (cjdata.tumorMask has no pixel set)")
     return mask
 
