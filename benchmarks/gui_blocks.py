@@ -27,6 +27,7 @@ Run (a display is needed; Xvfb works)::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import tempfile
 import time
@@ -299,6 +300,12 @@ def maps(bench: Bench, folder: Path) -> None:
     )
 
 
+def tracked() -> int:
+    """The objects the garbage collector tracks in this process (what a full collection
+    walks, whichever thread starts it)."""
+    return len(gc.get_objects())
+
+
 def load() -> str:
     """The machine's load averages (1, 5, 15 min), to print beside the figures."""
     if not hasattr(os, "getloadavg"):  # Windows
@@ -361,6 +368,9 @@ def main() -> None:
             lambda: setattr(viewer, "status", "repaint"),
         )
         image, _ = open_folder(bench, folder, args.cases)
+        # Any thread that allocates enough starts one: it holds the GIL throughout, so a
+        # worker parsing a CSV blocks the event loop for as long (see docs/benchmarks.md).
+        bench.measure("(floor)", f"a full garbage collection ({tracked()} objects)", gc.collect)
         steps: dict[str, Callable[[], None]] = {
             "review": lambda: review(bench),
             "extract": lambda: extract(bench),
