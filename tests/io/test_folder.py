@@ -33,6 +33,25 @@ def test_find_mat_files_sorts_naturally_and_skips_the_split_file(tmp_path: Path)
         find_mat_files(tmp_path / "1.mat")
 
 
+def test_find_mat_files_lists_links_as_glob_did_and_no_folders(tmp_path: Path) -> None:
+    """The folder's listing reads file types from the directory entries: a link to a case,
+    a dangling link and a link loop stand for cases (the reader names the broken ones), a
+    folder or a link to one named ``*.mat`` is none, the split file is none in any case."""
+    (tmp_path / "1.mat").write_bytes(b"")
+    (tmp_path / "folder.mat").mkdir()
+    (tmp_path / "CVIND.mat").write_bytes(b"")
+    (tmp_path / "3.mat").symlink_to(tmp_path / "1.mat")
+    (tmp_path / "20.mat").symlink_to(tmp_path / "missing.mat")
+    (tmp_path / "4.mat").symlink_to(tmp_path / "4.mat")  # a loop
+    (tmp_path / "linked-folder.mat").symlink_to(tmp_path / "folder.mat")
+    (tmp_path / "folder.mat" / "2.mat").write_bytes(b"")
+    found = find_mat_files(tmp_path)
+    assert [p.name for p in found] == ["1.mat", "3.mat", "4.mat", "20.mat"]
+    assert all(p.parent == tmp_path for p in found)
+    recursive = [p.relative_to(tmp_path).as_posix() for p in find_mat_files(tmp_path, True)]
+    assert recursive == ["1.mat", "3.mat", "4.mat", "20.mat", "folder.mat/2.mat"]
+
+
 def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:
     slices = write_mixed_folder(tmp_path)
     with pytest.warns(FolderWarning, match=r"1 slice\(s\) resized .*64x64.*3\.mat"):

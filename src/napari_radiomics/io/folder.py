@@ -13,6 +13,7 @@ its problem, in a warning and in the per-slice table.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import time
@@ -51,8 +52,12 @@ def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ReadError(folder, "not a folder")
-    cases = _mat_files(folder, recursive)
-    return sorted(cases, key=lambda p: _natural_key(p.relative_to(folder)))
+    if recursive:
+        return sorted(_mat_files(folder, True), key=lambda p: _natural_key(p, folder))
+    # The reader lists the dataset's 3064 files on the GUI thread: one directory read, file
+    # types from the entries (no stat but for links), and names sorted as text, not as paths.
+    names = sorted(_mat_names(folder), key=_natural_name_key)
+    return [folder / name for name in names]
 
 
 def holds_mat_files(folder: str | Path, recursive: bool = False) -> bool:
@@ -72,9 +77,33 @@ def _mat_files(folder: Path, recursive: bool) -> Iterator[Path]:
     )
 
 
-def _natural_key(path: Path) -> tuple[tuple[int, int | str], ...]:
-    parts = re.split(r"(\d+)", path.as_posix())
+def _mat_names(folder: Path) -> Iterator[str]:
+    """The names :func:`_mat_files` finds directly in ``folder``, from one ``os.scandir``: a
+    file or a link that is no folder, named ``*.mat`` as ``glob`` matches it (case-sensitive
+    where the file system's names are), not the split file."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if not os.path.normcase(name).endswith(".mat") or name.lower() in NOT_A_CASE:
+                continue
+            try:
+                case = entry.is_file() or (entry.is_symlink() and not entry.is_dir())
+            except OSError:  # a link loop (pathlib's tests answer False): a case to name
+                case = entry.is_symlink()
+            if case:
+                yield name
+
+
+def _natural_key(path: Path, folder: Path) -> tuple[tuple[int, int | str], ...]:
+    return _natural_name_key(path.relative_to(folder).as_posix())
+
+
+def _natural_name_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    parts = _DIGITS.split(name)
     return tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts if part)
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
