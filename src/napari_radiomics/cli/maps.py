@@ -24,6 +24,7 @@ from napari_radiomics._filenames import inside
 from napari_radiomics._limits import usable_cpus
 from napari_radiomics.cli._options import (
     add_settings_options,
+    add_subcommand,
     non_negative,
     positive,
     settings_from,
@@ -87,12 +88,12 @@ examples:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `maps` subcommand's options."""
-    maps = commands.add_parser(
+    maps = add_subcommand(
+        commands,
         "maps",
         help="voxel-wise feature maps of one image and mask, one file per feature",
         description=_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     maps.add_argument("image", metavar="IMAGE", help="NRRD/NIfTI/MHA image or a .mat slice")
     maps.add_argument("--mask", metavar="MASK", help="label image (not for .mat slices)")
