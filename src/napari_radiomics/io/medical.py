@@ -5,10 +5,11 @@ Radiomics features depend on voxel spacing, so the geometry is never dropped. Th
 ``translate == origin[::-1]``, and a non-identity direction (an oblique or flipped acquisition)
 becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
 SimpleITK's physical points. This module adds what a file reader needs on top: which files are
-masks, and errors that name the file; and the one way this package writes such a file
+masks, and errors that name the file; and the way this package writes such a file
 (:func:`write_medical_image`), checked whole after writing: a gzip NRRD file by decompressing
 its pixels and comparing their length and CRC-32 with the image's, any other file by reading
-it back and comparing the voxels.
+it back and comparing the voxels. Feature maps' NRRD files have a faster writer of their own,
+``io.nrrd_maps``.
 """
 
 from __future__ import annotations
