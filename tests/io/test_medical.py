@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,30 @@ def test_a_file_the_os_cuts_off_is_an_error_from_write_medical_image(
     assert done.stdout.startswith("OSError: "), done.stdout
     assert error in done.stdout
     assert path.stat().st_size == 1 << 16
+
+
+def test_read_medical_sitk_gives_the_file_as_stored_and_refuses_what_is_no_grey_level_image(
+    tmp_path: Path,
+) -> None:
+    """The engine's read (``maps``): the pixels, type and geometry as the file stores them, with
+    no napari conversion (an image named like a mask, with negative values, is still an
+    image); a ``maps --single-file`` file and a vector image are refused naming the file."""
+    from napari_radiomics.io.medical import read_medical_sitk
+
+    values = np.arange(-30, 30, dtype=np.int16).reshape(3, 4, 5)
+    path = _write(tmp_path / "ct_seg.nrrd", make_image(values, OBLIQUE))
+    image = read_medical_sitk(path)
+    assert image.GetPixelID() == sitk.sitkInt16
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(image), values)
+    written = make_image(values, OBLIQUE)
+    for get in ("GetSpacing", "GetOrigin", "GetDirection"):
+        assert getattr(image, get)() == getattr(written, get)()
+    vector = sitk.GetImageFromArray(np.zeros((3, 4, 5, 2)), isVector=True)
+    maps = sitk.Image(vector)
+    maps.SetMetaData(MAPS_FEATURES_FIELD, "original_glcm_Contrast original_firstorder_Mean")
+    for name, image, reason in (
+        ("maps.nrrd", maps, "is a maps.nrrd of `maps --single-file` (2 feature map"),
+        ("rgb.nrrd", vector, "2 components per pixel"),
+    ):
+        with pytest.raises(ReadError, match=rf"{name}: .*{re.escape(reason)}"):
+            read_medical_sitk(_write(tmp_path / name, image))

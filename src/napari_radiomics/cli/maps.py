@@ -40,7 +40,11 @@ from napari_radiomics.cli._status import (
 )
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
 from napari_radiomics.io import write_medical_image
-from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
+from napari_radiomics.io.medical import (
+    MAPS_FEATURES_FIELD,
+    maps_file_refused,
+    read_medical_sitk,
+)
 from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 
 PARAMS_NAME = "maps.params.yaml"
@@ -267,20 +271,21 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
         )
     if not args.mask:
         parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
-    # Read once each, with a clear ReadError naming the file, and the geometry as stored.
-    return _image(read_medical_image(path)), _image(read_medical_image(args.mask))
+    # Read once each, with a clear ReadError naming the file, and the geometry as stored; the
+    # mask in a thread while the image is read (SimpleITK inflates each without the GIL). The
+    # image goes to the engine as read; the mask through the reader's label checks.
+    with ThreadPoolExecutor(1) as pool:
+        mask = pool.submit(read_medical_image, args.mask)
+        image = read_medical_sitk(path)
+        return image, _mask(mask.result())
 
 
-def _image(medical: Any) -> sitk.Image:
-    """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
-    origin and direction (as stored, not derived back from napari's affine). A maps file of
-    this command (``maps.nrrd``, several maps per voxel) is no grey-level image: refused."""
+def _mask(medical: Any) -> sitk.Image:
+    """A mask read by ``read_medical_image`` as a SimpleITK image of its label values, with
+    the file's own spacing, origin and direction (as stored, not derived back from napari's
+    affine). A maps file of this command (several maps per voxel) is refused."""
     if medical.channels:
-        raise ReadError(
-            medical.path,
-            f"is a {SINGLE_NAME} of `maps --single-file` ({len(medical.channels)} feature "
-            "map(s) per voxel), not a grey-level image; map the image the maps came from",
-        )
+        raise maps_file_refused(medical.path, len(medical.channels))
     image = sitk.GetImageFromArray(medical.data)
     image.SetSpacing(medical.geometry["spacing"])
     image.SetOrigin(medical.geometry["origin"])
