@@ -1,10 +1,8 @@
-"""Maps written as gzip NRRD without an image writer: ITK's header byte for byte, the pixels
-SimpleITK reads back, and a file the disk cut off refused."""
+"""Maps written as gzip NRRD without an image writer: ITK's header byte for byte and the
+pixels SimpleITK reads back (a file the disk cut off: ``test_medical``'s cut-off writes)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -89,38 +87,3 @@ def test_what_is_not_a_map_is_refused_naming_it() -> None:
         nrrd_bytes(np.zeros((2, 2, 2)), *grid)
     with pytest.raises(ValueError, match="no line break"):
         nrrd_bytes(np.zeros((2, 2)), *grid, fields={"names": "a\nb"})
-
-
-#: Run in a child whose files the OS cuts at 64 KiB (``RLIMIT_FSIZE``; SIGXFSZ ignored, so a
-#: write past it is a short write, as on a full disk): prints the error or "written".
-_CUT_OFF_WRITE = """
-import resource, signal, sys
-import numpy as np
-from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
-from pathlib import Path
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-values = np.random.default_rng(0).normal(size=(40, 50, 60))  # ~900 KB compressed
-data = nrrd_bytes(values, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
-resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
-try:
-    write_nrrd(Path(sys.argv[1]), data)
-except OSError as err:
-    print(f"OSError: {err}")
-else:
-    print("written")
-"""
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX (setrlimit)")
-def test_a_file_the_os_cuts_off_is_an_error(tmp_path: Path) -> None:
-    """A real short write: the OS stops the file at 64 KiB, and ``write_nrrd`` raises."""
-    path = tmp_path / "cut.nrrd"
-    done = subprocess.run(
-        [sys.executable, "-c", _CUT_OFF_WRITE, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.startswith("OSError: "), done.stdout
-    assert path.stat().st_size == 1 << 16
