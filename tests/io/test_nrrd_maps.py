@@ -16,7 +16,9 @@ from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 _TILT = np.deg2rad(10)
 #: (values, spacing, origin, direction, components): a tilted 3D box of float64 with NaN, a
 #: flipped 3D grid of 2 components with -0 and a tiny origin, a 2D grid of components with a
-#: swapped direction and 1/3 in its origin, a 2D float32 map.
+#: swapped direction and 1/3 in its origin, one component (ITK writes it as a scalar image),
+#: a 2D float32 map.
+_IDENTITY = (1, 0, 0, 0, 1, 0, 0, 0, 1)
 _VALUES = np.linspace(-3, 3, 60).reshape(5, 4, 3)
 _VALUES[_VALUES > 2.5] = np.nan
 CASES = [
@@ -35,6 +37,7 @@ CASES = [
         True,
     ),
     (np.arange(24.0).reshape(4, 3, 2), (0.5, 0.25), (1 / 3, -0.0), (0, 1, 1, 0), True),
+    (np.arange(12.0).reshape(2, 2, 3, 1), (0.5, 0.25, 2.0), (1.0, 2.0, 3.0), _IDENTITY, True),
     (np.arange(12, dtype="f4").reshape(4, 3), (0.5, 0.25), (1 / 3, 2.0), (1, 0, 0, 1), False),
 ]
 
@@ -72,7 +75,9 @@ def test_the_file_is_itks_header_byte_for_byte_and_reads_back_on_the_same_grid(
     reference = sitk.ReadImage(str(tmp_path / "itk.nrrd"))
     for get in ("GetSpacing", "GetOrigin", "GetDirection", "GetNumberOfComponentsPerPixel"):
         assert getattr(back, get)() == getattr(reference, get)(), get
-    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(back), values)
+    np.testing.assert_array_equal(
+        sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(reference)
+    )
     if fields:
         assert back.GetMetaData(MAPS_FEATURES_FIELD) == fields[MAPS_FEATURES_FIELD]
 

@@ -51,7 +51,10 @@ def nrrd_bytes(
     """The whole gzip NRRD file of ``values`` (napari axis order; with ``components`` the
     last axis holds each voxel's components), on a grid of ``spacing``, ``origin`` and
     ``direction`` (SimpleITK's order and row-major matrix), with ``fields`` as ``key:=value``
-    lines, as ITK's writer makes it."""
+    lines, as ITK's writer makes it (one component is written as a scalar image, as ITK
+    writes a one-component vector image)."""
+    if components and values.shape[-1] == 1:
+        values, components = values[..., 0], False
     dtype = values.dtype.newbyteorder("=")
     if dtype not in _TYPES:
         raise ValueError(f"NRRD maps are float32 or float64, not {values.dtype}")
