@@ -9,28 +9,24 @@ pandas.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from napari_radiomics._lazy import lazy_names
 
 if TYPE_CHECKING:
     from napari_radiomics._napari import show_features
+    from napari_radiomics._version import __version__
     from napari_radiomics.batch import discover_cases, run_batch
     from napari_radiomics.convert import layer_to_sitk, sitk_to_layer_data
     from napari_radiomics.engine import FeatureEngine, extract_features
     from napari_radiomics.io import TumorSlice, read_tumor_mat, write_tumor_mat
     from napari_radiomics.settings import ExtractionSettings
 
-try:
-    __version__ = version("napari-radiomics")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "unknown"
-
 _PUBLIC = {
     "ExtractionSettings": "napari_radiomics.settings",
     "FeatureEngine": "napari_radiomics.engine",
     "TumorSlice": "napari_radiomics.io",
+    "__version__": "napari_radiomics._version",
     "discover_cases": "napari_radiomics.batch",
     "extract_features": "napari_radiomics.engine",
     "layer_to_sitk": "napari_radiomics.convert",

@@ -42,6 +42,7 @@ __all__ = [
     "grid_of",
     "label_problem",
     "layer_to_sitk",
+    "sitk_pixels_problem",
     "sitk_to_layer_data",
 ]
 
@@ -275,9 +276,9 @@ def _layer_grid(layer: Any) -> Grid:
     )
 
 
-def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
-    """Array (z, y, x) and the layer kwargs (``scale``, ``translate``, and ``affine`` when the
-    direction is not the identity) that put the image where SimpleITK says it is."""
+def sitk_pixels_problem(image: sitk.Image) -> None:
+    """A ``ConversionError`` if ``image``'s pixels are not one real number each (a vector, RGB
+    or complex image), which pyradiomics cannot use."""
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise ConversionError(
             f"SimpleITK image with {image.GetNumberOfComponentsPerPixel()} components per pixel "
@@ -288,6 +289,12 @@ def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
             f"SimpleITK image of {image.GetPixelIDTypeAsString()} pixels (complex-valued); "
             "pyradiomics needs a real grey-level image: take its magnitude or real part first"
         )
+
+
+def sitk_to_layer_data(image: sitk.Image) -> tuple[np.ndarray, dict[str, Any]]:
+    """Array (z, y, x) and the layer kwargs (``scale``, ``translate``, and ``affine`` when the
+    direction is not the identity) that put the image where SimpleITK says it is."""
+    sitk_pixels_problem(image)
     ndim = image.GetDimension()
     data = sitk.GetArrayFromImage(image)
     kwargs: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -194,13 +195,19 @@ def test_an_nrrd_with_a_header_longer_than_64_kib_is_written(tmp_path: Path) -> 
 #: write past it is a short write, as on a full disk): prints the error or "written".
 _CUT_OFF_WRITE = """
 import resource, signal, sys
+from pathlib import Path
 import numpy as np, SimpleITK as sitk
 from napari_radiomics.io import write_medical_image
+from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
 values = np.random.default_rng(0).normal(size=(40, 50, 60))  # ~900 KB compressed
+data = nrrd_bytes(values, (1.0,) * 3, (0.0,) * 3, (1, 0, 0, 0, 1, 0, 0, 0, 1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
 try:
-    write_medical_image(sitk.GetImageFromArray(values), sys.argv[1])
+    if sys.argv[2] == "write_nrrd":
+        write_nrrd(Path(sys.argv[1]), data)
+    else:
+        write_medical_image(sitk.GetImageFromArray(values), sys.argv[1])
 except OSError as err:
     print(f"OSError: {err}")
 else:
@@ -210,21 +217,22 @@ else:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX (setrlimit)")
 @pytest.mark.parametrize(
-    ("name", "error"),
+    ("name", "writer", "error"),
     [
-        ("cut.nii.gz", "the file written is incomplete; is the disk full?"),  # SimpleITK silent
-        ("cut.nrrd", "failed to write to file"),  # SimpleITK's own report
+        ("cut.nii.gz", "write_medical_image", "the file written is incomplete; is the disk full?"),
+        ("cut.nrrd", "write_medical_image", "failed to write to file"),  # SimpleITK's report
+        ("cut.nrrd", "write_nrrd", "File too large"),  # Python's own write
     ],
 )
-def test_a_file_the_os_cuts_off_is_an_error_from_write_medical_image(
-    tmp_path: Path, name: str, error: str
+def test_a_file_the_os_cuts_off_is_an_error_from_either_writer(
+    tmp_path: Path, name: str, writer: str, error: str
 ) -> None:
     """A real short write: the OS stops the file at 64 KiB. SimpleITK writes a cut-off NIfTI
     file without a word; ``write_medical_image`` still raises, and for NRRD it passes on
-    SimpleITK's own report."""
+    SimpleITK's own report; the maps' ``write_nrrd`` raises Python's own error."""
     path = tmp_path / name
     done = subprocess.run(
-        [sys.executable, "-c", _CUT_OFF_WRITE, str(path)],
+        [sys.executable, "-c", _CUT_OFF_WRITE, str(path), writer],
         capture_output=True,
         text=True,
         timeout=120,
@@ -233,3 +241,30 @@ def test_a_file_the_os_cuts_off_is_an_error_from_write_medical_image(
     assert done.stdout.startswith("OSError: "), done.stdout
     assert error in done.stdout
     assert path.stat().st_size == 1 << 16
+
+
+def test_read_medical_sitk_gives_the_file_as_stored_and_refuses_what_is_no_grey_level_image(
+    tmp_path: Path,
+) -> None:
+    """The engine's read (``maps``): the pixels, type and geometry as the file stores them, with
+    no napari conversion (an image named like a mask, with negative values, is still an
+    image); a ``maps --single-file`` file and a vector image are refused naming the file."""
+    from napari_radiomics.io.medical import read_medical_sitk
+
+    values = np.arange(-30, 30, dtype=np.int16).reshape(3, 4, 5)
+    path = _write(tmp_path / "ct_seg.nrrd", make_image(values, OBLIQUE))
+    image = read_medical_sitk(path)
+    assert image.GetPixelID() == sitk.sitkInt16
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(image), values)
+    written = make_image(values, OBLIQUE)
+    for get in ("GetSpacing", "GetOrigin", "GetDirection"):
+        assert getattr(image, get)() == getattr(written, get)()
+    vector = sitk.GetImageFromArray(np.zeros((3, 4, 5, 2)), isVector=True)
+    maps = sitk.Image(vector)
+    maps.SetMetaData(MAPS_FEATURES_FIELD, "original_glcm_Contrast original_firstorder_Mean")
+    for name, image, reason in (
+        ("maps.nrrd", maps, "is a maps.nrrd of `maps --single-file` (2 feature map"),
+        ("rgb.nrrd", vector, "2 components per pixel"),
+    ):
+        with pytest.raises(ReadError, match=rf"{name}: .*{re.escape(reason)}"):
+            read_medical_sitk(_write(tmp_path / name, image))

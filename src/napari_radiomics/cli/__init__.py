@@ -65,6 +65,23 @@ def _subcommands() -> tuple[ModuleType, ...]:
     return (extract, landmarks, export, corrections, model, cluster, robustness, maps, view, ibsi)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is read (``importlib.metadata``, 20-50 ms) only when asked,
+    not by every command at start-up."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: object) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0,
+            help="show program's version number and exit",
+        )  # fmt: skip
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from napari_radiomics import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full argument parser (also what `--help` prints), or with ``only`` the parser of
     that one subcommand under the same program name.
@@ -78,9 +95,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="napari-radiomics",
         description="Radiomics features (pyradiomics) for images and tumour segmentations.",
     )
-    from napari_radiomics import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _subcommands():
         if only is not None and _name(module) != only:

@@ -10,8 +10,10 @@ pyradiomics' own voxel mode unchanged.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from napari_radiomics._filenames import inside
 from napari_radiomics._limits import usable_cpus
 from napari_radiomics.cli._options import (
     add_settings_options,
+    add_subcommand,
     non_negative,
     positive,
     settings_from,
@@ -37,14 +40,20 @@ from napari_radiomics.cli._status import (
 )
 from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
 from napari_radiomics.io import write_medical_image
-from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
+from napari_radiomics.io.medical import (
+    MAPS_FEATURES_FIELD,
+    maps_file_refused,
+    read_medical_sitk,
+)
+from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 
 PARAMS_NAME = "maps.params.yaml"
 #: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
 #: milliseconds of compression, writing, renaming and reading back, each without the GIL.
 WRITERS = min(4, usable_cpus())
-#: gzip's fastest level: on maps (float64 noise around the ROI, NaN elsewhere) it took 10-25%
-#: less CPU than the default level 6 for files about 15% larger (bench_maps --command).
+#: gzip's fastest level for NIfTI maps (SimpleITK's zlib): on maps (float64 noise around the
+#: ROI, NaN elsewhere) it took 10-25% less CPU than the default level 6 for files about 15%
+#: larger (bench_maps --command). NRRD maps: ``io.nrrd_maps``' own level.
 COMPRESSION_LEVEL = 1
 _FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
 #: ``--single-file``: the file every map goes to (its components named by the header field
@@ -87,12 +96,12 @@ examples:
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """The `maps` subcommand's options."""
-    maps = commands.add_parser(
+    maps = add_subcommand(
+        commands,
         "maps",
         help="voxel-wise feature maps of one image and mask, one file per feature",
         description=_HELP,
         epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     maps.add_argument("image", metavar="IMAGE", help="NRRD/NIfTI/MHA image or a .mat slice")
     maps.add_argument("--mask", metavar="MASK", help="label image (not for .mat slices)")
@@ -262,20 +271,21 @@ def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> t
         )
     if not args.mask:
         parser.error(f"{path}: --mask MASK is required for an NRRD/NIfTI/MHA image")
-    # Read once each, with a clear ReadError naming the file, and the geometry as stored.
-    return _image(read_medical_image(path)), _image(read_medical_image(args.mask))
+    # Read once each, with a clear ReadError naming the file, and the geometry as stored; the
+    # mask in a thread while the image is read (SimpleITK inflates each without the GIL). The
+    # image goes to the engine as read; the mask through the reader's label checks.
+    with ThreadPoolExecutor(1) as pool:
+        mask = pool.submit(read_medical_image, args.mask)
+        image = read_medical_sitk(path)
+        return image, _mask(mask.result())
 
 
-def _image(medical: Any) -> sitk.Image:
-    """A file read by ``read_medical_image`` as a SimpleITK image, with the file's own spacing,
-    origin and direction (as stored, not derived back from napari's affine). A maps file of
-    this command (``maps.nrrd``, several maps per voxel) is no grey-level image: refused."""
+def _mask(medical: Any) -> sitk.Image:
+    """A mask read by ``read_medical_image`` as a SimpleITK image of its label values, with
+    the file's own spacing, origin and direction (as stored, not derived back from napari's
+    affine). A maps file of this command (several maps per voxel) is refused."""
     if medical.channels:
-        raise ReadError(
-            medical.path,
-            f"is a {SINGLE_NAME} of `maps --single-file` ({len(medical.channels)} feature "
-            "map(s) per voxel), not a grey-level image; map the image the maps came from",
-        )
+        raise maps_file_refused(medical.path, len(medical.channels))
     image = sitk.GetImageFromArray(medical.data)
     image.SetSpacing(medical.geometry["spacing"])
     image.SetOrigin(medical.geometry["origin"])
@@ -288,20 +298,26 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     block (``box``) or the full grid; each file written to a temporary file in the same folder,
     then renamed: a killed run leaves no half-written map.
 
-    The files are written :data:`WRITERS` at a time from threads (SimpleITK compresses and
-    writes without the GIL), gzip at :data:`COMPRESSION_LEVEL`, each checked whole by
-    ``write_medical_image`` (an NRRD by decompressing it, without an image reader). The first
+    The files are written :data:`WRITERS` at a time from threads (ISA-L and SimpleITK compress
+    and write without the GIL), each checked whole: an NRRD by its bytes read back
+    (``io.nrrd_maps``), a NIfTI file by ``write_medical_image``, which reads it back. The first
     error to happen (a full disk), whichever map it is, or Ctrl-C cancels the maps not yet
     begun; it is raised, naming the file, once the files under way have ended. Maps already
     written stay, and nothing else in ``out`` is touched. Full-grid files are written one at
-    a time: each holds the image's size twice while it is written (the array, SimpleITK's
-    copy), which several at once would multiply.
+    a time: each holds the image's size twice while it is written (the array and its
+    compressed or SimpleITK copy), which several at once would multiply.
     """
     out.mkdir(parents=True, exist_ok=True)
 
     def write(item: tuple[str, Any]) -> None:
         name, feature_map = item
-        _write_file(inside(out, f"{name}{suffix}"), feature_map.image(box=box))
+        target = inside(out, f"{name}{suffix}")
+        if suffix == _FORMATS["nrrd"]:
+            values = feature_map.values if box else feature_map.array()
+            origin = feature_map.box_origin if box else feature_map.grid.origin
+            _write_nrrd(target, values, feature_map.grid, origin)
+        else:
+            _write_file(target, feature_map.image(box=box))
 
     with ThreadPoolExecutor(WRITERS if box else 1) as pool:
         futures = [pool.submit(write, item) for item in maps.items()]
@@ -317,24 +333,50 @@ def _write_single(out: Path, maps: dict[str, Any]) -> None:
     """Every map as one component of ``out``/:data:`SINGLE_NAME`, on the block they share
     (the ROI's box plus the kernel radius, placed on the image as a single map's file is),
     the components' feature names in order in the header field ``MAPS_FEATURES_FIELD``.
-    One file instead of 93: on a loaded machine the 93 files of a 4,000-voxel ROI cost
-    0.21-0.28 s of CPU, mostly creating, renaming and setting up a writer per file, against
-    13-85 ms for the same maps in one file (``bench_maps --command``)."""
+    One file instead of 93: the per-file work (creating, renaming, compressing a small
+    stream, reading it back) is paid once (``bench_maps --command``)."""
     out.mkdir(parents=True, exist_ok=True)
     first = next(iter(maps.values()))
     stacked = np.stack([feature_map.values for feature_map in maps.values()], axis=-1)
-    image = sitk.GetImageFromArray(stacked, isVector=True)
-    image.CopyInformation(first.image(box=True))
-    image.SetMetaData(MAPS_FEATURES_FIELD, " ".join(maps))
-    _write_file(inside(out, SINGLE_NAME), image)
+    fields = {MAPS_FEATURES_FIELD: " ".join(maps)}
+    _write_nrrd(inside(out, SINGLE_NAME), stacked, first.grid, first.box_origin, fields)
+
+
+def _write_nrrd(
+    target: Path,
+    values: np.ndarray,
+    grid: Any,
+    origin: tuple[float, ...],
+    fields: dict[str, str] | None = None,
+) -> None:
+    """``values`` (a map, or with ``fields`` the stacked maps as components) as a gzip NRRD
+    file on ``grid``'s spacing and direction at ``origin``, through a temporary file renamed
+    when whole and checked (:func:`_replacing`)."""
+    data = nrrd_bytes(
+        values,
+        grid.spacing,
+        origin,
+        grid.direction,
+        components=fields is not None,
+        fields=fields,
+    )
+    with _replacing(target) as temporary:
+        write_nrrd(temporary, data)
 
 
 def _write_file(target: Path, image: sitk.Image) -> None:
-    """``image`` to ``target`` through a temporary file in the same folder, renamed when whole;
-    a failure is a ``WriteError`` naming ``target`` (the writer's own message may not)."""
+    """``image`` to ``target`` through SimpleITK (NIfTI), as :func:`_write_nrrd` does."""
+    with _replacing(target) as temporary:
+        write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A temporary file in ``target``'s folder, renamed onto it when whole (``replaced``); a
+    failure is a ``WriteError`` naming ``target`` (the writer's own message may not)."""
     try:
         with replaced(target) as temporary:
-            write_medical_image(image, temporary, compression_level=COMPRESSION_LEVEL)
+            yield temporary
     except OSError as err:
         reason = err.strerror or str(err)
         raise WriteError(target, f"the map cannot be written ({reason})") from None

@@ -51,9 +51,12 @@ class MapRegion:
         region: str,
         margin: int,
         settings: dict[str, Any],
+        mask_box: tuple[slice, ...] | None = None,
     ) -> MapRegion:
         """The ROI of ``label`` (``region="roi"``), or its bounding box grown by ``margin``
-        voxels (``"box"``), as pyradiomics' mask."""
+        voxels (``"box"``), as pyradiomics' mask. ``mask_box``: ``label``'s box in ``mask``,
+        if known (the caller found it choosing the label): with the ROI on the image's grid it
+        is the ROI's, and another pass over the whole mask is saved."""
         if region not in ("roi", "box"):
             raise SettingsError(f"region {region!r}: choose 'roi' or 'box'")
         tolerance = coordinate_tolerance(settings.get("geometryTolerance"))
@@ -61,7 +64,10 @@ class MapRegion:
         roi = mask if direct else imageoperations.getMask(mask, **settings)
         if region == "box":
             roi = _box_mask(roi, label, margin)
-        return cls(roi, label, int(settings["kernelRadius"]), settings, direct)
+        out = cls(roi, label, int(settings["kernelRadius"]), settings, direct)
+        if direct and region == "roi" and mask_box is not None:
+            out._label_box = (mask_box,)
+        return out
 
     @property
     def array(self) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import platform
-from importlib import metadata as importlib_metadata
 
 import numpy as np
 import SimpleITK as sitk
@@ -20,12 +19,10 @@ def _installed() -> tuple[tuple[str, str], ...]:
     """Looked up once per process: reading package metadata costs milliseconds per extraction."""
     import radiomics
 
-    try:
-        ours = importlib_metadata.version("napari-radiomics")
-    except importlib_metadata.PackageNotFoundError:  # running from a source checkout
-        ours = "unknown"
+    from napari_radiomics._version import __version__  # package metadata, read when asked
+
     versions = {
-        "napari-radiomics": ours,
+        "napari-radiomics": __version__,
         "pyradiomics": radiomics.__version__,
         "SimpleITK": sitk.Version().VersionString(),
         "numpy": np.__version__,

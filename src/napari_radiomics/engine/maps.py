@@ -28,7 +28,6 @@ image's; they are refused with a message naming the setting.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ import SimpleITK as sitk
 from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import Grid, as_sitk
 from napari_radiomics.engine._engine import FeatureEngine
+from napari_radiomics.engine._maps_features import map_feature_choices, map_features
 from napari_radiomics.engine._maps_kernels import class_maps
 from napari_radiomics.engine._maps_memory import refuse_too_large
 from napari_radiomics.engine._maps_pool import process_pool
@@ -60,8 +60,6 @@ _DEFAULT_RADIUS = 1
 _DEFAULT_MASKED = True
 #: Units of progress per (image, feature class) step, so batches move the bar smoothly.
 _STEP = 1000
-#: What pyradiomics' image-type names are made of (``log-sigma-1-0-mm-3D``, ``wavelet-LLH``).
-_IMAGE_TYPE_NAME = re.compile(r"[A-Za-z0-9-]+")
 #: Parts per worker process each class's batches are shared out in (load balance, progress).
 _PARTS = 4
 
@@ -135,96 +133,6 @@ def voxel_settings(
     return out
 
 
-def map_feature_choices() -> list[str]:
-    """Every name :func:`map_features` accepts, for a picker: each non-shape class (``glcm``,
-    all of its features), then its current features (``glcm_Contrast``), as pyradiomics lists
-    them (deprecated ones left out)."""
-    from radiomics import getFeatureClasses
-
-    classes = {k: v for k, v in getFeatureClasses().items() if not k.startswith("shape")}
-    features = [
-        f"{name}_{feature}"
-        for name, cls in classes.items()
-        for feature, deprecated in cls.getFeatureNames().items()
-        if not deprecated
-    ]
-    return [*classes, *features]
-
-
-def map_features(
-    settings: ExtractionSettings, features: Sequence[str] | None = None
-) -> dict[str, list[str] | None]:
-    """The feature classes (and features, ``None`` = all) the maps compute: ``features`` as
-    class names (``glcm``) or class_feature names (``glcm_Contrast``, ``original_glcm_Contrast``),
-    else every non-shape feature the settings enable.
-
-    Each name must be one of pyradiomics' features of a class the settings enable (and, with a
-    prefix, of an image type they enable): anything else is refused naming it, since a name
-    that is not pyradiomics' own is a typo or a hostile value, and it ends up in file names.
-    """
-    from radiomics import getFeatureClasses
-
-    classes = getFeatureClasses()
-    config = PyradiomicsConfig.from_params(settings.to_params())
-    enabled = {k: v for k, v in config.features.items() if not k.startswith("shape")}
-    if not features:
-        return {k: v for k, v in enabled.items() if k in classes}
-    prefixes = {_image_type_prefix(name) for name in config.image_types}
-    out: dict[str, list[str] | None] = {}
-    for entry in features:
-        parts = entry.split("_")
-        if parts[0] not in classes and len(parts) > 2:
-            prefix, parts = parts[0], parts[1:]  # an image-type prefix (original_glcm_Contrast)
-            if _image_type_prefix(prefix) not in prefixes:
-                raise SettingsError(
-                    f"feature {entry!r}: {prefix!r} is not an image type the settings enable; "
-                    f"enabled: {', '.join(sorted(config.image_types))}"
-                )
-        class_name, feature = parts[0], "_".join(parts[1:])
-        if class_name not in classes:
-            raise SettingsError(
-                f"feature {entry!r}: no feature class {class_name!r}; choose from "
-                + ", ".join(c for c in classes if not c.startswith("shape"))
-            )
-        if class_name.startswith("shape"):
-            raise SettingsError(f"feature {entry!r}: shape features have no voxel-wise map")
-        if class_name not in enabled:
-            raise SettingsError(
-                f"feature {entry!r}: the settings do not enable feature class {class_name!r} "
-                f"(enabled: {', '.join(enabled) or 'none'}); enable it in featureClass"
-            )
-        names = classes[class_name].getFeatureNames()
-        if feature and feature not in names:
-            raise SettingsError(
-                f"feature {entry!r}: {class_name} has no feature {feature!r}; choose from "
-                + ", ".join(sorted(names))
-            )
-        only = enabled[class_name]
-        if not feature:  # the class: what the settings enable of it
-            out[class_name] = list(only) if only else None
-            continue
-        if only and feature not in only:
-            raise SettingsError(
-                f"feature {entry!r}: the settings enable only {', '.join(only)} of "
-                f"{class_name}; add it to featureClass.{class_name}"
-            )
-        if class_name not in out or out[class_name] is not None:
-            out.setdefault(class_name, [])
-            out[class_name].append(feature)  # type: ignore[union-attr]
-    return out
-
-
-def _image_type_prefix(name: str) -> str | None:
-    """What a feature name's image-type part starts with, in lower case: ``original`` for
-    Original, ``log`` for LoG (``log-sigma-1-0-mm-3D``), ``wavelet`` for Wavelet
-    (``wavelet-LLH``, ``wavelet2-LLH``), ``lbp`` for LBP2D and LBP3D (``lbp-2D``); None for
-    a name pyradiomics never makes (``../../x``)."""
-    if not _IMAGE_TYPE_NAME.fullmatch(name):
-        return None
-    head = name.split("-")[0].lower().rstrip("0123456789")
-    return "lbp" if head.startswith("lbp") else head
-
-
 def feature_maps(
     image: Any,
     mask: Any,
@@ -274,12 +182,14 @@ def feature_maps(
             raise ExtractionError(problem.message)
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
         engine = FeatureEngine(_without_voxel(settings), preprocessed=preprocessed)
-    label = _label(mask_sitk, mask_name, label if label is not None else settings.label)
+    boxes = label_boxes(label_array(mask_sitk, mask_name))
+    label = _label(boxes, mask_name, label if label is not None else settings.label)
     with geometry_tolerance(settings.geometry_tolerance), process_pool(jobs) as pool:
         return _compute(
             image_sitk,
             mask_sitk,
             label,
+            boxes[label],
             region,
             margin,
             config,
@@ -296,6 +206,7 @@ def _compute(
     image: sitk.Image,
     mask: sitk.Image,
     label: int,
+    mask_box: tuple[slice, ...],
     region: str,
     margin: int,
     config: PyradiomicsConfig,
@@ -310,7 +221,7 @@ def _compute(
     radius = int(voxel.get("kernelRadius", _DEFAULT_RADIUS))
     kwargs = voxel | {"label": label, "voxelBased": True, "kernelRadius": radius}
     kwargs.setdefault("maskedKernel", _DEFAULT_MASKED)
-    roi = MapRegion.of(image, mask, label, region, margin, kwargs)
+    roi = MapRegion.of(image, mask, label, region, margin, kwargs, mask_box)
     box = roi.label_box()
     if box is not None:  # else pyradiomics' checkMask names the problem
         _refuse_bad_grey_levels(image, roi.array, {label: box}, label, image_name, config)
@@ -386,9 +297,9 @@ def _without_voxel(settings: ExtractionSettings) -> ExtractionSettings:
     return out
 
 
-def _label(mask: sitk.Image, mask_name: str, label: int | None) -> int:
-    """The ROI label to map: the given one (checked present), else the mask's only label."""
-    boxes = label_boxes(label_array(mask, mask_name))
+def _label(boxes: dict[int, tuple[slice, ...]], mask_name: str, label: int | None) -> int:
+    """The ROI label to map: the given one (checked present among the mask's ``boxes``), else
+    the mask's only label."""
     if not boxes:
         raise ExtractionError(f"{mask_name} has no ROI: every voxel is 0 (background)")
     if label is None:

@@ -5,10 +5,11 @@ Radiomics features depend on voxel spacing, so the geometry is never dropped. Th
 ``translate == origin[::-1]``, and a non-identity direction (an oblique or flipped acquisition)
 becomes a napari ``affine`` rotating about the origin, so napari's world coordinates are
 SimpleITK's physical points. This module adds what a file reader needs on top: which files are
-masks, and errors that name the file; and the one way this package writes such a file
+masks, and errors that name the file; and the way this package writes such a file
 (:func:`write_medical_image`), checked whole after writing: a gzip NRRD file by decompressing
 its pixels and comparing their length and CRC-32 with the image's, any other file by reading
-it back and comparing the voxels.
+it back and comparing the voxels. Feature maps' NRRD files have a faster writer of their own,
+``io.nrrd_maps``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from napari_radiomics.convert import label_problem, sitk_to_layer_data
+from napari_radiomics.convert import label_problem, sitk_pixels_problem, sitk_to_layer_data
 from napari_radiomics.errors import ConversionError, ReadError
 from napari_radiomics.io.metadata import CaseMetadata
 
@@ -82,24 +83,7 @@ def case_name(path: str | Path) -> str:
 def read_medical_image(path: str | Path) -> MedicalImage:
     """Read an image or mask; masks are recognised by file name or by their content."""
     path = Path(path)
-    if not path.is_file():
-        raise ReadError(path, "file not found")
-    try:
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()
-        size = reader.GetSize()
-        voxels = int(np.prod(size, dtype=np.float64)) * reader.GetNumberOfComponents()
-        if voxels > MAX_VOXELS:
-            raise ReadError(
-                path,
-                f"declares {' x '.join(map(str, size))} voxels ({voxels:.3g} values); at most "
-                f"{MAX_VOXELS} are read, so the file is refused before allocating it",
-            )
-        image = reader.Execute()
-    except RuntimeError as exc:
-        problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
+    image = _read(path)
     channels = _map_names(path, image)
     try:
         if channels:  # the geometry from one component, the pixels with every component
@@ -131,6 +115,54 @@ def read_medical_image(path: str | Path) -> MedicalImage:
         geometry=geometry,
         channels=channels,
     )
+
+
+def read_medical_sitk(path: str | Path) -> sitk.Image:
+    """An image file as SimpleITK reads it, geometry as stored, for the engine: no napari
+    conversion (``read_medical_image``'s copy to NumPy and back cost a whole-image pass or
+    two per ``maps`` run). A file of several components per voxel (a ``maps --single-file``
+    file, a colour image) is refused naming the file: it is no grey-level image."""
+    path = Path(path)
+    image = _read(path)
+    if names := _map_names(path, image):
+        raise maps_file_refused(path, len(names))
+    try:
+        sitk_pixels_problem(image)
+    except ConversionError as exc:
+        raise ReadError(path, f"{exc}; open a single-channel image") from exc
+    return image
+
+
+def maps_file_refused(path: Path, maps: int) -> ReadError:
+    """The refusal of a ``maps --single-file`` file given as an image or mask to map."""
+    return ReadError(
+        path,
+        f"is a maps.nrrd of `maps --single-file` ({maps} feature map(s) per voxel), not a "
+        "grey-level image; map the image the maps came from",
+    )
+
+
+def _read(path: Path) -> sitk.Image:
+    """``path`` read by SimpleITK, refused naming it if missing, unreadable or declaring more
+    than :data:`MAX_VOXELS` values (checked from the header, before allocating)."""
+    if not path.is_file():
+        raise ReadError(path, "file not found")
+    try:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        size = reader.GetSize()
+        voxels = int(np.prod(size, dtype=np.float64)) * reader.GetNumberOfComponents()
+        if voxels > MAX_VOXELS:
+            raise ReadError(
+                path,
+                f"declares {' x '.join(map(str, size))} voxels ({voxels:.3g} values); at most "
+                f"{MAX_VOXELS} are read, so the file is refused before allocating it",
+            )
+        return reader.Execute()
+    except RuntimeError as exc:
+        problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise ReadError(path, f"SimpleITK cannot read it: {problem}") from exc
 
 
 def _map_names(path: Path, image: sitk.Image) -> tuple[str, ...]:
