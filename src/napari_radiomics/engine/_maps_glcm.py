@@ -138,7 +138,7 @@ class _Glcm:
         voxels, size, _, angles = p_glcm.shape
         # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
         empty = np.isnan(p_glcm[:, 0, 0, :]) if size else np.ones((voxels, angles), bool)
-        flat = np.flatnonzero(p_glcm)
+        flat = np.flatnonzero(p_glcm != 0)  # NaN included; a bool's non-zeros: faster
         p = p_glcm.ravel()[flat]
         if empty.any():  # their NaN are not entries
             kept = ~np.isnan(p)

@@ -39,19 +39,19 @@ def stacks(px: np.ndarray, py: np.ndarray, dense: tuple[np.ndarray, np.ndarray])
     step_i = levels_in_batch * step_j
     present = ((px > 0) | (py > 0)).transpose(0, 2, 1).reshape(voxels * angles, -1)
     size = present.sum(1)  # levels per (voxel, angle)
-    rows = px.transpose(0, 2, 1).reshape(voxels * angles, -1)
-    columns = py.transpose(0, 2, 1).reshape(voxels * angles, -1)
+    rows = px.transpose(0, 2, 1).ravel()  # (voxel, angle, level)
+    columns = rows if py is px else py.transpose(0, 2, 1).ravel()
     out = []
     for n in np.unique(size[size > 0]):
         chosen = np.flatnonzero(size == n)
         levels = np.nonzero(present[chosen])[1].reshape(-1, n)  # ascending in each row
         v, a = np.divmod(chosen, angles)
-        at = (v * (levels_in_batch * step_i) + a)[:, None, None]
-        at = at + levels[:, :, None] * step_i + levels[:, None, :] * step_j
-        glcm = flat_counts.take(at) / divisor[v, a][:, None, None]
-        dx = np.take_along_axis(rows[chosen], levels, 1)
-        dy = np.take_along_axis(columns[chosen], levels, 1)
-        out.append((chosen, glcm, dx, dy))
+        # flat positions: of each (voxel, i, angle) row start, of each j; then their sums
+        starts = (v * (levels_in_batch * step_i) + a)[:, None] + levels * step_i
+        glcm = flat_counts.take(starts[:, :, None] + (levels * step_j)[:, None, :])
+        glcm /= divisor[v, a][:, None, None]
+        at = chosen[:, None] * levels_in_batch + levels
+        out.append((chosen, glcm, rows.take(at), columns.take(at)))
     return out
 
 
