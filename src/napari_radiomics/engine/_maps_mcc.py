@@ -4,8 +4,9 @@ pyradiomics' MCC is the square root of the second largest eigenvalue of
 ``Q(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps)``, taken with ``numpy.linalg.eigvals``
 over the whole batch (it fails as soon as one voxel has an empty angle). Here each (voxel,
 angle)'s GLCM is put on its own levels and stacked with those of as many levels; B's second
-singular value comes from ``numpy.linalg.eigvalsh``, and pyradiomics' own Q (epsilon included)
-is used where that value is nearly 0.
+singular value comes from ``numpy.linalg.eigvalsh`` (of 2-4 levels and symmetric, from B
+deflated by its known top eigenvector), and pyradiomics' own Q (epsilon included) is used
+where that value is nearly 0.
 
 Nearly 0, pyradiomics' value is the square root of LAPACK's rounding of a zero eigenvalue
 (up to about 1e-16, so up to 1e-8), which depends on the matrix it is given: pyradiomics'
