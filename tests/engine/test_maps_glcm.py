@@ -223,3 +223,35 @@ def test_mcc_of_an_angle_without_correlation_equals_pyradiomics() -> None:
     reference.P_glcm = reference._calculateMatrix(np.array([[2], [2], [2]]))
     reference._calculateCoefficients()
     assert ours == pytest.approx(reference.getMCCFeatureValue()[0], rel=1e-12)
+
+
+def test_mcc_near_zero_in_a_roi_of_many_levels_equals_pyradiomics() -> None:
+    """The kernel above, its angle without correlation, beside a second texture spanning
+    4000 HU: the ROI has 164 grey levels, so pyradiomics' Q for that angle is 164 x 164
+    (zero outside the angle's levels), and LAPACK's rounding of its zero eigenvalue there is
+    the MCC's 7e-9. Q is built on the angle's levels and placed among the ROI's (building it
+    on all of them, k by k, took minutes on such a ROI); the voxel's MCC and those of the
+    other texture equal pyradiomics' voxel mode on the same voxels (its batch of the whole ROI
+    fails on an empty angle of the CT kernel's edge, and its 164-level matrices of every
+    voxel would not fit)."""
+    logging.getLogger("radiomics").setLevel(logging.CRITICAL)
+    kernel, kernel_roi = benchmark_ct_kernel(half=2)
+    rng = np.random.default_rng(7)
+    hu = np.zeros((5, 6, 10), dtype=np.int16)
+    hu[:, :5, :5] = sitk.GetArrayViewFromImage(kernel)
+    other = np.ones(hu.shape, dtype=bool)
+    other[:, :5, :5] = False
+    every = np.arange(-2000, 2100, 25)  # the second texture: every level at least once
+    hu[other] = rng.permutation(np.resize(every, int(other.sum())))
+    roi = np.ones(hu.shape, dtype=np.uint8)
+    roi[:, :5, :5] = sitk.GetArrayViewFromImage(kernel_roi)
+    image, mask = sitk.GetImageFromArray(hu), sitk.GetImageFromArray(roi)
+    settings = voxel_settings(ExtractionSettings(feature_classes={"glcm": ["MCC"]}), 1)
+    ours = feature_maps(image, mask, settings)["original_glcm_MCC"].array()
+    reference = glcm.RadiomicsGLCM(image, mask, voxelBased=True, kernelRadius=1)
+    assert reference.coefficients["grayLevels"].size == 164
+    voxels = np.array([[2, 2, 2], [2, 2, 7], [1, 2, 7], [2, 3, 7], [2, 1, 8], [3, 3, 6]]).T
+    reference.P_glcm = reference._calculateMatrix(voxels)
+    reference._calculateCoefficients()
+    theirs = reference.getMCCFeatureValue()
+    np.testing.assert_allclose(ours[tuple(voxels)], theirs, rtol=1e-12)

@@ -138,7 +138,7 @@ class _Glcm:
         voxels, size, _, angles = p_glcm.shape
         # pyradiomics marks an angle without pairs by NaN in the whole (i, j) plane.
         empty = np.isnan(p_glcm[:, 0, 0, :]) if size else np.ones((voxels, angles), bool)
-        flat = np.flatnonzero(p_glcm)
+        flat = np.flatnonzero(p_glcm != 0)  # NaN included; a bool's non-zeros: faster
         p = p_glcm.ravel()[flat]
         if empty.any():  # their NaN are not entries
             kept = ~np.isnan(p)
@@ -377,18 +377,23 @@ class _Glcm:
 
     def _mcc_as_pyradiomics(self, chosen: np.ndarray) -> np.ndarray:
         """pyradiomics' MCC of the (voxel, angle)s ``chosen`` (flat indices) on the levels its
-        matrices have (the ROI's: :attr:`matrix_levels`), absent ones as zero rows."""
-        at = np.full(self.count, -1)
-        at[chosen] = np.arange(chosen.size)
-        entry = at[self.group]
-        kept = entry >= 0
-        inside = np.isin(self.levels, self.matrix_levels)  # an entry's level always is
-        position = np.searchsorted(self.matrix_levels, self.levels)
-        size = self.matrix_levels.size
-        glcm = np.zeros((chosen.size, size, size))
-        glcm[entry[kept], position[self.i[kept]], position[self.j[kept]]] = self.p[kept]
+        matrices have (the ROI's: :attr:`matrix_levels`): each GLCM gathered on the levels of
+        its angle (a row or a column with a pair), grouped by their number, and placed at
+        their positions among the ROI's levels (:func:`mcc_of_q`)."""
         voxel, angle = np.divmod(chosen, self.shape[1])
-        dx, dy = np.zeros((chosen.size, size)), np.zeros((chosen.size, size))
-        dx[:, position[inside]] = self.px[voxel, :, angle][:, inside]
-        dy[:, position[inside]] = self.py[voxel, :, angle][:, inside]
-        return mcc_of_q(glcm, dx, dy)
+        px, py = self.px[voxel, :, angle], self.py[voxel, :, angle]
+        present = (px > 0) | (py > 0)
+        count = present.sum(1)
+        counts, divisor = self.dense
+        # an entry's level is always one of the ROI's
+        position = np.searchsorted(self.matrix_levels, self.levels)
+        out = np.empty(chosen.size)
+        for n in np.unique(count):
+            rows = np.flatnonzero(count == n)
+            levels = np.nonzero(present[rows])[1].reshape(-1, n)  # ascending in each row
+            v, a = voxel[rows][:, None, None], angle[rows][:, None, None]
+            glcm = counts[v, levels[:, :, None], levels[:, None, :], a] / divisor[v, a]
+            dx = np.take_along_axis(px[rows], levels, 1)
+            dy = np.take_along_axis(py[rows], levels, 1)
+            out[rows] = mcc_of_q(glcm, dx, dy, position[levels], self.matrix_levels.size)
+        return out
