@@ -1,7 +1,9 @@
-"""`maps` with worker processes, killed: its workers (a forkserver's, or spawned) end with it."""
+"""`maps` with worker processes, killed or cancelled: its workers (a forkserver's, or spawned)
+end with it, at once."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
@@ -14,6 +16,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from napari_radiomics.engine.maps import feature_maps
+from napari_radiomics.errors import Cancelled
 from processes import HAS_PROC, descendants, running
 
 
@@ -60,3 +64,24 @@ def test_the_workers_of_a_killed_maps_run_end(tmp_path: Path) -> None:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         caller.wait(timeout=60)
+
+
+def test_cancelling_maps_terminates_their_workers_mid_part(tmp_path: Path) -> None:
+    """Cancel (or Ctrl-C) stops the workers at once: they used to finish the parts in hand,
+    whose maps nobody reads any more, and a command exiting waited for them."""
+    image, mask = (sitk.ReadImage(str(path)) for path in _sphere(tmp_path))
+    before = set(multiprocessing.active_children())
+    workers: set[multiprocessing.Process] = set()
+
+    def cancel_after_the_first_part(done: int, total: int, message: str) -> None:
+        if done:
+            workers.update(set(multiprocessing.active_children()) - before)
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        feature_maps(image, mask, features=["glcm"], progress=cancel_after_the_first_part, jobs=2)
+    for worker in workers:
+        worker.join(120)
+    assert len(workers) == 2
+    # A worker that finished its part and left on the pool's shutdown would say 0.
+    assert [worker.exitcode for worker in workers] == [-signal.SIGTERM] * 2

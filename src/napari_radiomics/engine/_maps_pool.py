@@ -25,8 +25,9 @@ from napari_radiomics.errors import SettingsError
 def process_pool(jobs: int) -> Iterator[Executor | None]:
     """Worker processes for the voxel batches (``None`` for one job). They start from a
     forkserver (or are spawned), never forked from this process: the maps may be computed in a
-    GUI's worker thread, and a fork there could copy a lock another thread holds. On leaving
-    (also on a cancelling exception) parts not yet started are dropped."""
+    GUI's worker thread, and a fork there could copy a lock another thread holds. Leaving on
+    an exception (Ctrl-C, SIGTERM, the dock's Cancel) terminates the workers mid-part, as a
+    batch does: nobody reads those parts any more, and a caller exiting would wait for them."""
     if jobs < 1:
         raise SettingsError(f"jobs {jobs}: expected 1 or more worker processes")
     if jobs == 1:
@@ -38,8 +39,10 @@ def process_pool(jobs: int) -> Iterator[Executor | None]:
     pool = WorkerPool(jobs, mp_context=context, initializer=_init_worker, initargs=caller)
     try:
         yield pool
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:
+        pool.stop_now()
+        raise
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _warning_filters() -> list[tuple[Any, ...]]:
