@@ -11,7 +11,7 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QShortcut
 
-from napari_radiomics._napari._review_widget import ReviewWidget
+from napari_radiomics._napari._review_widget import BRUSH_OVERLAY, ReviewWidget
 from napari_radiomics.cli import main
 from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
@@ -141,6 +141,22 @@ def test_each_slices_identity_is_read_as_its_own_row_would_be(
     assert shown["patient_id"].tolist() == ["P1", "P1", "", "P2"]
     assert shown["label"].tolist() == ["2", "2", "", "1"]
     assert shown["tumor_type"].tolist() == ["glioma", "glioma", "", "pituitary tumor"]
+
+
+def test_the_brush_outline_is_built_before_the_first_move(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    """napari builds its brush outline the first time it shows it; the dock has it built
+    between events once a dataset is under review, hidden, so moving to a case (the brush
+    ready) does not build it then."""
+    viewer, dock, _ = _open(make_napari_viewer, tmp_path)
+    brush = viewer.canvas.overlays[BRUSH_OVERLAY]
+    visuals = viewer.window._qt_viewer.canvas._viewer_overlay_to_visual  # napari's own
+    qtbot.waitUntil(lambda: brush in visuals, timeout=5000)
+    assert not brush.visible
+    dock.go_to(1)
+    assert dock.layer.mode == "paint"
+    assert brush.visible
 
 
 def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(

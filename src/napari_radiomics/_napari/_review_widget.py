@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     import napari.viewer
 
 _ALL = "(all statuses)"
+#: napari's overlay of the brush outline (in ``viewer.canvas.overlays``), built when first shown.
+BRUSH_OVERLAY = "_brush_circle"
 
 
 def _same(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> bool:
@@ -60,12 +62,9 @@ def _same(old: tuple[Any, ...] | None, new: tuple[Any, ...]) -> bool:
 
 
 def _distinct_identities(slices: pd.DataFrame) -> tuple[list[CaseMetadata], np.ndarray]:
-    """The distinct identities after ``case`` of a slice table (patient, label, tumour type:
-    a few hundred for 3064 slices), each read by ``CaseMetadata.from_mapping`` as a row is,
-    and for each slice the position of its own among them.
-
-    Reading every slice's row (a dict, then a ``CaseMetadata``) cost 60-100 ms of the Review
-    dock's docking on 3064 slices; the ids are the same, read once per distinct identity."""
+    """A slice table's distinct identities after ``case`` (patient, label, tumour type),
+    each read by ``CaseMetadata.from_mapping`` as its rows would be, and each slice's position
+    among them: a row read per slice cost 60-100 ms of docking on 3064 slices (233 patients)."""
     columns = [c for c in CASE_COLUMNS[1:] if c in slices.columns]
     if not columns:
         return [CaseMetadata.from_mapping({})], np.zeros(len(slices), int)
@@ -185,7 +184,19 @@ class ReviewWidget(QWidget):
         self.layer, self.session = layer, session
         if session is not None:
             session.listeners.append(self._listener)
+            QTimer.singleShot(0, self._prepare_brush)
         self._refresh()
+
+    def _prepare_brush(self) -> None:
+        """Have napari build its brush outline between events, not at the first move to a
+        case (:meth:`go_to` paints; napari builds the outline when first shown: 40-100 ms,
+        most of that move). Shown and hidden within this event, so never painted."""
+        overlays = getattr(getattr(self.viewer, "canvas", None), "overlays", None)
+        brush = overlays.get(BRUSH_OVERLAY) if overlays is not None else None
+        if brush is None or brush.visible:  # another napari, or already shown
+            return
+        brush.visible = True
+        brush.visible = False
 
     def _listener(self, index: int, event: str) -> None:
         self._relay.changed.emit(index, event)  # on the writer thread: hand over to Qt's
