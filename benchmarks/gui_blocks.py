@@ -21,14 +21,18 @@ Run (a display is needed; Xvfb works)::
 
     PYTHONPATH=src xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_blocks.py
 
-``--cases 300`` makes a quick run while developing.
+``--cases 300`` makes a quick run while developing; ``--profile 30`` prints where the GUI
+thread's time went (cProfile, the 30 costliest calls) for each action over the bar.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import os
+import pstats
 import tempfile
 import time
 import warnings
@@ -73,8 +77,10 @@ Row = tuple[str, str, float, float, float]  # dock, action, block, call, GUI-thr
 class Bench:
     """The viewer, the heartbeat, and the rows measured so far."""
 
-    def __init__(self, viewer: napari.Viewer, plain: napari.Viewer) -> None:
+    def __init__(self, viewer: napari.Viewer, plain: napari.Viewer, profile: int = 0) -> None:
         self.viewer = viewer
+        #: print this many of the GUI thread's costliest calls for each action over the bar
+        self.profile = profile
         #: a viewer without the plugin's docks, for the "napari alone" rows
         self.plain = plain
         self.beat = Heartbeat()
@@ -100,15 +106,23 @@ class Bench:
             result.append(call())
             took.append((time.perf_counter() - start) * 1000)
 
+        profiler = cProfile.Profile() if self.profile else None
         cpu = time.thread_time()
+        if profiler is not None:
+            profiler.enable()  # the GUI thread only: workers are not profiled
         QTimer.singleShot(0, timed)
         spin(0.05)
         until(lambda: bool(took))
         if done is not None:
             until(done, timeout=3600)
         spin(settle)
+        if profiler is not None:
+            profiler.disable()
         cpu = (time.thread_time() - cpu) * 1000
-        self.rows.append((dock, action, max(self.beat.longest - 1, 0), took[0], cpu))
+        block = max(self.beat.longest - 1, 0)
+        self.rows.append((dock, action, block, took[0], cpu))
+        if profiler is not None and block > BAR_MS:
+            print_profile(profiler, f"{dock}: {action} ({block:.0f} ms)", self.profile)
         return result[0]
 
     def dock(self, name: str) -> Any:
@@ -120,6 +134,16 @@ class Bench:
             lambda: docked.append(self.viewer.window.add_plugin_dock_widget(PLUGIN, name)[1]),
         )
         return docked[0]
+
+
+def print_profile(profiler: cProfile.Profile, title: str, top: int) -> None:
+    """The GUI thread's calls over an action, by cumulative time, then by own time: where
+    its block went (times inflated by the profiler, about 1.5x)."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top // 2)
+    print(f"--- profile: {title}", out.getvalue(), sep="\n", flush=True)
 
 
 def idle(widget: Any) -> Callable[[], bool]:
@@ -345,6 +369,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=CASES)
     parser.add_argument("--skip", nargs="*", default=[], help="docks to leave out, e.g. batch")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the GUI thread's N costliest calls of each action over the bar",
+    )
     args = parser.parse_args()
     started = load()
     warnings.simplefilter("ignore")
@@ -361,7 +392,7 @@ def main() -> None:
         viewer.window.resize(1500, 950)
         plain = napari.Viewer(show=True, title="napari alone")
         spin(1.0)
-        bench = Bench(viewer, plain)
+        bench = Bench(viewer, plain, args.profile)
         bench.measure(
             "(floor)",
             "repaint only (the status bar's text)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,17 @@ def test_feature_names_are_split_as_pyradiomics_builds_them() -> None:
     assert parse_feature_name("original_shape2D_PixelSurface").feature_class == "shape2D"
     for not_a_feature in ("roi_label", "patient_id", "diagnostics_Versions_PyRadiomics"):
         assert parse_feature_name(not_a_feature) is None
+
+
+def test_a_feature_name_is_parsed_once_and_its_parts_shared() -> None:
+    """Every reader of a table parses its names: the parts are kept per name (frozen, so
+    shared safely), and a name that is not text is parsed as its text."""
+    first = parse_feature_name("original_glcm_Contrast")
+    assert parse_feature_name("original_glcm_Contrast") is first
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.feature = "Correlation"  # type: ignore[misc]
+    assert parse_feature_name(7) is None
+    assert parse_feature_name("roi_label") is None
 
 
 def test_wide_table_puts_runs_side_by_side(runs: list[Run]) -> None:

@@ -13,6 +13,7 @@ from qtpy.QtGui import QDropEvent
 from radiomics.scripts import PyRadiomicsCommandLine
 
 import napari_radiomics
+from napari_radiomics._napari._case_link import CaseIndex, CaseKey, normalise
 from napari_radiomics._napari._dataset_table import (
     DatasetTableWidget,
     get_dataset_table,
@@ -473,3 +474,28 @@ def test_docking_the_table_alone_does_not_load_the_plots() -> None:
         [sys.executable, "-c", _DOCK_ALONE], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_tables_relative_and_home_paths_find_the_stacks_absolute_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pyradiomics batch CSV names files relative to itself (or from ``~``); a stack's
+    slices name them absolute: both sides normalised alike find the same rows."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    folder = tmp_path / "data" / "mats"
+    stack = pd.DataFrame(
+        {
+            "case": ["1", "2", "3"],
+            "path": [str(folder / "1.mat"), str(folder / "2.mat"), str(tmp_path / "home/3.mat")],
+        }
+    )
+    table = pd.DataFrame(
+        {"case": ["1", "2", "3", "4"], "Image": ["mats/1.mat", "./x/../mats/2.mat", "~/3.mat", ""]}
+    )
+    slices = CaseIndex(stack)
+    rows = CaseIndex(table, base=tmp_path / "data")
+    assert [slices.rows(rows.key(row)) for row in range(3)] == [[0], [1], [2]]
+    assert rows.key(3) == CaseKey("4", None, None)
+    assert rows.paths[:3] == slices.paths
+    assert normalise(float("nan")) is None
+    assert normalise(str(folder / "a" / ".." / "1.mat")) == str(folder / "1.mat")

@@ -11,11 +11,11 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QShortcut
 
-from napari_radiomics._napari._review_widget import ReviewWidget
+from napari_radiomics._napari._review_widget import BRUSH_OVERLAY, ReviewWidget
 from napari_radiomics.cli import main
 from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
-from napari_radiomics.io import make_synthetic_slice, read_tumor_mat, write_tumor_mat
+from napari_radiomics.io import CaseMetadata, make_synthetic_slice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.folder import FolderWarning, resize_mask
 from sample_files import write_mat_folder, write_mixed_folder
 
@@ -120,6 +120,43 @@ def test_a_status_change_shows_the_slice_table_as_it_is_now(
     assert shown.loc["1", "patient_id"] == "P000"
     dock.search.setText("Q999")
     assert dock.model.rowCount() == 1
+
+
+def test_each_slices_identity_is_read_as_its_own_row_would_be(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """Identities are read once per distinct (patient, label, tumour type), then spread over
+    the slices: each slice shows what ``CaseMetadata.from_mapping`` makes of its own row
+    (unknown cells empty, a label's tumour type when none is given), slices sharing a
+    patient included."""
+    _, dock, _ = _open(make_napari_viewer, tmp_path)
+    slices = dock.layer.metadata["slices"]
+    slices["patient_id"] = ["P1", "P1", None, "P2"]
+    slices["label"] = pd.array([2, 2, None, 1], dtype="Int64")
+    slices["tumor_type"] = ["", "", "", "pituitary tumor"]
+    dock.mark("accepted")  # a refresh, after the slice table changed in place
+    expected = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
+    shown = dock.cases()
+    assert shown["patient_id"].tolist() == [c.patient_id for c in expected]
+    assert shown["patient_id"].tolist() == ["P1", "P1", "", "P2"]
+    assert shown["label"].tolist() == ["2", "2", "", "1"]
+    assert shown["tumor_type"].tolist() == ["glioma", "glioma", "", "pituitary tumor"]
+
+
+def test_the_brush_outline_is_built_before_the_first_move(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    """napari builds its brush outline the first time it shows it; the dock has it built
+    between events once a dataset is under review, hidden, so moving to a case (the brush
+    ready) does not build it then."""
+    viewer, dock, _ = _open(make_napari_viewer, tmp_path)
+    brush = viewer.canvas.overlays[BRUSH_OVERLAY]
+    visuals = viewer.window._qt_viewer.canvas._viewer_overlay_to_visual  # napari's own
+    qtbot.waitUntil(lambda: brush in visuals, timeout=5000)
+    assert not brush.visible
+    dock.go_to(1)
+    assert dock.layer.mode == "paint"
+    assert brush.visible
 
 
 def test_review_table_sorts_ids_as_numbers_and_filters_on_arrays(

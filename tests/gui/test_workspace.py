@@ -129,3 +129,33 @@ def test_a_dock_the_user_moved_stays_where_napari_remembers_it(
     assert window.dockWidgetArea(docks["Feature results"]) == bottom
     assert window.dockWidgetArea(docks["Extract features"]) == right
     assert docks["Batch extraction"] in window.tabifiedDockWidgets(docks["Extract features"])
+
+
+def test_tabbing_a_dock_writes_naparis_settings_once(
+    make_napari_viewer, qtbot, monkeypatch
+) -> None:
+    """napari writes its settings file when a dock reaches an area; tabbing a dock with ours
+    in the same area changes nothing it stores, so the docking writes it once, not twice."""
+    from napari.settings import get_settings
+
+    settings = type(get_settings())
+    saves: list[str] = []
+    save = settings._maybe_save
+
+    def counted(self, *args, **kwargs):  # the real save, counted
+        saves.append("save")
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(settings, "_maybe_save", counted)
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    first = viewer.window.add_plugin_dock_widget(PLUGIN, "Extract features")[0]
+    qtbot.wait(20)
+    saves.clear()
+    second = viewer.window.add_plugin_dock_widget(PLUGIN, "Tumour-type model")[0]
+    qtbot.wait(20)
+    assert second in window.tabifiedDockWidgets(first)
+    assert len(saves) == 1
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    assert get_settings().application.plugin_widget_positions[second.name] == "right"
+    assert window.dockWidgetArea(second) == right
