@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -366,3 +367,73 @@ def test_a_chunk_within_deflates_bound_is_still_read(tmp_path: Path) -> None:
         ratio = f["cjdata/image"].nbytes / f["cjdata/image"].id.get_storage_size()
     assert ratio > 100
     np.testing.assert_array_equal(read_struct(path, "cjdata", FIELDS)["image"].values, 0)
+
+
+#: Streams put in place of the image's first chunk (16 KiB inflated, ~7 KiB stored), as a
+#: function of its size and its stored bytes, and whether HDF5 then refuses the file (what it
+#: makes of a whole stream of the wrong length is its own, as before): what the direct reader
+#: must refuse, within the chunk's size.
+HOSTILE_STREAMS: dict[str, tuple[Callable[[int, bytes], bytes], bool]] = {
+    "fewer bytes than the chunk": (lambda size, _: zlib.compress(bytes(size - 2)), False),
+    "400 times the chunk": (lambda size, _: zlib.compress(bytes(400 * size), 9), False),
+    "cut in half": (lambda _, stored: stored[: len(stored) // 2], True),
+    "its checksum cut off": (lambda _, stored: stored[:-4], True),
+    "not a zlib stream": (lambda _, stored: np.random.default_rng(21).bytes(len(stored)), True),
+}
+
+
+def _chunk_replaced(path: Path, stream: Callable[[int, bytes], bytes]) -> Path:
+    """``path`` with the image's first chunk replaced by ``stream(size, stored)`` in place
+    (no longer than the stored bytes) and its stored size in the chunk index changed to
+    match: a stream the index points to exactly, as a forger would leave it."""
+    with h5py.File(path, "r") as f:
+        dataset = f["cjdata/image"].id
+        info = dataset.get_chunk_info(0)
+        size = int(np.prod(dataset.get_create_plist().get_chunk())) * dataset.dtype.itemsize
+    data = bytearray(path.read_bytes())
+    stored = bytes(data[info.byte_offset : info.byte_offset + info.size])
+    forged = stream(size, stored)
+    assert len(forged) <= info.size
+    # The chunk's index entry: stored size, filter mask, offset (0, 0, 0), then its address,
+    # relative to the superblock after MATLAB's 512-byte header.
+    key = data.index(struct.pack("<II3QQ", info.size, 0, 0, 0, 0, info.byte_offset - 512))
+    data[key : key + 4] = struct.pack("<I", len(forged))
+    data[info.byte_offset : info.byte_offset + len(forged)] = forged
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", HOSTILE_STREAMS)
+def test_a_hostile_chunk_stream_is_refused_within_its_size(tmp_path: Path, kind: str) -> None:
+    """The direct reader inflates each chunk into a buffer of its declared size: a stream
+    that would write more, fewer, is cut short or is not deflate is left to HDF5, without
+    inflating past the chunk (the 400x stream would be 6.4 MiB). HDF5 then refuses what it
+    cannot inflate, naming the file."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=3, shape=(512, 512)))
+    stream, hdf5_refuses = HOSTILE_STREAMS[kind]
+    path = _chunk_replaced(source, stream)
+    tracemalloc.start()
+    try:
+        with pytest.raises(Unusual):
+            read_struct(path, "cjdata", FIELDS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20  # the file (~300 KiB) and a chunk or two, nothing of the stream
+    if hdf5_refuses:
+        with pytest.raises(ReadError, match=r"corrupt or truncated MATLAB 7\.3") as raised:
+            read_tumor_mat(path)
+        assert str(raised.value).startswith(f"{path}: ")
+
+
+def test_a_stream_of_the_chunks_size_is_read_as_hdf5_reads_it(tmp_path: Path) -> None:
+    """A chunk re-compressed by another deflater, with bytes after its end (which zlib and
+    HDF5 ignore), is still read directly, and as h5py reads it."""
+    source = write_tumor_mat(tmp_path / "1.mat", make_synthetic_slice(seed=3, shape=(512, 512)))
+    path = _chunk_replaced(
+        source, lambda size, _: zlib.compress(bytes(range(256)) * (size // 256)) + b"end"
+    )
+    with h5py.File(path, "r") as f:
+        expected = f["cjdata/image"][()]
+    assert expected[:64, :128].any()  # the replaced chunk's values, not the fill value
+    np.testing.assert_array_equal(read_struct(path, "cjdata", FIELDS)["image"].values, expected)

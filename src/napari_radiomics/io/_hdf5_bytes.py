@@ -5,7 +5,8 @@ compressed chunks: opening the file, five datasets and their attributes, one cal
 each through h5py's wrappers and the HDF5 library's caches. MATLAB writes these files in the
 HDF5 format's oldest and simplest form (superblock version 0, version 1 object headers, groups
 as symbol tables, chunks indexed by a version 1 B-tree), so here the file is read once into
-memory, that form is walked with ``struct``, and the chunks are inflated with ISA-L.
+memory, that form is walked with ``struct``, and the chunks are inflated with libdeflate (the
+``deflate`` package), each in one call into a buffer of the chunk's declared size.
 
 Only that form is understood. Anything else (another superblock or header version, new-style
 groups, shared or dense messages, a filter but deflate, a chunk never written, an offset outside
@@ -24,8 +25,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import deflate
 import numpy as np
-from isal import isal_zlib
 
 from napari_radiomics.io import _hdf5_messages as messages
 from napari_radiomics.io._hdf5_messages import Unusual
@@ -45,6 +46,9 @@ _CONTINUATION, _SYMBOL_TABLE, _FILL_VALUE, _OLD_FILL_VALUE = 0x10, 0x11, 0x5, 0x
 #: Messages a dataset may hold that say nothing of its values: NIL, a continuation,
 #: modification times (which every header's walk checks as HDF5 decodes them: ``_messages``).
 _IGNORED = frozenset({0x0, _CONTINUATION, messages.OLD_TIME, messages.TIME})
+#: What walking or inflating malformed bytes raises (a structure read past its end, a bad
+#: value, a stream libdeflate refuses): the file is then left to HDF5.
+_MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, deflate.DeflateError)
 
 
 @dataclass
@@ -67,7 +71,7 @@ def read_struct(path: Path, name: str, fields: tuple[str, ...]) -> dict[str, Fie
         data = file.read()
     try:
         return _File(data).struct(name, fields)
-    except (struct.error, ValueError, KeyError, IndexError, OverflowError, isal_zlib.error) as exc:
+    except _MALFORMED as exc:
         raise Unusual(str(exc)) from None
 
 
@@ -330,11 +334,15 @@ class _File:
                 raise Unusual("bad coordinate offset")
         # Each chunk checked to lie in the file and to be able to inflate to its declared size
         # (deflate expands at most MAX_INFLATE_RATIO times: nothing here allocates more than
-        # the file's size times that), then inflated to at most that size (a hostile stream
-        # cannot inflate past it). The chunks, in the grid's order, are joined and moved to
+        # the file's size times that), then inflated by libdeflate into a buffer of exactly
+        # that size: a stream that would write more, is cut short, or fails its checksum
+        # raises, so a hostile stream cannot inflate past it; one that ends short of it is
+        # refused below. (The size fits libdeflate's unsigned 32-bit argument, which wraps
+        # silently: the grid check above bounds a chunk to 2 * MAX_FIELD_VALUES values of at
+        # most 8 bytes, 1 GiB.) The chunks, in the grid's order, are joined and moved to
         # their places in one copy (a copy per chunk cost more in Python than in memory).
         size = math.prod(chunk) * dtype.itemsize
-        data, inflated = memoryview(self.data), []
+        data, inflated, inflate = memoryview(self.data), [], deflate.zlib_decompress
         for child, length in zip(
             entries["child"].tolist(), entries["key"]["stored"].tolist(), strict=True
         ):
@@ -343,9 +351,8 @@ class _File:
                 raise Unusual("a chunk outside the file")
             if size > MAX_INFLATE_RATIO * length:
                 raise Unusual("a chunk declared larger than its stored bytes can inflate to")
-            inflate = isal_zlib.decompressobj()
-            inflated.append(inflate.decompress(data[start : start + length], size + 1))
-            if len(inflated[-1]) != size or not inflate.eof:
+            inflated.append(inflate(data[start : start + length], size))
+            if len(inflated[-1]) != size:
                 raise Unusual("a chunk that does not inflate to its size")
         blocks = np.frombuffer(b"".join(inflated), dtype).reshape(*grid, *chunk)
         axes = [axis for k in range(rank) for axis in (k, rank + k)]  # grid and chunk paired
