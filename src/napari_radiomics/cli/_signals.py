@@ -12,7 +12,9 @@ instead of 130.
 
 A worker forked while the handler is installed inherits it. It must not raise there (a worker
 leaves stopping to its caller, and a SIGTERM sent to it alone means "die"), so in any other
-process the handler restores the default action and re-sends the signal to itself.
+process the handler restores the default action and re-sends the signal to itself. (A pool's
+worker puts SIGTERM back to its default in its initializer, ``leave_ctrl_c_to_caller``: a
+Python handler waits for the C call under way; this one covers the moments before.)
 """
 
 from __future__ import annotations
