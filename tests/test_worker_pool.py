@@ -8,6 +8,7 @@ from the moment it exists until its first task has answered.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import signal
@@ -17,11 +18,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, InvalidStateError
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import pytest
 
 from napari_radiomics._worker_pool import WorkerPool
 from napari_radiomics.batch._worker import init_worker
+from napari_radiomics.cli._signals import StopRequests
 from napari_radiomics.engine._maps_pool import process_pool
 from napari_radiomics.settings import ExtractionSettings
 
@@ -80,3 +83,40 @@ def test_a_cancelled_future_takes_the_broken_pool_failure_quietly() -> None:
         with pytest.raises(InvalidStateError):  # a finished future still refuses it
             done.set_exception(BrokenProcessPool("a worker died"))
         assert done.result() == pid
+
+
+def _one_long_c_call(started: Path) -> bytes:
+    """Says it started, then computes for many minutes in one C call that never returns to
+    the interpreter (as pyradiomics' C matrices of a large 3D case do)."""
+    started.touch()
+    return hashlib.pbkdf2_hmac("sha256", b"case", b"salt", 2**31 - 1)
+
+
+def test_a_forked_worker_stopped_mid_c_call_dies_at_once(tmp_path: Path) -> None:
+    """A batch's workers are forked while the command's SIGTERM handler is installed
+    (``StopRequests``) and inherit it. A Python handler runs only between bytecodes, so a
+    worker that ``stop_now`` (or a scheduler) sent SIGTERM went on with its case until the
+    C call under way returned, minutes for a large case. Its initializer puts SIGTERM back to
+    its default: the worker dies on it at once, mid-call."""
+    started = tmp_path / "started"
+    params = ExtractionSettings().to_params()
+    # Forked as the command forks them; where only spawn exists (the CI's spawn-only run, as
+    # Windows), nothing is inherited and the worker must die at once all the same.
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if forks else "spawn")
+    before = set(multiprocessing.active_children())  # earlier tests' pools may still exit
+    with StopRequests():
+        pool = WorkerPool(
+            1, mp_context=context, initializer=init_worker, initargs=("k", params, None)
+        )
+        pool.submit(_one_long_c_call, started)
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (worker,) = set(multiprocessing.active_children()) - before
+        try:
+            pool.stop_now()
+            worker.join(60)  # the call itself takes many minutes
+            assert worker.exitcode == -signal.SIGTERM
+        finally:
+            worker.kill()

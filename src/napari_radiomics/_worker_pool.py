@@ -85,7 +85,13 @@ class WorkerPool(ProcessPoolExecutor):
 
 
 def leave_ctrl_c_to_caller() -> None:
-    """In a worker of a `WorkerPool`: ignore Ctrl-C, then let go of the one held since birth."""
+    """In a worker of a `WorkerPool`: ignore Ctrl-C, then let go of the one held since birth.
+
+    SIGTERM goes back to its default action: a worker forked while the command's handler
+    was installed (``cli._signals``) inherits it, and a Python handler runs only between
+    bytecodes, so a worker sent SIGTERM (`WorkerPool.stop_now`, a scheduler) went on until
+    the C call under way returned (minutes in a large case's pyradiomics matrices)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if _MASKS:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
 from napari.layers import Image, Labels
 from qtpy.QtCore import Qt
 
@@ -13,6 +17,7 @@ from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.side_by_side import METADATA_CLASS
+from processes import HAS_PROC
 
 
 def test_launch_and_show_features_are_the_napari_packages_public_names() -> None:
@@ -81,3 +86,32 @@ def test_view_at_1366x768_fits_and_opens_on_features(make_napari_viewer, qtbot) 
     assert all(c not in (None, METADATA_CLASS) for c in classes), names
     assert all(name.startswith("original_") for name in names), names
     assert set(results.frame.index) >= {"case", "patient_id", "label"}
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs Linux /proc to see Qt loaded")
+def test_view_ended_by_sigterm_dies_of_it(tmp_path) -> None:
+    """``view`` has no rows to keep: SIGTERM (a session logging out, ``kill``) ends its window
+    as it ends any program, killed by the signal (a shell's 143). With the command's handler
+    still in place, SIGTERM became a KeyboardInterrupt raised into napari's event loop, which
+    napari took for a Ctrl-C in its window: it exited 1 saying "Closed by KeyboardInterrupt"."""
+    command = [sys.executable, "-m", "napari_radiomics.cli", "view", "--no-extract"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _loaded(proc.pid, "libQt") and time.monotonic() < deadline:
+        assert proc.poll() is None, "view ended before it was signalled"
+        time.sleep(0.05)
+    time.sleep(2)  # into napari's start-up and event loop
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGTERM, stderr
+
+
+def _loaded(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has mapped a shared library whose file name holds ``library``."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False

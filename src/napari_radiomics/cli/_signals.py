@@ -12,14 +12,18 @@ instead of 130.
 
 A worker forked while the handler is installed inherits it. It must not raise there (a worker
 leaves stopping to its caller, and a SIGTERM sent to it alone means "die"), so in any other
-process the handler restores the default action and re-sends the signal to itself.
+process the handler restores the default action and re-sends the signal to itself. (A pool's
+worker puts SIGTERM back to its default in its initializer, ``leave_ctrl_c_to_caller``: a
+Python handler waits for the C call under way; this one covers the moments before.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -54,3 +58,21 @@ class StopRequests:
     def __exit__(self, *exc: object) -> None:
         if self._before is not None:
             signal.signal(signal.SIGTERM, self._before)
+
+
+@contextlib.contextmanager
+def sigterm_default() -> Iterator[None]:
+    """SIGTERM's default action for the duration (in the main thread; elsewhere nothing
+    changes), inside :class:`StopRequests`: for ``view``, which has no rows to keep and whose
+    Python code runs in napari's event loop. There a :class:`Terminated` is raised into
+    whichever callback runs next, and napari takes it for a Ctrl-C in its window (it exits 1,
+    "Closed by KeyboardInterrupt"); SIGTERM should end the window as it ends any program."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        if before is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, before)

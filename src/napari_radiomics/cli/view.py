@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from napari_radiomics.cli._signals import sigterm_default
 from napari_radiomics.cli._status import EXIT_OK
 from napari_radiomics.errors import ReadError
 
@@ -40,10 +41,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             check_features_header(args.features)
         except ReadError as exc:
             parser.error(str(exc))
-    try:
-        from napari_radiomics._napari import launch
-    except ImportError as exc:
-        hint = "pip install 'napari-radiomics[all]'"
-        parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")
-    launch(args.paths, extract=not args.no_extract, features=args.features)
+    with sigterm_default():  # nothing to keep: SIGTERM ends napari as any program
+        try:
+            from napari_radiomics._napari import launch
+        except ImportError as exc:
+            hint = "pip install 'napari-radiomics[all]'"
+            parser.error(f"view needs napari and a Qt binding ({exc}): {hint}")
+        launch(args.paths, extract=not args.no_extract, features=args.features)
     return EXIT_OK
