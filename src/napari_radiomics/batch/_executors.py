@@ -232,9 +232,9 @@ def run_dask(
     """Cases on the Dask cluster of `client` (:func:`connect_dask`; the caller closes it)."""
     slots = max(1, sum(client.nthreads().values()))  # a 4-thread worker runs 4 chunks at once
     start = partial(client.get_executor, pure=False)
-    backend = _Backend(
-        start, slots, (), lambda exc: f"Dask: {exc}", partial(Executor.shutdown, wait=False)
-    )
+    # Dask's own shutdown (the base class's does nothing): without waiting, it cancels.
+    abandon = lambda executor: executor.shutdown(wait=False)  # noqa: E731
+    backend = _Backend(start, slots, (), lambda exc: f"Dask: {exc}", abandon)
     return _run_on(backend, cases, key, params, chunksize, task)
 
 
