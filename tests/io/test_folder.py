@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
+from napari_radiomics.batch.cases import discover_cases
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.folder import FolderWarning, find_mat_files, open_mat_stack
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
-from sample_files import case_arrays, write_mixed_folder, write_v5, write_v73
+from sample_files import case_arrays, write_mat_folder, write_mixed_folder, write_v5, write_v73
 
 
 def test_find_mat_files_sorts_naturally_and_skips_the_split_file(tmp_path: Path) -> None:
@@ -50,6 +51,17 @@ def test_find_mat_files_lists_links_as_glob_did_and_no_folders(tmp_path: Path) -
     assert all(p.parent == tmp_path for p in found)
     recursive = [p.relative_to(tmp_path).as_posix() for p in find_mat_files(tmp_path, True)]
     assert recursive == ["1.mat", "3.mat", "4.mat", "20.mat", "folder.mat/2.mat"]
+
+
+def test_macos_appledouble_companions_are_no_cases(tmp_path: Path) -> None:
+    """A dataset copied by macOS to an exFAT drive gets a 4 KiB ``._1.mat`` beside each slice:
+    listed, each would be one more unreadable case, in the folder and in a batch."""
+    slices = write_mat_folder(tmp_path, 4, shape=(32, 32))
+    for path in [*slices, tmp_path / "cvind.mat"]:
+        (path.parent / f"._{path.name}").write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
+    assert find_mat_files(tmp_path) == [p for p in slices if p.parent == tmp_path]
+    assert find_mat_files(tmp_path, recursive=True) == slices
+    assert [case.path for case in discover_cases([tmp_path])] == [str(p) for p in slices]
 
 
 def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ from napari_radiomics.io.metadata import CaseMetadata, cases_table
 
 #: The dataset's 5-fold split indices, stored next to the cases; not a case itself.
 NOT_A_CASE = frozenset({"cvind.mat"})
+#: macOS writes an AppleDouble companion ``._<name>`` beside each file it copies to a drive that
+#: cannot hold the file's attributes (FAT, exFAT, many network shares): 4 KiB of metadata that
+#: a folder listing would otherwise report as one unreadable case per slice.
+_APPLE_DOUBLE = "._"
 _MAX_NAMED = 20  # warnings name at most this many files, then say how many more
 
 
@@ -47,7 +51,8 @@ def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
 
     A dangling symbolic link or a link loop named ``*.mat`` is listed too: it stands for a case
     the user expects, so it is reported as unreadable (by the reader, naming the link), never
-    skipped without a word. Only folders are left out.
+    skipped without a word. Only folders, the split file and macOS's ``._`` companions are left
+    out.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -72,8 +77,7 @@ def _mat_files(folder: Path, recursive: bool) -> Iterator[Path]:
     return (
         p
         for p in found
-        if (p.is_file() or (p.is_symlink() and not p.is_dir()))
-        and p.name.lower() not in NOT_A_CASE
+        if (p.is_file() or (p.is_symlink() and not p.is_dir())) and _may_be_case(p.name)
     )
 
 
@@ -84,7 +88,7 @@ def _mat_names(folder: Path) -> Iterator[str]:
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
-            if not os.path.normcase(name).endswith(".mat") or name.lower() in NOT_A_CASE:
+            if not os.path.normcase(name).endswith(".mat") or not _may_be_case(name):
                 continue
             try:
                 case = entry.is_file() or (entry.is_symlink() and not entry.is_dir())
@@ -92,6 +96,12 @@ def _mat_names(folder: Path) -> Iterator[str]:
                 case = entry.is_symlink()
             if case:
                 yield name
+
+
+def _may_be_case(name: str) -> bool:
+    """Whether a ``*.mat`` file found in a folder may be a case: not the split file, not
+    macOS's AppleDouble companion of one."""
+    return name.lower() not in NOT_A_CASE and not name.startswith(_APPLE_DOUBLE)
 
 
 def _natural_key(path: Path, folder: Path) -> tuple[tuple[int, int | str], ...]:
