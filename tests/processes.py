@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 HAS_PROC = Path("/proc/self/task").exists()
@@ -43,6 +45,18 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def exit_codes(workers: Iterable[BaseProcess], timeout: float = 120) -> list[int | None]:
+    """The exit codes of a pool's worker processes once they have all ended (None for one
+    still running at the deadline). Polled, not joined: the pool's own thread joins them
+    too, and of two threads waiting for one process, the one the system does not hand the
+    status to sees no exit code at all."""
+    workers = list(workers)
+    deadline = time.monotonic() + timeout
+    while any(w.exitcode is None for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [w.exitcode for w in workers]
 
 
 def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
