@@ -143,6 +143,21 @@ def test_each_slices_identity_is_read_as_its_own_row_would_be(
     assert shown["tumor_type"].tolist() == ["glioma", "glioma", "", "pituitary tumor"]
 
 
+def test_equal_values_of_other_types_keep_their_own_reading(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """Values that pandas groups as one (1, 1.0 and True are equal keys) but that read as
+    different ids each show their own reading, as when every row was read alone."""
+    _, dock, _ = _open(make_napari_viewer, tmp_path)
+    slices = dock.layer.metadata["slices"]
+    slices["patient_id"] = pd.array([1, 1.0, True, "1"], dtype=object)
+    slices["label"] = pd.array([2, 2, 2, 2], dtype="Int64")  # one identity but for the types
+    slices["tumor_type"] = "glioma"
+    dock.mark("accepted")  # a refresh, after the slice table changed in place
+    expected = [CaseMetadata.from_mapping(row) for row in slices.to_dict("records")]
+    assert dock.cases()["patient_id"].tolist() == [c.patient_id for c in expected]
+
+
 def test_the_brush_outline_is_built_before_the_first_move(
     make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:

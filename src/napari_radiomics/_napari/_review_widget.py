@@ -68,7 +68,11 @@ def _distinct_identities(slices: pd.DataFrame) -> tuple[list[CaseMetadata], np.n
     columns = [c for c in CASE_COLUMNS[1:] if c in slices.columns]
     if not columns:
         return [CaseMetadata.from_mapping({})], np.zeros(len(slices), int)
-    groups = slices.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    # An object column's values are grouped with their type too: pandas takes 1, 1.0 and True
+    # as one key, but they read as the ids "1", "1.0" and "True".
+    keys = [slices[c] for c in columns]
+    keys += [slices[c].map(type).rename(f"{c} type") for c in columns if slices[c].dtype == object]
+    groups = slices.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
     first = np.unique(groups, return_index=True)[1]  # each identity's first slice, in order
     records = slices[columns].iloc[first].to_dict("records")
     return [CaseMetadata.from_mapping(row) for row in records], groups
