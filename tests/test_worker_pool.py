@@ -9,6 +9,7 @@ from the moment it exists until its first task has answered.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -25,13 +26,16 @@ import pytest
 from napari_radiomics._worker_pool import WorkerPool
 from napari_radiomics.batch._worker import init_worker
 from napari_radiomics.cli._signals import StopRequests
-from napari_radiomics.engine._maps_pool import process_pool
+from napari_radiomics.engine._maps_pool import _init_worker as init_maps_worker
 from napari_radiomics.settings import ExtractionSettings
 from processes import exit_codes
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C is a signal here")
 
 
+# Spawned, as macOS and Windows start them: a worker then imports for a second before its
+# initializer runs (a forkserver's workers may start with everything imported, see
+# batch._executors' preload, which leaves no window to test).
 @contextmanager
 def _spawned_batch_pool() -> Iterator[Executor]:
     context = multiprocessing.get_context("spawn")
@@ -42,13 +46,14 @@ def _spawned_batch_pool() -> Iterator[Executor]:
 
 
 @contextmanager
-def _maps_pool() -> Iterator[Executor]:
-    with process_pool(2) as pool:
-        assert pool is not None
+def _spawned_maps_pool() -> Iterator[Executor]:
+    context = multiprocessing.get_context("spawn")
+    caller = ([], logging.WARNING)  # the caller's warning filters and log level
+    with WorkerPool(2, mp_context=context, initializer=init_maps_worker, initargs=caller) as pool:
         yield pool
 
 
-@pytest.mark.parametrize("start", [_spawned_batch_pool, _maps_pool], ids=["batch", "maps"])
+@pytest.mark.parametrize("start", [_spawned_batch_pool, _spawned_maps_pool], ids=["batch", "maps"])
 def test_ctrl_c_while_workers_start_leaves_them_working(
     start: Callable[[], AbstractContextManager[Executor]],
 ) -> None:
