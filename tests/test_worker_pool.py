@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -125,3 +126,64 @@ def test_a_forked_worker_stopped_mid_c_call_dies_at_once(tmp_path: Path) -> None
             assert exit_codes([worker], timeout=60) == [-signal.SIGTERM]  # the call: minutes
         finally:
             worker.kill()
+
+
+def _half_an_answer(started: Path, then_die: bool) -> None:
+    """Sends the first bytes of an answer (the length of a whole one, and a few), holding the
+    pipe's lock as a sending worker does; then dies, or waits as a worker killed mid-send
+    stays. The rest never comes."""
+    answers = sys._getframe(1).f_locals["result_queue"]  # the pool's worker loop calls this
+    if answers._wlock is not None:  # None on Windows
+        answers._wlock.acquire()
+    os.write(answers._writer.fileno(), struct.pack("!i", 1 << 20) + b"half")
+    started.touch()
+    if then_die:
+        os._exit(1)
+    time.sleep(600)
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_worker_stopped_mid_answer_leaves_no_thread_waiting(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM to the process group kills a worker wherever it is, sending its
+    answer included. The pool's thread was left reading the rest of a message that never
+    came, and the interpreter waits for that thread at exit: ``extract`` hung after its
+    note, about once in 25 SIGTERMs. After ``stop_now`` the thread ends."""
+    started = tmp_path / "started"
+    pool = WorkerPool(1, mp_context=multiprocessing.get_context("spawn"))
+    answers = pool._result_queue
+    future = pool.submit(_half_an_answer, started, False)
+    _wait_for(started)
+    thread = pool._executor_manager_thread
+    assert thread is not None
+    assert thread.is_alive()
+    try:
+        pool.stop_now()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "the pool's thread still waits for the answer"
+        assert future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
+    finally:
+        answers._writer.close()  # what stop_now does: lets a failing run end
+
+
+def test_a_worker_dead_mid_answer_breaks_the_pool_instead_of_hanging_it(tmp_path: Path) -> None:
+    """A worker dies sending its answer (the out-of-memory killer while a large map is sent)
+    while another works on: the pool's thread waits for the rest of the answer, and the
+    other worker keeps the pipe open, so nothing ever finished. The pool now fails every
+    future with BrokenProcessPool, as for any worker that dies, and a batch reruns them."""
+    started = tmp_path / "started"
+    with WorkerPool(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        other = pool.submit(time.sleep, 600)
+        dying = pool.submit(_half_an_answer, started, True)
+        try:
+            _wait_for(started)
+            with pytest.raises(BrokenProcessPool):
+                dying.result(timeout=60)
+            with pytest.raises(BrokenProcessPool):
+                other.result(timeout=60)
+        finally:
+            pool.stop_now()  # on failure: do not leave the sleeper behind

@@ -13,18 +13,34 @@ a Ctrl-C that waited meanwhile is discarded. The caller loses nothing: a signal 
 thread is delivered to another (CPython runs its handler in the main thread either way), or
 once the thread unblocks it. Windows has no signal masks and delivers Ctrl-C as a console event;
 there a worker still starting is not covered.
+
+A worker that dies while it sends its answer (Ctrl-C or SIGTERM to the whole group, the
+out-of-memory killer while a large map is pickled and sent) leaves half a message in the pipe
+of answers. The pool's thread, reading it, waits for the rest, and the pipe never ends: this
+process holds its writing end (it never writes there), and so does every live worker. The pool
+then neither answers nor notices the dead worker, and the interpreter waits for its thread at
+exit. `WorkerPool.stop_now` and a watchdog (`_watch_workers`) end every worker and drop this
+process's writing end: the pipe ends, the read fails, and the pool's thread closes the pool as
+broken, as it does for any worker that dies (a batch reruns its cases on a fresh pool).
 """
 
 from __future__ import annotations
 
 import signal
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 _MASKS = hasattr(signal, "pthread_sigmask")
+#: How often the watchdog looks for a dead worker the pool has not noticed (it notices one in
+#: milliseconds, unless its thread is stuck reading half an answer).
+_WATCH_EVERY = 1.0
 
 
 @contextmanager
@@ -58,13 +74,26 @@ class _Future(Future[_T]):
 
 
 class WorkerPool(ProcessPoolExecutor):
-    """A process pool whose workers are born with Ctrl-C held; their initializer must call
-    `leave_ctrl_c_to_caller` first."""
+    """A process pool whose workers are born with Ctrl-C held (their initializer must call
+    `leave_ctrl_c_to_caller` first), and which a worker dying mid-answer cannot leave stuck."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchdog: threading.Thread | None = None
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
         with _ctrl_c_held():
             future = super().submit(fn, *args, **kwargs)
         future.__class__ = _Future  # the pool holds this very object: see _Future
+        if self._watchdog is None:
+            manager = self._executor_manager_thread  # started by the first submit
+            self._watchdog = threading.Thread(
+                target=_watch_workers,
+                args=(weakref.ref(self), manager),
+                name="WorkerPoolWatchdog",
+                daemon=True,
+            )
+            self._watchdog.start()
         return future
 
     def stop_now(self) -> None:
@@ -75,13 +104,52 @@ class WorkerPool(ProcessPoolExecutor):
         then took as long as the slowest case in progress to end the command (minutes for a
         large 3D case, past the seconds a scheduler waits before SIGKILL), and a cancelled
         run kept every CPU busy meanwhile. Python 3.14's ``terminate_workers`` does this;
-        before it, the workers are the pool's ``_processes``."""
-        processes = list((getattr(self, "_processes", None) or {}).values())
+        before it, the workers are the pool's ``_processes``. The same Ctrl-C may have
+        killed a worker mid-answer (see the module's docstring): without `_end_workers`'
+        dropped pipe end, the command hung at exit after printing its note."""
+        processes = self._workers()
+        answers = getattr(self, "_result_queue", None)
         self.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            with suppress(ProcessLookupError, ValueError):  # ended meanwhile, or closed
-                if process.is_alive():
-                    process.terminate()
+        _end_workers(processes, answers)
+
+    def _workers(self) -> list[BaseProcess]:
+        """The worker processes (none once shut down); the pool's thread changes the dict."""
+        return list((getattr(self, "_processes", None) or {}).values())
+
+
+def _end_workers(processes: list[BaseProcess], answers: Any) -> None:
+    """Terminates `processes`, then drops this process's writing end of the pipe of answers
+    (`answers`, the pool's result queue), which it never writes: once the workers are gone
+    the pipe ends, and the pool's thread cannot wait on it for ever."""
+    for process in processes:
+        with suppress(ProcessLookupError, ValueError):  # ended meanwhile, or closed
+            if process.is_alive():
+                process.terminate()
+    if answers is not None:
+        answers._writer.close()
+
+
+def _watch_workers(pool_ref: weakref.ref[WorkerPool], manager: threading.Thread | None) -> None:
+    """While the pool's thread runs: a worker found dead at two looks in a row (the pool's
+    thread sees a death in milliseconds, unless it is stuck reading the answer that worker
+    was sending) breaks the pool as the pool would have, by ending the other workers and the
+    pipe. Its futures then fail with BrokenProcessPool instead of never finishing."""
+    dead_before = False
+    while manager is not None and manager.is_alive():
+        manager.join(_WATCH_EVERY)
+        pool = pool_ref()
+        if pool is None or pool._shutdown_thread:  # gone, shut down, or already broken
+            return
+        processes = pool._workers()
+        try:
+            dead = bool(wait([p.sentinel for p in processes], timeout=0))
+        except (ValueError, OSError):  # a process closed, or its handle, meanwhile
+            dead = False
+        if dead and dead_before and manager.is_alive():
+            _end_workers(processes, getattr(pool, "_result_queue", None))
+            return
+        dead_before = dead
+        del pool  # hold no reference between looks: the pool may be collected
 
 
 def leave_ctrl_c_to_caller() -> None:

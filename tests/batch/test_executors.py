@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,23 +33,40 @@ SETTINGS = ExtractionSettings.from_params(
 )
 
 
-def _poison(parent: int) -> Poison:
+def _poison(parent: int, mid_answer: bool) -> Poison:
     """Unpickling a Poison anywhere but in the test process kills that process at once, the
-    way a crash in native code or the out-of-memory killer would."""
+    way a crash in native code or the out-of-memory killer would; `mid_answer`: once it has
+    sent the first bytes of an answer, as if killed while sending one."""
     if os.getpid() != parent:
+        if mid_answer:
+            _start_an_answer()
         os._exit(1)
-    return Poison(parent)
+    return Poison(parent, mid_answer)
+
+
+def _start_an_answer() -> None:
+    """In a pool's worker: the first bytes of an answer (its length, and a few), sent under
+    the pipe's lock as a worker sends one. The worker loop that is unpickling this task holds
+    the pipe of answers."""
+    frame = sys._getframe()
+    while "result_queue" not in frame.f_locals:
+        frame = frame.f_back
+    answers = frame.f_locals["result_queue"]
+    if answers._wlock is not None:  # None on Windows
+        answers._wlock.acquire()
+    os.write(answers._writer.fileno(), struct.pack("!i", 1 << 20) + b"half")
 
 
 class Poison:
     """Rides along in a case (as the unused mask of a .mat case) and kills the worker that
     receives it. Harmless here, and in a Dask scheduler running in this process."""
 
-    def __init__(self, parent: int) -> None:
+    def __init__(self, parent: int, mid_answer: bool = False) -> None:
         self.parent = parent
+        self.mid_answer = mid_answer
 
-    def __reduce__(self) -> tuple[Any, tuple[int]]:
-        return _poison, (self.parent,)
+    def __reduce__(self) -> tuple[Any, tuple[int, bool]]:
+        return _poison, (self.parent, self.mid_answer)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +76,11 @@ def serial(mat_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.Dat
     return read_table(out)
 
 
-def _with_poison(mat_folder: Path) -> list[Case]:
+def _with_poison(mat_folder: Path, mid_answer: bool = False) -> list[Case]:
     """The real cases with a killer second, so that it shares its chunk with a real case."""
     cases = discover_cases([mat_folder])
-    killer = Case("killer", "mat", cases[0].path, mask=Poison(os.getpid()))  # type: ignore[arg-type]
+    poison = Poison(os.getpid(), mid_answer)
+    killer = Case("killer", "mat", cases[0].path, mask=poison)  # type: ignore[arg-type]
     return [cases[0], killer, *cases[1:]]
 
 
@@ -114,13 +134,16 @@ def test_never_more_than_two_chunks_per_worker_in_flight(
     assert pool.most == 4
 
 
+@pytest.mark.parametrize("mid_answer", [False, True], ids=["at-once", "mid-answer"])
 def test_process_pool_reports_only_the_case_that_kills_its_worker(
-    serial: pd.DataFrame, mat_folder: Path, tmp_path: Path
+    serial: pd.DataFrame, mat_folder: Path, tmp_path: Path, mid_answer: bool
 ) -> None:
     """The whole pool breaks: the cases in flight with the killer (in its chunk or on the
-    other worker) run again and are kept; the killer, run alone, is the one reported."""
+    other worker) run again and are kept; the killer, run alone, is the one reported. A
+    worker that dies while sending an answer used to leave the run waiting for ever."""
     out = tmp_path / "f.csv"
-    summary = run_batch(_with_poison(mat_folder), SETTINGS, out, jobs=2, chunksize=2)
+    cases = _with_poison(mat_folder, mid_answer)
+    summary = run_batch(cases, SETTINGS, out, jobs=2, chunksize=2)
     _check_only_the_killer_failed(summary, out, serial, _executors._WORKER_DIED)
 
 

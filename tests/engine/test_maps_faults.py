@@ -17,7 +17,7 @@ import pytest
 import SimpleITK as sitk
 
 from napari_radiomics.engine.maps import feature_maps
-from napari_radiomics.errors import Cancelled
+from napari_radiomics.errors import Cancelled, ExtractionError
 from processes import HAS_PROC, descendants, exit_codes, running
 
 
@@ -83,3 +83,24 @@ def test_cancelling_maps_terminates_their_workers_mid_part(tmp_path: Path) -> No
     assert len(workers) == 2
     # A worker that finished its part and left on the pool's shutdown would say 0.
     assert exit_codes(workers) == [-signal.SIGTERM] * 2
+
+
+def test_a_maps_worker_that_dies_is_a_clear_error(tmp_path: Path) -> None:
+    """A worker killed mid-run (the out-of-memory killer, most often) is said as such, not as
+    a BrokenProcessPool traceback from the standard library."""
+    image, mask = (sitk.ReadImage(str(path)) for path in _sphere(tmp_path))
+    before = set(multiprocessing.active_children())
+    killed: list[int] = []
+
+    def kill_a_worker_after_the_first_part(done: int, total: int, message: str) -> None:
+        if done and not killed:
+            worker = min(set(multiprocessing.active_children()) - before, key=lambda p: p.pid)
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append(worker.pid)
+
+    died = "a worker process died while computing the glcm maps"
+    with pytest.raises(ExtractionError, match=died):
+        feature_maps(
+            image, mask, features=["glcm"], progress=kill_a_worker_after_the_first_part, jobs=2
+        )
+    assert killed

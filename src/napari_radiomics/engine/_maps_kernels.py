@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from radiomics import getFeatureClasses
 
 from napari_radiomics.engine._maps_fast import speed_up
 from napari_radiomics.engine._maps_glcm import glcm_values
+from napari_radiomics.errors import ExtractionError
 
 #: Matrix classes whose ``Ng`` only sizes the matrix (not used by a formula): a batch may
 #: pass its own maximum level, which keeps the C allocation small.
@@ -92,6 +94,13 @@ def class_maps(
             for name, value in values.items():
                 out[name][tuple(where)] = value
             tick(done, len(futures))
+    except BrokenProcessPool:
+        # A worker killed mid-part: the out-of-memory killer, most often (a part's matrices
+        # and its answer are the largest things a worker holds), or a user.
+        raise ExtractionError(
+            f"a worker process died while computing the {class_name} maps (out of memory, "
+            "or killed); run again with fewer jobs, or on a smaller region"
+        ) from None
     finally:
         for future in futures:
             future.cancel()  # after a cancelling tick: parts not yet started never start
