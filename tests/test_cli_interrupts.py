@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from napari_radiomics.cli._signals import StopRequests
+from napari_radiomics.errors import Terminated
 from processes import HAS_PROC, STOPPED_STATUS, assert_ended, descendants
 
 
@@ -87,3 +89,32 @@ def test_maps_stopped_mid_compute_ends_quietly(
     assert "interrupted: no maps written" in stderr
     assert not out.exists() or not any(out.iterdir())
     assert_ended(workers)
+
+
+class _SignalledWhileCollected:
+    """Its ``__del__`` receives `sig`: Python runs the handler there, and drops what it
+    raises (as in the import system's weakref callbacks, where a CI run's SIGTERM landed)."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        self.sig = sig
+
+    def __del__(self) -> None:
+        signal.raise_signal(self.sig)  # the handler runs before this call returns
+
+
+def _stopped_in_a_callback_then_waiting(sig: signal.Signals) -> None:
+    _SignalledWhileCollected(sig)  # collected at once: the stop is raised there, and dropped
+    time.sleep(60)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is not sent this way there")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_that_lands_where_python_drops_exceptions_is_not_lost(sig: signal.Signals) -> None:
+    """It is asked for again once that code has returned, and interrupts the wait under way:
+    the command used to go on to the end, exit 0, after an "Exception ignored" traceback."""
+    started = time.monotonic()
+    with StopRequests() as stop, pytest.raises(KeyboardInterrupt) as raised:
+        _stopped_in_a_callback_then_waiting(sig)
+    assert time.monotonic() - started < 30
+    assert isinstance(raised.value, Terminated) == (sig == signal.SIGTERM)
+    assert stop.terminated == (sig == signal.SIGTERM)

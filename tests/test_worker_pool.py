@@ -177,6 +177,7 @@ def test_a_worker_dead_mid_answer_breaks_the_pool_instead_of_hanging_it(tmp_path
     future with BrokenProcessPool, as for any worker that dies, and a batch reruns them."""
     started = tmp_path / "started"
     with WorkerPool(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        answers = pool._result_queue
         other = pool.submit(time.sleep, 600)
         dying = pool.submit(_half_an_answer, started, True)
         try:
@@ -186,4 +187,5 @@ def test_a_worker_dead_mid_answer_breaks_the_pool_instead_of_hanging_it(tmp_path
             with pytest.raises(BrokenProcessPool):
                 other.result(timeout=60)
         finally:
-            pool.stop_now()  # on failure: do not leave the sleeper behind
+            pool.stop_now()  # on failure: end the sleeper and the pipe, or pytest never exits
+            answers._writer.close()

@@ -27,6 +27,7 @@ broken, as it does for any worker that dies (a batch reruns its cases on a fresh
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -38,6 +39,11 @@ from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 _MASKS = hasattr(signal, "pthread_sigmask")
+_DROPPING = threading.Lock()
+if sys.platform == "win32":
+    from _winapi import CloseHandle as _close_handle
+else:
+    from os import close as _close_handle
 #: How often the watchdog looks for a dead worker the pool has not noticed (it notices one in
 #: milliseconds, unless its thread is stuck reading half an answer).
 _WATCH_EVERY = 1.0
@@ -75,9 +81,12 @@ class _Future(Future[_T]):
 
 class WorkerPool(ProcessPoolExecutor):
     """A process pool whose workers are born with Ctrl-C held (their initializer must call
-    `leave_ctrl_c_to_caller` first), and which a worker dying mid-answer cannot leave stuck."""
+    `leave_ctrl_c_to_caller` first), and which a worker dying mid-answer cannot leave stuck
+    while it runs (`_watch_workers`) or when it is stopped (`stop_now`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("max_tasks_per_child"):  # its workers leave alive: the watchdog's "dead"
+            raise ValueError("a WorkerPool's workers live as long as the pool")
         super().__init__(*args, **kwargs)
         self._watchdog: threading.Thread | None = None
 
@@ -126,7 +135,18 @@ def _end_workers(processes: list[BaseProcess], answers: Any) -> None:
             if process.is_alive():
                 process.terminate()
     if answers is not None:
-        answers._writer.close()
+        _drop(answers._writer)
+
+
+def _drop(connection: Any) -> None:
+    """Closes `connection` once, whichever of the caller's threads and the watchdog comes
+    first: its handle is taken out under a lock before it is closed (``close()`` clears it
+    only after the system call, which another thread may enter too: a second close of the
+    same number, or of a file opened meanwhile under it). A later ``close()`` does nothing."""
+    with _DROPPING:
+        handle, connection._handle = connection._handle, None
+    if handle is not None:
+        _close_handle(handle)
 
 
 def _watch_workers(pool_ref: weakref.ref[WorkerPool], manager: threading.Thread | None) -> None:
@@ -134,7 +154,7 @@ def _watch_workers(pool_ref: weakref.ref[WorkerPool], manager: threading.Thread 
     thread sees a death in milliseconds, unless it is stuck reading the answer that worker
     was sending) breaks the pool as the pool would have, by ending the other workers and the
     pipe. Its futures then fail with BrokenProcessPool instead of never finishing."""
-    dead_before = False
+    dead_before: set[int | None] = set()
     while manager is not None and manager.is_alive():
         manager.join(_WATCH_EVERY)
         pool = pool_ref()
@@ -142,10 +162,11 @@ def _watch_workers(pool_ref: weakref.ref[WorkerPool], manager: threading.Thread 
             return
         processes = pool._workers()
         try:
-            dead = bool(wait([p.sentinel for p in processes], timeout=0))
+            ready = set(wait([p.sentinel for p in processes], timeout=0))
+            dead = {p.pid for p in processes if p.sentinel in ready}
         except (ValueError, OSError):  # a process closed, or its handle, meanwhile
-            dead = False
-        if dead and dead_before and manager.is_alive():
+            dead = set()
+        if dead & dead_before and manager.is_alive():
             _end_workers(processes, getattr(pool, "_result_queue", None))
             return
         dead_before = dead

@@ -84,11 +84,11 @@ def class_maps(
             tick(number + 1, plan.batches)
         return out
     layout = plan.layout()
-    futures = [
-        pool.submit(class_part, class_name, image, mask, kwargs, names, layout, part, parts)
-        for part in range(min(parts, plan.batches))
-    ]
+    futures = []
     try:
+        for part in range(min(parts, plan.batches)):  # a pool broken by now refuses them
+            args = (class_name, image, mask, kwargs, names, layout, part, parts)
+            futures.append(pool.submit(class_part, *args))
         for done, future in enumerate(as_completed(futures), 1):
             where, values = future.result()
             for name, value in values.items():
