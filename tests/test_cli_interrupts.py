@@ -102,19 +102,31 @@ class _SignalledWhileCollected:
         signal.raise_signal(self.sig)  # the handler runs before this call returns
 
 
-def _stopped_in_a_callback_then_waiting(sig: signal.Signals) -> None:
-    _SignalledWhileCollected(sig)  # collected at once: the stop is raised there, and dropped
-    time.sleep(60)
+def _stopped_in_a_callback(stop: StopRequests, sig: signal.Signals, then_wait: float) -> None:
+    with stop:
+        _SignalledWhileCollected(sig)  # collected at once: the stop is raised there, dropped
+        time.sleep(then_wait)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is not sent this way there")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_that_lands_where_python_drops_exceptions_is_not_lost(sig: signal.Signals) -> None:
-    """It is asked for again once that code has returned, and interrupts the wait under way:
-    the command used to go on to the end, exit 0, after an "Exception ignored" traceback."""
+@pytest.mark.parametrize("then_wait", [10, 0], ids=["waiting", "leaving"])
+def test_a_stop_that_lands_where_python_drops_exceptions_is_not_lost(
+    sig: signal.Signals, then_wait: float
+) -> None:
+    """It is asked for again, silently, once that code has returned (and interrupts the wait
+    under way), or on leaving the block if that comes first: the command used to go on to
+    the end, exit 0, after an "Exception ignored" traceback. Nothing is sent after the block
+    (a stop the handlers before it would take as a crash)."""
+    before = sys.unraisablehook, signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
-    with StopRequests() as stop, pytest.raises(KeyboardInterrupt) as raised:
-        _stopped_in_a_callback_then_waiting(sig)
-    assert time.monotonic() - started < 30
+    stop = StopRequests()
+    with pytest.raises(KeyboardInterrupt) as raised:
+        _stopped_in_a_callback(stop, sig, then_wait)
+    assert time.monotonic() - started < then_wait + 5
     assert isinstance(raised.value, Terminated) == (sig == signal.SIGTERM)
     assert stop.terminated == (sig == signal.SIGTERM)
+    assert (sys.unraisablehook, *map(signal.getsignal, (signal.SIGINT, signal.SIGTERM))) == (
+        *before,
+    )
+    time.sleep(0.3)  # the moment it would have been sent again has passed: nothing comes

@@ -20,8 +20,9 @@ Python runs a signal's handler in whatever code runs at that instant, and that m
 callback whose exceptions it prints and drops: a weakref callback of the import system, a
 ``__del__``. A Ctrl-C or SIGTERM raised there was lost ("Exception ignored in ...", a
 traceback), and the command went on to the end as if never told to stop. Inside
-:class:`StopRequests` such a stop is asked for again, by the same signal sent to the main
-thread a moment later, when that code has returned.
+:class:`StopRequests` such a stop is asked for again, silently: by the same signal sent to
+the main thread a moment later, when that code has returned, or on leaving the block if
+that moment has not come.
 """
 
 from __future__ import annotations
@@ -45,58 +46,104 @@ _AGAIN_AFTER = 0.05
 class StopRequests:
     """Inside ``with StopRequests() as stop:``, SIGTERM raises :class:`Terminated` in this
     (the main) thread, and ``stop.terminated`` says afterwards whether it came (a run that
-    caught it to keep its rows returns its Ctrl-C status). The handler in place before is
-    restored on leaving. Elsewhere than the main thread (``main`` called from a thread) signal
-    handlers cannot be set, and nothing changes."""
+    caught it to keep its rows returns its Ctrl-C status); Ctrl-C raises KeyboardInterrupt,
+    as Python's own handler does. The handlers in place before are restored on leaving.
+    Elsewhere than the main thread (``main`` called from a thread) signal handlers cannot be
+    set, and nothing changes."""
 
     def __init__(self) -> None:
         self.terminated = False
         self._owner = os.getpid()
-        self._before: Any = None
+        self._before: dict[int, Any] = {}
         self._hook_before: Callable[[Any], object] | None = None
+        self._lock = threading.RLock()  # the handler may run inside a block holding it
+        self._active = False
+        self._lost: int | None = None  # a stop Python dropped, not raised again yet
+        self._again: threading.Timer | None = None
 
-    def _terminate(self, signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != self._owner:  # a forked worker: die as SIGTERM would have it die
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        """The handler of both signals."""
+        if os.getpid() != self._owner:  # a forked worker: as without this handler
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        with self._lock:
+            self._lost = None  # raised now: wherever it lands, the hook sees if it is dropped
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         self.terminated = True
         raise Terminated
 
     def _unraisable(self, unraisable: Any) -> None:
         """``sys.unraisablehook``: a Ctrl-C or SIGTERM raised in code whose exceptions Python
-        drops is sent again to the main thread (a signal, not a flag, so that a wait under
-        way there is interrupted too); any other exception goes to the hook before."""
+        drops is asked for again (`_ask_again`), silently. Any other exception goes to the
+        hook before. A stop that comes while this hook runs is taken the same way: raised
+        out of a hook, it would be dropped too."""
         stop = unraisable.exc_value
-        if not isinstance(stop, KeyboardInterrupt) or os.getpid() != self._owner:
-            if self._hook_before is not None:
-                self._hook_before(unraisable)
-            return
-        signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-        # From another thread: sent from here, the handler could run inside this hook, and
-        # an exception of the hook is dropped too.
-        again = threading.Timer(_AGAIN_AFTER, _signal_main_thread, (signum,))
-        again.daemon = True
-        again.start()
+        try:
+            if not isinstance(stop, KeyboardInterrupt) or os.getpid() != self._owner:
+                if self._hook_before is not None:
+                    self._hook_before(unraisable)
+                return
+        except KeyboardInterrupt as late:
+            stop = late
+        while True:
+            try:
+                self._ask_again(stop)
+                return
+            except KeyboardInterrupt as late:
+                stop = late
+
+    def _ask_again(self, stop: KeyboardInterrupt) -> None:
+        """The dropped `stop` sent again to the main thread in a moment, from another thread
+        (sent from here, the handler could run inside the hook), or raised by ``__exit__`` if
+        that moment has not come."""
+        with self._lock:
+            self._lost = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+            if self._again is not None:
+                self._again.cancel()
+            self._again = threading.Timer(_AGAIN_AFTER, self._send_again)
+            self._again.daemon = True
+            self._again.start()
+
+    def _send_again(self) -> None:
+        with self._lock:
+            if self._active and self._lost is not None:
+                _signal_main_thread(self._lost)
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
-            self._before = signal.signal(signal.SIGTERM, self._terminate)
+            self._active = True
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._before[signum] = signal.signal(signum, self._stop)
             self._hook_before, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._before is not None:
-            signal.signal(signal.SIGTERM, self._before)
-        if self._hook_before is not None:
-            sys.unraisablehook = self._hook_before
-            self._hook_before = None
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        lost = None
+        try:
+            with self._lock:
+                self._active = False
+                lost, self._lost = self._lost, None
+                if self._again is not None:
+                    self._again.cancel()
+        finally:  # a stop raised meanwhile leaves, but the hook and handlers are put back
+            if self._hook_before is not None:
+                sys.unraisablehook, self._hook_before = self._hook_before, None
+            while self._before:
+                signum, before = self._before.popitem()
+                if before is not None:  # None: set outside Python, cannot be put back
+                    signal.signal(signum, before)
+        if lost is not None and exc_type is None:  # dropped, and not sent again in time
+            raise Terminated if lost == signal.SIGTERM else KeyboardInterrupt
 
 
 def _signal_main_thread(signum: int) -> None:
     """`signum` to the main thread: a real signal where threads can be signalled, so a
     blocking call there returns to run the handler; elsewhere (Windows) the handler runs at
-    the main thread's next instruction."""
+    the main thread's next instruction, once a call under way has returned."""
     if hasattr(signal, "pthread_kill"):
         signal.pthread_kill(threading.main_thread().ident or 0, signum)
     else:
