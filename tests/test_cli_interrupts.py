@@ -130,3 +130,16 @@ def test_a_stop_that_lands_where_python_drops_exceptions_is_not_lost(
         *before,
     )
     time.sleep(0.3)  # the moment it would have been sent again has passed: nothing comes
+
+
+def test_a_signal_ignored_by_the_caller_stays_ignored() -> None:
+    """A shell starts a background job (``cmd &`` in a script) with Ctrl-C ignored, so that
+    Ctrl-C at the terminal leaves it running; a supervisor may ignore SIGTERM likewise."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopRequests():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

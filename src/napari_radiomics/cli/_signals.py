@@ -117,7 +117,10 @@ class StopRequests:
         if threading.current_thread() is threading.main_thread():
             self._active = True
             for signum in (signal.SIGINT, signal.SIGTERM):
-                self._before[signum] = signal.signal(signum, self._stop)
+                # Ignored by whoever started the command (a shell's background job ignores
+                # Ctrl-C, a supervisor may ignore SIGTERM): it stays ignored.
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._before[signum] = signal.signal(signum, self._stop)
             self._hook_before, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
