@@ -8,10 +8,12 @@ import signal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from napari_radiomics._atomic import is_temporary
 from napari_radiomics.batch import discover_cases
-from processes import run_cli, run_cli_signalled
-from sample_files import write_mat_folder
+from processes import STOPPED_STATUS, run_cli, run_cli_signalled
+from sample_files import file_states, write_mat_folder
 
 
 def _case_ids(export: Path) -> list[str]:
@@ -32,6 +34,33 @@ def test_an_export_killed_inside_its_dataset_leaves_no_cases_behind(tmp_path: Pa
     assert len(list(staging.iterdir())) == 3
     assert not out.exists()
     assert all(staging not in Path(c.path).parents for c in discover_cases([folder]))
+    rerun = run_cli(*command)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _case_ids(out) == [str(i) for i in range(1, 7)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_an_export_stopped_at_its_last_rename_leaves_the_empty_output_folder(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """-o named an empty folder, and the signal came as the finished export was renamed onto
+    it: the folder was already removed (then the export renamed), so `-o` was gone, not "as
+    it was". Now it is replaced in one rename: still there, empty, and a rerun fills it."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 6)
+    out = tmp_path / "exports" / "out"
+    out.mkdir(parents=True)
+    sources = file_states(folder)
+    command = ("export", folder, "-o", out)
+    stopped = run_cli_signalled(sig, "os.rename", str(out), *command)
+    assert stopped.returncode == STOPPED_STATUS[sig], stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert out.is_dir()
+    assert not any(out.iterdir())
+    left = [p.name for p in out.parent.iterdir() if p != out]
+    assert len(left) == (1 if sig == signal.SIGKILL else 0)  # a kill leaves its staging
+    assert all(is_temporary(name) for name in left)
+    assert file_states(folder) == sources
     rerun = run_cli(*command)
     assert rerun.returncode == 0, rerun.stderr
     assert _case_ids(out) == [str(i) for i in range(1, 7)]

@@ -111,12 +111,24 @@ def export_dataset(
         with _writing(output / CASES_FILE):
             (staging / CASES_FILE).write_bytes(_csv_bytes(rows))
         with _writing(output):
-            if output.exists():  # the empty folder the user named: replaced by the export
-                output.rmdir()
-            staging.rename(output)
+            _into_place(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [output / name for name in (*names, CASES_FILE)]
+
+
+def _into_place(staging: Path, output: Path) -> None:
+    """Rename the finished export to ``output``, replacing the empty folder the user may have
+    named. POSIX does that in one rename, so a Ctrl-C or a kill at the last instant leaves
+    the empty folder, never no folder (removed first, the folder was gone if the signal came
+    before the rename). Windows replaces no folder: there it is removed first."""
+    try:
+        staging.replace(output)
+    except OSError:
+        if not output.is_dir():
+            raise
+        output.rmdir()  # not empty (filled meanwhile): an OSError, reported
+        staging.rename(output)
 
 
 @contextlib.contextmanager
