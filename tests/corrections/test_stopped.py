@@ -24,12 +24,15 @@ def _case_ids(export: Path) -> list[str]:
     return sorted(pd.read_csv(export / "cases.csv", dtype=str)["case"])
 
 
-def _assert_stopped(stopped: subprocess.CompletedProcess[str], sig: signal.Signals) -> None:
-    """Exited as the command does for `sig` (130, 143, killed), without a traceback."""
+def _assert_stopped(
+    stopped: subprocess.CompletedProcess[str], sig: signal.Signals, said: str
+) -> None:
+    """Exited as the command does for `sig` (130, 143, killed), without a traceback, its last
+    line (but when killed) beginning with `said`, which says what is kept."""
     assert stopped.returncode == STOPPED_STATUS[sig], stopped.stderr
     assert "Traceback" not in stopped.stderr
     if sig != signal.SIGKILL:
-        assert stopped.stderr.strip().splitlines()[-1] == "napari-radiomics: interrupted"
+        assert stopped.stderr.strip().splitlines()[-1].startswith(said), stopped.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -45,7 +48,7 @@ def test_an_export_stopped_mid_write_leaves_nothing_and_a_rerun_completes_it(
     assert run_cli("export", folder, "-o", expected).returncode == 0
     inputs = {**file_states(folder), **file_states(store)}
     stopped = run_cli_signalled(sig, "os.rename", ".tmp.mat", "export", folder, "-o", out)
-    _assert_stopped(stopped, sig)
+    _assert_stopped(stopped, sig, f"interrupted: no partial export; {out} is as it was")
     assert not out.exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert {**file_states(folder), **file_states(store)} == inputs
@@ -73,7 +76,8 @@ def test_a_report_stopped_at_its_rename_keeps_the_previous_one(
     out.write_text("the previous report\n")
     inputs = {**file_states(folder), **file_states(store)}
     command = ("corrections", folder, "-o", out, "--overwrite")
-    _assert_stopped(run_cli_signalled(sig, "os.rename", str(out), *command), sig)
+    stopped = run_cli_signalled(sig, "os.rename", str(out), *command)
+    _assert_stopped(stopped, sig, f"interrupted: no partial report; {out} is as it was")
     assert out.read_text() == "the previous report\n"
     left = [p.name for p in out.parent.iterdir() if p != out]
     assert len(left) == (1 if sig == signal.SIGKILL else 0)
@@ -115,7 +119,8 @@ def test_an_export_stopped_at_its_last_rename_leaves_the_empty_output_folder(
     out.mkdir(parents=True)
     sources = file_states(folder)
     command = ("export", folder, "-o", out)
-    _assert_stopped(run_cli_signalled(sig, "os.rename", str(out), *command), sig)
+    stopped = run_cli_signalled(sig, "os.rename", str(out), *command)
+    _assert_stopped(stopped, sig, f"interrupted: no partial export; {out} is as it was")
     assert out.is_dir()
     assert not any(out.iterdir())
     left = [p.name for p in out.parent.iterdir() if p != out]
