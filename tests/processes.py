@@ -65,6 +65,36 @@ def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProc
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+#: ``python -c`` code run by :func:`run_cli_signalled`: an audit hook, then the command.
+_SIGNAL_AT = """
+import os, sys
+def _hook(event, args, seen=[0]):
+    if event == {event!r} and any({contains!r} in str(a) for a in args):
+        seen[0] += 1
+        if seen[0] == {nth}:
+            os.killpg(os.getpgrp(), {sig})
+sys.addaudithook(_hook)
+from napari_radiomics.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_cli_signalled(
+    sig: signal.Signals, event: str, contains: str, *args: str | Path, nth: int = 1
+) -> subprocess.CompletedProcess[str]:
+    """``napari-radiomics ARGS`` in a fresh interpreter and its own session, whose process
+    group gets `sig` (as from a terminal's Ctrl-C or a scheduler) the `nth` time Python audits
+    `event` (``open``, ``os.rename``, ``shutil.copyfile``...) with an argument holding
+    `contains`: an exact moment, such as just before an output's rename, that no polling from
+    outside can catch. The hook sends the signal itself; a caught one is raised as the hook
+    returns, so the audited call does not happen."""
+    code = _SIGNAL_AT.format(event=event, contains=contains, nth=nth, sig=int(sig))
+    command = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, start_new_session=True
+    )
+
+
 #: What the command exits with when its process group is sent each signal (a negative status
 #: is a death by that signal): Ctrl-C and SIGTERM are caught, SIGKILL cannot be.
 STOPPED_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}

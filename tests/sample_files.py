@@ -201,3 +201,12 @@ def save_square(store: CorrectionStore, case: str, path: Path) -> np.ndarray:
     corrected[2:7, 2:7] = 1
     store.save(CaseRef(case, "mat", str(path)), corrected, original)
     return corrected
+
+
+def file_states(root: Path, leave_out: Path | None = None) -> dict[Path, tuple[bytes, int, int]]:
+    """Every file under ``root`` (but ``leave_out``) with its bytes, mtime and mode."""
+    return {
+        p: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+        for p in root.rglob("*")
+        if p.is_file() and (leave_out is None or leave_out not in (p, *p.parents))
+    }

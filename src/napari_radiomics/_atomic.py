@@ -3,7 +3,8 @@
 A killed process, a full disk or an exception while writing leaves the previous version (or
 nothing), never half a file: a rename within one folder is atomic. Every file this package
 writes whole (a corrected ``.mat``, a feature map, a run's params or errors file, a Parquet
-table) goes through :func:`replaced`.
+table) goes through :func:`replaced`; a folder written whole (an export) is written in a
+:func:`staging_folder` beside its target, then renamed.
 
 The temporary file is created with mode 0o666 and the kernel applies the user's umask, as for
 any file a program creates: the result is as readable by colleagues on shared storage as the
@@ -16,26 +17,41 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["is_temporary", "replaced"]
+__all__ = ["is_temporary", "replaced", "staging_folder"]
 
 #: How much of the target's stem the temporary name keeps: the name stays within the 255
 #: bytes a file name may have however long the target's name is.
 _STEM_CHARS = 60
 
 
-def _create_beside(path: Path, suffix: str) -> Path:
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+def _new_beside(path: Path, stem: str, suffix: str, make: Callable[[Path], None]) -> Path:
+    """A hidden name beside ``path`` that nothing holds yet, made (exclusively) by ``make``."""
     while True:
-        temporary = path.parent / f".{stem[:_STEM_CHARS]}.{secrets.token_hex(4)}.tmp{suffix}"
+        candidate = path.parent / f".{stem[:_STEM_CHARS]}.{secrets.token_hex(4)}{suffix}"
         try:
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            make(candidate)
         except FileExistsError:
             continue
-        os.close(handle)
-        return temporary
+        return candidate
+
+
+def _create_file(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+
+def _create_beside(path: Path, suffix: str) -> Path:
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return _new_beside(path, stem, f".tmp{suffix}", _create_file)
+
+
+def staging_folder(target: Path) -> Path:
+    """A new hidden folder beside ``target`` (``.{name}.{8 hex digits}.export``), in which a
+    folder is written whole before it is renamed to ``target``: same file system, so the
+    rename is atomic. Created with the user's umask like any folder a program makes."""
+    return _new_beside(target, target.name, ".export", Path.mkdir)
 
 
 @contextlib.contextmanager
@@ -53,11 +69,12 @@ def replaced(path: str | Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-#: The names :func:`_create_beside` gives: ``.{stem}.{8 hex digits}.tmp{suffix}``.
-_TEMPORARY = re.compile(r"\..*\.[0-9a-f]{8}\.tmp(\.[^.]+)*")
+#: The names :func:`_create_beside` gives, ``.{stem}.{8 hex digits}.tmp{suffix}``, and
+#: :func:`staging_folder`'s, ``.{name}.{8 hex digits}.export``.
+_TEMPORARY = re.compile(r"\..*\.[0-9a-f]{8}\.(tmp(\.[^.]+)*|export)")
 
 
 def is_temporary(name: str) -> bool:
-    """Whether ``name`` is a temporary file left by a killed :func:`replaced` (readers of a
-    folder skip those, and only those: a data file may start with a dot too)."""
+    """Whether ``name`` is a temporary file or staging folder left by a killed writer (readers
+    of a folder skip those, and only those: a data file may start with a dot too)."""
     return _TEMPORARY.fullmatch(name) is not None

@@ -22,7 +22,7 @@ from napari_radiomics.io import open_mat_stack, read_npy_bundle, read_tumor_mat
 from napari_radiomics.io.mat import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
-from sample_files import corrupt_mat, fill_disk, write_mat_folder
+from sample_files import corrupt_mat, file_states, fill_disk, write_mat_folder
 
 
 @pytest.fixture
@@ -98,15 +98,6 @@ def _valid_everywhere(name: str) -> bool:
     )
 
 
-def _files(root: Path, leave_out: Path | None = None) -> dict[Path, tuple[bytes, int, int]]:
-    """Every file under ``root`` (but ``leave_out``) with its bytes, mtime and mode."""
-    return {
-        p: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
-        for p in root.rglob("*")
-        if p.is_file() and (leave_out is None or leave_out not in (p, *p.parents))
-    }
-
-
 def _exported(out: Path) -> dict[str, Path]:
     """case id -> its file, from the export's cases.csv (ids read back exactly, as text)."""
     table = pd.read_csv(out / "cases.csv", dtype=str, keep_default_na=False)
@@ -143,7 +134,7 @@ def test_inputs_sharing_a_file_name_or_hostile_ids_stay_inside_the_export(
     (tmp_path / "cases.csv").write_text(
         f"Image,Mask,case\nx.nrrd,x_mask.nrrd,../../x\ny.nrrd,y_mask.nrrd,{victim}\n"
     )
-    before = _files(tmp_path)
+    before = file_states(tmp_path)
 
     assert main(["export", str(tmp_path / "a" / "1.mat"), "../b/1.mat", "-o", "out"]) == 0
     files = _exported(work / "out")
@@ -159,7 +150,7 @@ def test_inputs_sharing_a_file_name_or_hostile_ids_stay_inside_the_export(
         np.testing.assert_array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))),
                                       masks["x" if case == "../../x" else "y"])  # fmt: skip
     # No source rewritten (bytes, time or mode), nothing written beside them.
-    assert _files(tmp_path, leave_out=work) == before
+    assert file_states(tmp_path, leave_out=work) == before
 
 
 def test_names_windows_refuses_are_escaped_and_recorded(tmp_path: Path) -> None:

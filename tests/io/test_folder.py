@@ -64,6 +64,24 @@ def test_macos_appledouble_companions_are_no_cases(tmp_path: Path) -> None:
     assert [case.path for case in discover_cases([tmp_path])] == [str(p) for p in slices]
 
 
+def test_what_a_killed_write_left_is_no_case(tmp_path: Path) -> None:
+    """A write killed before its rename leaves its hidden temporary file (``.2.1a2b3c4d.tmp.mat``,
+    a whole or half case), and a killed export its staging folder of copies: both were listed
+    as cases, in the folder and in a batch. A dot file of any other name still is one."""
+    slices = write_mat_folder(tmp_path, 4, shape=(32, 32))
+    (tmp_path / ".2.1a2b3c4d.tmp.mat").write_bytes(slices[1].read_bytes())
+    staging = tmp_path / ".corrected.1a2b3c4d.export"
+    (staging / "more").mkdir(parents=True)
+    (staging / "1.mat").write_bytes(slices[0].read_bytes())
+    (staging / "more" / "4.mat").write_bytes(slices[3].read_bytes())
+    dotted = tmp_path / ".5.mat"
+    dotted.write_bytes(slices[0].read_bytes())
+    here = {dotted, *(p for p in slices if p.parent == tmp_path)}
+    assert set(find_mat_files(tmp_path)) == here
+    assert set(find_mat_files(tmp_path, recursive=True)) == {dotted, *slices}
+    assert len(discover_cases([tmp_path])) == len(slices) + 1
+
+
 def test_mixed_shapes_are_resized_and_named(tmp_path: Path) -> None:
     slices = write_mixed_folder(tmp_path)
     with pytest.warns(FolderWarning, match=r"1 slice\(s\) resized .*64x64.*3\.mat"):

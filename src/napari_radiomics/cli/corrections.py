@@ -8,11 +8,12 @@ each reported case's patient and tumour type read from its file.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from napari_radiomics.cli._options import add_subcommand
-from napari_radiomics.cli._status import EXIT_OK
+from napari_radiomics.cli._status import EXIT_INTERRUPTED, EXIT_OK
 
 _HELP = """\
 Write the corrections report of the datasets INPUT names, as the Review dock's "Corrections
@@ -27,7 +28,8 @@ every case of the stores of their datasets is reported, its patient and tumour t
 its file (blank when the file does not say, or is gone). With more than one dataset, a first
 column, dataset, names the folder each row belongs to.
 Exit status: 0 written; 2 usage error (a missing input, DIR not a corrections store or the
-store of another dataset, OUTPUT already there without --overwrite or not writable).
+store of another dataset, OUTPUT already there without --overwrite or not writable); 130
+interrupted (143 SIGTERM), OUTPUT as it was.
 """
 
 _EXAMPLES = """\
@@ -58,6 +60,20 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The report; stopped by Ctrl-C or SIGTERM, one line saying that OUTPUT holds no part
+    of one (it is replaced whole; "unless": the signal may come just after the rename)."""
+    try:
+        return _report(parser, args)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: no partial report; {args.output} is as it was, unless the report "
+            "had just been written",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Read the stores, write the report, say how far the review is."""
     import pandas as pd
 

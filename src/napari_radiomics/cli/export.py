@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from napari_radiomics.cli._options import add_input_options, add_subcommand, cases_from
-from napari_radiomics.cli._status import EXIT_OK, EXIT_USAGE
+from napari_radiomics.cli._status import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 _HELP = """\
 Write a copy of a dataset in which every case corrected in napari has its corrected mask
@@ -24,7 +24,8 @@ Forms (--format):
 
 INPUT takes what `extract` takes (folders, .mat files, a bundle, images with --mask).
 Exit status: 0 written; 2 usage error, a case that cannot be read or written in this form,
-or a full or unwritable disk. An export is all or nothing: after an error OUTPUT is as it was.
+or a full or unwritable disk; 130 interrupted (143 SIGTERM). An export is all or nothing:
+after an error or an interruption OUTPUT is as it was.
 """
 
 
@@ -54,6 +55,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (ReadError, WriteError) as exc:
         print(f"error: {exc}\nnothing was exported: {args.output} is as it was", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM; "unless": it may come after the rename
+        print(
+            f"interrupted: no partial export; {args.output} is as it was, unless the export had "
+            "just completed",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     corrected = sum(c.corrected is not None for c in cases)
     print(
         f"{len(cases)} cases ({corrected} corrected) -> {args.output}: {len(written)} files, "

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import secrets
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import SimpleITK as sitk
 
+from napari_radiomics._atomic import staging_folder
 from napari_radiomics._filenames import inside, unique_stems
 from napari_radiomics._spreadsheet import escape_cell
 from napari_radiomics.corrections.maskfile import CorrectedMask
@@ -100,7 +100,7 @@ def export_dataset(
         raise WriteError(output, "two cases share an id; one file per id cannot hold both")
     with _writing(output):
         output.parent.mkdir(parents=True, exist_ok=True)
-        staging = _staging_folder(output)
+        staging = staging_folder(output)
     try:
         if form == "npy":
             names = _bundle(cases, staging, output, progress)
@@ -111,24 +111,24 @@ def export_dataset(
         with _writing(output / CASES_FILE):
             (staging / CASES_FILE).write_bytes(_csv_bytes(rows))
         with _writing(output):
-            if output.exists():  # the empty folder the user named: replaced by the export
-                output.rmdir()
-            staging.rename(output)
+            _into_place(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [output / name for name in (*names, CASES_FILE)]
 
 
-def _staging_folder(output: Path) -> Path:
-    """A new hidden folder beside ``output`` (same file system, so renaming it is atomic),
-    created with the user's umask like any folder a program makes."""
-    while True:
-        staging = output.parent / f".{output.name[:60]}.{secrets.token_hex(4)}.export"
-        try:
-            staging.mkdir()
-        except FileExistsError:
-            continue
-        return staging
+def _into_place(staging: Path, output: Path) -> None:
+    """Rename the finished export to ``output``, replacing the empty folder the user may have
+    named. POSIX does that in one rename, so a Ctrl-C or a kill at the last instant leaves
+    the empty folder, never no folder (removed first, the folder was gone if the signal came
+    before the rename). Windows replaces no folder: there it is removed first."""
+    try:
+        staging.replace(output)
+    except OSError:
+        if not output.is_dir():
+            raise
+        output.rmdir()  # not empty (filled meanwhile): an OSError, reported
+        staging.rename(output)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from napari_radiomics._atomic import is_temporary
 from napari_radiomics.errors import ReadError
 from napari_radiomics.io.mat import MatHeader, read_mat_header, read_tumor_mat
 from napari_radiomics.io.metadata import CaseMetadata, cases_table
@@ -51,8 +52,9 @@ def find_mat_files(folder: str | Path, recursive: bool = False) -> list[Path]:
 
     A dangling symbolic link or a link loop named ``*.mat`` is listed too: it stands for a case
     the user expects, so it is reported as unreadable (by the reader, naming the link), never
-    skipped without a word. Only folders, the split file and macOS's ``._`` companions are left
-    out.
+    skipped without a word. Only folders, the split file, macOS's ``._`` companions and what a
+    killed write left (``_atomic.is_temporary``: a temporary file, an export's staging folder
+    with its half-written copies, when the export was made inside the dataset) are left out.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -77,7 +79,9 @@ def _mat_files(folder: Path, recursive: bool) -> Iterator[Path]:
     return (
         p
         for p in found
-        if (p.is_file() or (p.is_symlink() and not p.is_dir())) and _may_be_case(p.name)
+        if (p.is_file() or (p.is_symlink() and not p.is_dir()))
+        and _may_be_case(p.name)
+        and not any(is_temporary(part) for part in p.relative_to(folder).parts[:-1])
     )
 
 
@@ -100,8 +104,12 @@ def _mat_names(folder: Path) -> Iterator[str]:
 
 def _may_be_case(name: str) -> bool:
     """Whether a ``*.mat`` file found in a folder may be a case: not the split file, not
-    macOS's AppleDouble companion of one."""
-    return name.lower() not in NOT_A_CASE and not name.startswith(_APPLE_DOUBLE)
+    macOS's AppleDouble companion of one, not the temporary file of a killed write."""
+    return (
+        name.lower() not in NOT_A_CASE
+        and not name.startswith(_APPLE_DOUBLE)
+        and not is_temporary(name)
+    )
 
 
 def _natural_key(path: Path, folder: Path) -> tuple[tuple[int, int | str], ...]:
