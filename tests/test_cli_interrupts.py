@@ -6,12 +6,15 @@ Real subprocesses in their own process group, signalled once an observable state
 
 from __future__ import annotations
 
+import linecache
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -143,3 +146,38 @@ def test_a_signal_ignored_by_the_caller_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def _leave_traced(tracer: Any) -> None:
+    with StopRequests():
+        sys.settrace(tracer)  # the frames from here on: __exit__ and what it calls
+
+
+def test_a_stop_while_the_handlers_are_put_back_leaves_them_put_back() -> None:
+    """A Ctrl-C landing just as ``StopRequests`` puts a handler back (``signal.signal`` runs a
+    pending handler first) left its own handlers installed for good: a later SIGTERM was a
+    ``Terminated`` raised into whatever ran, not the death it is outside the block."""
+    before = sys.unraisablehook, signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    landed: list[int] = []
+
+    def at_a_put_back(frame: FrameType, event: str, arg: object) -> Any:
+        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+        if event == "line" and not landed and "signal.signal(signum, before)" in line:
+            landed.append(frame.f_lineno)
+            raise KeyboardInterrupt  # the stop, exactly there
+        return at_a_put_back
+
+    def in_leaving(frame: FrameType, event: str, arg: object) -> Any:
+        return at_a_put_back if frame.f_code.co_name in {"__exit__", "_put_back"} else None
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _leave_traced(in_leaving)
+    finally:
+        sys.settrace(None)
+    assert landed
+    assert (
+        sys.unraisablehook,
+        signal.getsignal(signal.SIGINT),
+        signal.getsignal(signal.SIGTERM),
+    ) == before

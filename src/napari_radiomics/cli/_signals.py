@@ -114,14 +114,20 @@ class StopRequests:
                 _signal_main_thread(self._lost)
 
     def __enter__(self) -> StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            self._active = True
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        self._active = True
+        try:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 # Ignored by whoever started the command (a shell's background job ignores
                 # Ctrl-C, a supervisor may ignore SIGTERM): it stays ignored.
                 if signal.getsignal(signum) is not signal.SIG_IGN:
                     self._before[signum] = signal.signal(signum, self._stop)
             self._hook_before, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        except KeyboardInterrupt:  # a stop came meanwhile: no block, nothing left behind
+            self._active = False
+            self._put_back()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -132,15 +138,32 @@ class StopRequests:
                 lost, self._lost = self._lost, None
                 if self._again is not None:
                     self._again.cancel()
-        finally:  # a stop raised meanwhile leaves, but the hook and handlers are put back
-            if self._hook_before is not None:
-                sys.unraisablehook, self._hook_before = self._hook_before, None
-            while self._before:
-                signum, before = self._before.popitem()
-                if before is not None:  # None: set outside Python, cannot be put back
-                    signal.signal(signum, before)
+        finally:
+            self._put_back()
         if lost is not None and exc_type is None:  # dropped, and not sent again in time
             raise Terminated if lost == signal.SIGTERM else KeyboardInterrupt
+
+    def _put_back(self) -> None:
+        """The hook and the handlers there were before, all of them, even if a stop comes
+        meanwhile (``signal.signal`` runs a pending handler first, and a handler may run
+        between any two steps): each step is done again until it holds, then the first stop
+        that came is raised."""
+        came: KeyboardInterrupt | None = None
+        while True:
+            try:
+                if self._hook_before is not None:
+                    sys.unraisablehook = self._hook_before
+                    self._hook_before = None
+                while self._before:
+                    signum, before = next(iter(self._before.items()))
+                    if before is not None:  # None: set outside Python, cannot be put back
+                        signal.signal(signum, before)
+                    del self._before[signum]
+                break
+            except KeyboardInterrupt as stop:
+                came = came or stop
+        if came is not None:
+            raise came
 
 
 def _signal_main_thread(signum: int) -> None:

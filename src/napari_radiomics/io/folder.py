@@ -81,7 +81,7 @@ def _mat_files(folder: Path, recursive: bool) -> Iterator[Path]:
         for p in found
         if (p.is_file() or (p.is_symlink() and not p.is_dir()))
         and _may_be_case(p.name)
-        and not any(is_temporary(part) for part in p.relative_to(folder).parts[:-1])
+        and not any(is_temporary(part) for part in p.parts[len(folder.parts) : -1])
     )
 
 
