@@ -13,7 +13,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from napari_radiomics.batch._worker import init_worker
 from napari_radiomics.cli._signals import StopRequests
 from napari_radiomics.engine._maps_pool import _init_worker as init_maps_worker
 from napari_radiomics.settings import ExtractionSettings
-from processes import exit_codes
+from processes import exit_codes, start_an_answer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Ctrl-C is a signal here")
 
@@ -92,6 +91,12 @@ def test_a_cancelled_future_takes_the_broken_pool_failure_quietly() -> None:
         assert done.result() == pid
 
 
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _one_long_c_call(started: Path) -> bytes:
     """Says it started, then computes for many minutes in one C call that never returns to
     the interpreter (as pyradiomics' C matrices of a large 3D case do)."""
@@ -117,9 +122,7 @@ def test_a_forked_worker_stopped_mid_c_call_dies_at_once(tmp_path: Path) -> None
             1, mp_context=context, initializer=init_worker, initargs=("k", params, None)
         )
         pool.submit(_one_long_c_call, started)
-        deadline = time.monotonic() + 120
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_for(started)
         (worker,) = set(multiprocessing.active_children()) - before
         try:
             pool.stop_now()
@@ -129,23 +132,13 @@ def test_a_forked_worker_stopped_mid_c_call_dies_at_once(tmp_path: Path) -> None
 
 
 def _half_an_answer(started: Path, then_die: bool) -> None:
-    """Sends the first bytes of an answer (the length of a whole one, and a few), holding the
-    pipe's lock as a sending worker does; then dies, or waits as a worker killed mid-send
-    stays. The rest never comes."""
-    answers = sys._getframe(1).f_locals["result_queue"]  # the pool's worker loop calls this
-    if answers._wlock is not None:  # None on Windows
-        answers._wlock.acquire()
-    os.write(answers._writer.fileno(), struct.pack("!i", 1 << 20) + b"half")
+    """Sends the first bytes of an answer, then dies, or waits as a worker killed mid-send
+    stays."""
+    start_an_answer()
     started.touch()
     if then_die:
         os._exit(1)
     time.sleep(600)
-
-
-def _wait_for(path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def test_a_worker_stopped_mid_answer_leaves_no_thread_waiting(tmp_path: Path) -> None:

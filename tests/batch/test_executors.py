@@ -7,7 +7,6 @@ import faulthandler
 import multiprocessing
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from napari_radiomics.batch import _executors, iter_batch, run_batch
 from napari_radiomics.batch.cases import Case, discover_cases
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings
+from processes import start_an_answer
 from sample_files import MAT_FOLDER_CASES, assert_same_rows
 
 N = MAT_FOLDER_CASES  # the shared mat_folder fixture's cases
@@ -40,22 +40,9 @@ def _poison(parent: int, mid_answer: bool) -> Poison:
     sent the first bytes of an answer, as if killed while sending one."""
     if os.getpid() != parent:
         if mid_answer:
-            _start_an_answer()
+            start_an_answer()
         os._exit(1)
     return Poison(parent, mid_answer)
-
-
-def _start_an_answer() -> None:
-    """In a pool's worker: the first bytes of an answer (its length, and a few), sent under
-    the pipe's lock as a worker sends one. The worker loop that is unpickling this task holds
-    the pipe of answers."""
-    frame = sys._getframe()
-    while "result_queue" not in frame.f_locals:
-        frame = frame.f_back
-    answers = frame.f_locals["result_queue"]
-    if answers._wlock is not None:  # None on Windows
-        answers._wlock.acquire()
-    os.write(answers._writer.fileno(), struct.pack("!i", 1 << 20) + b"half")
 
 
 class Poison:
