@@ -11,7 +11,13 @@ from napari.utils import progress
 from qtpy.QtCore import QCoreApplication, QThreadPool
 from qtpy.QtWidgets import QWidget
 
-from napari_radiomics._napari._runner import ACTIVITY_AFTER_MS, Progress, Progressed, Runner
+from napari_radiomics._napari._runner import (
+    ACTIVITY_AFTER_MS,
+    BAR_EVERY_MS,
+    Progress,
+    Progressed,
+    Runner,
+)
 from napari_radiomics.errors import ReadError
 
 TIMEOUT = 30_000
@@ -102,6 +108,41 @@ def test_thousands_of_steps_queued_behind_the_activity_bar_reach_it_in_order(
     assert [done for done, _, _ in seen["progressed"]] == list(range(steps + 1))
     assert seen["finished"] == ["result"]
     assert (bar.n, bar.total) == (steps, steps)
+
+
+def test_the_activity_bar_follows_a_run_of_quick_steps_a_few_times_a_second(
+    runner: Runner, qtbot
+) -> None:
+    """napari processes every pending event at each change of a bar, so the bar is brought up
+    to the run's latest step a few times a second, not at each step (a batch's 3064 steps were
+    12,264 nested event loops on the GUI thread); the dock still hears of every step, and the
+    bar ends where the run ended."""
+    seen = _record(runner)
+    release = threading.Event()
+    steps = 3000
+
+    def work(progress: Progress) -> str:
+        progress(0, steps, "")
+        release.wait(timeout=20)  # until the bar is there
+        for done in range(1, steps + 1):
+            progress(done, steps, f"case {done}")
+            time.sleep(0.0005)
+        return "result"
+
+    runner.run(work, "Quick steps")
+    qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
+    bar = runner.activity_bar
+    changes: list[object] = []
+    bar.events.value.connect(lambda event: changes.append(event.value))
+    bar.events.description.connect(lambda event: changes.append(event.value))
+    start = time.perf_counter()
+    with qtbot.waitSignal(runner.signals.idle, timeout=TIMEOUT):
+        release.set()
+    updates = (time.perf_counter() - start) * 1000 / BAR_EVERY_MS + 2  # and the end's
+    assert [done for done, _, _ in seen["progressed"]] == list(range(steps + 1))
+    assert seen["finished"] == ["result"]
+    assert (bar.n, bar.total, bar.desc) == (steps, steps, f"Quick steps: case {steps}: ")
+    assert 2 <= len(changes) <= 2 * updates  # a value and a text per update
 
 
 def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(

@@ -39,12 +39,19 @@ from napari_radiomics.errors import Cancelled
 #: ``total`` of 0 reports a message only (and is a point where Cancel can stop the work).
 Progress = Callable[[int, int, str], None]
 
-#: A run gets a bar in napari's activity dock only once it has lasted this long (ms). Adding
-#: a bar builds a ``QtLabeledProgressBar``, starts the dock's busy animation and calls
-#: ``QApplication.processEvents()`` (every pending repaint, on the GUI thread): 0.2-0.5 s
-#: under load, paid before a plot or a ranking of a few milliseconds could show. The dock's
-#: own bar and Cancel show at once, and napari's status-bar Cancel is there from the start.
-ACTIVITY_AFTER_MS = 300
+#: A run gets a bar in napari's activity dock only once it has lasted this long (ms): the
+#: second after which a wait wants a progress indicator, where a shorter one (a plot, a
+#: ranking, one slice's extraction) would only flash one. Adding a bar builds a
+#: ``QtLabeledProgressBar``, starts the dock's busy animation and calls
+#: ``QApplication.processEvents()`` (every pending repaint, on the GUI thread): 0.1-0.3 s,
+#: which a plot docked at 300 ms still paid (``benchmarks/gui_blocks.py``). The dock's own bar
+#: and Cancel show at once, and napari's status-bar Cancel is there from the start.
+ACTIVITY_AFTER_MS = 1000
+#: A run's bar in the activity dock is brought up to its latest step at most this often (ms).
+#: napari processes every pending event at each change of a bar (its value, its text): a
+#: batch's 3064 steps, each shown at once, cost the GUI thread 12,264 nested event loops and
+#: 3.5 s of processor over a 25 s run. The dock's own bar and status follow every step.
+BAR_EVERY_MS = 250
 
 
 class Step(Protocol):
@@ -105,6 +112,7 @@ class _Run:
     work_done: threading.Event = field(default_factory=threading.Event)
     bar: napari_progress | None = None  # its bar in napari's activity dock, once it lasted
     step: tuple[int, int, str] = (0, 0, "")  # the latest step shown: the bar starts there
+    on_bar: tuple[int, int, str] = (0, 0, "")  # the step its bar shows
     outcome: tuple[str, Any] | None = None  # ("returned", (result, seconds)) or ("errored", exc)
 
 
@@ -139,6 +147,9 @@ class Runner:
         self._activity.setSingleShot(True)
         self._activity.setInterval(ACTIVITY_AFTER_MS)
         self._activity.timeout.connect(self._show_activity)
+        self._bar_timer = QTimer()
+        self._bar_timer.setInterval(BAR_EVERY_MS)
+        self._bar_timer.timeout.connect(self._update_bar)
         #: Set while steps are being shown; steps and ends that arrive meanwhile wait their turn.
         self._stepping = False
         self._steps: list[tuple[int, int, str]] = []
@@ -198,28 +209,31 @@ class Runner:
         self.supersede("cancelled")
 
     def _show_progress(self, generation: int, done: int, total: int, message: str) -> None:
-        """The current run's progress: to its bar in the activity dock at once (if it has one
-        yet), and to the dock in order.
-
-        napari's activity dock processes events while it updates a bar, so a later step or
-        the run's end can be delivered in the middle of a step. Such a step only joins the
-        queue that the outermost call works through, one step after another: the dock is told
-        of the steps in order, and of the run's end last, and the calls never nest deeper
-        than one (a batch's 3064 steps queued behind the bar once nested into a
-        RecursionError that aborted Python)."""
+        """The current run's progress, to the dock in order; its bar in the activity dock
+        catches up every :data:`BAR_EVERY_MS` (:meth:`_update_bar`)."""
         if generation != self.generation:
             return
         if self._run is not None:
             self._run.step = (done, total, message or self._run.step[2])
         self._steps.append((done, total, message))
+        self._in_turn(lambda: None)
+
+    def _in_turn(self, first: Callable[[], None]) -> None:
+        """Call ``first``, then tell the dock of the steps queued, in order.
+
+        napari's activity dock processes events while it changes a bar, so a later step or
+        the run's end can be delivered in the middle of that change. Such a step only joins
+        the queue that the outermost call works through, one step after another: the dock is
+        told of the steps in order, and of the run's end last, and the calls never nest
+        deeper than one (a batch's 3064 steps queued behind the bar once nested into a
+        RecursionError that aborted Python)."""
         if self._stepping:
             return
         self._stepping = True
         try:
+            first()
             while self._steps:
-                step = self._steps.pop(0)
-                self._count(*step[:2])
-                self._tell(*step)
+                self.signals.progressed.emit(*self._steps.pop(0))
         finally:
             self._stepping = False
             self._steps.clear()
@@ -233,31 +247,22 @@ class Runner:
         run = self._run
         if run is None or run.ended or run.dropped or run.work_done.is_set():
             return
-        done, total, message = run.step
         # Making the bar processes events: the run may end meanwhile, before bar is set.
-        bar = napari_progress(total=total, desc=run.title)
+        bar = napari_progress(total=run.step[1], desc=run.title)
         if run.ended:
             bar.close()
             return
         run.bar = bar
-        if done > 0:
-            bar.update(done)
-        if message:  # as _tell words it
-            bar.set_description(f"{run.title}: {message}")
+        self._in_turn(lambda: _put_on_bar(run))
+        self._bar_timer.start()
 
-    def _count(self, done: int, total: int) -> None:
-        pbar = None if self._run is None else self._run.bar
-        if pbar is not None and total > 0:
-            if pbar.total != total:
-                pbar.total = total
-            if done > pbar.n:
-                pbar.update(done - pbar.n)
-
-    def _tell(self, done: int, total: int, message: str) -> None:
-        self.signals.progressed.emit(done, total, message)
+    def _update_bar(self) -> None:
+        """The current run's latest step to its bar in the activity dock, if it moved."""
         run = self._run
-        if run is not None and run.bar is not None and message:
-            run.bar.set_description(f"{run.title}: {message}")
+        if run is None or run.bar is None or run.ended:
+            self._bar_timer.stop()
+        elif run.step != run.on_bar:
+            self._in_turn(lambda: _put_on_bar(run))
 
     def _ended(self, run: _Run) -> None:
         """A worker ended: report its outcome if its run is current, else that it was
@@ -267,6 +272,7 @@ class Runner:
             return
         run.ended = True
         if run.bar is not None:
+            self._in_turn(lambda: _put_on_bar(run))  # where the run ended
             run.bar.close()  # napari removes it from the activity dock
         kind, value = run.outcome or ("errored", Cancelled("cancelled"))
         if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
@@ -277,6 +283,21 @@ class Runner:
             self.signals.failed.emit(failure_message(value))
         if run is self._run:
             self.signals.idle.emit()
+
+
+def _put_on_bar(run: _Run) -> None:
+    """``run``'s latest step on its bar in the activity dock (each change makes napari
+    process events)."""
+    bar, (done, total, message) = run.bar, run.step
+    if bar is None:
+        return
+    run.on_bar = run.step
+    if total > 0 and bar.total != total:
+        bar.total = total
+    if done > bar.n:
+        bar.update(done - bar.n)
+    if message and bar.desc != f"{run.title}: {message}: ":  # as napari's bar words it
+        bar.set_description(f"{run.title}: {message}")
 
 
 def run_controls(status: str = "") -> tuple[QPushButton, QProgressBar, QLabel]:
