@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 from napari.utils import progress
-from qtpy.QtCore import QCoreApplication, QThreadPool
+from qtpy.QtCore import QCoreApplication, QThreadPool, QTimer
 from qtpy.QtWidgets import QWidget
 
 from napari_radiomics._napari._runner import (
@@ -143,6 +143,43 @@ def test_the_activity_bar_follows_a_run_of_quick_steps_a_few_times_a_second(
     assert seen["finished"] == ["result"]
     assert (bar.n, bar.total, bar.desc) == (steps, steps, f"Quick steps: case {steps}: ")
     assert 2 <= len(changes) <= 2 * updates  # a value and a text per update
+
+
+def test_a_run_started_while_the_last_step_goes_on_the_bar_makes_the_ended_run_stale(
+    runner: Runner, qtbot
+) -> None:
+    """Putting an ended run's last step on its activity bar runs napari's nested event loop
+    before the outcome is reported: a Run clicked then (delivered by that loop) makes the
+    ending run stale, so its result is reported as superseded and never follows the newer
+    one (the extraction dock would write the old features on the new run's labels layer)."""
+    seen = _record(runner)
+    release = threading.Event()
+    started: list[object] = []
+
+    def old(progress: Progress) -> str:
+        progress(0, 10, "")
+        release.wait(timeout=20)  # until the bar is there
+        progress(10, 10, "last")  # its end comes at once: the bar shows it only then
+        return "old"
+
+    def click() -> None:  # Run pressed while the activity dock processes events
+        started.append(runner.run(lambda _progress: "new", "New"))
+
+    def on_bar(_event) -> None:
+        if not first.is_running and not started:  # the old run's end is being put on its bar
+            QTimer.singleShot(0, click)
+
+    first = runner.run(old, "Old")
+    qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
+    bar = runner.activity_bar
+    bar.events.value.connect(on_bar)
+    release.set()
+    qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not runner.running, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(seen["finished"]) + len(seen["cancelled"]) >= 2, timeout=TIMEOUT)
+    assert seen["finished"] == ["new"]
+    assert seen["cancelled"] == ["superseded"]
+    assert bar not in progress._all_instances  # the old run's bar is closed all the same
 
 
 def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(

@@ -270,10 +270,12 @@ class Runner:
         if self._stepping:
             self._ending.append(run)
             return
-        run.ended = True
         if run.bar is not None:
-            self._in_turn(lambda: _put_on_bar(run))  # where the run ended
+            # Where the run ended. napari processes events meanwhile: a run started then
+            # makes this one stale, so it is marked ended only once that is decided.
+            self._in_turn(lambda: _put_on_bar(run))
             run.bar.close()  # napari removes it from the activity dock
+        run.ended = True
         kind, value = run.outcome or ("errored", Cancelled("cancelled"))
         if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
             self.signals.cancelled.emit(run.dropped or "cancelled")
