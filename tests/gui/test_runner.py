@@ -182,6 +182,50 @@ def test_a_run_started_while_the_last_step_goes_on_the_bar_makes_the_ended_run_s
     assert bar not in progress._all_instances  # the old run's bar is closed all the same
 
 
+def test_a_step_waiting_its_turn_is_dropped_once_a_newer_run_started(
+    runner: Runner, qtbot
+) -> None:
+    """A step that arrives while the bar is changed waits its turn; a Run clicked after it in
+    the same event loop makes it stale, so the dock never hears it after the newer run began
+    (its bar and status would show the old run's progress over the new run's)."""
+    heard: list[object] = []
+    runner.signals.progressed.connect(lambda *step: heard.append(step))
+    go_on, posted, stop = threading.Event(), threading.Event(), threading.Event()
+    newer: list[object] = []
+
+    def old(progress: Progress) -> str:
+        progress(1, 10, "old 1")
+        go_on.wait(timeout=20)
+        progress(2, 10, "old 2")
+        posted.set()
+        stop.wait(timeout=20)
+        return "old"
+
+    def click() -> None:  # Run pressed just after the old run's step reached the GUI thread
+        heard.append("new run")
+        newer.append(runner.run(lambda _progress: "new", "New"))
+
+    def on_bar(_event) -> None:
+        if not go_on.is_set():  # the bar is being changed: events are processed
+            go_on.set()
+            posted.wait(timeout=20)
+            QTimer.singleShot(0, click)
+
+    def made(event) -> None:  # the old run's bar, before its first step is put on it
+        for bar in event.added:
+            bar.events.value.connect(on_bar)
+
+    progress._all_instances.events.changed.connect(made)
+    try:
+        runner.run(old, "Old")
+        qtbot.waitUntil(lambda: bool(newer), timeout=TIMEOUT)
+    finally:
+        progress._all_instances.events.changed.disconnect(made)
+    stop.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=TIMEOUT)
+    assert heard[heard.index("new run") + 1 :] == []
+
+
 def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(
     runner: Runner, qtbot, activity_bars: list[progress]
 ) -> None:
