@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 from napari.utils import progress
-from qtpy.QtCore import QCoreApplication, QThreadPool
+from qtpy.QtCore import QCoreApplication, QThreadPool, QTimer
 from qtpy.QtWidgets import QWidget
 
 from napari_radiomics._napari._runner import (
@@ -143,6 +143,87 @@ def test_the_activity_bar_follows_a_run_of_quick_steps_a_few_times_a_second(
     assert seen["finished"] == ["result"]
     assert (bar.n, bar.total, bar.desc) == (steps, steps, f"Quick steps: case {steps}: ")
     assert 2 <= len(changes) <= 2 * updates  # a value and a text per update
+
+
+def test_a_run_started_while_the_last_step_goes_on_the_bar_makes_the_ended_run_stale(
+    runner: Runner, qtbot
+) -> None:
+    """Putting an ended run's last step on its activity bar runs napari's nested event loop
+    before the outcome is reported: a Run clicked then (delivered by that loop) makes the
+    ending run stale, so its result is reported as superseded and never follows the newer
+    one (the extraction dock would write the old features on the new run's labels layer)."""
+    seen = _record(runner)
+    release = threading.Event()
+    started: list[object] = []
+
+    def old(progress: Progress) -> str:
+        progress(0, 10, "")
+        release.wait(timeout=20)  # until the bar is there
+        progress(10, 10, "last")  # its end comes at once: the bar shows it only then
+        return "old"
+
+    def click() -> None:  # Run pressed while the activity dock processes events
+        started.append(runner.run(lambda _progress: "new", "New"))
+
+    def on_bar(_event) -> None:
+        if not first.is_running and not started:  # the old run's end is being put on its bar
+            QTimer.singleShot(0, click)
+
+    first = runner.run(old, "Old")
+    qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
+    bar = runner.activity_bar
+    bar.events.value.connect(on_bar)
+    release.set()
+    qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not runner.running, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(seen["finished"]) + len(seen["cancelled"]) >= 2, timeout=TIMEOUT)
+    assert seen["finished"] == ["new"]
+    assert seen["cancelled"] == ["superseded"]
+    assert bar not in progress._all_instances  # the old run's bar is closed all the same
+
+
+def test_a_step_waiting_its_turn_is_dropped_once_a_newer_run_started(
+    runner: Runner, qtbot
+) -> None:
+    """A step that arrives while the bar is changed waits its turn; a Run clicked after it in
+    the same event loop makes it stale, so the dock never hears it after the newer run began
+    (its bar and status would show the old run's progress over the new run's)."""
+    heard: list[object] = []
+    runner.signals.progressed.connect(lambda *step: heard.append(step))
+    go_on, posted, stop = threading.Event(), threading.Event(), threading.Event()
+    newer: list[object] = []
+
+    def old(progress: Progress) -> str:
+        progress(1, 10, "old 1")
+        go_on.wait(timeout=20)
+        progress(2, 10, "old 2")
+        posted.set()
+        stop.wait(timeout=20)
+        return "old"
+
+    def click() -> None:  # Run pressed just after the old run's step reached the GUI thread
+        heard.append("new run")
+        newer.append(runner.run(lambda _progress: "new", "New"))
+
+    def on_bar(_event) -> None:
+        if not go_on.is_set():  # the bar is being changed: events are processed
+            go_on.set()
+            posted.wait(timeout=20)
+            QTimer.singleShot(0, click)
+
+    def made(event) -> None:  # the old run's bar, before its first step is put on it
+        for bar in event.added:
+            bar.events.value.connect(on_bar)
+
+    progress._all_instances.events.changed.connect(made)
+    try:
+        runner.run(old, "Old")
+        qtbot.waitUntil(lambda: bool(newer), timeout=TIMEOUT)
+    finally:
+        progress._all_instances.events.changed.disconnect(made)
+    stop.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=TIMEOUT)
+    assert heard[heard.index("new run") + 1 :] == []
 
 
 def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(

@@ -152,7 +152,7 @@ class Runner:
         self._bar_timer.timeout.connect(self._update_bar)
         #: Set while steps are being shown; steps and ends that arrive meanwhile wait their turn.
         self._stepping = False
-        self._steps: list[tuple[int, int, str]] = []
+        self._steps: list[tuple[int, int, int, str]] = []  # generation, done, total, message
         self._ending: list[_Run] = []
         self.signals._stepped.connect(self._show_progress)
         if owner is not None:
@@ -215,7 +215,7 @@ class Runner:
             return
         if self._run is not None:
             self._run.step = (done, total, message or self._run.step[2])
-        self._steps.append((done, total, message))
+        self._steps.append((generation, done, total, message))
         self._in_turn(lambda: None)
 
     def _in_turn(self, first: Callable[[], None]) -> None:
@@ -226,14 +226,17 @@ class Runner:
         the queue that the outermost call works through, one step after another: the dock is
         told of the steps in order, and of the run's end last, and the calls never nest
         deeper than one (a batch's 3064 steps queued behind the bar once nested into a
-        RecursionError that aborted Python)."""
+        RecursionError that aborted Python). A step whose run became stale while it waited
+        (a new run started in that event loop) is dropped, as it would have been on arrival."""
         if self._stepping:
             return
         self._stepping = True
         try:
             first()
             while self._steps:
-                self.signals.progressed.emit(*self._steps.pop(0))
+                generation, *step = self._steps.pop(0)
+                if generation == self.generation:
+                    self.signals.progressed.emit(*step)
         finally:
             self._stepping = False
             self._steps.clear()
@@ -270,10 +273,12 @@ class Runner:
         if self._stepping:
             self._ending.append(run)
             return
-        run.ended = True
         if run.bar is not None:
-            self._in_turn(lambda: _put_on_bar(run))  # where the run ended
+            # Where the run ended. napari processes events meanwhile: a run started then
+            # makes this one stale, so it is marked ended only once that is decided.
+            self._in_turn(lambda: _put_on_bar(run))
             run.bar.close()  # napari removes it from the activity dock
+        run.ended = True
         kind, value = run.outcome or ("errored", Cancelled("cancelled"))
         if run.dropped or (kind == "errored" and isinstance(value, Cancelled)):
             self.signals.cancelled.emit(run.dropped or "cancelled")
