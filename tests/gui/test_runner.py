@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -242,6 +244,36 @@ def test_a_run_that_ends_before_it_lasted_makes_no_activity_bar(
     assert seen["progressed"] == [(1, 1, "done")]
     assert activity_bars == []
     assert runner.activity_bar is None
+
+
+class _Result:
+    """A result the test can hold a weak reference to."""
+
+
+def test_a_closed_docks_runner_and_its_last_result_are_let_go(make_napari_viewer, qtbot) -> None:
+    """Qt keeps what is connected to a worker's signals alive with the worker, where the
+    garbage collector cannot see it: a closed dock's runner and its last result (a 3064-case
+    table, a figure) stayed in memory for the rest of the session."""
+    viewer = make_napari_viewer()
+    dock = QWidget()
+    viewer.window.add_dock_widget(dock, name="Once")
+    runner = Runner(dock)
+    results: list[weakref.ref] = []
+
+    def work(progress: Progress) -> _Result:
+        result = _Result()
+        results.append(weakref.ref(result))
+        return result
+
+    with qtbot.waitSignal(runner.signals.idle, timeout=TIMEOUT):
+        runner.run(work, "Once")
+    runner_ref = weakref.ref(runner)
+    viewer.window.remove_dock_widget(dock)  # napari deletes it
+    del runner, dock
+    qtbot.wait(50)  # the dock's deletion is delivered
+    gc.collect()
+    assert runner_ref() is None
+    assert results[0]() is None
 
 
 @pytest.mark.parametrize("kind", ["function", "generator"])

@@ -115,6 +115,8 @@ class _Run:
     step: tuple[int, int, str] = (0, 0, "")  # the latest step shown: the bar starts there
     on_bar: tuple[int, int, str] = (0, 0, "")  # the step its bar shows
     outcome: tuple[str, Any] | None = None  # ("returned", (result, seconds)) or ("errored", exc)
+    #: the worker's signals and what the runner connected to them, until the run has ended
+    slots: tuple[tuple[Any, Callable[..., None]], ...] = ()
 
 
 def _execute(work: Work, progress: Progress, done: threading.Event) -> tuple[Any, float]:
@@ -189,9 +191,13 @@ class Runner:
 
         # Errors come to _ended as an outcome, not re-raised in the event loop.
         worker = create_worker(_execute, work, progress, run.work_done, _ignore_errors=True)
-        worker.returned.connect(lambda result: setattr(run, "outcome", ("returned", result)))
-        worker.errored.connect(lambda exc: setattr(run, "outcome", ("errored", exc)))
-        worker.finished.connect(lambda: self._ended(run))
+        run.slots = (
+            (worker.returned, lambda result: setattr(run, "outcome", ("returned", result))),
+            (worker.errored, lambda exc: setattr(run, "outcome", ("errored", exc))),
+            (worker.finished, lambda: self._ended(run)),
+        )
+        for signal, slot in run.slots:
+            signal.connect(slot)
         run.worker, self._run = worker, run
         worker.start()
         self._activity.start()
@@ -289,6 +295,18 @@ class Runner:
             self.signals.failed.emit(failure_message(value))
         if run is self._run:
             self.signals.idle.emit()
+        _let_go(run)
+
+
+def _let_go(run: _Run) -> None:
+    """Drop what an ended run holds: its result (told already) and its worker's connections,
+    whose closures hold the runner. Qt keeps those alive with the worker, out of the garbage
+    collector's sight, so a closed dock's runner and its last result (a 3064-case table, a
+    figure) stayed in memory for the rest of the session."""
+    run.outcome = None
+    slots, run.slots = run.slots, ()
+    for signal, slot in slots:
+        signal.disconnect(slot)
 
 
 def _put_on_bar(run: _Run) -> None:
