@@ -6,18 +6,21 @@ that size, which holds on any screen."""
 
 from __future__ import annotations
 
+import gc
 import warnings
+import weakref
 from pathlib import Path
 
 import pytest
 import yaml
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QCoreApplication, QEvent, Qt, QThreadPool
 from qtpy.QtWidgets import QDockWidget, QTableView
 
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._plot_request import DISTRIBUTIONS, SCATTER
 from napari_radiomics._napari._plots_widget import PlotsWidget
+from napari_radiomics.corrections import session_for
 from sample_files import write_mat_folder
 
 MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"
@@ -159,3 +162,28 @@ def test_tabbing_a_dock_writes_naparis_settings_once(
     right = Qt.DockWidgetArea.RightDockWidgetArea
     assert get_settings().application.plugin_widget_positions[second.name] == "right"
     assert window.dockWidgetArea(second) == right
+
+
+@pytest.mark.parametrize("name", _dock_names())
+def test_a_closed_dock_is_let_go(make_napari_viewer, qtbot, twelve_slices, name) -> None:
+    """A dock the user closes is freed, and the dataset's corrections session stops calling
+    it at its next event: a closed Review dock stayed alive through the session's listeners,
+    refreshing its hidden table of every case at each status change and each slice moved to.
+    (A dock's runner may be cleared by the garbage collector before napari deletes the dock:
+    the dock's deletion then raised in the event loop.)"""
+    viewer = make_napari_viewer()
+    viewer.open(str(twelve_slices), plugin=PLUGIN)
+    session = next(session_for(layer.data) for layer in viewer.layers if session_for(layer.data))
+    listeners = list(session.listeners)
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    qtbot.wait(50)
+    gone = weakref.ref(widget)
+    viewer.window.remove_dock_widget(dock)  # as its close button does
+    del dock, widget
+    QThreadPool.globalInstance().waitForDone(30_000)  # a run the dock started ends
+    qtbot.wait(50)  # and its end is delivered
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # napari's deleteLater
+    gc.collect()
+    assert gone() is None
+    session.set_status(0, "flagged")  # an event: what listened to it for the dock goes
+    assert session.listeners == listeners

@@ -8,6 +8,7 @@ here; painting saves by itself.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,29 @@ class _Relay(QObject):
     changed = Signal(int, str)
 
 
+class _Listener:
+    """A Review dock's ear on a corrections session, which outlives the dock: it holds the dock
+    weakly and takes itself off the session at the first event after the dock is gone. Held
+    by the session, the dock itself stayed alive once closed, refreshing its hidden table of
+    every case at each status change and each slice moved to."""
+
+    def __init__(self, dock: ReviewWidget, session: CorrectionSession) -> None:
+        self._dock = weakref.ref(dock)
+        self._relay = dock._relay
+        self.session = session
+
+    def __call__(self, index: int, event: str) -> None:
+        if self._dock() is None:
+            self.stop()
+        else:  # on the writer thread: hand over to Qt's
+            self._relay.changed.emit(index, event)
+
+    def stop(self) -> None:
+        """Stop hearing the session."""
+        if self in self.session.listeners:
+            self.session.listeners.remove(self)
+
+
 class ReviewWidget(QWidget):
     """Review the cases of a mask layer opened by this plugin (any dataset form)."""
 
@@ -96,6 +120,7 @@ class ReviewWidget(QWidget):
         self._identity_columns: dict[str, np.ndarray] = {}
         self._relay = _Relay()
         self._relay.changed.connect(self._on_session_event)
+        self._listener: _Listener | None = None
         self._build()
         viewer.layers.events.inserted.connect(self._refresh_layers)
         viewer.layers.events.removed.connect(self._refresh_layers)
@@ -183,10 +208,12 @@ class ReviewWidget(QWidget):
         name = self.layers.currentText()
         layer = self.viewer.layers[name] if name and name in self.viewer.layers else None
         session = session_for(layer.data) if layer is not None else None
-        if self.session is not None and self._listener in self.session.listeners:
-            self.session.listeners.remove(self._listener)
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         self.layer, self.session = layer, session
         if session is not None:
+            self._listener = _Listener(self, session)
             session.listeners.append(self._listener)
             QTimer.singleShot(0, self._prepare_brush)
         self._refresh()
@@ -201,9 +228,6 @@ class ReviewWidget(QWidget):
             return
         brush.visible = True
         brush.visible = False
-
-    def _listener(self, index: int, event: str) -> None:
-        self._relay.changed.emit(index, event)  # on the writer thread: hand over to Qt's
 
     # -- what is shown ---------------------------------------------------------------------
     def cases(self) -> pd.DataFrame:

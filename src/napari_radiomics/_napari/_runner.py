@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -158,8 +159,9 @@ class Runner:
         self._steps: list[tuple[int, int, int, str]] = []  # generation, done, total, message
         self._ending: list[_Run] = []
         self.signals._stepped.connect(self._show_progress)
-        if owner is not None:
-            owner.destroyed.connect(lambda *_: self.supersede())
+        if owner is not None:  # weakly: the garbage collector may clear this runner first
+            runner = weakref.ref(self)
+            owner.destroyed.connect(lambda *_: (alive := runner()) and alive.supersede())
 
     @property
     def worker(self) -> FunctionWorker | None:
