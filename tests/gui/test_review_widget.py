@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from napari.layers import Labels
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QShortcut
 
@@ -15,9 +16,10 @@ from napari_radiomics._napari._review_widget import BRUSH_OVERLAY, ReviewWidget
 from napari_radiomics.cli import main
 from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections import CaseRef, CorrectionStore, session_for, store_dir_for
+from napari_radiomics.corrections.location import HOME_VARIABLE
 from napari_radiomics.io import CaseMetadata, make_synthetic_slice, read_tumor_mat, write_tumor_mat
 from napari_radiomics.io.folder import FolderWarning, resize_mask
-from sample_files import write_mat_folder, write_mixed_folder
+from sample_files import fill_disk, write_mat_folder, write_mixed_folder
 
 
 def _open(make_napari_viewer, tmp_path: Path):
@@ -331,3 +333,32 @@ def test_a_damaged_correction_is_named_and_the_original_shown(
     np.testing.assert_array_equal(np.asarray(dock.layer.data[3]), original)
     assert problem in dock.store_label.text()
     assert "the original mask of case 4 is used" in dock.store_label.text()
+
+
+def test_a_correction_that_cannot_be_saved_is_told_with_no_dock_open(
+    make_napari_viewer, small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while the user paints, with no dock of the plugin open: napari tells
+    it (only an open Review dock did), the stroke stays in memory, and the case's next
+    stroke once there is room saves both. (The store's lock file, written at the first save,
+    raised an error that ended the saving thread: nothing more was saved that session.)"""
+    monkeypatch.setenv(HOME_VARIABLE, str(small_disk / "stores"))
+    folder = small_disk / "brain"
+    write_mat_folder(folder, 2)
+    viewer = make_napari_viewer()
+    viewer.open(str(folder), plugin="napari-radiomics")
+    labels = next(layer for layer in viewer.layers if isinstance(layer, Labels))
+    session = session_for(labels.data)
+    filler = fill_disk(small_disk, 0)
+    labels.data[0, 10:20, 10:20] = 1  # what a stroke writes
+    with pytest.warns(UserWarning, match="correction not saved: .*No space left on device"):
+        assert session.autosave.flush(timeout=10)
+    assert 0 in session.autosave.unsaved
+    filler.unlink()  # the user makes room
+    labels.data[0, 30:40, 30:40] = 1  # and paints on
+    assert session.autosave.flush(timeout=10)
+    assert session.autosave.unsaved == {}
+    saved = read_tumor_mat(session.store.root / "masks" / "1.mat").mask
+    np.testing.assert_array_equal(saved, np.asarray(labels.data[0]))
+    assert saved[10:20, 10:20].all()  # the stroke the full disk refused
+    assert saved[30:40, 30:40].all()

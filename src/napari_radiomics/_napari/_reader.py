@@ -204,11 +204,21 @@ def _corrected(session: CorrectionSession, kwargs: dict[str, Any]) -> Any:
 
 
 def _warn_problem(_index: int, event: str) -> None:
-    """A stored correction found unusable when its slice is first shown (napari turns the
-    warning into a notification; the Review dock lists it too)."""
+    """What the user must hear of a session, whichever docks are open (napari turns the
+    warning into a notification; the Review dock lists both too): a stored correction found
+    unusable when its slice is first shown, and a correction that could not be saved (a full
+    disk, a store gone read-only), which used to be told only by an open Review dock."""
     if event.startswith("problem: "):
         problem = event.removeprefix("problem: ")
         warnings.warn(f"corrections store: {problem}", UserWarning, stacklevel=2)
+    elif event.startswith("error: "):
+        warnings.warn(
+            f"correction not saved: {event.removeprefix('error: ')}. It stays in memory and "
+            "is saved again with the case's next stroke; free some space, or choose another "
+            "corrections folder in the Review dock",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def _stack_pair(

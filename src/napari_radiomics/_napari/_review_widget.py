@@ -398,9 +398,7 @@ class ReviewWidget(QWidget):
 
     # -- events ----------------------------------------------------------------------------
     def _on_session_event(self, index: int, event: str) -> None:
-        if event.startswith("error"):
-            show_error(f"correction not saved: {event[len('error: ') :]}")
-        self._refresh()
+        self._refresh()  # a save that failed is told by the session's reader (_warn_problem)
         self._select_row(self.current_index())
 
     def _follow_viewer(self, *_: Any) -> None:

@@ -23,9 +23,14 @@ from collections.abc import Callable
 import numpy as np
 
 from napari_radiomics.corrections.store import CaseRef, CorrectionStore
-from napari_radiomics.errors import CorrectionsError, ReadError
 
 __all__ = ["AutoSave"]
+
+# _FATAL: nothing a save raises ends this thread. Whatever it is (a store whose lock file
+# cannot be written on a full disk raised a WriteError nobody caught), the case stays in
+# memory and in ``unsaved``, the user is told (``on_error``), and it is saved with its next
+# edit; a thread that died instead saved nothing more for the rest of the session, and
+# ``flush`` still answered that all was saved.
 
 Saved = Callable[[int, dict], None]
 Failed = Callable[[int, Exception], None]
@@ -124,7 +129,7 @@ class AutoSave:
                 self._busy = True
             try:
                 work()
-            except (CorrectionsError, OSError) as exc:  # a table write: reported, not fatal
+            except Exception as exc:  # a table write: reported, never fatal (see _FATAL)
                 if self.on_error is not None:
                     self.on_error(-1, exc)
             finally:
@@ -156,7 +161,7 @@ class AutoSave:
                 snapshot = self.to_source(index, snapshot)
                 original = self.to_source(index, original)
             row = self.store.save(self.refs[index], snapshot, original)
-        except (CorrectionsError, ReadError, OSError, ValueError) as exc:
+        except Exception as exc:  # any: see _FATAL
             self.unsaved[index] = str(exc)
             if self.on_error is not None:
                 self.on_error(index, exc)
