@@ -29,8 +29,10 @@ __all__ = ["AutoSave"]
 # _FATAL: nothing a save raises ends this thread. Whatever it is (a store whose lock file
 # cannot be written on a full disk raised a WriteError nobody caught), the case stays in
 # memory and in ``unsaved``, the user is told (``on_error``), and it is saved with its next
-# edit; a thread that died instead saved nothing more for the rest of the session, and
-# ``flush`` still answered that all was saved.
+# edit, with the next save that succeeds (the store has room again) or at exit, whichever
+# comes first; a thread that died instead saved nothing more for the rest of the session,
+# and ``flush`` still answered that all was saved. Nor does anything ``on_saved`` or
+# ``on_error`` raise end it (see ``_report``).
 
 Saved = Callable[[int, dict], None]
 Failed = Callable[[int, Exception], None]
@@ -106,11 +108,15 @@ class AutoSave:
                 self._cond.wait(left)
         return True
 
-    def close(self) -> None:
-        """Flush, then stop the thread (closing twice is harmless)."""
+    def close(self, *, retry: bool = True) -> None:
+        """Flush, then stop the thread (closing twice is harmless). ``retry``: try once more
+        what a save refused (at exit; not when the session moves to another store, which
+        saves those itself)."""
         if self._closed:
             return
         if self._thread.is_alive():
+            if retry and self.store.writable:  # a read-only store refuses them all again
+                self.touched(list(self.unsaved))
             self.flush(timeout=30)
         with self._cond:
             self._closed = True
@@ -130,8 +136,7 @@ class AutoSave:
             try:
                 work()
             except Exception as exc:  # a table write: reported, never fatal (see _FATAL)
-                if self.on_error is not None:
-                    self.on_error(-1, exc)
+                self._report(self.on_error, -1, exc)
             finally:
                 with self._cond:
                     self._busy = False
@@ -163,9 +168,27 @@ class AutoSave:
             row = self.store.save(self.refs[index], snapshot, original)
         except Exception as exc:  # any: see _FATAL
             self.unsaved[index] = str(exc)
-            if self.on_error is not None:
-                self.on_error(index, exc)
+            self._report(self.on_error, index, exc)
             return
         self.unsaved.pop(index, None)
-        if self.on_saved is not None:
-            self.on_saved(index, row)
+        # The store has just taken a save: what it refused before (a full disk the user has
+        # since cleared) is tried again now, not only with its case's next stroke, which may
+        # never come before the session ends. Once per success: a case that fails again
+        # waits for the next one, so a lasting failure is not retried in a loop.
+        retry = [i for i in self.unsaved if i != index]
+        if retry:
+            self.touched(retry)
+        self._report(self.on_saved, index, row)
+
+    @staticmethod
+    def _report(callback: Callable[..., None] | None, *args: object) -> None:
+        """Tell ``callback``; what it raises goes to ``threading.excepthook`` (which napari
+        shows as a notification), not up this thread: a listener that failed when told of a
+        failure, raising again, used to end the thread."""
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:
+            hook_args = (type(exc), exc, exc.__traceback__, threading.current_thread())
+            threading.excepthook(threading.ExceptHookArgs(hook_args))

@@ -82,8 +82,17 @@ class CorrectionSession:
         )  # fmt: skip
 
     def _tell(self, index: int, event: str) -> None:
+        """Tell every listener, even after one fails (the first failure is raised after all
+        were told): a listener that raised used to leave the others, napari's warning of an
+        unsaved correction among them, unaware."""
+        failure: Exception | None = None
         for listener in list(self.listeners):
-            listener(index, event)
+            try:
+                listener(index, event)
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     @property
     def cases(self) -> list[str]:
@@ -133,7 +142,7 @@ class CorrectionSession:
         store = open_store(self.store.dataset, root)
         if store.writable:
             remember_store(self.store.dataset, store.root)
-        self.autosave.close()
+        self.autosave.close(retry=False)  # the new store saves what the old refused
         old = self.store
         self.store = store
         self.autosave = AutoSave(
