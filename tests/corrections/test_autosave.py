@@ -64,3 +64,23 @@ def test_a_case_the_full_disk_refused_is_saved_once_there_is_room(small_disk: Pa
     saved = read_tumor_mat(session.store.mask_file(session.refs[0].case)).mask
     np.testing.assert_array_equal(saved, session.mask.slice(0))
     assert saved[2:7, 2:7].all()
+
+
+def test_a_review_decision_the_full_disk_refused_is_written_at_exit(small_disk: Path) -> None:
+    """A case is accepted while the disk is full; the user makes room and quits without
+    another change. The review table was written only with the next change: the decision
+    was lost at exit."""
+    session = _session(small_disk / "brain", small_disk / "store")
+    session.mask[1, 2:7, 2:7] = 1  # the store exists and holds its lock
+    assert session.autosave.flush(timeout=10)
+    filler = fill_disk(small_disk, 0)
+    heard: list[str] = []
+    session.listeners.append(lambda _i, event: heard.append(event))
+    session.set_status(0, "accepted", "checked")
+    assert session.autosave.flush(timeout=10)
+    assert any(event.startswith("error: ") for event in heard)  # told
+    filler.unlink()  # the user makes room
+    session.autosave.close()  # and quits (close runs at exit)
+    review = (session.store.root / "review.csv").read_text()
+    assert "accepted" in review
+    assert "checked" in review

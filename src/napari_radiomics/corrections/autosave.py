@@ -117,6 +117,9 @@ class AutoSave:
         if self._thread.is_alive():
             if retry and self.store.writable:  # a read-only store refuses them all again
                 self.touched(list(self.unsaved))
+                # Review tables a failed write left unwritten (a status set on a full disk):
+                # written with the next change only, they were lost if none came.
+                self.submit(self.store.write_tables)
             self.flush(timeout=30)
         with self._cond:
             self._closed = True
