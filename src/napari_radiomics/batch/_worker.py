@@ -115,8 +115,10 @@ def run_case(engine: FeatureEngine, case: Case, task: CaseTask = extract_case) -
     start = time.perf_counter()
     result = CaseResult(case.case_id, case.path)
     label_errors: dict[int, str] = {}
-    with warnings.catch_warnings(record=True) as caught:
+    caught: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.showwarning = _own_warnings(caught)
         try:
             image, mask, raw = load_case(case)
             # Ids as the output files will hold them: a file name that is not UTF-8 gives a
@@ -148,6 +150,22 @@ def run_case(engine: FeatureEngine, case: Case, task: CaseTask = extract_case) -
     ]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _own_warnings(caught: list[warnings.WarningMessage]) -> Any:
+    """A ``showwarning`` that keeps this thread's warnings in ``caught`` and passes on those
+    of other threads. Warnings are process-wide: a case run in the napari process (one job)
+    recorded, as if its own, what any thread warned meanwhile, so a correction the autosave
+    thread could not save was listed among the case's warnings and never shown."""
+    mine, shown = threading.get_ident(), warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if threading.get_ident() == mine:
+            caught.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def run_chunk(
