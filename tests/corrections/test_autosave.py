@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -84,3 +87,31 @@ def test_a_review_decision_the_full_disk_refused_is_written_at_exit(small_disk: 
     review = (session.store.root / "review.csv").read_text()
     assert "accepted" in review
     assert "checked" in review
+
+
+def test_a_stroke_painted_just_before_the_interpreter_exits_is_saved(tmp_path: Path) -> None:
+    """A real process paints and quits at once, within the saving delay: the exit flush
+    saves the stroke. It read the case's original mask through dask's thread pool, which
+    refuses work once the interpreter is shutting down, so the stroke was lost."""
+    folder, root = tmp_path / "brain", tmp_path / "store"
+    write_mat_folder(folder, 4)
+    script = textwrap.dedent(
+        """
+        import sys
+        from napari_radiomics.corrections import attach, stack_refs
+        from napari_radiomics.io import open_mat_stack
+        stack = open_mat_stack(sys.argv[1])
+        refs = stack_refs(stack.slices)
+        session = attach(stack.mask, refs, sys.argv[1], stack=True, root=sys.argv[2])
+        session.mask[0, 2:7, 2:7] = 1  # a stroke, then quit at once
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(root)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "not saved" not in done.stderr, done.stderr
+    saved = read_tumor_mat(root / "masks" / "1.mat").mask
+    assert saved[2:7, 2:7].all()
+    np.testing.assert_array_equal(saved[7:, 7:], read_tumor_mat(folder / "1.mat").mask[7:, 7:])

@@ -214,8 +214,8 @@ def _warn_problem(_index: int, event: str) -> None:
     elif event.startswith("error: "):
         warnings.warn(
             f"correction not saved: {event.removeprefix('error: ')}. It stays in memory and "
-            "is saved again with the next stroke that the store takes, or at exit; free some "
-            "space, or choose another corrections folder in the Review dock",
+            "is saved once the store takes a save again (a stroke after you free some space) "
+            "or at exit; or choose another corrections folder in the Review dock",
             UserWarning,
             stacklevel=2,
         )

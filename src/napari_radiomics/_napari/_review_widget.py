@@ -8,6 +8,7 @@ here; painting saves by itself.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,8 +104,9 @@ class _Listener:
             self._relay.changed.emit(index, event)
 
     def stop(self) -> None:
-        """Stop hearing the session."""
-        if self in self.session.listeners:
+        """Stop hearing the session (from either thread: the writer's, after the dock is
+        gone, or the GUI's, which may both get here)."""
+        with contextlib.suppress(ValueError):
             self.session.listeners.remove(self)
 
 

@@ -65,8 +65,16 @@ class EditableStack:
         return sorted(self._edits)
 
     def original(self, index: int) -> np.ndarray:
-        """Slice ``index`` as ``base`` has it (the source, before any correction)."""
-        return np.array(self.base[range(self.shape[0])[index]], dtype=self.dtype)
+        """Slice ``index`` as ``base`` has it (the source, before any correction).
+
+        A lazy (dask) base is computed in the calling thread: the saving thread reads it, at
+        interpreter exit too, when dask's default thread pool refuses new work ("cannot
+        schedule new futures after interpreter shutdown"), so a stroke painted just before
+        quitting was never saved."""
+        block = self.base[range(self.shape[0])[index]]
+        if hasattr(block, "compute"):
+            block = block.compute(scheduler="synchronous")
+        return np.array(block, dtype=self.dtype)
 
     def snapshot(self, index: int) -> np.ndarray:
         """A consistent copy of slice ``index`` (never half of a write in progress)."""
