@@ -8,8 +8,6 @@ here; painting saves by itself.
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +15,7 @@ import numpy as np
 import pandas as pd
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_radiomics._napari._review_listener import Listener, Relay
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, row_table, scrolling, settle
 from napari_radiomics.columns import CASE_COLUMNS
@@ -80,36 +79,6 @@ def _distinct_identities(slices: pd.DataFrame) -> tuple[list[CaseMetadata], np.n
     return [CaseMetadata.from_mapping(row) for row in records], groups
 
 
-class _Relay(QObject):
-    """Carries the session's events from its writer thread to the GUI thread."""
-
-    changed = Signal(int, str)
-
-
-class _Listener:
-    """A Review dock's ear on a corrections session, which outlives the dock: it holds the dock
-    weakly and takes itself off the session at the first event after the dock is gone. Held
-    by the session, the dock itself stayed alive once closed, refreshing its hidden table of
-    every case at each status change and each slice moved to."""
-
-    def __init__(self, dock: ReviewWidget, session: CorrectionSession) -> None:
-        self._dock = weakref.ref(dock)
-        self._relay = dock._relay
-        self.session = session
-
-    def __call__(self, index: int, event: str) -> None:
-        if self._dock() is None:
-            self.stop()
-        else:  # on the writer thread: hand over to Qt's
-            self._relay.changed.emit(index, event)
-
-    def stop(self) -> None:
-        """Stop hearing the session (from either thread: the writer's, after the dock is
-        gone, or the GUI's, which may both get here)."""
-        with contextlib.suppress(ValueError):
-            self.session.listeners.remove(self)
-
-
 class ReviewWidget(QWidget):
     """Review the cases of a mask layer opened by this plugin (any dataset form)."""
 
@@ -120,9 +89,9 @@ class ReviewWidget(QWidget):
         self.layer: Any = None
         self._identity_key: tuple[Any, ...] | None = None
         self._identity_columns: dict[str, np.ndarray] = {}
-        self._relay = _Relay()
+        self._relay = Relay()
         self._relay.changed.connect(self._on_session_event)
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._build()
         viewer.layers.events.inserted.connect(self._refresh_layers)
         viewer.layers.events.removed.connect(self._refresh_layers)
@@ -215,7 +184,7 @@ class ReviewWidget(QWidget):
             self._listener = None
         self.layer, self.session = layer, session
         if session is not None:
-            self._listener = _Listener(self, session)
+            self._listener = Listener(self, session, self._relay)
             session.listeners.append(self._listener)
             QTimer.singleShot(0, self._prepare_brush)
         self._refresh()
