@@ -40,3 +40,4 @@ def test_a_correction_not_saved_while_a_case_runs_in_process_is_told(small_disk:
         result = run_case(FeatureEngine(ExtractionSettings()), case, task)
     assert not result.errors
     assert not any("correction not saved" in text for text in result.warnings)
+    session.autosave.close(retry=False)  # not at exit, when the test's disk is gone
