@@ -114,7 +114,6 @@ class _Run:
     work_done: threading.Event = field(default_factory=threading.Event)
     bar: napari_progress | None = None  # its bar in napari's activity dock, once it lasted
     step: tuple[int, int, str] = (0, 0, "")  # the latest step shown: the bar starts there
-    on_bar: tuple[int, int, str] = (0, 0, "")  # the step its bar shows
     outcome: tuple[str, Any] | None = None  # ("returned", (result, seconds)) or ("errored", exc)
     #: the worker's signals and what the runner connected to them, until the run has ended
     slots: tuple[tuple[Any, Callable[..., None]], ...] = ()
@@ -273,7 +272,7 @@ class Runner:
         run = self._run
         if run is None or run.bar is None or run.ended:
             self._bar_timer.stop()
-        elif run.step != run.on_bar:
+        else:
             self._in_turn(lambda: _put_on_bar(run))
 
     def _ended(self, run: _Run) -> None:
@@ -312,12 +311,11 @@ def _let_go(run: _Run) -> None:
 
 
 def _put_on_bar(run: _Run) -> None:
-    """``run``'s latest step on its bar in the activity dock (each change makes napari
-    process events)."""
+    """``run``'s latest step on its bar in the activity dock; only what moved is changed
+    (each change makes napari process events)."""
     bar, (done, total, message) = run.bar, run.step
     if bar is None:
         return
-    run.on_bar = run.step
     if total > 0 and bar.total != total:
         bar.total = total
     if done > bar.n:
