@@ -6,7 +6,7 @@ import gc
 import threading
 import time
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 from napari.utils import progress
@@ -85,6 +85,26 @@ def test_progress_reaches_the_dock_and_a_lasting_run_the_activity_dock(
     assert not runner.running
 
 
+def _held_steps(
+    steps: int, message: Callable[[int], str] = lambda _done: "", pause: float = 0.0
+) -> tuple[Callable[[Progress], str], threading.Event]:
+    """A work of ``steps`` steps (``message(done)`` each, ``pause`` seconds apart) that waits
+    after its step 0 until the returned event is set: the test sets it once the run has its
+    bar in the activity dock. It returns "result"."""
+    release = threading.Event()
+
+    def work(progress: Progress) -> str:
+        progress(0, steps, "")
+        release.wait(timeout=20)  # until the bar is there
+        for done in range(1, steps + 1):
+            progress(done, steps, message(done))
+            if pause:
+                time.sleep(pause)
+        return "result"
+
+    return work, release
+
+
 def test_thousands_of_steps_queued_behind_the_activity_bar_reach_it_in_order(
     runner: Runner, qtbot
 ) -> None:
@@ -92,16 +112,8 @@ def test_thousands_of_steps_queued_behind_the_activity_bar_reach_it_in_order(
     inside an update. They wait their turn instead of nesting: a batch's 3064 quick steps
     once nested into a RecursionError that aborted Python."""
     seen = _record(runner)
-    release = threading.Event()
     steps = 5000
-
-    def work(progress: Progress) -> str:
-        progress(0, steps, "")
-        release.wait(timeout=20)  # until the bar is there
-        for done in range(1, steps + 1):
-            progress(done, steps, "")
-        return "result"
-
+    work, release = _held_steps(steps)
     runner.run(work, "Many steps")
     qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
     bar = runner.activity_bar
@@ -120,17 +132,8 @@ def test_the_activity_bar_follows_a_run_of_quick_steps_a_few_times_a_second(
     12,264 nested event loops on the GUI thread); the dock still hears of every step, and the
     bar ends where the run ended."""
     seen = _record(runner)
-    release = threading.Event()
     steps = 3000
-
-    def work(progress: Progress) -> str:
-        progress(0, steps, "")
-        release.wait(timeout=20)  # until the bar is there
-        for done in range(1, steps + 1):
-            progress(done, steps, f"case {done}")
-            time.sleep(0.0005)
-        return "result"
-
+    work, release = _held_steps(steps, lambda done: f"case {done}", pause=0.0005)
     runner.run(work, "Quick steps")
     qtbot.waitUntil(lambda: runner.activity_bar is not None, timeout=TIMEOUT)
     bar = runner.activity_bar
