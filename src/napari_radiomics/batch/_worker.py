@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -152,7 +153,7 @@ def run_case(engine: FeatureEngine, case: Case, task: CaseTask = extract_case) -
     return result
 
 
-def _own_warnings(caught: list[warnings.WarningMessage]) -> Any:
+def _own_warnings(caught: list[warnings.WarningMessage]) -> Callable[..., None]:
     """A ``showwarning`` that keeps this thread's warnings in ``caught`` and passes on those
     of other threads. Warnings are process-wide: a case run in the napari process (one job)
     recorded, as if its own, what any thread warned meanwhile, so a correction the autosave
