@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_radiomics.corrections import attach, stack_refs
+from napari_radiomics.corrections import CorrectionStore, attach, stack_refs
 from napari_radiomics.io import open_mat_stack, read_tumor_mat
 from sample_files import fill_disk, write_mat_folder
 
@@ -98,7 +98,7 @@ def test_a_stroke_painted_just_before_the_interpreter_exits_is_saved(tmp_path: P
     script = textwrap.dedent(
         """
         import sys
-        from napari_radiomics.corrections import attach, stack_refs
+        from napari_radiomics.corrections import CorrectionStore, attach, stack_refs
         from napari_radiomics.io import open_mat_stack
         stack = open_mat_stack(sys.argv[1])
         refs = stack_refs(stack.slices)
@@ -115,3 +115,68 @@ def test_a_stroke_painted_just_before_the_interpreter_exits_is_saved(tmp_path: P
     saved = read_tumor_mat(root / "masks" / "1.mat").mask
     assert saved[2:7, 2:7].all()
     np.testing.assert_array_equal(saved[7:, 7:], read_tumor_mat(folder / "1.mat").mask[7:, 7:])
+
+
+def test_a_revert_does_not_wait_for_a_save_held_up_by_the_disk(tmp_path: Path) -> None:
+    """Reverting a case waited, on napari's GUI thread, for every queued save to end: a save
+    held up by a slow or hung share froze napari with it. Here the store's writes are held
+    (its guard taken, as a write that does not return holds it) while a stroke is saved."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    original = session.mask.slice(0)
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(session.refs[0].case) is not None
+    reverted = threading.Event()
+
+    def revert() -> None:
+        session.revert(0)
+        reverted.set()
+
+    with session.store._guard:  # every write of the store waits
+        session.mask[0, 10:15, 10:15] = 1  # a stroke, whose save is held up
+        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
+        threading.Thread(target=revert, daemon=True).start()
+        assert reverted.wait(5), "the revert waited for the disk"
+        np.testing.assert_array_equal(session.mask.slice(0), original)  # shown at once
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(session.refs[0].case) is None  # and then in the store
+    assert session.status(0) == "unreviewed"
+    log = (session.store.root / "log.csv").read_text()
+    assert log.strip().splitlines()[-1].split(",")[3] == "reverted", log
+
+
+def test_a_revert_the_store_refused_is_done_once_it_can_be(tmp_path: Path) -> None:
+    """The correction's file cannot be removed as the case is reverted (its folder made
+    immutable, as a share's permissions can change under a session), then can again before
+    the user quits. The store forgot the file before removing it, so the retry found nothing
+    to remove: the file stayed, and the correction came back in the next session."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    heard: list[str] = []
+    session.listeners.append(lambda _i, event: heard.append(event))
+    masks = session.store.root / "masks"
+    _immutable(masks, True)
+    try:
+        session.revert(0)
+        assert session.autosave.flush(timeout=10)
+        assert 0 in session.autosave.unsaved
+        assert any(event.startswith("error: ") for event in heard), heard  # told
+    finally:
+        _immutable(masks, False)
+    session.autosave.close()  # at exit
+    assert session.autosave.unsaved == {}
+    assert not list(masks.iterdir())
+    again = CorrectionStore(session.store.root, tmp_path / "brain")
+    assert again.mask_file(session.refs[0].case) is None
+    assert again.status(session.refs[0].case) == "unreviewed"
+
+
+def _immutable(folder: Path, on: bool) -> None:
+    """Make ``folder`` immutable (nothing in it can be removed, even by root) or not."""
+    done = subprocess.run(
+        ["chattr", "+i" if on else "-i", str(folder)], capture_output=True, text=True
+    )
+    if done.returncode and on:
+        pytest.skip(f"cannot make a folder immutable here: {done.stderr.strip()}")
+    assert done.returncode == 0 or on, done.stderr

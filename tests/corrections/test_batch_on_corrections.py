@@ -99,5 +99,6 @@ def test_resume_reextracts_exactly_the_cases_whose_correction_changed(tmp_path: 
     unchanged = [c for c in first.index if c not in ("1", "3")]
     pd.testing.assert_frame_equal(resumed.loc[unchanged], first.loc[unchanged])
     session.revert(0)
+    assert session.autosave.flush(timeout=10)  # as the Batch dock waits for it
     reverted = _extract(folder, "-o", output, "--resume")
     assert reverted.loc["1", "mask_source"] == "original"

@@ -88,6 +88,13 @@ class AutoSave:
                 self._dirty[index] = now
             self._cond.notify()
 
+    def due(self, index: int) -> None:
+        """Save case ``index`` as soon as this thread is free, with no stroke to wait for (a
+        revert: the case now reads as its original, whose save reverts it in the store)."""
+        with self._cond:
+            self._dirty[index] = -float("inf")
+            self._cond.notify()
+
     def submit(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the writer thread, after what is already queued."""
         with self._cond:

@@ -55,7 +55,7 @@ class CorrectionSession:
     touch memory, so they are safe to call from the GUI thread. ``to_source`` takes a case
     shown resized (a folder stack's odd-sized slice) back to its file's grid for saving.
 
-    Listeners are told ``(case index, event)``: "saved", "status", "reverted", "error: ..."
+    Listeners are told ``(case index, event)``: "saved" (a revert too), "status", "error: ..."
     (a save failed) and "problem: ..." (a stored correction found unusable when its slice
     was first shown, so the original is shown instead).
     """
@@ -107,15 +107,18 @@ class CorrectionSession:
         self._tell(index, "status")
 
     def revert(self, index: int) -> None:
-        """Back to the original mask, in the viewer and in the store."""
-        self.autosave.flush()  # a save still queued for this case must not land after
+        """Back to the original mask: in the viewer at once, in the store by the saving thread
+        after what it is doing (the case's mask now equals its original, and saving that is
+        the store's revert). It used to wait here, on the GUI thread, for every queued save
+        and then remove the file itself: a slow share froze napari for as long, a hung one
+        for good. A revert the store refuses (a full disk) is kept and tried again as a
+        refused save is (``AutoSave.unsaved``)."""
+        self.store.require_writable()  # refused at once, as a status change is
         if isinstance(self.mask, EditableStack):
             self.mask.restore(index)
         else:
             self.mask.replace(self.original(index))
-        self.store.revert(self.refs[index].case)
-        self.autosave.submit(self.store.write_tables)
-        self._tell(index, "reverted")
+        self.autosave.due(index)
 
     def reviewed(self) -> tuple[int, int]:
         """(cases with a status other than unreviewed, all cases): "412 / 3064 reviewed"."""

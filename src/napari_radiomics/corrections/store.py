@@ -183,7 +183,7 @@ class CorrectionStore:
             self.read_only = f"cannot be written ({exc.strerror or exc})"
             raise CorrectionsError(self.root, self.read_only) from None
         self._take_lock()
-        self._require_writable()
+        self.require_writable()
         if not (self.root / "store.yaml").is_file():
             self._write_header()
 
@@ -288,7 +288,9 @@ class CorrectionStore:
             return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
 
     # -- writing -------------------------------------------------------------------------
-    def _require_writable(self) -> None:
+    def require_writable(self) -> None:
+        """Raise the store's ``CorrectionsError`` if it cannot be written (another session
+        holds it, its folder is read-only)."""
         if self.read_only is not None:
             raise CorrectionsError(self.root, self.read_only)
 
@@ -297,7 +299,7 @@ class CorrectionStore:
         dataset was found at (not a subfolder this session opened), under the guard so it
         never races a table write."""
         with self._guard:
-            self._require_writable()
+            self.require_writable()
             self._ensure_created()
             if self.moved_from is not None:
                 self._moves.append(self.moved_from)
@@ -354,12 +356,16 @@ class CorrectionStore:
     def revert(self, case: str) -> None:
         """Drop the correction of ``case``: the original mask applies again (the tables are
         written by :meth:`write_tables`, as for statuses)."""
-        self._require_writable()
+        self.require_writable()
         with self._guard:
-            path = self._masks.pop(case, None)
+            path = self._masks.get(case)
             if path is None:
                 return
-            path.unlink(missing_ok=True)
+            try:  # removed before it is forgotten: a revert refused here is tried again
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise CorrectionsError(path, f"cannot be removed ({exc})") from exc
+            del self._masks[case]
             if self._sources.pop(case, None) is not None:
                 self._write_header()
             row = self._rows.setdefault(case, {"case": case})
@@ -372,7 +378,7 @@ class CorrectionStore:
         """Set a review status ("corrected" comes from :meth:`save` alone). In memory at
         once; on disk with the next :meth:`write_tables`, which a session runs off the GUI
         thread."""
-        self._require_writable()
+        self.require_writable()
         if status not in STATUSES or status == "corrected":
             allowed = ", ".join(s for s in STATUSES if s != "corrected")
             raise ValueError(f"status {status!r}: use one of {allowed} (corrections set theirs)")
