@@ -180,3 +180,37 @@ def _immutable(folder: Path, on: bool) -> None:
     if done.returncode and on:
         pytest.skip(f"cannot make a folder immutable here: {done.stderr.strip()}")
     assert done.returncode == 0 or on, done.stderr
+
+
+def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_next_session(
+    tmp_path: Path,
+) -> None:
+    """A session killed (SIGKILL) while it wrote a correction left its temporary file in the
+    store; readers skip it, but nothing removed it, session after session. The next session
+    to write the store removes it, once it holds the store's lock."""
+    folder, root = tmp_path / "brain", tmp_path / "store"
+    session = _session(folder, root)
+    session.mask[0, 2:7, 2:7] = 1
+    session.autosave.close()
+    session.store.close()
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from pathlib import Path
+        from napari_radiomics._atomic import replaced
+        with replaced(Path(sys.argv[1]) / "masks" / "2.mat") as temporary:
+            temporary.write_bytes(b"half a MATLAB file")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(root)], check=False, timeout=60)
+    assert killed.returncode == -9
+    left = [p for p in (root / "masks").iterdir() if p.name.startswith(".2.")]
+    assert len(left) == 1, left
+    again = CorrectionStore(root, folder)
+    assert again.corrected_cases() == [session.refs[0].case]  # skipped when read
+    again.set_status(session.refs[1].case, "accepted")
+    again.write_tables()  # the first write of this session
+    assert not left[0].exists()
+    assert (root / "masks" / "1.mat").is_file()  # the store's own file stays
+    again.close()

@@ -26,6 +26,7 @@ still a correction, and a row whose mask is missing is reported and the original
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -103,6 +104,7 @@ class CorrectionStore:
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
+        self._swept = False  # a killed writer's leftovers removed (at the first write)
         #: where store.yaml recorded the dataset, if both moved since (rewritten on writing)
         self.moved_from: str | None = None
         #: the folder store.yaml names (where the dataset is now) and what else it records
@@ -186,6 +188,17 @@ class CorrectionStore:
         self.require_writable()
         if not (self.root / "store.yaml").is_file():
             self._write_header()
+
+    def _remove_leftovers(self) -> None:
+        """Remove the temporary files a killed writer of this store left (SIGKILL, a power
+        cut: no ``finally`` ran). Only with the store's lock held, so no live writer owns
+        them, and only in the store's own folders, under the names its writer gives; what
+        cannot be removed now is left for the next session."""
+        for folder in (self.root, self.root / "masks"):
+            for path in folder.iterdir() if folder.is_dir() else ():
+                if is_temporary(path.name) and path.is_file() and not path.is_symlink():
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
     @property
     def writable(self) -> bool:
@@ -301,6 +314,9 @@ class CorrectionStore:
         with self._guard:
             self.require_writable()
             self._ensure_created()
+            if not self._swept:  # with the first write, not at opening, which writes nothing
+                self._remove_leftovers()
+                self._swept = True
             if self.moved_from is not None:
                 self._moves.append(self.moved_from)
                 self.moved_from = None
