@@ -180,3 +180,23 @@ def test_more_settings_are_built_when_first_opened_and_kept_until_then(qtbot) ->
     assert (form.fields["label"].value, form.fields["pad_distance"].value) == (2, 5)
     form.fields["pad_distance"].value = 9
     assert form.settings() == ExtractionSettings(label=2, bin_width=5, pad_distance=9)
+
+
+def test_a_ticked_choice_is_a_change_and_a_shown_one_is_not(qtbot) -> None:
+    """The check boxes of a group (plain Qt, one grid per group) tell the form of a click as
+    a magicgui control would, and showing settings stays silent."""
+    form = SettingsForm(ExtractionSettings())
+    qtbot.addWidget(form.native)
+    seen: list[object] = []
+    form.changed.connect(seen.append)
+    form.show(ExtractionSettings(image_types={"Original": {}, "Square": {}}))
+    assert seen == []
+    image_types = form.fields["image_types"]
+    assert image_types.boxes["Square"].native.isChecked()
+    image_types.boxes["LoG"].native.click()  # as the user would
+    assert len(seen) == 1
+    assert form.type_options["LoG", "sigma"].enabled  # its options follow the box
+    assert list(form.settings().image_types) == ["Original", "LoG", "Square"]
+    form.fields["feature_classes"].boxes["glcm"].native.click()
+    assert "glcm" not in form.settings().feature_classes
+    assert len(seen) == 2
