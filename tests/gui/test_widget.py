@@ -7,6 +7,7 @@ layer's own paint API, so napari emits the same paint event a brush stroke does.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QCoreApplication, QTimer
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from napari_radiomics._napari import _widget
+from napari_radiomics._napari._controls import docked
+from napari_radiomics._napari._inputs import build_job as build
 from napari_radiomics._napari._results import ResultsWidget, get_results_widget
 from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.engine import extract_features
@@ -366,3 +370,38 @@ def test_fill_in_3d_reextracts_the_volume(make_napari_viewer, qtbot, tmp_path: P
     volume_feature = "original_shape_VoxelVolume"
     first, second = (run.frame[volume_feature].iloc[0] for run in results.runs)
     assert second - first == pytest.approx(16 * 16 * 2.0 * 0.8 * 0.8)  # spacing respected
+
+
+def test_a_press_reads_the_slice_once_and_the_results_dock_docks_during_the_run(
+    make_napari_viewer, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    """Extract checks the job it runs (the slice shown is read once per press), and the
+    results dock docks in the event after the press, while the worker runs, not with the
+    result; the result still lands in it and in the layer's features."""
+    viewer = make_napari_viewer()
+    image, labels = open_case(viewer, tmp_path)
+    widget = dock(viewer)
+    frame = extract_features(image, labels, widget.settings(), metadata=image.metadata)
+    release = threading.Event()
+
+    def held(*_args):
+        def work(progress):
+            release.wait(TIMEOUT / 1000)
+            return frame
+
+        return work
+
+    monkeypatch.setattr(widget.engines, "extraction", held)
+    built = []
+    monkeypatch.setattr(_widget, "build_job", lambda *a, **k: built.append(1) or build(*a, **k))
+    assert docked(viewer, ResultsWidget) == []
+    assert widget.extract()
+    assert len(built) == 1
+    qtbot.waitUntil(lambda: docked(viewer, ResultsWidget) != [], timeout=TIMEOUT)
+    assert widget.runner.running  # docked before the result
+    (results,) = docked(viewer, ResultsWidget)
+    with qtbot.waitSignal(widget.runner.signals.finished, timeout=TIMEOUT):
+        release.set()
+    assert docked(viewer, ResultsWidget) == [results]
+    assert results.value_columns() == ["run 1 | label 1"]
+    assert labels.features["label"].tolist() == [1]

@@ -65,6 +65,11 @@ class ExtractionWidget(Container):
         self.debounce_timer.setSingleShot(True)
         self.debounce_timer.setInterval(DEBOUNCE_MS)
         self.debounce_timer.timeout.connect(self._auto_extract)
+        # the dock's child: it never fires for a dock napari has deleted
+        self._results_timer = QTimer(self.native)
+        self._results_timer.setSingleShot(True)
+        self._results_timer.setInterval(0)
+        self._results_timer.timeout.connect(self._dock_results)
         self._build()
         self._connect()
         self._layers_changed()
@@ -196,34 +201,48 @@ class ExtractionWidget(Container):
 
     def check(self, *_: Any) -> bool:
         """Explain in the widget what pyradiomics would refuse or skip; True when runnable."""
+        return self._checked() is not None
+
+    def _checked(self) -> tuple[ExtractionJob, ExtractionSettings] | None:
+        """:meth:`check`, and the job and settings it checked when they can run."""
         self.roi_list.visible = self.roi_mode.value == ROI_LIST
+        runnable = None
         try:
             job, settings = self.job()
             checked = check_job(job, settings)
             text, ok = checked.text(), checked.ok
+            runnable = (job, settings) if ok else None
         except ValueError as exc:
             text, ok = f"ERROR: {exc}", False
         self.problems.value = text
         self.problems.visible = bool(text)
         self.extract_button.enabled = ok
-        return ok
+        return runnable
 
     # --------------------------------------------------------------------------- runs
     def extract(self, *_: Any) -> bool:
         """Start an extraction with the current layers and settings; False if refused."""
-        if not self.check():
+        runnable = self._checked()
+        if runnable is None:
             layer = self.labels.value or self.image.value
             name = layer.name if layer is not None else "napari-radiomics"
             show_error(f"{name}: {self.problems.value.splitlines()[0].removeprefix('ERROR: ')}")
             return False
-        job, settings = self.job()
+        job, settings = runnable  # the job checked runs: the slice shown is read once
         key = (id(self.image.value), job.slice_index)
         title = f"Extracting {job.mask.name}"
         self.runner.run(self.engines.extraction(job, key, settings), title)
         self._run_layers = (self.image.value, self.labels.value)
         self.cancel_button.enabled = True
         self.status.value = f"{title}…"
+        # The results dock, where the run will land, docks now, in the next event, while the
+        # worker extracts: docking it with the result made one block of the two.
+        self._results_timer.start()
         return True
+
+    def _dock_results(self) -> None:
+        if self.runner.running:  # else the run has ended: its result docked it, or nothing will
+            get_results_widget(self.viewer)
 
     def cancel(self, *_: Any) -> None:
         """Stop the run in flight; nothing from it reaches the table."""
