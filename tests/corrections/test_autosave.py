@@ -214,3 +214,60 @@ def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_next_session(
     assert not left[0].exists()
     assert (root / "masks" / "1.mat").is_file()  # the store's own file stays
     again.close()
+
+
+def test_a_decision_made_right_after_a_revert_is_kept(tmp_path: Path) -> None:
+    """The user reverts a case and accepts it while the saving thread is still busy (a slow
+    share). The revert reached the store only with the case's save, after the decision, and
+    reset the case to unreviewed: the reviewer's decision was lost, in the viewer and on
+    disk."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    with session.store._guard:  # every write of the store waits
+        session.mask[1, 2:7, 2:7] = 1  # another case's stroke, whose save is held up
+        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
+        session.revert(0)
+        assert session.status(0) == "unreviewed"  # reverted, as the Review dock shows it
+        session.set_status(0, "accepted", "original is right")
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(case) is None
+    assert session.status(0) == "accepted"
+    events = session.store.log_table().query("case == @case")["event"].tolist()
+    assert events[-2:] == ["reverted", "status"], events
+    session.autosave.close()
+    session.store.close()
+    again = CorrectionStore(session.store.root, tmp_path / "brain")
+    assert again.status(case) == "accepted"
+    assert again.note(case) == "original is right"
+
+
+def test_a_revert_whose_header_could_not_be_written_is_recorded_once_it_can_be(
+    tmp_path: Path,
+) -> None:
+    """The correction's file is removed but the store's header (which lists each corrected
+    case's source) cannot be rewritten. The store had forgotten the file before that and
+    recorded the revert after it: the retry found nothing to revert, the case stayed
+    "corrected" for the rest of the session with no revert in the log, and the next session
+    reported its mask file missing."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    root = session.store.root
+    _immutable(root, True)  # store.yaml cannot be replaced; masks/ can still be changed
+    try:
+        session.revert(0)
+        assert session.autosave.flush(timeout=10)
+    finally:
+        _immutable(root, False)
+    session.autosave.close()  # at exit: what was refused is tried again
+    assert session.store.mask_file(case) is None
+    assert session.status(0) == "unreviewed"
+    assert session.store.log_table()["event"].tolist()[-1] == "reverted"
+    session.store.close()
+    again = CorrectionStore(root, tmp_path / "brain")
+    assert again.problems == []
+    assert again.status(case) == "unreviewed"
+    assert again.log_table()["event"].tolist()[-1] == "reverted"

@@ -112,8 +112,9 @@ class CorrectionSession:
         the store's revert). It used to wait here, on the GUI thread, for every queued save
         and then remove the file itself: a slow share froze napari for as long, a hung one
         for good. A revert the store refuses (a full disk) is kept and tried again as a
-        refused save is (``AutoSave.unsaved``)."""
-        self.store.require_writable()  # refused at once, as a status change is
+        refused save is (``AutoSave.unsaved``). The store records the revert at once
+        (``forget``): recorded with the save, it reset a status set in between."""
+        self.store.forget(self.refs[index].case)  # refused at once, as a status change is
         if isinstance(self.mask, EditableStack):
             self.mask.restore(index)
         else:

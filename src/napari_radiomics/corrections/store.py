@@ -31,7 +31,9 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +105,10 @@ class CorrectionStore:
         self._rows: dict[str, dict[str, Any]] = {}
         self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
+        #: reverts asked for and not yet recorded (:meth:`forget`, on the GUI thread)
+        self._forgetting: deque[str] = deque()
+        #: reverted cases whose file is still to be removed (by :meth:`revert`)
+        self._removing: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
         self._swept = False  # a killed writer's leftovers removed (at the first write)
         #: where store.yaml recorded the dataset, if both moved since (rewritten on writing)
@@ -244,11 +250,11 @@ class CorrectionStore:
 
     # -- reading -------------------------------------------------------------------------
     def corrected_cases(self) -> list[str]:
-        with self._guard:
+        with self._held():
             return sorted(self._masks)
 
     def mask_file(self, case: str) -> Path | None:
-        with self._guard:
+        with self._held():
             return self._masks.get(case)
 
     def load_mask(self, case: str, shape: Sequence[int]) -> np.ndarray | None:
@@ -261,7 +267,7 @@ class CorrectionStore:
         try:
             return read_corrected_mask(path, shape)
         except ReadError as exc:
-            with self._guard:
+            with self._held():
                 self.problems.append(f"{exc}; the original mask of case {case} is used")
                 self._masks.pop(case, None)
                 row = self._rows.get(case, {})
@@ -271,32 +277,32 @@ class CorrectionStore:
 
     def mask_digest(self, case: str) -> str:
         """The digest the review table records for the correction of ``case`` ("" if none)."""
-        with self._guard:
+        with self._held():
             return str(self._rows.get(case, {}).get("mask_digest") or "")
 
     def status(self, case: str) -> Status:
-        with self._guard:
+        with self._held():
             return self._rows.get(case, {}).get("status") or "unreviewed"
 
     def note(self, case: str) -> str:
-        with self._guard:
+        with self._held():
             return self._rows.get(case, {}).get("note") or ""
 
     def statuses(self, cases: Sequence[str]) -> tuple[list[Status], list[str]]:
         """The status and the note of each of ``cases``, read at once (a review dock asks for
         all 3064 after every saved stroke)."""
-        with self._guard:
+        with self._held():
             rows = [self._rows.get(case, {}) for case in cases]
         return [r.get("status") or "unreviewed" for r in rows], [r.get("note") or "" for r in rows]
 
     def review_table(self) -> pd.DataFrame:
         """review.csv as a DataFrame (one row per case with a status)."""
-        with self._guard:
+        with self._held():
             rows = [dict(r) for r in self._rows.values()]
         return pd.DataFrame(rows, dtype=object).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
 
     def log_table(self) -> pd.DataFrame:
-        with self._guard:
+        with self._held():
             frame = pd.DataFrame(list(self._log), dtype=object)
             return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
 
@@ -311,7 +317,7 @@ class CorrectionStore:
         """Create the store if needed; after a move, rewrite the header for the folder the
         dataset was found at (not a subfolder this session opened), under the guard so it
         never races a table write."""
-        with self._guard:
+        with self._held():
             self.require_writable()
             self._ensure_created()
             if not self._swept:  # with the first write, not at opening, which writes nothing
@@ -335,19 +341,19 @@ class CorrectionStore:
         if np.array_equal(mask != 0, np.asarray(original) != 0):
             self.revert(ref.case)
             self.write_tables()
-            with self._guard:
+            with self._held():
                 return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
         change = compare_masks(original, mask, ref.spacing)
         try:
             target = inside(self.root / "masks", mask_name(ref))
         except WriteError as exc:
             raise CorrectionsError(exc.path, exc.problem) from None
-        with self._guard:
+        with self._held():
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
                 raise CorrectionsError(target, f"cannot be written ({exc})") from exc
-            previous = self._masks.get(ref.case)
+            previous = self._masks.get(ref.case) or self._removing.pop(ref.case, None)
             if previous is not None and previous != target:
                 previous.unlink(missing_ok=True)  # the name an older version gave it
             self._masks[ref.case] = target
@@ -369,26 +375,55 @@ class CorrectionStore:
             self.write_tables()
             return dict(row)
 
+    def forget(self, case: str) -> None:
+        """Drop the correction of ``case`` in memory, without waiting for a write in progress
+        (the GUI thread calls it): recorded before anything else the store reads or changes,
+        it reads as uncorrected and its row and the log say reverted, so a status set next
+        stands. Its file is removed by :meth:`revert` (the saving thread, with the case's
+        save). Recorded with that save instead, the revert reset a status set in between."""
+        self.require_writable()
+        self._forgetting.append(case)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """The store's guard, with the reverts asked for since recorded first."""
+        with self._guard:
+            while self._forgetting:
+                case = self._forgetting.popleft()
+                path = self._masks.pop(case, None)
+                if path is not None:
+                    self._removing[case] = path
+                    self._reverted(case)
+            yield
+
     def revert(self, case: str) -> None:
         """Drop the correction of ``case``: the original mask applies again (the tables are
-        written by :meth:`write_tables`, as for statuses)."""
+        written by :meth:`write_tables`, as for statuses). Its file is removed before it is
+        forgotten, and the revert recorded before the header is rewritten: a revert refused
+        at either step is done, and recorded, when it is tried again."""
         self.require_writable()
-        with self._guard:
-            path = self._masks.get(case)
+        with self._held():
+            forgotten = case in self._removing
+            path = self._masks.get(case) or self._removing.get(case)
             if path is None:
                 return
-            try:  # removed before it is forgotten: a revert refused here is tried again
+            try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise CorrectionsError(path, f"cannot be removed ({exc})") from exc
-            del self._masks[case]
+            self._masks.pop(case, None)
+            self._removing.pop(case, None)
+            if not forgotten:  # a revert :meth:`forget` recorded is not recorded again
+                self._reverted(case)
             if self._sources.pop(case, None) is not None:
                 self._write_header()
-            row = self._rows.setdefault(case, {"case": case})
-            for column in REVIEW_COLUMNS[5:]:
-                row[column] = ""
-            row.update(status="unreviewed", updated_at=now(), user=user())
-            self._event(case, "reverted")
+
+    def _reverted(self, case: str) -> None:
+        row = self._rows.setdefault(case, {"case": case})
+        for column in REVIEW_COLUMNS[5:]:
+            row[column] = ""
+        row.update(status="unreviewed", updated_at=now(), user=user())
+        self._event(case, "reverted")
 
     def set_status(self, case: str, status: Status, note: str | None = None) -> None:
         """Set a review status ("corrected" comes from :meth:`save` alone). In memory at
@@ -398,7 +433,7 @@ class CorrectionStore:
         if status not in STATUSES or status == "corrected":
             allowed = ", ".join(s for s in STATUSES if s != "corrected")
             raise ValueError(f"status {status!r}: use one of {allowed} (corrections set theirs)")
-        with self._guard:
+        with self._held():
             row = self._rows.setdefault(case, {"case": case})
             if case in self._masks and status == "unreviewed":
                 status = "corrected"  # a corrected case stays corrected until reverted
@@ -417,7 +452,7 @@ class CorrectionStore:
     def write_tables(self) -> None:
         """Write review.csv and log.csv if they changed (always after the mask they
         describe, so a row never names a mask that is not on disk yet)."""
-        with self._guard:
+        with self._held():
             if not self._unwritten:
                 return
             self._prepare_write()
