@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_radiomics.corrections import CorrectionStore, attach, stack_refs
+from napari_radiomics.corrections import CaseRef, CorrectionStore, attach, stack_refs
 from napari_radiomics.io import open_mat_stack, read_tumor_mat
 from sample_files import fill_disk, write_mat_folder
 
@@ -271,3 +271,49 @@ def test_a_revert_whose_header_could_not_be_written_is_recorded_once_it_can_be(
     assert again.problems == []
     assert again.status(case) == "unreviewed"
     assert again.log_table()["event"].tolist()[-1] == "reverted"
+
+
+def test_a_decision_made_after_reverting_a_case_being_saved_is_kept(tmp_path: Path) -> None:
+    """The user paints a corrected case, reverts it while that stroke's save waits on a
+    slow share, and flags it. The stroke's save, taken before the revert, then recorded the
+    case corrected again, and the revert's own save after it reset the flag."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    with session.store._guard:  # every write of the store waits
+        session.mask[0, 10:15, 10:15] = 1  # a stroke of the same case, whose save is held up
+        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
+        session.revert(0)
+        session.set_status(0, "flagged", "check the margin")
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(case) is None
+    assert session.status(0) == "flagged"
+    np.testing.assert_array_equal(session.mask.slice(0), session.original(0))
+    session.autosave.close()
+    session.store.close()
+    again = CorrectionStore(session.store.root, tmp_path / "brain")
+    assert again.mask_file(case) is None
+    assert again.status(case) == "flagged"
+
+
+def test_a_single_case_reverted_while_being_saved_keeps_the_decision(tmp_path: Path) -> None:
+    """As above, for a case opened alone (a slice or a volume, reverted by replacing it)."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 2)
+    path = folder / "1.mat"
+    source = read_tumor_mat(path).mask.astype(np.uint8)
+    refs = [CaseRef("1", "mat", str(path))]
+    session = attach(source, refs, folder, stack=False, root=tmp_path / "store")
+    session.mask[2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    with session.store._guard:
+        session.mask[10:15, 10:15] = 1
+        assert not session.autosave.flush(timeout=1)
+        session.revert(0)
+        session.set_status(0, "flagged")
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file("1") is None
+    assert session.status(0) == "flagged"
+    np.testing.assert_array_equal(session.mask, source)
+    session.autosave.close()

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -169,16 +170,23 @@ class AutoSave:
         return max(self.delay - (time.monotonic() - oldest), 0.0)
 
     def _save(self, index: int) -> None:
+        mask: Any = self.mask
         try:
-            snapshot = self.mask.snapshot(index)  # type: ignore[attr-defined]
+            with mask.lock:  # the snapshot and the reverts it follows, together
+                snapshot, restores = mask.snapshot(index), mask.restores(index)
             original = self.originals(index)
             if self.to_source is not None:
                 snapshot = self.to_source(index, snapshot)
                 original = self.to_source(index, original)
-            row = self.store.save(self.refs[index], snapshot, original)
+            row = self.store.save(
+                self.refs[index], snapshot, original,
+                stale=lambda: mask.restores(index) != restores,
+            )  # fmt: skip
         except Exception as exc:  # any: see _FATAL
             self.unsaved[index] = str(exc)
             self._report(self.on_error, index, exc)
+            return
+        if row is None:  # reverted since its snapshot: the revert's own save follows
             return
         self.unsaved.pop(index, None)
         # The store has just taken a save: what it refused before (a full disk the user has

@@ -114,11 +114,14 @@ class CorrectionSession:
         for good. A revert the store refuses (a full disk) is kept and tried again as a
         refused save is (``AutoSave.unsaved``). The store records the revert at once
         (``forget``): recorded with the save, it reset a status set in between."""
-        self.store.forget(self.refs[index].case)  # refused at once, as a status change is
+        self.store.require_writable()  # refused at once, as a status change is
+        # The mask first: a save of a snapshot taken before is then seen as stale by the
+        # store (``restores``) before it records this revert.
         if isinstance(self.mask, EditableStack):
             self.mask.restore(index)
         else:
             self.mask.replace(self.original(index))
+        self.store.forget(self.refs[index].case)
         self.autosave.due(index)
 
     def reviewed(self) -> tuple[int, int]:

@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -331,10 +331,21 @@ class CorrectionStore:
     def _write_header(self) -> None:
         write_header(self.root, self._home, self._moves, self._sources)
 
-    def save(self, ref: CaseRef, mask: np.ndarray, original: np.ndarray) -> dict[str, Any]:
+    def save(
+        self,
+        ref: CaseRef,
+        mask: np.ndarray,
+        original: np.ndarray,
+        *,
+        stale: Callable[[], bool] | None = None,
+    ) -> dict[str, Any] | None:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
 
         A mask equal to the original is no correction: an existing one is reverted instead.
+        ``stale()``, asked under the guard before writing, says the case was reverted since
+        ``mask`` was read: nothing is written and None returned. Written, a save of a stroke
+        that had waited on a slow share recorded the case corrected again after its revert,
+        and the revert's own save then reset a status set in between.
         """
         self._prepare_write()
         mask = np.asarray(mask)
@@ -349,6 +360,8 @@ class CorrectionStore:
         except WriteError as exc:
             raise CorrectionsError(exc.path, exc.problem) from None
         with self._held():
+            if stale is not None and stale():
+                return None
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:

@@ -57,6 +57,7 @@ class EditableStack:
         self._edits: dict[int, np.ndarray] = {}
         self._overlay = overlay
         self._overlaid = set(overlaid)
+        self._restored: dict[int, int] = {}  # slice index -> times restored (see restores)
         self.session: Any = None  # whatever keeps the edits saved (a corrections session)
 
     @property
@@ -87,6 +88,12 @@ class EditableStack:
         with self.lock:
             self._edits.pop(index, None)
             self._overlaid.discard(index)
+            self._restored[index] = self._restored.get(index, 0) + 1
+
+    def restores(self, index: int) -> int:
+        """How many times slice ``index`` was restored: a snapshot taken when this was lower
+        is older than a revert (read it with the snapshot, under ``lock``)."""
+        return self._restored.get(index, 0)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -209,10 +216,12 @@ class EditableArray(np.ndarray):
     on_write: WriteHook | None
     lock: threading.RLock
     session: Any
+    _restored: int
 
     def __new__(cls, data: np.ndarray, *, on_write: WriteHook | None = None) -> EditableArray:
         array = np.array(data).view(cls)
         array.on_write, array.lock, array.session = on_write, threading.RLock(), None
+        array._restored = 0
         return array
 
     def __array_finalize__(self, parent: Any) -> None:
@@ -221,6 +230,7 @@ class EditableArray(np.ndarray):
         self.on_write = parent.on_write if keep else None
         self.lock = parent.lock if keep else threading.RLock()
         self.session = None
+        self._restored = 0
 
     def __setitem__(self, key: Any, value: Any) -> None:
         with self.lock:
@@ -257,6 +267,11 @@ class EditableArray(np.ndarray):
         """Put ``data`` in place of the mask (a revert; not reported to ``on_write``)."""
         with self.lock:
             np.copyto(np.asarray(self), data)
+            self._restored += 1
+
+    def restores(self, index: int = 0) -> int:
+        """How many times the mask was replaced (``EditableStack.restores``)."""
+        return self._restored
 
 
 def _as_tuple(key: Any) -> tuple[Any, ...]:
