@@ -317,3 +317,15 @@ def test_a_single_case_reverted_while_being_saved_keeps_the_decision(tmp_path: P
     assert session.status(0) == "flagged"
     np.testing.assert_array_equal(session.mask, source)
     session.autosave.close()
+
+
+def test_reverting_a_case_never_corrected_writes_nothing(tmp_path: Path) -> None:
+    """A revert is now the save of a mask equal to its original; that save created the store
+    (its folder, header and lock) though nothing was ever corrected, where opening and
+    reviewing a dataset writes nothing until the first correction."""
+    session = _session(tmp_path / "brain", tmp_path / "store")
+    session.revert(0)
+    assert session.autosave.flush(timeout=10)
+    assert not (tmp_path / "store").exists()
+    assert session.autosave.unsaved == {}
+    session.autosave.close()

@@ -347,13 +347,15 @@ class CorrectionStore:
         that had waited on a slow share recorded the case corrected again after its revert,
         and the revert's own save then reset a status set in between.
         """
-        self._prepare_write()
         mask = np.asarray(mask)
         if np.array_equal(mask != 0, np.asarray(original) != 0):
+            # Refused as a save is; a case never corrected writes nothing (not even the
+            # store, which a revert's save created though nothing was ever corrected).
             self.revert(ref.case)
             self.write_tables()
             with self._held():
                 return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
+        self._prepare_write()
         change = compare_masks(original, mask, ref.spacing)
         try:
             target = inside(self.root / "masks", mask_name(ref))
