@@ -129,3 +129,40 @@ def test_a_maps_file_is_refused_as_the_image_to_map(
     assert f"{maps_file}: is a maps.nrrd of `maps --single-file` (1 feature" in (
         capsys.readouterr().err
     )
+
+
+def test_files_maps_did_not_write_are_never_replaced_or_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder of the user's own NRRD files named as maps are (pyradiomics' voxel mode
+    writes ``original_glcm_Contrast.nrrd``), and no earlier run of ``maps`` in it: without
+    ``--overwrite`` a file of the same name is a usage error, not replaced; with it, the
+    user's files this run does not write stay (only an earlier run's maps are removed). The
+    image or mask given, in DIR under a map's name, is never written over nor removed."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    out = tmp_path / "voxel"
+    out.mkdir()
+    names = ("original_firstorder_Mean.nrrd", "original_glcm_Contrast.nrrd", SINGLE_NAME)
+    users = {name: f"pyradiomics' own {name}".encode() for name in names}
+    for name, data in users.items():
+        (out / name).write_bytes(data)
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "-o", str(out)]
+    argv += ["--features", "firstorder_Mean"]
+    assert main(argv) == 2
+    assert f"{out} already holds original_firstorder_Mean.nrrd" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == users
+    del users["original_firstorder_Mean.nrrd"]
+    assert main([*argv, "--overwrite"]) == 0
+    assert {name: (out / name).read_bytes() for name in users} == users
+    # The image itself in DIR under a map's name: refused before it is written or removed.
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    image, mask = scans / SINGLE_NAME, scans / "original_glcm_Contrast.nrrd"
+    image.write_bytes(image_path.read_bytes())
+    mask.write_bytes(mask_path.read_bytes())
+    kept = {p: p.read_bytes() for p in (image, mask)}
+    for extra in ([], ["--single-file"], ["--overwrite"], ["--overwrite", "--single-file"]):
+        again = ["maps", str(image), "--mask", str(mask), "-q", "-o", str(scans), *extra]
+        assert main([*again, "--features", "glcm_Contrast"]) == 2, extra
+        assert "is the image or mask given" in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in (image, mask)} == kept

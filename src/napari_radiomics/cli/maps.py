@@ -156,10 +156,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():  # -o names a file, or a folder inside one
         parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
-    if (out / PARAMS_NAME).exists() and not args.overwrite:
+    earlier_run = (out / PARAMS_NAME).exists()
+    if earlier_run and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
     if args.single_file:
         _refuse_other_layouts(parser, args)
+    _refuse_inputs_in_the_way(parser, args, out)
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
@@ -184,18 +186,26 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(file=sys.stderr)
+    written = (
+        {SINGLE_NAME} if args.single_file else {f"{name}{_FORMATS[args.format]}" for name in maps}
+    )
+    if not args.overwrite:
+        taken = sorted(name for name in written if (out / name).exists())
+        if taken:
+            parser.error(
+                f"{out} already holds {taken[0]}, which this run would write; use --overwrite "
+                "to replace it, or another folder"
+            )
     try:
         if args.single_file:
             _write_single(out, maps)
-            written = {SINGLE_NAME}
         else:
             _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
-            written = {f"{name}{_FORMATS[args.format]}" for name in maps}
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
         settings.save(out / PARAMS_NAME)
-        if args.overwrite:
+        if args.overwrite and earlier_run:  # files of the user's own are not an earlier run
             _remove_earlier_maps(out, written)
     except (OSError, WriteError) as err:  # no permission, a full disk
         print(f"napari-radiomics maps: error: {err}", file=sys.stderr)
@@ -228,6 +238,39 @@ def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namesp
         )
 
 
+def _refuse_inputs_in_the_way(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path
+) -> None:
+    """A usage error when the image or mask given is in ``out`` under a name this command
+    writes or removes (``maps.nrrd``, ``<image type>_<class>_<feature>.nrrd``, the params
+    file): a source file is never written over nor removed, whatever the options."""
+    if not out.is_dir():
+        return
+    for given in filter(None, (args.image, args.mask)):
+        path = Path(given)
+        if any(  # the name given, or the file a link given leads to
+            each.parent.resolve() == out.resolve() and _is_ours(each.name)
+            for each in (path, path.resolve())
+        ):
+            parser.error(
+                f"{path}: is the image or mask given, and -o {out} is where maps of its name "
+                "are written or removed; choose another output folder"
+            )
+
+
+def _is_ours(name: str) -> bool:
+    """Whether ``name`` is one this command writes in its output folder (a map of either
+    layout, or the params file)."""
+    from napari_radiomics.engine.maps import map_feature_choices
+
+    if name in (SINGLE_NAME, PARAMS_NAME):
+        return True
+    stem = next((name.removesuffix(s) for s in _FORMATS.values() if name.endswith(s)), None)
+    image_type, _, feature = (stem or "").partition("_")
+    features = {choice for choice in map_feature_choices() if "_" in choice}
+    return feature in features and _IMAGE_TYPE.fullmatch(image_type) is not None
+
+
 def _remove_earlier_maps(out: Path, written: set[str]) -> None:
     """With ``--overwrite``, the maps an earlier run left in ``out`` that this run did not
     replace (the other layout's: per-feature files after ``--single-file``, ``maps.nrrd``
@@ -235,19 +278,10 @@ def _remove_earlier_maps(out: Path, written: set[str]) -> None:
     one run's maps, as its params file says. Only files this command's layouts name are
     removed: :data:`SINGLE_NAME`, and ``<image type>_<class>_<feature>`` with a map format's
     suffix for a feature pyradiomics maps; anything else in ``out`` is left alone."""
-    from napari_radiomics.engine.maps import map_feature_choices
-
-    features = {name for name in map_feature_choices() if "_" in name}
     for path in sorted(out.iterdir()):
-        if path.name in written or not path.is_file():
+        if path.name in written or path.name == PARAMS_NAME or not path.is_file():
             continue
-        stem = next(
-            (path.name.removesuffix(s) for s in _FORMATS.values() if path.name.endswith(s)), None
-        )
-        image_type, _, feature = (stem or "").partition("_")
-        if path.name == SINGLE_NAME or (
-            feature in features and _IMAGE_TYPE.fullmatch(image_type) is not None
-        ):
+        if _is_ours(path.name):
             path.unlink()
 
 
