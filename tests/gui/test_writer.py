@@ -14,7 +14,7 @@ from skimage.draw import polygon
 from napari_radiomics import read_tumor_mat
 from napari_radiomics._napari._reader import read_paths
 from napari_radiomics.errors import WriteError
-from sample_files import case_arrays, write_v5, write_v73
+from sample_files import case_arrays, fill_disk, write_v5, write_v73
 
 PLUGIN = "napari-radiomics"
 
@@ -132,3 +132,21 @@ def test_oblique_mask_read_and_saved_keeps_its_grid_exactly(
     exact = sitk.ReadImage(str(nrrd))
     assert exact.GetOrigin() == original.GetOrigin()  # bit for bit through napari and back
     assert exact.GetSpacing() == original.GetSpacing()
+
+
+@pytest.mark.parametrize("suffix", [".nrrd", ".nii.gz"])
+def test_a_save_that_fails_keeps_the_earlier_file_whole(small_disk: Path, suffix: str) -> None:
+    """Saving a corrected mask again over an earlier save on a full disk fails naming the
+    file, and the earlier save is still there byte for byte, with no temporary file: the file
+    is written beside and renamed, never cut off in place."""
+    target = small_disk / f"corrected{suffix}"
+    earlier = Labels(np.zeros((4, 32, 32), dtype=np.uint8), name="mask")
+    earlier.data[1:3, 8:20, 8:20] = 1
+    earlier.save(str(target), plugin=PLUGIN)
+    before = target.read_bytes()
+    fill_disk(small_disk, 4096)  # less than the new mask's file
+    noisy = np.random.default_rng(0).integers(0, 250, (8, 64, 64), dtype=np.uint8)
+    with pytest.raises(WriteError, match=target.name):
+        Labels(noisy, name="mask").save(str(target), plugin=PLUGIN)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in small_disk.iterdir()) == sorted(["filler", target.name])

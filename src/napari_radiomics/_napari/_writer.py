@@ -5,7 +5,8 @@ Medical formats keep the layer's geometry (``scale`` -> spacing, ``translate`` -
 and patient id too, which only the source file has: they are taken from the ``.mat`` recorded in
 the layer's ``metadata['path']``, with the edited mask and a border recomputed from it. The
 source file itself is never overwritten: a corrected mask goes to a new file, so the original
-annotation stays available for comparison.
+annotation stays available for comparison. Every file is written beside its target and renamed
+when whole, so a full disk or a killed napari never leaves an earlier save cut off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
 from napari_radiomics.io import path_kind
@@ -60,8 +62,9 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
             image = layer_to_sitk(layer)
         except ConversionError as exc:
             raise WriteError(target, str(exc)) from exc
-        try:
-            write_medical_image(image, target)
+        try:  # written beside and renamed: a failure or a kill keeps an earlier save whole
+            with replaced(target) as temporary:
+                write_medical_image(image, temporary)
         except OSError as exc:
             raise WriteError(target, f"cannot be written ({exc})") from exc
     else:
