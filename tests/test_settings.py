@@ -14,6 +14,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 from napari_radiomics.engine import quiet_pyradiomics_logging
 from napari_radiomics.io import make_synthetic_slice
 from napari_radiomics.settings import PRESETS, ExtractionSettings, SettingsError, setting_rule
+from sample_files import fill_disk
 
 quiet_pyradiomics_logging()
 
@@ -250,3 +251,20 @@ def test_setting_rules_are_pyradiomics_schema() -> None:
     rule = setting_rule("minimum_roi_dimensions")
     rule[1]["range"]["max"] = 99  # a copy: the schema stays as pyradiomics wrote it
     assert setting_rule("minimum_roi_dimensions")[1]["range"]["max"] == 3
+
+
+def test_saving_params_over_a_file_on_a_full_disk_keeps_the_earlier_file(
+    small_disk: Path,
+) -> None:
+    """Saving params over an earlier params file (the dock's Save, a maps run's params) on a
+    full disk fails, and the earlier file is still there byte for byte with no temporary
+    file: the file is written beside and renamed, never cut off in place."""
+    path = ExtractionSettings.preset("brain-tumor-mri").save(small_disk / "params.yaml")
+    before = path.read_bytes()
+    fill_disk(small_disk, 0)
+    settings = ExtractionSettings.preset("brain-tumor-mri")
+    settings.image_types = {"Original": {}, "LoG": {"sigma": [1 + i / 100 for i in range(800)]}}
+    with pytest.raises(OSError, match="No space left"):
+        settings.save(path)  # more than a page of YAML, the earlier file's one page
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "params.yaml"]

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from napari_radiomics._atomic import replaced
 from napari_radiomics._pyradiomics import (
     PREPROCESS_KEY,
     PyradiomicsConfig,
@@ -233,7 +234,8 @@ class ExtractionSettings:
             )
         else:
             text = json.dumps(params, indent=2) + "\n"
-        path.write_text(text, encoding="utf-8")
+        with replaced(path) as temporary:  # a full disk or a kill keeps an earlier file whole
+            temporary.write_text(text, encoding="utf-8")
         return path
 
     # -- presets ------------------------------------------------------------------------------
