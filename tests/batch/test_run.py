@@ -319,3 +319,35 @@ def test_deprecation_warnings_are_not_relayed_as_case_warnings(pyradiomics_data:
     assert not result.errors
     assert any("lbp-3D" in name for name in result.feature_columns)
     assert not [w for w in result.warnings if "deprecated" in w.lower()]
+
+
+def test_an_input_file_is_never_the_output_or_one_of_its_companions(
+    pyradiomics_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-o`` naming the batch CSV read, a case's mask or image, or a file the output's
+    companions would replace (``features.params.yaml`` given as ``--params``) is a usage
+    error naming the file, even with --overwrite (which deleted the mask and replaced the
+    batch CSV with features), and every input is left byte for byte."""
+    for name in ("brain1_image.nrrd", "brain1_label.nrrd", "brain2_image.nrrd"):
+        (tmp_path / name).write_bytes((pyradiomics_data / name).read_bytes())
+    image, mask = tmp_path / "brain1_image.nrrd", tmp_path / "brain1_label.nrrd"
+    batch = tmp_path / "cases.csv"
+    batch.write_text("Image,Mask\nbrain1_image.nrrd,brain1_label.nrrd\n", encoding="utf-8")
+    params = tmp_path / "features.params.yaml"
+    ExtractionSettings().save(params)
+    other = tmp_path / "brain2_image.nrrd"  # another dataset's image: no table replaces it
+    kept = {p: p.read_bytes() for p in (image, mask, batch, params, other)}
+    for inputs, output, given in (
+        ([str(batch)], batch, batch),
+        ([str(image), "--mask", str(mask)], mask, mask),
+        ([str(image), "--mask", str(mask)], other, None),
+        ([str(batch), "--params", str(params)], tmp_path / "features.csv", params),
+    ):
+        argv = ["extract", *inputs, "-o", str(output), "--overwrite", "-q"]
+        assert main(argv) == 2, argv
+        error = capsys.readouterr().err
+        assert (
+            f"{given}: is an input of this run" in error if given else ".csv or .parquet" in error
+        )
+        assert {p: p.read_bytes() for p in kept} == kept
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -28,7 +28,7 @@ from napari_radiomics.batch._executors import (
 )
 from napari_radiomics.batch._worker import CaseResult, CaseTask, extract_case
 from napari_radiomics.batch.cases import Case, metadata_columns
-from napari_radiomics.batch.journal import BatchOutput, settings_hash
+from napari_radiomics.batch.journal import BatchOutput, refuse_inputs_as_output, settings_hash
 from napari_radiomics.errors import BatchError
 from napari_radiomics.settings import ExtractionSettings
 
@@ -91,12 +91,15 @@ def iter_batch(
     overwrite: bool = False,
     chunksize: int | None = None,
     task: CaseTask = extract_case,
+    sources: Sequence[str | Path] = (),
 ) -> Generator[BatchProgress, None, BatchSummary]:
     """Run a batch, yielding a BatchProgress after each case; returns the BatchSummary.
 
     ``task`` is what is done with each case once read (:class:`CaseTask`; by default its
     features are extracted). A robustness run gives its own, which measures each case under
-    perturbations (``napari_radiomics.analysis.robustness_run``).
+    perturbations (``napari_radiomics.analysis.robustness_run``). ``sources``: files read
+    besides the cases' images and masks (a batch CSV, a params file), which the output must
+    not replace, as it must not replace those.
 
     Raises BatchError before any work when the output cannot be used (exists without
     resume/overwrite, was written with other settings, another run is writing it, Dask
@@ -107,6 +110,9 @@ def iter_batch(
     settings = settings if settings is not None else ExtractionSettings()
     todo = list(cases) if limit is None else list(cases)[: max(limit, 0)]
     _check_unique(todo)
+    refuse_inputs_as_output(
+        output, [*sources, *(f for c in todo for f in (c.path, c.mask) if f is not None)]
+    )
     params = settings.to_params()
     key = settings_hash(params)
     # Dask is reached before the output is opened: with --overwrite, a wrong address must not
@@ -192,6 +198,7 @@ class BatchOptions(TypedDict, total=False):
     overwrite: bool
     chunksize: int | None
     task: CaseTask
+    sources: Sequence[str | Path]
 
 
 def run_batch(

@@ -40,7 +40,7 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics._lock import OutputLock
+from napari_radiomics._lock import OutputLock, lock_path
 from napari_radiomics.batch._journal_file import (
     append_text,
     as_written,
@@ -77,6 +77,42 @@ def companion_paths(output: Path) -> tuple[Path, Path, Path]:
     """(journal CSV, params sidecar, errors CSV) that belong to `output`."""
     journal = output if output.suffix.lower() != ".parquet" else output.with_suffix(".partial.csv")
     return journal, output.with_suffix(".params.yaml"), output.with_suffix(".errors.csv")
+
+
+#: The table formats an output may have: any other name (``mask.nrrd``) is refused rather than
+#: replaced by a table.
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+
+
+def refuse_inputs_as_output(output: str | Path, inputs: Iterable[str | Path]) -> None:
+    """BatchError naming the input when ``output`` or a file that comes with it (journal,
+    params sidecar, errors file, lock) is one of ``inputs`` (a case's image or mask, the
+    batch CSV or params file read): ``--overwrite`` would delete or replace a source file.
+    Also refuses an output that is no table (``-o scan.nrrd``)."""
+    output = Path(output)
+    written = [output, *companion_paths(output), lock_path(output)]
+    for given in inputs:
+        source = Path(given)
+        if source.is_file() and any(_same_file(source, path) for path in written):
+            raise BatchError(
+                f"{source}: is an input of this run, and -o {output} would replace it with "
+                f"features or a companion file ({', '.join(p.name for p in written[1:])}); "
+                "choose another output name"
+            )
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise BatchError(
+            f"{output}: the output is a table named .csv or .parquet; choose such a name "
+            "(nothing else is replaced by a table)"
+        )
+
+
+def _same_file(source: Path, path: Path) -> bool:
+    """Whether ``path`` names the existing file ``source`` (links followed; case ignored
+    where the file system ignores it)."""
+    try:
+        return path.exists() and path.samefile(source)
+    except OSError:
+        return False
 
 
 class BatchOutput:

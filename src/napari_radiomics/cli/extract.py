@@ -193,6 +193,7 @@ def _begin(args: argparse.Namespace) -> Iterator[Any]:
     return iter_batch(
         cases, settings, args.output, jobs=args.jobs, dask=args.dask,
         resume=args.resume, limit=args.limit, overwrite=args.overwrite,
+        sources=[*args.inputs, *filter(None, (args.params, args.mask))],
     )  # fmt: skip
 
 
