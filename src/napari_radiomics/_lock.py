@@ -31,6 +31,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from napari_radiomics.errors import BatchError, WriteError
@@ -41,7 +42,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "only soft file lock is available")
     from filelock import lock_descriptor, unlock_descriptor
 
-__all__ = ["OutputLock", "lock_path"]
+__all__ = ["OutputLock", "lock_path", "updating"]
 
 #: File descriptors of the locks this process holds; a forked child must not keep them.
 _HELD: set[int] = set()
@@ -242,3 +243,27 @@ class OutputLock:
 
     def __exit__(self, *_: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def updating(path: Path) -> Iterator[None]:
+    """Hold ``path`` (a small lock file, created if needed and left in place) while a file
+    shared by every process of the user is read, changed and replaced: two processes updating
+    it at once take turns instead of each writing back what it read, losing the other's
+    change. Waits for the other process (the update takes milliseconds); where the file
+    system cannot lock, the update goes ahead unlocked, as it did before."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, _OPEN | os.O_CREAT, 0o666)
+    locked = False
+    try:
+        try:
+            locked = lock_descriptor(fd, blocking=True)
+        except OSError as exc:
+            if exc.errno not in _UNSUPPORTED:
+                raise
+        yield
+    finally:
+        if locked:
+            with contextlib.suppress(OSError):
+                unlock_descriptor(fd)
+        os.close(fd)

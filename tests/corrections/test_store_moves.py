@@ -16,6 +16,7 @@ from napari_radiomics.corrections import (
     CorrectionStore,
     store_dir_for,
 )
+from napari_radiomics.corrections.location import config_dir
 from napari_radiomics.io import write_tumor_mat
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from sample_files import save_square, write_mat_folder
@@ -251,3 +252,43 @@ def test_a_reverted_case_leaves_the_fingerprint(tmp_path: Path) -> None:
     store.close()
     size = (folder / "more" / "2.mat").stat().st_size
     assert _header(store.root)["sources"] == {"2": {"file": "more/2.mat", "bytes": size}}
+
+
+def test_store_choices_made_at_once_in_two_processes_are_all_remembered(tmp_path: Path) -> None:
+    """Two napari sessions (processes) each moving stores of their datasets at the same time:
+    every choice is remembered, none overwritten by the other session's update of the
+    registry (a lost choice would reopen that dataset on the default store, and ``extract``
+    would measure its original masks)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from napari_radiomics.corrections import remember_store\n"
+        "base, tag = sys.argv[1], sys.argv[2]\n"
+        "sys.stdin.readline()\n"  # both start together
+        "for i in range(60):\n"
+        "    remember_store(f'{base}/{tag}{i}', f'{base}/stores/{tag}{i}')\n"
+    )
+    for tag in ("a", "b"):
+        for i in range(60):
+            (tmp_path / f"{tag}{i}").mkdir()  # a dataset folder
+    src = str(Path(__import__("napari_radiomics").__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    sessions = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path), tag], stdin=subprocess.PIPE, env=env
+        )
+        for tag in ("a", "b")
+    ]
+    for session in sessions:
+        assert session.stdin is not None
+        session.stdin.write(b"go\n")
+        session.stdin.flush()
+    assert [session.wait(timeout=120) for session in sessions] == [0, 0]
+    chosen = yaml.safe_load((config_dir() / "corrections.yaml").read_text(encoding="utf-8"))
+    assert len(chosen) == 120
+    for tag in ("a", "b"):
+        for i in range(60):
+            assert store_dir_for(tmp_path / f"{tag}{i}") == tmp_path / "stores" / f"{tag}{i}"

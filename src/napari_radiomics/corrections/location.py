@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._lock import updating
 from napari_radiomics._yaml import load_yaml
 from napari_radiomics.errors import CorrectionsError
 
@@ -77,9 +78,11 @@ def store_dir_for(dataset: str | Path) -> Path:
 
 
 def remember_store(dataset: str | Path, store: str | Path) -> None:
-    """Record the user's choice of store for ``dataset`` (replacing an earlier one)."""
-    chosen = _chosen()
-    chosen[str(dataset_folder(dataset))] = str(Path(store).absolute())
-    _registry().parent.mkdir(parents=True, exist_ok=True)
-    with replaced(_registry()) as tmp:
-        tmp.write_text(yaml.safe_dump(chosen, sort_keys=True), encoding="utf-8")
+    """Record the user's choice of store for ``dataset`` (replacing an earlier one). Two
+    processes (two napari sessions) recording at once take turns on ``corrections.yaml.lock``,
+    so neither writes back a registry without the other's choice."""
+    with updating(_registry().with_name("corrections.yaml.lock")):
+        chosen = _chosen()
+        chosen[str(dataset_folder(dataset))] = str(Path(store).absolute())
+        with replaced(_registry()) as tmp:
+            tmp.write_text(yaml.safe_dump(chosen, sort_keys=True), encoding="utf-8")
