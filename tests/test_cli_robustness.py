@@ -292,3 +292,20 @@ def test_a_million_perturbations_are_refused_before_allocating(
         )
         .all()
     )
+
+
+def test_an_input_is_never_one_of_the_files_the_run_writes(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Running again on the robust params an earlier run wrote, with the same ``-o``
+    (``--params rob.params.yaml -o rob.csv``), would replace or delete that params file, an
+    input: a usage error naming it, before any work, even with --overwrite."""
+    params = tmp_path / "rob.params.yaml"
+    params.write_text("setting:\n  binWidth: 25\nfeatureClass:\n  firstorder: []\n", "utf-8")
+    before = params.read_bytes()
+    argv = _argv(folder, tmp_path / "rob.csv", *SAME, "--params", str(params), "-q")
+    for extra in ([], ["--overwrite"]):
+        assert main([*argv, *extra]) == 2
+        assert f"{params}: is an input of this run" in capsys.readouterr().err
+        assert params.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["rob.params.yaml"]

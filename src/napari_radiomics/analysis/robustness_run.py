@@ -53,6 +53,7 @@ from napari_radiomics.analysis.robustness import (
     robustness,
 )
 from napari_radiomics.batch import BatchProgress, BatchSummary, Case, csv_records, iter_batch
+from napari_radiomics.batch.journal import refuse_inputs_as_output
 from napari_radiomics.columns import CASE, ROI_LABEL
 from napari_radiomics.engine import FeatureEngine
 from napari_radiomics.errors import BatchError
@@ -177,6 +178,7 @@ def iter_robustness(
     resume: bool = False,
     overwrite: bool = False,
     limit: int | None = None,
+    sources: Sequence[str | Path] = (),
 ) -> Generator[BatchProgress, None, RobustnessSummary]:
     """Run the perturbed extractions of ``cases`` as a batch, yielding its progress; then
     compute the ICC and write the files (module docstring). Returns the summary.
@@ -191,9 +193,14 @@ def iter_robustness(
     settings = settings if settings is not None else ExtractionSettings()
     _check_table_memory(len(todo), plan, settings)
     paths = robustness_paths(output)
+    refuse_inputs_as_output(  # sources: files read besides the cases' (batch CSV, params)
+        paths.perturbed,
+        [*sources, *(f for c in todo for f in (c.path, c.mask) if f is not None)],
+        also=(paths.icc, paths.plan, paths.params),
+    )
     run = iter_batch(
         todo, settings, paths.perturbed, jobs=jobs, dask=dask, resume=resume,
-        overwrite=overwrite, task=PerturbationTask(plan),
+        overwrite=overwrite, task=PerturbationTask(plan), sources=sources,
     )  # fmt: skip
     try:
         first = next(run)  # the output is locked and its settings checked from here on

@@ -84,20 +84,23 @@ def companion_paths(output: Path) -> tuple[Path, Path, Path]:
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
 
-def refuse_inputs_as_output(output: str | Path, inputs: Iterable[str | Path]) -> None:
+def refuse_inputs_as_output(
+    output: str | Path, inputs: Iterable[str | Path], also: Iterable[Path] = ()
+) -> None:
     """BatchError naming the input when ``output`` or a file that comes with it (journal,
-    params sidecar, errors file, lock) is one of ``inputs`` (a case's image or mask, the
-    batch CSV or params file read): ``--overwrite`` would delete or replace a source file.
-    Also refuses an output that is no table (``-o scan.nrrd``)."""
+    params sidecar, errors file, lock, and the caller's own files ``also``) is one of
+    ``inputs`` (a case's image or mask, the batch CSV or params file read): ``--overwrite``
+    would delete or replace a source file. Also refuses an output that is no table
+    (``-o scan.nrrd``)."""
     output = Path(output)
-    written = [output, *companion_paths(output), lock_path(output)]
+    written = [output, *companion_paths(output), lock_path(output), *also]
     for given in inputs:
         source = Path(given)
         if source.is_file() and any(_same_file(source, path) for path in written):
             raise BatchError(
                 f"{source}: is an input of this run, and -o {output} would replace it with "
-                f"features or a companion file ({', '.join(p.name for p in written[1:])}); "
-                "choose another output name"
+                f"features or a file written with them ({', '.join(p.name for p in written)});"
+                " choose another output name"
             )
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise BatchError(

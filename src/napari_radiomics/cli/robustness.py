@@ -173,7 +173,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return iter_robustness(
             cases, settings, plan, args.output, form=args.icc, threshold=args.threshold,
             jobs=args.jobs, dask=args.dask, resume=args.resume, overwrite=args.overwrite,
-            limit=args.limit,
+            limit=args.limit, sources=[*args.inputs, *filter(None, (args.params, args.mask))],
         )  # fmt: skip
 
     started = start(parser, "robustness", begin)
