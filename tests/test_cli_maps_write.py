@@ -166,3 +166,45 @@ def test_files_maps_did_not_write_are_never_replaced_or_removed(
         assert main([*again, "--features", "glcm_Contrast"]) == 2, extra
         assert "is the image or mask given" in capsys.readouterr().err
         assert {p: p.read_bytes() for p in (image, mask)} == kept
+
+
+def test_a_second_run_into_the_folder_of_a_running_one_is_refused(
+    pyradiomics_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a ``maps`` run computes into DIR, a second one into DIR (even with
+    ``--overwrite``, which would replace its maps and remove the others) is a usage error
+    naming the first, as ``extract`` does for its output; the first run's maps and params
+    file are then its own."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    out = tmp_path / "maps"
+    image, mask = pyradiomics_data / "brain1_image.nrrd", pyradiomics_data / "brain1_label.nrrd"
+    argv = ["maps", str(image), "--mask", str(mask), "-o", str(out), "--region", "box"]
+    argv += ["--margin", "2", "--set", "voxelSetting.kernelRadius=2"]
+    src = str(Path(__import__("napari_radiomics").__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "napari_radiomics.cli", *argv, "--features", "glcm_Contrast"],
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert first.stderr is not None
+    shown = b""
+    while b"%" not in shown:  # its progress: the maps are being computed
+        chunk = os.read(first.stderr.fileno(), 4096)
+        assert chunk, shown
+        shown += chunk
+    drain = threading.Thread(target=first.stderr.read, daemon=True)  # its pipe never fills
+    drain.start()
+    second = main([*argv, "--features", "firstorder_Mean", "--overwrite", "-q"])
+    error = capsys.readouterr().err
+    assert first.wait(timeout=300) == 0
+    assert second == 2, error
+    assert "another run is writing" in error
+    assert sorted(p.name for p in out.iterdir()) == [
+        "maps.params.yaml",
+        "original_glcm_Contrast.nrrd",
+    ]

@@ -38,7 +38,13 @@ from napari_radiomics.cli._status import (
     EXIT_OK,
     EXIT_USAGE,
 )
-from napari_radiomics.errors import ExtractionError, ReadError, SettingsError, WriteError
+from napari_radiomics.errors import (
+    BatchError,
+    ExtractionError,
+    ReadError,
+    SettingsError,
+    WriteError,
+)
 from napari_radiomics.io import write_medical_image
 from napari_radiomics.io.medical import (
     MAPS_FEATURES_FIELD,
@@ -150,21 +156,33 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Compute and write the maps; returns the exit status."""
-    from napari_radiomics.engine.maps import feature_maps, map_features
-
     out = Path(args.output)
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():  # -o names a file, or a folder inside one
         parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
-    earlier_run = (out / PARAMS_NAME).exists()
-    if earlier_run and not args.overwrite:
+    if (out / PARAMS_NAME).exists() and not args.overwrite:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
     if args.single_file:
         _refuse_other_layouts(parser, args)
     _refuse_inputs_in_the_way(parser, args, out)
+    with contextlib.ExitStack() as held:  # the folder's lock, released however the run ends
+        return _run_holding(parser, args, out, held)
+
+
+def _run_holding(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    out: Path,
+    held: contextlib.ExitStack,
+) -> int:
+    """:func:`run` from reading the inputs on; ``out`` is locked once they are read (``held``
+    releases it)."""
+    from napari_radiomics.engine.maps import feature_maps, map_features
+
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
+        earlier_run = _lock_folder(parser, args, out, held)
         maps = feature_maps(
             image,
             mask,
@@ -190,7 +208,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         {SINGLE_NAME} if args.single_file else {f"{name}{_FORMATS[args.format]}" for name in maps}
     )
     if not args.overwrite:
-        taken = sorted(name for name in written if (out / name).exists())
+        taken = sorted(name for name in written if (out / name).is_file())
         if taken:
             parser.error(
                 f"{out} already holds {taken[0]}, which this run would write; use --overwrite "
@@ -236,6 +254,36 @@ def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namesp
             + " and ".join(option for option, _ in given)
             + f" ({'; '.join(reason for _, reason in given)})"
         )
+
+
+def _lock_folder(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    out: Path,
+    held: contextlib.ExitStack,
+) -> bool:
+    """Make ``out`` and hold its lock (``maps.lock``) until ``held`` closes: a second run into
+    the same folder at once is a usage error naming the first, instead of mixing its maps and
+    params file with the first's, or removing them. Returns whether an earlier run's maps are
+    in ``out`` (its params file), checked under the lock."""
+    from napari_radiomics._lock import OutputLock
+
+    try:
+        if not out.exists():  # a run that writes nothing (refused ROI, feature) leaves none
+            out.mkdir(parents=True)
+            held.callback(_remove_if_empty, out)
+        held.enter_context(OutputLock(out / "maps"))
+    except (OSError, BatchError, WriteError) as err:
+        parser.error(str(err))
+    earlier_run = (out / PARAMS_NAME).exists()
+    if earlier_run and not args.overwrite:
+        parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
+    return earlier_run
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: the maps were written
+        folder.rmdir()
 
 
 def _refuse_inputs_in_the_way(
