@@ -94,9 +94,10 @@ def refuse_inputs_as_output(
     (``-o scan.nrrd``)."""
     output = Path(output)
     written = [output, *companion_paths(output), lock_path(output), *also]
-    for given in inputs:
+    existing = [path for path in written if path.exists()]  # once, not once per case
+    for given in inputs if existing else ():
         source = Path(given)
-        if source.is_file() and any(_same_file(source, path) for path in written):
+        if source.is_file() and any(_same_file(source, path) for path in existing):
             raise BatchError(
                 f"{source}: is an input of this run, and -o {output} would replace it with "
                 f"features or a file written with them ({', '.join(p.name for p in written)});"
@@ -110,10 +111,10 @@ def refuse_inputs_as_output(
 
 
 def _same_file(source: Path, path: Path) -> bool:
-    """Whether ``path`` names the existing file ``source`` (links followed; case ignored
+    """Whether the existing ``path`` names the file ``source`` (links followed; case ignored
     where the file system ignores it)."""
     try:
-        return path.exists() and path.samefile(source)
+        return path.samefile(source)
     except OSError:
         return False
 
