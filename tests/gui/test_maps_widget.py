@@ -212,6 +212,42 @@ def test_cancel_stops_the_run_within_a_second_and_adds_nothing(
     qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=TIMEOUT)
 
 
+def test_rows_built_when_first_needed_sit_where_they_did_and_keep_what_was_set(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
+    """The margin's row and the map chooser's rows are not built at docking; once built they
+    sit in their old places, shown and hidden as before, and a margin the user set stays
+    through region changes and reaches the run."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer)
+    assert widget._margin is None
+    assert widget._shown is None
+    assert widget._keep_button is None
+    form = widget._form
+    widget.region.value = "bounding box + margin"
+    assert form.index(widget.margin) == form.index(widget.region) + 1
+    assert not widget.margin.native.isHidden()
+    assert widget.margin.value == 2  # the default, as before
+    widget.margin.value = 5
+    widget.region.value = "ROI"
+    assert widget.margin.native.isHidden()
+    widget.region.value = "bounding box + margin"
+    assert widget.margin.value == 5
+    assert not widget.margin.native.isHidden()
+    image, labels = open_slice(viewer, tmp_path)
+    widget.image.value, widget.labels.value = image, labels
+    widget.features.value = ["firstorder_Mean"]
+    compute(qtbot, widget)
+    after = form.index(widget.status)
+    assert (form.index(widget.shown), form.index(widget.keep_button)) == (after + 1, after + 2)
+    assert not widget.shown.native.isHidden()
+    assert not widget.keep_button.native.isHidden()
+    assert widget.shown.value == "original_firstorder_Mean"
+    core = feature_maps(image, labels, widget.settings(), features=["firstorder_Mean"],
+                        region="box", margin=5)["original_firstorder_Mean"]  # fmt: skip
+    assert widget.map_layer.data.shape == core.values.shape
+
+
 def test_refusals_name_the_problem(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     widget = dock(viewer)

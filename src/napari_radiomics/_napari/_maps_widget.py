@@ -147,29 +147,26 @@ class MapsWidget(Container):
         self.radius = SpinBox(label="kernel radius (voxels)", min=1, max=10, value=1)
         self.masked = CheckBox(text="masked kernel (only ROI voxels)", value=True)
         self.region = ComboBox(label="region", choices=[REGION_ROI, REGION_BOX])
-        self.margin = SpinBox(label="margin (voxels)", min=0, max=100, value=2, visible=False)
+        # The margin's row (shown with the box region) and the map chooser's two rows (shown
+        # once there are maps) are built when first needed: hidden, they were a fifth of the
+        # dock's widgets to build and lay out at docking (see the properties below).
+        self._margin: SpinBox | None = None
+        self._shown: ComboBox | None = None
+        self._keep_button: PushButton | None = None
         self.run_button = PushButton(text="Compute maps")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.bar = ProgressBar(label="progress", value=0)
         self.status = Label(value="")
-        # Its choices are read back from self.maps whenever the layers change (magicgui's
-        # reset_choices), so they are a function, not a list.
-        self.shown = ComboBox(label="map shown", choices=lambda _: list(self.maps), visible=False)
-        self.keep_button = PushButton(
-            text="Keep as its own layer", visible=False,
-            tooltip="a copy of the map shown, which stays when another map is shown: maps side "
-            "by side, or one to keep while the dock computes others",
-        )  # fmt: skip
         self.hovered = Label(value="")
         for label in (self.status, self.hovered):
             label.native.setWordWrap(True)  # long layer names wrap in the dock's width
             label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
-        form = Container(labels=True, widgets=[
+        self._form = form = Container(labels=True, widgets=[
             self.image, self.labels, self.roi_label, self.features, self.radius,
-            self.masked, self.region, self.margin,
+            self.masked, self.region,
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                       labels=False),
-            self.bar, self.status, self.shown, self.keep_button, self.hovered])  # fmt: skip
+            self.bar, self.status, self.hovered])  # fmt: skip
         form.native.layout().insertWidget(3, settings_rows)  # after the ROI label
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         self.values = DataFrameModel(pd.DataFrame())
@@ -184,11 +181,7 @@ class MapsWidget(Container):
         for event in (events.inserted, events.removed, events.renamed):
             event.connect(self._layers_changed)
         self.image.changed.connect(self._image_chosen)
-        self.shown.changed.connect(self._show)
-        self.keep_button.changed.connect(self.keep_shown)
-        self.region.changed.connect(
-            lambda *_: setattr(self.margin, "visible", self.region.value == REGION_BOX)
-        )
+        self.region.changed.connect(self._region_chosen)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         signals = self.runner.signals
@@ -199,6 +192,54 @@ class MapsWidget(Container):
         signals.idle.connect(self._idle)
         viewer.cursor.events.position.connect(self._cursor_moved)
         self._layers_changed()
+
+    # ------------------------------------------------------------------- rows built late
+    @property
+    def margin(self) -> SpinBox:
+        """The box region's margin, in its row after the region's: built the first time the
+        box region is chosen or the margin is asked for, then kept (its value with it)."""
+        if self._margin is None:
+            self._margin = SpinBox(label="margin (voxels)", min=0, max=100, value=2,
+                                   visible=self.region.value == REGION_BOX)  # fmt: skip
+            self._form.insert(self._form.index(self.region) + 1, self._margin)
+        return self._margin
+
+    def _region_chosen(self, *_: Any) -> None:
+        if self._margin is not None or self.region.value == REGION_BOX:
+            self.margin.visible = self.region.value == REGION_BOX
+
+    @property
+    def shown(self) -> ComboBox:
+        """The "map shown" list, after the status line; hidden until there are maps. Built,
+        with the Keep button under it, when the first maps arrive or either is asked for."""
+        if self._shown is None:
+            self._map_rows()
+        assert self._shown is not None
+        return self._shown
+
+    @property
+    def keep_button(self) -> PushButton:
+        """The "Keep as its own layer" button, under the "map shown" list (built with it)."""
+        if self._keep_button is None:
+            self._map_rows()
+        assert self._keep_button is not None
+        return self._keep_button
+
+    def _map_rows(self) -> None:
+        # Its choices are read back from self.maps whenever the layers change (magicgui's
+        # reset_choices), so they are a function, not a list.
+        shown = ComboBox(label="map shown", choices=lambda _: list(self.maps), visible=False)
+        keep = PushButton(
+            text="Keep as its own layer", visible=False,
+            tooltip="a copy of the map shown, which stays when another map is shown: maps side "
+            "by side, or one to keep while the dock computes others",
+        )  # fmt: skip
+        self._shown, self._keep_button = shown, keep
+        after = self._form.index(self.status) + 1
+        self._form.insert(after, shown)
+        self._form.insert(after + 1, keep)
+        shown.changed.connect(self._show)
+        keep.changed.connect(self.keep_shown)
 
     # ------------------------------------------------------------------------------ run
     def settings(self) -> ExtractionSettings:
