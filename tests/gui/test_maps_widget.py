@@ -6,6 +6,7 @@ function the CLI writes files from), so the dock cannot show other numbers than 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 from napari.layers import Image, Labels
 
 from _layers import layer_from_file
+from napari_radiomics._napari import _maps_widget
 from napari_radiomics._napari._maps_widget import COLORMAP, MapsWidget, contrast_limits
 from napari_radiomics._napari._settings_choice import PARAMS_FILE
 from napari_radiomics.engine.maps import feature_maps, voxel_settings
@@ -246,6 +248,36 @@ def test_rows_built_when_first_needed_sit_where_they_did_and_keep_what_was_set(
     core = feature_maps(image, labels, widget.settings(), features=["firstorder_Mean"],
                         region="box", margin=5)["original_firstorder_Mean"]  # fmt: skip
     assert widget.map_layer.data.shape == core.values.shape
+
+
+def test_a_map_arrives_with_its_limits_and_first_block_worked_out_in_the_worker(
+    make_napari_viewer, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    """The percentiles of every map are taken in the run's worker, not when a map arrives or
+    is chosen; the first map's float32 block is the one the layer shows; the limits are the
+    same as before."""
+    threads: list[threading.Thread] = []
+
+    def recorded(values: np.ndarray) -> tuple[float, float]:
+        threads.append(threading.current_thread())
+        return contrast_limits(values)
+
+    monkeypatch.setattr(_maps_widget, "contrast_limits", recorded)
+    viewer = make_napari_viewer()
+    widget = dock(viewer)
+    image, labels = open_slice(viewer, tmp_path)
+    widget.image.value, widget.labels.value = image, labels
+    widget.features.value = ["firstorder_Mean", "firstorder_Range"]
+    compute(qtbot, widget)
+    names = list(widget.maps)
+    assert len(threads) == len(names) == 2
+    assert threading.main_thread() not in threads
+    for name in [*names[1:], names[0]]:  # another map, then the first again (converted anew)
+        widget.shown.value = name
+        values = widget.maps[name].values
+        np.testing.assert_array_equal(widget.map_layer.data, values.astype(np.float32))
+        assert tuple(widget.map_layer.contrast_limits) == contrast_limits(values)
+    assert threading.main_thread() not in threads
 
 
 def test_refusals_name_the_problem(make_napari_viewer, tmp_path: Path) -> None:

@@ -15,13 +15,15 @@ reuses the layer. The layer holds only the block of voxels that has values (the 
 as the CLI writes it), as float32, placed with the source's scale, rotation, shear and affine
 and a translate that puts its first voxel on the image's voxel it stands for: a full-grid
 float64 layer per map was the image's size in memory for every map. NaN outside the computed
-voxels; contrast limits from the map's 1st-99th percentiles. Hovering shows the voxel under
-the cursor's value of every map (the float64 values the files hold) in a small table, rebuilt
-only when the cursor moves to another voxel.
+voxels; contrast limits from the map's 1st-99th percentiles, taken in the run's worker for
+every map (with the first map's float32 block), not on the GUI thread when a map is shown.
+Hovering shows the voxel under the cursor's value of every map (the float64 values the files
+hold) in a small table, rebuilt only when the cursor moves to another voxel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,6 +82,23 @@ def contrast_limits(values: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
+@dataclass(frozen=True)
+class Computed:
+    """A run's maps as the worker hands them over: the maps, each one's contrast limits, and
+    the first map's block as the float32 its layer shows."""
+
+    maps: dict[str, FeatureMap]
+    limits: dict[str, tuple[float, float]]
+    ready: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, maps: dict[str, FeatureMap]) -> Computed:
+        """Worked out in the worker thread (a percentile sorts a map's values)."""
+        limits = {name: contrast_limits(feature_map.values) for name, feature_map in maps.items()}
+        ready = {name: maps[name].values.astype(np.float32) for name in list(maps)[:1]}
+        return cls(maps, limits, ready)
+
+
 def box_placement(source: Any, offset: tuple[int, ...]) -> dict[str, Any]:
     """The layer parameters that put a block whose first voxel is ``source``'s voxel
     ``offset`` over that voxel: the source's scale, rotation, shear and affine, and its
@@ -111,6 +130,10 @@ class MapsWidget(Container):
         self.viewer = viewer
         self.runner = Runner(self.native)
         self.maps: dict[str, FeatureMap] = {}
+        #: Each map's contrast limits, and the first map's block as float32: worked out in the
+        #: run's worker, so a map arriving or chosen does not sort its values on the GUI thread.
+        self._limits: dict[str, tuple[float, float]] = {}
+        self._ready: dict[str, np.ndarray] = {}
         self._source: Any = None  # the image layer the shown maps were computed on
         self._voxel: tuple[int, ...] | None = None
         self._running_on: Any = None  # the image layer of the run in flight
@@ -273,8 +296,8 @@ class MapsWidget(Container):
         if self.region.value == REGION_BOX:
             options |= {"region": "box", "margin": self.margin.value}
 
-        def work(progress: Progress) -> dict[str, FeatureMap]:
-            return feature_maps(
+        def work(progress: Progress) -> Computed:
+            maps = feature_maps(
                 image,
                 labels,
                 settings,
@@ -282,6 +305,7 @@ class MapsWidget(Container):
                 preprocessed=self.preprocessed,
                 **options,
             )
+            return Computed.of(maps)
 
         self.runner.run(work, f"Feature maps of {image.name}")
         self._running_on = image
@@ -302,8 +326,10 @@ class MapsWidget(Container):
             self.bar.value = done
             self.status.value = f"{message}…"
 
-    def _finished(self, maps: dict[str, FeatureMap], seconds: float) -> None:
+    def _finished(self, computed: Computed, seconds: float) -> None:
+        maps = computed.maps
         self.maps, self._source, self._voxel = maps, self._running_on, None
+        self._limits, self._ready = computed.limits, computed.ready
         first = next(iter(maps), None)
         with self.shown.changed.blocked():
             self.shown.reset_choices()
@@ -340,9 +366,12 @@ class MapsWidget(Container):
         if not name or name not in self.maps:
             return
         feature_map, source = self.maps[name], self._source
-        data = feature_map.values.astype(np.float32)
+        # The first map's block comes ready from the worker (once: the layer keeps it).
+        data = self._ready.pop(name, None)
+        if data is None:
+            data = feature_map.values.astype(np.float32)
         placement = box_placement(source, feature_map.offset)
-        limits = contrast_limits(feature_map.values)
+        limits = self._limits.get(name) or contrast_limits(feature_map.values)
         metadata = {MAP_KEY: name, "source": source.name}
         layer = self.map_layer
         if layer is not None and layer.ndim != data.ndim:
