@@ -280,6 +280,30 @@ def test_a_map_arrives_with_its_limits_and_first_block_worked_out_in_the_worker(
     assert threading.main_thread() not in threads
 
 
+def test_a_change_of_the_layers_reads_them_once_and_picks_the_mask(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """napari resets a docked widget's choices on every change of the layers; the dock's own
+    listener is that same call, so the layer lists are read once per change, and the image
+    opened still brings its mask."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer)
+    image, labels = open_slice(viewer, tmp_path)
+    assert widget.image.value is image
+    assert widget.labels.value is labels  # the image's mask, picked with it
+    reads: list[int] = []
+    original = widget.image.reset_choices
+    widget.image.reset_choices = lambda *args: (reads.append(1), original(*args))
+    viewer.add_image(np.zeros((4, 4)), name="another")
+    assert len(reads) == 1
+    viewer.layers["another"].name = "renamed"
+    assert len(reads) == 2
+    assert "renamed" in [layer.name for layer in widget.image.choices]
+    viewer.layers.remove("renamed")
+    assert len(reads) == 3
+    assert widget.labels.value is labels
+
+
 def test_refusals_name_the_problem(make_napari_viewer, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     widget = dock(viewer)

@@ -202,7 +202,9 @@ class MapsWidget(Container):
 
         events = viewer.layers.events
         for event in (events.inserted, events.removed, events.renamed):
-            event.connect(self._layers_changed)
+            # The method napari connects when it docks the dock: connected once, one reset
+            # per change of the layers (it was two: this dock's handler and napari's).
+            event.connect(self.reset_choices)
         self.image.changed.connect(self._image_chosen)
         self.region.changed.connect(self._region_chosen)
         self.run_button.changed.connect(self.run)
@@ -214,7 +216,7 @@ class MapsWidget(Container):
         signals.failed.connect(self._failed)
         signals.idle.connect(self._idle)
         viewer.cursor.events.position.connect(self._cursor_moved)
-        self._layers_changed()
+        self.reset_choices()
 
     # ------------------------------------------------------------------- rows built late
     @property
@@ -434,8 +436,10 @@ class MapsWidget(Container):
         return pd.DataFrame({"value": values})
 
     # --------------------------------------------------------------------------- layers
-    def _layers_changed(self, *_: Any) -> None:
-        self.reset_choices()
+    def reset_choices(self, *_: Any) -> None:
+        """The layer lists (and the map list) read their choices again, and the image chosen
+        brings its mask with it."""
+        super().reset_choices()
         self._image_chosen()
 
     def _image_chosen(self, *_: Any) -> None:
