@@ -225,9 +225,16 @@ def test_rows_built_when_first_needed_sit_where_they_did_and_keep_what_was_set(
     assert widget._margin is None
     assert widget._shown is None
     assert widget._keep_button is None
-    form = widget._form
+    form = widget._form.native
+
+    def row(control) -> int:  # the form's row that holds the control
+        native = control.native
+        while native.parentWidget() is not form:
+            native = native.parentWidget()
+        return form.layout().indexOf(native)
+
     widget.region.value = "bounding box + margin"
-    assert form.index(widget.margin) == form.index(widget.region) + 1
+    assert row(widget.margin) == row(widget.region) + 1
     assert not widget.margin.native.isHidden()
     assert widget.margin.value == 2  # the default, as before
     widget.margin.value = 5
@@ -240,8 +247,8 @@ def test_rows_built_when_first_needed_sit_where_they_did_and_keep_what_was_set(
     widget.image.value, widget.labels.value = image, labels
     widget.features.value = ["firstorder_Mean"]
     compute(qtbot, widget)
-    after = form.index(widget.status)
-    assert (form.index(widget.shown), form.index(widget.keep_button)) == (after + 1, after + 2)
+    assert row(widget.shown) == row(widget.keep_button) == row(widget.status) + 1
+    assert row(widget.hovered) == row(widget.status) + 2
     assert not widget.shown.native.isHidden()
     assert not widget.keep_button.native.isHidden()
     assert widget.shown.value == "original_firstorder_Mean"

@@ -224,14 +224,24 @@ class MapsWidget(Container):
         """The box region's margin, in its row after the region's: built the first time the
         box region is chosen or the margin is asked for, then kept (its value with it)."""
         if self._margin is None:
-            self._margin = SpinBox(label="margin (voxels)", min=0, max=100, value=2,
-                                   visible=self.region.value == REGION_BOX)  # fmt: skip
-            self._form.insert(self._form.index(self.region) + 1, self._margin)
+            self._margin = SpinBox(label="margin (voxels)", min=0, max=100, value=2)
+            self._margin_rows = self._late_rows([self._margin], after=self.region)
+            self._region_chosen()
         return self._margin
 
     def _region_chosen(self, *_: Any) -> None:
         if self._margin is not None or self.region.value == REGION_BOX:
-            self.margin.visible = self.region.value == REGION_BOX
+            self.margin.visible = self._margin_rows.visible = self.region.value == REGION_BOX
+
+    def _late_rows(self, widgets: list[Any], after: Any) -> Container:
+        """``widgets``, labelled as the form's rows are (each label its own width), in rows
+        under ``after``'s row. Their own container: inserting into the form would make
+        magicgui align every label of the dock, shown, to the widest."""
+        rows = Container(labels=True, widgets=widgets)
+        rows.margins = (0, 0, 0, 0)
+        layout = self._form.native.layout()
+        layout.insertWidget(layout.indexOf(after.native.parentWidget()) + 1, rows.native)
+        return rows
 
     @property
     def shown(self) -> ComboBox:
@@ -260,9 +270,8 @@ class MapsWidget(Container):
             "by side, or one to keep while the dock computes others",
         )  # fmt: skip
         self._shown, self._keep_button = shown, keep
-        after = self._form.index(self.status) + 1
-        self._form.insert(after, shown)
-        self._form.insert(after + 1, keep)
+        self._map_rows_box = self._late_rows([shown, keep], after=self.status)
+        self._map_rows_box.visible = False
         shown.changed.connect(self._show)
         keep.changed.connect(self.keep_shown)
 
@@ -336,7 +345,7 @@ class MapsWidget(Container):
         with self.shown.changed.blocked():
             self.shown.reset_choices()
             self.shown.value = first
-        self.shown.visible = self.keep_button.visible = bool(maps)
+        self.shown.visible = self.keep_button.visible = self._map_rows_box.visible = bool(maps)
         if first is not None:
             self._show(first)
         self.status.value = f"{len(maps)} map(s) of {self._source.name} in {seconds:.1f} s"
@@ -440,6 +449,8 @@ class MapsWidget(Container):
         """The layer lists (and the map list) read their choices again, and the image chosen
         brings its mask with it."""
         super().reset_choices()
+        if self._shown is not None:  # in rows of their own, not a child of the form
+            self._shown.reset_choices()
         self._image_chosen()
 
     def _image_chosen(self, *_: Any) -> None:
