@@ -291,8 +291,8 @@ def test_a_change_of_the_layers_reads_them_once_and_picks_the_mask(
     make_napari_viewer, tmp_path: Path
 ) -> None:
     """napari resets a docked widget's choices on every change of the layers; the dock's own
-    listener is that same call, so the layer lists are read once per change, and the image
-    opened still brings its mask."""
+    listener is that same call, so the layer lists are read once per change (the fixed
+    feature list not at all), and the image opened still brings its mask."""
     viewer = make_napari_viewer()
     widget = dock(viewer)
     image, labels = open_slice(viewer, tmp_path)
@@ -301,13 +301,15 @@ def test_a_change_of_the_layers_reads_them_once_and_picks_the_mask(
     reads: list[int] = []
     original = widget.image.reset_choices
     widget.image.reset_choices = lambda *args: (reads.append(1), original(*args))
+    fixed = widget.features.reset_choices
+    widget.features.reset_choices = lambda *args: (reads.append(0), fixed(*args))
     viewer.add_image(np.zeros((4, 4)), name="another")
-    assert len(reads) == 1
+    assert reads == [1]
     viewer.layers["another"].name = "renamed"
-    assert len(reads) == 2
+    assert reads == [1, 1]
     assert "renamed" in [layer.name for layer in widget.image.choices]
     viewer.layers.remove("renamed")
-    assert len(reads) == 3
+    assert reads == [1, 1, 1]  # the feature list, fixed, is not re-set
     assert widget.labels.value is labels
 
 

@@ -447,10 +447,11 @@ class MapsWidget(Container):
     # --------------------------------------------------------------------------- layers
     def reset_choices(self, *_: Any) -> None:
         """The layer lists (and the map list) read their choices again, and the image chosen
-        brings its mask with it."""
-        super().reset_choices()
-        if self._shown is not None:  # in rows of their own, not a child of the form
-            self._shown.reset_choices()
+        brings its mask with it. The feature and region lists are fixed: magicgui's reset of
+        every list re-set the 99 features one by one at each change of the layers."""
+        for combo in (self.image, self.labels, self._shown):
+            if combo is not None:
+                combo.reset_choices()
         self._image_chosen()
 
     def _image_chosen(self, *_: Any) -> None:
