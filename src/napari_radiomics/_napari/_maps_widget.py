@@ -246,7 +246,8 @@ class MapsWidget(Container):
     @property
     def shown(self) -> ComboBox:
         """The "map shown" list, after the status line; hidden until there are maps. Built,
-        with the Keep button under it, when the first maps arrive or either is asked for."""
+        with the Keep button under it, when the first run starts (a click far under the bar,
+        where the first map's arrival is napari adding its layer) or either is asked for."""
         if self._shown is None:
             self._map_rows()
         assert self._shown is not None
@@ -319,6 +320,8 @@ class MapsWidget(Container):
             return Computed.of(maps)
 
         self.runner.run(work, f"Feature maps of {image.name}")
+        if self._shown is None:  # hidden: built now, not with the first map's layer
+            self._map_rows()
         self._running_on = image
         self.bar.value = 0
         self.cancel_button.enabled = True
