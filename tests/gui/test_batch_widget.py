@@ -12,6 +12,7 @@ from napari.layers import Image
 from napari_radiomics._napari._batch_widget import FOLDER, BatchWidget
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._settings_choice import DOCK, PARAMS_FILE
+from napari_radiomics.corrections import session_for
 from napari_radiomics.results import read_table
 from napari_radiomics.settings import ExtractionSettings, SettingsError
 from napari_radiomics.settings_choice import choose_settings
@@ -177,6 +178,27 @@ def test_a_stroke_just_painted_is_measured_unless_original_masks(
     assert (original["mask_source"] == "original").all()
     column = "original_shape2D_PixelSurface"
     assert corrected.loc["1", column] > original.loc["1", column]
+
+
+def test_a_run_on_the_folder_open_in_the_viewer_measures_what_was_just_painted(
+    widget: BatchWidget, tmp_path: Path, qtbot
+) -> None:
+    """A stroke on the open stack not yet saved (its save waits for the end of the stroke),
+    then a run on the folder the stack came from: only a run on the layer waited for the
+    save, so the run on the folder measured the original mask."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 6)
+    labels = widget.viewer.open(str(folder), plugin="napari-radiomics")[1]
+    session_for(labels.data).autosave.delay = 3600  # saved only when asked to
+    labels.paint((0, 4, 4), 1)
+    widget.source.setCurrentText(FOLDER)
+    widget.folder.setText(str(folder))
+    widget.jobs.setValue(1)
+    widget.output.setText(str(tmp_path / "f.csv"))
+    _run(widget, qtbot)
+    measured = read_table(tmp_path / "f.csv").set_index("case")
+    assert measured.loc["1", "mask_source"] == "corrected"
+    assert (measured.drop(index="1")["mask_source"] == "original").all()
 
 
 def test_a_bad_params_file_is_refused_with_the_cli_message(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,17 +217,21 @@ class BatchWidget(QWidget):
             folder = self.folder.text().strip()
             if not folder:
                 raise ValueError("choose a folder of cases (or an open stack)")
-            return lambda: discover_cases([folder], original_masks=original)
-        self._flush_corrections()
-        layer = self.viewer.layers[self.source.currentText()]
-        return lambda: cases_from_layer(layer, original_masks=original)
+            found = partial(discover_cases, [folder], original_masks=original)
+        else:
+            layer = self.viewer.layers[self.source.currentText()]
+            found = partial(cases_from_layer, layer, original_masks=original)
+        sessions = [s for s in map(session_for, (ly.data for ly in self.viewer.layers)) if s]
 
-    def _flush_corrections(self) -> None:
-        """Strokes of the last fraction of a second reach the store before the run reads it."""
-        for layer in self.viewer.layers:
-            session = session_for(layer.data)
-            if session is not None:
+        def find() -> list[Case]:
+            # What was painted or reverted in the last fraction of a second reaches the store
+            # before the run reads it, in the worker: the run may be on an open stack or on
+            # the folder it came from, which only the store's corrections set apart.
+            for session in sessions:
                 session.autosave.flush(timeout=5)
+            return found()
+
+        return find
 
     # -- running --------------------------------------------------------------------------
     def run(self) -> FunctionWorker | None:
