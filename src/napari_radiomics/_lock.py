@@ -246,24 +246,29 @@ class OutputLock:
 
 
 @contextlib.contextmanager
-def updating(path: Path) -> Iterator[None]:
-    """Hold ``path`` (a small lock file, created if needed and left in place) while a file
-    shared by every process of the user is read, changed and replaced: two processes updating
-    it at once take turns instead of each writing back what it read, losing the other's
-    change. Waits for the other process (the update takes milliseconds); where the file
-    system cannot lock, the update goes ahead unlocked, as it did before."""
+def updating(path: Path, wait: float = 5.0) -> Iterator[None]:
+    """Hold ``path``'s lock (an :class:`OutputLock`, so also where the file system cannot
+    lock) while that file, shared by every process of the user, is read, changed and
+    replaced: two processes updating it at once take turns instead of each writing back what
+    it read, losing the other's change. A turn lasts milliseconds; a lock still held after
+    ``wait`` seconds (its owner on another host, which cannot be checked) or one that cannot
+    be made (a read-only folder) lets the update go ahead unlocked, as it did before."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, _OPEN | os.O_CREAT, 0o666)
-    locked = False
-    try:
+    lock = OutputLock(path)
+    deadline = time.monotonic() + wait
+    held = False
+    while not held:
         try:
-            locked = lock_descriptor(fd, blocking=True)
-        except OSError as exc:
-            if exc.errno not in _UNSUPPORTED:
-                raise
+            lock.acquire()
+            held = True
+        except BatchError:  # the other process's turn
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
+        except WriteError:
+            break
+    try:
         yield
     finally:
-        if locked:
-            with contextlib.suppress(OSError):
-                unlock_descriptor(fd)
-        os.close(fd)
+        if held:
+            lock.release()

@@ -79,9 +79,9 @@ def store_dir_for(dataset: str | Path) -> Path:
 
 def remember_store(dataset: str | Path, store: str | Path) -> None:
     """Record the user's choice of store for ``dataset`` (replacing an earlier one). Two
-    processes (two napari sessions) recording at once take turns on ``corrections.yaml.lock``,
+    processes (two napari sessions) recording at once take turns on ``corrections.lock``,
     so neither writes back a registry without the other's choice."""
-    with updating(_registry().with_name("corrections.yaml.lock")):
+    with updating(_registry()):
         chosen = _chosen()
         chosen[str(dataset_folder(dataset))] = str(Path(store).absolute())
         with replaced(_registry()) as tmp:
