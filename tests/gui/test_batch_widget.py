@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from napari.layers import Image
@@ -154,6 +155,17 @@ def test_bad_choices_are_reported_not_raised(widget: BatchWidget, tmp_path: Path
     assert not (tmp_path / "f.csv").exists()
 
 
+def _run_with_case_1_corrected(widget: BatchWidget, qtbot, output: Path) -> pd.DataFrame:
+    """Run into ``output``; the table read back, case 1 measured on its correction and every
+    other case on its original mask."""
+    widget.output.setText(str(output))
+    _run(widget, qtbot)
+    measured = read_table(output).set_index("case")
+    assert measured.loc["1", "mask_source"] == "corrected"
+    assert (measured.drop(index="1")["mask_source"] == "original").all()
+    return measured
+
+
 def test_a_stroke_just_painted_is_measured_unless_original_masks(
     widget: BatchWidget, tmp_path: Path, qtbot
 ) -> None:
@@ -166,11 +178,7 @@ def test_a_stroke_just_painted_is_measured_unless_original_masks(
     labels.paint((0, 4, 4), 1)
     widget.source.setCurrentText(image.name)
     widget.jobs.setValue(1)
-    widget.output.setText(str(tmp_path / "corrected.csv"))
-    _run(widget, qtbot)
-    corrected = read_table(tmp_path / "corrected.csv").set_index("case")
-    assert corrected.loc["1", "mask_source"] == "corrected"
-    assert (corrected.drop(index="1")["mask_source"] == "original").all()
+    corrected = _run_with_case_1_corrected(widget, qtbot, tmp_path / "corrected.csv")
     widget.original_masks.setChecked(True)
     widget.output.setText(str(tmp_path / "original.csv"))
     _run(widget, qtbot)
@@ -194,11 +202,7 @@ def test_a_run_on_the_folder_open_in_the_viewer_measures_what_was_just_painted(
     widget.source.setCurrentText(FOLDER)
     widget.folder.setText(str(folder))
     widget.jobs.setValue(1)
-    widget.output.setText(str(tmp_path / "f.csv"))
-    _run(widget, qtbot)
-    measured = read_table(tmp_path / "f.csv").set_index("case")
-    assert measured.loc["1", "mask_source"] == "corrected"
-    assert (measured.drop(index="1")["mask_source"] == "original").all()
+    _run_with_case_1_corrected(widget, qtbot, tmp_path / "f.csv")
 
 
 def test_a_bad_params_file_is_refused_with_the_cli_message(
