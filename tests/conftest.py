@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+import napari_radiomics.corrections.store as store_module
 from sample_files import BATCH_PATIENTS, BATCH_SLICES, MAT_FOLDER_CASES, write_mat_folder
 
 pytest_plugins = ["viewer_setup_failures"]
@@ -136,3 +139,39 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+class SlowShare:
+    """A corrections store's folder on a share that stops answering: while :meth:`hung` is
+    entered, every file the store writes (masks, tables, header) waits before its real writer
+    runs, as a write to a hung network share does. ``waiting`` is set once one does."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.waiting = threading.Event()
+        self._answers = threading.Event()
+        self._answers.set()
+        for name in ("write_mask", "write_table", "write_header"):
+            monkeypatch.setattr(store_module, name, self._delayed(getattr(store_module, name)))
+
+    def _delayed(self, write: Callable[..., object]) -> Callable[..., object]:
+        def delayed(*args: object, **kwargs: object) -> object:
+            if not self._answers.is_set():
+                self.waiting.set()
+                assert self._answers.wait(60), "the share was held for a minute"
+            return write(*args, **kwargs)
+
+        return delayed
+
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        self.waiting.clear()
+        self._answers.clear()
+        try:
+            yield
+        finally:
+            self._answers.set()
+
+
+@pytest.fixture
+def slow_share(monkeypatch: pytest.MonkeyPatch) -> SlowShare:
+    return SlowShare(monkeypatch)

@@ -18,7 +18,14 @@ import pandas as pd
 import scipy.io
 
 from napari_radiomics import read_tumor_mat, write_tumor_mat
-from napari_radiomics.corrections import CaseRef, CorrectionStore
+from napari_radiomics.corrections import (
+    CaseRef,
+    CorrectionSession,
+    CorrectionStore,
+    attach,
+    stack_refs,
+)
+from napari_radiomics.io import open_mat_stack
 from napari_radiomics.io.synthetic import make_synthetic_slice
 from napari_radiomics.results import read_table
 
@@ -132,6 +139,14 @@ def write_mat_folder(
         paths.append(write_tumor_mat(where / f"{i + 1}.mat", tumor))
     scipy.io.savemat(folder / "cvind.mat", {"cvind": np.arange(1, n + 1) % 5 + 1})
     return paths
+
+
+def mat_session(folder: Path, root: Path) -> CorrectionSession:
+    """Four cases written to ``folder`` (two at its top), opened as one stack and reviewed
+    as napari reviews them, with their corrections stored in ``root``."""
+    write_mat_folder(folder, 4)
+    stack = open_mat_stack(folder)
+    return attach(stack.mask, stack_refs(stack.slices), folder, stack=True, root=root)
 
 
 def fill_disk(disk: Path, leave: int) -> Path:

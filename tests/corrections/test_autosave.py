@@ -11,15 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_radiomics.corrections import CaseRef, CorrectionStore, attach, stack_refs
-from napari_radiomics.io import open_mat_stack, read_tumor_mat
-from sample_files import fill_disk, write_mat_folder
-
-
-def _session(folder: Path, root: Path):
-    write_mat_folder(folder, 4)  # two slices at its top
-    stack = open_mat_stack(folder)
-    return attach(stack.mask, stack_refs(stack.slices), folder, stack=True, root=root)
+from napari_radiomics.corrections import CorrectionStore
+from napari_radiomics.io import read_tumor_mat
+from sample_files import fill_disk, mat_session, write_mat_folder
 
 
 def test_a_listener_that_raises_neither_ends_the_saving_nor_silences_the_others(
@@ -30,7 +24,7 @@ def test_a_listener_that_raises_neither_ends_the_saving_nor_silences_the_others(
     ended the saving thread: nothing more was saved that session, with no word."""
     told: list[BaseException] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: told.append(args.exc_value))
-    session = _session(tmp_path / "brain", tmp_path / "store")
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
 
     def broken(_index: int, _event: str) -> None:
         raise RuntimeError("a listener that fails")
@@ -53,7 +47,7 @@ def test_a_case_the_full_disk_refused_is_saved_once_there_is_room(small_disk: Pa
     """The disk fills while case 1 is painted; the user makes room and paints case 2, then
     quits. Case 1 was saved only with its own next stroke: it was lost at exit, though the
     store had room again."""
-    session = _session(small_disk / "brain", small_disk / "store")
+    session = mat_session(small_disk / "brain", small_disk / "store")
     session.mask[1, 2:7, 2:7] = 1  # the store exists and holds its lock
     assert session.autosave.flush(timeout=10)
     filler = fill_disk(small_disk, 0)
@@ -73,7 +67,7 @@ def test_a_review_decision_the_full_disk_refused_is_written_at_exit(small_disk: 
     """A case is accepted while the disk is full; the user makes room and quits without
     another change. The review table was written only with the next change: the decision
     was lost at exit."""
-    session = _session(small_disk / "brain", small_disk / "store")
+    session = mat_session(small_disk / "brain", small_disk / "store")
     session.mask[1, 2:7, 2:7] = 1  # the store exists and holds its lock
     assert session.autosave.flush(timeout=10)
     filler = fill_disk(small_disk, 0)
@@ -117,40 +111,12 @@ def test_a_stroke_painted_just_before_the_interpreter_exits_is_saved(tmp_path: P
     np.testing.assert_array_equal(saved[7:, 7:], read_tumor_mat(folder / "1.mat").mask[7:, 7:])
 
 
-def test_a_revert_does_not_wait_for_a_save_held_up_by_the_disk(tmp_path: Path) -> None:
-    """Reverting a case waited, on napari's GUI thread, for every queued save to end: a save
-    held up by a slow or hung share froze napari with it. Here the store's writes are held
-    (its guard taken, as a write that does not return holds it) while a stroke is saved."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
-    original = session.mask.slice(0)
-    session.mask[0, 2:7, 2:7] = 1
-    assert session.autosave.flush(timeout=10)
-    assert session.store.mask_file(session.refs[0].case) is not None
-    reverted = threading.Event()
-
-    def revert() -> None:
-        session.revert(0)
-        reverted.set()
-
-    with session.store._guard:  # every write of the store waits
-        session.mask[0, 10:15, 10:15] = 1  # a stroke, whose save is held up
-        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
-        threading.Thread(target=revert, daemon=True).start()
-        assert reverted.wait(5), "the revert waited for the disk"
-        np.testing.assert_array_equal(session.mask.slice(0), original)  # shown at once
-    assert session.autosave.flush(timeout=10)
-    assert session.store.mask_file(session.refs[0].case) is None  # and then in the store
-    assert session.status(0) == "unreviewed"
-    log = (session.store.root / "log.csv").read_text()
-    assert log.strip().splitlines()[-1].split(",")[3] == "reverted", log
-
-
 def test_a_revert_the_store_refused_is_done_once_it_can_be(tmp_path: Path) -> None:
     """The correction's file cannot be removed as the case is reverted (its folder made
     immutable, as a share's permissions can change under a session), then can again before
     the user quits. The store forgot the file before removing it, so the retry found nothing
     to remove: the file stayed, and the correction came back in the next session."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
     session.mask[0, 2:7, 2:7] = 1
     assert session.autosave.flush(timeout=10)
     heard: list[str] = []
@@ -182,14 +148,14 @@ def _immutable(folder: Path, on: bool) -> None:
     assert done.returncode == 0 or on, done.stderr
 
 
-def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_next_session(
+def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_nextmat_session(
     tmp_path: Path,
 ) -> None:
     """A session killed (SIGKILL) while it wrote a correction left its temporary file in the
     store; readers skip it, but nothing removed it, session after session. The next session
     to write the store removes it, once it holds the store's lock."""
     folder, root = tmp_path / "brain", tmp_path / "store"
-    session = _session(folder, root)
+    session = mat_session(folder, root)
     session.mask[0, 2:7, 2:7] = 1
     session.autosave.close()
     session.store.close()
@@ -216,33 +182,6 @@ def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_next_session(
     again.close()
 
 
-def test_a_decision_made_right_after_a_revert_is_kept(tmp_path: Path) -> None:
-    """The user reverts a case and accepts it while the saving thread is still busy (a slow
-    share). The revert reached the store only with the case's save, after the decision, and
-    reset the case to unreviewed: the reviewer's decision was lost, in the viewer and on
-    disk."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
-    case = session.refs[0].case
-    session.mask[0, 2:7, 2:7] = 1
-    assert session.autosave.flush(timeout=10)
-    with session.store._guard:  # every write of the store waits
-        session.mask[1, 2:7, 2:7] = 1  # another case's stroke, whose save is held up
-        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
-        session.revert(0)
-        assert session.status(0) == "unreviewed"  # reverted, as the Review dock shows it
-        session.set_status(0, "accepted", "original is right")
-    assert session.autosave.flush(timeout=10)
-    assert session.store.mask_file(case) is None
-    assert session.status(0) == "accepted"
-    events = session.store.log_table().query("case == @case")["event"].tolist()
-    assert events[-2:] == ["reverted", "status"], events
-    session.autosave.close()
-    session.store.close()
-    again = CorrectionStore(session.store.root, tmp_path / "brain")
-    assert again.status(case) == "accepted"
-    assert again.note(case) == "original is right"
-
-
 def test_a_revert_whose_header_could_not_be_written_is_recorded_once_it_can_be(
     tmp_path: Path,
 ) -> None:
@@ -251,7 +190,7 @@ def test_a_revert_whose_header_could_not_be_written_is_recorded_once_it_can_be(
     recorded the revert after it: the retry found nothing to revert, the case stayed
     "corrected" for the rest of the session with no revert in the log, and the next session
     reported its mask file missing."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
     case = session.refs[0].case
     session.mask[0, 2:7, 2:7] = 1
     assert session.autosave.flush(timeout=10)
@@ -273,57 +212,11 @@ def test_a_revert_whose_header_could_not_be_written_is_recorded_once_it_can_be(
     assert again.log_table()["event"].tolist()[-1] == "reverted"
 
 
-def test_a_decision_made_after_reverting_a_case_being_saved_is_kept(tmp_path: Path) -> None:
-    """The user paints a corrected case, reverts it while that stroke's save waits on a
-    slow share, and flags it. The stroke's save, taken before the revert, then recorded the
-    case corrected again, and the revert's own save after it reset the flag."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
-    case = session.refs[0].case
-    session.mask[0, 2:7, 2:7] = 1
-    assert session.autosave.flush(timeout=10)
-    with session.store._guard:  # every write of the store waits
-        session.mask[0, 10:15, 10:15] = 1  # a stroke of the same case, whose save is held up
-        assert not session.autosave.flush(timeout=1)  # the saving thread is stuck in it
-        session.revert(0)
-        session.set_status(0, "flagged", "check the margin")
-    assert session.autosave.flush(timeout=10)
-    assert session.store.mask_file(case) is None
-    assert session.status(0) == "flagged"
-    np.testing.assert_array_equal(session.mask.slice(0), session.original(0))
-    session.autosave.close()
-    session.store.close()
-    again = CorrectionStore(session.store.root, tmp_path / "brain")
-    assert again.mask_file(case) is None
-    assert again.status(case) == "flagged"
-
-
-def test_a_single_case_reverted_while_being_saved_keeps_the_decision(tmp_path: Path) -> None:
-    """As above, for a case opened alone (a slice or a volume, reverted by replacing it)."""
-    folder = tmp_path / "brain"
-    write_mat_folder(folder, 2)
-    path = folder / "1.mat"
-    source = read_tumor_mat(path).mask.astype(np.uint8)
-    refs = [CaseRef("1", "mat", str(path))]
-    session = attach(source, refs, folder, stack=False, root=tmp_path / "store")
-    session.mask[2:7, 2:7] = 1
-    assert session.autosave.flush(timeout=10)
-    with session.store._guard:
-        session.mask[10:15, 10:15] = 1
-        assert not session.autosave.flush(timeout=1)
-        session.revert(0)
-        session.set_status(0, "flagged")
-    assert session.autosave.flush(timeout=10)
-    assert session.store.mask_file("1") is None
-    assert session.status(0) == "flagged"
-    np.testing.assert_array_equal(session.mask, source)
-    session.autosave.close()
-
-
 def test_reverting_a_case_never_corrected_writes_nothing(tmp_path: Path) -> None:
     """A revert is now the save of a mask equal to its original; that save created the store
     (its folder, header and lock) though nothing was ever corrected, where opening and
     reviewing a dataset writes nothing until the first correction."""
-    session = _session(tmp_path / "brain", tmp_path / "store")
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
     session.revert(0)
     assert session.autosave.flush(timeout=10)
     assert not (tmp_path / "store").exists()

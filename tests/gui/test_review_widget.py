@@ -362,3 +362,25 @@ def test_a_correction_that_cannot_be_saved_is_told_with_no_dock_open(
     np.testing.assert_array_equal(saved, np.asarray(labels.data[0]))
     assert saved[10:20, 10:20].all()  # the stroke the full disk refused
     assert saved[30:40, 30:40].all()
+
+
+def test_the_table_shows_a_revert_while_the_share_hangs(
+    make_napari_viewer, tmp_path: Path, qtbot, slow_share
+) -> None:
+    """The Review table's status column changed only when the revert's save ended, a
+    fraction of a second later on a local disk and never while the share hangs."""
+    _viewer, dock, _folder = _open(make_napari_viewer, tmp_path)
+    dock.go_to(1)
+    dock.layer.paint((1, 3, 3), 1)
+    session = session_for(dock.layer.data)
+    assert session.autosave.flush(timeout=10)
+    status = lambda: dock.model.frame["status"].tolist()[1]  # noqa: E731 (the table shown)
+    qtbot.waitUntil(lambda: status() == "corrected", timeout=5000)
+    with slow_share.hung():
+        dock.layer.paint((0, 3, 3), 1)  # another case's save hangs
+        assert slow_share.waiting.wait(10)
+        dock.revert()
+        qtbot.waitUntil(lambda: status() == "unreviewed", timeout=2000)
+        assert dock.progress.text() == "0 / 4 reviewed"
+    assert session.autosave.flush(timeout=10)
+    assert session.store.corrected_cases() == [session.refs[0].case]

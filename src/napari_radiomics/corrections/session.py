@@ -55,8 +55,8 @@ class CorrectionSession:
     touch memory, so they are safe to call from the GUI thread. ``to_source`` takes a case
     shown resized (a folder stack's odd-sized slice) back to its file's grid for saving.
 
-    Listeners are told ``(case index, event)``: "saved" (a revert too), "status", "error: ..."
-    (a save failed) and "problem: ..." (a stored correction found unusable when its slice
+    Listeners are told ``(case index, event)``: "saved" (a revert's save too), "status",
+    "reverted" (in memory, before its save), "error: ..." (a save failed) and "problem: ..." (a stored correction found unusable when its slice
     was first shown, so the original is shown instead).
     """
 
@@ -123,6 +123,7 @@ class CorrectionSession:
             self.mask.replace(self.original(index))
         self.store.forget(self.refs[index].case)
         self.autosave.due(index)
+        self._tell(index, "reverted")  # the Review table shows it now, not after the save
 
     def reviewed(self) -> tuple[int, int]:
         """(cases with a status other than unreviewed, all cases): "412 / 3064 reviewed"."""

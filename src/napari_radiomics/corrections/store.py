@@ -19,7 +19,10 @@ its dataset (or its ``masks`` folder leads there) or belongs to another dataset;
 or copied together with its dataset still serves it (``corrections.store_header``).
 
 Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
-process leaves the previous or the new version of each file. The mask files are the truth about
+process leaves the previous or the new version of each file. Two locks: ``_writing`` lets one
+write at a time reach the disk, ``_guard`` covers what is in memory and is never held across a
+disk operation, so napari's GUI thread (a status, the Review table) never waits for a write
+that a slow or hung share holds up. The mask files are the truth about
 what is corrected: a mask without a review row (the process died between the two writes) is
 still a correction, and a row whose mask is missing is reported and the original used.
 """
@@ -51,7 +54,7 @@ from napari_radiomics.corrections.maskfile import (
     read_corrected_mask,
     write_mask,
 )
-from napari_radiomics.corrections.provenance import compare_masks, mask_digest
+from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
 from napari_radiomics.corrections.store_header import (
     Owner,
     Source,
@@ -100,7 +103,8 @@ class CorrectionStore:
         self.dataset = dataset_folder(dataset)
         self.problems: list[str] = []
         self.read_only: str | None = None
-        self._guard = threading.RLock()
+        self._guard = threading.RLock()  # memory: held for microseconds, never on the disk
+        self._writing = threading.RLock()  # the disk: taken before _guard, never inside it
         self._lock: _StoreLock | None = None
         self._rows: dict[str, dict[str, Any]] = {}
         self._log: list[dict[str, Any]] = []
@@ -315,9 +319,9 @@ class CorrectionStore:
 
     def _prepare_write(self) -> None:
         """Create the store if needed; after a move, rewrite the header for the folder the
-        dataset was found at (not a subfolder this session opened), under the guard so it
-        never races a table write."""
-        with self._held():
+        dataset was found at (not a subfolder this session opened), as one of the store's
+        writes, so it never races a table write."""
+        with self._writing:
             self.require_writable()
             self._ensure_created()
             if not self._swept:  # with the first write, not at opening, which writes nothing
@@ -329,6 +333,7 @@ class CorrectionStore:
                 self._write_header()
 
     def _write_header(self) -> None:
+        """Rewrite store.yaml (with ``_writing`` held: what it records changes only so)."""
         write_header(self.root, self._home, self._moves, self._sources)
 
     def save(
@@ -342,10 +347,11 @@ class CorrectionStore:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
 
         A mask equal to the original is no correction: an existing one is reverted instead.
-        ``stale()``, asked under the guard before writing, says the case was reverted since
-        ``mask`` was read: nothing is written and None returned. Written, a save of a stroke
-        that had waited on a slow share recorded the case corrected again after its revert,
-        and the revert's own save then reset a status set in between.
+        ``stale()`` says the case was reverted since ``mask`` was read: asked before writing
+        (nothing is written) and again once the file is written (it is removed), and None
+        returned. Recorded, a save of a stroke that had waited on a slow share marked the case
+        corrected again after its revert, and the revert's own save then reset a status set
+        in between; left on disk, the file brought the correction back in the next session.
         """
         mask = np.asarray(mask)
         if np.array_equal(mask != 0, np.asarray(original) != 0):
@@ -355,40 +361,65 @@ class CorrectionStore:
             self.write_tables()
             with self._held():
                 return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
-        self._prepare_write()
-        change = compare_masks(original, mask, ref.spacing)
+        change, digest = compare_masks(original, mask, ref.spacing), mask_digest(mask)
         try:
             target = inside(self.root / "masks", mask_name(ref))
         except WriteError as exc:
             raise CorrectionsError(exc.path, exc.problem) from None
-        with self._held():
+        with self._writing:
+            self._prepare_write()
             if stale is not None and stale():
                 return None
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
                 raise CorrectionsError(target, f"cannot be written ({exc})") from exc
-            previous = self._masks.get(ref.case) or self._removing.pop(ref.case, None)
+            with self._held():
+                previous = self._masks.get(ref.case) or self._removing.get(ref.case)
             if previous is not None and previous != target:
                 previous.unlink(missing_ok=True)  # the name an older version gave it
-            self._masks[ref.case] = target
+            with self._held():
+                reverted = stale is not None and stale()  # while the file was written
+                if not reverted:
+                    self._removing.pop(ref.case, None)
+                    row = self._corrected(ref.case, target, digest, change)
+            if reverted:
+                self._discard(ref.case, target)
+                return None
             entry = source_entry(self._home, ref.path)
             if entry is not None and self._sources.get(ref.case) != entry:
                 self._sources[ref.case] = entry  # what a moved store is checked by
                 self._write_header()
-            row = self._rows.setdefault(ref.case, {"case": ref.case})
-            row.update(
-                status="corrected",
-                updated_at=now(),
-                user=user(),
-                mask_file=target.relative_to(self.root).as_posix(),
-                corrected_at=now(),
-                mask_digest=mask_digest(mask),
-                **change.as_row(),
-            )
-            self._event(ref.case, "corrected")
             self.write_tables()
-            return dict(row)
+            return row
+
+    def _corrected(
+        self, case: str, target: Path, digest: str, change: MaskChange
+    ) -> dict[str, Any]:
+        """Record ``target`` as the correction of ``case`` (with the guard held); its row."""
+        self._masks[case] = target
+        row = self._rows.setdefault(case, {"case": case})
+        row.update(
+            status="corrected",
+            updated_at=now(),
+            user=user(),
+            mask_file=target.relative_to(self.root).as_posix(),
+            corrected_at=now(),
+            mask_digest=digest,
+            **change.as_row(),
+        )
+        self._event(case, "corrected")
+        return dict(row)
+
+    def _discard(self, case: str, target: Path) -> None:
+        """Remove the file a save wrote for a case reverted meanwhile; one that cannot be
+        removed now is left to the revert's own save, which tries again until it can."""
+        try:
+            target.unlink(missing_ok=True)
+        except OSError:
+            with self._held():
+                if case not in self._masks:
+                    self._removing.setdefault(case, target)
 
     def forget(self, case: str) -> None:
         """Drop the correction of ``case`` in memory, without waiting for a write in progress
@@ -417,19 +448,19 @@ class CorrectionStore:
         forgotten, and the revert recorded before the header is rewritten: a revert refused
         at either step is done, and recorded, when it is tried again."""
         self.require_writable()
-        with self._held():
-            forgotten = case in self._removing
-            path = self._masks.get(case) or self._removing.get(case)
+        with self._writing:
+            with self._held():
+                path = self._masks.get(case) or self._removing.get(case)
             if path is None:
                 return
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise CorrectionsError(path, f"cannot be removed ({exc})") from exc
-            self._masks.pop(case, None)
-            self._removing.pop(case, None)
-            if not forgotten:  # a revert :meth:`forget` recorded is not recorded again
-                self._reverted(case)
+            with self._held():
+                if self._masks.pop(case, None) is not None:
+                    self._reverted(case)  # a revert :meth:`forget` recorded is not again
+                self._removing.pop(case, None)
             if self._sources.pop(case, None) is not None:
                 self._write_header()
 
@@ -466,11 +497,21 @@ class CorrectionStore:
 
     def write_tables(self) -> None:
         """Write review.csv and log.csv if they changed (always after the mask they
-        describe, so a row never names a mask that is not on disk yet)."""
-        with self._held():
-            if not self._unwritten:
-                return
-            self._prepare_write()
-            write_table(self.root / "review.csv", REVIEW_COLUMNS, self._rows.values())
-            write_table(self.root / "log.csv", LOG_COLUMNS, self._log)
-            self._unwritten = False
+        describe, so a row never names a mask that is not on disk yet). What they hold is
+        copied under the guard and written without it; a change made meanwhile marks them
+        changed again, for the next call, and a write that fails leaves them so."""
+        with self._writing:
+            with self._held():
+                if not self._unwritten:
+                    return
+                rows = [dict(row) for row in self._rows.values()]
+                log = list(self._log)
+                self._unwritten = False
+            try:
+                self._prepare_write()
+                write_table(self.root / "review.csv", REVIEW_COLUMNS, rows)
+                write_table(self.root / "log.csv", LOG_COLUMNS, log)
+            except BaseException:
+                with self._guard:
+                    self._unwritten = True
+                raise
