@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from magicgui.widgets import CheckBox, ComboBox, SpinBox
+from qtpy.QtCore import QPoint
+from qtpy.QtWidgets import QScrollArea
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from napari_radiomics._napari._settings_form import Choices, SettingsForm, TextValue
@@ -200,3 +202,37 @@ def test_a_ticked_choice_is_a_change_and_a_shown_one_is_not(qtbot) -> None:
     form.fields["feature_classes"].boxes["glcm"].native.click()
     assert "glcm" not in form.settings().feature_classes
     assert len(seen) == 2
+
+
+def test_every_choice_stays_whole_in_a_narrow_dock(make_napari_viewer, qtbot) -> None:
+    """Four boxes to a row took about 420 px: in a narrower dock (the Extract dock alone at
+    1366x768 is 409 px wide) the scroll area cut the last column off, LBP2D and Square
+    among them, with no scroll bar to reach them. The boxes now take fewer columns."""
+    widget = ExtractionWidget(make_napari_viewer())
+    widget.native.show()
+    qtbot.waitExposed(widget.native)
+    area = widget.native.findChild(QScrollArea)
+    image_types = widget.form.fields["image_types"].grid
+
+    def cut_off() -> list[str]:
+        boxes = [
+            (name, box.native)
+            for group in ("preprocess", "image_types", "feature_classes")
+            for name, box in widget.form.fields[group].boxes.items()
+        ]
+        viewport = area.viewport().width()
+        return [
+            name
+            for name, box in boxes
+            if box.mapTo(area.viewport(), QPoint(box.width(), 0)).x() > viewport
+            or box.width() < box.sizeHint().width()
+        ]
+
+    columns = []
+    for width in (700, 409, 300, 240):
+        widget.native.resize(width, 900)
+        qtbot.waitUntil(lambda: not cut_off(), timeout=2000)
+        columns.append(image_types.columns)
+    assert columns[0] == 4
+    assert columns == sorted(columns, reverse=True)
+    assert columns[-1] < 4

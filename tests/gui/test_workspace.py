@@ -15,7 +15,7 @@ import pytest
 import yaml
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from qtpy.QtCore import QCoreApplication, QEvent, Qt, QThreadPool
-from qtpy.QtWidgets import QDockWidget, QTableView
+from qtpy.QtWidgets import QDockWidget, QScrollArea, QTableView
 
 from napari_radiomics._napari._dataset_table import show_features
 from napari_radiomics._napari._plot_request import DISTRIBUTIONS, SCATTER
@@ -25,6 +25,7 @@ from sample_files import write_mat_folder
 
 MANIFEST = Path(__file__).resolve().parents[2] / "napari.yaml"
 PLUGIN = "napari-radiomics"
+ALWAYS_OFF = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
 SCREENS = [(1366, 768), (1920, 1080)]  # a laptop; a 4K screen at 200% scaling, logically
 
 
@@ -84,6 +85,10 @@ def test_every_dock_open_fits_the_screen(make_napari_viewer, qtbot, twelve_slice
             if plot.isVisible():
                 shown = plot.visibleRegion().boundingRect().height()
                 assert shown >= 220, (dock.windowTitle(), shown)
+        for area in dock.findChildren(QScrollArea):  # scrolls up and down, never sideways
+            if area.isVisible() and area.horizontalScrollBarPolicy() == ALWAYS_OFF:
+                needed = area.widget().minimumSizeHint().width()
+                assert area.viewport().width() >= needed, (dock.windowTitle(), needed)
 
 
 def test_plots_at_1366x768_draw_without_warnings(

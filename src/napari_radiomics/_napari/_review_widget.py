@@ -125,11 +125,19 @@ class ReviewWidget(QWidget):
             "next": ("Next unreviewed ▶", lambda: self.step(1)),
             "accept": ("Accept", lambda: self.mark("accepted")),
             "flag": ("Flag", lambda: self.mark("flagged")),
-            "revert": ("Revert to original", self.revert),
-            "contour": ("Show original contour", self.show_original),
-            "report": ("Corrections report…", self._pick_report),
+            "revert": ("Revert", self.revert),
+            "contour": ("Original contour", self.show_original),
+            "report": ("Report…", self._pick_report),
         }
         self.buttons = {key: QPushButton(text) for key, (text, _) in buttons.items()}
+        # Short words, so the dock's widest row fits the side stack at 1366x768 (the long
+        # ones needed 423 px); what each does, in full, on hover.
+        for key, tip in (
+            ("revert", "Revert this case to its original mask"),
+            ("contour", "Show the original mask as a contour over the corrected one"),
+            ("report", "Write the corrections report (one CSV row per reviewed case)"),
+        ):
+            self.buttons[key].setToolTip(tip)
         for key, (_, action) in buttons.items():
             self.buttons[key].clicked.connect(action)
         keys = {"Alt+N": lambda: self.step(1), "Alt+P": lambda: self.step(-1)}

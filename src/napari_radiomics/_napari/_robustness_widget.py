@@ -48,7 +48,7 @@ from napari_radiomics._napari._inputs import build_job, is_stack
 from napari_radiomics._napari._runner import Progressed, Runner, Step, run_controls
 from napari_radiomics._napari._settings_choice import SettingsChoice
 from napari_radiomics._napari._table_model import DataFrameModel, table_view
-from napari_radiomics._napari._workspace import SIDE, scrolling, settle, show_rows
+from napari_radiomics._napari._workspace import SIDE, ChoiceGrid, scrolling, settle, show_rows
 from napari_radiomics.analysis import ICC_FORMS, METHODS, PerturbationPlan, perturb
 from napari_radiomics.analysis.perturb import mask_outlines
 from napari_radiomics.analysis.robustness import (
@@ -132,9 +132,8 @@ class RobustnessWidget(QWidget):
         self.settings.add_rows(form)
         form.addRow("ROI label", self.roi_label)
         form.addRow("Perturbations", self.count)
-        methods = QHBoxLayout()
-        for box in self.methods.values():
-            methods.addWidget(box)
+        methods = ChoiceGrid()
+        methods.place(list(self.methods.values()))
         form.addRow("Methods", methods)
         form.addRow("Seed", self.seed)
         form.addRow("From slice", self.first)

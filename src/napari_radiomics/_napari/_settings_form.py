@@ -30,8 +30,9 @@ import typing
 from typing import Any
 
 from magicgui.widgets import CheckBox, Container, FileEdit, LineEdit, Widget, create_widget
-from qtpy.QtWidgets import QCheckBox, QGridLayout, QLabel, QWidget
+from qtpy.QtWidgets import QCheckBox, QWidget
 
+from napari_radiomics._napari._workspace import ChoiceGrid
 from napari_radiomics.errors import SettingsError
 from napari_radiomics.settings import ExtractionSettings, setting_rule
 from napari_radiomics.settings_choice import choose_settings
@@ -140,15 +141,12 @@ class Choices(Container):
 
     def __init__(self, choices: list[str], empty: type, *, name: str, label: str) -> None:
         super().__init__(widgets=[], labels=False, name=name, label=label)
-        grid = QWidget()
-        layout = QGridLayout(grid)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel(f"<b>{label}</b>"), 0, 0, 1, 4)
-        self.boxes = {choice: ChoiceBox(choice, grid) for choice in choices}
-        for i, box in enumerate(self.boxes.values()):
-            layout.addWidget(box.native, 1 + i // 4, i % 4)
+        self.grid = ChoiceGrid(label)
+        self.boxes = {choice: ChoiceBox(choice, self.grid) for choice in choices}
+        for box in self.boxes.values():
             box.native.toggled.connect(self._toggled)
-        self.native.layout().addWidget(grid)
+        self.grid.place([box.native for box in self.boxes.values()])
+        self.native.layout().addWidget(self.grid)
         self.empty = empty
 
     def _toggled(self, _checked: bool) -> None:

@@ -22,11 +22,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent, QObject, QRect, QSize, Qt
+from qtpy.QtGui import QResizeEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
     QFrame,
+    QGridLayout,
     QLabel,
     QLayout,
     QListView,
@@ -56,10 +58,81 @@ _AREAS = {
 }
 
 
+class ChoiceGrid(QWidget):
+    """Check boxes (under a title), in as many columns (up to four) as the width takes: a
+    dock narrowed below four columns' width cut the last column's boxes off, unseen."""
+
+    COLUMNS = 4
+
+    def __init__(self, title: str | None = None) -> None:
+        super().__init__()
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._title = QLabel(f"<b>{title}</b>") if title else None
+        self._boxes: list[QWidget] = []
+        self.columns = 0
+
+    def place(self, boxes: list[QWidget]) -> None:
+        self._boxes = boxes
+        widest = max((box.sizeHint().width() for box in boxes), default=0)
+        self.setMinimumWidth(widest)  # one column: every box whole
+        self._arrange(self.COLUMNS)
+
+    def _fitting(self, width: int) -> int:
+        """The most columns whose boxes fit whole in ``width``."""
+        spacing = max(self._layout.horizontalSpacing(), 0)
+        widths = [box.sizeHint().width() for box in self._boxes]
+        for columns in range(self.COLUMNS, 1, -1):
+            needed = sum(max(widths[c::columns], default=0) for c in range(columns))
+            if needed + spacing * (columns - 1) <= width:
+                return columns
+        return 1
+
+    def _arrange(self, columns: int) -> None:
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for box in self._boxes:
+            self._layout.removeWidget(box)
+        first = 0
+        if self._title is not None:
+            self._layout.removeWidget(self._title)
+            self._layout.addWidget(self._title, 0, 0, 1, columns)
+            first = 1
+        for i, box in enumerate(self._boxes):
+            self._layout.addWidget(box, first + i // columns, i % columns)
+        for column in range(self.COLUMNS):  # equal columns, as many as are used
+            self._layout.setColumnStretch(column, int(column < columns))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._arrange(self._fitting(event.size().width()))
+        super().resizeEvent(event)
+
+
+class _VerticalScroll(QScrollArea):
+    """Scrolls up and down only, so it is never narrower than what it holds: without a
+    horizontal bar, a dock narrowed below its form's minimum width cut the form's right
+    edge off, with nothing to say so (the Extract dock's last column of check boxes)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        content = self.widget()
+        if content is None:
+            return hint
+        bar = self.verticalScrollBar().sizeHint().width()
+        width = content.minimumSizeHint().width() + bar + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # what it holds changed its minimum (a section opened)
+        return super().eventFilter(watched, event)
+
+
 def scroll_area(content: QWidget) -> QScrollArea:
     """``content`` in a vertical scroll area: a form taller than the screen scrolls instead of
     raising the window's minimum height."""
-    area = QScrollArea()
+    area = _VerticalScroll()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

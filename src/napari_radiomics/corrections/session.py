@@ -56,8 +56,9 @@ class CorrectionSession:
     shown resized (a folder stack's odd-sized slice) back to its file's grid for saving.
 
     Listeners are told ``(case index, event)``: "saved" (a revert's save too), "status",
-    "reverted" (in memory, before its save), "error: ..." (a save failed) and "problem: ..." (a stored correction found unusable when its slice
-    was first shown, so the original is shown instead).
+    "reverted" (in memory, before its save), "error: ..." (a save failed) and "problem: ..."
+    (a stored correction found unusable when its slice was first shown, so the original is
+    shown instead).
     """
 
     def __init__(
