@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from napari_radiomics._filenames import (
     file_stem,
     id_from_stem,
     inside,
+    same_file,
     unique_stems,
 )
 from napari_radiomics.errors import WriteError
@@ -96,3 +98,25 @@ def test_a_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     (out / "1.mat").symlink_to(elsewhere / "1.mat")
     with pytest.raises(WriteError, match="outside the output folder"):
         inside(out, "1.mat")
+
+
+def test_same_file_is_asked_of_the_file_system_not_of_the_spelling(tmp_path: Path) -> None:
+    """A hard link under another name is the file it links to (as ``Cases.csv`` is
+    ``cases.csv`` where case is ignored), though the resolved paths differ; so are a symbolic
+    link and a path spelled through ``..``. A file not there yet is compared by its resolved
+    path; another file, with the same content, is not the same."""
+    source = tmp_path / "cases.csv"
+    source.write_text("Image,Mask\n", encoding="utf-8")
+    linked = tmp_path / "out" / "predictions.csv"
+    linked.parent.mkdir()
+    os.link(source, linked)
+    assert linked.resolve() != source.resolve()
+    assert same_file(linked, source)
+    assert same_file(str(source), str(linked))
+    (tmp_path / "symbolic.csv").symlink_to(source)
+    assert same_file(tmp_path / "symbolic.csv", source)
+    assert same_file(tmp_path / "out" / ".." / "cases.csv", source)
+    assert same_file(tmp_path / "out" / ".." / "new.csv", tmp_path / "new.csv")
+    (tmp_path / "copy.csv").write_bytes(source.read_bytes())
+    assert not same_file(tmp_path / "copy.csv", source)
+    assert not same_file(tmp_path / "new.csv", source)

@@ -18,7 +18,9 @@ the file (as the corrections store's ``review.csv`` and an export's ``cases.csv`
 
 Windows and macOS file systems ignore case: ``A`` and ``a`` are one file there. Writers that
 place many ids in one folder take their names from :func:`unique_stems`, which tells such
-names apart with a digest.
+names apart with a digest. For the same reason, and because a hard link gives one file two
+names, whether a file to be written is a file the command reads is asked of :func:`same_file`,
+never of the paths' spelling.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from pathlib import Path
 
 from napari_radiomics.errors import WriteError
 
-__all__ = ["MAX_STEM_BYTES", "file_stem", "id_from_stem", "inside", "unique_stems"]
+__all__ = [
+    "MAX_STEM_BYTES",
+    "file_stem",
+    "id_from_stem",
+    "inside",
+    "same_file",
+    "unique_stems",
+]
 
 #: Encoded stems longer than this are shortened: a file name may have 255 bytes on every common
 #: file system, and writers add a suffix and a temporary prefix and suffix around the stem.
@@ -121,3 +130,18 @@ def inside(folder: str | Path, name: str) -> Path:
             target, f"leads to {real_target}, outside the output folder {real_folder}; refused"
         )
     return target
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the one check every command makes before it
+    writes, removes or locks a file that may be one it reads.
+
+    Both existing, the file system decides (``os.path.samefile``: links followed, a hard link
+    under another name, ``Cases.csv`` and ``cases.csv`` where case is ignored, as on macOS and
+    Windows); comparing resolved paths would let all of these through. Otherwise (a file not
+    written yet) the resolved paths, in the case the OS compares them (``os.path.normcase``).
+    """
+    try:
+        return Path(a).samefile(b)
+    except OSError:  # either is missing (not written yet) or unreachable
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))

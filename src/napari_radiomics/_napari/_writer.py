@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._filenames import same_file
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
 from napari_radiomics.io import path_kind
@@ -37,7 +38,7 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     target = Path(path)
     metadata = attributes.get("metadata") or {}
     source = Path(metadata["path"]) if metadata.get("path") else None
-    if source is not None and _same_file(target, source):
+    if source is not None and same_file(target, source):
         raise WriteError(
             target,
             "is the file this layer was opened from; save the corrected mask under a new "
@@ -70,12 +71,6 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     else:
         raise WriteError(target, "unsupported extension; use .nii.gz, .nii, .nrrd, .mha or .mat")
     return [str(target)]
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return a.samefile(b)
-    return a.resolve() == b.resolve()
 
 
 def _labels_array(data: Any) -> np.ndarray:

@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._filenames import same_file
 from napari_radiomics._lock import OutputLock, lock_path
 from napari_radiomics.batch._journal_file import (
     append_text,
@@ -97,7 +98,7 @@ def refuse_inputs_as_output(
     existing = [path for path in written if path.exists()]  # once, not once per case
     for given in inputs if existing else ():
         source = Path(given)
-        if source.is_file() and any(_same_file(source, path) for path in existing):
+        if source.is_file() and any(same_file(source, path) for path in existing):
             raise BatchError(
                 f"{source}: is an input of this run, and -o {output} would replace it with "
                 f"features or a file written with them ({', '.join(p.name for p in written)});"
@@ -108,15 +109,6 @@ def refuse_inputs_as_output(
             f"{output}: the output is a table named .csv or .parquet; choose such a name "
             "(nothing else is replaced by a table)"
         )
-
-
-def _same_file(source: Path, path: Path) -> bool:
-    """Whether the existing ``path`` names the file ``source`` (links followed; case ignored
-    where the file system ignores it)."""
-    try:
-        return path.samefile(source)
-    except OSError:
-        return False
 
 
 class BatchOutput:
