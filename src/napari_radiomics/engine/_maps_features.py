@@ -1,13 +1,20 @@
 """Which features a set of maps computes: the names ``maps --features`` and the Feature maps
 dock accept (pyradiomics' own, of classes and image types the settings enable), checked before
-any work because they end up in file names."""
+any work because they end up in file names; and the names of the maps themselves
+(:func:`map_names`), known before any work so that a name already taken in an output folder
+is refused before minutes of computing."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from napari_radiomics._pyradiomics import PyradiomicsConfig
+from napari_radiomics.convert import Grid
+from napari_radiomics.engine._compat import ensure_lbp3d_support
 from napari_radiomics.errors import SettingsError
 from napari_radiomics.settings import ExtractionSettings
 
@@ -92,6 +99,71 @@ def map_features(
             out.setdefault(class_name, [])
             out[class_name].append(feature)  # type: ignore[union-attr]
     return out
+
+
+def map_names(
+    grid: Grid, settings: ExtractionSettings, features: Sequence[str] | None = None
+) -> list[str]:
+    """The names of the maps ``feature_maps`` returns for an image on ``grid`` with these
+    ``settings`` and ``features`` (``original_glcm_Contrast``, ``wavelet-LLH_glrlm_RunEntropy``
+    ...), in its order, worked out without computing anything: each image pyradiomics derives
+    (:func:`_derived_names`), then each class :func:`map_features` maps, then the features it
+    enables of that class (all of a class: its features pyradiomics does not deprecate, as
+    ``enableAllFeatures`` takes them)."""
+    from radiomics import getFeatureClasses
+
+    classes = getFeatureClasses()
+    wanted = map_features(settings, features)
+    config = PyradiomicsConfig.from_params(settings.to_params())
+    derived = [
+        name
+        for image_type, overrides in config.image_types.items()
+        for name in _derived_names(image_type, config.settings | overrides, grid)
+    ]
+    names: list[str] = []
+    for image in derived:
+        for class_name, only in wanted.items():
+            every = classes[class_name].getFeatureNames().items()
+            enabled = only or [name for name, deprecated in every if not deprecated]
+            names += [f"{image}_{class_name}_{name}" for name in dict.fromkeys(enabled)]
+    return names
+
+
+def _derived_names(image_type: str, kwargs: dict[str, Any], grid: Grid) -> list[str]:
+    """The names pyradiomics' ``get<image_type>Image`` gives the images it yields for an image
+    on ``grid`` with ``kwargs``, without running it (a filter on a whole image takes seconds).
+
+    pyradiomics names them in its generators (``radiomics.imageoperations``, the pinned
+    release), so this follows them rule by rule, including when they yield nothing: LoG on an
+    image under 4 voxels along an axis, or a sigma whose kernel the image cannot hold; LBP3D on
+    a 2D image or without its packages. The test of this module runs every generator and
+    compares the names."""
+    dimension = grid.ndim
+    if image_type == "LoG":
+        size, spacing = grid.size, grid.spacing
+        if min(size) < 4:
+            return []
+        return [
+            f"log-sigma-{str(sigma).replace('.', '-')}-mm-3D"
+            for sigma in kwargs.get("sigma", [])
+            if sigma > 0.0
+            and all(n >= math.ceil(sigma / d) + 1 for n, d in zip(size, spacing, strict=True))
+        ]
+    if image_type == "Wavelet":
+        axes = dimension - 1 if kwargs.get("force2D", False) else dimension
+        details = ["".join(d) for d in itertools.product("LH", repeat=axes)][1:]  # not L...L
+        levels = max(int(kwargs.get("level", 1)), 0)
+        prefixes = [f"wavelet{level if level > 1 else ''}-" for level in range(1, levels + 1)]
+        last = "wavelet-" if levels == 1 else f"wavelet{levels}-"  # after the last level
+        return [f"{prefix}{d}" for prefix in prefixes for d in details] + [f"{last}{'L' * axes}"]
+    if image_type == "LBP2D":
+        return ["lbp-2D"] if dimension in (2, 3) else []
+    if image_type == "LBP3D":
+        if dimension != 3 or ensure_lbp3d_support() is not None:
+            return []
+        levels = int(kwargs.get("lbp3DLevels", 2))
+        return [*(f"lbp-3D-m{level}" for level in range(1, levels + 1)), "lbp-3D-k"]
+    return [image_type.lower()]  # original, square, squareroot, logarithm, exponential, gradient
 
 
 def _image_type_prefix(name: str) -> str | None:

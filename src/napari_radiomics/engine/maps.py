@@ -39,7 +39,7 @@ import SimpleITK as sitk
 from napari_radiomics._pyradiomics import PyradiomicsConfig, geometry_tolerance
 from napari_radiomics.convert import Grid, as_sitk
 from napari_radiomics.engine._engine import FeatureEngine
-from napari_radiomics.engine._maps_features import map_feature_choices, map_features
+from napari_radiomics.engine._maps_features import map_feature_choices, map_features, map_names
 from napari_radiomics.engine._maps_kernels import class_maps
 from napari_radiomics.engine._maps_memory import refuse_too_large
 from napari_radiomics.engine._maps_pool import process_pool
@@ -50,7 +50,14 @@ from napari_radiomics.errors import ConversionError, ExtractionError, SettingsEr
 from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 
-__all__ = ["FeatureMap", "feature_maps", "map_feature_choices", "map_features", "voxel_settings"]
+__all__ = [
+    "FeatureMap",
+    "feature_maps",
+    "map_feature_choices",
+    "map_features",
+    "map_names",
+    "voxel_settings",
+]
 
 Progress = Callable[[int, int, str], None]
 
@@ -149,8 +156,9 @@ def feature_maps(
 ) -> dict[str, FeatureMap]:
     """pyradiomics' voxel-wise feature maps of ``image`` for one ROI label of ``mask``.
 
-    Returns ``{feature name: map}`` (``original_glcm_Contrast``, ...), each a
-    :class:`FeatureMap` on ``image``'s grid, NaN where not computed. ``settings`` carries the
+    Returns ``{feature name: map}`` (``original_glcm_Contrast``, ...; the names
+    :func:`map_names` gives beforehand), each a :class:`FeatureMap` on ``image``'s grid, NaN
+    where not computed. ``settings`` carries the
     voxel settings (see :func:`voxel_settings`); ``features`` as in :func:`map_features`.
     ``label``: the ROI
     label (default: the settings' label, else the mask's only label). ``progress(done, total,
