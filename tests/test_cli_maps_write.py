@@ -3,6 +3,7 @@ and holding the values of the one-file-per-feature maps."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,10 @@ import SimpleITK as sitk
 
 from napari_radiomics.cli import main
 from napari_radiomics.cli.maps import PARAMS_NAME, SINGLE_NAME
+from napari_radiomics.convert import Grid
+from napari_radiomics.engine.maps import map_names
 from napari_radiomics.io.medical import MAPS_FEATURES_FIELD
+from napari_radiomics.settings import ExtractionSettings
 
 
 def _oblique_case(folder: Path) -> tuple[sitk.Image, sitk.Image, Path, Path]:
@@ -164,7 +168,7 @@ def test_files_maps_did_not_write_are_never_replaced_or_removed(
     for extra in ([], ["--single-file"], ["--overwrite"], ["--overwrite", "--single-file"]):
         again = ["maps", str(image), "--mask", str(mask), "-q", "-o", str(scans), *extra]
         assert main([*again, "--features", "glcm_Contrast"]) == 2, extra
-        assert "is the image or mask given" in capsys.readouterr().err
+        assert f"{image}: is a file this run reads" in capsys.readouterr().err
         assert {p: p.read_bytes() for p in (image, mask)} == kept
 
 
@@ -208,3 +212,73 @@ def test_a_second_run_into_the_folder_of_a_running_one_is_refused(
         "maps.params.yaml",
         "original_glcm_Contrast.nrrd",
     ]
+
+
+def test_a_file_given_is_never_written_removed_or_locked_under_another_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The image, mask or params file given, reached in DIR under another name (a hard link:
+    one file, two names, as ``Cases.csv`` and ``cases.csv`` are one where case is ignored), is
+    a usage error naming it before DIR's lock is taken (the lock file is emptied: a hard link
+    to the image as ``maps.lock`` lost the image) or a map or the params file replaces it,
+    with or without ``--overwrite``; every file is left byte for byte."""
+    _, _, image_path, mask_path = _oblique_case(tmp_path)
+    params = tmp_path / "voxel.params.yaml"
+    params.write_text("featureClass:\n  firstorder: [Mean]\n", encoding="utf-8")
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "-q", "--params", str(params)]
+    for source, name in (
+        (image_path, "maps.lock"),
+        (mask_path, "original_firstorder_Mean.nrrd"),
+        (params, PARAMS_NAME),
+    ):
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        os.link(source, out / name)
+        kept = {p: p.read_bytes() for p in (image_path, mask_path, params)}
+        # (without --overwrite, a params file in DIR is refused as an earlier run's maps)
+        for extra in ([], ["--overwrite"]) if name != PARAMS_NAME else (["--overwrite"],):
+            assert main([*argv, "-o", str(out), *extra]) == 2, (name, extra)
+            error = capsys.readouterr().err
+            assert f"{source}: is a file this run reads" in error, error
+            assert f"as {name}; choose another output folder" in error
+            assert {p: p.read_bytes() for p in kept} == kept
+            assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_a_taken_name_is_refused_before_any_map_is_computed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The maps' names follow from the settings (image types with their own settings, the
+    classes and features) and the image's grid: the files a run writes are exactly the names
+    worked out before it (``map_names``), and a name already in DIR (here one wavelet map of
+    an earlier run whose params file is gone) is refused without ``--overwrite`` before any
+    map is computed (no progress shown), not minutes later; nothing in DIR changes."""
+    image, _, image_path, mask_path = _oblique_case(tmp_path)
+    params = tmp_path / "custom.params.yaml"
+    params.write_text(
+        "imageType:\n  Original: {}\n  LoG: {sigma: [1.0, 2.0]}\n  Wavelet: {level: 1}\n"
+        "featureClass:\n  firstorder: [Mean]\n  glcm: [Contrast]\n",
+        encoding="utf-8",
+    )
+    features = ["firstorder_Mean", "glcm"]
+    out = tmp_path / "maps"
+    argv = ["maps", str(image_path), "--mask", str(mask_path), "--params", str(params)]
+    argv += ["-o", str(out), "--features", *features]
+    assert main([*argv, "-q"]) == 0
+    predicted = map_names(Grid.of_image(image), ExtractionSettings.load(params), features)
+    assert len(predicted) == 22  # (original, 2 LoG, 8 wavelet images) x 2 features
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*(f"{name}.nrrd" for name in predicted), PARAMS_NAME]
+    )
+    kept = "wavelet-HLH_glcm_Contrast.nrrd"
+    for path in out.iterdir():
+        if path.name != kept:
+            path.unlink()
+    data = (out / kept).read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert f"{out} already holds {kept}, which this run would write" in error
+    assert "%" not in error  # no map computed: no progress shown
+    assert [p.name for p in out.iterdir()] == [kept]
+    assert (out / kept).read_bytes() == data

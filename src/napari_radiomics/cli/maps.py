@@ -22,7 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics._filenames import inside
+from napari_radiomics._filenames import inside, same_file
 from napari_radiomics._limits import usable_cpus
 from napari_radiomics.cli._options import (
     add_settings_options,
@@ -54,6 +54,8 @@ from napari_radiomics.io.medical import (
 from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 
 PARAMS_NAME = "maps.params.yaml"
+#: What the output folder's lock locks: ``DIR/maps.lock`` is the lock file.
+_LOCKED = "maps"
 #: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
 #: milliseconds of compression, writing, renaming and reading back, each without the GIL.
 WRITERS = min(4, usable_cpus())
@@ -165,7 +167,6 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
     if args.single_file:
         _refuse_other_layouts(parser, args)
-    _refuse_inputs_in_the_way(parser, args, out)
     with contextlib.ExitStack() as held:  # the folder's lock, released however the run ends
         return _run_holding(parser, args, out, held)
 
@@ -177,13 +178,19 @@ def _run_holding(
     held: contextlib.ExitStack,
 ) -> int:
     """:func:`run` from reading the inputs on; ``out`` is locked once they are read (``held``
-    releases it)."""
-    from napari_radiomics.engine.maps import feature_maps, map_features
+    releases it). What the run will write is known from the settings and the image's grid
+    before the maps are computed: a file given in its way, or a name taken, is refused then."""
+    from napari_radiomics.convert import Grid
+    from napari_radiomics.engine.maps import feature_maps, map_features, map_names
 
     try:
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
+        names = map_names(Grid.of_image(image), settings, args.features)
+        written = _file_names(args, names)
+        _refuse_inputs_in_the_way(parser, args, out, written)
         earlier_run = _lock_folder(parser, args, out, held)
+        _refuse_taken(parser, args, out, written)
         maps = feature_maps(
             image,
             mask,
@@ -205,16 +212,8 @@ def _run_holding(
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(file=sys.stderr)
-    written = (
-        {SINGLE_NAME} if args.single_file else {f"{name}{_FORMATS[args.format]}" for name in maps}
-    )
-    if not args.overwrite:
-        taken = sorted(name for name in written if (out / name).is_file())
-        if taken:
-            parser.error(
-                f"{out} already holds {taken[0]}, which this run would write; use --overwrite "
-                "to replace it, or another folder"
-            )
+    computed = _file_names(args, list(maps))  # those predicted (a backstop: the tests say so)
+    _refuse_taken(parser, args, out, computed - written)
     try:
         if args.single_file:
             _write_single(out, maps)
@@ -225,13 +224,31 @@ def _run_holding(
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
         settings.save(out / PARAMS_NAME)
         if args.overwrite and earlier_run:  # files of the user's own are not an earlier run
-            _remove_earlier_maps(out, written)
+            _remove_earlier_maps(out, computed)
     except (OSError, WriteError) as err:  # no permission, a full disk
         print(f"napari-radiomics maps: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         print(f"{len(maps)} maps written to {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _file_names(args: argparse.Namespace, names: list[str]) -> set[str]:
+    """The files the maps ``names`` go to in the output folder (not the params file)."""
+    return {SINGLE_NAME} if args.single_file else {f"{n}{_FORMATS[args.format]}" for n in names}
+
+
+def _refuse_taken(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, written: set[str]
+) -> None:
+    """Without ``--overwrite``, a usage error when a file of ``written`` is already in
+    ``out``: it is the user's, or an earlier run's, and is never replaced unasked."""
+    taken = sorted(name for name in written if (out / name).is_file())
+    if taken and not args.overwrite:
+        parser.error(
+            f"{out} already holds {taken[0]}, which this run would write; use --overwrite "
+            "to replace it, or another folder"
+        )
 
 
 def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -273,7 +290,7 @@ def _lock_folder(
         if not out.exists():  # a run that writes nothing (refused ROI, feature) leaves none
             out.mkdir(parents=True)
             held.callback(_remove_if_empty, out)
-        held.enter_context(OutputLock(out / "maps"))
+        held.enter_context(OutputLock(out / _LOCKED))
     except (OSError, BatchError, WriteError) as err:
         parser.error(str(err))
     earlier_run = (out / PARAMS_NAME).exists()
@@ -288,22 +305,28 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 def _refuse_inputs_in_the_way(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path
+    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, written: set[str]
 ) -> None:
-    """A usage error when the image or mask given is in ``out`` under a name this command
-    writes or removes (``maps.nrrd``, ``<image type>_<class>_<feature>.nrrd``, the params
-    file): a source file is never written over nor removed, whatever the options."""
+    """A usage error when a file the run reads (the image, the mask, the params or landmarks
+    file) is one it writes, removes or locks in ``out``: a map of ``written``, the params file,
+    the lock, or a map of an earlier run (removed with ``--overwrite``). Asked of the file
+    system (``same_file``), so a link, a hard link or another case of the name (macOS,
+    Windows) is caught too: a source file is never written over nor removed, whatever the
+    options."""
+    from napari_radiomics._lock import lock_path
+
     if not out.is_dir():
         return
-    for given in filter(None, (args.image, args.mask)):
-        path = Path(given)
-        if any(  # the name given, or the file a link given leads to
-            each.parent.resolve() == out.resolve() and _is_ours(each.name)
-            for each in (path, path.resolve())
-        ):
+    ours = [out / name for name in (*sorted(written), PARAMS_NAME)]
+    ours += [lock_path(out / _LOCKED), *(p for p in out.iterdir() if _is_ours(p.name))]
+    sources = (args.image, args.mask, args.params, args.nyul_landmarks)
+    for given in filter(None, sources):
+        mine = next((path for path in ours if same_file(given, path)), None)
+        if mine is not None:
             parser.error(
-                f"{path}: is the image or mask given, and -o {out} is where maps of its name "
-                "are written or removed; choose another output folder"
+                f"{given}: is a file this run reads (image, mask, params or landmarks), and "
+                f"-o {out} would write, remove or lock it as {mine.name}; choose another "
+                "output folder"
             )
 
 
