@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,32 @@ def test_cli_help_lists_the_columns_after_the_clustering_options(
     options = ("--method", "--min-cluster-size", "--target", "--group", "--seed")
     places = [text.index(f"\n  {option}") for option in options]
     assert places == sorted(places), text
+
+
+def test_the_clustering_never_replaces_the_table_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FEATURES that ``-o DIR`` would write ``clusters.csv`` (or another file) over, by its
+    own name or another (a hard link, as ``Clusters.csv`` is ``clusters.csv`` where case is
+    ignored), is a usage error naming it before the clustering; the table is left byte for
+    byte and nothing is written beside it. The core refuses it too."""
+    from napari_radiomics.analysis.clustering import write_cluster_report
+    from napari_radiomics.errors import WriteError
+
+    out, linked = tmp_path / "out", tmp_path / "linked"
+    out.mkdir()
+    linked.mkdir()
+    features = out / "clusters.csv"
+    typed().to_csv(features, index=False)
+    os.link(features, linked / "contingency.csv")
+    data = features.read_bytes()
+    for folder in (out, linked):
+        assert main(["cluster", str(features), "-o", str(folder)]) == 2
+        error = capsys.readouterr().err
+        assert f"{features}: is read for the clustering, which writes {folder}{os.sep}" in error
+        assert features.read_bytes() == data
+        assert len(list(folder.iterdir())) == 1
+    result = cluster_table(typed())
+    with pytest.raises(WriteError, match="is read for the clustering"):
+        write_cluster_report(result, linked, [features])
+    assert features.read_bytes() == data

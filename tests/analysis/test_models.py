@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,40 @@ def test_unreadable_tables_and_a_file_as_output_are_named(
     assert _model(features, taken) == 2
     assert f"-o {taken}: is a file" in capsys.readouterr().err
     assert taken.read_text() == "keep me"
+
+
+def test_the_report_never_replaces_the_table_or_the_split_it_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FEATURES or the cvind.mat that ``-o DIR`` would write a report file over, under its
+    own name (``DIR/predictions.csv`` is the table) or another one (a hard link, as
+    ``Predictions.csv`` is ``predictions.csv`` where case is ignored), is a usage error naming
+    it before any model is fitted: nothing is written and the file is left byte for byte.
+    The core refuses the same for the dock (``write_model_report``'s ``inputs``)."""
+    from napari_radiomics.analysis.report import write_model_report
+    from napari_radiomics.errors import WriteError
+
+    frame = table("signal")
+    out, linked, split = tmp_path / "out", tmp_path / "linked", tmp_path / "split"
+    for folder in (out, linked, split):
+        folder.mkdir()
+    features = out / "predictions.csv"
+    frame.to_csv(features, index=False)
+    os.link(features, linked / "report.md")
+    cvind = tmp_path / "cvind.mat"
+    fold_of_patient = {p: i % 5 + 1 for i, p in enumerate(frame["patient_id"].unique())}
+    folds = frame["patient_id"].map(fold_of_patient).to_numpy()
+    scipy.io.savemat(cvind, {"cvind": folds.reshape(-1, 1)})
+    os.link(cvind, split / "metrics.json")
+    kept = {p: p.read_bytes() for p in (features, cvind)}
+    for folder, named in ((out, features), (linked, features), (split, cvind)):
+        status = _model(features, folder, "--folds", str(cvind), "--importance-repeats", "0")
+        error = capsys.readouterr().err
+        assert status == 2, error
+        assert f"{named}: is read for the report, which writes {folder}{os.sep}" in error
+        assert {p: p.read_bytes() for p in kept} == kept
+        assert len(list(folder.iterdir())) == 1  # the input, nothing written beside it
+    result = evaluate_model(frame, importance_repeats=0)
+    with pytest.raises(WriteError, match="is read for the model report"):
+        write_model_report(result, linked, [features])
+    assert {p: p.read_bytes() for p in kept} == kept

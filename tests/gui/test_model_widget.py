@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,25 @@ def test_bad_input_is_a_message(
     _open(widget, qtbot)
     assert widget.status.text().startswith("Cannot open:")
     assert "missing.csv" in widget.status.text()
+
+
+def test_the_panel_never_writes_its_report_over_the_table_it_models(
+    widget: ModelWidget, batch_features: Path, tmp_path: Path
+) -> None:
+    """An output folder where a report file would replace the features table opened (a hard
+    link to it as ``predictions.csv``: one file, two names, as ``Predictions.csv`` and
+    ``predictions.csv`` are where case is ignored) is refused, naming the table, before any
+    fold is fitted; the table is left byte for byte."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(batch_features, out / "predictions.csv")
+    data = batch_features.read_bytes()
+    widget.output.setText(str(out))
+    assert widget.run() is None
+    assert widget.status.text().startswith(f"Cannot run: {batch_features}: is read for the")
+    assert widget.result is None
+    assert batch_features.read_bytes() == data
+    assert [p.name for p in out.iterdir()] == ["predictions.csv"]
 
 
 def test_the_panel_takes_the_dataset_tables_table(

@@ -39,11 +39,14 @@ from napari_radiomics.analysis.models import (
 )
 from napari_radiomics.analysis.plots import apply_theme
 from napari_radiomics.analysis.report import (
+    MODEL_REPORT_FILES,
     confusion_figure,
     importance_figure,
+    refuse_inputs_as_report,
     write_model_report,
 )
 from napari_radiomics.columns import DEFAULT_GROUP, DEFAULT_TARGET
+from napari_radiomics.errors import WriteError
 from napari_radiomics.results import feature_columns, read_table
 
 if TYPE_CHECKING:
@@ -63,6 +66,7 @@ class ModelWidget(QWidget):
         self.result: ModelResult | None = None
         self.written: list[Path] = []
         self._table = pd.DataFrame()
+        self._table_file: str | None = None  # the file it was read from, never written over
         self.runner = Runner(self)
         # A features table typed or picked is read here too: a 3064 x 1500 CSV takes seconds.
         self.reader = Runner(self)
@@ -142,9 +146,12 @@ class ModelWidget(QWidget):
         return self.runner.worker
 
     # -- the table ------------------------------------------------------------------------
-    def set_table(self, frame: pd.DataFrame, source: str | None = None) -> None:
-        """Model this features table; its non-feature columns are offered as target/group."""
-        self._table = frame
+    def set_table(
+        self, frame: pd.DataFrame, source: str | None = None, file: str | None = None
+    ) -> None:
+        """Model this features table; its non-feature columns are offered as target/group.
+        ``file``: the file it was read from, which the report must not replace."""
+        self._table, self._table_file = frame, file
         features = set(feature_columns(frame))
         others = [str(c) for c in frame.columns if c not in features]
         for combo, default in ((self.target, DEFAULT_TARGET), (self.group, DEFAULT_GROUP)):
@@ -164,7 +171,7 @@ class ModelWidget(QWidget):
 
         for widget in docked(self.viewer, DatasetTableWidget):
             if len(widget.frame):
-                self.set_table(widget.frame, widget.source or "the dataset table")
+                self.set_table(widget.frame, widget.source or "the dataset table", widget.source)
                 return True
         return False
 
@@ -176,7 +183,7 @@ class ModelWidget(QWidget):
             return None
         name = Path(path).name
         self.status.setText(f"Reading {name}…")
-        return self.reader.run(lambda _progress: (read_table(path), name), f"Reading {name}")
+        return self.reader.run(lambda _progress: (read_table(path), name, path), f"Reading {name}")
 
     def _pick_table(self) -> str:
         path = QFileDialog.getOpenFileName(self, "Features table", "", "*.csv *.parquet")[0]
@@ -206,10 +213,14 @@ class ModelWidget(QWidget):
             if self._table.empty:
                 raise ValueError("open a features table first")
             folds = self._folds()
-        except (ValueError, OSError) as exc:
+            output = self.output.text().strip()
+            inputs = [p for p in (self._table_file, self.cvind.text().strip()) if p]
+            if output:  # before any fold: the report must not replace what it is made from
+                refuse_inputs_as_report(output, MODEL_REPORT_FILES, inputs, "the model report")
+        except (ValueError, OSError, WriteError) as exc:
             self.status.setText(f"Cannot run: {exc}")
             return None
-        table, output = self._table, self.output.text().strip()
+        table = self._table
         options = {
             "target": self.target.currentText(),
             "group": self.group.currentText(),
@@ -225,7 +236,7 @@ class ModelWidget(QWidget):
         def work(progress: Progress) -> tuple[ModelResult, list[Path]]:
             result = evaluate_model(table, progress=progress, **options)
             progress(0, 0, "writing the report")  # cancelled by now: nothing is written
-            return result, write_model_report(result, output) if output else []
+            return result, write_model_report(result, output, inputs) if output else []
 
         self.result, self.written = None, []
         self.bar.setRange(0, 1)

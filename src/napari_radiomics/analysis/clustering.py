@@ -17,7 +17,7 @@ description of this table, and the type is read only to measure the agreement af
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from napari_radiomics.results import identifying_columns
 
 __all__ = [
     "CLUSTER_COLUMN",
+    "CLUSTER_REPORT_FILES",
     "METHODS",
     "NOISE",
     "SPACES",
@@ -50,6 +51,8 @@ SPACES = ("standardised", "pca")
 #: The column that holds each case's cluster (1, 2, ...; HDBSCAN's noise is NOISE).
 CLUSTER_COLUMN = "cluster"
 NOISE = -1
+#: The files :func:`write_cluster_report` writes in its folder.
+CLUSTER_REPORT_FILES = ("clusters.csv", "agreement.json", "contingency.csv", "contingency.png")
 
 
 @dataclass
@@ -177,9 +180,13 @@ def contingency_figure(result: ClusterResult, **style: Any) -> Any:
     return figure
 
 
-def write_cluster_report(result: ClusterResult, folder: str | Path) -> list[Path]:
-    """``clusters.csv``, ``agreement.json``, ``contingency.csv`` and ``contingency.png``;
-    each replaced whole, CSV cells safe for spreadsheets; returns the paths written."""
+def write_cluster_report(
+    result: ClusterResult, folder: str | Path, inputs: Sequence[str | Path] = ()
+) -> list[Path]:
+    """``clusters.csv``, ``agreement.json``, ``contingency.csv`` and ``contingency.png``
+    (:data:`CLUSTER_REPORT_FILES`); each replaced whole, CSV cells safe for spreadsheets;
+    returns the paths written. One of ``inputs`` (the features table) that a file would
+    replace is refused, naming it, before anything is written."""
     writers: dict[str, Callable[[Path], Any]] = {
         "clusters.csv": lambda p: escape_frame(result.clusters).to_csv(p, index=False),
         "agreement.json": lambda p: p.write_text(
@@ -190,4 +197,4 @@ def write_cluster_report(result: ClusterResult, folder: str | Path) -> list[Path
         ),
         "contingency.png": lambda p: contingency_figure(result).savefig(p, dpi=120),
     }
-    return write_files(Path(folder), writers, "the clustering")
+    return write_files(Path(folder), writers, "the clustering", inputs)

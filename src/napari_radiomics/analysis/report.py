@@ -7,24 +7,38 @@ them into the CLI's report (PNG) and into a napari dock (a Qt canvas) without gl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._filenames import same_file
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.analysis.models import ModelResult
 from napari_radiomics.errors import WriteError
 
 __all__ = [
+    "MODEL_REPORT_FILES",
     "confusion_figure",
     "count_heatmap",
     "importance_figure",
+    "refuse_inputs_as_report",
     "write_files",
     "write_model_report",
 ]
+
+#: The files :func:`write_model_report` writes in its folder (the importances' two only when
+#: importances were computed).
+MODEL_REPORT_FILES = (
+    "metrics.json",
+    "predictions.csv",
+    "confusion.png",
+    "importances.csv",
+    "importances.png",
+    "report.md",
+)
 
 
 def confusion_figure(result: ModelResult, **style: Any) -> Any:
@@ -69,13 +83,17 @@ def importance_figure(result: ModelResult, top: int = 20, **style: Any) -> Any:
     return figure
 
 
-def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
+def write_model_report(
+    result: ModelResult, folder: str | Path, inputs: Sequence[str | Path] = ()
+) -> list[Path]:
     """``metrics.json``, ``predictions.csv`` (out of fold), ``importances.csv``, the two
-    figures and ``report.md``; returns the paths written.
+    figures and ``report.md`` (:data:`MODEL_REPORT_FILES`); returns the paths written.
 
     Each file is replaced whole (a killed run leaves the previous report's file, not half of
     one); CSV cells are written safe for spreadsheets. A folder that cannot be made or
-    written (``folder`` is a file, a read-only disk) raises :class:`WriteError` naming it.
+    written (``folder`` is a file, a read-only disk), or that holds one of ``inputs`` (the
+    features table, a ``cvind.mat``) under a name written here, raises :class:`WriteError`
+    naming it (:func:`write_files`).
     """
     has_importances = not result.importances.empty
     writers: dict[str, Callable[[Path], Any]] = {
@@ -93,19 +111,44 @@ def write_model_report(result: ModelResult, folder: str | Path) -> list[Path]:
     writers["report.md"] = lambda p: p.write_text(
         _markdown(result, has_importances=has_importances), encoding="utf-8"
     )
-    return write_files(folder, writers, "the model report")
+    return write_files(folder, writers, "the model report", inputs)
+
+
+def refuse_inputs_as_report(
+    folder: str | Path, names: Iterable[str], inputs: Sequence[str | Path], what: str
+) -> None:
+    """A :class:`WriteError` naming the input when one of ``inputs`` (the files a report is
+    made from: a features table, a ``cvind.mat``) is ``folder/name`` for one of ``names``,
+    the files ``what`` writes there, by any name (``same_file``: a hard link, another case
+    where case is ignored): writing the report would replace what it was made from. Commands
+    and docks call it before any work; :func:`write_files` again before writing."""
+    folder = Path(folder)
+    for name in names:
+        for given in inputs:
+            if same_file(given, folder / name):
+                raise WriteError(
+                    given,
+                    f"is read for {what}, which writes {folder / name} over it; choose "
+                    "another output folder",
+                )
 
 
 def write_files(
-    folder: str | Path, writers: Mapping[str, Callable[[Path], Any]], what: str
+    folder: str | Path,
+    writers: Mapping[str, Callable[[Path], Any]],
+    what: str,
+    inputs: Sequence[str | Path] = (),
 ) -> list[Path]:
     """``folder/name`` for each of ``writers``, written by ``writers[name](temporary)`` and
     replaced whole (a killed run leaves the previous file, not half of one); returns the paths.
     A folder that is a file, or that cannot be made or written (a read-only or full disk),
-    raises :class:`WriteError` naming it or the file, and ``what`` the folder was for."""
+    raises :class:`WriteError` naming it or the file, and ``what`` the folder was for; so
+    does one of ``inputs`` that a file written would replace (:func:`refuse_inputs_as_report`),
+    before anything is written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise WriteError(folder, f"is a file; name a folder for {what}")
+    refuse_inputs_as_report(folder, writers, inputs, what)
     where = folder  # what the error names: the folder, then the file being written
     try:
         folder.mkdir(parents=True, exist_ok=True)

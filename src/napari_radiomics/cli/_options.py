@@ -15,7 +15,7 @@ import logging
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,25 @@ def add_column_options(parser: argparse.ArgumentParser, *, target: str, group: s
 
 
 def features_table(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, purpose: str
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    purpose: str,
+    files: Sequence[str],
+    also: Sequence[str | Path] = (),
 ) -> tuple[Any, Path]:
     """The FEATURES table and the ``-o`` folder for ``purpose`` (:func:`output_folder`) of a
-    subcommand with :func:`add_table_options`; a refusal (naming the file) is a usage error,
-    made before any work."""
+    subcommand with :func:`add_table_options`, which writes ``files`` there and reads FEATURES
+    and ``also`` (a cvind.mat); a refusal (naming the file: one of those read is one of those
+    written, by any name) is a usage error, made before any work."""
+    from napari_radiomics.analysis.report import refuse_inputs_as_report
+    from napari_radiomics.errors import WriteError
     from napari_radiomics.results import read_table
 
     output = output_folder(parser, args.output, purpose)
     try:
+        refuse_inputs_as_report(output, files, [args.features, *also], purpose)
         return read_table(args.features), output
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, WriteError) as exc:
         parser.error(str(exc))
 
 

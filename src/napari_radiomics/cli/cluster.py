@@ -56,11 +56,15 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Cluster, write the files, print the agreement."""
-    from napari_radiomics.analysis.clustering import cluster_table, write_cluster_report
+    from napari_radiomics.analysis.clustering import (
+        CLUSTER_REPORT_FILES,
+        cluster_table,
+        write_cluster_report,
+    )
     from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.errors import WriteError
 
-    table, output = features_table(parser, args, "the clustering")
+    table, output = features_table(parser, args, "the clustering", CLUSTER_REPORT_FILES)
     try:
         result = cluster_table(
             table, method=args.method, clusters=args.clusters, space=args.space,
@@ -70,7 +74,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as exc:  # names the column or the option
         parser.error(f"{args.features}: {exc}")
     try:
-        written = write_cluster_report(result, output)
+        written = write_cluster_report(result, output, [args.features])
     except WriteError as exc:
         return cannot_write("cluster", exc)
     agreement = result.agreement

@@ -80,11 +80,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the headline."""
     from napari_radiomics.analysis.models import evaluate_model, folds_from_cvind
-    from napari_radiomics.analysis.report import write_model_report
+    from napari_radiomics.analysis.report import MODEL_REPORT_FILES, write_model_report
     from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.errors import WriteError
 
-    table, output = features_table(parser, args, "the report")
+    cvind = [args.folds] if isinstance(args.folds, Path) else []
+    table, output = features_table(parser, args, "the report", MODEL_REPORT_FILES, cvind)
     try:  # every refusal names the file (or the column, prefixed with the file)
         folds = args.folds
         if isinstance(folds, Path):
@@ -103,7 +104,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as exc:  # names the column or the option
         parser.error(f"{args.features}: {exc}")
     try:
-        written = write_model_report(result, output)
+        written = write_model_report(result, output, [args.features, *cvind])
     except WriteError as exc:
         return cannot_write("model", exc)
     for column in result.metrics["left_out"]:
