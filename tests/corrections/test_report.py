@@ -3,10 +3,13 @@ and `napari-radiomics corrections`, which writes the same report from the files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from napari_radiomics._spreadsheet import unescape_frame
 from napari_radiomics.cli import main
@@ -19,6 +22,7 @@ from napari_radiomics.corrections import (
     store_dir_for,
     write_report,
 )
+from napari_radiomics.errors import WriteError
 from napari_radiomics.io import open_mat_stack
 from sample_files import write_mat_folder
 
@@ -107,6 +111,38 @@ def test_the_report_never_replaces_a_source_or_a_store_file(
         assert main(argv) == 2, target
         assert f"{target}: {problem}" in capsys.readouterr().err
         assert target.read_bytes() == before
+
+
+def test_the_report_never_replaces_an_input_reached_under_another_name(
+    reviewed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OUTPUT that is the batch .csv given, by another name (a hard link, as ``Cases.csv``
+    is ``cases.csv`` where case is ignored), is refused with --overwrite too, before the
+    stores are read, and the batch .csv is left byte for byte; the core refuses a case's file
+    given as the report's path (what the Review dock passes: its store and case files)."""
+    folder, session, _slices = reviewed
+    image = sitk.GetImageFromArray(np.arange(64, dtype=np.int16).reshape(4, 4, 4))
+    sitk.WriteImage(image, str(tmp_path / "scan.nrrd"))
+    sitk.WriteImage(sitk.Cast(image > 30, sitk.sitkUInt8), str(tmp_path / "seg.nrrd"))
+    batch = tmp_path / "cases.csv"
+    batch.write_text("Image,Mask\nscan.nrrd,seg.nrrd\n")
+    linked = tmp_path / "out" / "report.csv"
+    linked.parent.mkdir()
+    os.link(batch, linked)
+    before = batch.read_bytes()
+    assert main(["corrections", str(batch), "-o", str(linked), "--overwrite"]) == 2
+    assert f"{linked}: is one of the INPUTs; choose another OUTPUT" in capsys.readouterr().err
+    assert batch.read_bytes() == before
+    assert linked.samefile(batch)
+    report = corrections_report(session.store)
+    sources = [ref.path for ref in session.refs]
+    case = folder / "1.mat"
+    data = case.read_bytes()
+    with pytest.raises(WriteError, match="is one of the INPUTs"):
+        write_report(report, case, [session.store.root], sources)
+    with pytest.raises(WriteError, match="is inside the corrections store"):
+        write_report(report, store_dir_for(folder) / "review.csv", [session.store.root])
+    assert case.read_bytes() == data
 
 
 def test_a_report_over_two_datasets_names_the_dataset_of_each_row(

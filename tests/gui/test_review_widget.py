@@ -384,3 +384,23 @@ def test_the_table_shows_a_revert_while_the_share_hangs(
         assert dock.progress.text() == "0 / 4 reviewed"
     assert session.autosave.flush(timeout=10)
     assert session.store.corrected_cases() == [session.refs[0].case]
+
+
+def test_the_report_is_never_written_over_a_case_or_the_store(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    """A name typed in the report's file dialog that is a case's file (the dialog takes any
+    name) or a file of the store under review is refused naming it: the report never replaces
+    the dataset's ``1.mat`` nor the store's ``review.csv``."""
+    from napari_radiomics.errors import WriteError
+
+    _viewer, dock, folder = _open(make_napari_viewer, tmp_path)
+    dock.go_to(0)
+    dock.mark("accepted")
+    assert session_for(dock.layer.data).autosave.flush(timeout=10)
+    review = store_dir_for(folder) / "review.csv"
+    kept = {path: path.read_bytes() for path in (folder / "1.mat", review)}
+    for target in kept:
+        with pytest.raises(WriteError, match=f"{re.escape(str(target))}: is "):
+            dock.write_report(target)
+    assert {path: path.read_bytes() for path in kept} == kept

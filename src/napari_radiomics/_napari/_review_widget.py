@@ -373,7 +373,15 @@ class ReviewWidget(QWidget):
         report = self.report()
         if report is None:
             raise CorrectionsError(Path(path), "no dataset under review")
-        return write_report(report, path)
+        return write_report(report, path, *self._report_sources())
+
+    def _report_sources(self) -> tuple[list[Path], list[str]]:
+        """What the report must never replace: the store under review (its ``review.csv``,
+        ``log.csv``, masks) and the dataset's case files (a name typed in the file dialog
+        may be one)."""
+        if self.session is None:
+            return [], []
+        return [self.session.store.root], [ref.path for ref in self.session.refs]
 
     # -- events ----------------------------------------------------------------------------
     def _on_session_event(self, index: int, event: str) -> None:
@@ -403,7 +411,7 @@ class ReviewWidget(QWidget):
         report = self.report() if path else None  # nothing built for a cancelled dialog
         if report is not None:
             try:
-                written = write_report(report, path)
+                written = write_report(report, path, *self._report_sources())
             except WriteError as exc:
                 show_error(str(exc))
                 return

@@ -80,7 +80,12 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from napari_radiomics.batch import corrections_stores, discover_cases
     from napari_radiomics.cli._follow import cannot_write
     from napari_radiomics.cli._options import never_crash_on_output
-    from napari_radiomics.corrections import corrections_report, report_summary, write_report
+    from napari_radiomics.corrections import (
+        corrections_report,
+        refuse_report_over_sources,
+        report_summary,
+        write_report,
+    )
     from napari_radiomics.errors import WriteError
 
     never_crash_on_output()
@@ -89,16 +94,15 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"{output}: the report is a .csv file; name OUTPUT *.csv")
     if output.exists() and not args.overwrite:
         parser.error(f"{output}: already exists; choose another OUTPUT or use --overwrite")
-    if any(output.resolve() == Path(i).resolve() for i in args.inputs):  # a batch .csv
-        parser.error(f"{output}: is one of the INPUTs; choose another OUTPUT")
+    sources = [*args.inputs, *filter(None, [args.mask])]  # a batch .csv
     try:
+        refuse_report_over_sources(output, sources=sources)
         cases = discover_cases(args.inputs, mask=args.mask, original_masks=True)
         stores = corrections_stores(cases, args.corrections)
-    except (ValueError, OSError) as exc:  # ReadError: an input, a store
+        roots = [store.root for store, _ in stores]  # nor a store's review.csv or log.csv
+        refuse_report_over_sources(output, roots)
+    except (ValueError, OSError, WriteError) as exc:  # ReadError: an input, a store
         parser.error(str(exc))
-    for store, _ in stores:  # nor a store's own review.csv or log.csv
-        if output.resolve().is_relative_to(Path(store.root).resolve()):
-            parser.error(f"{output}: is inside the corrections store {store.root}; choose another")
     # Each store once, with the cases of every dataset it serves (--corrections: all).
     by_root: dict[Path, tuple[Any, list[Any]]] = {}
     for store, members in stores:
@@ -112,7 +116,7 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             part.insert(0, "dataset", str(dataset))
     report = pd.concat([part for _, part in reports], ignore_index=True)
     try:
-        write_report(report, output)
+        write_report(report, output, roots, sources)
     except WriteError as exc:
         return cannot_write("corrections", exc)
     print(f"{report_summary(report)}: {output}")

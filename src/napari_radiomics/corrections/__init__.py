@@ -25,6 +25,7 @@ from napari_radiomics.corrections.provenance import MaskChange, compare_masks, m
 from napari_radiomics.corrections.report import (
     IDENTITY_COLUMNS,
     corrections_report,
+    refuse_report_over_sources,
     report_summary,
     write_report,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "export_dataset",
     "mask_digest",
     "open_store",
+    "refuse_report_over_sources",
     "remember_store",
     "report_summary",
     "session_for",

@@ -11,17 +11,25 @@ per-slice table, the command from the case files), since the store keeps case na
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from napari_radiomics._atomic import replaced
+from napari_radiomics._filenames import same_file
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections.store import STATUSES, CorrectionStore
 from napari_radiomics.errors import WriteError
 
-__all__ = ["IDENTITY_COLUMNS", "corrections_report", "report_summary", "write_report"]
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "corrections_report",
+    "refuse_report_over_sources",
+    "report_summary",
+    "write_report",
+]
 
 #: The identifying columns a report adds to the store's rows, after ``case``: every table's.
 IDENTITY_COLUMNS = CASE_COLUMNS[1:]
@@ -53,10 +61,35 @@ def report_summary(report: pd.DataFrame) -> str:
     return f"{len(report)} cases with a status" + (f": {', '.join(parts)}" if parts else "")
 
 
-def write_report(report: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``report`` as CSV at ``path``, whole or not at all, text cells escaped for
-    spreadsheets (docs/bad-input.md). Raises WriteError naming the file."""
+def refuse_report_over_sources(
+    path: str | Path, stores: Iterable[str | Path] = (), sources: Iterable[str | Path] = ()
+) -> None:
+    """A WriteError naming ``path`` when the report written there would replace what it is
+    made from: one of ``sources`` (an INPUT given, a batch .csv; a case's file), or a file
+    inside one of the corrections ``stores`` (``review.csv``, ``log.csv``, a mask). Asked of
+    the file system (``same_file``), so a hard link, or a name in another case where case is
+    ignored (macOS, Windows), is caught as the name itself is."""
     path = Path(path)
+    for given in sources:
+        if same_file(path, given):
+            raise WriteError(path, "is one of the INPUTs; choose another OUTPUT")
+    folders = [path.absolute().parent, *path.absolute().parent.parents]
+    for root in stores:
+        if any(same_file(folder, root) for folder in folders):
+            raise WriteError(path, f"is inside the corrections store {root}; choose another")
+
+
+def write_report(
+    report: pd.DataFrame,
+    path: str | Path,
+    stores: Iterable[str | Path] = (),
+    sources: Iterable[str | Path] = (),
+) -> Path:
+    """Write ``report`` as CSV at ``path``, whole or not at all, text cells escaped for
+    spreadsheets (docs/bad-input.md). Raises WriteError naming the file, also when it would
+    replace a file of ``stores`` or one of ``sources`` (:func:`refuse_report_over_sources`)."""
+    path = Path(path)
+    refuse_report_over_sources(path, stores, sources)
     try:
         with replaced(path) as tmp:
             escape_frame(report).to_csv(tmp, index=False, lineterminator="\n")
