@@ -4,6 +4,7 @@ standardise them, the file ``extract --nyul-landmarks`` then uses, and the outpu
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,14 @@ def test_output_that_is_an_input_or_exists_is_refused(
     argv = ["landmarks", str(source), "--params", str(params), "-o", str(params), "--overwrite"]
     assert main(argv) == 2
     assert f"-o {params}: is one of the INPUTs" in capsys.readouterr().err
+    assert params.read_text() == "{}"
+    linked = tmp_path / "out" / "nyul.json"  # the params file by another name: a hard link
+    linked.parent.mkdir()
+    os.link(params, linked)
+    argv = ["landmarks", str(source), "--params", str(params), "-o", str(linked), "--overwrite"]
+    assert main(argv) == 2
+    assert f"-o {linked}: is one of the INPUTs" in capsys.readouterr().err
+    assert linked.samefile(params)
     assert params.read_text() == "{}"
 
     existing = tmp_path / "nyul.json"
@@ -180,3 +189,24 @@ def test_a_file_written_before_within_was_recorded_is_taken_as_it_is(
     assert _extract(mat_folder, tmp_path / "f.csv", landmarks, params) == 0
     nyul = ExtractionSettings.load(tmp_path / "f.params.yaml").preprocess["nyul"]
     assert nyul == {**data, "within": "image"}  # the step's within, unchecked
+
+
+def test_extract_never_writes_over_the_landmarks_it_applies(
+    mat_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--nyul-landmarks`` is an input like ``--params``: a file the output's companions
+    would replace (here the landmarks under the name of ``f.csv``'s params sidecar, a hard
+    link to them) is a usage error naming it before any case, even with --overwrite (which
+    replaced the landmarks with the run's params), and the landmarks are left byte for byte."""
+    learned = tmp_path / "nyul.json"
+    argv = ["landmarks", str(mat_folder), "-o", str(learned), "--preprocess", "nyul"]
+    assert main([*argv, "--limit", "2"]) == 0
+    landmarks = tmp_path / "f.params.yaml"
+    os.link(learned, landmarks)
+    before = landmarks.read_bytes()
+    argv = ["extract", str(mat_folder), "-o", str(tmp_path / "f.csv"), "--overwrite", "-q"]
+    argv += ["--limit", "1", "--jobs", "1", "--preprocess", "nyul"]
+    assert main([*argv, "--nyul-landmarks", str(landmarks)]) == 2
+    assert f"{landmarks}: is an input of this run" in capsys.readouterr().err
+    assert landmarks.read_bytes() == before
+    assert not (tmp_path / "f.csv").exists()

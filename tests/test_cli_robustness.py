@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -299,7 +300,8 @@ def test_an_input_is_never_one_of_the_files_the_run_writes(
 ) -> None:
     """Running again on the robust params an earlier run wrote, with the same ``-o``
     (``--params rob.params.yaml -o rob.csv``), would replace or delete that params file, an
-    input: a usage error naming it, before any work, even with --overwrite."""
+    input: a usage error naming it, before any work, even with --overwrite. So would the
+    ``--nyul-landmarks`` file, by any name (a hard link as the run's plan)."""
     params = tmp_path / "rob.params.yaml"
     params.write_text("setting:\n  binWidth: 25\nfeatureClass:\n  firstorder: []\n", "utf-8")
     before = params.read_bytes()
@@ -309,3 +311,14 @@ def test_an_input_is_never_one_of_the_files_the_run_writes(
         assert f"{params}: is an input of this run" in capsys.readouterr().err
         assert params.read_bytes() == before
         assert sorted(p.name for p in tmp_path.iterdir()) == ["rob.params.yaml"]
+    # --nyul-landmarks too, here under the name of the run's plan by a hard link
+    learned = tmp_path.parent / f"{tmp_path.name}-nyul.json"
+    landmarks = ["landmarks", str(folder), "-o", str(learned), "--preprocess", "nyul"]
+    assert main([*landmarks, "--limit", "2"]) == 0
+    plan = tmp_path / "rob.perturbation.yaml"
+    os.link(learned, plan)
+    before = plan.read_bytes()
+    argv = _argv(folder, tmp_path / "rob.csv", *SAME, "--preprocess", "nyul", "-q")
+    assert main([*argv, "--nyul-landmarks", str(plan), "--overwrite"]) == 2
+    assert f"{plan}: is an input of this run" in capsys.readouterr().err
+    assert plan.read_bytes() == before

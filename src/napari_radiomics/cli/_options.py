@@ -146,6 +146,14 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def files_read(args: argparse.Namespace) -> list[str]:
+    """What a run reads besides its cases' images and masks, which its output must never
+    replace: the INPUTs (a batch .csv) and the ``--mask``, ``--params`` and
+    ``--nyul-landmarks`` files the subcommand takes and was given."""
+    named = (getattr(args, option, None) for option in ("mask", "params", "nyul_landmarks"))
+    return [*args.inputs, *filter(None, named)]
+
+
 def cases_from(args: argparse.Namespace) -> list[Any]:
     """The batch cases that the input options name (corrections applied unless refused)."""
     from napari_radiomics.batch import discover_cases

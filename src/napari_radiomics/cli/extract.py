@@ -19,6 +19,7 @@ from napari_radiomics.cli._options import (
     add_settings_options,
     add_subcommand,
     cases_from,
+    files_read,
     never_crash_on_output,
     settings_from,
 )
@@ -193,7 +194,7 @@ def _begin(args: argparse.Namespace) -> Iterator[Any]:
     return iter_batch(
         cases, settings, args.output, jobs=args.jobs, dask=args.dask,
         resume=args.resume, limit=args.limit, overwrite=args.overwrite,
-        sources=[*args.inputs, *filter(None, (args.params, args.mask))],
+        sources=files_read(args),
     )  # fmt: skip
 
 

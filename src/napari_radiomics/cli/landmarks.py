@@ -13,6 +13,7 @@ from napari_radiomics.cli._options import (
     add_input_options,
     add_subcommand,
     cases_from,
+    files_read,
     never_crash_on_output,
     step_names,
 )
@@ -111,9 +112,10 @@ def _output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
     """``-o`` checked before any work: a .json file (so never a case's image, mask or
     correction, none of which is JSON), never an INPUT (nor a --params .json), never an
     existing file unless ``--overwrite``, never a folder."""
+    from napari_radiomics._filenames import same_file
+
     output = Path(args.output)
-    sources = [*args.inputs, *([args.params] if args.params else [])]
-    if any(output.resolve() == Path(item).resolve() for item in sources):
+    if any(same_file(output, item) for item in files_read(args)):  # by any name: a link
         parser.error(f"-o {output}: is one of the INPUTs; name a new file for the landmarks")
     if output.is_dir():
         parser.error(f"-o {output}: is a folder; name a file for the landmarks")

@@ -22,6 +22,7 @@ from napari_radiomics.cli._options import (
     add_settings_options,
     add_subcommand,
     cases_from,
+    files_read,
     never_crash_on_output,
     non_negative,
     positive,
@@ -173,7 +174,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return iter_robustness(
             cases, settings, plan, args.output, form=args.icc, threshold=args.threshold,
             jobs=args.jobs, dask=args.dask, resume=args.resume, overwrite=args.overwrite,
-            limit=args.limit, sources=[*args.inputs, *filter(None, (args.params, args.mask))],
+            limit=args.limit, sources=files_read(args),
         )  # fmt: skip
 
     started = start(parser, "robustness", begin)
