@@ -224,6 +224,25 @@ def test_a_bad_params_file_is_refused_with_the_cli_message(
     )
 
 
+def test_the_output_never_replaces_the_params_file_chosen(
+    widget: BatchWidget, mat_folder: Path, tmp_path: Path, qtbot
+) -> None:
+    """The params file an earlier run wrote beside its table (``f.params.yaml``), chosen as
+    the settings of a run into the same ``f.csv`` with "overwrite" ticked, is refused before
+    any case, naming it, as ``extract --params`` is: the run would have replaced it."""
+    widget.folder.setText(str(mat_folder))
+    widget.output.setText(str(tmp_path / "f.csv"))
+    widget.jobs.setValue(1)
+    _run(widget, qtbot)
+    params = tmp_path / "f.params.yaml"
+    before = params.read_bytes()
+    widget.settings.combo.setCurrentText(PARAMS_FILE)
+    widget.settings.params.setText(str(params))
+    widget.overwrite.setChecked(True)
+    assert _refused(widget, qtbot).startswith(f"Cannot start: {params}: is an input of this run")
+    assert params.read_bytes() == before
+
+
 def test_a_burst_of_finished_cases_moves_the_bar_once_to_the_latest(
     widget: BatchWidget, qtbot
 ) -> None:

@@ -250,6 +250,7 @@ class BatchWidget(QWidget):
             "jobs": self.jobs.value(),
             "resume": self.resume.isChecked(),
             "overwrite": self.overwrite.isChecked(),
+            "sources": self.settings.files(),  # the output must not replace the params file
         }
         self.summary = None
         self._started = False

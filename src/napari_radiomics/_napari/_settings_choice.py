@@ -48,6 +48,12 @@ class SettingsChoice:
             self._parent, "pyradiomics params", "", "*.yaml *.yml *.json"
         )[0]
 
+    def files(self) -> list[str]:
+        """The file the chosen settings are read from (the params file, when that is the
+        choice): an input, which a run's output must never replace."""
+        params = self.params.text().strip()
+        return [params] if self.combo.currentText() == PARAMS_FILE and params else []
+
     def settings(self) -> ExtractionSettings:
         """The chosen settings; ValueError (SettingsError for a preset or a file) naming
         what is wrong."""
