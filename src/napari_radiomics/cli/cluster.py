@@ -26,7 +26,8 @@ Identifying and diagnostics_* columns are never features.
 
 Written to OUTPUT_DIR: clusters.csv (the identifying columns of each case and its cluster),
 agreement.json (adjusted_rand and nmi against TARGET, and how the run was made),
-contingency.csv (clusters x TARGET counts) and contingency.png.
+contingency.csv (clusters x TARGET counts) and contingency.png; never over FEATURES (an
+OUTPUT_DIR where one would replace it, by any name, is refused before the clustering).
 """
 
 

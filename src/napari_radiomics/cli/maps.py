@@ -89,9 +89,11 @@ Written to DIR:
   maps.params.yaml     the pyradiomics parameters used (valid for pyradiomics itself)
 
 Exit status: 0 ok; 2 usage error (bad option, unreadable input, invalid setting, DIR a file
-or already holding maps, DIR in use by another maps run, an input in DIR under a map's
-name, a map that cannot be written); 3 the ROI cannot be computed (refused
-grey levels, more memory than the limit, or pyradiomics' reason); 130 interrupted.
+or already holding maps, DIR in use by another maps run, a file read that DIR holds under
+a name this run writes, removes or locks (by any name: a hard link), a map name already
+taken: all before any map is computed; a map that cannot be written); 3 the ROI cannot be
+computed (refused grey levels, more memory than the limit, or pyradiomics' reason); 130
+interrupted.
 """
 
 _EXAMPLES = """\

@@ -24,7 +24,8 @@ the training and the test part of a fold, and stratified by class where the grou
 feature selection and the classifier are fitted inside each training fold. Identifying and
 diagnostics_* columns are never features, nor is the TARGET or GROUP column when it names a
 feature (it is left out, and the run says so). Rows with an empty TARGET or GROUP cell are
-refused (drop them first). OUTPUT_DIR is created if needed; an existing file there is refused.
+refused (drop them first). OUTPUT_DIR is created if needed; an existing file there is refused,
+and so is one where a file written would replace FEATURES or the cvind.mat (by any name).
 --harmonize COLUMN removes the batch effect of COLUMN (site, scanner) with ComBat, learned on
 the training part of each fold and applied to its test part; COLUMN is never a feature, and
 each batch of a test part needs training rows (ComBat cannot harmonise a batch it has not
