@@ -216,3 +216,31 @@ def test_a_single_case_reverted_while_being_saved_keeps_the_decision(
     assert session.status(0) == "flagged"
     np.testing.assert_array_equal(session.mask, source)
     session.autosave.close()
+
+
+def test_a_decision_made_while_the_case_s_correction_is_written_stands(
+    tmp_path: Path, slow_share
+) -> None:
+    """The user paints a case and accepts it while that stroke's file is being written. The
+    decision came after the stroke, and the store took it after the save when one lock held
+    both; taken first, it was then overwritten by the save's "corrected", in the table and on
+    disk."""
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[1, 2:7, 2:7] = 1  # another case: the store exists
+    assert session.autosave.flush(timeout=10)
+    with slow_share.hung():
+        session.mask[0, 2:7, 2:7] = 1
+        assert slow_share.waiting.wait(10)  # inside the mask's write
+        _at_once(lambda: session.set_status(0, "accepted", "margin fixed"), "accepting")
+    assert session.autosave.flush(timeout=10)
+    assert session.status(0) == "accepted"
+    assert session.store.mask_file(case) is not None
+    events = session.store.log_table().query("case == @case")[["event", "status"]]
+    assert events.values.tolist() == [["status", "accepted"], ["corrected", "accepted"]]
+    session.autosave.close()
+    session.store.close()
+    again = CorrectionStore(session.store.root, tmp_path / "brain")
+    assert again.problems == []
+    assert again.mask_file(case) is not None
+    assert (again.status(case), again.note(case)) == ("accepted", "margin fixed")

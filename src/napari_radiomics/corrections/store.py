@@ -370,6 +370,8 @@ class CorrectionStore:
             self._prepare_write()
             if stale is not None and stale():
                 return None
+            with self._held():
+                begun = len(self._log)  # what is logged from here on came after the stroke
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
@@ -382,7 +384,7 @@ class CorrectionStore:
                 reverted = stale is not None and stale()  # while the file was written
                 if not reverted:
                     self._removing.pop(ref.case, None)
-                    row = self._corrected(ref.case, target, digest, change)
+                    row = self._corrected(ref.case, target, digest, change, begun)
             if reverted:
                 self._discard(ref.case, target)
                 return None
@@ -394,13 +396,21 @@ class CorrectionStore:
             return row
 
     def _corrected(
-        self, case: str, target: Path, digest: str, change: MaskChange
+        self, case: str, target: Path, digest: str, change: MaskChange, begun: int
     ) -> dict[str, Any]:
-        """Record ``target`` as the correction of ``case`` (with the guard held); its row."""
+        """Record ``target`` as the correction of ``case`` (with the guard held); its row.
+
+        A status set while the file was written (logged from entry ``begun`` on) came after
+        the stroke and stands, as it did when the save held the store's one lock and the
+        status waited for it; set first now, it was overwritten with "corrected"."""
+        decided = any(
+            entry["case"] == case and entry["event"] == "status" for entry in self._log[begun:]
+        )
         self._masks[case] = target
         row = self._rows.setdefault(case, {"case": case})
+        kept = row.get("status") if decided else None
         row.update(
-            status="corrected",
+            status=kept if kept in ("accepted", "flagged") else "corrected",
             updated_at=now(),
             user=user(),
             mask_file=target.relative_to(self.root).as_posix(),
