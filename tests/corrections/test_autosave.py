@@ -148,7 +148,7 @@ def _immutable(folder: Path, on: bool) -> None:
     assert done.returncode == 0 or on, done.stderr
 
 
-def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_nextmat_session(
+def test_what_a_killed_writer_left_in_the_store_is_removed_by_the_next_session(
     tmp_path: Path,
 ) -> None:
     """A session killed (SIGKILL) while it wrote a correction left its temporary file in the
