@@ -143,8 +143,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 class SlowShare:
     """A corrections store's folder on a share that stops answering: while :meth:`hung` is
-    entered, every file the store writes (masks, tables, header) waits before its real writer
-    runs, as a write to a hung network share does. ``waiting`` is set once one does."""
+    entered, every file the store writes (masks, tables, header) or removes waits before its
+    real writer (or ``Path.unlink``) runs, as a write to a hung network share does.
+    ``waiting`` is set once one does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.waiting = threading.Event()
@@ -152,6 +153,7 @@ class SlowShare:
         self._answers.set()
         for name in ("write_mask", "write_table", "write_header"):
             monkeypatch.setattr(store_module, name, self._delayed(getattr(store_module, name)))
+        monkeypatch.setattr(Path, "unlink", self._delayed(Path.unlink))
 
     def _delayed(self, write: Callable[..., object]) -> Callable[..., object]:
         def delayed(*args: object, **kwargs: object) -> object:

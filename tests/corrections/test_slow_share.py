@@ -244,3 +244,30 @@ def test_a_decision_made_while_the_case_s_correction_is_written_stands(
     assert again.problems == []
     assert again.mask_file(case) is not None
     assert (again.status(case), again.note(case)) == ("accepted", "margin fixed")
+
+
+def test_a_decision_made_while_an_undone_correction_is_removed_stands(
+    tmp_path: Path, slow_share
+) -> None:
+    """The user undoes a case's correction (it reads as its original again, whose save removes
+    the file) and accepts the case while the file is being removed. The decision came after
+    the undo; taken first, it was then reset to "unreviewed" when the removal was recorded."""
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[0, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    with slow_share.hung():
+        session.mask[0] = session.original(0)  # the stroke undone
+        assert slow_share.waiting.wait(10)  # inside the removal of its file
+        _at_once(lambda: session.set_status(0, "accepted", "original is right"), "accepting")
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(case) is None
+    assert session.status(0) == "accepted"
+    events = session.store.log_table().query("case == @case")["event"].tolist()
+    assert events == ["corrected", "status", "reverted"], events
+    session.autosave.close()
+    session.store.close()
+    again = CorrectionStore(session.store.root, tmp_path / "brain")
+    assert again.problems == []
+    assert again.corrected_cases() == []
+    assert (again.status(case), again.note(case)) == ("accepted", "original is right")

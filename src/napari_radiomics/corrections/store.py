@@ -399,18 +399,11 @@ class CorrectionStore:
         self, case: str, target: Path, digest: str, change: MaskChange, begun: int
     ) -> dict[str, Any]:
         """Record ``target`` as the correction of ``case`` (with the guard held); its row.
-
-        A status set while the file was written (logged from entry ``begun`` on) came after
-        the stroke and stands, as it did when the save held the store's one lock and the
-        status waited for it; set first now, it was overwritten with "corrected"."""
-        decided = any(
-            entry["case"] == case and entry["event"] == "status" for entry in self._log[begun:]
-        )
+        A status set while the file was written stands (:meth:`_decided`)."""
         self._masks[case] = target
         row = self._rows.setdefault(case, {"case": case})
-        kept = row.get("status") if decided else None
         row.update(
-            status=kept if kept in ("accepted", "flagged") else "corrected",
+            status=self._decided(case, begun) or "corrected",
             updated_at=now(),
             user=user(),
             mask_file=target.relative_to(self.root).as_posix(),
@@ -420,6 +413,17 @@ class CorrectionStore:
         )
         self._event(case, "corrected")
         return dict(row)
+
+    def _decided(self, case: str, begun: int) -> Status | None:
+        """The decision (accepted, flagged) set on ``case`` since log entry ``begun``, when a
+        write of the case began (with the guard held). It came after the stroke the write
+        records, and stands: when the write held the store's one lock, the status waited for
+        it; set during the write now, it was overwritten by the write's "corrected" or
+        "unreviewed"."""
+        if not any(e["case"] == case and e["event"] == "status" for e in self._log[begun:]):
+            return None
+        status = self._rows[case].get("status")
+        return status if status in ("accepted", "flagged") else None
 
     def _discard(self, case: str, target: Path) -> None:
         """Remove the file a save wrote for a case reverted meanwhile; one that cannot be
@@ -461,6 +465,7 @@ class CorrectionStore:
         with self._writing:
             with self._held():
                 path = self._masks.get(case) or self._removing.get(case)
+                begun = len(self._log)
             if path is None:
                 return
             try:
@@ -469,16 +474,19 @@ class CorrectionStore:
                 raise CorrectionsError(path, f"cannot be removed ({exc})") from exc
             with self._held():
                 if self._masks.pop(case, None) is not None:
-                    self._reverted(case)  # a revert :meth:`forget` recorded is not again
+                    self._reverted(case, begun)  # one :meth:`forget` recorded is not again
                 self._removing.pop(case, None)
             if self._sources.pop(case, None) is not None:
                 self._write_header()
 
-    def _reverted(self, case: str) -> None:
+    def _reverted(self, case: str, begun: int | None = None) -> None:
+        """Record the revert of ``case`` (with the guard held); a status set since log entry
+        ``begun``, when the removal of its file began, stands (:meth:`_decided`)."""
+        decided = None if begun is None else self._decided(case, begun)
         row = self._rows.setdefault(case, {"case": case})
         for column in REVIEW_COLUMNS[5:]:
             row[column] = ""
-        row.update(status="unreviewed", updated_at=now(), user=user())
+        row.update(status=decided or "unreviewed", updated_at=now(), user=user())
         self._event(case, "reverted")
 
     def set_status(self, case: str, status: Status, note: str | None = None) -> None:
