@@ -141,11 +141,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+def _in_a_store(path: Path, *_: object, **__: object) -> bool:
+    return any((folder / "store.yaml").is_file() for folder in path.parents[:2])
+
+
 class SlowShare:
     """A corrections store's folder on a share that stops answering: while :meth:`hung` is
-    entered, every file the store writes (masks, tables, header) or removes waits before its
-    real writer (or ``Path.unlink``) runs, as a write to a hung network share does.
-    ``waiting`` is set once one does."""
+    entered, every file the store writes (masks, tables, header) waits before its real writer
+    runs, and every file removed from a store (a folder with a ``store.yaml``, or its
+    ``masks``) before ``Path.unlink`` runs, as on a hung network share. ``waiting`` is set
+    once one does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.waiting = threading.Event()
@@ -153,11 +158,13 @@ class SlowShare:
         self._answers.set()
         for name in ("write_mask", "write_table", "write_header"):
             monkeypatch.setattr(store_module, name, self._delayed(getattr(store_module, name)))
-        monkeypatch.setattr(Path, "unlink", self._delayed(Path.unlink))
+        monkeypatch.setattr(Path, "unlink", self._delayed(Path.unlink, _in_a_store))
 
-    def _delayed(self, write: Callable[..., object]) -> Callable[..., object]:
+    def _delayed(
+        self, write: Callable[..., object], on: Callable[..., bool] = lambda *_, **__: True
+    ) -> Callable[..., object]:
         def delayed(*args: object, **kwargs: object) -> object:
-            if not self._answers.is_set():
+            if not self._answers.is_set() and on(*args, **kwargs):
                 self.waiting.set()
                 assert self._answers.wait(60), "the share was held for a minute"
             return write(*args, **kwargs)

@@ -271,3 +271,32 @@ def test_a_decision_made_while_an_undone_correction_is_removed_stands(
     assert again.problems == []
     assert again.corrected_cases() == []
     assert (again.status(case), again.note(case)) == ("accepted", "original is right")
+
+
+def test_choosing_another_folder_does_not_wait_for_the_hung_share(
+    tmp_path: Path, slow_share
+) -> None:
+    """The share hangs while a stroke is saved, and the user chooses another corrections
+    folder. Relocating waited, on napari's GUI thread, up to 30 s for the old store's saving
+    thread, then gave the old store up there, which removes its lock file on the hung share:
+    napari froze for good. The old store is now given up by its own saving thread, once the
+    write in hand ends; the new folder saves every edited case."""
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[1, 2:7, 2:7] = 1  # the old store exists and holds its lock
+    assert session.autosave.flush(timeout=10)
+    old = session.autosave
+    with slow_share.hung():
+        session.mask[0, 2:7, 2:7] = 1
+        assert slow_share.waiting.wait(10)  # inside the mask's write, in the old store
+        _at_once(lambda: session.relocate(tmp_path / "chosen"), "choosing another folder")
+        assert session.store.root == tmp_path / "chosen"
+    assert old.flush(timeout=10)
+    assert session.autosave.flush(timeout=10)
+    assert not (tmp_path / "store" / "store.lock").exists()  # given up, and not taken again
+    assert session.store.corrected_cases() == sorted([case, session.refs[1].case])
+    np.testing.assert_array_equal(
+        session.store.load_mask(case, session.mask.shape[1:]), session.mask.slice(0)
+    )
+    session.autosave.close()
+    session.store.close()

@@ -15,6 +15,7 @@ replacement turns into "the previous version".
 from __future__ import annotations
 
 import atexit
+import functools
 import threading
 import time
 from collections import deque
@@ -85,6 +86,8 @@ class AutoSave:
         """Record an edit of these cases (called by the mask, on the thread that painted)."""
         now = time.monotonic()
         with self._cond:
+            if self._closed:  # handed over (:meth:`hand_over`): the next saver has them
+                return
             for index in indices:
                 self._dirty[index] = now
             self._cond.notify()
@@ -130,6 +133,20 @@ class AutoSave:
                 self.submit(self.store.write_tables)
             self.flush(timeout=30)
         with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        atexit.unregister(self.close)
+
+    def hand_over(self, then: Callable[[], None]) -> None:
+        """Stop taking edits, without waiting (the session moved to another store, whose
+        saver saves every case edited in memory): what is queued is still written, on this
+        thread, and ``then`` runs here after it (the old store is given up). Waiting for it
+        on the GUI thread froze napari for up to 30 s behind a save a hung share held, and
+        giving the store up there (its lock file is on that share) froze it for good."""
+        with self._cond:
+            self._tasks.extend(functools.partial(self._save, index) for index in self._dirty)
+            self._dirty.clear()
+            self._tasks.append(then)
             self._closed = True
             self._cond.notify_all()
         atexit.unregister(self.close)

@@ -151,8 +151,10 @@ class CorrectionSession:
         store = open_store(self.store.dataset, root)
         if store.writable:
             remember_store(self.store.dataset, store.root)
-        self.autosave.close(retry=False)  # the new store saves what the old refused
         old = self.store
+        # Not waited for: the old store's saver may be held by a hung share (hand_over). The
+        # new store saves what the old refused.
+        self.autosave.hand_over(old.close if old is not store else lambda: None)
         self.store = store
         self.autosave = AutoSave(
             store, self.mask, self.refs, self.original, delay=self.autosave.delay,
@@ -161,7 +163,6 @@ class CorrectionSession:
         )  # fmt: skip
         edited = self.mask.edited if isinstance(self.mask, EditableStack) else [0]
         self.autosave.touched(edited)
-        old.close()
         return store
 
 
