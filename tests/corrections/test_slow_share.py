@@ -300,3 +300,29 @@ def test_choosing_another_folder_does_not_wait_for_the_hung_share(
     )
     session.autosave.close()
     session.store.close()
+
+
+def test_a_case_accepted_after_its_stroke_before_its_save_began_stays_accepted(
+    tmp_path: Path, slow_share
+) -> None:
+    """The user paints case 0 and accepts it while the saving thread is still held up by
+    another case's write, so the stroke's save begins after the decision: it then marked the
+    case "corrected" over the decision. A stroke painted after a decision still sets
+    "corrected" (painting sets it by itself)."""
+    session = mat_session(tmp_path / "brain", tmp_path / "store")
+    case = session.refs[0].case
+    session.mask[1, 2:7, 2:7] = 1
+    assert session.autosave.flush(timeout=10)
+    with slow_share.hung():
+        session.mask[1, 10:15, 10:15] = 1  # another case's save hangs
+        assert slow_share.waiting.wait(10)
+        session.mask[0, 2:7, 2:7] = 1  # saved once the share answers
+        _at_once(lambda: session.set_status(0, "accepted", "margin fixed"), "accepting")
+    assert session.autosave.flush(timeout=10)
+    assert session.store.mask_file(case) is not None
+    assert (session.status(0), session.store.note(case)) == ("accepted", "margin fixed")
+    session.mask[0, 20:25, 20:25] = 1  # painted after the decision
+    assert session.autosave.flush(timeout=10)
+    assert session.status(0) == "corrected"
+    session.autosave.close()
+    session.store.close()

@@ -73,6 +73,9 @@ class AutoSave:
         self.on_error = on_error
         self.unsaved: dict[int, str] = {}
         self._dirty: dict[int, float] = {}  # case index -> time of its last edit
+        #: case index -> the store's log at its last edit (``CorrectionStore.mark``): a
+        #: status set after it stands against the save of that edit, however late it runs
+        self._edited: dict[int, int] = {}
         self._tasks: deque[Callable[[], None]] = deque()
         self._busy = False
         self._closed = False
@@ -82,14 +85,18 @@ class AutoSave:
         self._thread.start()
         atexit.register(self.close)
 
-    def touched(self, indices: list[int]) -> None:
-        """Record an edit of these cases (called by the mask, on the thread that painted)."""
+    def touched(self, indices: list[int], *, edit: bool = True) -> None:
+        """Record an edit of these cases (called by the mask, on the thread that painted;
+        ``edit`` False: save them again, nothing new was painted)."""
         now = time.monotonic()
+        mark = self.store.mark() if edit else None
         with self._cond:
             if self._closed:  # handed over (:meth:`hand_over`): the next saver has them
                 return
             for index in indices:
                 self._dirty[index] = now
+                if mark is not None:
+                    self._edited[index] = mark
             self._cond.notify()
 
     def due(self, index: int) -> None:
@@ -127,7 +134,7 @@ class AutoSave:
             return
         if self._thread.is_alive():
             if retry and self.store.writable:  # a read-only store refuses them all again
-                self.touched(list(self.unsaved))
+                self.touched(list(self.unsaved), edit=False)
                 # Review tables a failed write left unwritten (a status set on a full disk):
                 # written with the next change only, they were lost if none came.
                 self.submit(self.store.write_tables)
@@ -191,13 +198,15 @@ class AutoSave:
         try:
             with mask.lock:  # the snapshot and the reverts it follows, together
                 snapshot, restores = mask.snapshot(index), mask.restores(index)
+            with self._cond:
+                since = self._edited.get(index)
             original = self.originals(index)
             if self.to_source is not None:
                 snapshot = self.to_source(index, snapshot)
                 original = self.to_source(index, original)
             row = self.store.save(
                 self.refs[index], snapshot, original,
-                stale=lambda: mask.restores(index) != restores,
+                stale=lambda: mask.restores(index) != restores, since=since,
             )  # fmt: skip
         except Exception as exc:  # any: see _FATAL
             self.unsaved[index] = str(exc)
@@ -212,7 +221,7 @@ class AutoSave:
         # waits for the next one, so a lasting failure is not retried in a loop.
         retry = [i for i in self.unsaved if i != index]
         if retry:
-            self.touched(retry)
+            self.touched(retry, edit=False)
         self._report(self.on_saved, index, row)
 
     @staticmethod

@@ -162,7 +162,7 @@ class CorrectionSession:
             on_saved=self.autosave.on_saved, on_error=self.autosave.on_error,
         )  # fmt: skip
         edited = self.mask.edited if isinstance(self.mask, EditableStack) else [0]
-        self.autosave.touched(edited)
+        self.autosave.touched(edited, edit=False)
         return store
 
 

@@ -343,6 +343,7 @@ class CorrectionStore:
         original: np.ndarray,
         *,
         stale: Callable[[], bool] | None = None,
+        since: int | None = None,
     ) -> dict[str, Any] | None:
         """Store ``mask`` as the correction of ``ref.case``; returns its review row.
 
@@ -352,12 +353,14 @@ class CorrectionStore:
         returned. Recorded, a save of a stroke that had waited on a slow share marked the case
         corrected again after its revert, and the revert's own save then reset a status set
         in between; left on disk, the file brought the correction back in the next session.
+        ``since`` (:meth:`mark`, taken at the edit ``mask`` holds): a status set after it
+        stands; without it, one set after the write began (:meth:`_decided`).
         """
         mask = np.asarray(mask)
         if np.array_equal(mask != 0, np.asarray(original) != 0):
             # Refused as a save is; a case never corrected writes nothing (not even the
             # store, which a revert's save created though nothing was ever corrected).
-            self.revert(ref.case)
+            self.revert(ref.case, since)
             self.write_tables()
             with self._held():
                 return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
@@ -371,7 +374,7 @@ class CorrectionStore:
             if stale is not None and stale():
                 return None
             with self._held():
-                begun = len(self._log)  # what is logged from here on came after the stroke
+                begun = len(self._log) if since is None else since
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
@@ -399,7 +402,7 @@ class CorrectionStore:
         self, case: str, target: Path, digest: str, change: MaskChange, begun: int
     ) -> dict[str, Any]:
         """Record ``target`` as the correction of ``case`` (with the guard held); its row.
-        A status set while the file was written stands (:meth:`_decided`)."""
+        A status set since the edit it records (log entry ``begun``) stands (:meth:`_decided`)."""
         self._masks[case] = target
         row = self._rows.setdefault(case, {"case": case})
         row.update(
@@ -414,12 +417,17 @@ class CorrectionStore:
         self._event(case, "corrected")
         return dict(row)
 
+    def mark(self) -> int:
+        """Where the log is now; a status logged after it came after what was edited then
+        (``since`` of :meth:`save`)."""
+        with self._held():
+            return len(self._log)
+
     def _decided(self, case: str, begun: int) -> Status | None:
-        """The decision (accepted, flagged) set on ``case`` since log entry ``begun``, when a
-        write of the case began (with the guard held). It came after the stroke the write
-        records, and stands: when the write held the store's one lock, the status waited for
-        it; set during the write now, it was overwritten by the write's "corrected" or
-        "unreviewed"."""
+        """The decision (accepted, flagged) set on ``case`` since log entry ``begun``: since
+        the edit a write of the case records, or since the write began (with the guard held).
+        It came after the edit, and stands: it was overwritten by the write's "corrected" or
+        "unreviewed", set while the write was waiting its turn or on the disk."""
         if not any(e["case"] == case and e["event"] == "status" for e in self._log[begun:]):
             return None
         status = self._rows[case].get("status")
@@ -456,16 +464,17 @@ class CorrectionStore:
                     self._reverted(case)
             yield
 
-    def revert(self, case: str) -> None:
+    def revert(self, case: str, since: int | None = None) -> None:
         """Drop the correction of ``case``: the original mask applies again (the tables are
         written by :meth:`write_tables`, as for statuses). Its file is removed before it is
         forgotten, and the revert recorded before the header is rewritten: a revert refused
-        at either step is done, and recorded, when it is tried again."""
+        at either step is done, and recorded, when it is tried again. A status set since
+        ``since`` (:meth:`mark`), or since the revert began, stands."""
         self.require_writable()
         with self._writing:
             with self._held():
                 path = self._masks.get(case) or self._removing.get(case)
-                begun = len(self._log)
+                begun = len(self._log) if since is None else since
             if path is None:
                 return
             try:
@@ -481,7 +490,7 @@ class CorrectionStore:
 
     def _reverted(self, case: str, begun: int | None = None) -> None:
         """Record the revert of ``case`` (with the guard held); a status set since log entry
-        ``begun``, when the removal of its file began, stands (:meth:`_decided`)."""
+        ``begun`` stands (:meth:`_decided`)."""
         decided = None if begun is None else self._decided(case, begun)
         row = self._rows.setdefault(case, {"case": case})
         for column in REVIEW_COLUMNS[5:]:
