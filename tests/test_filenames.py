@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from napari_radiomics._filenames import (
     file_stem,
     id_from_stem,
     inside,
+    refuse_sources,
     same_file,
     unique_stems,
 )
@@ -120,3 +122,30 @@ def test_same_file_is_asked_of_the_file_system_not_of_the_spelling(tmp_path: Pat
     (tmp_path / "copy.csv").write_bytes(source.read_bytes())
     assert not same_file(tmp_path / "copy.csv", source)
     assert not same_file(tmp_path / "new.csv", source)
+
+
+def test_refuse_sources_names_the_file_and_the_reason_by_any_name(tmp_path: Path) -> None:
+    """A source by its name or a hard link, and a folder's file by any name inside it or a
+    hard link to it from outside, are refused with the reason given; a new file beside the
+    sources, or the same content in another file, is not."""
+    source = tmp_path / "17.mat"
+    source.write_bytes(b"case")
+    store = tmp_path / "store"
+    (store / "masks").mkdir(parents=True)
+    (store / "review.csv").write_text("case,status\n", encoding="utf-8")
+    sources = {str(source): "is the source of layer '17'"}
+    folders = {str(store): "would be a file of the store"}
+    os.link(source, tmp_path / "link.csv")
+    os.link(store / "review.csv", tmp_path / "statuses.csv")
+    refusals = {
+        source: "is the source of layer '17'",
+        tmp_path / "link.csv": "is the source of layer '17'",
+        store / "masks" / "new.mat": "would be a file of the store",
+        tmp_path / "statuses.csv": "would be a file of the store",
+    }
+    for path, reason in refusals.items():
+        with pytest.raises(WriteError, match=f"^{re.escape(str(path))}: {re.escape(reason)}$"):
+            refuse_sources(path, sources, folders)
+    (tmp_path / "copy.mat").write_bytes(source.read_bytes())
+    for path in (tmp_path / "copy.mat", tmp_path / "features.csv"):
+        refuse_sources(path, sources, folders)

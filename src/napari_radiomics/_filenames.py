@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from napari_radiomics.errors import WriteError
@@ -38,6 +38,7 @@ __all__ = [
     "file_stem",
     "id_from_stem",
     "inside",
+    "refuse_sources",
     "same_file",
     "unique_stems",
 ]
@@ -145,3 +146,36 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return Path(a).samefile(b)
     except OSError:  # either is missing (not written yet) or unreachable
         return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def refuse_sources(
+    path: str | Path,
+    sources: Mapping[str, str],
+    folders: Mapping[str, str] | None = None,
+) -> None:
+    """A WriteError naming ``path`` when writing it would replace a file something is read
+    from: one of ``sources``, or a file of one of ``folders`` (a corrections store, whose
+    files only its own writer may replace): any name inside it, or a file in it by another
+    name. Each maps a path to the reason the error gives (``"is the source of layer 'x';
+    ..."``). Asked of :func:`same_file`, so a hard link, or a name in another case where case
+    is ignored, is caught as the name itself.
+
+    Sources are keyed by their text, so a folder of 3064 cases named by several layers is
+    asked once per file; and only when ``path`` is there (under this name or, where case is
+    ignored, another case of it): a new file replaces none, and resolving 3064 paths to
+    compare them would cost a dock's save some 60 ms on the GUI thread."""
+    path = Path(path)
+    for source, reason in sources.items() if os.path.lexists(path) else ():
+        if same_file(path, source):
+            raise WriteError(path, reason)
+    if not folders:
+        return
+    above = [path.absolute().parent, *path.absolute().parent.parents]
+    for folder, reason in folders.items():
+        if any(same_file(parent, folder) for parent in above):
+            raise WriteError(path, reason)
+    if path.is_file():  # a hard link to a folder's file, from outside it
+        for folder, reason in folders.items():
+            for inner in Path(folder).rglob("*"):
+                if inner.is_file() and same_file(path, inner):
+                    raise WriteError(path, reason)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics._filenames import same_file
+from napari_radiomics._filenames import refuse_sources
 from napari_radiomics._spreadsheet import escape_frame
 from napari_radiomics.columns import CASE_COLUMNS
 from napari_radiomics.corrections.store import STATUSES, CorrectionStore
@@ -69,14 +69,11 @@ def refuse_report_over_sources(
     inside one of the corrections ``stores`` (``review.csv``, ``log.csv``, a mask). Asked of
     the file system (``same_file``), so a hard link, or a name in another case where case is
     ignored (macOS, Windows), is caught as the name itself is."""
-    path = Path(path)
-    for given in sources:
-        if same_file(path, given):
-            raise WriteError(path, "is one of the INPUTs; choose another OUTPUT")
-    folders = [path.absolute().parent, *path.absolute().parent.parents]
-    for root in stores:
-        if any(same_file(folder, root) for folder in folders):
-            raise WriteError(path, f"is inside the corrections store {root}; choose another")
+    refuse_sources(
+        path,
+        dict.fromkeys(map(str, sources), "is one of the INPUTs; choose another OUTPUT"),
+        {str(root): f"is inside the corrections store {root}; choose another" for root in stores},
+    )
 
 
 def write_report(
