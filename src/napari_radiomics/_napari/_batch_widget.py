@@ -38,16 +38,19 @@ from napari_radiomics._napari._controls import with_picker
 from napari_radiomics._napari._dataset_table import get_dataset_table
 from napari_radiomics._napari._runner import Progressed, Runner, run_controls
 from napari_radiomics._napari._settings_choice import SettingsChoice
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._workspace import SIDE, scrolling, settle
 from napari_radiomics.batch import (
     BatchProgress,
     BatchSummary,
     Case,
+    companion_paths,
     default_jobs,
     discover_cases,
     iter_batch,
 )
 from napari_radiomics.corrections import session_for
+from napari_radiomics.errors import WriteError
 from napari_radiomics.feature_tables import read_features_table
 from napari_radiomics.settings import ExtractionSettings
 
@@ -241,11 +244,14 @@ class BatchWidget(QWidget):
         try:
             if not self.output.text().strip():
                 raise ValueError("choose an output file (.csv or .parquet)")
+            output = Path(self.output.text().strip())
+            # the table and the files written with it must not replace what the viewer reads
+            # (the dataset table may show this output, which a resumed run goes on writing)
+            refuse_viewer_sources(self.viewer, output, *companion_paths(output), tables=False)
             find_cases, resolve = self._case_finder(), self.settings.resolver()
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, WriteError) as exc:
             self.status.setText(f"Cannot start: {exc}")
             return None
-        output = Path(self.output.text().strip())
         options = {
             "jobs": self.jobs.value(),
             "resume": self.resume.isChecked(),

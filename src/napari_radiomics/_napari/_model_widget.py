@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 
 from napari_radiomics._napari._controls import docked, with_picker
 from napari_radiomics._napari._runner import Progress, Runner, run_controls
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._workspace import SIDE, plot_canvas, scrolling, settle
 from napari_radiomics.analysis.models import (
     CLASSIFIERS,
@@ -217,6 +218,7 @@ class ModelWidget(QWidget):
             inputs = [p for p in (self._table_file, self.cvind.text().strip()) if p]
             if output:  # before any fold: the report must not replace what it is made from
                 refuse_inputs_as_report(output, MODEL_REPORT_FILES, inputs, "the model report")
+                refuse_viewer_sources(self.viewer, *(Path(output) / n for n in MODEL_REPORT_FILES))
         except (ValueError, OSError, WriteError) as exc:
             self.status.setText(f"Cannot run: {exc}")
             return None

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.widgets import LassoSelector, RectangleSelector
 from napari.layers import Labels
+from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
@@ -52,10 +53,12 @@ from napari_radiomics._napari._plot_request import (
 )
 from napari_radiomics._napari._ranking_panel import RankingPanel
 from napari_radiomics._napari._runner import Runner
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._workspace import SIDE, StatusLine, narrow, plot_canvas, settle
 from napari_radiomics.analysis.clustering import CLUSTER_COLUMN
 from napari_radiomics.analysis.plots import Plot, projection_methods, save_figure
 from napari_radiomics.columns import DEFAULT_TARGET
+from napari_radiomics.errors import WriteError
 from napari_radiomics.results import feature_columns
 
 if TYPE_CHECKING:
@@ -334,9 +337,11 @@ class PlotsWidget(QWidget):
             self.canvas.draw_idle()
 
     def save(self, path: str) -> None:
-        """Save the current figure as PNG or SVG (by the suffix)."""
+        """Save the current figure as PNG or SVG (by the suffix); a file the viewer reads
+        (by any name: a hard link to a case) is refused with a WriteError."""
         if self.plot is None:
             raise ValueError("nothing is plotted yet")
+        refuse_viewer_sources(self.viewer, path)
         save_figure(self.plot.figure, path)
 
     def _save_dialog(self) -> None:
@@ -344,6 +349,8 @@ class PlotsWidget(QWidget):
         if path:
             try:
                 self.save(path)
+            except WriteError as exc:
+                show_error(f"Plot not saved: {exc}")
             except (ValueError, OSError) as exc:
                 self.status.setText(f"Not saved: {exc}")
             else:

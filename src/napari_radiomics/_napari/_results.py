@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._controls import PLUGIN, docked
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._table_model import (
     RAW_ROLE,
     DataFrameModel,
@@ -43,7 +44,8 @@ from napari_radiomics._napari._table_model import (
 )
 from napari_radiomics._napari._workspace import BELOW, narrow, settle, show_rows
 from napari_radiomics._pyradiomics import feature_class_names
-from napari_radiomics.results import Run, export_results, format_settings
+from napari_radiomics.errors import WriteError
+from napari_radiomics.results import Run, export_results, format_settings, sidecar_path
 from napari_radiomics.side_by_side import (
     DESCRIPTION_COLUMNS,
     METADATA_CLASS,
@@ -234,7 +236,12 @@ class ResultsWidget(QWidget):
         return text
 
     def export(self, path: str | Path) -> tuple[Path, Path]:
-        """Write every run to CSV/Parquet plus a ``.params.yaml`` with each run's settings."""
+        """Write every run to CSV/Parquet plus a ``.runs.yaml`` with each run's settings.
+
+        A name typed in the dialog may be a file the viewer shows (the case's ``.mat``, the
+        dataset table's CSV): refused with a WriteError before anything is written."""
+        if self.viewer is not None:
+            refuse_viewer_sources(self.viewer, path, sidecar_path(path))
         written = export_results(self._runs, path)
         self.status.setText(f"Exported {len(self._runs)} run(s) to {written[0]}")
         return written
@@ -341,6 +348,8 @@ class ResultsWidget(QWidget):
             return
         try:
             self.export(path)
+        except WriteError as exc:
+            show_error(f"Feature results: not exported: {exc}")
         except (OSError, ValueError, ImportError) as exc:
             show_error(f"Feature results: cannot export to {path}: {exc}")
 

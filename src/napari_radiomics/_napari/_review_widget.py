@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_radiomics._napari._review_listener import Listener, Relay
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._table_model import DataFrameModel, contains
 from napari_radiomics._napari._workspace import SIDE, row_table, scrolling, settle
 from napari_radiomics.columns import CASE_COLUMNS
@@ -373,6 +374,13 @@ class ReviewWidget(QWidget):
         report = self.report()
         if report is None:
             raise CorrectionsError(Path(path), "no dataset under review")
+        return self._write(report, path)
+
+    def _write(self, report: pd.DataFrame, path: str | Path) -> Path:
+        """``report`` written at ``path``, unless that replaces a file of the dataset under
+        review or any file the viewer reads (another layer's case, the dataset table's CSV):
+        a WriteError naming the file."""
+        refuse_viewer_sources(self.viewer, path)
         return write_report(report, path, *self._report_sources())
 
     def _report_sources(self) -> tuple[list[Path], list[str]]:
@@ -411,7 +419,7 @@ class ReviewWidget(QWidget):
         report = self.report() if path else None  # nothing built for a cancelled dialog
         if report is not None:
             try:
-                written = write_report(report, path, *self._report_sources())
+                written = self._write(report, path)
             except WriteError as exc:
                 show_error(str(exc))
                 return

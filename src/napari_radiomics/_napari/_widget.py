@@ -34,7 +34,9 @@ from napari_radiomics._napari._inputs import (
 from napari_radiomics._napari._results import get_results_widget
 from napari_radiomics._napari._runner import Runner
 from napari_radiomics._napari._settings_form import SettingsForm
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics._napari._workspace import SIDE, compact, scroll_area, settle
+from napari_radiomics.errors import WriteError
 from napari_radiomics.results import layer_features
 from napari_radiomics.settings import PRESETS, ExtractionSettings
 
@@ -169,7 +171,9 @@ class ExtractionWidget(Container):
         self.status.value = f"Loaded settings from {path}"
 
     def save_params(self, path: str) -> None:
-        """Save the current settings as a pyradiomics params file."""
+        """Save the current settings as a pyradiomics params file; a file the viewer reads
+        (a case named ``x.yaml``, the dataset table's file) is refused (WriteError)."""
+        refuse_viewer_sources(self.viewer, path)
         self.settings().save(path)
         self.status.value = f"Saved settings to {path}"
 
@@ -352,7 +356,10 @@ class ExtractionWidget(Container):
             self.native, "Save pyradiomics params", "params.yaml", "Params (*.yaml *.json)"
         )
         if path:
-            self.save_params(path)
+            try:
+                self.save_params(path)
+            except (WriteError, ValueError) as exc:  # SettingsError too: a suffix it refuses
+                show_error(f"Settings not saved: {exc}")
 
     def show_ibsi(self, *_: Any) -> None:
         """The IBSI compliance dock, one click from the settings whose conformance it reports

@@ -5,8 +5,11 @@ Medical formats keep the layer's geometry (``scale`` -> spacing, ``translate`` -
 and patient id too, which only the source file has: they are taken from the ``.mat`` recorded in
 the layer's ``metadata['path']``, with the edited mask and a border recomputed from it. The
 source file itself is never overwritten: a corrected mask goes to a new file, so the original
-annotation stays available for comparison. Every file is written beside its target and renamed
-when whole, so a full disk or a killed napari never leaves an earlier save cut off.
+annotation stays available for comparison. Nor is any other file the current viewer reads
+(another layer's image or mask, a case of a stack, a corrections store's file: see
+:mod:`._sources`), whatever name the Save dialog was given for it. Every file is written
+beside its target and renamed when whole, so a full disk or a killed napari never leaves an
+earlier save cut off.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import napari
 import numpy as np
 
 from napari_radiomics._atomic import replaced
 from napari_radiomics._filenames import same_file
+from napari_radiomics._napari._sources import refuse_viewer_sources
 from napari_radiomics.convert import LayerData, layer_to_sitk
 from napari_radiomics.errors import ConversionError, ReadError, WriteError
 from napari_radiomics.io import path_kind
@@ -44,6 +49,9 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
             "is the file this layer was opened from; save the corrected mask under a new "
             "name so the original annotation is kept",
         )
+    viewer = napari.current_viewer()  # None when napari saves without a viewer
+    if viewer is not None:
+        refuse_viewer_sources(viewer, target)
     labels = _labels_array(data)
     kind = path_kind(target)
     if kind == "mat":
