@@ -28,7 +28,7 @@ from napari_radiomics._napari._widget import ExtractionWidget
 from napari_radiomics.corrections import session_for
 from napari_radiomics.errors import WriteError
 from napari_radiomics.results import read_table
-from sample_files import case_arrays, save_square, write_mat_folder, write_v73
+from sample_files import case_arrays, save_square, write_bundle, write_mat_folder, write_v73
 from test_results import engine_run
 
 PLUGIN = "napari-radiomics"
@@ -43,6 +43,7 @@ class Opened:
     image: Path  # brain1_image.nrrd
     label: Path  # brain1_label.nrrd
     stacked: Path  # one case of a folder stack
+    bundle: Path  # a NumPy bundle's folder
     store: Path  # the corrections store of 17.mat, with a correction saved
     mask: Labels  # 17.mat's mask layer
     links: Path  # a folder for hard links to sources, under other names
@@ -61,12 +62,15 @@ def opened(make_napari_viewer, pyradiomics_data: Path, tmp_path: Path) -> Opened
     folder = tmp_path / "folder"
     write_mat_folder(folder, 4)
     viewer.open(str(folder), plugin=PLUGIN)
+    write_bundle(tmp_path / "bundle")
+    viewer.open(str(tmp_path / "bundle"), plugin=PLUGIN)
     session = session_for(mask.data)
     save_square(session.store, session.refs[0].case, case)
     links = tmp_path / "out"
     links.mkdir()
     return Opened(viewer, case, data / "brain1_image.nrrd", data / "brain1_label.nrrd",
-                  folder / "1.mat", Path(session.store.root), mask, links)  # fmt: skip
+                  folder / "1.mat", tmp_path / "bundle", Path(session.store.root), mask,
+                  links)  # fmt: skip
 
 
 def link(opened: Opened, source: Path, name: str) -> Path:
@@ -111,6 +115,7 @@ def test_results_export_never_replaces_a_file_the_viewer_reads(
         opened.case: f"is the source of layer '{layer}",
         opened.image: "is the source of layer 'brain1_image'",
         opened.stacked: "is a case of layer 'folder",
+        opened.bundle / "masks.npy": "is a case of layer 'bundle",
         opened.store / "review.csv": "would be a file of .*, the corrections store of layer",
         batch_features: "is the features table the dataset table shows",
         link(opened, opened.case, "features.csv"): f"is the source of layer '{layer}",

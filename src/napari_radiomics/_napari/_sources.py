@@ -9,7 +9,7 @@ CSV or a plot would replace the user's data. Every dock that writes a path from 
 - each layer's source (``layer.source.path``: the file or folder napari opened) and the file
   in its ``metadata['path']``;
 - the case files behind a stack (``metadata['slices']['path']``, and the corrections
-  session's cases: a folder stack's ``.mat`` files, a bundle's folder);
+  session's cases: a folder stack's ``.mat`` files, a bundle's ``.npy`` files);
 - the corrections store of each layer's session (every file inside it);
 - the features table each dataset table dock shows.
 
@@ -28,6 +28,7 @@ from napari_radiomics._filenames import refuse_sources
 from napari_radiomics._napari._controls import docked
 from napari_radiomics.columns import PATH
 from napari_radiomics.corrections import session_for
+from napari_radiomics.io import BUNDLE_FILES
 
 #: What every refusal ends with: the way out.
 _ADVICE = "source files are never written; choose another name"
@@ -49,6 +50,8 @@ def viewer_sources(viewer: Any, *, tables: bool = True) -> tuple[dict[str, str],
         session = session_for(layer.data)
         if session is not None:
             cases += [ref.path for ref in session.refs]
+            bundles = {ref.path for ref in session.refs if ref.kind == "bundle"}  # folders
+            cases += [str(Path(folder) / name) for folder in bundles for name in BUNDLE_FILES]
         for path in cases:
             if isinstance(path, str) and path:  # an unread slice's row may hold <NA>
                 files.setdefault(path, f"is a case of layer {name!r}; {_ADVICE}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from napari_radiomics._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from napari_radiomics.io.bundle import NpyBundle, is_npy_bundle, read_npy_bundle
+    from napari_radiomics.io.bundle import BUNDLE_FILES, NpyBundle, is_npy_bundle, read_npy_bundle
     from napari_radiomics.io.folder import MatStack, find_mat_files, open_mat_stack
     from napari_radiomics.io.mat import TumorSlice, read_tumor_mat, write_tumor_mat
     from napari_radiomics.io.medical import MedicalImage, read_medical_image, write_medical_image
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 #: Each public name's module, imported on first use: the folder and bundle readers pull in
 #: dask and pandas (a second of start-up), which reading one NRRD file or one slice never needs.
 _PUBLIC = {
+    "BUNDLE_FILES": ".bundle",
     "CaseMetadata": ".metadata",
     "TUMOR_TYPES": ".metadata",
     "cases_table": ".metadata",
@@ -58,6 +59,7 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "BUNDLE_FILES",
     "TUMOR_TYPES",
     "CaseMetadata",
     "MatStack",
