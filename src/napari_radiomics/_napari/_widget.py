@@ -172,7 +172,7 @@ class ExtractionWidget(Container):
 
     def save_params(self, path: str) -> None:
         """Save the current settings as a pyradiomics params file; a file the viewer reads
-        (a case named ``x.yaml``, the dataset table's file) is refused (WriteError)."""
+        (a corrections store's ``store.yaml``, by any name) is refused (WriteError)."""
         refuse_viewer_sources(self.viewer, path)
         self.settings().save(path)
         self.status.value = f"Saved settings to {path}"
