@@ -13,7 +13,7 @@ import pytest
 
 from napari_radiomics.corrections import CorrectionStore
 from napari_radiomics.io import read_tumor_mat
-from sample_files import fill_disk, mat_session, write_mat_folder
+from sample_files import fill_disk, mat_session, save_square, write_mat_folder
 
 
 def test_a_listener_that_raises_neither_ends_the_saving_nor_silences_the_others(
@@ -222,3 +222,21 @@ def test_reverting_a_case_never_corrected_writes_nothing(tmp_path: Path) -> None
     assert not (tmp_path / "store").exists()
     assert session.autosave.unsaved == {}
     session.autosave.close()
+
+
+def test_the_tables_never_say_reverted_while_the_file_is_still_there(tmp_path: Path) -> None:
+    """The user reverts a case and accepts it. The status's table write is queued before the
+    revert's own save, so review.csv said "reverted, accepted" while the correction's file
+    was still on disk; a session killed there (here: the revert's save never runs) brought
+    the correction back, since the mask files are the truth."""
+    folder = tmp_path / "brain"
+    write_mat_folder(folder, 2)
+    store = CorrectionStore(tmp_path / "store", folder)
+    save_square(store, "1", folder / "1.mat")
+    store.forget("1")  # Revert, on the GUI thread
+    store.set_status("1", "accepted", "the original is right")
+    store.write_tables()  # the status's write; then the session is killed
+    store.close()
+    again = CorrectionStore(tmp_path / "store", folder)
+    assert again.corrected_cases() == []
+    assert (again.status("1"), again.note("1")) == ("accepted", "the original is right")

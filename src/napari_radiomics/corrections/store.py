@@ -382,7 +382,10 @@ class CorrectionStore:
             with self._held():
                 previous = self._masks.get(ref.case) or self._removing.get(ref.case)
             if previous is not None and previous != target:
-                previous.unlink(missing_ok=True)  # the name an older version gave it
+                try:  # the name an older version gave it; tried again with the retry
+                    previous.unlink(missing_ok=True)
+                except OSError as exc:
+                    raise CorrectionsError(previous, f"cannot be removed ({exc})") from exc
             with self._held():
                 reverted = stale is not None and stale()  # while the file was written
                 if not reverted:
@@ -526,8 +529,18 @@ class CorrectionStore:
         """Write review.csv and log.csv if they changed (always after the mask they
         describe, so a row never names a mask that is not on disk yet). What they hold is
         copied under the guard and written without it; a change made meanwhile marks them
-        changed again, for the next call, and a write that fails leaves them so."""
+        changed again, for the next call, and a write that fails leaves them so.
+
+        The files of cases reverted in memory (:meth:`forget`) are removed first: a status
+        written before the revert's own save ran (it is queued after) said "reverted" on disk
+        while the file was still there, and a session killed in between brought the
+        correction back, since the mask files are the truth."""
         with self._writing:
+            with self._held():
+                forgotten = list(self._removing)
+            for case in forgotten:
+                with contextlib.suppress(CorrectionsError):  # retried by the revert's save
+                    self.revert(case)
             with self._held():
                 if not self._unwritten:
                     return
