@@ -25,12 +25,13 @@ from napari_radiomics._limits import MEMORY_ENV
 from napari_radiomics.cli import build_parser, main
 from napari_radiomics.cli._options import settings_from
 from napari_radiomics.cli.maps import _EXAMPLES
-from napari_radiomics.engine import extract_features
+from napari_radiomics.engine import FeatureEngine, _engine, extract_features
 from napari_radiomics.engine._maps_memory import maps_problem
 from napari_radiomics.engine.maps import feature_maps, map_features, voxel_settings
 from napari_radiomics.errors import ExtractionError, SettingsError
 from napari_radiomics.io import make_synthetic_slice
 from napari_radiomics.io.mat import write_tumor_mat
+from napari_radiomics.preprocess import PreprocessedImage
 from napari_radiomics.settings import ExtractionSettings
 from sample_files import fill_disk, write_bundle
 
@@ -219,6 +220,45 @@ def test_results_do_not_depend_on_the_batch_size(pyradiomics_data: Path) -> None
     )
     for name, feature_map in default.items():
         np.testing.assert_allclose(tiny[name].values, feature_map.values, rtol=1e-12, err_msg=name)
+
+
+def test_a_call_without_an_engine_does_not_hash_the_image(
+    pyradiomics_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an engine or a shared preprocessed cache, ``feature_maps`` makes an engine that
+    only this call uses: the image's SHA-1, the key of that engine's caches (~15 ms for the
+    `maps` benchmark's 25 MB CT), would never be compared, so it is not taken. Given a shared
+    cache (a dock's), the image is still keyed, as that cache needs."""
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    settings = voxel_settings(ExtractionSettings(feature_classes={"firstorder": ["Mean"]}))
+    expected = feature_maps(image, mask, settings)["original_firstorder_Mean"].values
+
+    def refuse(image: sitk.Image) -> tuple:
+        raise AssertionError("the image was hashed")
+
+    monkeypatch.setattr(_engine, "image_key", refuse)
+    values = feature_maps(image, mask, settings)["original_firstorder_Mean"].values
+    np.testing.assert_array_equal(values, expected)
+    with pytest.raises(AssertionError, match="hashed"):
+        feature_maps(image, mask, settings, preprocessed=PreprocessedImage())
+
+
+def test_an_engine_not_reused_starts_afresh_on_an_image_changed_in_place(
+    pyradiomics_data: Path,
+) -> None:
+    """``FeatureEngine(reuse=False)`` keeps no image key: a second call on the same image
+    object, changed in place, normalises it again (a cached normalised image would be the
+    old one's), as the hashing engine does."""
+    image, mask = case_inputs(str(pyradiomics_data), "breast1")
+    image = sitk.Image(image)  # a copy: the cached case stays as read
+    engine = FeatureEngine(ExtractionSettings(normalize=True), reuse=False)
+    first = sitk.GetArrayFromImage(engine.filtered_images(image, mask)[0][1])
+    index = tuple(int(i) for i in np.argwhere(sitk.GetArrayViewFromImage(mask) == 1)[0][::-1])
+    image[index] = image[index] + 1000
+    second = sitk.GetArrayFromImage(engine.filtered_images(image, mask)[0][1])
+    reference = FeatureEngine(ExtractionSettings(normalize=True)).filtered_images(image, mask)
+    np.testing.assert_array_equal(second, sitk.GetArrayFromImage(reference[0][1]))
+    assert not np.array_equal(second, first)
 
 
 def test_box_region_maps_every_voxel_of_the_grown_box(pyradiomics_data: Path) -> None:

@@ -189,7 +189,10 @@ def feature_maps(
         if problem.severity == "error":
             raise ExtractionError(problem.message)
     if engine is None or engine.settings.to_params() != _without_voxel(settings).to_params():
-        engine = FeatureEngine(_without_voxel(settings), preprocessed=preprocessed)
+        # Made here and given no shared cache, the engine serves this call alone.
+        engine = FeatureEngine(
+            _without_voxel(settings), preprocessed=preprocessed, reuse=preprocessed is not None
+        )
     boxes = label_boxes(label_array(mask_sitk, mask_name))
     label = _label(boxes, mask_name, label if label is not None else settings.label)
     with geometry_tolerance(settings.geometry_tolerance), process_pool(jobs) as pool:
