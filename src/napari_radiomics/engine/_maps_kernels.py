@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -304,17 +305,23 @@ class _LocalView:
             return 8 * 13 * ng * ng * 6  # matrix, copies and temporaries of the coefficients
         return 8 * (13 * ng * kernel + kernel * 8)
 
+    @cached_property
+    def _kernel_lookup(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The grey levels, 0 outside the mask, padded by the radius with 0 (so no kernel
+        leaves them) and flat; their strides and each kernel offset's step, in entries."""
+        levels = np.where(self.full["maskArray"], self.levels_of, 0)
+        padded = np.pad(levels, self.radius)
+        side = np.arange(-self.radius, self.radius + 1)
+        offsets = np.stack(np.meshgrid(side, side, side, indexing="ij")).reshape(3, -1)
+        strides = np.array(padded.strides) // padded.itemsize
+        return padded.ravel(), strides, strides @ offsets
+
     def kernel_levels(self, batch: np.ndarray) -> np.ndarray:
         """Grey level of every kernel voxel of ``batch`` (voxels, kernel), 0 outside the mask
         or the image (levels start at 1)."""
-        side = np.arange(-self.radius, self.radius + 1)
-        offsets = np.stack(np.meshgrid(side, side, side, indexing="ij")).reshape(3, -1)
-        where = batch[:, :, None] + offsets[:, None, :]
-        shape = np.array(self.full["maskArray"].shape)[:, None, None]
-        inside = ((where >= 0) & (where < shape)).all(axis=0)
-        where = tuple(np.clip(where, 0, shape - 1))
-        inside &= self.full["maskArray"][where]
-        return np.where(inside, self.levels_of[where], 0)
+        flat, strides, steps = self._kernel_lookup
+        centres = (batch + self.radius).T @ strides
+        return flat.take(centres[:, None] + steps[None, :])
 
     def by_level_range(self, coordinates: np.ndarray) -> np.ndarray:
         """An order of the voxels by their kernels' lowest, then highest grey level."""
@@ -353,7 +360,7 @@ class _LocalView:
         (the ROI's Ng, then the absent rows are deleted); shifted, it is sized by the batch's
         range of levels. A pair is counted by its two levels whatever their numbers, so the
         matrices are the same; the features read the true levels (:attr:`levels`) and Ng."""
-        present = np.unique(self.kernel_levels(batch))
+        present = np.flatnonzero(np.bincount(self.kernel_levels(batch).ravel()))
         self.levels = present[present > 0]
         shift = int(self.levels.min()) - 1 if self.levels.size else 0
         top = int(self.levels.max()) - shift if self.levels.size else 1
