@@ -301,7 +301,7 @@ class _Glcm:
         # pairwise rounding apart (an Imc2 of 3e-8).
         near = ((hxy2 - self.hxy) < _IMC2_TIE).ravel()
         hxy2 = hxy2.ravel()
-        for chosen, _, dx, dy in self.stacked:
+        for chosen, _, _, dx, dy in self.stacked:
             tied = near[chosen]
             if not tied.any():
                 continue
@@ -350,8 +350,8 @@ class _Glcm:
 
     def _MaximumProbability(self) -> np.ndarray:
         out = np.zeros(self.count)
-        for chosen, glcm, _, _ in self.stacked:
-            out[chosen] = glcm.max((1, 2))
+        for chosen, counts, divisor, _, _ in self.stacked:
+            out[chosen] = counts.max((1, 2)) / divisor
         return out.reshape(self.shape)
 
     def _SumAverage(self) -> np.ndarray:

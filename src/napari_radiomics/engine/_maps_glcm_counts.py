@@ -48,7 +48,10 @@ def counted(
     voxels, size, _, angles = counts.shape
     flat = np.flatnonzero(counts != 0)  # numpy finds a bool's non-zeros 5-10x faster
     c = counts.ravel()[flat]
-    v, i, j, a = np.unravel_index(flat, counts.shape)
+    # ``unravel_index``'s indices, from numpy's divisions by a scalar (about twice as fast)
+    rest, a = np.divmod(flat, angles)
+    rest, j = np.divmod(rest, size)
+    v, i = np.divmod(rest, size)
     sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
     if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
         kept = sums.sum(0) != 0

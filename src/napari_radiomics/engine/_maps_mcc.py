@@ -22,17 +22,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: One stack of GLCMs with as many levels: which (voxel, angle)s, the GLCMs on those levels
-#: (n, L, L) and their marginals p_x, p_y (n, L).
-Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: One stack of GLCMs with as many levels: which (voxel, angle)s, their counts on those
+#: levels (n, L, L), what each is divided by to be normalised (n) and their marginals p_x,
+#: p_y (n, L).
+Stack = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def stacks(px: np.ndarray, py: np.ndarray, dense: tuple[np.ndarray, np.ndarray]) -> list[Stack]:
     """The GLCMs ``dense`` gives (counts (voxels, levels, levels, angles) and each (voxel,
     angle)'s divisor), with marginals ``px``, ``py`` (voxels, levels, angles), each on the
     levels it has (a row or a column with a pair), stacked by that number of levels: each
-    stack gathered from the dense counts at its GLCMs' levels and divided as the entries
-    were, so its values are theirs."""
+    stack gathered from the dense counts at its GLCMs' levels, left undivided (the MCC's B
+    divides once, by the divisor and the marginals together; a largest entry divided is the
+    largest value, to the bit)."""
     counts, divisor = dense
     voxels, levels_in_batch, angles = px.shape
     flat_counts = np.ascontiguousarray(counts).ravel()
@@ -50,9 +52,8 @@ def stacks(px: np.ndarray, py: np.ndarray, dense: tuple[np.ndarray, np.ndarray])
         # flat positions: of each (voxel, i, angle) row start, of each j; then their sums
         starts = (v * (levels_in_batch * step_i) + a)[:, None] + levels * step_i
         glcm = flat_counts.take(starts[:, :, None] + (levels * step_j)[:, None, :])
-        glcm /= divisor[v, a][:, None, None]
         at = chosen[:, None] * levels_in_batch + levels
-        out.append((chosen, glcm, rows.take(at), columns.take(at)))
+        out.append((chosen, glcm, divisor[v, a], rows.take(at), columns.take(at)))
     return out
 
 
@@ -68,10 +69,10 @@ def maximal_correlation(
     gives pyradiomics' own MCC of the (voxel, angle)s ``chosen`` (flat indices), on its
     matrices' levels (:func:`mcc_of_q`). See the module docstring."""
     mcc = np.zeros(empty.size)  # one level in the angle: 0
-    for chosen, glcm, dx, dy in stacked:
-        if glcm.shape[1] < 2:
+    for chosen, counts, divisor, dx, dy in stacked:
+        if counts.shape[1] < 2:
             continue
-        mcc[chosen] = _second_singular_value(glcm, dx, dy, symmetric)
+        mcc[chosen] = _second_singular_value(counts, divisor, dx, dy, symmetric)
         # Where it is (nearly) 0, pyradiomics' epsilon in Q and LAPACK's rounding decide
         # the square root (sqrt(2 eps) is 2e-8): those few take pyradiomics' own route.
         tiny = mcc[chosen] < _TINY
@@ -89,15 +90,16 @@ _TINY = 1e-4
 
 
 def _second_singular_value(
-    glcm: np.ndarray, dx: np.ndarray, dy: np.ndarray, symmetric: bool
+    counts: np.ndarray, divisor: np.ndarray, dx: np.ndarray, dy: np.ndarray, symmetric: bool
 ) -> np.ndarray:
-    """The second largest singular value of each ``B = Dx^-1/2 P Dy^-1/2`` (n, L, L):
-    symmetric, the second largest ``|mu|`` of B's eigenvalues (the largest is 1); else the
-    square root of ``B B^T``'s second largest eigenvalue."""
+    """The second largest singular value of each ``B = Dx^-1/2 P Dy^-1/2`` (n, L, L), P the
+    ``counts`` divided by ``divisor`` (n): symmetric, the second largest ``|mu|`` of B's
+    eigenvalues (the largest is 1); else the square root of ``B B^T``'s second largest
+    eigenvalue. One division per entry, by the divisor and both roots together."""
     root_x, root_y = np.sqrt(dx), np.sqrt(dy)
     root_x[root_x == 0] = 1.0  # an absent level: its row (column) of P is 0
     root_y[root_y == 0] = 1.0
-    b = glcm / (root_x[:, :, None] * root_y[:, None, :])
+    b = counts / ((divisor[:, None] * root_x)[:, :, None] * root_y[:, None, :])
     if symmetric and b.shape[1] <= _DEFLATED:
         return _largest_other_eigenvalue(b, root_x)
     if symmetric:
