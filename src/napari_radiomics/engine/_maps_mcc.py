@@ -44,16 +44,25 @@ def stacks(px: np.ndarray, py: np.ndarray, dense: tuple[np.ndarray, np.ndarray])
     size = present.sum(1)  # levels per (voxel, angle)
     rows = px.transpose(0, 2, 1).ravel()  # (voxel, angle, level)
     columns = rows if py is px else py.transpose(0, 2, 1).ravel()
+    # Ordered by size (stably: ascending within a size), each stack's GLCMs are a run of
+    # ``order`` and their levels a run of ``found``, found once for all.
+    order = np.argsort(size, kind="stable")
+    found = np.nonzero(present[order])[1]  # ascending in each row
+    ends = np.cumsum(size[order])
+    sizes, first = np.unique(size[order], return_index=True)
     out = []
-    for n in np.unique(size[size > 0]):
-        chosen = np.flatnonzero(size == n)
-        levels = np.nonzero(present[chosen])[1].reshape(-1, n)  # ascending in each row
+    for n, start, stop in zip(sizes, first, [*first[1:], order.size], strict=True):
+        if n == 0:
+            continue
+        chosen = order[start:stop]
+        levels = found[ends[start] - n : ends[stop - 1]].reshape(-1, n)
         v, a = np.divmod(chosen, angles)
         # flat positions: of each (voxel, i, angle) row start, of each j; then their sums
         starts = (v * (levels_in_batch * step_i) + a)[:, None] + levels * step_i
         glcm = flat_counts.take(starts[:, :, None] + (levels * step_j)[:, None, :])
         at = chosen[:, None] * levels_in_batch + levels
-        out.append((chosen, glcm, divisor[v, a], rows.take(at), columns.take(at)))
+        dx = rows.take(at)
+        out.append((chosen, glcm, divisor[v, a], dx, dx if py is px else columns.take(at)))
     return out
 
 
@@ -96,14 +105,16 @@ def _second_singular_value(
     ``counts`` divided by ``divisor`` (n): symmetric, the second largest ``|mu|`` of B's
     eigenvalues (the largest is 1); else the square root of ``B B^T``'s second largest
     eigenvalue. One division per entry, by the divisor and both roots together."""
-    root_x, root_y = np.sqrt(dx), np.sqrt(dy)
+    root_x = np.sqrt(dx)
     root_x[root_x == 0] = 1.0  # an absent level: its row (column) of P is 0
+    root_y = root_x if dy is dx else np.sqrt(dy)
     root_y[root_y == 0] = 1.0
     b = counts / ((divisor[:, None] * root_x)[:, :, None] * root_y[:, None, :])
     if symmetric and b.shape[1] <= _DEFLATED:
         return _largest_other_eigenvalue(b, root_x)
-    if symmetric:
-        return np.abs(np.linalg.eigvalsh(b)[:, :-1]).max(1)
+    if symmetric:  # ascending: the largest |mu| but the last is at one end or the other
+        eigen = np.linalg.eigvalsh(b)
+        return np.maximum(eigen[:, -2], -eigen[:, 0])
     eigen = np.linalg.eigvalsh(b @ b.transpose(0, 2, 1))
     return np.sqrt(np.maximum(eigen[:, -2], 0.0))
 
