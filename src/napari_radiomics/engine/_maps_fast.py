@@ -6,10 +6,10 @@ its formulas are slow there for reasons unrelated to the mathematics:
 * firstorder's percentiles (10th, 90th, interquartile range, robust mean absolute deviation)
   call ``numpy.nanpercentile`` along the kernel axis, which runs a Python-level loop over
   every voxel (``apply_along_axis``), and its median ``numpy.nanmedian``, which goes through
-  masked arrays; here the kernels are sorted as a 2D array and the percentile is read with
-  numpy's own "linear" rule (its virtual index, floor and ``_lerp``, written the same way, so
-  the values are numpy's to the last bit or so), the median as numpy takes it (the two middle
-  values summed and halved: the same value).
+  masked arrays; here the kernels are sorted once per batch as a 2D array, the percentiles
+  read with numpy's own "linear" rule (its virtual index, floor and ``_lerp``, written the
+  same way, so the values are numpy's to the last bit or so), the median as numpy takes it
+  (the two middle values summed and halved: the same value).
 
 * glrlm's matrix: pyradiomics sizes its run-length axis by the longest side of the image
   (of a batch's sub-box here), 20-30 at radius 2 on brain1, then deletes the run lengths no
@@ -55,8 +55,9 @@ import numpy as np
 def speed_up(instance: Any, class_name: str) -> None:
     """Install the faster formulas on a voxel-mode feature-class ``instance``."""
     if class_name == "firstorder":
+        kernels = _SortedKernels(instance)
         for name, method in _FIRSTORDER.items():
-            setattr(instance, f"get{name}FeatureValue", lambda m=method: m(instance))
+            setattr(instance, f"get{name}FeatureValue", partial(method, kernels))
         instance._initCalculation = lambda coordinates: _first_order_init(instance, coordinates)
         instance._moment = _KeptMoments()
     if class_name == "glrlm" and instance.weightingNorm is None:
@@ -182,56 +183,60 @@ class _KeptMoments:
         return self.powers[n]
 
 
-def nan_percentile(values: np.ndarray, q: float) -> np.ndarray:
-    """``numpy.nanpercentile(values, q, axis=1)`` (method "linear") of a 2D array, without a
-    Python loop over the rows; a row of NaN only gives NaN."""
-    ordered = np.sort(values, axis=1)  # NaN sort last
-    count = np.count_nonzero(~np.isnan(values), axis=1)
-    quantile = np.true_divide(q, 100)
-    # numpy's _compute_virtual_index with alpha = beta = 1, the "linear" method
-    virtual = count * quantile + (1 + quantile * (1 - 1 - 1)) - 1
-    previous = np.floor(virtual)
-    gamma = virtual - previous
-    last = np.maximum(count - 1, 0)
-    below = np.clip(previous, 0, last).astype(int)
-    above = np.clip(previous + 1, 0, last).astype(int)
-    a = np.take_along_axis(ordered, below[:, None], axis=1)[:, 0]
-    b = np.take_along_axis(ordered, above[:, None], axis=1)[:, 0]
-    difference = b - a
-    out = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
-    out[count == 0] = np.nan
-    return out
+class _SortedKernels:
+    """Each kernel's values (the rows of a firstorder ``instance``'s ``targetVoxelArray``)
+    sorted, NaN last, and how many are numbers, kept for the last batch: the median and the
+    percentiles all read them (pyradiomics sorts, or partitions, once per feature)."""
+
+    def __init__(self, instance: Any) -> None:
+        self.instance = instance
+        self.of: np.ndarray | None = None
+        self.ordered = self.count = np.empty(0)
+
+    def values(self) -> np.ndarray:
+        values = self.instance.targetVoxelArray
+        if self.of is not values:  # a new batch (the last one is held, so its id is not reused)
+            self.of, self.ordered = values, np.sort(values, axis=1)
+            self.count = np.count_nonzero(~np.isnan(values), axis=1)
+        return values
+
+    def percentile(self, q: float) -> np.ndarray:
+        """``numpy.nanpercentile(values, q, axis=1)`` (method "linear"), without a Python loop
+        over the rows; a row of NaN only gives NaN."""
+        self.values()
+        ordered, count = self.ordered, self.count
+        quantile = np.true_divide(q, 100)
+        # numpy's _compute_virtual_index with alpha = beta = 1, the "linear" method
+        virtual = count * quantile + (1 + quantile * (1 - 1 - 1)) - 1
+        previous = np.floor(virtual)
+        gamma = virtual - previous
+        last = np.maximum(count - 1, 0)
+        below = np.clip(previous, 0, last).astype(int)
+        above = np.clip(previous + 1, 0, last).astype(int)
+        a = np.take_along_axis(ordered, below[:, None], axis=1)[:, 0]
+        b = np.take_along_axis(ordered, above[:, None], axis=1)[:, 0]
+        difference = b - a
+        out = np.where(gamma >= 0.5, b - difference * (1 - gamma), a + difference * gamma)
+        out[count == 0] = np.nan
+        return out
+
+    def median(self) -> np.ndarray:
+        """``numpy.nanmedian(values, axis=1)`` as numpy takes it: the two middle values of
+        each row (the middle one twice for an odd count) summed and halved; a row of NaN only
+        gives NaN. numpy gets there through masked arrays, several times slower here."""
+        self.values()
+        high = self.count // 2
+        low = np.where(self.count % 2 == 1, high, np.maximum(high - 1, 0))
+        pair = np.take_along_axis(self.ordered, np.stack([low, high], axis=1), axis=1)
+        out = (pair[:, 0] + pair[:, 1]) / 2
+        out[self.count == 0] = np.nan
+        return out
 
 
-def _median(instance: Any) -> np.ndarray:
-    """``numpy.nanmedian`` of each kernel's values (``targetVoxelArray``'s rows) as numpy
-    takes it: the rows sorted (NaN last), the two middle values of each (the middle one twice
-    for an odd count) summed and halved; a row of NaN only gives NaN. numpy gets there through
-    masked arrays, several times slower on a batch's kernels."""
-    values = instance.targetVoxelArray
-    ordered = np.sort(values, axis=1)
-    count = np.count_nonzero(~np.isnan(values), axis=1)
-    high = count // 2
-    low = np.where(count % 2 == 1, high, np.maximum(high - 1, 0))
-    pair = np.take_along_axis(ordered, np.stack([low, high], axis=1), axis=1)
-    out = (pair[:, 0] + pair[:, 1]) / 2
-    out[count == 0] = np.nan
-    return out
-
-
-def _percentile(q: float) -> Any:
-    return lambda instance: nan_percentile(instance.targetVoxelArray, q)
-
-
-def _interquartile_range(instance: Any) -> np.ndarray:
-    values = instance.targetVoxelArray
-    return nan_percentile(values, 75) - nan_percentile(values, 25)
-
-
-def _robust_mean_absolute_deviation(instance: Any) -> np.ndarray:
+def _robust_mean_absolute_deviation(kernels: _SortedKernels) -> np.ndarray:
     """pyradiomics' rMAD: the mean absolute deviation of the values within [P10, P90]."""
-    values = instance.targetVoxelArray
-    low, high = nan_percentile(values, 10), nan_percentile(values, 90)
+    values = kernels.values()
+    low, high = kernels.percentile(10), kernels.percentile(90)
     with np.errstate(invalid="ignore"):
         outside = (values - low[:, None] < 0) | (values - high[:, None] > 0)
     kept = np.where(outside, np.nan, values)
@@ -239,9 +244,9 @@ def _robust_mean_absolute_deviation(instance: Any) -> np.ndarray:
 
 
 _FIRSTORDER = {
-    "Median": _median,
-    "10Percentile": _percentile(10),
-    "90Percentile": _percentile(90),
-    "InterquartileRange": _interquartile_range,
+    "Median": _SortedKernels.median,
+    "10Percentile": partial(_SortedKernels.percentile, q=10),
+    "90Percentile": partial(_SortedKernels.percentile, q=90),
+    "InterquartileRange": lambda k: k.percentile(75) - k.percentile(25),
     "RobustMeanAbsoluteDeviation": _robust_mean_absolute_deviation,
 }
