@@ -193,5 +193,8 @@ def nanmean_over_angles(values: np.ndarray) -> np.ndarray:
     taken as 0 in the sum, divided by the count of the others) without its checks and
     warnings: a voxel with no pair at all is NaN, as in pyradiomics."""
     counted = ~np.isnan(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counted, values, 0.0).sum(1) / counted.sum(1)
+    count = counted.sum(1)
+    # divided only where there is a count, for no 0 / 0 to silence: a ``numpy.errstate`` per
+    # call cost more than the rest of it (7 ms of brain1's ~1000 calls at radius 2)
+    total = np.where(counted, values, 0.0).sum(1)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
