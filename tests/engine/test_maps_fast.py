@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from radiomics import firstorder, getFeatureClasses
+from radiomics import firstorder, getFeatureClasses, glrlm
 
 from napari_radiomics.engine._maps_fast import speed_up
 
@@ -127,3 +127,24 @@ def test_first_order_median_is_pyradiomics_own_bit_for_bit(pyradiomics_data: Pat
         expected = theirs.getMedianFeatureValue()
     np.testing.assert_array_equal(ours.getMedianFeatureValue(), expected)
     assert np.isnan(expected[2])
+
+
+def test_glrlm_coefficients_are_pyradiomics_own_bit_for_bit(pyradiomics_data: Path) -> None:
+    """The run counts per run length and per grey level, the level and run-length vectors and
+    the matrix with the run lengths no voxel has deleted, taken by ``numpy.einsum``, equal
+    pyradiomics' ``_calculateCoefficients`` on the same matrix to the bit: brain1's first 200
+    ROI voxels at radius 3, where some run lengths (7 voxels long) occur in no kernel."""
+    image = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
+    mask = sitk.ReadImage(str(pyradiomics_data / "brain1_label.nrrd"))
+    ours = glrlm.RadiomicsGLRLM(image, mask, voxelBased=True, kernelRadius=3)
+    theirs = glrlm.RadiomicsGLRLM(image, mask, voxelBased=True, kernelRadius=3)
+    speed_up(ours, "glrlm")
+    speed_up(theirs, "glrlm")
+    del theirs._calculateCoefficients  # pyradiomics' own again, on the same matrix
+    coordinates = theirs.labelledVoxelCoordinates[:, :200]
+    ours._initCalculation(coordinates)
+    theirs._initCalculation(coordinates)
+    assert len(theirs.coefficients["jvector"]) < 7  # run lengths deleted
+    np.testing.assert_array_equal(ours.P_glrlm, theirs.P_glrlm)
+    for name in ("pr", "pg", "ivector", "jvector", "Nr"):
+        np.testing.assert_array_equal(ours.coefficients[name], theirs.coefficients[name])

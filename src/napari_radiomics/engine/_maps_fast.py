@@ -16,7 +16,8 @@ its formulas are slow there for reasons unrelated to the mathematics:
   voxel has. In voxel mode its C code counts runs inside each voxel's kernel only, never
   longer than the kernel's side (2 r + 1), so here the C code is given that length: the
   matrix is 4-6 times smaller, and so are its copies (pyradiomics' deletions) and the sums
-  over it; the run lengths kept, and every value, are the same.
+  over it; the run lengths kept, and every value, are the same. Its coefficients (the sums
+  over grey levels and over run lengths) are then taken by ``numpy.einsum``, whole counts.
 
 * the four emphases of glrlm, glszm and gldm that weight by both the grey level i and the
   run length (zone size, dependence size) j (``ShortRunLowGrayLevelEmphasis``, ...):
@@ -62,6 +63,7 @@ def speed_up(instance: Any, class_name: str) -> None:
         instance._moment = _KeptMoments()
     if class_name == "glrlm" and instance.weightingNorm is None:
         instance._calculateMatrix = lambda coordinates: _glrlm_matrix(instance, coordinates)
+        instance._calculateCoefficients = lambda: _glrlm_coefficients(instance)
     if class_name in _EMPHASES:
         matrix, count, emphases = _EMPHASES[class_name]
         for name, powers in emphases.items():
@@ -130,6 +132,24 @@ def _emphasis(instance: Any, matrix: str, count: str, i_power: int, j_power: int
     if p.ndim == 4:  # glrlm's angles
         return np.nanmean(np.einsum("vija,ij->va", p, weights) / instance.coefficients[count], 1)
     return np.einsum("vij,ij->v", p, weights) / instance.coefficients[count]
+
+
+def _glrlm_coefficients(instance: Any) -> None:
+    """pyradiomics' ``RadiomicsGLRLM._calculateCoefficients`` on the whole run counts of
+    :func:`_glrlm_matrix`: the runs per run length (``pr``) and per grey level (``pg``), the
+    level and run-length vectors, the run lengths no voxel has deleted. Its sums over one axis
+    of four are taken by ``numpy.einsum`` (3x ``numpy.sum`` there; whole counts, so the same
+    numbers), and the matrix is copied only when a run length is deleted."""
+    matrix = instance.P_glrlm
+    pr = np.einsum("vgra->vra", matrix)
+    pg = np.einsum("vgra->vga", matrix)
+    kept = np.einsum("vra->r", pr) != 0
+    jvector = np.arange(1, matrix.shape[2] + 1, dtype=np.float64)[kept]
+    if not kept.all():
+        instance.P_glrlm, pr = matrix[:, :, kept], pr[:, kept]
+    instance.coefficients.update(
+        pr=pr, pg=pg, ivector=instance.coefficients["grayLevels"].astype(float), jvector=jvector
+    )
 
 
 def _first_order_init(instance: Any, coordinates: np.ndarray) -> None:
