@@ -306,6 +306,14 @@ class _LocalView:
         return 8 * (13 * ng * kernel + kernel * 8)
 
     @cached_property
+    def _roi_level(self) -> np.ndarray:
+        """Whether each whole number up to the ROI's highest grey level is one of its levels."""
+        levels = np.asarray(self.coefficients["grayLevels"]).astype(np.intp)
+        table = np.zeros(int(levels.max(initial=0)) + 1, dtype=bool)
+        table[levels] = True
+        return table
+
+    @cached_property
     def _kernel_lookup(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The grey levels, 0 outside the mask, padded by the radius with 0 (so no kernel
         leaves them) and flat; their strides and each kernel offset's step, in entries."""
@@ -345,9 +353,13 @@ class _LocalView:
             self._shift_levels(batch)
             return batch - low[:, None]
         levels = self.levels_of[box][self.full["maskArray"][box]]
-        present = np.unique(levels)
-        # Only levels the ROI has (the padding's NaN is not a level).
-        present = present[np.isin(present, self.coefficients["grayLevels"])]
+        if levels.dtype.kind in "iu" and levels.min(initial=0) >= 0:  # counted, not sorted
+            roi = self._roi_level
+            found = np.bincount(levels, minlength=roi.size)[: roi.size] > 0
+            present = np.flatnonzero(found & roi)
+        else:  # Only levels the ROI has (the padding's NaN is not a level).
+            present = np.unique(levels)
+            present = present[np.isin(present, self.coefficients["grayLevels"])]
         self.instance.coefficients = dict(self.coefficients)
         self.instance.coefficients["grayLevels"] = present
         if self.class_name in _LOCAL_NG and present.size:
