@@ -98,6 +98,7 @@ class _Glcm:
     def __init__(
         self,
         entries: Entries,
+        counts: np.ndarray,
         dense: Dense,
         shape: tuple[int, int, int],
         empty: np.ndarray,
@@ -107,7 +108,8 @@ class _Glcm:
         matrix_levels: np.ndarray | None = None,
     ) -> None:
         """``entries`` of GLCMs (voxels, levels, levels, angles) as ``shape`` says (voxels,
-        levels, angles), the same GLCMs ``dense``, ``empty`` (voxels, angles) marking the
+        levels, angles), their ``counts`` (the values undivided), the same GLCMs ``dense``,
+        ``empty`` (voxels, angles) marking the
         GLCMs without a pair, the grey level of each index, ``Ng``; ``matrix_levels``, the
         levels pyradiomics' own matrices would span (its voxel batch's: the ROI's), by
         default ``levels``."""
@@ -122,6 +124,7 @@ class _Glcm:
         self.dense = dense
         self.levels_in_batch = size
         self.p, v, i, j, a = entries
+        self.counts = counts
         self.i, self.j = i, j
         self.gi, self.gj = self.levels[i], self.levels[j]
         self.group = v * angles + a  # one (voxel, angle) GLCM
@@ -145,8 +148,9 @@ class _Glcm:
             flat, p = flat[kept], p[kept]
         entries = (p, *np.unravel_index(flat, p_glcm.shape))
         levels, ng = coefficients["grayLevels"], coefficients["Ng"]
-        dense = p_glcm, np.ones((voxels, angles))
-        return cls(entries, dense, (voxels, size, angles), empty, levels, ng, symmetric)
+        dense = p_glcm, np.ones((voxels, angles)), False
+        shape = (voxels, size, angles)
+        return cls(entries, p, dense, shape, empty, levels, ng, symmetric)
 
     def total(self, weights: np.ndarray) -> np.ndarray:
         """Sum of ``weights`` (one per non-zero entry) per (voxel, angle)."""
@@ -366,7 +370,7 @@ class _Glcm:
 
     @cached_property
     def stacked(self) -> list[Stack]:
-        return stacks(self.px, self.py, self.dense)
+        return stacks(self.px, self.py, self.row, self.column, self.counts, self.dense[1])
 
     def _MCC(self) -> np.ndarray:
         # one grey level with a pair in the kernel: pyradiomics' flat region
@@ -384,7 +388,7 @@ class _Glcm:
         px, py = self.px[voxel, :, angle], self.py[voxel, :, angle]
         present = (px > 0) | (py > 0)
         count = present.sum(1)
-        counts, divisor = self.dense
+        counts, divisor, halves = self.dense
         # an entry's level is always one of the ROI's
         position = np.searchsorted(self.matrix_levels, self.levels)
         out = np.empty(chosen.size)
@@ -392,7 +396,10 @@ class _Glcm:
             rows = np.flatnonzero(count == n)
             levels = np.nonzero(present[rows])[1].reshape(-1, n)  # ascending in each row
             v, a = voxel[rows][:, None, None], angle[rows][:, None, None]
-            glcm = counts[v, levels[:, :, None], levels[:, None, :], a] / divisor[v, a]
+            glcm = counts[v, levels[:, :, None], levels[:, None, :], a]
+            if halves:  # C + C^T, added as pyradiomics adds them
+                glcm = glcm + counts[v, levels[:, None, :], levels[:, :, None], a]
+            glcm /= divisor[v, a]
             dx = np.take_along_axis(px[rows], levels, 1)
             dy = np.take_along_axis(py[rows], levels, 1)
             out[rows] = mcc_of_q(glcm, dx, dy, position[levels], self.matrix_levels.size)
