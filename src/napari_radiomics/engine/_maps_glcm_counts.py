@@ -58,15 +58,17 @@ def counted(
     v, i = np.divmod(rest, size)
     flat_counts = counts.ravel()
     c = flat_counts[flat]
-    if symmetric:
-        c = c + flat_counts[((v * size + j) * size + i) * angles + a]
-    sums = np.bincount(v * angles + a, c, voxels * angles).reshape(voxels, angles)
+    if symmetric:  # C[j, i]: (i - j) (size - 1) angles entries before C[i, j]
+        c = c + flat_counts[flat - (i - j) * ((size - 1) * angles)]
+    group = v * angles + a  # one (voxel, angle) GLCM
+    sums = np.bincount(group, c, voxels * angles).reshape(voxels, angles)
     if angles > 1:  # pyradiomics deletes the angles empty for every voxel of the batch
         kept = sums.sum(0) != 0
         if not kept.all():
             a = (np.cumsum(kept) - 1)[a]
             counts, sums, angles = counts[..., kept], sums[:, kept], int(kept.sum())
-    p = c / sums[v, a]
+            group = v * angles + a
+    p = c / sums.ravel()[group]
     shift = int(levels["grayLevels"].min()) - 1 if levels["grayLevels"].size else 0
     by_index = np.arange(1, size + 1) + shift
     dense = counts, sums, symmetric
