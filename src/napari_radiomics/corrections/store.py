@@ -16,29 +16,25 @@ Layout (documented for people who read it without this plugin, see docs/formats.
 ``<case>`` is the case as ``_filenames.file_stem`` names it (valid on every OS, never hidden,
 reversible; ``corrections.maskfile``). A store is refused, naming the reason, when it sits in
 its dataset (or its ``masks`` folder leads there) or belongs to another dataset; one moved
-or copied together with its dataset still serves it (``corrections.store_header``).
+or copied together with its dataset still serves it (``corrections.store_header``). Opening
+checks and reads, writing nothing (``corrections.store_open``).
 
 Every file is replaced whole (``_atomic.replaced``), mask first and tables after, so a killed
 process leaves the previous or the new version of each file. Two locks: ``_writing`` lets one
 write at a time reach the disk, ``_guard`` covers what is in memory and is never held across a
 disk operation, so napari's GUI thread (a status, the Review table) never waits for a write
-that a slow or hung share holds up. The mask files are the truth about
-what is corrected: a mask without a review row (the process died between the two writes) is
-still a correction, and a row whose mask is missing is reported and the original used.
+that a slow or hung share holds up. The mask files are the truth about what is corrected.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,33 +45,25 @@ from napari_radiomics._lock import OutputLock
 from napari_radiomics.corrections.location import dataset_folder
 from napari_radiomics.corrections.maskfile import (
     CaseRef,
-    mask_case,
     mask_name,
     read_corrected_mask,
     write_mask,
 )
 from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
-from napari_radiomics.corrections.store_header import (
-    Owner,
-    Source,
-    read_header,
-    source_entry,
-    write_header,
-)
+from napari_radiomics.corrections.store_header import source_entry, write_header
+from napari_radiomics.corrections.store_open import contents, place, unwritable
 from napari_radiomics.corrections.store_tables import (
     LOG_COLUMNS,
     REVIEW_COLUMNS,
+    STATUSES,
+    Status,
     now,
-    read_table,
     user,
     write_table,
 )
 from napari_radiomics.errors import BatchError, CorrectionsError, ReadError, WriteError
 
 __all__ = ["STATUSES", "CaseRef", "CorrectionStore", "Status"]
-
-Status = Literal["unreviewed", "accepted", "corrected", "flagged"]
-STATUSES: tuple[Status, ...] = ("unreviewed", "accepted", "corrected", "flagged")
 
 
 class _StoreLock(OutputLock):
@@ -94,7 +82,7 @@ class CorrectionStore:
     ``read_only``; :meth:`save` then raises :class:`CorrectionsError` with that reason, so the
     caller keeps the edit in memory and tells the user instead of dropping it.
 
-    A folder that cannot be this dataset's store at all (see :meth:`_refusal`) is ``refused``:
+    A folder that cannot be this dataset's store at all (``store_open.place``) is ``refused``:
     nothing in it is read or written, and ``read_only`` says why.
     """
 
@@ -115,67 +103,24 @@ class CorrectionStore:
         self._removing: dict[str, Path] = {}
         self._unwritten = False  # tables changed in memory since they were last written
         self._swept = False  # a killed writer's leftovers removed (at the first write)
+        found = place(self.root, self.dataset, self.problems)
+        self.refused = found.refused
         #: where store.yaml recorded the dataset, if both moved since (rewritten on writing)
-        self.moved_from: str | None = None
+        self.moved_from = found.moved_from
         #: the folder store.yaml names (where the dataset is now) and what else it records
-        self._home = self.dataset
-        self._moves: list[str] = []
-        self._sources: dict[str, Source] = {}
-        self.refused = self._refusal()
+        self._home, self._moves, self._sources = found.home, list(found.moves), found.sources
         if self.refused is not None:
             self.read_only = self.refused
             return
         if write:
-            self._open_for_writing()
+            self.read_only = unwritable(self.root)
+            if self.read_only is None and self.root.exists():
+                self._take_lock()
         else:
             self.read_only = "opened for reading only"
-        self._load()
+        self._masks, self._rows, self._log = contents(self.root, self.problems)
 
-    # -- opening -------------------------------------------------------------------------
-    def _refusal(self) -> str | None:
-        """Why this folder cannot be the store of ``dataset`` (None if it can).
-
-        Paths are compared with links followed: a store inside the dataset, or whose
-        ``masks`` folder leads into it, would write corrections over source files and delete
-        them on revert; the store of another dataset (``store.yaml`` records which one) would
-        apply its corrections to whatever cases share their names.
-        """
-        dataset = Path(os.path.realpath(self.dataset))
-        for folder in (self.root, self.root / "masks"):
-            real = Path(os.path.realpath(folder))
-            if real == dataset or dataset in real.parents:
-                which = "is" if folder == self.root else "has its masks folder"
-                leads = "" if real == folder else f" (through a link, to {real})"
-                return (
-                    f"{which} inside the dataset {self.dataset}{leads}: a store is kept "
-                    "outside its dataset, so that no source file is ever written or deleted; "
-                    "choose another corrections folder"
-                )
-        owner = Owner.of(self.root, read_header(self.root, self.problems))
-        self._moves = list(owner.moves)
-        self._sources = dict(owner.sources or {})
-        self._home, refusal = owner.place(dataset, self.dataset)
-        if refusal is None and not owner.at_place(dataset):
-            self.moved_from = owner.recorded  # the header is rewritten with the next write
-        return refusal
-
-    def _open_for_writing(self) -> None:
-        """Find out now, before anything is painted, whether the store can be written; create
-        it only with the first correction, so opening a dataset writes nothing."""
-        existing = self.root
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        try:  # a real probe: permissions, read-only mounts and ACLs all answer it truly
-            Path(tempfile.mkdtemp(dir=existing, prefix=".napari-radiomics-probe-")).rmdir()
-            full = shutil.disk_usage(existing).free == 0  # statvfs is POSIX-only
-        except OSError as exc:
-            self.read_only = f"cannot be written ({exc.strerror or exc} in {existing})"
-            return
-        if full:
-            self.read_only = f"cannot be written (the disk of {existing} is full)"
-        elif self.root.exists():
-            self._take_lock()
-
+    # -- the lock, and the store created with its first write ----------------------------
     def _take_lock(self) -> None:
         lock = _StoreLock(self.root / "store")
         try:
@@ -213,38 +158,6 @@ class CorrectionStore:
     @property
     def writable(self) -> bool:
         return self.read_only is None
-
-    def _load(self) -> None:
-        masks = self.root / "masks"
-        if masks.is_dir():
-            for path in sorted(masks.iterdir()):
-                if is_temporary(path.name) or not path.is_file():
-                    continue  # a temporary file left by a killed write
-                self._masks[mask_case(path)] = path
-        review = read_table(self.root / "review.csv", REVIEW_COLUMNS, self.problems)
-        self._rows = {r["case"]: r for r in review}
-        self._log = read_table(self.root / "log.csv", LOG_COLUMNS, self.problems)
-        for case, row in list(self._rows.items()):
-            if row.get("status") not in STATUSES:
-                self.problems.append(
-                    f"review.csv: case {case}: unknown status {row.get('status')!r}; "
-                    "shown as unreviewed"
-                )
-                row["status"] = "unreviewed"
-            if case not in self._masks and (row["status"] == "corrected" or row["mask_file"]):
-                what = "is marked corrected" if row["status"] == "corrected" else "was corrected"
-                self.problems.append(
-                    f"review.csv: case {case} {what} but its mask file is missing; the "
-                    "original mask is used"
-                )
-                if row["status"] == "corrected":
-                    row["status"] = "unreviewed"
-        for case in self._masks:
-            # A mask without a row is a correction whose row was never written; a reviewer's
-            # later decision on a corrected case (accepted, flagged) stands.
-            row = self._rows.setdefault(case, {"case": case})
-            if row.get("status") in (None, "", "unreviewed"):
-                row["status"] = "corrected"
 
     def close(self) -> None:
         """Give the store up to other sessions (the files stay)."""

@@ -1,5 +1,5 @@
-"""A corrections store's two tables, ``review.csv`` and ``log.csv``: their columns, and how
-they are read back and written.
+"""A corrections store's two tables, ``review.csv`` and ``log.csv``: their columns and
+statuses, and how they are read back and written.
 
 Both are UTF-8 CSV files safe to open in a spreadsheet (text cells escaped, see
 ``_spreadsheet``), written whole and atomically. A table that cannot be read is named in the
@@ -16,7 +16,7 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -24,7 +24,20 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._spreadsheet import escape_cell, unescape_frame
 from napari_radiomics.errors import CorrectionsError
 
-__all__ = ["LOG_COLUMNS", "REVIEW_COLUMNS", "now", "read_table", "user", "write_table"]
+__all__ = [
+    "LOG_COLUMNS",
+    "REVIEW_COLUMNS",
+    "STATUSES",
+    "Status",
+    "now",
+    "read_table",
+    "user",
+    "write_table",
+]
+
+#: review.csv's statuses ("corrected" is set by a correction alone).
+Status = Literal["unreviewed", "accepted", "corrected", "flagged"]
+STATUSES: tuple[Status, ...] = ("unreviewed", "accepted", "corrected", "flagged")
 
 #: review.csv's columns, in order; provenance columns are empty for uncorrected cases.
 REVIEW_COLUMNS = (
