@@ -4,14 +4,14 @@ A thin layer over ``engine.maps.feature_maps``, so the files hold the numbers th
 shows. Every map is written on the block of voxels it was computed on (the ROI's bounding box
 plus the kernel radius, as pyradiomics' voxel mode returns it), placed on the image's grid, or
 with ``--grid full`` on the image's whole grid; the params file next to them runs in
-pyradiomics' own voxel mode unchanged.
+pyradiomics' own voxel mode unchanged. What the output folder is checked for, its lock and
+the names of its files: ``cli._maps_output``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,8 +22,19 @@ import numpy as np
 import SimpleITK as sitk
 
 from napari_radiomics._atomic import replaced
-from napari_radiomics._filenames import inside, same_file
+from napari_radiomics._filenames import inside
 from napari_radiomics._limits import usable_cpus
+from napari_radiomics.cli._maps_output import (
+    FORMATS,
+    PARAMS_NAME,
+    SINGLE_NAME,
+    file_names,
+    lock_folder,
+    refuse_folder,
+    refuse_inputs_in_the_way,
+    refuse_taken,
+    remove_earlier_maps,
+)
 from napari_radiomics.cli._options import (
     add_settings_options,
     add_subcommand,
@@ -39,7 +50,6 @@ from napari_radiomics.cli._status import (
     EXIT_USAGE,
 )
 from napari_radiomics.errors import (
-    BatchError,
     ExtractionError,
     ReadError,
     SettingsError,
@@ -53,9 +63,6 @@ from napari_radiomics.io.medical import (
 )
 from napari_radiomics.io.nrrd_maps import nrrd_bytes, write_nrrd
 
-PARAMS_NAME = "maps.params.yaml"
-#: What the output folder's lock locks: ``DIR/maps.lock`` is the lock file.
-_LOCKED = "maps"
 #: Files written at once (threads): one per usable core, up to four. A small map's file costs a few
 #: milliseconds of compression, writing, renaming and reading back, each without the GIL.
 WRITERS = min(4, usable_cpus())
@@ -63,13 +70,6 @@ WRITERS = min(4, usable_cpus())
 #: ROI, NaN elsewhere) it took 10-25% less CPU than the default level 6 for files about 15%
 #: larger (bench_maps --command). NRRD maps: ``io.nrrd_maps``' own level.
 COMPRESSION_LEVEL = 1
-_FORMATS = {"nrrd": ".nrrd", "nii.gz": ".nii.gz"}
-#: ``--single-file``: the file every map goes to (its components named by the header field
-#: ``io.medical.MAPS_FEATURES_FIELD``, which the reader opens it by).
-SINGLE_NAME = "maps.nrrd"
-#: An image type's name as pyradiomics writes it before a feature's (``original``,
-#: ``wavelet-LLH``, ``log-sigma-1-0-mm-3D``).
-_IMAGE_TYPE = re.compile(r"[A-Za-z0-9-]+")
 
 _HELP = """\
 Voxel-wise feature maps: every ROI voxel gets pyradiomics' features of the kernel around it
@@ -132,7 +132,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     what.add_argument(
         "--margin", type=non_negative, default=0, metavar="N", help="box margin (voxels)"
     )
-    what.add_argument("--format", choices=sorted(_FORMATS), default="nrrd", help="file format")
+    what.add_argument("--format", choices=sorted(FORMATS), default="nrrd", help="file format")
     what.add_argument(
         "--grid", choices=("box", "full"), default="box",
         help="extent of each file: the ROI's bounding box plus the kernel radius, placed on the "
@@ -162,11 +162,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Compute and write the maps; returns the exit status."""
     out = Path(args.output)
-    existing = next(p for p in (out, *out.parents) if p.exists())
-    if not existing.is_dir():  # -o names a file, or a folder inside one
-        parser.error(f"{existing}: exists and is not a folder; -o names the folder for the maps")
-    if (out / PARAMS_NAME).exists() and not args.overwrite:
-        parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
+    refuse_folder(parser, args, out)
     if args.single_file:
         _refuse_other_layouts(parser, args)
     with contextlib.ExitStack() as held:  # the folder's lock, released however the run ends
@@ -189,10 +185,10 @@ def _run_holding(
         settings = settings_from(args)
         image, mask = _read_inputs(parser, args)
         names = map_names(Grid.of_image(image), settings, args.features)
-        written = _file_names(args, names)
-        _refuse_inputs_in_the_way(parser, args, out, written)
-        earlier_run = _lock_folder(parser, args, out, held)
-        _refuse_taken(parser, args, out, written)
+        written = file_names(args, names)
+        refuse_inputs_in_the_way(parser, args, out, written)
+        earlier_run = lock_folder(parser, args, out, held)
+        refuse_taken(parser, args, out, written)
         maps = feature_maps(
             image,
             mask,
@@ -214,43 +210,25 @@ def _run_holding(
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(file=sys.stderr)
-    computed = _file_names(args, list(maps))  # those predicted (a backstop: the tests say so)
-    _refuse_taken(parser, args, out, computed - written)
+    computed = file_names(args, list(maps))  # those predicted (a backstop: the tests say so)
+    refuse_taken(parser, args, out, computed - written)
     try:
         if args.single_file:
             _write_single(out, maps)
         else:
-            _write(out, maps, _FORMATS[args.format], box=args.grid == "box")
+            _write(out, maps, FORMATS[args.format], box=args.grid == "box")
         # The params file names the classes and features mapped, so pyradiomics computes these.
         mapped = map_features(settings, args.features)
         settings.feature_classes = {name: list(only or []) for name, only in mapped.items()}
         settings.save(out / PARAMS_NAME)
         if args.overwrite and earlier_run:  # files of the user's own are not an earlier run
-            _remove_earlier_maps(out, computed)
+            remove_earlier_maps(out, computed)
     except (OSError, WriteError) as err:  # no permission, a full disk
         print(f"napari-radiomics maps: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:
         print(f"{len(maps)} maps written to {out}", file=sys.stderr)
     return EXIT_OK
-
-
-def _file_names(args: argparse.Namespace, names: list[str]) -> set[str]:
-    """The files the maps ``names`` go to in the output folder (not the params file)."""
-    return {SINGLE_NAME} if args.single_file else {f"{n}{_FORMATS[args.format]}" for n in names}
-
-
-def _refuse_taken(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, written: set[str]
-) -> None:
-    """Without ``--overwrite``, a usage error when a file of ``written`` is already in
-    ``out``: it is the user's, or an earlier run's, and is never replaced unasked."""
-    taken = sorted(name for name in written if (out / name).is_file())
-    if taken and not args.overwrite:
-        parser.error(
-            f"{out} already holds {taken[0]}, which this run would write; use --overwrite "
-            "to replace it, or another folder"
-        )
 
 
 def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -274,89 +252,6 @@ def _refuse_other_layouts(parser: argparse.ArgumentParser, args: argparse.Namesp
             + " and ".join(option for option, _ in given)
             + f" ({'; '.join(reason for _, reason in given)})"
         )
-
-
-def _lock_folder(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    out: Path,
-    held: contextlib.ExitStack,
-) -> bool:
-    """Make ``out`` and hold its lock (``maps.lock``) until ``held`` closes: a second run into
-    the same folder at once is a usage error naming the first, instead of mixing its maps and
-    params file with the first's, or removing them. Returns whether an earlier run's maps are
-    in ``out`` (its params file), checked under the lock."""
-    from napari_radiomics._lock import OutputLock
-
-    try:
-        if not out.exists():  # a run that writes nothing (refused ROI, feature) leaves none
-            out.mkdir(parents=True)
-            held.callback(_remove_if_empty, out)
-        held.enter_context(OutputLock(out / _LOCKED))
-    except (OSError, BatchError, WriteError) as err:
-        parser.error(str(err))
-    earlier_run = (out / PARAMS_NAME).exists()
-    if earlier_run and not args.overwrite:
-        parser.error(f"{out} already holds maps ({PARAMS_NAME}); use --overwrite to replace")
-    return earlier_run
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty: the maps were written
-        folder.rmdir()
-
-
-def _refuse_inputs_in_the_way(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, written: set[str]
-) -> None:
-    """A usage error when a file the run reads (the image, the mask, the params or landmarks
-    file) is one it writes, removes or locks in ``out``: a map of ``written``, the params file,
-    the lock, or a map of an earlier run (removed with ``--overwrite``). Asked of the file
-    system (``same_file``), so a link, a hard link or another case of the name (macOS,
-    Windows) is caught too: a source file is never written over nor removed, whatever the
-    options."""
-    from napari_radiomics._lock import lock_path
-
-    if not out.is_dir():
-        return
-    ours = [out / name for name in (*sorted(written), PARAMS_NAME)]
-    ours += [lock_path(out / _LOCKED), *(p for p in out.iterdir() if _is_ours(p.name))]
-    sources = (args.image, args.mask, args.params, args.nyul_landmarks)
-    for given in filter(None, sources):
-        mine = next((path for path in ours if same_file(given, path)), None)
-        if mine is not None:
-            parser.error(
-                f"{given}: is a file this run reads (image, mask, params or landmarks), and "
-                f"-o {out} would write, remove or lock it as {mine.name}; choose another "
-                "output folder"
-            )
-
-
-def _is_ours(name: str) -> bool:
-    """Whether ``name`` is one this command writes in its output folder (a map of either
-    layout, or the params file)."""
-    from napari_radiomics.engine.maps import map_feature_choices
-
-    if name in (SINGLE_NAME, PARAMS_NAME):
-        return True
-    stem = next((name.removesuffix(s) for s in _FORMATS.values() if name.endswith(s)), None)
-    image_type, _, feature = (stem or "").partition("_")
-    features = {choice for choice in map_feature_choices() if "_" in choice}
-    return feature in features and _IMAGE_TYPE.fullmatch(image_type) is not None
-
-
-def _remove_earlier_maps(out: Path, written: set[str]) -> None:
-    """With ``--overwrite``, the maps an earlier run left in ``out`` that this run did not
-    replace (the other layout's: per-feature files after ``--single-file``, ``maps.nrrd``
-    after per-feature files; or features or a format no longer asked for), so ``out`` holds
-    one run's maps, as its params file says. Only files this command's layouts name are
-    removed: :data:`SINGLE_NAME`, and ``<image type>_<class>_<feature>`` with a map format's
-    suffix for a feature pyradiomics maps; anything else in ``out`` is left alone."""
-    for path in sorted(out.iterdir()):
-        if path.name in written or path.name == PARAMS_NAME or not path.is_file():
-            continue
-        if _is_ours(path.name):
-            path.unlink()
 
 
 def _read_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -420,7 +315,7 @@ def _write(out: Path, maps: dict[str, Any], suffix: str, *, box: bool) -> None:
     def write(item: tuple[str, Any]) -> None:
         name, feature_map = item
         target = inside(out, f"{name}{suffix}")
-        if suffix == _FORMATS["nrrd"]:
+        if suffix == FORMATS["nrrd"]:
             values = feature_map.values if box else feature_map.array()
             origin = feature_map.box_origin if box else feature_map.grid.origin
             _write_nrrd(target, values, feature_map.grid, origin)
