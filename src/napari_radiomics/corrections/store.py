@@ -49,7 +49,7 @@ from napari_radiomics.corrections.maskfile import (
     read_corrected_mask,
     write_mask,
 )
-from napari_radiomics.corrections.provenance import MaskChange, compare_masks, mask_digest
+from napari_radiomics.corrections.provenance import compare_masks, mask_digest
 from napari_radiomics.corrections.store_header import source_entry, write_header
 from napari_radiomics.corrections.store_open import contents, place, unwritable
 from napari_radiomics.corrections.store_tables import (
@@ -57,8 +57,7 @@ from napari_radiomics.corrections.store_tables import (
     REVIEW_COLUMNS,
     STATUSES,
     Status,
-    now,
-    user,
+    Tables,
     write_table,
 )
 from napari_radiomics.errors import BatchError, CorrectionsError, ReadError, WriteError
@@ -94,14 +93,12 @@ class CorrectionStore:
         self._guard = threading.RLock()  # memory: held for microseconds, never on the disk
         self._writing = threading.RLock()  # the disk: taken before _guard, never inside it
         self._lock: _StoreLock | None = None
-        self._rows: dict[str, dict[str, Any]] = {}
-        self._log: list[dict[str, Any]] = []
         self._masks: dict[str, Path] = {}
+        self._tables = Tables({}, [])
         #: reverts asked for and not yet recorded (:meth:`forget`, on the GUI thread)
         self._forgetting: deque[str] = deque()
         #: reverted cases whose file is still to be removed (by :meth:`revert`)
         self._removing: dict[str, Path] = {}
-        self._unwritten = False  # tables changed in memory since they were last written
         self._swept = False  # a killed writer's leftovers removed (at the first write)
         found = place(self.root, self.dataset, self.problems)
         self.refused = found.refused
@@ -118,7 +115,7 @@ class CorrectionStore:
                 self._take_lock()
         else:
             self.read_only = "opened for reading only"
-        self._masks, self._rows, self._log = contents(self.root, self.problems)
+        self._masks, self._tables = contents(self.root, self.problems)
 
     # -- the lock, and the store created with its first write ----------------------------
     def _take_lock(self) -> None:
@@ -187,7 +184,7 @@ class CorrectionStore:
             with self._held():
                 self.problems.append(f"{exc}; the original mask of case {case} is used")
                 self._masks.pop(case, None)
-                row = self._rows.get(case, {})
+                row = self._tables.rows.get(case, {})
                 if row.get("status") == "corrected":
                     row["status"] = "unreviewed"
             return None
@@ -195,32 +192,32 @@ class CorrectionStore:
     def mask_digest(self, case: str) -> str:
         """The digest the review table records for the correction of ``case`` ("" if none)."""
         with self._held():
-            return str(self._rows.get(case, {}).get("mask_digest") or "")
+            return str(self._tables.rows.get(case, {}).get("mask_digest") or "")
 
     def status(self, case: str) -> Status:
         with self._held():
-            return self._rows.get(case, {}).get("status") or "unreviewed"
+            return self._tables.rows.get(case, {}).get("status") or "unreviewed"
 
     def note(self, case: str) -> str:
         with self._held():
-            return self._rows.get(case, {}).get("note") or ""
+            return self._tables.rows.get(case, {}).get("note") or ""
 
     def statuses(self, cases: Sequence[str]) -> tuple[list[Status], list[str]]:
         """The status and the note of each of ``cases``, read at once (a review dock asks for
         all 3064 after every saved stroke)."""
         with self._held():
-            rows = [self._rows.get(case, {}) for case in cases]
+            rows = [self._tables.rows.get(case, {}) for case in cases]
         return [r.get("status") or "unreviewed" for r in rows], [r.get("note") or "" for r in rows]
 
     def review_table(self) -> pd.DataFrame:
         """review.csv as a DataFrame (one row per case with a status)."""
         with self._held():
-            rows = [dict(r) for r in self._rows.values()]
+            rows = [dict(r) for r in self._tables.rows.values()]
         return pd.DataFrame(rows, dtype=object).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
 
     def log_table(self) -> pd.DataFrame:
         with self._held():
-            frame = pd.DataFrame(list(self._log), dtype=object)
+            frame = pd.DataFrame(list(self._tables.log), dtype=object)
             return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
 
     # -- writing -------------------------------------------------------------------------
@@ -267,7 +264,7 @@ class CorrectionStore:
         corrected again after its revert, and the revert's own save then reset a status set
         in between; left on disk, the file brought the correction back in the next session.
         ``since`` (:meth:`mark`, taken at the edit ``mask`` holds): a status set after it
-        stands; without it, one set after the write began (:meth:`_decided`).
+        stands; without it, one set after the write began (``Tables.decided``).
         """
         mask = np.asarray(mask)
         if np.array_equal(mask != 0, np.asarray(original) != 0):
@@ -276,7 +273,9 @@ class CorrectionStore:
             self.revert(ref.case, since)
             self.write_tables()
             with self._held():
-                return dict(self._rows.get(ref.case, {"case": ref.case, "status": "unreviewed"}))
+                return dict(
+                    self._tables.rows.get(ref.case, {"case": ref.case, "status": "unreviewed"})
+                )
         change, digest = compare_masks(original, mask, ref.spacing), mask_digest(mask)
         try:
             target = inside(self.root / "masks", mask_name(ref))
@@ -287,7 +286,7 @@ class CorrectionStore:
             if stale is not None and stale():
                 return None
             with self._held():
-                begun = len(self._log) if since is None else since
+                begun = len(self._tables.log) if since is None else since
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
@@ -303,7 +302,11 @@ class CorrectionStore:
                 reverted = stale is not None and stale()  # while the file was written
                 if not reverted:
                     self._removing.pop(ref.case, None)
-                    row = self._corrected(ref.case, target, digest, change, begun)
+                    self._masks[ref.case] = target
+                    mask_file = target.relative_to(self.root).as_posix()
+                    row = self._tables.corrected(
+                        ref.case, mask_file, digest, change.as_row(), begun
+                    )
             if reverted:
                 self._discard(ref.case, target)
                 return None
@@ -314,40 +317,11 @@ class CorrectionStore:
             self.write_tables()
             return row
 
-    def _corrected(
-        self, case: str, target: Path, digest: str, change: MaskChange, begun: int
-    ) -> dict[str, Any]:
-        """Record ``target`` as the correction of ``case`` (with the guard held); its row.
-        A status set since the edit it records (log entry ``begun``) stands (:meth:`_decided`)."""
-        self._masks[case] = target
-        row = self._rows.setdefault(case, {"case": case})
-        row.update(
-            status=self._decided(case, begun) or "corrected",
-            updated_at=now(),
-            user=user(),
-            mask_file=target.relative_to(self.root).as_posix(),
-            corrected_at=now(),
-            mask_digest=digest,
-            **change.as_row(),
-        )
-        self._event(case, "corrected")
-        return dict(row)
-
     def mark(self) -> int:
         """Where the log is now; a status logged after it came after what was edited then
         (``since`` of :meth:`save`)."""
         with self._held():
-            return len(self._log)
-
-    def _decided(self, case: str, begun: int) -> Status | None:
-        """The decision (accepted, flagged) set on ``case`` since log entry ``begun``: since
-        the edit a write of the case records, or since the write began (with the guard held).
-        It came after the edit, and stands: it was overwritten by the write's "corrected" or
-        "unreviewed", set while the write was waiting its turn or on the disk."""
-        if not any(e["case"] == case and e["event"] == "status" for e in self._log[begun:]):
-            return None
-        status = self._rows[case].get("status")
-        return status if status in ("accepted", "flagged") else None
+            return len(self._tables.log)
 
     def _discard(self, case: str, target: Path) -> None:
         """Remove the file a save wrote for a case reverted meanwhile; one that cannot be
@@ -377,7 +351,7 @@ class CorrectionStore:
                 path = self._masks.pop(case, None)
                 if path is not None:
                     self._removing[case] = path
-                    self._reverted(case)
+                    self._tables.reverted(case)
             yield
 
     def revert(self, case: str, since: int | None = None) -> None:
@@ -390,7 +364,7 @@ class CorrectionStore:
         with self._writing:
             with self._held():
                 path = self._masks.get(case) or self._removing.get(case)
-                begun = len(self._log) if since is None else since
+                begun = len(self._tables.log) if since is None else since
             if path is None:
                 return
             try:
@@ -399,20 +373,10 @@ class CorrectionStore:
                 raise CorrectionsError(path, f"cannot be removed ({exc})") from exc
             with self._held():
                 if self._masks.pop(case, None) is not None:
-                    self._reverted(case, begun)  # one :meth:`forget` recorded is not again
+                    self._tables.reverted(case, begun)  # one :meth:`forget` recorded is not again
                 self._removing.pop(case, None)
             if self._sources.pop(case, None) is not None:
                 self._write_header()
-
-    def _reverted(self, case: str, begun: int | None = None) -> None:
-        """Record the revert of ``case`` (with the guard held); a status set since log entry
-        ``begun`` stands (:meth:`_decided`)."""
-        decided = None if begun is None else self._decided(case, begun)
-        row = self._rows.setdefault(case, {"case": case})
-        for column in REVIEW_COLUMNS[5:]:
-            row[column] = ""
-        row.update(status=decided or "unreviewed", updated_at=now(), user=user())
-        self._event(case, "reverted")
 
     def set_status(self, case: str, status: Status, note: str | None = None) -> None:
         """Set a review status ("corrected" comes from :meth:`save` alone). In memory at
@@ -423,20 +387,9 @@ class CorrectionStore:
             allowed = ", ".join(s for s in STATUSES if s != "corrected")
             raise ValueError(f"status {status!r}: use one of {allowed} (corrections set theirs)")
         with self._held():
-            row = self._rows.setdefault(case, {"case": case})
             if case in self._masks and status == "unreviewed":
                 status = "corrected"  # a corrected case stays corrected until reverted
-            row.update(status=status, updated_at=now(), user=user())
-            if note is not None:
-                row["note"] = note
-            self._event(case, "status")
-
-    def _event(self, case: str, event: str) -> None:
-        row = self._rows[case]
-        entry = {"time": now(), "user": user(), "case": case, "event": event}
-        entry.update({c: row.get(c, "") for c in LOG_COLUMNS if c not in entry})
-        self._log.append(entry)
-        self._unwritten = True
+            self._tables.set_status(case, status, note)
 
     def write_tables(self) -> None:
         """Write review.csv and log.csv if they changed (always after the mask they
@@ -455,16 +408,16 @@ class CorrectionStore:
                 with contextlib.suppress(CorrectionsError):  # retried by the revert's save
                     self.revert(case)
             with self._held():
-                if not self._unwritten:
+                if not self._tables.unwritten:
                     return
-                rows = [dict(row) for row in self._rows.values()]
-                log = list(self._log)
-                self._unwritten = False
+                rows = [dict(row) for row in self._tables.rows.values()]
+                log = list(self._tables.log)
+                self._tables.unwritten = False
             try:
                 self._prepare_write()
                 write_table(self.root / "review.csv", REVIEW_COLUMNS, rows)
                 write_table(self.root / "log.csv", LOG_COLUMNS, log)
             except BaseException:
                 with self._guard:
-                    self._unwritten = True
+                    self._tables.unwritten = True
                 raise

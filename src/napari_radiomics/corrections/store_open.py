@@ -10,7 +10,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from napari_radiomics._atomic import is_temporary
 from napari_radiomics.corrections.maskfile import mask_case
@@ -19,6 +18,7 @@ from napari_radiomics.corrections.store_tables import (
     LOG_COLUMNS,
     REVIEW_COLUMNS,
     STATUSES,
+    Tables,
     read_table,
 )
 
@@ -83,10 +83,8 @@ def unwritable(root: Path) -> str | None:
     return f"cannot be written (the disk of {existing} is full)" if full else None
 
 
-def contents(
-    root: Path, problems: list[str]
-) -> tuple[dict[str, Path], dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """The store's corrected masks by case, review rows by case and log, what is damaged
+def contents(root: Path, problems: list[str]) -> tuple[dict[str, Path], Tables]:
+    """The store's corrected masks by case, and its tables, what is damaged
     added to ``problems`` and left out. The mask files are the truth about what is corrected:
     a mask without a row (the process died between the two writes) is a correction, a row
     whose mask is missing is reported and the original used."""
@@ -119,4 +117,4 @@ def contents(
         row = rows.setdefault(case, {"case": case})
         if row.get("status") in (None, "", "unreviewed"):
             row["status"] = "corrected"
-    return masks, rows, log
+    return masks, Tables(rows, log)

@@ -1,5 +1,6 @@
 """A corrections store's two tables, ``review.csv`` and ``log.csv``: their columns and
-statuses, and how they are read back and written.
+statuses, what a correction, a revert and a status record in them (``Tables``, the store's
+copy in memory), and how they are read back and written.
 
 Both are UTF-8 CSV files safe to open in a spreadsheet (text cells escaped, see
 ``_spreadsheet``), written whole and atomically. A table that cannot be read is named in the
@@ -29,6 +30,7 @@ __all__ = [
     "REVIEW_COLUMNS",
     "STATUSES",
     "Status",
+    "Tables",
     "now",
     "read_table",
     "user",
@@ -88,3 +90,68 @@ def write_table(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any
             tmp.write_text(text.getvalue(), encoding="utf-8")
     except OSError as exc:
         raise CorrectionsError(path, f"cannot be written ({exc})") from exc
+
+
+class Tables:
+    """The rows of review.csv (by case) and the entries of log.csv as a store holds them, and
+    what each change records in them. Not thread-safe: the store changes them with its guard
+    held, and writes copies (``unwritten`` says they changed since they were last written)."""
+
+    def __init__(self, rows: dict[str, dict[str, Any]], log: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.log = log
+        self.unwritten = False
+
+    def decided(self, case: str, begun: int) -> Status | None:
+        """The decision (accepted, flagged) set on ``case`` since log entry ``begun``: since
+        the edit a write of the case records, or since the write began. It came after the
+        edit, and stands: it was overwritten by the write's "corrected" or "unreviewed", set
+        while the write was waiting its turn or on the disk."""
+        if not any(e["case"] == case and e["event"] == "status" for e in self.log[begun:]):
+            return None
+        status = self.rows[case].get("status")
+        return status if status in ("accepted", "flagged") else None
+
+    def corrected(
+        self, case: str, mask_file: str, digest: str, change: dict[str, Any], begun: int
+    ) -> dict[str, Any]:
+        """Record ``mask_file`` (relative to the store) as the correction of ``case``, and
+        ``change``, its provenance columns; its row. A status set since the edit it records
+        (log entry ``begun``) stands (:meth:`decided`)."""
+        row = self.rows.setdefault(case, {"case": case})
+        row.update(
+            status=self.decided(case, begun) or "corrected",
+            updated_at=now(),
+            user=user(),
+            mask_file=mask_file,
+            corrected_at=now(),
+            mask_digest=digest,
+            **change,
+        )
+        self._event(case, "corrected")
+        return dict(row)
+
+    def reverted(self, case: str, begun: int | None = None) -> None:
+        """Record the revert of ``case``; a status set since log entry ``begun`` stands
+        (:meth:`decided`)."""
+        decided = None if begun is None else self.decided(case, begun)
+        row = self.rows.setdefault(case, {"case": case})
+        for column in REVIEW_COLUMNS[5:]:
+            row[column] = ""
+        row.update(status=decided or "unreviewed", updated_at=now(), user=user())
+        self._event(case, "reverted")
+
+    def set_status(self, case: str, status: Status, note: str | None) -> None:
+        """Record ``status`` (and ``note``, unless None) as the review of ``case``."""
+        row = self.rows.setdefault(case, {"case": case})
+        row.update(status=status, updated_at=now(), user=user())
+        if note is not None:
+            row["note"] = note
+        self._event(case, "status")
+
+    def _event(self, case: str, event: str) -> None:
+        row = self.rows[case]
+        entry = {"time": now(), "user": user(), "case": case, "event": event}
+        entry.update({c: row.get(c, "") for c in LOG_COLUMNS if c not in entry})
+        self.log.append(entry)
+        self.unwritten = True
