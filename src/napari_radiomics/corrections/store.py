@@ -213,12 +213,12 @@ class CorrectionStore:
         """review.csv as a DataFrame (one row per case with a status)."""
         with self._held():
             rows = [dict(r) for r in self._tables.rows.values()]
-        return pd.DataFrame(rows, dtype=object).reindex(columns=list(REVIEW_COLUMNS)).fillna("")
+        return _frame(rows, REVIEW_COLUMNS)
 
     def log_table(self) -> pd.DataFrame:
         with self._held():
-            frame = pd.DataFrame(list(self._tables.log), dtype=object)
-            return frame.reindex(columns=list(LOG_COLUMNS)).fillna("")
+            log = list(self._tables.log)
+        return _frame(log, LOG_COLUMNS)
 
     # -- writing -------------------------------------------------------------------------
     def require_writable(self) -> None:
@@ -421,3 +421,10 @@ class CorrectionStore:
                 with self._guard:
                     self._tables.unwritten = True
                 raise
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """``rows`` as a table of text in ``columns`` (an empty cell for a missing value): made
+    as objects from the start, a column no row holds was float NaN, which ``fillna("")``
+    will refuse in pandas 4."""
+    return pd.DataFrame(rows, columns=list(columns), dtype=object).fillna("")
