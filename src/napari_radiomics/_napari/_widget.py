@@ -122,6 +122,9 @@ class ExtractionWidget(Container):
         )
         self.append(form)  # a child for magicgui (choices refresh), scrolling for Qt
         compact(form.native)
+        # Rows at their own height, the room left below them: on a tall screen the rows
+        # were spread over the dock, with gaps between the settings.
+        form.native.layout().addStretch(1)
         self.native.layout().addWidget(scroll_area(form.native))
         # The button and what it says stay below the scrolling settings, on screen however
         # tall the form grows (more settings opened, preprocessing ticked) on a laptop.
