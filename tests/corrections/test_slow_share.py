@@ -20,15 +20,22 @@ from sample_files import mat_session, write_mat_folder
 
 
 def _at_once(action: Callable[[], object], what: str) -> None:
-    """Run ``action`` as napari's GUI thread would, failing if it waits on the disk."""
+    """Run ``action`` as napari's GUI thread would, failing if it waits on the disk (and
+    with what it raised, if it raised)."""
     done = threading.Event()
+    raised: list[BaseException] = []
 
     def run() -> None:
-        action()
+        try:
+            action()
+        except BaseException as exc:
+            raised.append(exc)
         done.set()
 
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(5), f"{what} waited for the hung share"
+    if raised:
+        raise raised[0]
 
 
 def test_reviewing_goes_on_while_a_correction_waits_on_the_share(
