@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from napari_radiomics.engine import extract_features
+from napari_radiomics.errors import WriteError
 from napari_radiomics.results import (
     Run,
     export_results,
@@ -166,6 +167,17 @@ def test_export_parquet(runs: list[Run], tmp_path: Path) -> None:
 def test_export_without_runs_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no results"):
         export_results([], tmp_path / "x.csv")
+
+
+@pytest.mark.parametrize("name", ["features.xlsx", "features", "features.csv.bak"])
+def test_an_export_named_for_another_format_is_refused(
+    runs: list[Run], tmp_path: Path, name: str
+) -> None:
+    """Any name but .parquet was written as CSV: a ``features.xlsx`` that Excel then
+    refused, or a file with no suffix that nothing opened as a table."""
+    with pytest.raises(WriteError, match=r"must end in \.csv or \.parquet"):
+        export_results(runs, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_layer_features_use_the_roi_label(runs: list[Run]) -> None:

@@ -29,7 +29,7 @@ from napari_radiomics._atomic import replaced
 from napari_radiomics._pyradiomics import feature_class_names
 from napari_radiomics._spreadsheet import escape_cell, escape_frame, unescape_cell, unescape_frame
 from napari_radiomics.columns import IDENTIFYING_COLUMNS, INTEGER_COLUMNS, ROI_LABEL
-from napari_radiomics.errors import ReadError
+from napari_radiomics.errors import ReadError, WriteError
 
 
 @functools.cache
@@ -47,6 +47,10 @@ def _feature_name_pattern() -> re.Pattern[str]:
 RUN_COLUMN = "run"
 #: Column holding the ROI label value a row was computed for.
 ROI_COLUMN = ROI_LABEL
+
+
+#: What :func:`export_results` writes, by the name's suffix.
+EXPORT_SUFFIXES = (".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,10 @@ def export_results(runs: Sequence[Run], path: str | Path) -> tuple[Path, Path]:
     if not runs:
         raise ValueError(f"{path}: there are no results to export")
     path = Path(path)
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
+        # A CSV under any other name (``features.xlsx``, a typo) opened as garbage, or not
+        # at all, in the program that name promised.
+        raise WriteError(path, "the name must end in .csv or .parquet, which decides the format")
     table = tidy_results(runs)
     with replaced(path) as tmp:
         if path.suffix.lower() == ".parquet":

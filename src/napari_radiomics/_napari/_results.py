@@ -341,11 +341,13 @@ class ResultsWidget(QWidget):
         filters = "CSV (*.csv)"
         if importlib.util.find_spec("pyarrow") is not None:
             filters += ";;Parquet (*.parquet)"
-        path, _ = QFileDialog.getSaveFileName(
+        path, chosen = QFileDialog.getSaveFileName(
             self, "Export feature results", "features.csv", filters
         )
         if not path:
             return
+        if not Path(path).suffix:  # a name typed bare takes the format chosen in the dialog
+            path += ".parquet" if "parquet" in chosen else ".csv"
         try:
             self.export(path)
         except WriteError as exc:
