@@ -8,6 +8,7 @@ for bit where the replacement only reorganises whole counts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,10 +18,9 @@ from radiomics import firstorder, getFeatureClasses, glrlm
 from napari_radiomics.engine._maps_fast import speed_up
 
 
-def test_first_order_histogram_is_pyradiomics_own_bit_for_bit(pyradiomics_data: Path) -> None:
-    """``p_i`` (each kernel's histogram over the grey levels) and the kernels' values, for
-    every voxel of brain1's ROI at radius 2: the ROI's border (kernels partly outside the
-    mask, NaN in pyradiomics' padded arrays) and levels absent from a kernel included."""
+def _first_order_at_radius_2(pyradiomics_data: Path) -> tuple[Any, Any]:
+    """pyradiomics' first-order class on brain1 at radius 2, and the same sped up, both
+    with every voxel's kernel gathered."""
     image = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
     mask = sitk.ReadImage(str(pyradiomics_data / "brain1_label.nrrd"))
     theirs = firstorder.RadiomicsFirstOrder(image, mask, voxelBased=True, kernelRadius=2)
@@ -29,6 +29,14 @@ def test_first_order_histogram_is_pyradiomics_own_bit_for_bit(pyradiomics_data: 
     coordinates = theirs.labelledVoxelCoordinates
     theirs._initCalculation(coordinates)
     ours._initCalculation(coordinates)
+    return theirs, ours
+
+
+def test_first_order_histogram_is_pyradiomics_own_bit_for_bit(pyradiomics_data: Path) -> None:
+    """``p_i`` (each kernel's histogram over the grey levels) and the kernels' values, for
+    every voxel of brain1's ROI at radius 2: the ROI's border (kernels partly outside the
+    mask, NaN in pyradiomics' padded arrays) and levels absent from a kernel included."""
+    theirs, ours = _first_order_at_radius_2(pyradiomics_data)
     assert len(theirs.coefficients["grayLevels"]) > 10
     assert np.isnan(theirs.targetVoxelArray).any()  # kernels that leave the ROI
     np.testing.assert_array_equal(ours.targetVoxelArray, theirs.targetVoxelArray)
@@ -44,14 +52,7 @@ def test_first_order_moments_equal_pyradiomics_and_survive_its_in_place_changes(
     radius 2 (kernels leaving the ROI hold NaN) to 1e-12 relative, 1e-15 near 0 (the third
     moment's cancellation), each asked twice: pyradiomics' methods change the moments they are
     given in place, which must not reach the kept ones."""
-    image = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
-    mask = sitk.ReadImage(str(pyradiomics_data / "brain1_label.nrrd"))
-    theirs = firstorder.RadiomicsFirstOrder(image, mask, voxelBased=True, kernelRadius=2)
-    ours = firstorder.RadiomicsFirstOrder(image, mask, voxelBased=True, kernelRadius=2)
-    speed_up(ours, "firstorder")
-    coordinates = theirs.labelledVoxelCoordinates
-    theirs._initCalculation(coordinates)
-    ours._initCalculation(coordinates)
+    theirs, ours = _first_order_at_radius_2(pyradiomics_data)
     assert np.isnan(theirs.targetVoxelArray).any()
     for name in ("Skewness", "Kurtosis", "Skewness", "Kurtosis"):
         expected = getattr(theirs, f"get{name}FeatureValue")()
@@ -106,14 +107,7 @@ def test_first_order_median_is_pyradiomics_own_bit_for_bit(pyradiomics_data: Pat
     pyradiomics' ``numpy.nanmedian`` to the bit on every voxel of brain1's ROI at radius 2
     (kernels of odd and even counts: NaN outside the ROI), and on rows of one value and of
     none (NaN, where numpy also warns)."""
-    image = sitk.ReadImage(str(pyradiomics_data / "brain1_image.nrrd"))
-    mask = sitk.ReadImage(str(pyradiomics_data / "brain1_label.nrrd"))
-    theirs = firstorder.RadiomicsFirstOrder(image, mask, voxelBased=True, kernelRadius=2)
-    ours = firstorder.RadiomicsFirstOrder(image, mask, voxelBased=True, kernelRadius=2)
-    speed_up(ours, "firstorder")
-    coordinates = theirs.labelledVoxelCoordinates
-    theirs._initCalculation(coordinates)
-    ours._initCalculation(coordinates)
+    theirs, ours = _first_order_at_radius_2(pyradiomics_data)
     counts = np.count_nonzero(~np.isnan(theirs.targetVoxelArray), axis=1)
     assert (counts % 2 == 0).any()
     assert (counts % 2 == 1).any()
