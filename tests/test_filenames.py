@@ -149,3 +149,54 @@ def test_refuse_sources_names_the_file_and_the_reason_by_any_name(tmp_path: Path
     (tmp_path / "copy.mat").write_bytes(source.read_bytes())
     for path in (tmp_path / "copy.mat", tmp_path / "features.csv"):
         refuse_sources(path, sources, folders)
+
+
+def test_a_path_spelled_through_the_store_and_out_of_it_is_not_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store/../report.csv`` (``-o ../report.csv`` typed from inside the store) is a file
+    beside the store, written there; a name that leads into the store through ``..`` or a
+    linked folder, or a link in the store to a file outside it, is still refused."""
+    store = tmp_path / "store"
+    (store / "masks").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "into").symlink_to(store / "masks")
+    (store / "link.csv").symlink_to(tmp_path / "report.csv")
+    folders = {str(store): "would be a file of the store"}
+    monkeypatch.chdir(store)
+    beside = ("../report.csv", store / ".." / "report.csv", store / "masks" / ".." / ".." / "x")
+    for path in beside:
+        refuse_sources(path, {}, folders)
+    for path in (outside / ".." / "store" / "x.csv", outside / "into" / "x.csv", "link.csv"):
+        with pytest.raises(WriteError, match="would be a file of the store"):
+            refuse_sources(path, {}, folders)
+
+
+def test_an_existing_file_is_compared_once_and_a_store_walked_only_for_a_hard_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving again over an earlier export (one name, no hard link) costs a look at each
+    source, not two, and no walk through a store: on the GUI thread, for a stack of 3064
+    cases and a store of hundreds of masks, at every save. A second name makes it walk."""
+    sources = {}
+    for i in range(20):
+        (tmp_path / f"{i}.mat").write_bytes(b"case")
+        sources[str(tmp_path / f"{i}.mat")] = "is a case"
+    store = tmp_path / "store"
+    (store / "masks").mkdir(parents=True)
+    (store / "masks" / "1.mat").write_bytes(b"mask")
+    earlier = tmp_path / "features.csv"
+    earlier.write_text("x\n", encoding="utf-8")
+    looked: list[str] = []
+    stat, scandir = os.stat, os.scandir
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: looked.append(str(p)) or stat(p, *a, **k))
+    monkeypatch.setattr(os, "scandir", lambda p=".": looked.append(f"walk {p}") or scandir(p))
+    folders = {str(store): "would be a file of the store"}
+    refuse_sources(earlier, sources, folders)
+    assert sorted(looked).count(str(earlier)) <= 1
+    assert not [p for p in looked if p.startswith("walk")]
+    assert all(looked.count(source) <= 1 for source in sources)
+    os.link(store / "masks" / "1.mat", tmp_path / "mask.csv")
+    with pytest.raises(WriteError, match="would be a file of the store"):
+        refuse_sources(tmp_path / "mask.csv", sources, folders)
