@@ -195,8 +195,25 @@ def test_an_existing_file_is_compared_once_and_a_store_walked_only_for_a_hard_li
     folders = {str(store): "would be a file of the store"}
     refuse_sources(earlier, sources, folders)
     assert sorted(looked).count(str(earlier)) <= 1
-    assert not [p for p in looked if p.startswith("walk")]
+    assert f"walk {store / 'masks'}" not in looked
     assert all(looked.count(source) <= 1 for source in sources)
     os.link(store / "masks" / "1.mat", tmp_path / "mask.csv")
     with pytest.raises(WriteError, match="would be a file of the store"):
         refuse_sources(tmp_path / "mask.csv", sources, folders)
+
+
+def test_a_store_folder_linked_elsewhere_is_the_store_there_too(tmp_path: Path) -> None:
+    """A store whose ``masks`` is a link to another disk (which opening a store allows): a
+    mask there, a new file there, and a hard link to a mask there are the store's files."""
+    disk = tmp_path / "disk" / "masks"
+    disk.mkdir(parents=True)
+    (disk / "1.mat").write_bytes(b"mask")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "masks").symlink_to(disk)
+    os.link(disk / "1.mat", tmp_path / "mask.csv")
+    folders = {str(store): "would be a file of the store"}
+    for path in (disk / "1.mat", disk / "new.csv", tmp_path / "mask.csv"):
+        with pytest.raises(WriteError, match="would be a file of the store"):
+            refuse_sources(path, {}, folders)
+    refuse_sources(tmp_path / "disk" / "report.csv", {}, folders)

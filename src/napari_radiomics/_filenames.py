@@ -155,10 +155,11 @@ def refuse_sources(
 ) -> None:
     """A WriteError naming ``path`` when writing it would replace a file something is read
     from: one of ``sources``, or a file of one of ``folders`` (a corrections store, whose
-    files only its own writer may replace): any name inside it, or a file in it by another
-    name. Each maps a path to the reason the error gives (``"is the source of layer 'x';
-    ..."``). Asked of the file system (as :func:`same_file`), so a hard link, or a name in
-    another case where case is ignored, is caught as the name itself.
+    files only its own writer may replace): any name inside it or in a folder it links to
+    (a ``masks`` on another disk), or a file in them by another name. Each maps a path to
+    the reason the error gives (``"is the source of layer 'x'; ..."``). Asked of the file
+    system (as :func:`same_file`), so a hard link, or a name in another case where case is
+    ignored, is caught as the name itself.
 
     Sources are keyed by their text, so a folder of 3064 cases named by several layers is
     asked once per file; and only when ``path`` is there (under this name or, where case is
@@ -178,14 +179,28 @@ def refuse_sources(
     # after the links before it (``store/../x.csv`` is beside the store, not in it).
     places = {Path(os.path.realpath(path.absolute().parent)), Path(os.path.realpath(path)).parent}
     above = {folder for place in places for folder in (place, *place.parents)}
+    spread = {folder: _linked_places(folder) for folder in folders}
     for folder, reason in folders.items():
-        if any(same_file(parent, folder) for parent in above):
+        if any(same_file(parent, inner) for parent in above for inner in spread[folder]):
             raise WriteError(path, reason)
     # A hard link to a folder's file, from outside it; a file with one name has none, and
     # the folders are not walked for it (a save over an earlier export).
     for folder, reason in folders.items() if target is not None and target.st_nlink > 1 else ():
-        if any(_is(target, inner) for inner in Path(folder).rglob("*")):
+        if any(_is(target, inner) for place in spread[folder] for inner in place.rglob("*")):
             raise WriteError(path, reason)
+
+
+def _linked_places(folder: str) -> list[Path]:
+    """``folder`` and the folders its entries link to: a store's ``masks`` may be a link to
+    another disk, whose files are the store's by their own names too."""
+    try:
+        with os.scandir(folder) as entries:
+            linked = [
+                Path(entry.path) for entry in entries if entry.is_symlink() and entry.is_dir()
+            ]
+    except OSError:  # not there yet, or not readable: its own name is all there is
+        linked = []
+    return [Path(folder), *linked]
 
 
 def _stat(path: str | Path) -> os.stat_result | None:
