@@ -285,8 +285,7 @@ class CorrectionStore:
             self._prepare_write()
             if stale is not None and stale():
                 return None
-            with self._held():
-                begun = len(self._tables.log) if since is None else since
+            begun = self.mark() if since is None else since
             try:
                 write_mask(target, ref, mask)
             except (OSError, RuntimeError) as exc:
@@ -362,9 +361,9 @@ class CorrectionStore:
         ``since`` (:meth:`mark`), or since the revert began, stands."""
         self.require_writable()
         with self._writing:
+            begun = self.mark() if since is None else since
             with self._held():
                 path = self._masks.get(case) or self._removing.get(case)
-                begun = len(self._tables.log) if since is None else since
             if path is None:
                 return
             try:
