@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
 from pathlib import Path
 
@@ -132,14 +133,20 @@ def refuse_inputs_in_the_way(
 def _is_ours(name: str) -> bool:
     """Whether ``name`` is one this command writes in its output folder (a map of either
     layout, or the params file)."""
-    from napari_radiomics.engine.maps import map_feature_choices
-
     if name in (SINGLE_NAME, PARAMS_NAME):
         return True
     stem = next((name.removesuffix(s) for s in FORMATS.values() if name.endswith(s)), None)
     image_type, _, feature = (stem or "").partition("_")
-    features = {choice for choice in map_feature_choices() if "_" in choice}
-    return feature in features and _IMAGE_TYPE.fullmatch(image_type) is not None
+    return feature in _mapped_features() and _IMAGE_TYPE.fullmatch(image_type) is not None
+
+
+@functools.cache
+def _mapped_features() -> frozenset[str]:
+    """Every ``<class>_<feature>`` pyradiomics maps: asked once per process, not once per
+    file of the output folder (0.18 ms each, 17 ms for a folder of 93 maps)."""
+    from napari_radiomics.engine.maps import map_feature_choices
+
+    return frozenset(choice for choice in map_feature_choices() if "_" in choice)
 
 
 def remove_earlier_maps(out: Path, written: set[str]) -> None:
